@@ -1,0 +1,1 @@
+"""VaR and ES backtests, rolling model validation, P&L attribution and drift monitoring."""

@@ -1,0 +1,3 @@
+"""Transport of event batches between stages: ``memory://`` (in process) or ``nats://``
+(JetStream).
+"""

@@ -1,0 +1,1 @@
+"""riskstream demo (being built)."""

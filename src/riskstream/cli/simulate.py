@@ -1,0 +1,1 @@
+"""riskstream simulate (being built)."""

@@ -1,0 +1,1 @@
+"""riskstream universe (being built)."""

@@ -1,0 +1,3 @@
+"""Sources of data: the reference-universe generator, the market simulator, replay and file
+loaders.
+"""

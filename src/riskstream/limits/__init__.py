@@ -1,0 +1,1 @@
+"""Limits, kill switches, automatic position reduction, risk budgets, sizing and margin."""

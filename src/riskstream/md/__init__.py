@@ -1,0 +1,1 @@
+"""Market data: sequencing and validation, order books, microstructure features, market state."""

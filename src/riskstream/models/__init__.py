@@ -1,0 +1,3 @@
+"""Scenario models: volatility (EWMA, GARCH), correlation (EWMA, DCC), copulas, scenario
+generators.
+"""

@@ -1,0 +1,1 @@
+"""Portfolio optimisation and hedging."""

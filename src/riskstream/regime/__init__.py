@@ -1,0 +1,1 @@
+"""Market-regime detectors and their ensemble."""

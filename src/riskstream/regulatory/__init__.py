@@ -1,0 +1,1 @@
+"""Regulatory figures and reports: FRTB, BCBS 239 lineage, transaction reporting."""

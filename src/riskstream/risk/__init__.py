@@ -1,0 +1,3 @@
+"""Risk measures: VaR, ES, liquidity-adjusted VaR, Euler allocation and the real-time risk
+engine.
+"""

@@ -1,0 +1,1 @@
+"""The FastAPI service: REST and WebSocket API, dashboard, metrics and authentication."""

@@ -1,0 +1,1 @@
+"""Persistence: the reference database (SQLAlchemy), history tables (Delta Lake) and the cache."""

@@ -1,0 +1,1 @@
+"""Stress tests: historical, reverse, sensitivity, liquidity and climate scenarios."""

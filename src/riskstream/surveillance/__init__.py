@@ -1,0 +1,1 @@
+"""AML and trade-surveillance models with threshold tuning."""
