@@ -39,6 +39,7 @@ from riskstream.core.instruments import (
     Universe,
     records_to_frame,
 )
+from riskstream.core.state import MarketState
 
 __all__ = [
     "ASSET_CLASSES",
@@ -61,6 +62,7 @@ __all__ = [
     "Instrument",
     "LoadError",
     "ManualClock",
+    "MarketState",
     "ModelError",
     "Position",
     "RiskstreamError",
