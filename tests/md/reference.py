@@ -114,6 +114,8 @@ class ReferenceBooks:
         s = 0 if side > 0 else 1
         key = (inst, src, oid)
         if kind in (EventKind.ADD, EventKind.SNAPSHOT):
+            if (inst, 0) in self.quotes or (inst, 1) in self.quotes:
+                return Reason.ORDER_ON_QUOTE_BOOK
             if key in self.orders:
                 return Reason.DUPLICATE_ORDER
             if self._crosses(inst, s, px):

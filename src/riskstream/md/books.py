@@ -17,7 +17,8 @@ reduced, and loses it (goes to the back) when its price changes or its size is i
 
 A ``QUOTE`` drives an L1 (top-of-book only) instrument, typically OTC (FX, bonds): it
 replaces one side's levels with a single level (size 0 empties the side). An instrument is
-either order-driven or quote-driven; a quote for a book with resting orders is rejected.
+either order-driven or quote-driven: a quote for a book with resting orders, or an order for
+a book holding quotes, is rejected (a ``CLEAR`` switches).
 
 The kernels return a :class:`riskstream.md.reasons.Reason` code per event; an event that
 is rejected leaves the book exactly as it was.
@@ -47,6 +48,7 @@ _SIDE_MISMATCH = int(Reason.SIDE_MISMATCH)
 _TRADE_EXCEEDS = int(Reason.TRADE_EXCEEDS_ORDER)
 _LEVELS_FULL = int(Reason.LEVELS_FULL)
 _QUOTE_ON_BOOK = int(Reason.QUOTE_ON_ORDER_BOOK)
+_ORDER_ON_QUOTES = int(Reason.ORDER_ON_QUOTE_BOOK)
 
 # counters[...] of BookArrays
 USED, PRIORITY, LIVE = 0, 1, 2
@@ -302,6 +304,8 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
     """
     s = BID if side > 0 else ASK
     if kind == _ADD or kind == _SNAPSHOT:
+        if b.n_orders[inst] == 0 and (b.lv_cnt[inst, BID] > 0 or b.lv_cnt[inst, ASK] > 0):
+            return _ORDER_ON_QUOTES, 0  # levels without orders are quotes
         if find_order(b, inst, src, oid) >= 0:
             return _DUPLICATE_ORDER, 0
         if forbid_crossed and _would_cross(b, inst, s, price):
