@@ -3,6 +3,8 @@ the plain-Python twin in tests/md/reference.py."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -267,7 +269,7 @@ def test_kernels_match_reference_and_keep_invariants(stream):
     ref = ReferenceBooks(N_INST, K)
     bounds = [0, *cuts, len(events)]
     reasons = np.concatenate(
-        [eng.process(events[a:b]).reason for a, b in zip(bounds, bounds[1:], strict=False)]
+        [eng.process(events[a:b]).reason for a, b in itertools.pairwise(bounds)]
     )
     expected = [int(ref.apply(e)) for e in events]
     assert reasons.tolist() == expected

@@ -150,7 +150,7 @@ def test_random_garbage_is_all_accounted_for():
     rng = np.random.default_rng(3)
     n = 5_000
     ev = np.zeros(n, dtype=EVENT_DTYPE)
-    ev["ts_event"] = T0 + rng.integers(-10**12, 10**10, n)
+    ev["ts_event"] = T0 + rng.integers(-(10**12), 10**10, n)
     ev["ts_recv"] = T0
     ev["seq"] = rng.integers(0, 50, n)
     ev["instrument_id"] = rng.integers(-2, 12, n)

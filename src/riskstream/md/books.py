@@ -124,10 +124,7 @@ def _delete_slot(b, i):
             break
         k = _home(b.o_inst[j], b.o_src[j], b.o_id[j], mask)
         # the entry at j may move to i only if its home k is not cyclically in (i, j]
-        if i <= j:
-            stays = i < k <= j
-        else:
-            stays = k > i or k <= j
+        stays = i < k <= j if i <= j else k > i or k <= j
         if stays:
             continue
         b.o_inst[i] = b.o_inst[j]
@@ -303,7 +300,7 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
         the resting order's when the event carries 0), else 0.
     """
     s = BID if side > 0 else ASK
-    if kind == _ADD or kind == _SNAPSHOT:
+    if kind in (_ADD, _SNAPSHOT):
         if b.n_orders[inst] == 0 and (b.lv_cnt[inst, BID] > 0 or b.lv_cnt[inst, ASK] > 0):
             return _ORDER_ON_QUOTES, 0  # levels without orders are quotes
         if find_order(b, inst, src, oid) >= 0:
@@ -317,7 +314,7 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
         b.n_orders[inst] += 1
         b.counters[LIVE] += 1
         return _OK, 0
-    if kind == _MODIFY or kind == _CANCEL or kind == _TRADE:
+    if kind in (_MODIFY, _CANCEL, _TRADE):
         if kind == _TRADE and oid == 0:  # an off-book trade print: no resting order
             return _OK, price
         i = find_order(b, inst, src, oid)

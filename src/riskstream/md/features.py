@@ -11,8 +11,8 @@ Per instrument, in dense arrays (:class:`FeatureState`):
   :math:`(P^B, q^B, P^A, q^A)`,
 
   .. math::
-     e_n = \\mathbb 1\\{P^B_n \\ge P^B_{n-1}\\} q^B_n - \\mathbb 1\\{P^B_n \\le P^B_{n-1}\\} q^B_{n-1}
-         - \\mathbb 1\\{P^A_n \\le P^A_{n-1}\\} q^A_n + \\mathbb 1\\{P^A_n \\ge P^A_{n-1}\\} q^A_{n-1}
+     e_n = 1\\{P^B_n \\ge P^B_{n-1}\\} q^B_n - 1\\{P^B_n \\le P^B_{n-1}\\} q^B_{n-1}
+         - 1\\{P^A_n \\le P^A_{n-1}\\} q^A_n + 1\\{P^A_n \\ge P^A_{n-1}\\} q^A_{n-1}
 
   and OFI over an interval is :math:`\\sum e_n`. We keep the cumulative sum (``ofi``) and
   the sum over the last complete grid interval (``ofi_last``). An empty side has price

@@ -166,9 +166,11 @@ def book_replay(path: str | Path, depth: int, chunk: int = 1 << 18) -> pl.DataFr
         for i in np.flatnonzero(result.reason):
             reason = Reason(int(result.reason[i]))
             field = _REASON_FIELD.get(reason, "kind")
-            value = batch[i][field] if field in ("seq", "order_id", "size") else None
+            value = batch[i][field].item() if field in ("seq", "order_id", "size") else None
             if field == "price":
-                value = batch[i]["price"] / PRICE_SCALE
+                value = float(batch[i]["price"] / PRICE_SCALE)
+            if field == "kind":
+                value = next(k for k, v in KINDS.items() if v == batch[i]["kind"])
             errors.append(
                 InputError(field, value, REASON_TEXT[reason], f"{path}:row {start + i + 1}")
             )

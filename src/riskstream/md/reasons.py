@@ -58,7 +58,7 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.TRADE_EXCEEDS_ORDER: "trade size exceeds the resting order's size",
     Reason.LEVELS_FULL: "the book side already holds max_levels price levels",
     Reason.QUOTE_ON_ORDER_BOOK: "a quote (L1) arrived for an instrument with resting orders",
-    Reason.ORDER_ON_QUOTE_BOOK: "an order arrived for a quote-driven (L1) instrument; clear it first",
+    Reason.ORDER_ON_QUOTE_BOOK: "an order arrived for a quote-driven (L1) book; clear it first",
 }
 
 N_REASONS = len(Reason)

@@ -88,7 +88,7 @@ def validate_fields(kind, side, price, size, ts_event, ts_recv, now_ns, p, allow
     """
     if kind < _ADD or kind > _SNAPSHOT:
         return _R_UNKNOWN_KIND
-    if kind == _ADD or kind == _SNAPSHOT or kind == _QUOTE:
+    if kind in (_ADD, _SNAPSHOT, _QUOTE):
         if side != 1 and side != -1:
             return _R_BAD_SIDE
     elif side < -1 or side > 1:
@@ -105,7 +105,7 @@ def validate_fields(kind, side, price, size, ts_event, ts_recv, now_ns, p, allow
             return _R_SIZE_NOT_POSITIVE
         if size > 0.0 and price <= 0 and not allow_negative:
             return _R_PRICE_NOT_POSITIVE
-    elif kind == _ADD or kind == _SNAPSHOT or kind == _MODIFY:
+    elif kind in (_ADD, _SNAPSHOT, _MODIFY):
         if size <= 0.0:
             return _R_SIZE_NOT_POSITIVE
         if price <= 0 and not allow_negative:
