@@ -32,12 +32,13 @@ Conventions the rest of Riskstream relies on:
   ``config.as_of``; option prices are Black-Scholes / Black-76 with a skewed volatility
   smile and zero dividends, bond prices discount at the currency curve plus a spread.
 
-**AUM** (:func:`gross_exposure`) is the *gross exposure* of the portfolio in the base
-currency, the "gross method" of the AIFMD (Commission Delegated Regulation (EU) No 231/2013,
-Art. 7 and Annex I): the sum of absolute position values where cash instruments (equities,
-bonds, FX spot) count at market value, futures and FX forwards at the market value of the
-underlying they stand for (notional), and options at their delta-adjusted underlying
-notional. Positions are scaled so that it is at least ``config.aum_base``.
+**AUM** (:func:`~riskstream.feeds.exposure.gross_exposure`) is the *gross exposure* of the
+portfolio in the base currency, the "gross method" of the AIFMD (Commission Delegated
+Regulation (EU) No 231/2013, Art. 7 and Annex I): the sum of absolute position values where
+cash instruments (equities, bonds, FX spot) count at market value, futures and FX forwards at
+the market value of the underlying they stand for (notional), and options at their
+delta-adjusted underlying notional. Positions are scaled so that it is at least
+``config.aum_base``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.special import ndtr
 
 from riskstream.core.errors import InputError
 from riskstream.core.instruments import (
@@ -58,6 +58,7 @@ from riskstream.core.instruments import (
     Universe,
 )
 from riskstream.feeds.config import UniverseConfig
+from riskstream.feeds.exposure import unit_exposure, years_between
 from riskstream.feeds.markets import (
     ALL_RATINGS,
     CREDIT_SPREAD_AAA,
@@ -125,11 +126,6 @@ def _third_friday(months: np.ndarray) -> np.ndarray:
     first = np.asarray(months).astype("datetime64[M]").astype("datetime64[D]")
     weekday = (first.astype(np.int64) + 3) % 7  # Monday = 0; 1970-01-01 was a Thursday
     return first + ((4 - weekday) % 7 + 14).astype("timedelta64[D]")
-
-
-def _years(dates: np.ndarray, as_of: dt.date) -> np.ndarray:
-    """ACT/365 year fraction from ``as_of`` to ``dates``."""
-    return (dates.astype("datetime64[D]") - np.datetime64(as_of, "D")).astype(np.float64) / 365.0
 
 
 def _round_to(x: np.ndarray, step: np.ndarray | float) -> np.ndarray:
@@ -268,7 +264,7 @@ def _futures(n: int, as_of: dt.date) -> pl.DataFrame:
         first[i] = m
     months = first[root_idx] + j * cycle[root_idx]
     expiry = _third_friday(months)
-    T = _years(expiry, as_of)
+    T = years_between(as_of, expiry)
     r = roots.to_dict(as_series=False)
     pick = {k: np.asarray(v)[root_idx] for k, v in r.items()}
     tick = pick["tick_size"].astype(np.float64)
@@ -308,42 +304,50 @@ def _futures(n: int, as_of: dt.date) -> pl.DataFrame:
 def _options(n: int, equities: pl.DataFrame, futures: pl.DataFrame, as_of: dt.date):
     n_exp, n_mny = len(OPTION_EXPIRY_MONTHS), len(OPTION_MONEYNESS)
     chain = n_exp * n_mny * 2
-    n_chains = -(-n // chain)
     index_roots = [
         root
         for root in FUTURE_ROOTS.filter(pl.col("kind") == "index")["root"]
         if root in set(futures["_root"])
     ]
-    n_index = min(len(index_roots), round(0.3 * n_chains))
-    n_stock = min(n_chains - n_index, equities.height)
-    n_index = min(len(index_roots), n_chains - n_stock)
-    # Enumerate every (chain, expiry, moneyness, right); keep the n most traded (nearest the
-    # money, then nearest expiry) so a small universe still gets whole at-the-money strips.
-    c, e, m, call = (
-        a.ravel() for a in np.indices((n_stock + n_index, n_exp, n_mny, 2), dtype=np.int64)
-    )
+    fut_root = futures["_root"].to_numpy()
+    fut_expiry = futures["expiry"].to_numpy().astype("datetime64[D]")
+    last_future = np.array([fut_expiry[fut_root == root].max() for root in index_roots])
+    month0 = np.datetime64(as_of, "M").astype(np.int64)
+    grid_expiry = _third_friday(month0 + OPTION_EXPIRY_MONTHS)
+    n_chains = -(-n // chain)
+    while True:
+        n_index = min(len(index_roots), round(0.3 * n_chains))
+        n_stock = min(n_chains - n_index, equities.height)
+        n_index = min(len(index_roots), n_chains - n_stock)
+        # Enumerate every (chain, expiry, moneyness, right); an index option is listed only
+        # up to the last listed future of its index.
+        c, e, m, call = (
+            a.ravel() for a in np.indices((n_stock + n_index, n_exp, n_mny, 2), dtype=np.int64)
+        )
+        root_k = np.maximum(c - n_stock, 0)
+        listed = (c < n_stock) | (grid_expiry[e] <= last_future[root_k] if n_index else True)
+        if listed.sum() >= n or n_stock + n_index >= equities.height + len(index_roots):
+            break
+        n_chains += 1
+    c, e, m, call = c[listed], e[listed], m[listed], call[listed]
+    # Keep the n most traded (nearest the money, then nearest expiry) so a small universe
+    # still gets whole at-the-money strips.
     priority = np.abs(m - n_mny // 2) * 2 * n_exp + e * 2 + call
     keep = np.sort(np.lexsort((c, priority))[:n])
     c, e, m, call = c[keep], e[keep], m[keep], call[keep].astype(bool)
     is_index = c >= n_stock
-    month0 = np.datetime64(as_of, "M").astype(np.int64)
-    expiry = _third_friday(month0 + OPTION_EXPIRY_MONTHS[e])
+    expiry = grid_expiry[e]
     # Underlying: the largest stocks by market cap; for an index, the first future of its
-    # root expiring on or after the option (an option expiring after the last listed future
-    # expires with it).
+    # root expiring on or after the option (serial and quarterly options on one future).
     stock_ids = np.argsort(-equities["_mcap"].to_numpy(), kind="stable")[:n_stock]
     under = np.where(is_index, -1, stock_ids[np.minimum(c, max(n_stock - 1, 0))])
-    fut_root = futures["_root"].to_numpy()
-    fut_expiry = futures["expiry"].to_numpy().astype("datetime64[D]")
     for k, root in enumerate(index_roots[:n_index]):
         sel = is_index & (c == n_stock + k)
         ids = np.flatnonzero(fut_root == root)
-        pos = np.minimum(np.searchsorted(fut_expiry[ids], expiry[sel]), len(ids) - 1)
-        under[sel] = ids[pos] + equities.height
-        expiry[sel] = np.minimum(expiry[sel], fut_expiry[ids][pos])
+        under[sel] = ids[np.searchsorted(fut_expiry[ids], expiry[sel])] + equities.height
     und = pl.concat([equities, futures], how="diagonal_relaxed")[under]
     S = und["ref_price"].to_numpy()
-    T = _years(expiry, as_of)
+    T = years_between(as_of, expiry)
     step = np.where(is_index, und["tick_size"].to_numpy(), 0.0)
     step = np.maximum(_nice_step(0.025 * S), step)
     K = np.maximum(np.round(OPTION_MONEYNESS[m] * S / step), 1.0) * step
@@ -417,7 +421,7 @@ def _fx(n: int, as_of: dt.date) -> pl.DataFrame:
     fwd_dates = np.busday_offset(spot_date, bdays.astype(np.int64), roll="forward")
     is_fwd = ordinal > 0
     expiry = np.where(is_fwd, fwd_dates[np.maximum(ordinal - 1, 0)], np.datetime64("NaT"))
-    T = np.where(is_fwd, _years(expiry, as_of), 0.0)
+    T = np.where(is_fwd, years_between(as_of, expiry), 0.0)
     # Covered interest parity: F = S exp((r_quote - r_base) T).
     fwd = spot * np.exp((zero_rate(quote, T) - zero_rate(base, T)) * T)
     tick = pairs["tick_size"].to_numpy()[pair]
@@ -465,7 +469,7 @@ def _bonds(rng: np.random.Generator, n: int, equities: pl.DataFrame, as_of: dt.d
     mcap = equities["_mcap"].to_numpy()
     p = np.sqrt(mcap) / np.sqrt(mcap).sum()
     issuer = np.sort(rng.choice(equities.height, size=n_corp, p=p))
-    score = 8.0 - 2.0 * np.log10(mcap[issuer] / 1e10) + rng.normal(0.0, 1.5, n_corp)
+    score = 7.0 - 2.0 * np.log10(mcap[issuer] / 1e10) + rng.normal(0.0, 1.5, n_corp)
     notch = np.clip(np.round(score), 0, len(ALL_RATINGS) - 1).astype(int)
     corp_years = rng.choice([2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0], size=n_corp)
     corp_years = corp_years * rng.uniform(0.5, 1.0, n_corp)
@@ -482,7 +486,7 @@ def _bonds(rng: np.random.Generator, n: int, equities: pl.DataFrame, as_of: dt.d
     )
     days = _distinct_per_group(name, np.round(years * 365.25).astype(np.int64))
     maturity = np.datetime64(as_of, "D") + days.astype("timedelta64[D]")
-    T = _years(maturity, as_of)
+    T = years_between(as_of, maturity)
     freq = np.concatenate(
         [sov["coupon_frequency"].to_numpy()[gi], np.where(corp_ccy == "USD", 2, 1)]
     )
@@ -576,56 +580,6 @@ def _books(rng: np.random.Generator) -> pl.DataFrame:
         },
         schema=BOOK_SCHEMA,
     )
-
-
-def unit_exposure(universe: Universe) -> np.ndarray:
-    """Gross exposure of one unit of each instrument, in the base currency.
-
-    Market value ``ref_price * multiplier`` for cash instruments, futures and FX forwards (the
-    underlying notional), and ``|Δ| * S * multiplier`` for options, with the delta of the
-    Black-Scholes (stock) or Black-76 (index future) model at the volatility implied by
-    ``ref_price`` (bisection, 60 steps) and ``S`` the underlying's reference price.
-
-    Returns
-    -------
-    ndarray of shape (n_instruments,)
-        Base-currency exposure per unit of quantity (non-negative).
-    """
-    inst = universe.instruments
-    fx = np.array([universe.fx_to_base[c] for c in inst["currency"]])
-    price = inst["ref_price"].to_numpy()
-    mult = inst["multiplier"].to_numpy()
-    exposure = price * mult * fx
-    opt = np.flatnonzero((inst["asset_class"] == "option").to_numpy())
-    if len(opt):
-        o = inst[opt]
-        und_id = o["underlying_id"].to_numpy()
-        S = price[und_id]
-        black76 = inst["asset_class"].to_numpy()[und_id] == "future"
-        as_of = universe.as_of or UniverseConfig().as_of
-        T = np.maximum(_years(o["expiry"].to_numpy(), as_of), 1.0 / 365.0)
-        K = o["strike"].to_numpy()
-        r = zero_rate(o["currency"].to_numpy(), T)
-        q = np.where(black76, r, 0.0)
-        is_call = (o["right"] == "C").to_numpy()
-        lo, hi = np.full(len(opt), 1e-4), np.full(len(opt), 5.0)
-        for _ in range(60):  # bisection: the price rises monotonically with volatility
-            mid = 0.5 * (lo + hi)
-            above = bsm_price(S, K, T, r, q, mid, is_call) > price[opt]
-            hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
-        sigma = 0.5 * (lo + hi)
-        d1 = (np.log(S / K) + (r - q + 0.5 * sigma**2) * T) / (sigma * np.sqrt(T))
-        delta = np.exp(-q * T) * np.abs(ndtr(d1) - (~is_call))
-        exposure[opt] = delta * S * mult[opt] * fx[opt]
-    return exposure
-
-
-def gross_exposure(universe: Universe) -> float:
-    """The portfolio's AUM: gross exposure in the base currency (module docstring), i.e.
-    :math:`\\sum_p |q_p| \\, e_{i(p)}` with :math:`e` from :func:`unit_exposure`."""
-    e = unit_exposure(universe)
-    pos = universe.positions
-    return float(np.abs(pos["quantity"].to_numpy()) @ e[pos["instrument_id"].to_numpy()])
 
 
 def _positions(
