@@ -25,7 +25,6 @@ Tables (one row per record of :mod:`riskstream.core.instruments`):
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -380,8 +379,3 @@ def _read(
     if not rows:
         return pl.DataFrame(schema=schema)
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-
-
-def dumps_meta(value: Any) -> str:
-    """Metadata values are text; structured ones are stored as canonical JSON."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
