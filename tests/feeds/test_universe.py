@@ -12,15 +12,11 @@ from hypothesis import strategies as st
 
 from riskstream.core.errors import InputError
 from riskstream.core.instruments import ASSET_CLASSES, Instrument, Position, Universe
+from riskstream.feeds.asset_classes import _third_friday
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.exposure import gross_exposure, implied_vol_delta, unit_exposure
 from riskstream.feeds.markets import CURRENCIES, FX_PAIRS, zero_rate
-from riskstream.feeds.universe import (
-    DESKS,
-    _third_friday,
-    generate_universe,
-    universe_summary,
-)
+from riskstream.feeds.universe import DESKS, generate_universe, universe_summary
 
 
 @pytest.fixture(scope="module")
