@@ -196,7 +196,7 @@ def test_order_table_grows_and_purges_cleared_orders():
     eng = engine(n=2, order_capacity=16)
     rows = [dict(kind=ADD, side=1, price=1.0 + i % 7, size=1, oid=i + 1) for i in range(200)]
     eng.process(make_events(rows))
-    assert eng.live_orders() == 200 and eng.books.o_inst.shape[0] >= 400
+    assert eng.live_orders() == 200 and eng.books.orders.shape[0] >= 400
     eng.process(make_events([dict(kind=CLEAR, seq=201)]))
     assert eng.live_orders() == 0
     rows = [dict(kind=ADD, side=-1, price=5.0, size=1, oid=i + 1, seq=202 + i) for i in range(50)]

@@ -64,7 +64,7 @@ def test_checkpoint_restore_is_bit_for_bit():
     _same(resumed.state(), undisturbed.state())
     assert undisturbed.quarantined < 3000 and undisturbed.check_integrity() == []
     with pytest.raises(ValueError, match="missing"):
-        resumed.restore({k: v for k, v in checkpoint.items() if k != "books.lv_px"})
+        resumed.restore({k: v for k, v in checkpoint.items() if k != "books.lv"})
 
 
 def test_stage_summary_and_latency():

@@ -35,7 +35,7 @@ from riskstream.core.events import EventKind
 from riskstream.md.reasons import Reason
 
 BID, ASK = 0, 1  # side index of the level arrays (event side +1 → 0, -1 → 1)
-EMPTY = -1  # o_inst of a free slot of the order table
+EMPTY = -1  # ``inst`` of a free slot of the order table
 MAX_LOAD = 0.5  # the order table is rebuilt larger before it passes this load factor
 
 _ADD, _MODIFY, _CANCEL, _TRADE = int(EventKind.ADD), int(EventKind.MODIFY), 3, 4
@@ -53,46 +53,57 @@ _ORDER_ON_QUOTES = int(Reason.ORDER_ON_QUOTE_BOOK)
 # counters[...] of BookArrays
 USED, PRIORITY, LIVE = 0, 1, 2
 
+ORDER_DTYPE = np.dtype(
+    [
+        ("oid", np.uint64),  # venue order id
+        ("price", np.int64),  # fixed-point price
+        ("size", np.float64),  # remaining size
+        ("prio", np.int64),  # priority stamp; lower = earlier in the queue
+        ("epoch", np.int64),  # the instrument's epoch when inserted
+        ("inst", np.int32),  # instrument, EMPTY if the slot is free
+        ("src", np.int32),  # source id
+        ("side", np.int32),  # BID or ASK index
+        ("spare", np.int32),  # explicit, so records have no padding (checkpoints are exact)
+    ],
+    align=True,
+)
+"""One slot of the order table: one order in one cache line (array of structs, so a lookup
+touches one line instead of one per field)."""
+
+LEVEL_DTYPE = np.dtype(
+    [("px", np.int64), ("sz", np.float64), ("n", np.int32), ("spare", np.int32)], align=True
+)
+"""One price level: price (fixed point), aggregate size, orders at the level (0 = a quote)."""
+
 BookArrays = namedtuple(
     "BookArrays",
     [
-        "o_inst",  # int32 (capacity,): instrument of the order in the slot, EMPTY if free
-        "o_src",  # int32 (capacity,): source id
-        "o_id",  # uint64 (capacity,): venue order id
-        "o_side",  # int8 (capacity,): BID or ASK index
-        "o_price",  # int64 (capacity,): fixed-point price
-        "o_size",  # float64 (capacity,): remaining size
-        "o_prio",  # int64 (capacity,): priority stamp; lower = earlier in the queue
-        "o_epoch",  # int64 (capacity,): instrument epoch when inserted
+        "orders",  # ORDER_DTYPE (capacity,): the order hash table
         "epoch",  # int64 (n_instruments,): bumped by CLEAR
         "n_orders",  # int64 (n_instruments,): live resting orders
-        "lv_px",  # int64 (n_instruments, 2, max_levels): level prices, worst → best
-        "lv_sz",  # float64 (n_instruments, 2, max_levels): aggregate size at the level
-        "lv_n",  # int32 (n_instruments, 2, max_levels): orders at the level (0 for quotes)
+        "lv",  # LEVEL_DTYPE (n_instruments, 2, max_levels): levels, worst -> best
         "lv_cnt",  # int32 (n_instruments, 2): used levels per side
         "counters",  # int64 (3,): used slots, priority clock, live orders
     ],
 )
 
 
+def new_order_table(capacity: int) -> np.ndarray:
+    """An empty order table of at least ``capacity`` slots (a power of two)."""
+    cap = 1 << max(4, int(np.ceil(np.log2(max(capacity, 16)))))
+    table = np.zeros(cap, dtype=ORDER_DTYPE)
+    table["inst"] = EMPTY
+    return table
+
+
 def new_book_arrays(n_instruments: int, max_levels: int, order_capacity: int) -> BookArrays:
     """Empty books for ``n_instruments`` with an order table of at least ``order_capacity``."""
-    cap = 1 << max(4, int(np.ceil(np.log2(max(order_capacity, 16)))))
     n, k = n_instruments, max_levels
     return BookArrays(
-        o_inst=np.full(cap, EMPTY, dtype=np.int32),
-        o_src=np.zeros(cap, dtype=np.int32),
-        o_id=np.zeros(cap, dtype=np.uint64),
-        o_side=np.zeros(cap, dtype=np.int8),
-        o_price=np.zeros(cap, dtype=np.int64),
-        o_size=np.zeros(cap, dtype=np.float64),
-        o_prio=np.zeros(cap, dtype=np.int64),
-        o_epoch=np.zeros(cap, dtype=np.int64),
+        orders=new_order_table(order_capacity),
         epoch=np.zeros(n, dtype=np.int64),
         n_orders=np.zeros(n, dtype=np.int64),
-        lv_px=np.zeros((n, 2, k), dtype=np.int64),
-        lv_sz=np.zeros((n, 2, k), dtype=np.float64),
-        lv_n=np.zeros((n, 2, k), dtype=np.int32),
+        lv=np.zeros((n, 2, k), dtype=LEVEL_DTYPE),
         lv_cnt=np.zeros((n, 2), dtype=np.int32),
         counters=np.zeros(3, dtype=np.int64),
     )
@@ -115,42 +126,37 @@ def _home(inst, src, oid, mask):
 @njit(cache=True)
 def _delete_slot(b, i):
     """Free slot ``i`` and shift later entries of its probe run back (no tombstones)."""
-    cap = b.o_inst.shape[0]
+    o = b.orders
+    cap = o.shape[0]
     mask = np.uint64(cap - 1)
     j = i
     while True:
         j = (j + 1) & (cap - 1)
-        if b.o_inst[j] == EMPTY:
+        if o[j].inst == EMPTY:
             break
-        k = _home(b.o_inst[j], b.o_src[j], b.o_id[j], mask)
+        k = _home(o[j].inst, o[j].src, o[j].oid, mask)
         # the entry at j may move to i only if its home k is not cyclically in (i, j]
         stays = i < k <= j if i <= j else k > i or k <= j
         if stays:
             continue
-        b.o_inst[i] = b.o_inst[j]
-        b.o_src[i] = b.o_src[j]
-        b.o_id[i] = b.o_id[j]
-        b.o_side[i] = b.o_side[j]
-        b.o_price[i] = b.o_price[j]
-        b.o_size[i] = b.o_size[j]
-        b.o_prio[i] = b.o_prio[j]
-        b.o_epoch[i] = b.o_epoch[j]
+        o[i] = o[j]
         i = j
-    b.o_inst[i] = EMPTY
+    o[i].inst = EMPTY
     b.counters[USED] -= 1
 
 
 @njit(cache=True)
 def find_order(b, inst, src, oid):
     """Slot of live order ``(inst, src, oid)``, or -1. Dead (pre-CLEAR) entries are purged."""
-    cap = b.o_inst.shape[0]
+    o = b.orders
+    cap = o.shape[0]
     i = _home(inst, src, oid, np.uint64(cap - 1))
     while True:
-        o = b.o_inst[i]
-        if o == EMPTY:
+        slot = o[i]
+        if slot.inst == EMPTY:
             return -1
-        if b.o_id[i] == oid and o == inst and b.o_src[i] == src:
-            if b.o_epoch[i] != b.epoch[inst]:
+        if slot.oid == oid and slot.inst == inst and slot.src == src:
+            if slot.epoch != b.epoch[inst]:
                 _delete_slot(b, i)
                 return -1
             return i
@@ -159,38 +165,32 @@ def find_order(b, inst, src, oid):
 
 @njit(cache=True)
 def _insert_order(b, inst, src, oid, s, price, size, prio, epoch):
-    cap = b.o_inst.shape[0]
+    o = b.orders
+    cap = o.shape[0]
     i = _home(inst, src, oid, np.uint64(cap - 1))
-    while b.o_inst[i] != EMPTY:
+    while o[i].inst != EMPTY:
         i = (i + 1) & (cap - 1)
-    b.o_inst[i] = inst
-    b.o_src[i] = src
-    b.o_id[i] = oid
-    b.o_side[i] = s
-    b.o_price[i] = price
-    b.o_size[i] = size
-    b.o_prio[i] = prio
-    b.o_epoch[i] = epoch
+    slot = o[i]
+    slot.inst = inst
+    slot.src = src
+    slot.oid = oid
+    slot.side = s
+    slot.price = price
+    slot.size = size
+    slot.prio = prio
+    slot.epoch = epoch
     b.counters[USED] += 1
 
 
 @njit(cache=True)
 def _rehash(old, new):
     """Copy the live orders of ``old`` into the empty table ``new`` (dead epochs dropped)."""
-    for i in range(old.o_inst.shape[0]):
-        inst = old.o_inst[i]
-        if inst != EMPTY and old.o_epoch[i] == old.epoch[inst]:
-            _insert_order(
-                new,
-                inst,
-                old.o_src[i],
-                old.o_id[i],
-                old.o_side[i],
-                old.o_price[i],
-                old.o_size[i],
-                old.o_prio[i],
-                old.o_epoch[i],
-            )
+    o = old.orders
+    for i in range(o.shape[0]):
+        inst = o[i].inst
+        if inst != EMPTY and o[i].epoch == old.epoch[inst]:
+            x = o[i]
+            _insert_order(new, inst, x.src, x.oid, x.side, x.price, x.size, x.prio, x.epoch)
 
 
 # --------------------------------------------------------------------------- price levels
@@ -208,7 +208,7 @@ def _level_search(b, inst, s, px):
     k = _key(px, s)
     i = b.lv_cnt[inst, s] - 1
     while i >= 0:
-        ki = _key(b.lv_px[inst, s, i], s)
+        ki = _key(b.lv[inst, s, i].px, s)
         if ki == k:
             return i, True
         if ki < k:
@@ -222,19 +222,18 @@ def _level_add(b, inst, s, px, size, n_orders):
     """Add ``size`` (and ``n_orders``) at price ``px``; False (nothing changed) when full."""
     i, found = _level_search(b, inst, s, px)
     if found:
-        b.lv_sz[inst, s, i] += size
-        b.lv_n[inst, s, i] += n_orders
+        b.lv[inst, s, i].sz += size
+        b.lv[inst, s, i].n += n_orders
         return True
     cnt = b.lv_cnt[inst, s]
-    if cnt == b.lv_px.shape[2]:
+    if cnt == b.lv.shape[2]:
         return False
+    lv = b.lv[inst, s]
     for j in range(cnt, i, -1):
-        b.lv_px[inst, s, j] = b.lv_px[inst, s, j - 1]
-        b.lv_sz[inst, s, j] = b.lv_sz[inst, s, j - 1]
-        b.lv_n[inst, s, j] = b.lv_n[inst, s, j - 1]
-    b.lv_px[inst, s, i] = px
-    b.lv_sz[inst, s, i] = size
-    b.lv_n[inst, s, i] = n_orders
+        lv[j] = lv[j - 1]
+    lv[i].px = px
+    lv[i].sz = size
+    lv[i].n = n_orders
     b.lv_cnt[inst, s] = cnt + 1
     return True
 
@@ -245,15 +244,14 @@ def _level_remove(b, inst, s, px, size):
     i, found = _level_search(b, inst, s, px)
     if not found:  # cannot happen while the books are consistent
         return
-    b.lv_n[inst, s, i] -= 1
-    if b.lv_n[inst, s, i] > 0:
-        b.lv_sz[inst, s, i] -= size
+    b.lv[inst, s, i].n -= 1
+    if b.lv[inst, s, i].n > 0:
+        b.lv[inst, s, i].sz -= size
         return
     cnt = b.lv_cnt[inst, s]
+    lv = b.lv[inst, s]
     for j in range(i, cnt - 1):
-        b.lv_px[inst, s, j] = b.lv_px[inst, s, j + 1]
-        b.lv_sz[inst, s, j] = b.lv_sz[inst, s, j + 1]
-        b.lv_n[inst, s, j] = b.lv_n[inst, s, j + 1]
+        lv[j] = lv[j + 1]
     b.lv_cnt[inst, s] = cnt - 1
 
 
@@ -264,7 +262,7 @@ def _would_cross(b, inst, s, px):
     cnt = b.lv_cnt[inst, o]
     if cnt == 0:
         return False
-    best = b.lv_px[inst, o, cnt - 1]
+    best = b.lv[inst, o, cnt - 1].px
     return px >= best if s == BID else px <= best
 
 
@@ -272,7 +270,7 @@ def _would_cross(b, inst, s, px):
 def level_has_room(b, inst, s, px):
     """True when ``px`` already has a level or the side has a free level slot."""
     _, found = _level_search(b, inst, s, px)
-    return found or b.lv_cnt[inst, s] < b.lv_px.shape[2]
+    return found or b.lv_cnt[inst, s] < b.lv.shape[2]
 
 
 # --------------------------------------------------------------------------- events
@@ -320,11 +318,12 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
         i = find_order(b, inst, src, oid)
         if i < 0:
             return _UNKNOWN_ORDER, 0
-        os = b.o_side[i]
+        order = b.orders[i]
+        os = order.side
         if side != 0 and s != os:
             return _SIDE_MISMATCH, 0
-        opx = b.o_price[i]
-        osz = b.o_size[i]
+        opx = order.price
+        osz = order.size
         if kind == _CANCEL:
             _level_remove(b, inst, os, opx, osz)
             _delete_slot(b, i)
@@ -343,17 +342,17 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
             else:
                 # a partial fill keeps the order's place in the queue
                 j, _ = _level_search(b, inst, os, opx)
-                b.lv_sz[inst, os, j] -= size
-                b.o_size[i] = left
+                b.lv[inst, os, j].sz -= size
+                order.size = left
             return _OK, (price if price != 0 else opx)
         # MODIFY: new price and size
         if price == opx:
             j, _ = _level_search(b, inst, os, opx)
-            b.lv_sz[inst, os, j] += size - osz
+            b.lv[inst, os, j].sz += size - osz
             if size > osz:  # a size increase goes to the back of the queue
                 b.counters[PRIORITY] += 1
-                b.o_prio[i] = b.counters[PRIORITY]
-            b.o_size[i] = size
+                order.prio = b.counters[PRIORITY]
+            order.size = size
             return _OK, 0
         if forbid_crossed and _would_cross(b, inst, os, price):
             return _CROSSED, 0
@@ -362,9 +361,9 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
         _level_remove(b, inst, os, opx, osz)
         _level_add(b, inst, os, price, size, 1)
         b.counters[PRIORITY] += 1  # a price change always loses priority
-        b.o_prio[i] = b.counters[PRIORITY]
-        b.o_price[i] = price
-        b.o_size[i] = size
+        order.prio = b.counters[PRIORITY]
+        order.price = price
+        order.size = size
         return _OK, 0
     if kind == _QUOTE:
         if b.n_orders[inst] > 0:
@@ -372,9 +371,9 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
         if size > 0.0:
             if forbid_crossed and _would_cross(b, inst, s, price):
                 return _CROSSED, 0
-            b.lv_px[inst, s, 0] = price
-            b.lv_sz[inst, s, 0] = size
-            b.lv_n[inst, s, 0] = 0
+            b.lv[inst, s, 0].px = price
+            b.lv[inst, s, 0].sz = size
+            b.lv[inst, s, 0].n = 0
             b.lv_cnt[inst, s] = 1
         else:
             b.lv_cnt[inst, s] = 0
@@ -400,8 +399,8 @@ def top_levels(b, inst, depth, px_out, sz_out):
         cnt = b.lv_cnt[inst, s]
         for k in range(depth):
             if k < cnt:
-                px_out[s, k] = b.lv_px[inst, s, cnt - 1 - k]
-                sz_out[s, k] = b.lv_sz[inst, s, cnt - 1 - k]
+                px_out[s, k] = b.lv[inst, s, cnt - 1 - k].px
+                sz_out[s, k] = b.lv[inst, s, cnt - 1 - k].sz
             else:
                 px_out[s, k] = 0
                 sz_out[s, k] = np.nan
@@ -414,5 +413,5 @@ def side_depth(b, inst, s, depth):
     cnt = b.lv_cnt[inst, s]
     total = 0.0
     for k in range(min(cnt, depth)):
-        total += b.lv_sz[inst, s, cnt - 1 - k]
+        total += b.lv[inst, s, cnt - 1 - k].sz
     return total

@@ -73,10 +73,10 @@ def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_cross
                 sq.after_applied(q, ms.stale, inst, kind, e.flags)
                 cb = b.lv_cnt[inst, bk.BID]
                 ca = b.lv_cnt[inst, bk.ASK]
-                bpx = b.lv_px[inst, bk.BID, cb - 1] if cb > 0 else ft.NO_BID
-                bsz = b.lv_sz[inst, bk.BID, cb - 1] if cb > 0 else 0.0
-                apx = b.lv_px[inst, bk.ASK, ca - 1] if ca > 0 else ft.NO_ASK
-                asz = b.lv_sz[inst, bk.ASK, ca - 1] if ca > 0 else 0.0
+                bpx = b.lv[inst, bk.BID, cb - 1].px if cb > 0 else ft.NO_BID
+                bsz = b.lv[inst, bk.BID, cb - 1].sz if cb > 0 else 0.0
+                apx = b.lv[inst, bk.ASK, ca - 1].px if ca > 0 else ft.NO_ASK
+                asz = b.lv[inst, bk.ASK, ca - 1].sz if ca > 0 else 0.0
                 ft.update_features(f, p, inst, e.ts_event, kind, e.flags, tpx, e.size,
                                    bpx, bsz, apx, asz)  # fmt: skip
                 if kind == _TRADE:
@@ -102,10 +102,10 @@ def _publish(b, f, ms, touched, n_touched, seen, depth):
         seen[inst] = False
         cb = b.lv_cnt[inst, bk.BID]
         ca = b.lv_cnt[inst, bk.ASK]
-        bid = b.lv_px[inst, bk.BID, cb - 1] / PRICE_SCALE if cb > 0 else np.nan
-        ask = b.lv_px[inst, bk.ASK, ca - 1] / PRICE_SCALE if ca > 0 else np.nan
-        qb = b.lv_sz[inst, bk.BID, cb - 1] if cb > 0 else np.nan
-        qa = b.lv_sz[inst, bk.ASK, ca - 1] if ca > 0 else np.nan
+        bid = b.lv[inst, bk.BID, cb - 1].px / PRICE_SCALE if cb > 0 else np.nan
+        ask = b.lv[inst, bk.ASK, ca - 1].px / PRICE_SCALE if ca > 0 else np.nan
+        qb = b.lv[inst, bk.BID, cb - 1].sz if cb > 0 else np.nan
+        qa = b.lv[inst, bk.ASK, ca - 1].sz if ca > 0 else np.nan
         ms.bid[inst] = bid
         ms.ask[inst] = ask
         ms.bid_size[inst] = qb
@@ -273,7 +273,7 @@ class MarketDataEngine:
         kinds = np.bincount(events["kind"], minlength=8)
         adds = int(kinds[int(EventKind.ADD)] + kinds[int(EventKind.SNAPSHOT)])
         b = self.books
-        cap = b.o_inst.shape[0]
+        cap = b.orders.shape[0]
         if b.counters[bk.USED] + adds > bk.MAX_LOAD * cap:
             need = int(b.counters[bk.LIVE]) + adds
             while need > bk.MAX_LOAD * cap / 2:
@@ -326,9 +326,10 @@ class MarketDataEngine:
         out = {}
         for s, name in ((bk.BID, "bid"), (bk.ASK, "ask")):
             cnt = b.lv_cnt[instrument_id, s]
-            out[f"{name}_px"] = b.lv_px[instrument_id, s, :cnt][::-1] / PRICE_SCALE
-            out[f"{name}_sz"] = b.lv_sz[instrument_id, s, :cnt][::-1].copy()
-            out[f"{name}_orders"] = b.lv_n[instrument_id, s, :cnt][::-1].copy()
+            lv = b.lv[instrument_id, s, :cnt][::-1]
+            out[f"{name}_px"] = lv["px"] / PRICE_SCALE
+            out[f"{name}_sz"] = lv["sz"].copy()
+            out[f"{name}_orders"] = lv["n"].copy()
         return out
 
     def orders(self, instrument_id: int | None = None) -> np.ndarray:
@@ -338,13 +339,14 @@ class MarketDataEngine:
         (fixed point), size, priority`` (lower priority = earlier in the queue).
         """
         b = self.books
-        live = b.o_inst != bk.EMPTY
-        live &= b.o_epoch == b.epoch[np.maximum(b.o_inst, 0)]
+        o = b.orders
+        live = o["inst"] != bk.EMPTY
+        live &= o["epoch"] == b.epoch[np.maximum(o["inst"], 0)]
         if instrument_id is not None:
-            live &= b.o_inst == instrument_id
-        idx = np.flatnonzero(live)
+            live &= o["inst"] == instrument_id
+        o = o[live]
         out = np.zeros(
-            len(idx),
+            len(o),
             dtype=[
                 ("instrument_id", np.int32),
                 ("source", np.int32),
@@ -355,13 +357,13 @@ class MarketDataEngine:
                 ("priority", np.int64),
             ],
         )
-        out["instrument_id"] = b.o_inst[idx]
-        out["source"] = b.o_src[idx]
-        out["order_id"] = b.o_id[idx]
-        out["side"] = np.where(b.o_side[idx] == bk.BID, 1, -1)
-        out["price"] = b.o_price[idx]
-        out["size"] = b.o_size[idx]
-        out["priority"] = b.o_prio[idx]
+        out["instrument_id"] = o["inst"]
+        out["source"] = o["src"]
+        out["order_id"] = o["oid"]
+        out["side"] = np.where(o["side"] == bk.BID, 1, -1)
+        out["price"] = o["price"]
+        out["size"] = o["size"]
+        out["priority"] = o["prio"]
         # best price first on each side: bids by descending, asks by ascending price
         key_px = np.where(out["side"] == 1, -out["price"], out["price"])
         order = np.lexsort((out["priority"], key_px, -out["side"], out["instrument_id"]))
@@ -379,8 +381,8 @@ class MarketDataEngine:
         cnt = b.lv_cnt
         both = (cnt[:, 0] > 0) & (cnt[:, 1] > 0) & self.forbid_crossed
         for i in np.flatnonzero(both):
-            bid = b.lv_px[i, 0, cnt[i, 0] - 1]
-            ask = b.lv_px[i, 1, cnt[i, 1] - 1]
+            bid = b.lv[i, 0, cnt[i, 0] - 1]["px"]
+            ask = b.lv[i, 1, cnt[i, 1] - 1]["px"]
             if bid >= ask:
                 problems.append(f"instrument {i}: crossed book, bid {bid} >= ask {ask}")
         orders = self.orders()
@@ -395,12 +397,12 @@ class MarketDataEngine:
             entry[1] += 1
         for i in np.flatnonzero(cnt.sum(axis=1)):
             for s in (bk.BID, bk.ASK):
-                px = b.lv_px[i, s, : cnt[i, s]]
+                px = b.lv[i, s, : cnt[i, s]]["px"]
                 keys = px if s == bk.BID else -px
                 if (np.diff(keys) <= 0).any():
                     problems.append(f"instrument {i} side {s}: levels not strictly sorted")
                 for k in range(cnt[i, s]):
-                    size, n = b.lv_sz[i, s, k], int(b.lv_n[i, s, k])
+                    size, n = b.lv[i, s, k]["sz"], int(b.lv[i, s, k]["n"])
                     if size <= 0:
                         problems.append(f"instrument {i} side {s} px {px[k]}: size {size}")
                     if n == 0 and b.n_orders[i] == 0:  # a quote-driven level
@@ -470,8 +472,7 @@ def _flags(values: np.ndarray | None, n: int, default: bool, name: str) -> np.nd
 
 def _rebuilt(b: bk.BookArrays, capacity: int) -> bk.BookArrays:
     """The books with a fresh order table of ``capacity`` slots (dead orders dropped)."""
-    fresh = bk.new_book_arrays(0, 1, capacity)
-    new = b._replace(**{k: getattr(fresh, k) for k in bk.BookArrays._fields if k[:2] == "o_"})
+    new = b._replace(orders=bk.new_order_table(capacity))
     new.counters[bk.USED] = 0
     bk._rehash(b, new)
     return new

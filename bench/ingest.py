@@ -1,0 +1,223 @@
+"""Benchmark: in-process ingest — validation, sequencing, L3/L2 books, features, market state.
+
+A 10,000-instrument universe (``generate_universe``) with a realistic message mix:
+equities, futures and options are order-driven (L3: adds, cancels, modifies, trades against
+the best resting orders), FX and bonds quote-driven (L1 quotes and off-book trade prints).
+Activity is skewed across instruments (Zipf, exponent 0.8). Events are generated up front
+(deterministic, seed 7) and then fed batch by batch to :class:`riskstream.md.MdStage`, whose
+per-batch latency is receipt (the wall clock when the batch arrives) → features and market
+state updated.
+
+Prints one JSON object as its last line: ``events_per_s`` (events / total processing wall
+time), ``p50/p99/max_latency_us`` (per batch) for the chosen ``batch_events``, plus a sweep
+over batch sizes. ``nats_events_per_s`` is measured by the bus integration, not here.
+Run: ``PYTHONPATH=src python bench/ingest.py [--events N] [--batch B]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+from numba import njit
+
+from riskstream.core.events import EVENT_DTYPE, PRICE_SCALE
+from riskstream.feeds.config import UniverseConfig
+from riskstream.feeds.universe import generate_universe
+from riskstream.md import MdConfig, MdStage
+
+T0 = 1_717_200_000 * 1_000_000_000  # 2024-06-01T00:00Z
+CAP = 48  # synthetic orders kept per instrument by the generator
+
+
+@njit(cache=True)
+def _generate(n, quoted, mid, tick, cum_weight, sim_rate, seed, out):
+    """Fill ``out`` with a valid L3/L1 event stream (numba, deterministic for ``seed``)."""
+    np.random.seed(seed)
+    n_inst = mid.shape[0]
+    oid = np.zeros((n_inst, CAP), np.uint64)
+    side = np.zeros((n_inst, CAP), np.int8)
+    price = np.zeros((n_inst, CAP), np.int64)
+    size = np.zeros((n_inst, CAP), np.float64)
+    count = np.zeros(n_inst, np.int64)
+    next_oid = np.ones(n_inst, np.uint64)
+    seq = np.zeros(n_inst, np.uint64)
+    dt = 1e9 / sim_rate
+    total = cum_weight[-1]
+    for i in range(n):
+        inst = np.searchsorted(cum_weight, np.random.random() * total)
+        if inst >= n_inst:
+            inst = n_inst - 1
+        e = out[i]
+        ts = T0 + np.int64(i * dt)
+        e.ts_event = ts
+        e.ts_recv = ts
+        seq[inst] += 1
+        e.seq = seq[inst]
+        e.instrument_id = inst
+        e.source = 0
+        e.flags = 0
+        r = np.random.random()
+        if quoted[inst]:
+            if r < 0.1:  # an off-book trade print near the mid
+                e.kind = 4
+                e.side = 1
+                e.price = mid[inst]
+                e.size = float(np.random.randint(1, 50)) * 10_000
+                e.order_id = 0
+            else:
+                s = 1 if np.random.random() < 0.5 else -1
+                e.kind = 5
+                e.side = s
+                e.price = mid[inst] - s * tick[inst] * np.random.randint(1, 4)
+                e.size = float(np.random.randint(1, 50)) * 100_000
+                e.order_id = 0
+            continue
+        c = count[inst]
+        if c < 8 or (r < 0.42 and c < CAP):  # add, 1-10 ticks from the mid
+            s = 1 if np.random.random() < 0.5 else -1
+            k = c
+            oid[inst, k] = next_oid[inst]
+            next_oid[inst] += 1
+            side[inst, k] = s
+            price[inst, k] = mid[inst] - s * tick[inst] * np.random.randint(1, 11)
+            size[inst, k] = float(np.random.randint(1, 20)) * 100
+            count[inst] = c + 1
+            e.kind = 1
+            e.side = s
+            e.price = price[inst, k]
+            e.size = size[inst, k]
+            e.order_id = oid[inst, k]
+        elif r < 0.78:  # cancel a random order
+            k = np.random.randint(0, c)
+            e.kind = 3
+            e.side = side[inst, k]
+            e.price = 0
+            e.size = 0.0
+            e.order_id = oid[inst, k]
+            c -= 1
+            oid[inst, k], side[inst, k] = oid[inst, c], side[inst, c]
+            price[inst, k], size[inst, k] = price[inst, c], size[inst, c]
+            count[inst] = c
+        elif r < 0.88:  # modify: half shrink in place, half re-price
+            k = np.random.randint(0, c)
+            e.kind = 2
+            e.side = side[inst, k]
+            e.order_id = oid[inst, k]
+            if np.random.random() < 0.5 and size[inst, k] > 100:
+                size[inst, k] -= 100
+            else:
+                price[inst, k] = mid[inst] - side[inst, k] * tick[inst] * np.random.randint(1, 11)
+            e.price = price[inst, k]
+            e.size = size[inst, k]
+        else:  # trade against the best order of a random side
+            s = 1 if np.random.random() < 0.5 else -1
+            best = -1
+            for j in range(c):
+                if side[inst, j] == s and (
+                    best < 0 or (price[inst, j] - price[inst, best]) * s > 0
+                ):
+                    best = j
+            if best < 0:
+                best = 0
+                s = side[inst, 0]
+            q = min(size[inst, best], float(np.random.randint(1, 10)) * 100)
+            e.kind = 4
+            e.side = s
+            e.price = price[inst, best]
+            e.size = q
+            e.order_id = oid[inst, best]
+            size[inst, best] -= q
+            if size[inst, best] <= 0:
+                c -= 1
+                oid[inst, best], side[inst, best] = oid[inst, c], side[inst, c]
+                price[inst, best], size[inst, best] = price[inst, c], size[inst, c]
+                count[inst] = c
+
+
+def make_stream(n_instruments: int, n_events: int, seed: int = 7) -> np.ndarray:
+    universe = generate_universe(UniverseConfig(instruments=n_instruments, seed=seed))
+    ins = universe.instruments
+    quoted = ins["asset_class"].is_in(["fx", "bond"]).to_numpy()
+    tick = np.maximum(np.round(ins["tick_size"].to_numpy() * PRICE_SCALE), 1).astype(np.int64)
+    ref = ins["ref_price"].to_numpy()
+    mid = (np.round(ref * PRICE_SCALE / tick) * tick).astype(np.int64)
+    mid = np.maximum(mid, 20 * tick)  # room for 10 ticks either side above zero
+    rng = np.random.default_rng(seed)
+    weight = 1.0 / np.arange(1, n_instruments + 1) ** 0.8
+    cum_weight = np.cumsum(rng.permutation(weight))
+    out = np.zeros(n_events, dtype=EVENT_DTYPE)
+    _generate(n_events, quoted, mid, tick, cum_weight, 200_000.0, seed, out)
+    return out
+
+
+def run(events: np.ndarray, n_instruments: int, batch: int) -> dict:
+    stage = MdStage(n_instruments, MdConfig(order_capacity=1 << 20))
+    warm = MdStage(n_instruments, MdConfig(order_capacity=1 << 12))
+    warm.on_batch(events[:batch], T0)  # compile / load the kernels outside the clock
+    start = time.perf_counter()
+    for a in range(0, len(events), batch):
+        chunk = events[a : a + batch]
+        stage.on_batch(chunk, int(chunk["ts_recv"][-1]))
+    elapsed = time.perf_counter() - start
+    lat = stage.latencies_ns() / 1e3
+    s = stage.summary()
+    return {
+        "batch_events": batch,
+        "events_per_s": round(len(events) / elapsed),
+        "p50_latency_us": round(float(np.percentile(lat, 50)), 1),
+        "p99_latency_us": round(float(np.percentile(lat, 99)), 1),
+        "max_latency_us": round(float(lat.max()), 1),
+        "quarantined": s["quarantined"],
+        "books": s["books"],
+        "live_orders": s["live_orders"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instruments", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--batch", type=int, default=1024, help="events per batch (reported)")
+    parser.add_argument("--sweep", default="256,4096", help="other batch sizes to report")
+    args = parser.parse_args()
+    t = time.perf_counter()
+    events = make_stream(args.instruments, args.events)
+    gen_s = time.perf_counter() - t
+    kinds = np.bincount(events["kind"], minlength=8)
+    main_run = run(events, args.instruments, args.batch)
+    sweep = [run(events, args.instruments, int(b)) for b in args.sweep.split(",") if b]
+    print(
+        json.dumps(
+            {
+                "benchmark": "ingest",
+                "path": "in-process (MdStage: validate, sequence, books, features, state)",
+                "instruments": args.instruments,
+                "events": args.events,
+                **main_run,
+                "sweep": sweep,
+                "message_mix": {
+                    name: round(float(kinds[k]) / args.events, 3)
+                    for k, name in enumerate(
+                        ["", "add", "modify", "cancel", "trade", "quote", "clear", "snapshot"]
+                    )
+                    if k and kinds[k]
+                },
+                "generate_s": round(gen_s, 2),
+                "nats_events_per_s": None,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load_avg_1m": round(os.getloadavg()[0], 2),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
