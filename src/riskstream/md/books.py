@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from riskstream.core.events import EventKind
+from riskstream.md._jit import kernel, kernel_inline
 from riskstream.md.reasons import Reason
 
 BID, ASK = 0, 1  # side index of the level arrays (event side +1 → 0, -1 → 1)
@@ -113,7 +113,7 @@ def new_book_arrays(n_instruments: int, max_levels: int, order_capacity: int) ->
 _R_UNKNOWN_KIND = int(Reason.UNKNOWN_KIND)
 
 
-@njit(cache=True, inline="always")
+@kernel_inline
 def _home(inst, src, oid, mask):
     # splitmix64-style mixing of the three key parts; mask = capacity - 1 (power of two)
     h = oid * np.uint64(0x9E3779B97F4A7C15)
@@ -123,10 +123,9 @@ def _home(inst, src, oid, mask):
     return np.int64(h & mask)
 
 
-@njit(cache=True)
-def _delete_slot(b, i):
+@kernel
+def _delete_slot(o, counters, i):
     """Free slot ``i`` and shift later entries of its probe run back (no tombstones)."""
-    o = b.orders
     cap = o.shape[0]
     mask = np.uint64(cap - 1)
     j = i
@@ -142,13 +141,12 @@ def _delete_slot(b, i):
         o[i] = o[j]
         i = j
     o[i].inst = EMPTY
-    b.counters[USED] -= 1
+    counters[USED] -= 1
 
 
-@njit(cache=True)
-def find_order(b, inst, src, oid):
+@kernel
+def find_order(o, epoch, counters, inst, src, oid):
     """Slot of live order ``(inst, src, oid)``, or -1. Dead (pre-CLEAR) entries are purged."""
-    o = b.orders
     cap = o.shape[0]
     i = _home(inst, src, oid, np.uint64(cap - 1))
     while True:
@@ -156,16 +154,15 @@ def find_order(b, inst, src, oid):
         if slot.inst == EMPTY:
             return -1
         if slot.oid == oid and slot.inst == inst and slot.src == src:
-            if slot.epoch != b.epoch[inst]:
-                _delete_slot(b, i)
+            if slot.epoch != epoch[inst]:
+                _delete_slot(o, counters, i)
                 return -1
             return i
         i = (i + 1) & (cap - 1)
 
 
-@njit(cache=True)
-def _insert_order(b, inst, src, oid, s, price, size, prio, epoch):
-    o = b.orders
+@kernel
+def _insert_order(o, counters, inst, src, oid, s, price, size, prio, ep):
     cap = o.shape[0]
     i = _home(inst, src, oid, np.uint64(cap - 1))
     while o[i].inst != EMPTY:
@@ -178,37 +175,38 @@ def _insert_order(b, inst, src, oid, s, price, size, prio, epoch):
     slot.price = price
     slot.size = size
     slot.prio = prio
-    slot.epoch = epoch
-    b.counters[USED] += 1
+    slot.epoch = ep
+    counters[USED] += 1
 
 
-@njit(cache=True)
-def _rehash(old, new):
-    """Copy the live orders of ``old`` into the empty table ``new`` (dead epochs dropped)."""
-    o = old.orders
-    for i in range(o.shape[0]):
-        inst = o[i].inst
-        if inst != EMPTY and o[i].epoch == old.epoch[inst]:
-            x = o[i]
-            _insert_order(new, inst, x.src, x.oid, x.side, x.price, x.size, x.prio, x.epoch)
+@kernel
+def _rehash(old, epoch, new, counters):
+    """Copy the live orders of table ``old`` into the empty table ``new`` (dead epochs
+    dropped); ``counters[USED]`` must be 0 on entry."""
+    for i in range(old.shape[0]):
+        inst = old[i].inst
+        if inst != EMPTY and old[i].epoch == epoch[inst]:
+            x = old[i]
+            _insert_order(new, counters, inst, x.src, x.oid, x.side, x.price, x.size, x.prio,
+                          x.epoch)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- price levels
 
 
-@njit(cache=True, inline="always")
+@kernel_inline
 def _key(px, s):
     # levels are sorted by ascending key, best last: bids by price, asks by -price
     return px if s == BID else -px
 
 
-@njit(cache=True)
-def _level_search(b, inst, s, px):
+@kernel
+def _level_search(lv, lv_cnt, inst, s, px):
     """(index, found): the level holding ``px`` or the index where it would be inserted."""
     k = _key(px, s)
-    i = b.lv_cnt[inst, s] - 1
+    i = lv_cnt[inst, s] - 1
     while i >= 0:
-        ki = _key(b.lv[inst, s, i].px, s)
+        ki = _key(lv[inst, s, i].px, s)
         if ki == k:
             return i, True
         if ki < k:
@@ -217,77 +215,80 @@ def _level_search(b, inst, s, px):
     return i + 1, False
 
 
-@njit(cache=True)
-def _level_add(b, inst, s, px, size, n_orders):
-    """Add ``size`` (and ``n_orders``) at price ``px``; False (nothing changed) when full."""
-    i, found = _level_search(b, inst, s, px)
+@kernel
+def _level_add(lv, lv_cnt, inst, s, px, size, n_new):
+    """Add ``size`` (and ``n_new`` orders) at price ``px``; False (nothing changed) when full."""
+    i, found = _level_search(lv, lv_cnt, inst, s, px)
     if found:
-        b.lv[inst, s, i].sz += size
-        b.lv[inst, s, i].n += n_orders
+        lv[inst, s, i].sz += size
+        lv[inst, s, i].n += n_new
         return True
-    cnt = b.lv_cnt[inst, s]
-    if cnt == b.lv.shape[2]:
+    cnt = lv_cnt[inst, s]
+    if cnt == lv.shape[2]:
         return False
-    lv = b.lv[inst, s]
+    row = lv[inst, s]
     for j in range(cnt, i, -1):
-        lv[j] = lv[j - 1]
-    lv[i].px = px
-    lv[i].sz = size
-    lv[i].n = n_orders
-    b.lv_cnt[inst, s] = cnt + 1
+        row[j] = row[j - 1]
+    row[i].px = px
+    row[i].sz = size
+    row[i].n = n_new
+    lv_cnt[inst, s] = cnt + 1
     return True
 
 
-@njit(cache=True)
-def _level_remove(b, inst, s, px, size):
+@kernel
+def _level_remove(lv, lv_cnt, inst, s, px, size):
     """Take one order of ``size`` off level ``px``; the level goes when its last order does."""
-    i, found = _level_search(b, inst, s, px)
+    i, found = _level_search(lv, lv_cnt, inst, s, px)
     if not found:  # cannot happen while the books are consistent
         return
-    b.lv[inst, s, i].n -= 1
-    if b.lv[inst, s, i].n > 0:
-        b.lv[inst, s, i].sz -= size
+    lv[inst, s, i].n -= 1
+    if lv[inst, s, i].n > 0:
+        lv[inst, s, i].sz -= size
         return
-    cnt = b.lv_cnt[inst, s]
-    lv = b.lv[inst, s]
+    cnt = lv_cnt[inst, s]
+    row = lv[inst, s]
     for j in range(i, cnt - 1):
-        lv[j] = lv[j + 1]
-    b.lv_cnt[inst, s] = cnt - 1
+        row[j] = row[j + 1]
+    lv_cnt[inst, s] = cnt - 1
 
 
-@njit(cache=True, inline="always")
-def _would_cross(b, inst, s, px):
+@kernel_inline
+def _would_cross(lv, lv_cnt, inst, s, px):
     # an order at or through the opposite best would have executed on a matching venue
     o = 1 - s
-    cnt = b.lv_cnt[inst, o]
+    cnt = lv_cnt[inst, o]
     if cnt == 0:
         return False
-    best = b.lv[inst, o, cnt - 1].px
+    best = lv[inst, o, cnt - 1].px
     return px >= best if s == BID else px <= best
 
 
-@njit(cache=True)
-def level_has_room(b, inst, s, px):
+@kernel
+def level_has_room(lv, lv_cnt, inst, s, px):
     """True when ``px`` already has a level or the side has a free level slot."""
-    _, found = _level_search(b, inst, s, px)
-    return found or b.lv_cnt[inst, s] < b.lv.shape[2]
+    _, found = _level_search(lv, lv_cnt, inst, s, px)
+    return found or lv_cnt[inst, s] < lv.shape[2]
 
 
 # --------------------------------------------------------------------------- events
 
 
-@njit(cache=True)
-def clear_book(b, inst):
+@kernel
+def clear_book(epoch, n_orders, lv_cnt, counters, inst):
     """Empty one instrument's book: its orders die with the old epoch."""
-    b.epoch[inst] += 1
-    b.counters[LIVE] -= b.n_orders[inst]
-    b.n_orders[inst] = 0
-    b.lv_cnt[inst, BID] = 0
-    b.lv_cnt[inst, ASK] = 0
+    epoch[inst] += 1
+    counters[LIVE] -= n_orders[inst]
+    n_orders[inst] = 0
+    lv_cnt[inst, BID] = 0
+    lv_cnt[inst, ASK] = 0
 
 
-@njit(cache=True)
-def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed):
+@kernel
+def apply_book_event(
+    o, epoch, n_orders, lv, lv_cnt, counters, inst, src, kind, side, price, size, oid,
+    forbid_crossed,
+):  # fmt: skip
     """Apply one (field-validated) event to the books.
 
     Returns
@@ -299,87 +300,87 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
     """
     s = BID if side > 0 else ASK
     if kind in (_ADD, _SNAPSHOT):
-        if b.n_orders[inst] == 0 and (b.lv_cnt[inst, BID] > 0 or b.lv_cnt[inst, ASK] > 0):
+        if n_orders[inst] == 0 and (lv_cnt[inst, BID] > 0 or lv_cnt[inst, ASK] > 0):
             return _ORDER_ON_QUOTES, 0  # levels without orders are quotes
-        if find_order(b, inst, src, oid) >= 0:
+        if find_order(o, epoch, counters, inst, src, oid) >= 0:
             return _DUPLICATE_ORDER, 0
-        if forbid_crossed and _would_cross(b, inst, s, price):
+        if forbid_crossed and _would_cross(lv, lv_cnt, inst, s, price):
             return _CROSSED, 0
-        if not _level_add(b, inst, s, price, size, 1):
+        if not _level_add(lv, lv_cnt, inst, s, price, size, 1):
             return _LEVELS_FULL, 0
-        b.counters[PRIORITY] += 1
-        _insert_order(b, inst, src, oid, s, price, size, b.counters[PRIORITY], b.epoch[inst])
-        b.n_orders[inst] += 1
-        b.counters[LIVE] += 1
+        counters[PRIORITY] += 1
+        _insert_order(o, counters, inst, src, oid, s, price, size, counters[PRIORITY], epoch[inst])
+        n_orders[inst] += 1
+        counters[LIVE] += 1
         return _OK, 0
     if kind in (_MODIFY, _CANCEL, _TRADE):
         if kind == _TRADE and oid == 0:  # an off-book trade print: no resting order
             return _OK, price
-        i = find_order(b, inst, src, oid)
+        i = find_order(o, epoch, counters, inst, src, oid)
         if i < 0:
             return _UNKNOWN_ORDER, 0
-        order = b.orders[i]
+        order = o[i]
         os = order.side
         if side != 0 and s != os:
             return _SIDE_MISMATCH, 0
         opx = order.price
         osz = order.size
         if kind == _CANCEL:
-            _level_remove(b, inst, os, opx, osz)
-            _delete_slot(b, i)
-            b.n_orders[inst] -= 1
-            b.counters[LIVE] -= 1
+            _level_remove(lv, lv_cnt, inst, os, opx, osz)
+            _delete_slot(o, counters, i)
+            n_orders[inst] -= 1
+            counters[LIVE] -= 1
             return _OK, 0
         if kind == _TRADE:
             if size > osz:
                 return _TRADE_EXCEEDS, 0
             left = osz - size
             if left <= 0.0:
-                _level_remove(b, inst, os, opx, osz)
-                _delete_slot(b, i)
-                b.n_orders[inst] -= 1
-                b.counters[LIVE] -= 1
+                _level_remove(lv, lv_cnt, inst, os, opx, osz)
+                _delete_slot(o, counters, i)
+                n_orders[inst] -= 1
+                counters[LIVE] -= 1
             else:
                 # a partial fill keeps the order's place in the queue
-                j, _ = _level_search(b, inst, os, opx)
-                b.lv[inst, os, j].sz -= size
+                j, _ = _level_search(lv, lv_cnt, inst, os, opx)
+                lv[inst, os, j].sz -= size
                 order.size = left
             return _OK, (price if price != 0 else opx)
         # MODIFY: new price and size
         if price == opx:
-            j, _ = _level_search(b, inst, os, opx)
-            b.lv[inst, os, j].sz += size - osz
+            j, _ = _level_search(lv, lv_cnt, inst, os, opx)
+            lv[inst, os, j].sz += size - osz
             if size > osz:  # a size increase goes to the back of the queue
-                b.counters[PRIORITY] += 1
-                order.prio = b.counters[PRIORITY]
+                counters[PRIORITY] += 1
+                order.prio = counters[PRIORITY]
             order.size = size
             return _OK, 0
-        if forbid_crossed and _would_cross(b, inst, os, price):
+        if forbid_crossed and _would_cross(lv, lv_cnt, inst, os, price):
             return _CROSSED, 0
-        if not level_has_room(b, inst, os, price):
+        if not level_has_room(lv, lv_cnt, inst, os, price):
             return _LEVELS_FULL, 0
-        _level_remove(b, inst, os, opx, osz)
-        _level_add(b, inst, os, price, size, 1)
-        b.counters[PRIORITY] += 1  # a price change always loses priority
-        order.prio = b.counters[PRIORITY]
+        _level_remove(lv, lv_cnt, inst, os, opx, osz)
+        _level_add(lv, lv_cnt, inst, os, price, size, 1)
+        counters[PRIORITY] += 1  # a price change always loses priority
+        order.prio = counters[PRIORITY]
         order.price = price
         order.size = size
         return _OK, 0
     if kind == _QUOTE:
-        if b.n_orders[inst] > 0:
+        if n_orders[inst] > 0:
             return _QUOTE_ON_BOOK, 0
         if size > 0.0:
-            if forbid_crossed and _would_cross(b, inst, s, price):
+            if forbid_crossed and _would_cross(lv, lv_cnt, inst, s, price):
                 return _CROSSED, 0
-            b.lv[inst, s, 0].px = price
-            b.lv[inst, s, 0].sz = size
-            b.lv[inst, s, 0].n = 0
-            b.lv_cnt[inst, s] = 1
+            lv[inst, s, 0].px = price
+            lv[inst, s, 0].sz = size
+            lv[inst, s, 0].n = 0
+            lv_cnt[inst, s] = 1
         else:
-            b.lv_cnt[inst, s] = 0
+            lv_cnt[inst, s] = 0
         return _OK, 0
     if kind == _CLEAR:
-        clear_book(b, inst)
+        clear_book(epoch, n_orders, lv_cnt, counters, inst)
         return _OK, 0
     return _R_UNKNOWN_KIND, 0
 
@@ -387,31 +388,31 @@ def apply_book_event(b, inst, src, kind, side, price, size, oid, forbid_crossed)
 # --------------------------------------------------------------------------- read-outs
 
 
-@njit(cache=True)
-def top_levels(b, inst, depth, px_out, sz_out):
+@kernel
+def top_levels(lv, lv_cnt, inst, depth, px_out, sz_out):
     """Write the top ``depth`` levels of both sides into ``px_out``/``sz_out`` (2, depth).
 
     Missing levels get price 0 and size NaN. Returns the (bid, ask) level counts written.
     """
-    nb = min(b.lv_cnt[inst, BID], depth)
-    na = min(b.lv_cnt[inst, ASK], depth)
+    nb = min(lv_cnt[inst, BID], depth)
+    na = min(lv_cnt[inst, ASK], depth)
     for s in range(2):
-        cnt = b.lv_cnt[inst, s]
+        cnt = lv_cnt[inst, s]
         for k in range(depth):
             if k < cnt:
-                px_out[s, k] = b.lv[inst, s, cnt - 1 - k].px
-                sz_out[s, k] = b.lv[inst, s, cnt - 1 - k].sz
+                px_out[s, k] = lv[inst, s, cnt - 1 - k].px
+                sz_out[s, k] = lv[inst, s, cnt - 1 - k].sz
             else:
                 px_out[s, k] = 0
                 sz_out[s, k] = np.nan
     return nb, na
 
 
-@njit(cache=True)
-def side_depth(b, inst, s, depth):
+@kernel
+def side_depth(lv, lv_cnt, inst, s, depth):
     """Total size on the best ``depth`` levels of side ``s``."""
-    cnt = b.lv_cnt[inst, s]
+    cnt = lv_cnt[inst, s]
     total = 0.0
     for k in range(min(cnt, depth)):
-        total += b.lv[inst, s, cnt - 1 - k].sz
+        total += lv[inst, s, cnt - 1 - k].sz
     return total

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from numba import njit
 
 from riskstream.core.clock import NS_PER_DAY, NS_PER_S
 from riskstream.core.events import EVENT_DTYPE, PRICE_SCALE, EventKind, events_to_arrow
@@ -32,6 +31,7 @@ from riskstream.core.state import MarketState
 from riskstream.md import books as bk
 from riskstream.md import features as ft
 from riskstream.md import sequencer as sq
+from riskstream.md._jit import kernel
 from riskstream.md.config import MdConfig
 from riskstream.md.reasons import N_REASONS, Reason, reason_text
 
@@ -43,11 +43,19 @@ _R_UNKNOWN_INSTRUMENT = int(Reason.UNKNOWN_INSTRUMENT)
 _R_UNKNOWN_SOURCE = int(Reason.UNKNOWN_SOURCE)
 
 
-@njit(cache=True)
+@kernel
 def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
              seen, touched, rec_px, rec_sz):  # fmt: skip
-    """Apply one batch; returns the number of instruments touched (listed in ``touched``)."""
-    n_inst = ms.bid.shape[0]
+    """Apply one batch; returns the number of instruments touched (listed in ``touched``).
+
+    The state tuples are unpacked once here and their arrays passed one by one: handing a
+    tuple of arrays to a numba function costs reference counting on every member per call.
+    """
+    o, epoch, n_orders, lv, lv_cnt, bcount = b
+    last_seq, gap_lo, gap_hi, recovering, qcount = q
+    fs, profile, rv_ring, pool, fcount = f
+    stale = ms.stale
+    n_inst = stale.shape[0]
     n_touched = 0
     record = rec_px.shape[0] > 0
     for i in range(ev.shape[0]):
@@ -61,67 +69,76 @@ def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_cross
         elif src >= n_sources:
             r = _R_UNKNOWN_SOURCE
         else:
-            r = sq.check_sequence(q, ms.stale, src, inst, e.seq, kind, e.flags)
+            r = sq.check_sequence(last_seq, gap_lo, gap_hi, recovering, qcount, stale, src, inst,
+                                  e.seq, kind, e.flags)  # fmt: skip
             if r == 0:
                 r = sq.validate_fields(kind, e.side, e.price, e.size, e.ts_event, e.ts_recv,
                                        now_ns, p, allow_negative[inst])  # fmt: skip
             tpx = np.int64(0)
             if r == 0:
-                r, tpx = bk.apply_book_event(b, inst, src, kind, e.side, e.price, e.size,
-                                             e.order_id, forbid_crossed[inst])  # fmt: skip
+                r, tpx = bk.apply_book_event(o, epoch, n_orders, lv, lv_cnt, bcount, inst, src,
+                                             kind, e.side, e.price, e.size, e.order_id,
+                                             forbid_crossed[inst])  # fmt: skip
             if r == 0:
-                sq.after_applied(q, ms.stale, inst, kind, e.flags)
-                cb = b.lv_cnt[inst, bk.BID]
-                ca = b.lv_cnt[inst, bk.ASK]
-                bpx = b.lv[inst, bk.BID, cb - 1].px if cb > 0 else ft.NO_BID
-                bsz = b.lv[inst, bk.BID, cb - 1].sz if cb > 0 else 0.0
-                apx = b.lv[inst, bk.ASK, ca - 1].px if ca > 0 else ft.NO_ASK
-                asz = b.lv[inst, bk.ASK, ca - 1].sz if ca > 0 else 0.0
-                ft.update_features(f, p, inst, e.ts_event, kind, e.flags, tpx, e.size,
-                                   bpx, bsz, apx, asz)  # fmt: skip
-                if kind == _TRADE:
-                    ms.last[inst] = tpx / PRICE_SCALE
-                    ms.volume[inst] += e.size
-                ms.ts_ns[inst] = e.ts_event
-                ms.seq[inst] = e.seq
+                sq.after_applied(last_seq, gap_lo, gap_hi, recovering, qcount, stale, inst, kind,
+                                 e.flags)  # fmt: skip
+                cb = lv_cnt[inst, bk.BID]
+                ca = lv_cnt[inst, bk.ASK]
+                bpx = lv[inst, bk.BID, cb - 1].px if cb > 0 else ft.NO_BID
+                bsz = lv[inst, bk.BID, cb - 1].sz if cb > 0 else 0.0
+                apx = lv[inst, bk.ASK, ca - 1].px if ca > 0 else ft.NO_ASK
+                asz = lv[inst, bk.ASK, ca - 1].sz if ca > 0 else 0.0
+                ft.update_features(fs, profile, rv_ring, pool, fcount, p, inst, e.ts_event, e.seq,
+                                   kind, e.flags, tpx, e.size, bpx, bsz, apx, asz)  # fmt: skip
                 if not seen[inst]:
                     seen[inst] = True
                     touched[n_touched] = inst
                     n_touched += 1
         reason[i] = r
         if record and 0 <= inst < n_inst:
-            bk.top_levels(b, inst, rec_px.shape[2], rec_px[i], rec_sz[i])
+            bk.top_levels(lv, lv_cnt, inst, rec_px.shape[2], rec_px[i], rec_sz[i])
     return n_touched
 
 
-@njit(cache=True)
+@kernel
 def _publish(b, f, ms, touched, n_touched, seen, depth):
     """Write the touched instruments' top of book, depth and microprice into market state."""
+    lv, lv_cnt = b.lv, b.lv_cnt
+    fs = f.s
+    m_bid, m_ask, m_bsz, m_asz = ms.bid, ms.ask, ms.bid_size, ms.ask_size
+    m_mid, m_spread, m_micro = ms.mid, ms.spread, ms.microprice
+    m_bdep, m_adep, m_last, m_vol = ms.bid_depth, ms.ask_depth, ms.last, ms.volume
+    m_ts, m_seq, m_upd = ms.ts_ns, ms.seq, ms.updated
     for k in range(n_touched):
         inst = touched[k]
         seen[inst] = False
-        cb = b.lv_cnt[inst, bk.BID]
-        ca = b.lv_cnt[inst, bk.ASK]
-        bid = b.lv[inst, bk.BID, cb - 1].px / PRICE_SCALE if cb > 0 else np.nan
-        ask = b.lv[inst, bk.ASK, ca - 1].px / PRICE_SCALE if ca > 0 else np.nan
-        qb = b.lv[inst, bk.BID, cb - 1].sz if cb > 0 else np.nan
-        qa = b.lv[inst, bk.ASK, ca - 1].sz if ca > 0 else np.nan
-        ms.bid[inst] = bid
-        ms.ask[inst] = ask
-        ms.bid_size[inst] = qb
-        ms.ask_size[inst] = qa
-        ms.mid[inst] = 0.5 * (bid + ask)
-        ms.spread[inst] = ask - bid
+        cb = lv_cnt[inst, bk.BID]
+        ca = lv_cnt[inst, bk.ASK]
+        bid = lv[inst, bk.BID, cb - 1].px / PRICE_SCALE if cb > 0 else np.nan
+        ask = lv[inst, bk.ASK, ca - 1].px / PRICE_SCALE if ca > 0 else np.nan
+        qb = lv[inst, bk.BID, cb - 1].sz if cb > 0 else np.nan
+        qa = lv[inst, bk.ASK, ca - 1].sz if ca > 0 else np.nan
+        m_bid[inst] = bid
+        m_ask[inst] = ask
+        m_bsz[inst] = qb
+        m_asz[inst] = qa
+        m_mid[inst] = 0.5 * (bid + ask)
+        m_spread[inst] = ask - bid
         # imbalance-weighted mid, I*ask + (1-I)*bid with I = qb/(qb+qa): the "weighted
         # mid-price" of Stoikov (2018, "The micro-price", Quantitative Finance 18(12)),
         # the first-order approximation of his micro-price
-        ms.microprice[inst] = (bid * qa + ask * qb) / (qa + qb)
-        db = bk.side_depth(b, inst, bk.BID, depth)
-        da = bk.side_depth(b, inst, bk.ASK, depth)
-        ms.bid_depth[inst] = db
-        ms.ask_depth[inst] = da
-        f.depth_imbalance[inst] = (db - da) / (db + da) if db + da > 0.0 else np.nan
-        ms.updated[inst] = True
+        m_micro[inst] = (bid * qa + ask * qb) / (qa + qb)
+        db = bk.side_depth(lv, lv_cnt, inst, bk.BID, depth)
+        da = bk.side_depth(lv, lv_cnt, inst, bk.ASK, depth)
+        m_bdep[inst] = db
+        m_adep[inst] = da
+        st = fs[inst]
+        st.depth_imbalance = (db - da) / (db + da) if db + da > 0.0 else np.nan
+        m_last[inst] = st.last_px
+        m_vol[inst] = st.volume
+        m_ts[inst] = st.last_ts
+        m_seq[inst] = st.last_seq
+        m_upd[inst] = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +177,11 @@ class BatchResult:
     @property
     def accepted(self) -> int:
         return int(np.count_nonzero(self.reason == 0))
+
+    @property
+    def features(self) -> ft.FeatureState:
+        """Every instrument's features as dense arrays by name (``features.vwap[i]``)."""
+        return ft.FeatureState(self._features)
 
     @property
     def quarantined(self) -> int:
@@ -213,12 +235,13 @@ class MarketDataEngine:
         )
         self.books = bk.new_book_arrays(n, c.max_levels, c.order_capacity)
         self.seq = sq.new_seq_arrays(c.n_sources, n)
-        self.features = ft.new_feature_arrays(n, int(n_buckets), c.rv_window, c.vwap_capacity)
+        self._features = ft.new_feature_arrays(n, int(n_buckets), c.rv_window, c.vwap_capacity)
         self.quarantine_counts = np.zeros(N_REASONS, dtype=np.int64)
         self.events_seen = np.zeros(1, dtype=np.int64)
         self._seen = np.zeros(n, dtype=np.bool_)
         self._touched = np.zeros(n, dtype=np.int64)
         self._pending: list[Quarantine] = []
+        self._market_arrays = MarketArrays(**self.market_state.arrays())  # written in place
         self._no_rec_px = np.zeros((0, 2, 1), dtype=np.int64)
         self._no_rec_sz = np.zeros((0, 2, 1), dtype=np.float64)
 
@@ -246,14 +269,14 @@ class MarketDataEngine:
             rec_sz = np.full((n, 2, record_depth), np.nan)
         else:
             rec_px, rec_sz = self._no_rec_px, self._no_rec_sz
-        ms = MarketArrays(**self.market_state.arrays())
+        ms = self._market_arrays
         n_touched = _process(
             events, np.int64(now_ns), self.config.n_sources, self.books, self.seq,
-            self.features, ms, self.params, self.allow_negative, self.forbid_crossed, reason,
+            self._features, ms, self.params, self.allow_negative, self.forbid_crossed, reason,
             self._seen, self._touched, rec_px, rec_sz,
         )  # fmt: skip
         _publish(
-            self.books, self.features, ms, self._touched, n_touched, self._seen,
+            self.books, self._features, ms, self._touched, n_touched, self._seen,
             self.config.depth_levels,
         )  # fmt: skip
         self.events_seen[0] += n
@@ -280,9 +303,9 @@ class MarketDataEngine:
                 cap *= 2
             self.books = _rebuilt(b, cap)
         trades = int(kinds[_TRADE])
-        f = self.features
-        if f.counters[ft.POOL_USED] + trades > f.vp_ts.shape[0]:
-            self.features = ft.compact_pool(f, trades)
+        f = self._features
+        if f.counters[ft.POOL_USED] + trades > f.pool.shape[0]:
+            self._features = ft.compact_pool(f, trades)
 
     def drain_quarantine(self) -> Quarantine:
         """Hand over (and forget) the events quarantined since the last call."""
@@ -295,6 +318,11 @@ class MarketDataEngine:
         )
 
     # ------------------------------------------------------------------ read-outs
+
+    @property
+    def features(self) -> ft.FeatureState:
+        """Every instrument's features as dense arrays by name (``features.vwap[i]``)."""
+        return ft.FeatureState(self._features)
 
     @property
     def quarantined(self) -> int:
@@ -444,7 +472,7 @@ class MarketDataEngine:
             np.copyto(arr, src)
         self.books = part("books", bk.BookArrays)
         self.seq = part("seq", sq.SeqArrays)
-        self.features = part("features", ft.FeatureArrays)
+        self._features = part("features", ft.FeatureArrays)
         self.quarantine_counts = np.array(state["engine.quarantine_counts"], copy=True)
         self.events_seen = np.array(state["engine.events_seen"], copy=True)
 
@@ -452,7 +480,7 @@ class MarketDataEngine:
         return {
             "books": self.books._asdict(),
             "seq": self.seq._asdict(),
-            "features": self.features._asdict(),
+            "features": self._features._asdict(),
             "market": self.market_state.arrays(),
             "engine": {
                 "quarantine_counts": self.quarantine_counts,
@@ -474,5 +502,5 @@ def _rebuilt(b: bk.BookArrays, capacity: int) -> bk.BookArrays:
     """The books with a fresh order table of ``capacity`` slots (dead orders dropped)."""
     new = b._replace(orders=bk.new_order_table(capacity))
     new.counters[bk.USED] = 0
-    bk._rehash(b, new)
+    bk._rehash(b.orders, b.epoch, new.orders, new.counters)
     return new

@@ -45,10 +45,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from riskstream.core.clock import NS_PER_DAY, NS_PER_S
 from riskstream.core.events import PRICE_SCALE, EventFlag, EventKind
+from riskstream.md._jit import kernel, kernel_inline
 
 NO_BID = np.iinfo(np.int64).min  # price of an empty bid side for OFI (-inf)
 NO_ASK = np.iinfo(np.int64).max  # price of an empty ask side for OFI (+inf)
@@ -70,26 +70,70 @@ FeatureParams = namedtuple(
     ],
 )
 
+FEATURE_DTYPE = np.dtype(
+    [
+        # cache line 1: touched by every event
+        ("grid_idx", np.int64),  # current grid interval (ts // grid_ns), -1 before any event
+        ("last_ts", np.int64),  # ts_event of the last applied event
+        ("prev_bpx", np.int64),  # best quotes after the last event (OFI), NO_BID if empty
+        ("prev_bsz", np.float64),
+        ("prev_apx", np.int64),  # NO_ASK if empty
+        ("prev_asz", np.float64),
+        ("ofi", np.float64),  # cumulative order flow imbalance (CKS 2014), size units
+        ("ofi_cur", np.float64),  # OFI in the current grid interval
+        # cache line 2
+        ("mid", np.float64),  # mid after the last event (decimal), NaN if a side is empty
+        ("spread_bps", np.float64),  # quoted spread, bps of mid
+        ("spread_ewma", np.float64),  # time-weighted EWMA of spread_bps
+        ("spread_z", np.float64),  # z-score of spread_bps vs its time-of-day profile
+        ("vw_head", np.int64),  # oldest trade of the VWAP window (pool index), -1 if none
+        ("last_seq", np.uint64),  # seq of the last applied event
+        ("last_px", np.float64),  # last trade price (decimal)
+        ("volume", np.float64),  # traded size since start
+        # cache line 3: trades
+        ("trades", np.int64),  # trade count since start
+        ("trades_cur", np.int64),  # trades in the current grid interval
+        ("intensity", np.float64),  # exponentially decaying trade rate, trades/s
+        ("intensity_ts", np.int64),  # time of the last trade
+        ("vw_tail", np.int64),  # newest trade of the VWAP window
+        ("vw_pv", np.float64),  # sum of price * size in the window
+        ("vw_v", np.float64),  # sum of size in the window
+        ("vwap", np.float64),  # rolling VWAP over (t - W, t], NaN if no trade inside
+        # cache line 4: once per grid interval or per batch
+        ("ofi_last", np.float64),  # OFI over the last complete grid interval
+        ("trade_rate", np.float64),  # trades/s over the last complete grid interval
+        ("rv_ref", np.float64),  # mid at the last grid sample
+        ("rv_pos", np.int64),  # next slot of the squared-return ring
+        ("rv_cnt", np.int64),  # returns in the ring
+        ("rv", np.float64),  # realised volatility over the ring's returns
+        ("depth_imbalance", np.float64),  # (D_bid - D_ask) / (D_bid + D_ask), top-N levels
+        ("spare", np.int64),
+    ],
+    align=True,
+)
+"""One instrument's features: 256 bytes, the hot fields first, so one event touches a few
+cache lines (array of structs) rather than one line per feature."""
+
+POOL_DTYPE = np.dtype(
+    [("ts", np.int64), ("pv", np.float64), ("v", np.float64), ("next", np.int64),
+     ("dead", np.int64)],
+    align=True,
+)  # fmt: skip
+"""A trade of a VWAP window: time, price x size, size, next trade of the same instrument."""
+
+PROFILE_DTYPE = np.dtype([("mean", np.float64), ("var", np.float64), ("n", np.int64)], align=True)
+"""One time-of-day bucket of an instrument's spread profile: EW mean, variance, count."""
+
 FeatureArrays = namedtuple(
     "FeatureArrays",
     [
-        # order flow imbalance: previous best quotes and sums
-        "prev_bpx", "prev_bsz", "prev_apx", "prev_asz", "ofi", "ofi_cur", "ofi_last",
-        # spread level, EWMA and intraday profile z-score
-        "mid", "spread_bps", "spread_ewma", "spread_z", "spread_ts",
-        "prof_mean", "prof_var", "prof_n",
-        # trades
-        "trades", "trades_cur", "trade_rate", "intensity", "intensity_ts",
-        # realised volatility on the grid
-        "grid_idx", "rv_ref", "rv_ring", "rv_pos", "rv_cnt", "rv",
-        # rolling VWAP: per-instrument FIFO (head oldest) in a pool of trades
-        "vwap", "vw_pv", "vw_v", "vw_head", "vw_tail",
-        "vp_ts", "vp_pv", "vp_v", "vp_next", "vp_dead",
-        # depth
-        "depth_imbalance",
-        "counters",
+        "s",  # FEATURE_DTYPE (n_instruments,)
+        "profile",  # PROFILE_DTYPE (n_instruments, n_buckets): spread by time of day
+        "rv_ring",  # float64 (n_instruments, rv_window): squared grid returns
+        "pool",  # POOL_DTYPE (capacity,): trades of every instrument's VWAP window
+        "counters",  # int64 (2,): pool slots used, feature updates
     ],
-)  # fmt: skip
+)
 
 
 def new_feature_arrays(
@@ -97,160 +141,152 @@ def new_feature_arrays(
 ) -> FeatureArrays:
     """Empty feature state (NaN = not known yet)."""
     n = n_instruments
-
-    def nan(*shape: int) -> np.ndarray:
-        return np.full(shape, np.nan)
-
-    def zeros(dtype: type = np.float64, *shape: int) -> np.ndarray:
-        return np.zeros(shape or (n,), dtype=dtype)
-
+    s = np.zeros(n, dtype=FEATURE_DTYPE)
+    for name in ("mid", "spread_bps", "spread_ewma", "spread_z", "vwap", "rv_ref", "rv",
+                 "depth_imbalance", "last_px"):  # fmt: skip
+        s[name] = np.nan
+    s["prev_bpx"] = NO_BID
+    s["prev_apx"] = NO_ASK
+    for name in ("grid_idx", "vw_head", "vw_tail"):
+        s[name] = -1
+    trades = np.zeros(pool, dtype=POOL_DTYPE)
+    trades["next"] = -1
     return FeatureArrays(
-        prev_bpx=np.full(n, NO_BID, dtype=np.int64),
-        prev_bsz=zeros(),
-        prev_apx=np.full(n, NO_ASK, dtype=np.int64),
-        prev_asz=zeros(),
-        ofi=zeros(),
-        ofi_cur=zeros(),
-        ofi_last=zeros(),
-        mid=nan(n),
-        spread_bps=nan(n),
-        spread_ewma=nan(n),
-        spread_z=nan(n),
-        spread_ts=zeros(np.int64),
-        prof_mean=zeros(np.float64, n, n_buckets),
-        prof_var=zeros(np.float64, n, n_buckets),
-        prof_n=zeros(np.int64, n, n_buckets),
-        trades=zeros(np.int64),
-        trades_cur=zeros(np.int64),
-        trade_rate=zeros(),
-        intensity=zeros(),
-        intensity_ts=zeros(np.int64),
-        grid_idx=np.full(n, -1, dtype=np.int64),
-        rv_ref=nan(n),
-        rv_ring=zeros(np.float64, n, rv_window),
-        rv_pos=zeros(np.int64),
-        rv_cnt=zeros(np.int64),
-        rv=nan(n),
-        vwap=nan(n),
-        vw_pv=zeros(),
-        vw_v=zeros(),
-        vw_head=np.full(n, -1, dtype=np.int64),
-        vw_tail=np.full(n, -1, dtype=np.int64),
-        vp_ts=zeros(np.int64, pool),
-        vp_pv=zeros(np.float64, pool),
-        vp_v=zeros(np.float64, pool),
-        vp_next=np.full(pool, -1, dtype=np.int64),
-        vp_dead=np.zeros(pool, dtype=np.bool_),
-        depth_imbalance=nan(n),
+        s=s,
+        profile=np.zeros((n, n_buckets), dtype=PROFILE_DTYPE),
+        rv_ring=np.zeros((n, rv_window)),
+        pool=trades,
         counters=np.zeros(2, dtype=np.int64),
     )
+
+
+class FeatureState:
+    """The features of every instrument as dense arrays by name: ``state.vwap[i]``.
+
+    A view of :class:`FeatureArrays` (the per-instrument fields of :data:`FEATURE_DTYPE`
+    plus the profile, ring and pool arrays); it shares memory with the engine's state.
+    """
+
+    def __init__(self, arrays: FeatureArrays):
+        self._arrays = arrays
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__["_arrays"]
+        if name in FEATURE_DTYPE.names:
+            return arrays.s[name]
+        return getattr(arrays, name)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for n in FEATURE_DTYPE.names if n != "spare")
 
 
 def compact_pool(f: FeatureArrays, extra: int) -> FeatureArrays:
     """Drop evicted trades from the VWAP pool and make room for ``extra`` more.
 
-    Returns a new :class:`FeatureArrays` (pool arrays replaced; everything else shared) whose
+    Returns a new :class:`FeatureArrays` (pool replaced; everything else shared) whose
     pool holds the live trades first, in their original order, links remapped.
     """
     used = int(f.counters[POOL_USED])
-    keep = ~f.vp_dead[:used]
+    old = f.pool[:used]
+    keep = old["dead"] == 0
     live = int(keep.sum())
-    cap = f.vp_ts.shape[0]
+    cap = f.pool.shape[0]
     while cap < 2 * (live + extra):  # at most half full after compaction: amortised O(1)
         cap *= 2
     new_index = np.cumsum(keep) - 1
-    nxt = f.vp_next[:used][keep]
-    vp_next = np.full(cap, -1, dtype=np.int64)
-    vp_next[:live] = np.where(nxt >= 0, new_index[np.maximum(nxt, 0)], -1)
+    pool = np.zeros(cap, dtype=POOL_DTYPE)
+    pool["next"] = -1
+    pool[:live] = old[keep]
+    nxt = pool["next"][:live]
+    pool["next"][:live] = np.where(nxt >= 0, new_index[np.maximum(nxt, 0)], -1)
     for name in ("vw_head", "vw_tail"):
-        arr = getattr(f, name)
+        arr = f.s[name]
         has = arr >= 0
         arr[has] = new_index[arr[has]]
-    out = {}
-    for name, dtype in (("vp_ts", np.int64), ("vp_pv", np.float64), ("vp_v", np.float64)):
-        a = np.zeros(cap, dtype=dtype)
-        a[:live] = getattr(f, name)[:used][keep]
-        out[name] = a
     f.counters[POOL_USED] = live
-    return f._replace(vp_next=vp_next, vp_dead=np.zeros(cap, dtype=np.bool_), **out)
+    return f._replace(pool=pool)
 
 
-@njit(cache=True, inline="always")
+@kernel_inline
 def _decay(dt_ns, tau_ns):
     return np.exp(-max(dt_ns, 0) / tau_ns)
 
 
-@njit(cache=True)
-def _roll_grid(f, p, inst, ts):
+@kernel
+def _roll_grid(rv_ring, st, p, inst, ts):
     """Close the grid intervals that ended before ``ts`` (previous-tick sampling)."""
     g = ts // p.grid_ns
-    last = f.grid_idx[inst]
+    last = st.grid_idx
     if last < 0:
-        f.grid_idx[inst] = g
-        f.rv_ref[inst] = f.mid[inst]
+        st.grid_idx = g
+        st.rv_ref = st.mid
         return
     if g <= last:
         return
     elapsed = g - last
     grid_s = p.grid_ns / NS_PER_S
-    f.trade_rate[inst] = f.trades_cur[inst] / grid_s if elapsed == 1 else 0.0
-    f.ofi_last[inst] = f.ofi_cur[inst] if elapsed == 1 else 0.0
-    f.trades_cur[inst] = 0
-    f.ofi_cur[inst] = 0.0
-    m = f.rv_ring.shape[1]
-    ref = f.rv_ref[inst]
-    now_mid = f.mid[inst]
+    st.trade_rate = st.trades_cur / grid_s if elapsed == 1 else 0.0
+    st.ofi_last = st.ofi_cur if elapsed == 1 else 0.0
+    st.trades_cur = 0
+    st.ofi_cur = 0.0
+    m = rv_ring.shape[1]
+    ref = st.rv_ref
+    now_mid = st.mid
     pushes = 0
     if ref > 0.0 and now_mid > 0.0:  # NaN compares False: no return without two mids
         r = np.log(now_mid / ref)
-        f.rv_ring[inst, f.rv_pos[inst]] = r * r
-        f.rv_pos[inst] = (f.rv_pos[inst] + 1) % m
+        rv_ring[inst, st.rv_pos] = r * r
+        st.rv_pos = (st.rv_pos + 1) % m
         pushes = 1
         # the intervals after the first saw no event: their returns are 0
         for _ in range(min(elapsed - 1, m)):
-            f.rv_ring[inst, f.rv_pos[inst]] = 0.0
-            f.rv_pos[inst] = (f.rv_pos[inst] + 1) % m
+            rv_ring[inst, st.rv_pos] = 0.0
+            st.rv_pos = (st.rv_pos + 1) % m
             pushes += 1
     if pushes > 0:
-        f.rv_cnt[inst] = min(f.rv_cnt[inst] + pushes, m)
+        st.rv_cnt = min(st.rv_cnt + pushes, m)
         total = 0.0
-        for k in range(f.rv_cnt[inst]):
-            total += f.rv_ring[inst, k]
-        f.rv[inst] = np.sqrt(total)
-    f.rv_ref[inst] = now_mid
-    f.grid_idx[inst] = g
+        for k in range(st.rv_cnt):
+            total += rv_ring[inst, k]
+        st.rv = np.sqrt(total)
+    st.rv_ref = now_mid
+    st.grid_idx = g
 
 
-@njit(cache=True)
-def _vwap_evict(f, p, inst, ts):
-    h = f.vw_head[inst]
+@kernel
+def _vwap_evict(pool, st, p, ts):
+    h = st.vw_head
     cutoff = ts - p.vwap_window_ns
-    while h >= 0 and f.vp_ts[h] <= cutoff:
-        f.vw_pv[inst] -= f.vp_pv[h]
-        f.vw_v[inst] -= f.vp_v[h]
-        f.vp_dead[h] = True
-        h = f.vp_next[h]
-    f.vw_head[inst] = h
+    while h >= 0 and pool[h].ts <= cutoff:
+        st.vw_pv -= pool[h].pv
+        st.vw_v -= pool[h].v
+        pool[h].dead = 1
+        h = pool[h].next
+    st.vw_head = h
     if h < 0:
-        f.vw_tail[inst] = -1
-        f.vw_pv[inst] = 0.0
-        f.vw_v[inst] = 0.0
-        f.vwap[inst] = np.nan
+        st.vw_tail = -1
+        st.vw_pv = 0.0
+        st.vw_v = 0.0
+        st.vwap = np.nan
     else:
-        f.vwap[inst] = f.vw_pv[inst] / f.vw_v[inst]
+        st.vwap = st.vw_pv / st.vw_v
 
 
-@njit(cache=True)
-def update_features(f, p, inst, ts, kind, flags, trade_px, size, bpx, bsz, apx, asz):
+@kernel
+def update_features(
+    fs, profile, rv_ring, pool, counters, p, inst, ts, seq, kind, flags, trade_px, size,
+    bpx, bsz, apx, asz,
+):  # fmt: skip
     """Update instrument ``inst``'s features after an applied event.
 
     ``bpx, bsz, apx, asz`` are the best quotes after the event (``NO_BID``/``NO_ASK`` and 0
     for an empty side); ``trade_px`` the execution price of a trade (fixed point).
     """
-    _roll_grid(f, p, inst, ts)
+    st = fs[inst]
+    _roll_grid(rv_ring, st, p, inst, ts)
     # --- order flow imbalance (CKS 2014 e_n), not across a clear or a snapshot
     if kind != _CLEAR and (flags & _F_SNAPSHOT) == 0:
-        pb, qb, pa, qa = f.prev_bpx[inst], f.prev_bsz[inst], f.prev_apx[inst], f.prev_asz[inst]
+        pb, qb, pa, qa = st.prev_bpx, st.prev_bsz, st.prev_apx, st.prev_asz
         e = 0.0
         if bpx >= pb:
             e += bsz
@@ -260,72 +296,77 @@ def update_features(f, p, inst, ts, kind, flags, trade_px, size, bpx, bsz, apx, 
             e -= asz
         if apx >= pa:
             e += qa
-        f.ofi[inst] += e
-        f.ofi_cur[inst] += e
-    f.prev_bpx[inst] = bpx
-    f.prev_bsz[inst] = bsz
-    f.prev_apx[inst] = apx
-    f.prev_asz[inst] = asz
+        st.ofi += e
+        st.ofi_cur += e
+    st.prev_bpx = bpx
+    st.prev_bsz = bsz
+    st.prev_apx = apx
+    st.prev_asz = asz
     # --- spread: time-weighted EWMA of the previous value, then the new value and its z
-    last_ts = f.spread_ts[inst]
-    prev = f.spread_bps[inst]
+    last_ts = st.last_ts
+    prev = st.spread_bps
     if np.isfinite(prev):
-        if np.isfinite(f.spread_ewma[inst]):
+        if np.isfinite(st.spread_ewma):
             mu = _decay(ts - last_ts, p.spread_tau_ns)
-            f.spread_ewma[inst] = mu * f.spread_ewma[inst] + (1.0 - mu) * prev
+            st.spread_ewma = mu * st.spread_ewma + (1.0 - mu) * prev
         else:
-            f.spread_ewma[inst] = prev
-    f.spread_ts[inst] = ts
+            st.spread_ewma = prev
+    st.last_ts = ts
     if bpx != NO_BID and apx != NO_ASK:
         mid = 0.5 * (bpx + apx) / PRICE_SCALE
         x = 1e4 * (apx - bpx) / PRICE_SCALE / mid if mid != 0.0 else np.nan
-        f.mid[inst] = mid
-        f.spread_bps[inst] = x
+        st.mid = mid
+        st.spread_bps = x
         if np.isfinite(x):
             bucket = (ts % NS_PER_DAY) // p.bucket_ns
-            n = f.prof_n[inst, bucket]
-            m = f.prof_mean[inst, bucket]
-            v = f.prof_var[inst, bucket]
-            f.spread_z[inst] = (x - m) / np.sqrt(v) if n >= 2 and v > 0.0 else np.nan
+            prof = profile[inst, bucket]
+            n = prof.n
+            m = prof.mean
+            v = prof.var
+            st.spread_z = (x - m) / np.sqrt(v) if n >= 2 and v > 0.0 else np.nan
             # exponentially weighted mean and variance (Finch 2009, "Incremental
             # calculation of weighted mean and variance"), equal weights for the first
             # 1/alpha observations
             a = max(p.profile_alpha, 1.0 / (n + 1))
             d = x - m
             inc = a * d
-            f.prof_mean[inst, bucket] = m + inc
-            f.prof_var[inst, bucket] = (1.0 - a) * (v + d * inc)
-            f.prof_n[inst, bucket] = n + 1
+            prof.mean = m + inc
+            prof.var = (1.0 - a) * (v + d * inc)
+            prof.n = n + 1
     else:
-        f.mid[inst] = np.nan
-        f.spread_bps[inst] = np.nan
-        f.spread_z[inst] = np.nan
+        st.mid = np.nan
+        st.spread_bps = np.nan
+        st.spread_z = np.nan
     # --- trades: intensity and the VWAP window
     if kind == _TRADE:
-        f.trades[inst] += 1
-        f.trades_cur[inst] += 1
-        lam = f.intensity[inst]
+        st.trades += 1
+        st.trades_cur += 1
+        lam = st.intensity
         tau_s = p.intensity_tau_ns / NS_PER_S
-        if f.trades[inst] > 1:
-            lam *= _decay(ts - f.intensity_ts[inst], p.intensity_tau_ns)
-        f.intensity[inst] = lam + 1.0 / tau_s
-        f.intensity_ts[inst] = ts
-        node = f.counters[POOL_USED]
-        f.counters[POOL_USED] = node + 1
+        if st.trades > 1:
+            lam *= _decay(ts - st.intensity_ts, p.intensity_tau_ns)
+        st.intensity = lam + 1.0 / tau_s
+        st.intensity_ts = ts
+        node = counters[POOL_USED]
+        counters[POOL_USED] = node + 1
         px = trade_px / PRICE_SCALE
-        f.vp_ts[node] = ts
-        f.vp_pv[node] = px * size
-        f.vp_v[node] = size
-        f.vp_next[node] = -1
-        f.vp_dead[node] = False
-        tail = f.vw_tail[inst]
+        st.last_px = px
+        st.volume += size
+        pool[node].ts = ts
+        pool[node].pv = px * size
+        pool[node].v = size
+        pool[node].next = -1
+        pool[node].dead = 0
+        tail = st.vw_tail
         if tail >= 0:
-            f.vp_next[tail] = node
+            pool[tail].next = node
         else:
-            f.vw_head[inst] = node
-        f.vw_tail[inst] = node
-        f.vw_pv[inst] += px * size
-        f.vw_v[inst] += size
-    if f.vw_head[inst] >= 0:
-        _vwap_evict(f, p, inst, ts)
-    f.counters[UPDATES] += 1
+            st.vw_head = node
+        st.vw_tail = node
+        st.vw_pv += px * size
+        st.vw_v += size
+    if st.vw_head >= 0:
+        _vwap_evict(pool, st, p, ts)
+    st.last_ts = ts
+    st.last_seq = seq
+    counters[UPDATES] += 1

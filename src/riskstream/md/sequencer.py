@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit
 
 from riskstream.core.events import EventFlag, EventKind
+from riskstream.md._jit import kernel
 from riskstream.md.reasons import Reason
 
 GAPS, DUPLICATES, OUT_OF_ORDER, RECOVERIES = 0, 1, 2, 3  # counters[...]
@@ -79,7 +79,7 @@ _R_TS_BEFORE_FLOOR = int(Reason.TS_BEFORE_FLOOR)
 _R_UNKNOWN_KIND = int(Reason.UNKNOWN_KIND)
 
 
-@njit(cache=True)
+@kernel
 def validate_fields(kind, side, price, size, ts_event, ts_recv, now_ns, p, allow_negative):
     """Reason code of the first field rule an event breaks (0 when its fields are valid).
 
@@ -119,49 +119,51 @@ def validate_fields(kind, side, price, size, ts_event, ts_recv, now_ns, p, allow
     return 0
 
 
-@njit(cache=True)
-def check_sequence(q, stale, src, inst, seq, kind, flags):
+@kernel
+def check_sequence(
+    last_seq, gap_lo, gap_hi, recovering, counters, stale, src, inst, seq, kind, flags
+):
     """Sequence-check one event and update the sequencer; returns a Reason code (0 = go on).
 
     Marks ``stale[inst]`` on a gap. See the module docstring for the rules.
     """
     if seq == _ZERO:
         return _R_SEQ_ZERO
-    last = q.last_seq[src, inst]
+    last = last_seq[src, inst]
     if kind == _CLEAR and (flags & _F_RECOVERY) != 0:
         if last == _ZERO or stale[inst] or seq > last:
-            q.last_seq[src, inst] = seq
-            q.recovering[inst] = True
+            last_seq[src, inst] = seq
+            recovering[inst] = True
             return 0
-        q.counters[DUPLICATES] += 1
+        counters[DUPLICATES] += 1
         return _R_DUPLICATE
-    if q.recovering[inst] and (flags & _F_SNAPSHOT) != 0:
-        q.last_seq[src, inst] = seq
+    if recovering[inst] and (flags & _F_SNAPSHOT) != 0:
+        last_seq[src, inst] = seq
         return 0
     if last == _ZERO or seq == last + _ONE:
-        q.last_seq[src, inst] = seq
+        last_seq[src, inst] = seq
         return 0
     if seq > last:
-        q.gap_lo[src, inst] = last + _ONE
-        q.gap_hi[src, inst] = seq - _ONE
-        q.last_seq[src, inst] = seq
-        q.counters[GAPS] += 1
+        gap_lo[src, inst] = last + _ONE
+        gap_hi[src, inst] = seq - _ONE
+        last_seq[src, inst] = seq
+        counters[GAPS] += 1
         stale[inst] = True
         return 0
-    if q.gap_lo[src, inst] <= seq <= q.gap_hi[src, inst]:
-        q.counters[OUT_OF_ORDER] += 1
+    if gap_lo[src, inst] <= seq <= gap_hi[src, inst]:
+        counters[OUT_OF_ORDER] += 1
         return _R_OUT_OF_ORDER
-    q.counters[DUPLICATES] += 1
+    counters[DUPLICATES] += 1
     return _R_DUPLICATE
 
 
-@njit(cache=True)
-def after_applied(q, stale, inst, kind, flags):
+@kernel
+def after_applied(last_seq, gap_lo, gap_hi, recovering, counters, stale, inst, kind, flags):
     """Recovery bookkeeping once an event has been applied to the book."""
     if kind == _CLEAR:
-        q.recovering[inst] = True
-    if q.recovering[inst] and (flags & _F_LAST) != 0:
-        q.recovering[inst] = False
+        recovering[inst] = True
+    if recovering[inst] and (flags & _F_LAST) != 0:
+        recovering[inst] = False
         if stale[inst]:
-            q.counters[RECOVERIES] += 1
+            counters[RECOVERIES] += 1
         stale[inst] = False
