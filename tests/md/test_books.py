@@ -243,12 +243,16 @@ def _concretise(ops):
             # bids low, asks high, with overlap so some adds cross and are rejected
             price = 100.0 + (tick if side == -1 else tick - 6) * 0.25
             rows.append(dict(kind=ADD, side=side, price=price, size=size, oid=next_oid, inst=inst))
-            live[inst].append((next_oid, side))
+            live[inst].append((next_oid, side, price))
             next_oid += 1
             continue
-        oid, oside = live[inst][pick % len(live[inst])]
+        which = pick % len(live[inst])
+        oid, oside, oprice = live[inst][which]
         if op == "modify":
             price = 100.0 + (tick if oside == -1 else tick - 6) * 0.25
+            if pick % 3 == 0:  # same price: a size change, keeping or losing priority
+                price = oprice
+            live[inst][which] = (oid, oside, price)
             rows.append(dict(kind=MODIFY, side=oside, price=price, size=size, oid=oid, inst=inst))
         elif op == "cancel":
             rows.append(dict(kind=CANCEL, oid=oid, inst=inst))
