@@ -227,10 +227,12 @@ def op_streams(draw):
         )
     )
     cuts = draw(st.lists(st.integers(0, n), max_size=4))
-    return ops, sorted(set(cuts))
+    # sequence faults: 0 in order, 1 repeat the previous seq, 2 skip ahead (a gap), 3 go back
+    faults = draw(st.lists(st.sampled_from([0, 0, 0, 0, 0, 0, 1, 2, 3]), min_size=n, max_size=n))
+    return ops, sorted(set(cuts)), faults
 
 
-def _concretise(ops):
+def _concretise(ops, faults):
     """Turn abstract ops into events, choosing existing orders so most are valid."""
     rows, live, next_oid = [], {i: [] for i in range(N_INST)}, 1
     for op, inst, side, tick, size, pick in ops:
@@ -261,14 +263,19 @@ def _concretise(ops):
         else:
             rows.append(dict(kind=CLEAR, inst=inst))
             live[inst] = []
+    seq = dict.fromkeys(range(N_INST), 0)
+    for row, fault in zip(rows, faults, strict=False):
+        i = row["inst"]
+        seq[i] += {0: 1, 1: 0, 2: 3, 3: -2}[fault]
+        row["seq"] = max(seq[i], 1)
     return make_events(rows)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(op_streams())
 def test_kernels_match_reference_and_keep_invariants(stream):
-    ops, cuts = stream
-    events = _concretise(ops)
+    ops, cuts, faults = stream
+    events = _concretise(ops, faults)
     eng = engine(n=N_INST, max_levels=K, order_capacity=16)
     ref = ReferenceBooks(N_INST, K)
     bounds = [0, *cuts, len(events)]
@@ -277,6 +284,7 @@ def test_kernels_match_reference_and_keep_invariants(stream):
     )
     expected = [int(ref.apply(e)) for e in events]
     assert reasons.tolist() == expected
+    assert eng.market_state.stale.tolist() == ref.stale
     # accepted + quarantined == input, none silently dropped
     assert eng.quarantined + int((reasons == 0).sum()) == len(events)
     # L3 identical (instrument, side, price, size, queue priority)

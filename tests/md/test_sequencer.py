@@ -64,6 +64,32 @@ def test_gap_marks_stale_and_snapshot_recovers():
     assert r.reason[0] == Reason.DUPLICATE
 
 
+def test_replay_recovers_a_stale_book():
+    eng = engine()
+    first = [
+        dict(kind=ADD, side=1, price=10.0, size=1, oid=1, seq=1),
+        dict(kind=ADD, side=1, price=10.0, size=2, oid=2, seq=3),
+    ]
+    eng.process(make_events(first))
+    assert eng.market_state.stale[0]
+    # the history store republishes the instrument from its start: clear, then seq 1, 2, 3
+    replay = int(EventFlag.REPLAY)
+    r = eng.process(
+        make_events(
+            [
+                dict(kind=CLEAR, seq=1, flags=replay),
+                dict(kind=ADD, side=1, price=10.0, size=1, oid=1, seq=2, flags=replay),
+                dict(kind=ADD, side=-1, price=11.0, size=5, oid=3, seq=3, flags=replay),
+                dict(kind=ADD, side=1, price=10.0, size=2, oid=2, seq=4,
+                     flags=replay | int(EventFlag.LAST_IN_GROUP)),
+                dict(kind=CANCEL, oid=3, seq=5),  # live again, in sequence
+            ]
+        )
+    )  # fmt: skip
+    assert r.accepted == 5 and not eng.market_state.stale[0]
+    assert eng.levels(0)["bid_sz"].tolist() == [3.0] and eng.live_orders() == 2
+
+
 def test_sources_are_sequenced_separately():
     eng = engine()
     r = eng.process(
