@@ -13,10 +13,11 @@ from riskstream.md.reasons import Reason
 
 
 class ReferenceBooks:
-    def __init__(self, n_instruments: int, max_levels: int, n_sources: int = 4):
+    def __init__(self, n_instruments: int, max_levels: int, sources_per_instrument: int = 4):
         self.n = n_instruments
         self.k = max_levels
-        self.n_sources = n_sources
+        self.k_sources = sources_per_instrument
+        self.sources: dict[int, list[int]] = {}
         self.orders: dict[tuple[int, int, int], list] = {}  # (inst, src, oid) -> [s, px, sz, prio]
         self.quotes: dict[tuple[int, int], tuple[int, float]] = {}  # (inst, s) -> (px, sz)
         self.clock = 0
@@ -59,8 +60,11 @@ class ReferenceBooks:
         inst, src, kind = int(e["instrument_id"]), int(e["source"]), int(e["kind"])
         if not 0 <= inst < self.n:
             return Reason.UNKNOWN_INSTRUMENT
-        if src >= self.n_sources:
-            return Reason.UNKNOWN_SOURCE
+        feeds = self.sources.setdefault(inst, [])
+        if src not in feeds:
+            if len(feeds) == self.k_sources:
+                return Reason.TOO_MANY_SOURCES
+            feeds.append(src)
         r = self._sequence(inst, src, int(e["seq"]), kind, int(e["flags"]))
         if r:
             return r

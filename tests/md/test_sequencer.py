@@ -115,10 +115,9 @@ def test_plain_clear_with_last_in_group_recovers():
 
 
 def test_every_validation_rule_quarantines_with_its_reason():
-    eng = engine(n=2, n_sources=2, ts_floor_ns=T0 - 10**9, max_ahead_ns=10**9)
+    eng = engine(n=2, sources_per_instrument=1, ts_floor_ns=T0 - 10**9, max_ahead_ns=10**9)
     rows = [
         (dict(kind=ADD, side=1, price=10.0, size=1, oid=1, inst=5), Reason.UNKNOWN_INSTRUMENT),
-        (dict(kind=ADD, side=1, price=10.0, size=1, oid=1, src=7), Reason.UNKNOWN_SOURCE),
         (dict(kind=ADD, side=1, price=10.0, size=1, oid=1, seq=0), Reason.SEQ_ZERO),
         (dict(kind=42, side=1, price=10.0, size=1, oid=1), Reason.UNKNOWN_KIND),
         (dict(kind=ADD, side=0, price=10.0, size=1, oid=1), Reason.BAD_SIDE),
@@ -135,12 +134,13 @@ def test_every_validation_rule_quarantines_with_its_reason():
         (dict(kind=QUOTE, side=-1, price=0.0, size=5), Reason.PRICE_NOT_POSITIVE),
         (dict(kind=TRADE, side=1, size=1, oid=77), Reason.UNKNOWN_ORDER),
         (dict(kind=ADD, side=1, price=10.0, size=1, oid=1), Reason.ACCEPTED),
+        (dict(kind=ADD, side=1, price=10.0, size=1, oid=1, src=7), Reason.TOO_MANY_SOURCES),
     ]  # fmt: skip
     events = make_events([r for r, _ in rows])
     result = eng.process(events)
     assert [Reason(c) for c in result.reason] == [want for _, want in rows]
     q = eng.drain_quarantine()
-    assert len(q) == len(rows) - 1 and eng.quarantined == len(rows) - 1
+    assert len(q) == len(rows) - 1 and eng.quarantined == len(rows) - 1  # all but one
     assert result.accepted + len(q) == len(events)
     for name in EVENT_DTYPE.names:  # field by field: NaN == NaN here, padding ignored
         np.testing.assert_array_equal(q.events[name], events[result.reason != 0][name])

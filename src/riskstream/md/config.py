@@ -17,7 +17,7 @@ class MdConfig(ConfigModel):
     event that would open one more level is quarantined as ``LEVELS_FULL``).
     """
 
-    n_sources: Annotated[int, Field(ge=1, le=65_536)] = 16  # source ids 0 .. n_sources-1
+    sources_per_instrument: Annotated[int, Field(ge=1, le=64)] = 4  # feeds sequenced each
     max_levels: Annotated[int, Field(ge=1, le=4096)] = 64  # price levels per side and book
     order_capacity: Annotated[int, Field(ge=16, le=2**30)] = 1 << 20  # initial order slots
     depth_levels: Annotated[int, Field(ge=1, le=50)] = 5  # top-N for depth and imbalance

@@ -40,11 +40,10 @@ MarketArrays = namedtuple("MarketArrays", _MS_FIELDS)
 
 _TRADE = int(EventKind.TRADE)
 _R_UNKNOWN_INSTRUMENT = int(Reason.UNKNOWN_INSTRUMENT)
-_R_UNKNOWN_SOURCE = int(Reason.UNKNOWN_SOURCE)
 
 
 @kernel
-def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
+def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
              seen, touched, rec_px, rec_sz):  # fmt: skip
     """Apply one batch; returns the number of instruments touched (listed in ``touched``).
 
@@ -52,7 +51,7 @@ def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_cross
     tuple of arrays to a numba function costs reference counting on every member per call.
     """
     o, epoch, n_orders, lv, lv_cnt, bcount = b
-    last_seq, gap_lo, gap_hi, recovering, qcount = q
+    feeds, recovering, qcount = q
     fs, profile, rv_ring, pool, fcount = f
     stale = ms.stale
     n_inst = stale.shape[0]
@@ -66,10 +65,8 @@ def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_cross
         r = 0
         if inst < 0 or inst >= n_inst:
             r = _R_UNKNOWN_INSTRUMENT
-        elif src >= n_sources:
-            r = _R_UNKNOWN_SOURCE
         else:
-            r = sq.check_sequence(last_seq, gap_lo, gap_hi, recovering, qcount, stale, src, inst,
+            r = sq.check_sequence(feeds, recovering, qcount, stale, src, inst,
                                   e.seq, kind, e.flags)  # fmt: skip
             if r == 0:
                 r = sq.validate_fields(kind, e.side, e.price, e.size, e.ts_event, e.ts_recv,
@@ -80,7 +77,7 @@ def _process(ev, now_ns, n_sources, b, q, f, ms, p, allow_negative, forbid_cross
                                              kind, e.side, e.price, e.size, e.order_id,
                                              forbid_crossed[inst])  # fmt: skip
             if r == 0:
-                sq.after_applied(last_seq, gap_lo, gap_hi, recovering, qcount, stale, inst, kind,
+                sq.after_applied(recovering, qcount, stale, inst, kind,
                                  e.flags)  # fmt: skip
                 cb = lv_cnt[inst, bk.BID]
                 ca = lv_cnt[inst, bk.ASK]
@@ -234,7 +231,7 @@ class MarketDataEngine:
             max_ahead_ns=np.int64(c.max_ahead_ns),
         )
         self.books = bk.new_book_arrays(n, c.max_levels, c.order_capacity)
-        self.seq = sq.new_seq_arrays(c.n_sources, n)
+        self.seq = sq.new_seq_arrays(n, c.sources_per_instrument)
         self._features = ft.new_feature_arrays(n, int(n_buckets), c.rv_window, c.vwap_capacity)
         self.quarantine_counts = np.zeros(N_REASONS, dtype=np.int64)
         self.events_seen = np.zeros(1, dtype=np.int64)
@@ -271,7 +268,7 @@ class MarketDataEngine:
             rec_px, rec_sz = self._no_rec_px, self._no_rec_sz
         ms = self._market_arrays
         n_touched = _process(
-            events, np.int64(now_ns), self.config.n_sources, self.books, self.seq,
+            events, np.int64(now_ns), self.books, self.seq,
             self._features, ms, self.params, self.allow_negative, self.forbid_crossed, reason,
             self._seen, self._touched, rec_px, rec_sz,
         )  # fmt: skip

@@ -16,7 +16,7 @@ class Reason(IntEnum):
 
     ACCEPTED = 0
     UNKNOWN_INSTRUMENT = 1
-    UNKNOWN_SOURCE = 2
+    TOO_MANY_SOURCES = 2
     UNKNOWN_KIND = 3
     BAD_SIDE = 4
     SEQ_ZERO = 5
@@ -40,7 +40,7 @@ class Reason(IntEnum):
 REASON_TEXT: dict[Reason, str] = {
     Reason.ACCEPTED: "accepted",
     Reason.UNKNOWN_INSTRUMENT: "instrument_id is not in the universe",
-    Reason.UNKNOWN_SOURCE: "source id is beyond the configured number of sources",
+    Reason.TOO_MANY_SOURCES: "the instrument already has sources_per_instrument other sources",
     Reason.UNKNOWN_KIND: "kind is not an EventKind",
     Reason.BAD_SIDE: "side must be +1 (bid) or -1 (ask) for this kind",
     Reason.SEQ_ZERO: "seq is 0; sequence numbers start at 1",

@@ -2,7 +2,11 @@
 
 Sequence numbers are contiguous per (``source``, ``instrument_id``), starting at 1 (see
 :mod:`riskstream.core.events`). For each pair the sequencer keeps the last sequence number
-applied and the last gap it saw, in dense ``(n_sources, n_instruments)`` arrays:
+applied and the last gap it saw. An instrument is fed by few sources (its venue, perhaps a
+consolidated or backup feed), so the state is a dense ``(n_instruments,
+sources_per_instrument)`` array of feed records: a source claims the next free slot of an
+instrument when first seen, and a source beyond the instrument's slots is quarantined
+(``TOO_MANY_SOURCES``). Per feed:
 
 * ``seq == last + 1``: in order, applied;
 * ``seq > last + 1``: a **gap** — the events in between are lost. The event is applied
@@ -36,25 +40,35 @@ from riskstream.md.reasons import Reason
 
 GAPS, DUPLICATES, OUT_OF_ORDER, RECOVERIES = 0, 1, 2, 3  # counters[...]
 
+FEED_DTYPE = np.dtype(
+    [
+        ("src", np.int32),  # source id, -1 = free slot
+        ("spare", np.int32),
+        ("last", np.uint64),  # last applied seq, 0 = none yet
+        ("gap_lo", np.uint64),  # first missing seq of the last gap
+        ("gap_hi", np.uint64),  # last missing seq of the last gap
+    ],
+    align=True,
+)
+"""The sequencing state of one (source, instrument) feed."""
+
 SeqArrays = namedtuple(
     "SeqArrays",
     [
-        "last_seq",  # uint64 (n_sources, n_instruments): last applied seq, 0 = none yet
-        "gap_lo",  # uint64 (n_sources, n_instruments): first missing seq of the last gap
-        "gap_hi",  # uint64 (n_sources, n_instruments): last missing seq of the last gap
+        "feeds",  # FEED_DTYPE (n_instruments, sources_per_instrument)
         "recovering",  # bool (n_instruments,): inside a clear/snapshot recovery group
         "counters",  # int64 (4,): gaps, duplicates, out of order, recoveries
     ],
 )
 
 
-def new_seq_arrays(n_sources: int, n_instruments: int) -> SeqArrays:
-    """Sequencer state for ``n_sources`` source ids and ``n_instruments`` instruments."""
-    shape = (n_sources, n_instruments)
+def new_seq_arrays(n_instruments: int, sources_per_instrument: int) -> SeqArrays:
+    """Sequencer state for ``n_instruments`` instruments of up to ``sources_per_instrument``
+    sources each."""
+    feeds = np.zeros((n_instruments, sources_per_instrument), dtype=FEED_DTYPE)
+    feeds["src"] = -1
     return SeqArrays(
-        last_seq=np.zeros(shape, dtype=np.uint64),
-        gap_lo=np.zeros(shape, dtype=np.uint64),
-        gap_hi=np.zeros(shape, dtype=np.uint64),
+        feeds=feeds,
         recovering=np.zeros(n_instruments, dtype=np.bool_),
         counters=np.zeros(4, dtype=np.int64),
     )
@@ -68,6 +82,7 @@ _F_RECOVERY = int(EventFlag.SNAPSHOT) | int(EventFlag.REPLAY)
 _ZERO = np.uint64(0)
 _ONE = np.uint64(1)
 _R_BAD_SIDE = int(Reason.BAD_SIDE)
+_R_TOO_MANY_SOURCES = int(Reason.TOO_MANY_SOURCES)
 _R_DUPLICATE = int(Reason.DUPLICATE)
 _R_OUT_OF_ORDER = int(Reason.OUT_OF_ORDER)
 _R_PRICE_NOT_POSITIVE = int(Reason.PRICE_NOT_POSITIVE)
@@ -120,37 +135,48 @@ def validate_fields(kind, side, price, size, ts_event, ts_recv, now_ns, p, allow
 
 
 @kernel
-def check_sequence(
-    last_seq, gap_lo, gap_hi, recovering, counters, stale, src, inst, seq, kind, flags
-):
+def check_sequence(feeds, recovering, counters, stale, src, inst, seq, kind, flags):
     """Sequence-check one event and update the sequencer; returns a Reason code (0 = go on).
 
     Marks ``stale[inst]`` on a gap. See the module docstring for the rules.
     """
+    row = feeds[inst]
+    k = -1
+    for j in range(row.shape[0]):
+        if row[j].src == src:
+            k = j
+            break
+        if row[j].src < 0:  # a new source of this instrument claims the free slot
+            row[j].src = src
+            k = j
+            break
+    if k < 0:
+        return _R_TOO_MANY_SOURCES
     if seq == _ZERO:
         return _R_SEQ_ZERO
-    last = last_seq[src, inst]
+    feed = row[k]
+    last = feed.last
     if kind == _CLEAR and (flags & _F_RECOVERY) != 0:
         if last == _ZERO or stale[inst] or seq > last:
-            last_seq[src, inst] = seq
+            feed.last = seq
             recovering[inst] = True
             return 0
         counters[DUPLICATES] += 1
         return _R_DUPLICATE
     if recovering[inst] and (flags & _F_SNAPSHOT) != 0:
-        last_seq[src, inst] = seq
+        feed.last = seq
         return 0
     if last == _ZERO or seq == last + _ONE:
-        last_seq[src, inst] = seq
+        feed.last = seq
         return 0
     if seq > last:
-        gap_lo[src, inst] = last + _ONE
-        gap_hi[src, inst] = seq - _ONE
-        last_seq[src, inst] = seq
+        feed.gap_lo = last + _ONE
+        feed.gap_hi = seq - _ONE
+        feed.last = seq
         counters[GAPS] += 1
         stale[inst] = True
         return 0
-    if gap_lo[src, inst] <= seq <= gap_hi[src, inst]:
+    if feed.gap_lo <= seq <= feed.gap_hi:
         counters[OUT_OF_ORDER] += 1
         return _R_OUT_OF_ORDER
     counters[DUPLICATES] += 1
@@ -158,7 +184,7 @@ def check_sequence(
 
 
 @kernel
-def after_applied(last_seq, gap_lo, gap_hi, recovering, counters, stale, inst, kind, flags):
+def after_applied(recovering, counters, stale, inst, kind, flags):
     """Recovery bookkeeping once an event has been applied to the book."""
     if kind == _CLEAR:
         recovering[inst] = True
