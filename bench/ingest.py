@@ -146,7 +146,25 @@ def _generate(n, quoted, mid, tick, cum_weight, sim_rate, seed, out):
                 count[inst] = c
 
 
+def simulated_stream(n_instruments: int, n_events: int, seed: int = 7) -> np.ndarray | None:
+    """Events from ``riskstream.feeds.simulator.MarketSimulator``, or None before it lands."""
+    try:
+        from riskstream.feeds.simulator import MarketSimulator
+
+        from riskstream.feeds.config import SimulatorConfig
+    except ImportError:
+        return None
+    universe = generate_universe(UniverseConfig(instruments=n_instruments, seed=seed))
+    sim = MarketSimulator(universe, SimulatorConfig(seed=seed, batch_events=65_536))
+    parts, n = [], 0
+    while n < n_events:
+        parts.append(sim.next_batch())
+        n += len(parts[-1])
+    return np.concatenate(parts)[:n_events]
+
+
 def make_stream(n_instruments: int, n_events: int, seed: int = 7) -> np.ndarray:
+    """A synthetic valid L3/L1 stream over the generated universe (see ``_generate``)."""
     universe = generate_universe(UniverseConfig(instruments=n_instruments, seed=seed))
     ins = universe.instruments
     quoted = ins["asset_class"].is_in(["fx", "bond"]).to_numpy()
@@ -205,9 +223,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="events per batch (reported)")
     parser.add_argument("--sweep", default="512,1024,4096", help="other batch sizes to report")
     parser.add_argument("--warmup", type=int, default=200_000, help="untimed first events")
+    parser.add_argument(
+        "--source",
+        choices=["auto", "simulator", "synthetic"],
+        default="auto",
+        help="MarketSimulator when available (auto), else the synthetic generator",
+    )
     args = parser.parse_args()
     t = time.perf_counter()
-    events = make_stream(args.instruments, args.events)
+    events = None
+    if args.source in ("auto", "simulator"):
+        events = simulated_stream(args.instruments, args.events)
+        if events is None and args.source == "simulator":
+            raise SystemExit("riskstream.feeds.simulator is not available on this branch")
+    source = "simulator" if events is not None else "synthetic"
+    if events is None:
+        events = make_stream(args.instruments, args.events)
     gen_s = time.perf_counter() - t
     kinds = np.bincount(events["kind"], minlength=8)
     main_run = run(events, args.instruments, args.batch, args.warmup)
@@ -217,6 +248,7 @@ def main() -> None:
             {
                 "benchmark": "ingest",
                 "path": "in-process (MdStage: validate, sequence, books, features, state)",
+                "event_source": source,
                 "instruments": args.instruments,
                 "events": args.events - args.warmup,
                 "warmup_events": args.warmup,

@@ -43,9 +43,51 @@ _R_UNKNOWN_INSTRUMENT = int(Reason.UNKNOWN_INSTRUMENT)
 
 
 @kernel
+def _publish(b, f, ms, touched, n_touched, seen, depth):
+    """Write the touched instruments' top of book, depth and microprice into market state."""
+    lv, lv_cnt = b.lv, b.lv_cnt
+    fs = f.s
+    m_bid, m_ask, m_bsz, m_asz = ms.bid, ms.ask, ms.bid_size, ms.ask_size
+    m_mid, m_spread, m_micro = ms.mid, ms.spread, ms.microprice
+    m_bdep, m_adep, m_last, m_vol = ms.bid_depth, ms.ask_depth, ms.last, ms.volume
+    m_ts, m_seq, m_upd = ms.ts_ns, ms.seq, ms.updated
+    for k in range(n_touched):
+        inst = touched[k]
+        seen[inst] = False
+        cb = lv_cnt[inst, bk.BID]
+        ca = lv_cnt[inst, bk.ASK]
+        bid = lv[inst, bk.BID, cb - 1].px / PRICE_SCALE if cb > 0 else np.nan
+        ask = lv[inst, bk.ASK, ca - 1].px / PRICE_SCALE if ca > 0 else np.nan
+        qb = lv[inst, bk.BID, cb - 1].sz if cb > 0 else np.nan
+        qa = lv[inst, bk.ASK, ca - 1].sz if ca > 0 else np.nan
+        m_bid[inst] = bid
+        m_ask[inst] = ask
+        m_bsz[inst] = qb
+        m_asz[inst] = qa
+        m_mid[inst] = 0.5 * (bid + ask)
+        m_spread[inst] = ask - bid
+        # imbalance-weighted mid, I*ask + (1-I)*bid with I = qb/(qb+qa): the "weighted
+        # mid-price" of Stoikov (2018, "The micro-price", Quantitative Finance 18(12)),
+        # the first-order approximation of his micro-price
+        m_micro[inst] = (bid * qa + ask * qb) / (qa + qb)
+        db = bk.side_depth(lv, lv_cnt, inst, bk.BID, depth)
+        da = bk.side_depth(lv, lv_cnt, inst, bk.ASK, depth)
+        m_bdep[inst] = db
+        m_adep[inst] = da
+        st = fs[inst]
+        st.depth_imbalance = (db - da) / (db + da) if db + da > 0.0 else np.nan
+        m_last[inst] = st.last_px
+        m_vol[inst] = st.volume
+        m_ts[inst] = st.last_ts
+        m_seq[inst] = st.last_seq
+        m_upd[inst] = True
+
+
+@kernel
 def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
-             seen, touched, rec_px, rec_sz):  # fmt: skip
-    """Apply one batch; returns the number of instruments touched (listed in ``touched``).
+             seen, touched, rec_px, rec_sz, depth):  # fmt: skip
+    """Apply one batch and publish it to market state; returns the number of instruments
+    touched (listed in ``touched``).
 
     The state tuples are unpacked once here and their arrays passed one by one: handing a
     tuple of arrays to a numba function costs reference counting on every member per call.
@@ -94,48 +136,8 @@ def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
         reason[i] = r
         if record and 0 <= inst < n_inst:
             bk.top_levels(lv, lv_cnt, inst, rec_px.shape[2], rec_px[i], rec_sz[i])
+    _publish(b, f, ms, touched, n_touched, seen, depth)
     return n_touched
-
-
-@kernel
-def _publish(b, f, ms, touched, n_touched, seen, depth):
-    """Write the touched instruments' top of book, depth and microprice into market state."""
-    lv, lv_cnt = b.lv, b.lv_cnt
-    fs = f.s
-    m_bid, m_ask, m_bsz, m_asz = ms.bid, ms.ask, ms.bid_size, ms.ask_size
-    m_mid, m_spread, m_micro = ms.mid, ms.spread, ms.microprice
-    m_bdep, m_adep, m_last, m_vol = ms.bid_depth, ms.ask_depth, ms.last, ms.volume
-    m_ts, m_seq, m_upd = ms.ts_ns, ms.seq, ms.updated
-    for k in range(n_touched):
-        inst = touched[k]
-        seen[inst] = False
-        cb = lv_cnt[inst, bk.BID]
-        ca = lv_cnt[inst, bk.ASK]
-        bid = lv[inst, bk.BID, cb - 1].px / PRICE_SCALE if cb > 0 else np.nan
-        ask = lv[inst, bk.ASK, ca - 1].px / PRICE_SCALE if ca > 0 else np.nan
-        qb = lv[inst, bk.BID, cb - 1].sz if cb > 0 else np.nan
-        qa = lv[inst, bk.ASK, ca - 1].sz if ca > 0 else np.nan
-        m_bid[inst] = bid
-        m_ask[inst] = ask
-        m_bsz[inst] = qb
-        m_asz[inst] = qa
-        m_mid[inst] = 0.5 * (bid + ask)
-        m_spread[inst] = ask - bid
-        # imbalance-weighted mid, I*ask + (1-I)*bid with I = qb/(qb+qa): the "weighted
-        # mid-price" of Stoikov (2018, "The micro-price", Quantitative Finance 18(12)),
-        # the first-order approximation of his micro-price
-        m_micro[inst] = (bid * qa + ask * qb) / (qa + qb)
-        db = bk.side_depth(lv, lv_cnt, inst, bk.BID, depth)
-        da = bk.side_depth(lv, lv_cnt, inst, bk.ASK, depth)
-        m_bdep[inst] = db
-        m_adep[inst] = da
-        st = fs[inst]
-        st.depth_imbalance = (db - da) / (db + da) if db + da > 0.0 else np.nan
-        m_last[inst] = st.last_px
-        m_vol[inst] = st.volume
-        m_ts[inst] = st.last_ts
-        m_seq[inst] = st.last_seq
-        m_upd[inst] = True
 
 
 @dataclass(frozen=True)
@@ -266,15 +268,10 @@ class MarketDataEngine:
             rec_sz = np.full((n, 2, record_depth), np.nan)
         else:
             rec_px, rec_sz = self._no_rec_px, self._no_rec_sz
-        ms = self._market_arrays
         n_touched = _process(
-            events, np.int64(now_ns), self.books, self.seq,
-            self._features, ms, self.params, self.allow_negative, self.forbid_crossed, reason,
-            self._seen, self._touched, rec_px, rec_sz,
-        )  # fmt: skip
-        _publish(
-            self.books, self._features, ms, self._touched, n_touched, self._seen,
-            self.config.depth_levels,
+            events, np.int64(now_ns), self.books, self.seq, self._features,
+            self._market_arrays, self.params, self.allow_negative, self.forbid_crossed, reason,
+            self._seen, self._touched, rec_px, rec_sz, self.config.depth_levels,
         )  # fmt: skip
         self.events_seen[0] += n
         bad = reason != 0
