@@ -191,3 +191,14 @@ def test_random_garbage_is_all_accounted_for():
     q = eng.drain_quarantine()
     assert r.accepted + len(q) == n and r.accepted > 0 and len(q) > 0
     assert eng.check_integrity() == []
+
+
+def test_undrained_quarantine_is_bounded_and_counted():
+    eng = engine(quarantine_buffer=10)
+    for k in range(5):  # 4 bad events per batch, never drained
+        rows = [dict(kind=ADD, side=1, price=-1.0, size=1, oid=1, seq=4 * k + j + 1)
+                for j in range(4)]  # fmt: skip
+        eng.process(make_events(rows))
+    assert eng.quarantined == 20
+    assert len(eng.drain_quarantine()) + eng.quarantine_overflow == 20
+    assert eng.quarantine_overflow == 12

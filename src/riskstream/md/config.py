@@ -32,3 +32,4 @@ class MdConfig(ConfigModel):
     rv_window: Annotated[int, Field(ge=2, le=10_000)] = 60  # grid returns in realised vol
     vwap_window_s: Annotated[float, Field(gt=0)] = 60.0  # rolling VWAP window
     vwap_capacity: Annotated[int, Field(ge=16, le=2**30)] = 1 << 16  # initial trade pool
+    quarantine_buffer: Annotated[int, Field(ge=1)] = 1_000_000  # kept until drained

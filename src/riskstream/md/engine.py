@@ -240,6 +240,8 @@ class MarketDataEngine:
         self._seen = np.zeros(n, dtype=np.bool_)
         self._touched = np.zeros(n, dtype=np.int64)
         self._pending: list[Quarantine] = []
+        self._pending_n = 0
+        self.quarantine_overflow = 0  # quarantined records let go undrained (still counted)
         self._market_arrays = MarketArrays(**self.market_state.arrays())  # written in place
         self._no_rec_px = np.zeros((0, 2, 1), dtype=np.int64)
         self._no_rec_sz = np.zeros((0, 2, 1), dtype=np.float64)
@@ -278,6 +280,12 @@ class MarketDataEngine:
         if bad.any():
             self.quarantine_counts += np.bincount(reason[bad], minlength=N_REASONS)
             self._pending.append(Quarantine(events[bad].copy(), reason[bad]))
+            self._pending_n += int(bad.sum())
+            while self._pending_n > self.config.quarantine_buffer and len(self._pending) > 1:
+                # nobody drains: keep the newest records, and count what was let go
+                gone = self._pending.pop(0)
+                self._pending_n -= len(gone)
+                self.quarantine_overflow += len(gone)
         return BatchResult(
             reason,
             self._touched[:n_touched].copy(),
@@ -304,6 +312,7 @@ class MarketDataEngine:
     def drain_quarantine(self) -> Quarantine:
         """Hand over (and forget) the events quarantined since the last call."""
         pending, self._pending = self._pending, []
+        self._pending_n = 0
         if not pending:
             return Quarantine(np.zeros(0, dtype=EVENT_DTYPE), np.zeros(0, dtype=np.uint8))
         return Quarantine(

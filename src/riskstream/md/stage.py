@@ -71,6 +71,7 @@ class MdStage:
             "live_orders": e.live_orders(),
             "quarantined": e.quarantined,
             "quarantine_by_reason": e.quarantine_by_reason(),
+            "quarantine_undrained_dropped": e.quarantine_overflow,
             "features_updated": int(e.features.counters[1]),
             **e.sequence_counts(),
             "md_latency_p50_us": round(float(p50), 1),
