@@ -1,0 +1,327 @@
+"""numba kernels behind the pricers: Black-Scholes-Merton on a grid of shocks, implied
+volatility, and binomial trees for American options.
+
+Hand-written (rather than scipy) because they run inside ``@njit`` loops: the risk engine
+revalues every option on a grid of spot and volatility shocks each cycle, and an element-wise
+solver or tree cannot be expressed as a few array operations without large temporaries. Each
+kernel has a plain-Python twin in ``tests/pricing`` and a test that they agree.
+
+Units and conventions are those of :mod:`riskstream.pricing.black_scholes` (years, annual
+continuously compounded decimals, price per unit of underlying).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+# Tree methods (argument ``method`` of the tree kernels).
+CRR = 0  # Cox, Ross and Rubinstein (1979): u = e^{σ√Δt}, d = 1/u
+LEISEN_REIMER = 1  # Leisen and Reimer (1996), Peizer-Pratt inversion method 2; odd steps
+
+
+@njit(cache=True)
+def norm_cdf(x: float) -> float:
+    """Standard normal distribution function, N(x) = erfc(-x/√2)/2 (full double accuracy
+    in both tails, unlike 1 - erfc)."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@njit(cache=True)
+def bsm_price_scalar(
+    S: float, K: float, T: float, r: float, q: float, sigma: float, is_call: bool
+) -> float:
+    """Black-Scholes-Merton price of one European option (same limits as ``bsm_price``)."""
+    if T <= 0.0 or sigma <= 0.0:
+        t = max(T, 0.0)
+        fwd_diff = S * math.exp(-q * t) - K * math.exp(-r * t)
+        return max(fwd_diff, 0.0) if is_call else max(-fwd_diff, 0.0)
+    vol_sqrt_t = sigma * math.sqrt(T)
+    d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / vol_sqrt_t
+    d2 = d1 - vol_sqrt_t
+    df_q = math.exp(-q * T)
+    df_r = math.exp(-r * T)
+    if is_call:
+        return S * df_q * norm_cdf(d1) - K * df_r * norm_cdf(d2)
+    return K * df_r * norm_cdf(-d2) - S * df_q * norm_cdf(-d1)
+
+
+@njit(cache=True)
+def bsm_price_grid(
+    S: np.ndarray,
+    K: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sigma: np.ndarray,
+    is_call: np.ndarray,
+    spot_factors: np.ndarray,
+    vol_factors: np.ndarray,
+) -> np.ndarray:
+    """Revalue ``n`` European options on a grid of relative spot and volatility shocks.
+
+    ``out[i, j, k] = bsm_price(S[i] * spot_factors[j], K[i], T[i], r[i], q[i],
+    sigma[i] * vol_factors[k], is_call[i])``. For Black-76 pass the futures price as ``S`` and
+    ``q = r``.
+
+    Parameters
+    ----------
+    S, K, T, r, q, sigma : ndarray of shape (n,), float64
+    is_call : ndarray of shape (n,), bool
+    spot_factors : ndarray of shape (n_spot,)
+        Multiplicative spot shocks (1.0 = unchanged; e.g. ``exp(returns)``).
+    vol_factors : ndarray of shape (n_vol,)
+        Multiplicative volatility shocks (1.0 = unchanged).
+
+    Returns
+    -------
+    ndarray of shape (n, n_spot, n_vol)
+    """
+    n = S.shape[0]
+    ns = spot_factors.shape[0]
+    nv = vol_factors.shape[0]
+    out = np.empty((n, ns, nv))
+    log_factors = np.log(spot_factors)
+    for i in range(n):
+        Ti = T[i]
+        Ki = K[i]
+        df_q = math.exp(-q[i] * max(Ti, 0.0))
+        df_r = math.exp(-r[i] * max(Ti, 0.0))
+        call = is_call[i]
+        if Ti <= 0.0 or sigma[i] <= 0.0:
+            for j in range(ns):
+                v = bsm_price_scalar(S[i] * spot_factors[j], Ki, Ti, r[i], q[i], sigma[i], call)
+                for k in range(nv):
+                    out[i, j, k] = v
+            continue
+        sqrt_t = math.sqrt(Ti)
+        log_moneyness = math.log(S[i] / Ki)
+        Kdf = Ki * df_r
+        for k in range(nv):
+            sig = sigma[i] * vol_factors[k]
+            vol_sqrt_t = sig * sqrt_t
+            drift = (r[i] - q[i] + 0.5 * sig * sig) * Ti
+            for j in range(ns):
+                Sdf = S[i] * spot_factors[j] * df_q
+                if vol_sqrt_t <= 0.0:
+                    diff = Sdf - Kdf
+                    out[i, j, k] = max(diff, 0.0) if call else max(-diff, 0.0)
+                    continue
+                d1 = (log_moneyness + log_factors[j] + drift) / vol_sqrt_t
+                d2 = d1 - vol_sqrt_t
+                if call:
+                    out[i, j, k] = Sdf * norm_cdf(d1) - Kdf * norm_cdf(d2)
+                else:
+                    out[i, j, k] = Kdf * norm_cdf(-d2) - Sdf * norm_cdf(-d1)
+    return out
+
+
+# --- implied volatility ----------------------------------------------------------------
+
+
+@njit(cache=True)
+def _implied_vol_one(
+    price: float,
+    S: float,
+    K: float,
+    T: float,
+    r: float,
+    q: float,
+    is_call: bool,
+    tol: float,
+    max_iter: int,
+) -> float:
+    """Safeguarded Newton-Raphson for one Black-Scholes-Merton implied volatility.
+
+    Works on the undiscounted out-of-the-money option (put-call parity moves an in-the-money
+    quote there, where vega is largest relative to price). Newton steps on σ are kept inside
+    a bracket [lo, hi] known to contain the root (the price is increasing in σ); a step that
+    leaves the bracket, or a tiny vega, falls back to bisection, so the solver always
+    converges (Press et al., *Numerical Recipes*, 3rd ed., sec. 9.4, ``rtsafe``).
+    Returns NaN when the price is outside the no-arbitrage bounds.
+    """
+    if not (T > 0.0 and S > 0.0 and K > 0.0) or math.isnan(price):
+        return math.nan
+    F = S * math.exp((r - q) * T)
+    undiscounted = price * math.exp(r * T)
+    # OTM equivalent by put-call parity: c - p = F - K (undiscounted).
+    if is_call:
+        otm = undiscounted - (F - K) if F > K else undiscounted
+        otm_is_call = F <= K
+    else:
+        otm = undiscounted - (K - F) if K > F else undiscounted
+        otm_is_call = K > F
+    upper = K if not otm_is_call else F  # an OTM option is worth less than K (put) or F (call)
+    scale = max(F, K)
+    if otm < -tol * scale or otm >= upper:
+        return math.nan
+    if otm <= 0.0:
+        return 0.0
+    sqrt_t = math.sqrt(T)
+    log_fk = math.log(F / K)
+
+    def black(sig: float) -> float:
+        vs = sig * sqrt_t
+        d1 = (log_fk + 0.5 * vs * vs) / vs
+        d2 = d1 - vs
+        if otm_is_call:
+            return F * norm_cdf(d1) - K * norm_cdf(d2)
+        return K * norm_cdf(-d2) - F * norm_cdf(-d1)
+
+    lo, hi = 0.0, 1.0
+    while black(hi) < otm:
+        lo = hi
+        hi *= 2.0
+        if hi > 1e4:
+            return math.nan
+    # Start from the point of inflexion in σ, σ² T = 2|ln(F/K)| (Manaster and Koehler 1982),
+    # clipped into the bracket.
+    sig = math.sqrt(2.0 * abs(log_fk) / T) if log_fk != 0.0 else 0.5 * (lo + hi)
+    if sig <= lo or sig >= hi:
+        sig = 0.5 * (lo + hi)
+    for _ in range(max_iter):
+        vs = sig * sqrt_t
+        d1 = (log_fk + 0.5 * vs * vs) / vs
+        diff = black(sig) - otm
+        if abs(diff) <= tol * otm:
+            return sig
+        if diff > 0.0:
+            hi = sig
+        else:
+            lo = sig
+        vega = F * _INV_SQRT_2PI * math.exp(-0.5 * d1 * d1) * sqrt_t
+        step_ok = vega > 0.0
+        new = sig - diff / vega if step_ok else lo
+        if not step_ok or new <= lo or new >= hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - sig) <= 1e-15 * max(sig, 1.0):
+            return new
+        sig = new
+    return sig
+
+
+@njit(cache=True)
+def implied_vol_flat(
+    price: np.ndarray,
+    S: np.ndarray,
+    K: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    is_call: np.ndarray,
+    tol: float,
+    max_iter: int,
+) -> np.ndarray:
+    """Implied volatilities of flat, equally long arrays (see ``_implied_vol_one``)."""
+    out = np.empty(price.shape[0])
+    for i in range(price.shape[0]):
+        out[i] = _implied_vol_one(price[i], S[i], K[i], T[i], r[i], q[i], is_call[i], tol, max_iter)
+    return out
+
+
+# --- binomial trees ----------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _peizer_pratt(z: float, n: int) -> float:
+    """Peizer-Pratt method-2 inversion: the binomial probability matching N(z) with n steps
+    (Leisen and Reimer 1996, eq. 11)."""
+    a = z / (n + 1.0 / 3.0 + 0.1 / (n + 1.0))
+    root = math.sqrt(0.25 - 0.25 * math.exp(-a * a * (n + 1.0 / 6.0)))
+    return 0.5 + root if z >= 0.0 else 0.5 - root
+
+
+@njit(cache=True)
+def tree_price_one(
+    S: float,
+    K: float,
+    T: float,
+    r: float,
+    q: float,
+    sigma: float,
+    is_call: bool,
+    steps: int,
+    method: int,
+    american: bool,
+) -> float:
+    """Price one vanilla option on a recombining binomial tree.
+
+    At each node the value is the discounted risk-neutral expectation of the two successors,
+    ``e^{-rΔt}[p V_up + (1-p) V_down]``, and, if ``american``, at least the exercise value
+    (Hull ch. 13 and 21). ``method`` is :data:`CRR` or :data:`LEISEN_REIMER` (which uses the
+    next odd number of steps, as in the paper).
+    """
+    if T <= 0.0 or (sigma <= 0.0 and not american):
+        return bsm_price_scalar(S, K, T, r, q, sigma, is_call)
+    omega = 1.0 if is_call else -1.0
+    if sigma <= 0.0:
+        # Deterministic path S e^{(r-q)t}: the holder exercises at the best date on a grid.
+        best = 0.0
+        for i in range(steps + 1):
+            t = T * i / steps
+            best = max(best, math.exp(-r * t) * omega * (S * math.exp((r - q) * t) - K))
+        return best
+    n = steps
+    if method == LEISEN_REIMER and n % 2 == 0:
+        n += 1
+    dt = T / n
+    growth = math.exp((r - q) * dt)
+    if method == LEISEN_REIMER:
+        vol_sqrt_t = sigma * math.sqrt(T)
+        d1 = (math.log(S / K) + (r - q + 0.5 * sigma * sigma) * T) / vol_sqrt_t
+        d2 = d1 - vol_sqrt_t
+        p = _peizer_pratt(d2, n)
+        p_star = _peizer_pratt(d1, n)
+        u = growth * p_star / p
+        d = (growth - p * u) / (1.0 - p)
+    else:
+        u = math.exp(sigma * math.sqrt(dt))
+        d = 1.0 / u
+        p = (growth - d) / (u - d)
+    disc = math.exp(-r * dt)
+    pu = disc * p
+    pd = disc * (1.0 - p)
+    ratio = u / d
+    values = np.empty(n + 1)
+    s = S * d**n
+    for j in range(n + 1):
+        values[j] = max(omega * (s - K), 0.0)
+        s *= ratio
+    for i in range(n - 1, -1, -1):
+        s = S * d**i
+        for j in range(i + 1):
+            cont = pu * values[j + 1] + pd * values[j]
+            if american:
+                exercise = omega * (s - K)
+                values[j] = cont if cont >= exercise else exercise
+            else:
+                values[j] = cont
+            s *= ratio
+    return values[0]
+
+
+@njit(cache=True)
+def tree_price_flat(
+    S: np.ndarray,
+    K: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sigma: np.ndarray,
+    is_call: np.ndarray,
+    steps: int,
+    method: int,
+    american: bool,
+) -> np.ndarray:
+    """``tree_price_one`` over flat, equally long arrays."""
+    out = np.empty(S.shape[0])
+    for i in range(S.shape[0]):
+        out[i] = tree_price_one(
+            S[i], K[i], T[i], r[i], q[i], sigma[i], is_call[i], steps, method, american
+        )
+    return out
