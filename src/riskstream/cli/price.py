@@ -65,8 +65,8 @@ def option(
     style: str = typer.Option(
         "european",
         "--style",
-        help="european (closed form) or american (Leisen-Reimer binomial tree, Greeks by "
-        "finite differences).",
+        help="european (closed form) or american (Crank-Nicolson PDE with early exercise; "
+        "Greeks from the grid and by bumping σ and r).",
     ),
     future: bool = typer.Option(
         False, "--future", help="Option on a futures price (Black-76): --spot is the futures price."
@@ -105,7 +105,8 @@ def option(
             greeks = pricing.american_greeks(
                 spot, strike, expiry, rate, dividend, vol, is_call, **tree
             )
-        model = f"{cfg.american_method} binomial tree, {cfg.american_steps} steps"
+        steps = cfg.american_steps or pricing.american.DEFAULT_STEPS[cfg.american_method]
+        model = f"american, {cfg.american_method}, {steps} time steps"
 
     result: dict[str, Any] = {name: float(value) for name, value in greeks.as_dict().items()}
     payload = {

@@ -237,7 +237,7 @@ def _peizer_pratt(z: float, n: int) -> float:
 
 
 @njit(cache=True)
-def tree_price_one(
+def tree_one(
     S: float,
     K: float,
     T: float,
@@ -248,27 +248,43 @@ def tree_price_one(
     steps: int,
     method: int,
     american: bool,
-) -> float:
-    """Price one vanilla option on a recombining binomial tree.
+) -> tuple[float, float, float, float]:
+    """Price, delta, gamma and theta of one vanilla option on a recombining binomial tree.
 
     At each node the value is the discounted risk-neutral expectation of the two successors,
     ``e^{-rΔt}[p V_up + (1-p) V_down]``, and, if ``american``, at least the exercise value
     (Hull ch. 13 and 21). ``method`` is :data:`CRR` or :data:`LEISEN_REIMER` (which uses the
     next odd number of steps, as in the paper).
+
+    Greeks from the tree's own nodes (Hull sec. 21.2; QuantLib's binomial engine): delta from
+    the two nodes after one step, gamma from the change of delta across the three nodes after
+    two steps. Theta compares the value at the middle node after two steps, moved back to
+    today's spot by a second-order Taylor step (``u d != 1`` in Leisen-Reimer), with today's
+    value: ``θ = [V(S, 2Δt) - V(S, 0)] / (2Δt)``.
     """
     if T <= 0.0 or (sigma <= 0.0 and not american):
-        return bsm_price_scalar(S, K, T, r, q, sigma, is_call)
+        price = bsm_price_scalar(S, K, T, r, q, sigma, is_call)
+        h = 1e-4 * S
+        up = bsm_price_scalar(S + h, K, T, r, q, sigma, is_call)
+        down = bsm_price_scalar(S - h, K, T, r, q, sigma, is_call)
+        return price, (up - down) / (2 * h), 0.0, 0.0
     omega = 1.0 if is_call else -1.0
     if sigma <= 0.0:
         # Deterministic path S e^{(r-q)t}: the holder exercises at the best date on a grid.
         best = 0.0
+        best_t = 0.0
         for i in range(steps + 1):
             t = T * i / steps
-            best = max(best, math.exp(-r * t) * omega * (S * math.exp((r - q) * t) - K))
-        return best
+            value = math.exp(-r * t) * omega * (S * math.exp((r - q) * t) - K)
+            if value > best:
+                best = value
+                best_t = t
+        delta = omega * math.exp(-q * best_t) if best > 0.0 else 0.0
+        return best, delta, 0.0, 0.0
     n = steps
     if method == LEISEN_REIMER and n % 2 == 0:
         n += 1
+    n = max(n, 3)
     dt = T / n
     growth = math.exp((r - q) * dt)
     if method == LEISEN_REIMER:
@@ -292,6 +308,8 @@ def tree_price_one(
     for j in range(n + 1):
         values[j] = max(omega * (s - K), 0.0)
         s *= ratio
+    v2 = np.empty(3)
+    v1 = np.empty(2)
     for i in range(n - 1, -1, -1):
         s = S * d**i
         for j in range(i + 1):
@@ -302,11 +320,43 @@ def tree_price_one(
             else:
                 values[j] = cont
             s *= ratio
-    return values[0]
+        if i == 2:
+            v2[:] = values[:3]
+        elif i == 1:
+            v1[:] = values[:2]
+    price = values[0]
+    s1u, s1d = S * u, S * d
+    delta = (v1[1] - v1[0]) / (s1u - s1d)
+    s2u, s2m, s2d = S * u * u, S * u * d, S * d * d
+    delta_up = (v2[2] - v2[1]) / (s2u - s2m)
+    delta_down = (v2[1] - v2[0]) / (s2m - s2d)
+    gamma = (delta_up - delta_down) / (0.5 * (s2u - s2d))
+    # Value at today's spot two steps ahead, from the middle node by a Taylor step.
+    delta_mid = 0.5 * (delta_up + delta_down)
+    v_two_steps = v2[1] + delta_mid * (S - s2m) + 0.5 * gamma * (S - s2m) ** 2
+    theta = (v_two_steps - price) / (2.0 * dt)
+    return price, delta, gamma, theta
 
 
 @njit(cache=True)
-def tree_price_flat(
+def tree_price_one(
+    S: float,
+    K: float,
+    T: float,
+    r: float,
+    q: float,
+    sigma: float,
+    is_call: bool,
+    steps: int,
+    method: int,
+    american: bool,
+) -> float:
+    """Price of one vanilla option on a binomial tree (see :func:`tree_one`)."""
+    return tree_one(S, K, T, r, q, sigma, is_call, steps, method, american)[0]
+
+
+@njit(cache=True)
+def tree_flat(
     S: np.ndarray,
     K: np.ndarray,
     T: np.ndarray,
@@ -318,10 +368,174 @@ def tree_price_flat(
     method: int,
     american: bool,
 ) -> np.ndarray:
-    """``tree_price_one`` over flat, equally long arrays."""
-    out = np.empty(S.shape[0])
+    """:func:`tree_one` over flat, equally long arrays: an array of shape (4, n) holding
+    price, delta, gamma and theta."""
+    out = np.empty((4, S.shape[0]))
     for i in range(S.shape[0]):
-        out[i] = tree_price_one(
-            S[i], K[i], T[i], r[i], q[i], sigma[i], is_call[i], steps, method, american
-        )
+        res = tree_one(S[i], K[i], T[i], r[i], q[i], sigma[i], is_call[i], steps, method, american)
+        out[0, i] = res[0]
+        out[1, i] = res[1]
+        out[2, i] = res[2]
+        out[3, i] = res[3]
+    return out
+
+
+# --- finite differences (PDE) ------------------------------------------------------------
+
+
+@njit(cache=True)
+def pde_one(
+    S: float,
+    K: float,
+    T: float,
+    r: float,
+    q: float,
+    sigma: float,
+    is_call: bool,
+    n_x: int,
+    n_t: int,
+    half_width: float,
+    american: bool,
+) -> tuple[float, float, float, float]:
+    """Price, delta, gamma and theta of one vanilla option by finite differences.
+
+    Solves the Black-Scholes-Merton PDE in log-spot :math:`x = \\ln S` and time to expiry τ,
+
+    .. math:: V_τ = \\tfrac12 σ^2 V_{xx} + (r - q - \\tfrac12 σ^2) V_x - r V,
+
+    on a uniform grid of ``n_x + 1`` nodes centred on today's spot (``ln S ± half_width``)
+    with ``n_t`` Crank-Nicolson time steps, the first two fully implicit (Rannacher 1984, to
+    damp the payoff kink), Dirichlet boundaries at the grid's ends, and, if ``american``, the
+    exercise value imposed after every step (the projection QuantLib's FD engines use too).
+    The grid depends only on (S, T, ``half_width``), not on σ or r, so prices from bumped σ or
+    r are smooth in the bump: their differences give clean vega, volga, vanna and rho.
+
+    Greeks come from the grid at today's spot: :math:`Δ = V_x / S`,
+    :math:`Γ = (V_{xx} - V_x) / S^2`, and θ from the PDE itself,
+    :math:`θ = rV - (r - q) S Δ - \tfrac12 σ^2 S^2 Γ` (zero where the option is exercised).
+    """
+    omega = 1.0 if is_call else -1.0
+    dx = 2.0 * half_width / n_x
+    x0 = math.log(S)
+    n = n_x + 1
+    spot = np.empty(n)
+    values = np.empty(n)
+    payoff = np.empty(n)
+    for j in range(n):
+        spot[j] = math.exp(x0 + (j - n_x // 2) * dx)
+        payoff[j] = max(omega * (spot[j] - K), 0.0)
+        values[j] = payoff[j]
+    # The kink at the strike: average the payoff over the cell of the node nearest K, which
+    # restores second-order convergence in dx (Pooley, Vetzal and Forsyth 2003).
+    jk = round((math.log(K) - x0) / dx) + n_x // 2
+    if 0 < jk < n_x:
+        lo = math.exp(x0 + (jk - n_x // 2 - 0.5) * dx)
+        hi = math.exp(x0 + (jk - n_x // 2 + 0.5) * dx)
+        if lo < K < hi:
+            # ∫ max(ω(S - K), 0) dS over [lo, hi], divided by the cell width.
+            area = 0.5 * (hi - K) ** 2 if is_call else 0.5 * (K - lo) ** 2
+            values[jk] = area / (hi - lo)
+    dt = T / n_t
+    a = 0.5 * sigma * sigma / (dx * dx)
+    b = (r - q - 0.5 * sigma * sigma) / (2.0 * dx)
+    lower = a - b  # coefficient of V[j-1] in the spatial operator L
+    diag = -2.0 * a - r
+    upper = a + b
+    rhs = np.empty(n)
+    cp = np.empty(n)
+    dp = np.empty(n)
+    for step in range(n_t):
+        tau = (step + 1) * dt
+        theta_w = 1.0 if step < 2 else 0.5  # Rannacher start, then Crank-Nicolson
+        ex = (1.0 - theta_w) * dt
+        im = theta_w * dt
+        # Boundary values at the new time level (deep in / out of the money).
+        if is_call:
+            v_lo = 0.0
+            v_hi = spot[n - 1] * math.exp(-q * tau) - K * math.exp(-r * tau)
+            if american:
+                v_hi = max(v_hi, spot[n - 1] - K)
+        else:
+            v_hi = 0.0
+            v_lo = K * math.exp(-r * tau) - spot[0] * math.exp(-q * tau)
+            if american:
+                v_lo = max(v_lo, K - spot[0])
+        for j in range(1, n - 1):
+            rhs[j] = values[j] + ex * (
+                lower * values[j - 1] + diag * values[j] + upper * values[j + 1]
+            )
+        # Thomas algorithm on (I - im L) V_new = rhs, interior nodes 1..n-2.
+        sub = -im * lower
+        mid = 1.0 - im * diag
+        sup = -im * upper
+        rhs[1] -= sub * v_lo
+        rhs[n - 2] -= sup * v_hi
+        cp[1] = sup / mid
+        dp[1] = rhs[1] / mid
+        for j in range(2, n - 1):
+            m = mid - sub * cp[j - 1]
+            cp[j] = sup / m
+            dp[j] = (rhs[j] - sub * dp[j - 1]) / m
+        values[n - 2] = dp[n - 2]
+        for j in range(n - 3, 0, -1):
+            values[j] = dp[j] - cp[j] * values[j + 1]
+        values[0] = v_lo
+        values[n - 1] = v_hi
+        if american:
+            for j in range(n):
+                if values[j] < payoff[j]:
+                    values[j] = payoff[j]
+    c = n_x // 2
+    v_x = (values[c + 1] - values[c - 1]) / (2.0 * dx)
+    v_xx = (values[c + 1] - 2.0 * values[c] + values[c - 1]) / (dx * dx)
+    price = values[c]
+    delta = v_x / S
+    gamma = (v_xx - v_x) / (S * S)
+    if american and price <= payoff[c] + 1e-12 * K:
+        theta = 0.0  # exercised today: the value is the payoff, whatever the date
+    else:
+        # Where the option is held the PDE holds: θ = rV - (r - q) S Δ - ½ σ² S² Γ
+        # (second-order accurate, unlike the one-step difference of the last time level).
+        theta = r * price - (r - q) * S * delta - 0.5 * sigma * sigma * S * S * gamma
+    return price, delta, gamma, theta
+
+
+@njit(cache=True)
+def pde_flat(
+    S: np.ndarray,
+    K: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sigma: np.ndarray,
+    is_call: np.ndarray,
+    half_width: np.ndarray,
+    n_x: int,
+    n_t: int,
+    american: bool,
+) -> np.ndarray:
+    """:func:`pde_one` over flat arrays (expired or zero-vol options fall back to the tree
+    kernel's limits): an array of shape (4, n) holding price, delta, gamma and theta."""
+    out = np.empty((4, S.shape[0]))
+    for i in range(S.shape[0]):
+        if T[i] <= 0.0 or sigma[i] <= 0.0:
+            res = tree_one(S[i], K[i], T[i], r[i], q[i], sigma[i], is_call[i], n_t, CRR, american)
+        else:
+            res = pde_one(
+                S[i],
+                K[i],
+                T[i],
+                r[i],
+                q[i],
+                sigma[i],
+                is_call[i],
+                n_x,
+                n_t,
+                half_width[i],
+                american,
+            )
+        out[0, i] = res[0]
+        out[1, i] = res[1]
+        out[2, i] = res[2]
+        out[3, i] = res[3]
     return out
