@@ -189,13 +189,14 @@ def bond_yield_from_price(
     y = np.broadcast_to(np.asarray(coupon, dtype=np.float64), f.shape).copy()
     converged = np.zeros(f.shape, dtype=bool)
     for _ in range(max_iter):
-        pv = cf * _discount_yield(y, t, f, compounding)
-        p = pv.sum(axis=-1)
-        if compounding == "continuous":
-            dp = -(t * pv).sum(axis=-1)
-        else:
-            dp = -(t * pv).sum(axis=-1) / (1.0 + y / f)
-        step = (p - target) / dp
+        with np.errstate(all="ignore"):  # elements with no root diverge; they end as NaN
+            pv = cf * _discount_yield(y, t, f, compounding)
+            p = pv.sum(axis=-1)
+            if compounding == "continuous":
+                dp = -(t * pv).sum(axis=-1)
+            else:
+                dp = -(t * pv).sum(axis=-1) / (1.0 + y / f)
+            step = (p - target) / dp
         y = np.where(converged, y, y - step)
         if compounding == "periodic":
             y = np.maximum(y, -0.99 * f)  # keep 1 + y/f > 0
