@@ -84,7 +84,7 @@ def test_price_option_american_and_future(monkeypatch, capsys) -> None:
     payload = json.loads(out)
     assert payload["price"] == pytest.approx(4.284, abs=2e-3)  # Hull Example 21.1 limit
     assert payload["delta"] < 0 and payload["gamma"] > 0
-    code, out, _ = run(
+    _, out, _ = run(
         monkeypatch,
         capsys,
         [
