@@ -58,7 +58,7 @@ def test_price_option_json_hull_example(monkeypatch, capsys) -> None:
 
 
 def test_price_option_american_and_future(monkeypatch, capsys) -> None:
-    code, out, _ = run(
+    _, out, _ = run(
         monkeypatch,
         capsys,
         [
