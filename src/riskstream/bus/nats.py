@@ -69,7 +69,7 @@ async def _log_error(exc: Exception) -> None:
 
 
 async def _log_disconnect() -> None:
-    log.warning("NATS disconnected; reconnecting")
+    log.info("NATS disconnected (closing, or reconnecting)")
 
 
 class _LoopThread:
@@ -145,11 +145,13 @@ class NatsBus:
             self.config.url,
             connect_timeout=self.timeout_s,
             allow_reconnect=True,
-            max_reconnect_attempts=-1,
+            max_reconnect_attempts=3,  # a first connection fails fast: nobody is there
             reconnect_time_wait=0.2,
             error_cb=_log_error,
             disconnected_cb=_log_disconnect,
         )
+        # once connected, ride out broker restarts however long they take
+        self._nc.options["max_reconnect_attempts"] = -1
         self._js = self._nc.jetstream(timeout=self.timeout_s)
         for p in range(self.partitions):
             cfg = api.StreamConfig(
