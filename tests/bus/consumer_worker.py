@@ -29,11 +29,20 @@ def main() -> None:
     def apply(events):
         ledger.apply(events)
         if args.sleep_ms:
-            time.sleep(args.sleep_ms / 1000)
+            time.sleep(args.sleep_ms / 2000)
+
+    class SlowAckStore(FileCheckpointStore):
+        """Sleeps after each checkpoint, before the acknowledgement: a kill then lands
+        between the two often, the window where redelivery must be skipped."""
+
+        def save(self, checkpoint):
+            super().save(checkpoint)
+            if args.sleep_ms:
+                time.sleep(args.sleep_ms / 2000)
 
     bus = open_bus(BusConfig(url=args.url, partitions=args.partitions, ack_wait_s=5))
     consumer = CheckpointedConsumer(
-        bus, "ledger", ledger, apply, FileCheckpointStore(args.checkpoint), max_messages=8
+        bus, "ledger", ledger, apply, SlowAckStore(args.checkpoint), max_messages=8
     )
     stats = consumer.run(until=lambda: ledger.count.sum() >= args.expected, idle_timeout_s=30)
     print(stats, flush=True)

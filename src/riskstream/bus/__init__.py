@@ -19,6 +19,7 @@ from riskstream.bus.checkpoint import (
 from riskstream.bus.config import BusConfig
 from riskstream.bus.consumer import CheckpointedConsumer, ConsumerStats
 from riskstream.bus.memory import MemoryBus
+from riskstream.bus.relay import through_bus
 
 
 def open_bus(config: BusConfig | str | None = None) -> Bus:
@@ -54,4 +55,5 @@ __all__ = [
     "PublishResult",
     "open_bus",
     "split_by_partition",
+    "through_bus",
 ]
