@@ -13,9 +13,10 @@ Tables (each a Delta table under ``root``, partitioned by UTC ``date``)
 ``quarantine``  rejected events with ``reason_code`` and ``reason`` text.
 
 Writing is buffered: rows accumulate in memory and go to Delta in one append per
-``flush_rows`` events (large Parquet files; Delta's small-file problem is what
-:meth:`HistoryStore.compact` then fixes, by rewriting a partition's files into few big ones,
-the data unchanged). :meth:`HistoryStore.vacuum` deletes files no version younger than the
+``flush_rows`` events (large Parquet files), on a writer thread so ingestion does not wait
+for Parquet encoding. Many small appends still make many files — Delta's small-file problem
+— which :meth:`HistoryStore.compact` fixes by rewriting a partition's files into a few big
+ones, the data unchanged. :meth:`HistoryStore.vacuum` deletes files no version younger than the
 retention needs, which bounds time travel to that window.
 
 A bar spanning two flushes is written as two *partial* rows (with the arrival index of its
@@ -41,7 +42,8 @@ back to :data:`~riskstream.core.events.EVENT_DTYPE` restore them bit for bit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,19 +59,19 @@ from riskstream.core.events import EVENT_DTYPE, PRICE_SCALE, EventKind, empty_ev
 TABLES = ("ticks", "bars_1s", "bars_1m", "features", "quarantine")
 BAR_WIDTH_NS = {"1s": NS_PER_S, "1m": 60 * NS_PER_S}
 
-# Event columns in Delta (no unsigned types there): name -> (Arrow type, numpy view/cast)
-_EVENT_COLUMNS: dict[str, pa.DataType] = {
-    "ts_event": pa.int64(),
-    "ts_recv": pa.int64(),
-    "seq": pa.int64(),
-    "instrument_id": pa.int32(),
-    "source": pa.int32(),
-    "kind": pa.int16(),
-    "side": pa.int8(),
-    "price": pa.int64(),
-    "size": pa.float64(),
-    "order_id": pa.int64(),
-    "flags": pa.int16(),
+# Event columns in Delta (no unsigned types there): name -> (Arrow type, numpy dtype)
+_EVENT_COLUMNS: dict[str, tuple[pa.DataType, type]] = {
+    "ts_event": (pa.int64(), np.int64),
+    "ts_recv": (pa.int64(), np.int64),
+    "seq": (pa.int64(), np.int64),
+    "instrument_id": (pa.int32(), np.int32),
+    "source": (pa.int32(), np.int32),
+    "kind": (pa.int16(), np.int16),
+    "side": (pa.int8(), np.int8),
+    "price": (pa.int64(), np.int64),
+    "size": (pa.float64(), np.float64),
+    "order_id": (pa.int64(), np.int64),
+    "flags": (pa.int16(), np.int16),
 }
 _BITCAST = {"seq", "order_id"}  # uint64 stored as int64 with the same bits
 
@@ -87,14 +89,10 @@ def _day(ts_ns: int) -> dt.date:
 
 def _event_arrays(events: np.ndarray) -> dict[str, pa.Array]:
     out = {}
-    for name, arrow_type in _EVENT_COLUMNS.items():
+    for name, (arrow_type, np_type) in _EVENT_COLUMNS.items():
         column = np.ascontiguousarray(events[name])
-        column = (
-            column.view(np.int64)
-            if name in _BITCAST
-            else column.astype(arrow_type.to_pandas_dtype(), copy=False)
-        )
-        out[name] = pa.array(column, type=arrow_type)
+        bits = column.view(np.int64) if name in _BITCAST else column.astype(np_type, copy=False)
+        out[name] = pa.array(bits, type=arrow_type)
     return out
 
 
@@ -125,10 +123,26 @@ class HistoryStore:
         Events buffered before a write (bigger means fewer, larger files).
     retention_hours : int
         Default retention of :meth:`vacuum` (how far back time travel keeps working).
+    background : bool
+        Write automatic flushes on a writer thread (Delta's Parquet writer runs in Rust
+        without the GIL, so ingestion goes on meanwhile); :meth:`flush` always waits.
+    max_pending : int
+        Background writes allowed in the queue before :meth:`append_events` waits.
     """
 
-    def __init__(self, root: str | Path, flush_rows: int = 1_000_000, retention_hours: int = 168):
+    def __init__(
+        self,
+        root: str | Path,
+        flush_rows: int = 1_000_000,
+        retention_hours: int = 168,
+        background: bool = True,
+        max_pending: int = 2,
+    ):
         self.root = str(root)
+        self.background = background
+        self.max_pending = max_pending
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
         if "://" not in self.root:
             Path(self.root).mkdir(parents=True, exist_ok=True)
         self.flush_rows = flush_rows
@@ -162,7 +176,7 @@ class HistoryStore:
             self._events.append(events.copy())  # the caller may reuse its buffer
             self._buffered += len(events)
             if self._buffered >= self.flush_rows:
-                self.flush()
+                self._flush_behind()
 
     def append_quarantine(
         self, events: np.ndarray, reason_codes: np.ndarray | int, reasons: Sequence[str] | str
@@ -219,34 +233,70 @@ class HistoryStore:
                 self._next_ingest = 0 if found is None else int(found) + 1
         return self._next_ingest
 
+    def _take(self) -> Callable[[], dict[str, int]]:
+        """Move the buffers into a write job (run here or on the writer thread). Arrival
+        numbers are assigned now, in the caller's thread, so they follow the call order."""
+        events, quarantine, features = self._events, self._quarantine, self._features
+        self._events, self._buffered, self._quarantine, self._features = [], 0, [], []
+        ingest_start = 0
+        if events:
+            ingest_start = self._ingest_start()
+            self._next_ingest = ingest_start + sum(len(e) for e in events)
+
+        def job() -> dict[str, int]:
+            written: dict[str, int] = {}
+            if events:
+                batch = np.concatenate(events)
+                ingest = np.arange(ingest_start, ingest_start + len(batch), dtype=np.int64)
+                arrays = _event_arrays(batch)
+                arrays["ingest_seq"] = pa.array(ingest)
+                arrays["date"] = _date_column(batch["ts_event"])
+                written["ticks"] = self._write("ticks", pa.table(arrays))
+                for freq in BAR_WIDTH_NS:
+                    bars = partial_bars(batch, ingest, freq)
+                    if bars.height:
+                        written[f"bars_{freq}"] = self._write(f"bars_{freq}", bars.to_arrow())
+            if quarantine:
+                written["quarantine"] = self._write("quarantine", pa.concat_tables(quarantine))
+            if features:
+                table = pa.concat_tables(features, promote_options="default")
+                written["features"] = self._write("features", table, merge_schema=True)
+            if written:
+                self.flushes += 1
+            return written
+
+        return job
+
+    def _flush_behind(self) -> None:
+        """Automatic flush: on the writer thread when ``background`` (at most
+        ``max_pending`` writes queued; beyond that the caller waits: back-pressure)."""
+        job = self._take()
+        if not self.background:
+            job()
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="history")
+        self._pending.append(self._executor.submit(job))
+        while len(self._pending) > self.max_pending:
+            self._pending.pop(0).result()
+
+    def wait(self) -> None:
+        """Wait for background writes (re-raising a failed one's error)."""
+        while self._pending:
+            self._pending.pop(0).result()
+
     def flush(self) -> dict[str, int]:
-        """Write everything buffered (one Delta commit per table); rows written per table."""
-        written: dict[str, int] = {}
-        if self._events:
-            events = np.concatenate(self._events)
-            self._events, self._buffered = [], 0
-            start = self._ingest_start()
-            ingest = np.arange(start, start + len(events), dtype=np.int64)
-            self._next_ingest = start + len(events)
-            arrays = _event_arrays(events)
-            arrays["ingest_seq"] = pa.array(ingest)
-            arrays["date"] = _date_column(events["ts_event"])
-            written["ticks"] = self._write("ticks", pa.table(arrays))
-            for freq in BAR_WIDTH_NS:
-                bars = partial_bars(events, ingest, freq)
-                if bars.height:
-                    written[f"bars_{freq}"] = self._write(f"bars_{freq}", bars.to_arrow())
-        if self._quarantine:
-            table = pa.concat_tables(self._quarantine)
-            self._quarantine = []
-            written["quarantine"] = self._write("quarantine", table)
-        if self._features:
-            table = pa.concat_tables(self._features, promote_options="default")
-            self._features = []
-            written["features"] = self._write("features", table, merge_schema=True)
-        if written:
-            self.flushes += 1
-        return written
+        """Write everything buffered and wait for every pending write; returns the rows
+        this call wrote per table (one Delta commit per table)."""
+        self.wait()
+        return self._take()()
+
+    def close(self) -> None:
+        """Flush and stop the writer thread."""
+        self.flush()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
 
     def _write(self, table: str, data: pa.Table, merge_schema: bool = False) -> int:
         write_deltalake(
@@ -294,6 +344,7 @@ class HistoryStore:
     # -- reading ---------------------------------------------------------------------------
     def scan(self, table: str, version: TimeTravel = None) -> pl.LazyFrame:
         """A lazy scan of ``table`` (at ``version``: int, ISO timestamp or datetime)."""
+        self.wait()  # read your own writes
         if not self.exists(table):
             raise InputError("table", table, f"an existing table under {self.root}")
         return pl.scan_delta(self.uri(table), version=version)

@@ -114,4 +114,4 @@ class HistoryStage:
         ]
 
     def close(self) -> None:
-        self.store.flush()
+        self.store.close()
