@@ -105,3 +105,13 @@ def test_unreachable_redis_is_a_clear_error() -> None:
         RedisCache(f"redis://127.0.0.1:{free_port()}/0")
     with pytest.raises(InputError, match="cache_url"):
         open_cache("memcached://x")
+
+
+def test_feature_cache_from_config() -> None:
+    from riskstream.store.config import StoreConfig
+
+    clock = ManualClock(0)
+    features = FeatureCache.from_config(StoreConfig(cache_ttl_s=2.0), clock)
+    features.set(0, np.array([1]), NAMES, np.ones((1, 3)))
+    clock.advance(2 * NS_PER_S)
+    assert features.get(np.array([1])).stale.all()

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from riskstream.bus import codec
 from riskstream.bus.base import (
     Message,
     PublishResult,
@@ -62,7 +63,7 @@ class MemoryBus:
         self._committed: dict[str, dict[int, int]] = {}
         self._lock = threading.Condition()
         self._rows = (
-            max(1, (self.config.max_payload_bytes - 16) // 64)
+            codec.rows_per_message(self.config.max_payload_bytes)
             if self.config.max_payload_bytes
             else None
         )

@@ -20,7 +20,7 @@ import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -216,6 +216,12 @@ class FeatureCache:
         self.cache = cache
         self.ttl_s = ttl_s
         self.prefix = prefix
+
+    @classmethod
+    def from_config(cls, config: Any, clock: Clock | None = None) -> FeatureCache:
+        """From a :class:`riskstream.store.config.StoreConfig` (``cache_url``,
+        ``cache_ttl_s``)."""
+        return cls(open_cache(config.cache_url, clock), ttl_s=config.cache_ttl_s)
 
     def key(self, instrument_id: int) -> str:
         return f"{self.prefix}:{int(instrument_id)}"
