@@ -284,3 +284,24 @@ def test_split_and_codec_properties() -> None:
         assert back.tobytes() == codec.encode(events)[codec.HEADER_BYTES :]
 
     check()
+
+
+def test_a_gap_that_persists_after_seek_is_an_error(stream) -> None:
+    """Retention dropped a message the checkpoint needs: fail loudly, never skip it."""
+    from riskstream.bus import Checkpoint
+    from riskstream.bus.consumer import MessagesLostError
+
+    bus = MemoryBus(BusConfig(partitions=1))
+    for batch in stream[:4]:
+        bus.publish(batch)
+    bus._parts[0].messages.pop(1)  # message 2 vanishes without renumbering the rest
+    for later in bus._parts[0].messages[1:]:
+        object.__setattr__(later, "seq", later.seq + 1)
+    bus._parts[0].first_seq = 1
+    store = MemoryCheckpointStore()
+    store.save(Checkpoint({0: 1}, Ledger(N_INSTRUMENTS).state()))
+    ledger = Ledger(N_INSTRUMENTS)
+    consumer = CheckpointedConsumer(bus, "g", ledger, ledger.apply, store)
+    with pytest.raises(MessagesLostError, match="retention"):
+        for _ in range(3):
+            consumer.poll(0.01)

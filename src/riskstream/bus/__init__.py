@@ -17,7 +17,7 @@ from riskstream.bus.checkpoint import (
     MemoryCheckpointStore,
 )
 from riskstream.bus.config import BusConfig
-from riskstream.bus.consumer import CheckpointedConsumer, ConsumerStats
+from riskstream.bus.consumer import CheckpointedConsumer, ConsumerStats, MessagesLostError
 from riskstream.bus.memory import MemoryBus
 from riskstream.bus.relay import through_bus
 
@@ -52,6 +52,7 @@ __all__ = [
     "MemoryBus",
     "MemoryCheckpointStore",
     "Message",
+    "MessagesLostError",
     "PublishResult",
     "open_bus",
     "split_by_partition",

@@ -7,7 +7,9 @@ with sequence ``s`` while ``last[p]`` is the last applied sequence:
 * ``s == last[p] + 1``: applied to the state, ``last[p] = s``;
 * ``s >  last[p] + 1``: a gap (a message lost in transit, or redelivered out of order) —
   nothing more of ``p`` is applied this round, and the consumer is repositioned to
-  ``last[p]`` (:meth:`~riskstream.bus.base.Consumer.seek`).
+  ``last[p]`` (:meth:`~riskstream.bus.base.Consumer.seek`). If the same gap is seen again
+  right after the seek, the message no longer exists (retention dropped it) and
+  :class:`MessagesLostError` is raised rather than skipping it.
 
 Every ``checkpoint_every`` applied messages (and when the loop stops), the state and
 ``last`` are saved together atomically, *then* the messages are acknowledged. A crash
@@ -29,7 +31,11 @@ import numpy as np
 
 from riskstream.bus.base import Bus, Consumer
 from riskstream.bus.checkpoint import Checkpoint, Checkpointable, CheckpointStore
-from riskstream.core.errors import ServiceUnavailableError
+from riskstream.core.errors import RiskstreamError, ServiceUnavailableError
+
+
+class MessagesLostError(RiskstreamError):
+    """A message the checkpoint needs is gone from the bus (dropped by retention)."""
 
 
 @dataclass
@@ -97,6 +103,7 @@ class CheckpointedConsumer:
         self._consumer: Consumer | None = None
         self._since_checkpoint = 0
         self._uncommitted = False
+        self._gap_at: dict[int, int] = {}  # partition -> position of an unresolved gap
 
     @property
     def consumer(self) -> Consumer:
@@ -125,9 +132,17 @@ class CheckpointedConsumer:
                 self._uncommitted = True  # acknowledged with the next commit
                 continue
             if message.seq != last + 1:
+                if self._gap_at.get(p) == last:  # the same gap right after a seek
+                    raise MessagesLostError(
+                        f"consumer {self.name!r}, partition {p}: the bus has no message "
+                        f"{last + 1} (next is {message.seq}); retention dropped messages "
+                        "this checkpoint needs"
+                    )
+                self._gap_at[p] = last
                 behind[p] = last
                 self.stats.gaps_recovered += 1
                 continue
+            self._gap_at.pop(p, None)
             self.apply(message.events)
             self.positions[p] = message.seq
             applied += 1
