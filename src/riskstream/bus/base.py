@@ -125,12 +125,16 @@ def split_by_partition(events: np.ndarray, partitions: int) -> list[tuple[int, n
     The order of events within a partition is kept (a stable sort), so per-instrument
     sequence order survives. With one partition the batch is returned as is (no copy).
     """
+    if len(events) == 0:
+        return []
     if partitions == 1:
-        return [(0, events)] if len(events) else []
+        return [(0, events)]
     part = events["instrument_id"] % partitions
-    order = np.argsort(part, kind="stable")
+    order = np.argsort(part, kind="stable")  # a radix sort for small integers: O(n)
     bounds = np.searchsorted(part[order], np.arange(partitions + 1))
-    sorted_events = events[order]
+    # gather whole 64-byte records as rows of 8 words (much faster than a structured take)
+    words = np.ascontiguousarray(events).view(np.uint64).reshape(len(events), -1)
+    sorted_events = np.take(words, order, axis=0).view(EVENT_DTYPE).reshape(-1)
     return [
         (p, sorted_events[bounds[p] : bounds[p + 1]])
         for p in range(partitions)
