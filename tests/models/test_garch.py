@@ -276,3 +276,28 @@ def test_unfitted_models_raise_model_error() -> None:
         GarchPanel().simulate(1, 1)
     with pytest.raises(InputError, match="'o'"):
         GarchPanel(o=2).fit(np.random.default_rng(0).normal(0, 0.01, (200, 2)))
+
+
+def test_panel_update_continues_the_filter(sp500_log: np.ndarray) -> None:
+    """Online updates with fixed parameters equal the recursion run over the whole sample."""
+    y = np.c_[sp500_log[-800:], sp500_log[-1600:-800]]
+    panel = GarchPanel(o=1).fit(y[:-5])
+    for row in y[-5:]:
+        panel.update(row)
+    for k in range(2):
+        yk = y[:, k] * SCALE
+        s2 = _garch11_variance(
+            yk,
+            panel.mu_[k],
+            panel.omega_[k],
+            panel.alpha_[k],
+            panel.gamma_[k],
+            panel.beta_[k],
+            _backcast(yk[:-5], True),
+        )
+        np.testing.assert_allclose(panel.conditional_volatility_[:, k], np.sqrt(s2) / SCALE)
+        np.testing.assert_allclose(
+            panel.standardized_residuals_[:, k], (yk - panel.mu_[k]) / np.sqrt(s2)
+        )
+    with pytest.raises(InputError, match=r"r_t\[1\]"):
+        panel.update([0.01, np.nan])

@@ -156,3 +156,18 @@ def test_factory_names_and_errors(factors: np.ndarray) -> None:
     nan[7, 2] = np.nan
     with pytest.raises(InputError, match=r"returns\[7, 2\]"):
         FilteredHistoricalSimulation().fit(nan)
+
+
+def test_update_absorbs_a_new_day(factors: np.ndarray) -> None:
+    fhs = FilteredHistoricalSimulation().fit(factors[:-1])
+    before = fhs.volatility_.copy()
+    fhs.update(factors[-1])
+    assert fhs.standardized_residuals_.shape == factors.shape
+    assert not np.allclose(fhs.volatility_, before)
+    assert fhs.generate(100, 2, seed=1).shape == (100, 3)
+    hs = HistoricalSimulation().fit(factors[:-1]).update(factors[-1])
+    np.testing.assert_array_equal(hs.generate(5, 1), factors[-5:])
+    mc = MonteCarloSimulation(copula="gaussian").fit(factors[:-1]).update(factors[-1])
+    np.testing.assert_allclose(mc.volatility_, fhs.volatility_, rtol=1e-6)
+    with pytest.raises(InputError, match="r_t"):
+        hs.update(factors[-1, :2])

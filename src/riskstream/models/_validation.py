@@ -78,6 +78,17 @@ def as_returns_vector(
     return as_returns_matrix(x, field=field, min_obs=min_obs)[:, 0].copy()
 
 
+def as_return_row(r_t: ArrayLike, n_assets: int, *, field: str = "r_t") -> np.ndarray:
+    """Validate one day's returns for an online ``update``: finite, shape (n_assets,)."""
+    row = np.asarray(r_t, dtype=np.float64).reshape(-1)
+    if row.shape != (n_assets,):
+        raise InputError(field, f"array of shape {row.shape}", f"shape ({n_assets},)")
+    if not np.isfinite(row).all():
+        i = int(np.flatnonzero(~np.isfinite(row))[0])
+        raise InputError(f"{field}[{i}]", float(row[i]), "a finite return (no NaN or inf)")
+    return row
+
+
 def check_positive_int(value: Any, field: str) -> int:
     """``value`` as an int ≥ 1, or an InputError naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:

@@ -21,8 +21,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riskstream.core.errors import InputError, ModelError
-from riskstream.models._validation import as_returns_matrix, check_unit_interval
+from riskstream.core.errors import ModelError
+from riskstream.models._validation import (
+    as_return_row,
+    as_returns_matrix,
+    check_positive_int,
+    check_unit_interval,
+)
 
 BACKCAST_OBS = 75
 BACKCAST_DECAY = 0.94
@@ -113,13 +118,7 @@ class EWMACovariance:
         """
         if not hasattr(self, "covariance_"):
             raise ModelError("EWMACovariance.update called before fit")
-        r = np.asarray(r_t, dtype=np.float64).reshape(-1)
-        n_assets = self.covariance_.shape[0]
-        if r.shape != (n_assets,):
-            raise InputError("r_t", f"array of shape {r.shape}", f"shape ({n_assets},)")
-        if not np.isfinite(r).all():
-            i = int(np.flatnonzero(~np.isfinite(r))[0])
-            raise InputError(f"r_t[{i}]", float(r[i]), "a finite return (no NaN or inf)")
+        r = as_return_row(r_t, self.covariance_.shape[0])
         self.covariance_ = self.lam * self.covariance_ + (1.0 - self.lam) * np.outer(r, r)
         self.n_obs_ += 1
         self._refresh()
@@ -130,9 +129,7 @@ class EWMACovariance:
 
         EWMA is an integrated process (no mean reversion), so variances add over days.
         """
-        if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 1:
-            raise InputError("horizon_days", horizon_days, "a positive integer")
-        return horizon_days * self.covariance_
+        return check_positive_int(horizon_days, "horizon_days") * self.covariance_
 
     def _refresh(self) -> None:
         vol = np.sqrt(np.diag(self.covariance_))

@@ -44,6 +44,7 @@ from scipy.optimize import minimize
 
 from riskstream.core.errors import InputError, ModelError
 from riskstream.models._validation import (
+    as_return_row,
     as_returns_matrix,
     as_returns_vector,
     check_choice,
@@ -516,6 +517,27 @@ class GarchPanel:
         s2_next += self.beta_ * sigma2[-1]
         self._sigma2_next = s2_next
         self.next_volatility_ = np.sqrt(s2_next) / SCALE
+        return self
+
+    def update(self, r_t: ArrayLike) -> GarchPanel:
+        """Absorb one new day of returns ``r_t`` (n_assets,), decimal log returns, with the
+        parameters held fixed: append its standardised residual and conditional volatility,
+        and roll tomorrow's variance forward,
+        :math:`\\sigma^2_{T+2} = \\omega + (\\alpha + \\gamma\\mathbf 1[\\epsilon<0])
+        \\epsilon^2_{T+1} + \\beta\\sigma^2_{T+1}`. O(n_assets); returns ``self``.
+
+        Re-estimate with :meth:`fit` periodically (e.g. weekly); parameters move slowly.
+        """
+        self._check_fitted()
+        e = as_return_row(r_t, self.mu_.shape[0]) * SCALE - self.mu_
+        s2 = self._sigma2_next
+        self.standardized_residuals_ = np.vstack([self.standardized_residuals_, e / np.sqrt(s2)])
+        self.conditional_volatility_ = np.vstack(
+            [self.conditional_volatility_, np.sqrt(s2) / SCALE]
+        )
+        self._sigma2_next = self.omega_ + (self.alpha_ + self.gamma_ * (e < 0)) * e**2
+        self._sigma2_next += self.beta_ * s2
+        self.next_volatility_ = np.sqrt(self._sigma2_next) / SCALE
         return self
 
     def forecast_variance(self, horizon_days: int) -> np.ndarray:
