@@ -28,22 +28,24 @@ def _t_sample(n: int, nu: float, seed: int) -> np.ndarray:
 
 
 def test_gaussian_copula_recovers_correlation() -> None:
-    """n = 3,000: standard error of a correlation ≈ (1-ρ²)/√n ≤ 0.018; tolerance 0.05."""
+    """n = 3,000: standard error of a correlation ≈ (1-ρ²)/√n ≤ 0.018 (somewhat more for
+    Kendall inversion); tolerance 0.07 ≈ 3.5 standard errors."""
     x = stats.multivariate_normal(cov=R_TRUE).rvs(size=3000, random_state=1)
     # margins do not matter to a copula: distort them monotonically
     x = np.c_[np.exp(x[:, 0]), x[:, 1] ** 3, x[:, 2]]
     for method in ("normal_scores", "kendall"):
         fit = GaussianCopula(method=method).fit(pseudo_observations(x))
-        np.testing.assert_allclose(fit.correlation_, R_TRUE, atol=0.05)
+        np.testing.assert_allclose(fit.correlation_, R_TRUE, atol=0.07)
         assert fit.nu_ == np.inf
 
 
 def test_t_copula_recovers_correlation_and_dof() -> None:
     """ν = 5, n = 3,000: the profile-likelihood ν has a standard error ≈ 0.6 here
-    (McNeil, Frey, Embrechts 2005, §5.5.3 report similar precision); tolerance ±1.8."""
+    (McNeil, Frey, Embrechts 2005, §5.5.3 report similar precision); tolerance ±1.8. The
+    tau-inverted correlation: tolerance 0.07 as above (seeds 2-5 give errors 0.015-0.062)."""
     u = pseudo_observations(_t_sample(3000, 5.0, 2))
     fit = StudentTCopula().fit(u)
-    np.testing.assert_allclose(fit.correlation_, R_TRUE, atol=0.05)
+    np.testing.assert_allclose(fit.correlation_, R_TRUE, atol=0.07)
     assert fit.nu_ == pytest.approx(5.0, abs=1.8)
     gauss = GaussianCopula().fit(u)
     assert fit.loglikelihood_ > gauss.loglikelihood_  # tail dependence is detected

@@ -301,3 +301,37 @@ def test_panel_update_continues_the_filter(sp500_log: np.ndarray) -> None:
         )
     with pytest.raises(InputError, match=r"r_t\[1\]"):
         panel.update([0.01, np.nan])
+
+
+@pytest.mark.parametrize("c", [1e-3, 0.1, 10.0, 1e4])
+def test_panel_fit_is_scale_equivariant(sp500_log: np.ndarray, c: float) -> None:
+    """GARCH is scale-equivariant: fitting c·r gives μ·c, ω·c², the same α, β, ν and the
+    same standardised residuals — so series in any unit (P&L in currency, returns
+    standardised to unit variance) are fitted as well as decimal returns."""
+    r = sp500_log[-2500:]
+    base = GarchPanel(dist="t").fit(r[:, None])
+    scaled = GarchPanel(dist="t").fit(c * r[:, None])
+    assert scaled.mu_[0] == pytest.approx(c * base.mu_[0], rel=2e-3, abs=1e-6 * c)
+    assert scaled.omega_[0] == pytest.approx(c**2 * base.omega_[0], rel=1e-2)
+    assert scaled.alpha_[0] == pytest.approx(base.alpha_[0], abs=1e-3)
+    assert scaled.beta_[0] == pytest.approx(base.beta_[0], abs=1e-3)
+    assert scaled.nu_[0] == pytest.approx(base.nu_[0], rel=1e-2)
+    assert scaled.next_volatility_[0] == pytest.approx(c * base.next_volatility_[0], rel=2e-3)
+
+
+@pytest.mark.parametrize("c", [1e-3, 0.1, 80.0, 1e4])
+def test_arch_wrapper_is_scale_equivariant(sp500_log: np.ndarray, c: float) -> None:
+    """Same property for the arch-based single-series model (extra power-of-ten scaling)."""
+    r = sp500_log[-2500:]
+    base = GarchVolatility(dist="t").fit(r)
+    scaled = GarchVolatility(dist="t").fit(c * r)
+    assert scaled.params_["omega"] == pytest.approx(c**2 * base.params_["omega"], rel=2e-2)
+    for name in ("alpha[1]", "beta[1]"):
+        assert scaled.params_[name] == pytest.approx(base.params_[name], abs=2e-3)
+    assert scaled.nu_ == pytest.approx(base.nu_, rel=2e-2)
+    assert scaled.next_volatility_ == pytest.approx(c * base.next_volatility_, rel=5e-3)
+    np.testing.assert_allclose(
+        scaled.forecast_variance(3), c**2 * base.forecast_variance(3), rtol=1e-2
+    )
+    sim = scaled.simulate(4, 2, rng=1) - scaled.mu_
+    np.testing.assert_allclose(sim, c * (base.simulate(4, 2, rng=1) - base.mu_), rtol=2e-2)

@@ -19,7 +19,10 @@ decimal returns (:math:`\\omega \\sim 10^{-6}`), so both models here multiply re
 :data:`SCALE` = 100 (percent returns) before estimation, as ``arch`` recommends. Hence
 ``params_`` (:math:`\\mu` in percent, :math:`\\omega` in percent²) are in percent units —
 directly comparable with published ``arch`` output — while every volatility, residual,
-forecast and simulated return is given back in decimal units.
+forecast and simulated return is given back in decimal units. Both estimators are
+scale-equivariant in practice: a series far from daily-return size (a P&L in currency, a
+calm spread) is rescaled further for the optimiser — :class:`GarchPanel` to unit variance,
+:class:`GarchVolatility` by a power of ten (``scale_``) — and the estimates mapped back.
 
 Two estimators:
 
@@ -275,9 +278,13 @@ class GarchVolatility:
     loglikelihood_ : float
         Maximised log-likelihood of the percent-scaled series (as ``arch`` reports it).
     result_ : arch.univariate.base.ARCHModelResult
-        The full ``arch`` result (standard errors, ``summary()``).
+        The full ``arch`` result (standard errors, ``summary()``), in the units of the data
+        ``arch`` was given: decimal returns times ``scale_``.
     scale_ : float
-        :data:`SCALE`, the factor applied to returns before estimation.
+        Factor applied to the decimal returns before estimation: :data:`SCALE` (percent),
+        times a power of ten when the percent series' variance falls outside ``arch``'s
+        well-conditioned range [1, 1000] (very calm or very wild series). ``params_`` are
+        reported in percent units whatever it is.
     """
 
     def __init__(
@@ -309,9 +316,10 @@ class GarchVolatility:
             raise InputError("p", p, "p ≥ 1 or o ≥ 1 (a GARCH needs a shock term)")
         dist = check_choice(self.dist, "dist", _DISTS)
         mean = check_choice(self.mean, "mean", _MEANS)
-        y = as_returns_vector(returns, min_obs=MIN_GARCH_OBS) * SCALE
+        y_pct = as_returns_vector(returns, min_obs=MIN_GARCH_OBS) * SCALE
+        k = _extra_scale(y_pct)
         model = arch_model(
-            y,
+            y_pct * k,
             mean="Constant" if mean == "constant" else "Zero",
             vol="GARCH",
             p=p,
@@ -329,15 +337,20 @@ class GarchVolatility:
                 f"{result.optimization_result.message}"
             )
         self.result_ = result
-        self.params_ = {str(k): float(v) for k, v in result.params.items()}
-        self.scale_ = SCALE
+        self.scale_ = SCALE * k
+        # back to percent units: mu scales with the data, omega with its square
+        unit_power = {"mu": 1, "omega": 2}
+        self.params_ = {
+            str(name): float(v) / k ** unit_power.get(str(name), 0)
+            for name, v in result.params.items()
+        }
         self.mu_ = self.params_.get("mu", 0.0) / SCALE
         self.nu_ = self.params_.get("nu") if dist == "t" else None
-        sigma = np.asarray(result.conditional_volatility, dtype=np.float64)
-        resid = np.asarray(result.resid, dtype=np.float64)
+        sigma = np.asarray(result.conditional_volatility, dtype=np.float64) / k
+        resid = np.asarray(result.resid, dtype=np.float64) / k
         self.conditional_volatility_ = sigma / SCALE
         self.standardized_residuals_ = resid / sigma
-        self.loglikelihood_ = float(result.loglikelihood)
+        self.loglikelihood_ = float(result.loglikelihood) + y_pct.shape[0] * np.log(k)
         # state for forecasting and simulation (percent units)
         self._omega = self.params_["omega"]
         self._alpha = np.array([self.params_[f"alpha[{i + 1}]"] for i in range(p)])
@@ -360,7 +373,7 @@ class GarchVolatility:
         self._check_fitted()
         horizon = check_positive_int(horizon_days, "horizon_days")
         fc = self.result_.forecast(horizon=horizon, reindex=False)
-        return np.asarray(fc.variance.to_numpy()[-1], dtype=np.float64) / SCALE**2
+        return np.asarray(fc.variance.to_numpy()[-1], dtype=np.float64) / self.scale_**2
 
     def simulate(
         self,
@@ -596,6 +609,19 @@ class GarchPanel:
             raise ModelError("GarchPanel is not fitted: call fit(returns) first")
 
 
+def _extra_scale(y_pct: np.ndarray) -> float:
+    """Power of ten bringing percent returns into ``arch``'s well-conditioned range.
+
+    1 when the variance of the percent series is in [1, 1000] (daily equity, FX and
+    commodity returns); otherwise :math:`10^{-\\lfloor \\log_{10} s \\rfloor}`, giving a
+    standard deviation in [1, 10) — e.g. for calm rate or spread changes.
+    """
+    var = float(y_pct.var())
+    if 1.0 <= var <= 1000.0:
+        return 1.0
+    return float(10.0 ** -np.floor(np.log10(np.sqrt(var))))
+
+
 def _geometric_sum(phi: np.ndarray, h: np.ndarray) -> np.ndarray:
     """:math:`\\sum_{i<h} \\phi^i` elementwise, valid at :math:`\\phi = 1`."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -618,9 +644,17 @@ def _backcast(y: np.ndarray, has_mu: bool) -> float:
 
 
 def _fit_one(
-    y: np.ndarray, has_mu: bool, has_gamma: bool, dist_t: bool, column: int
+    y_in: np.ndarray, has_mu: bool, has_gamma: bool, dist_t: bool, column: int
 ) -> tuple[np.ndarray, float]:
-    """Maximise one column's likelihood with SLSQP from the best of a few start points."""
+    """Maximise one column's likelihood with SLSQP from the best of a few start points.
+
+    The optimiser's tolerances and finite-difference steps are absolute, so the series is
+    first divided by its standard deviation :math:`s` (GARCH is scale-equivariant) and the
+    estimates mapped back: :math:`\\mu s`, :math:`\\omega s^2`, the log-likelihood less
+    :math:`n \\ln s`; :math:`\\alpha, \\gamma, \\beta, \\nu` are unit-free.
+    """
+    s = float(y_in.std())
+    y = y_in / s
     backcast = _backcast(y, has_mu)
     var = float(y.var())
     mean = float(y.mean())
@@ -672,4 +706,8 @@ def _fit_one(
             break
     if best is None or not np.isfinite(best.fun) or best.fun >= 1e99:
         raise ModelError(f"GARCH fit of column {column} did not converge")
-    return np.asarray(best.x, dtype=np.float64), float(best.fun)
+    theta = np.asarray(best.x, dtype=np.float64)
+    if has_mu:
+        theta[0] *= s
+    theta[1 if has_mu else 0] *= s * s
+    return theta, float(best.fun) + y.shape[0] * np.log(s)
