@@ -213,3 +213,40 @@ def test_redelivered_messages_are_skipped_over_nats(nats_server) -> None:
         consumer.close()
     finally:
         bus.close()
+
+
+def test_two_consumer_processes_share_the_partitions(nats_server, tmp_path) -> None:
+    """A consumer group split over partitions: each member sees only its instruments,
+    and together they apply every event once."""
+    from riskstream.bus import CheckpointedConsumer
+
+    stream = event_stream(n_batches=8, batch=500, n_instruments=N_INSTRUMENTS, seed=9)
+    bus = open_bus(BusConfig(url=nats_server.url, partitions=4))
+    try:
+        for batch in stream:
+            bus.publish(batch)
+        members = []
+        for k, parts in enumerate(([0, 1], [2, 3])):
+            ledger = Ledger(N_INSTRUMENTS)
+            CheckpointedConsumer(
+                bus,
+                "group",
+                ledger,
+                ledger.apply,
+                FileCheckpointStore(tmp_path / f"member{k}.npz"),
+                partitions=parts,
+                checkpoint_every=4,
+            ).run(idle_timeout_s=0.3, fetch_timeout_s=0.1)
+            seen = np.flatnonzero(ledger.count)
+            assert set(seen % 4) <= set(parts)
+            members.append(ledger)
+        expected = Ledger(N_INSTRUMENTS)
+        for batch in stream:
+            expected.apply(batch)
+        np.testing.assert_array_equal(members[0].count + members[1].count, expected.count)
+        combined = np.where(members[0].count > 0, members[0].checksum, members[1].checksum)
+        np.testing.assert_array_equal(
+            combined[expected.count > 0], expected.checksum[expected.count > 0]
+        )
+    finally:
+        bus.close()
