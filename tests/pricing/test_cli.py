@@ -122,12 +122,15 @@ def test_price_option_american_and_future(monkeypatch, capsys) -> None:
         (["--spot", "nan"], "'--spot' has value nan"),
         (["--right", "straddle"], "'--right' has value 'straddle'; expected one of call, put"),
         (["--style", "bermudan"], "'--style' has value 'bermudan'"),
+        (["--future", "--dividend", "0.02"], "'--dividend' has value 0.02"),
     ],
 )
 def test_price_option_bad_input(monkeypatch, capsys, args, message) -> None:
     base = dict(zip(OPTION[2::2], OPTION[3::2], strict=True)) | {"--right": "call"}
-    base.update(dict(zip(args[::2], args[1::2], strict=True)))
-    argv = ["price", "option", *[x for kv in base.items() for x in kv], "--json"]
+    flags = [a for a in args if a == "--future"]
+    pairs = [a for a in args if a != "--future"]
+    base.update(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+    argv = ["price", "option", *[x for kv in base.items() for x in kv], *flags, "--json"]
     code, out, err = run(monkeypatch, capsys, argv)
     assert code == 2
     assert message in err

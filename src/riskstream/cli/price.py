@@ -83,6 +83,8 @@ def option(
     _finite("--expiry", expiry, minimum=0.0, strict=False, expected="a time in years >= 0")
     _finite("--rate", rate, minimum=-math.inf, strict=True, expected="a finite rate")
     _finite("--dividend", dividend, minimum=-math.inf, strict=True, expected="a finite yield")
+    if future and dividend != 0.0:
+        raise InputError("--dividend", dividend, "0 with --future (a futures price has no yield)")
     right = _choice("--right", right, ("call", "put"))
     style = _choice("--style", style, ("european", "american"))
     is_call = right == "call"
@@ -118,7 +120,7 @@ def option(
             "vol": vol,
             "expiry": expiry,
             "right": right,
-            "dividend": 0.0 if future else dividend,
+            "dividend": dividend,
             "style": style,
             "future": future,
         },
