@@ -1,7 +1,8 @@
 """Benchmark of the pricers on the risk engine's workload.
 
 Times (a) the revaluation of 2,000 European options on a grid of 21 spot x 11 volatility
-shocks (the risk engine's full revaluation), by the numba kernel and by numpy broadcasting;
+shocks (the risk engine's full revaluation), by the numba kernel (serial and threaded) and by
+numpy broadcasting;
 (b) analytic Greeks of 10,000 options; (c) 100,000 implied volatilities; (d) 2,000 American
 options on a 201-step Leisen-Reimer tree; (e) PDE Greeks of 100 American options.
 Prints one JSON object as its last line. Run: ``PYTHONPATH=src python bench/pricing.py``.
@@ -23,6 +24,7 @@ from riskstream.pricing import (
     bsm_implied_vol,
     bsm_price,
     bsm_price_grid,
+    bsm_price_grid_parallel,
 )
 
 
@@ -57,6 +59,10 @@ def main() -> None:
     grid_numba = timed_ms(
         lambda: bsm_price_grid(S, K, T, r, q, sigma, is_call, spot_factors, vol_factors), 50
     )
+    grid_parallel = timed_ms(
+        lambda: bsm_price_grid_parallel(S, K, T, r, q, sigma, is_call, spot_factors, vol_factors),
+        50,
+    )
     col = (slice(None), None, None)
     grid_numpy = timed_ms(
         lambda: bsm_price(
@@ -84,6 +90,8 @@ def main() -> None:
         "grid_points": 21 * 11,
         "grid_numba_p50_ms": grid_numba["p50_ms"],
         "grid_numba_p99_ms": grid_numba["p99_ms"],
+        "grid_numba_parallel_p50_ms": grid_parallel["p50_ms"],
+        "grid_numba_parallel_p99_ms": grid_parallel["p99_ms"],
         "grid_numpy_p50_ms": grid_numpy["p50_ms"],
         "greeks_10k_p50_ms": greeks["p50_ms"],
         "implied_vol_100k_p50_ms": implied["p50_ms"],

@@ -40,7 +40,7 @@ from riskstream.pricing.forwards import (
     fx_forward_rate_simple,
 )
 from riskstream.pricing.implied_vol import black76_implied_vol, bsm_implied_vol
-from riskstream.pricing.kernels import bsm_price_grid
+from riskstream.pricing.kernels import bsm_price_grid, bsm_price_grid_parallel
 
 __all__ = [
     "BondRisk",
@@ -63,6 +63,7 @@ __all__ = [
     "bsm_implied_vol",
     "bsm_price",
     "bsm_price_grid",
+    "bsm_price_grid_parallel",
     "effective_duration",
     "forward_greeks",
     "forward_price",
