@@ -10,6 +10,8 @@ from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.md.config import MdConfig
+from riskstream.models.config import ModelsConfig
+from riskstream.pricing.config import PricingConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -21,3 +23,5 @@ class Settings(ConfigModel):
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
     md: MdConfig = MdConfig()
+    models: ModelsConfig = ModelsConfig()
+    pricing: PricingConfig = PricingConfig()
