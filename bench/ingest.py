@@ -1,20 +1,21 @@
-"""Benchmark: in-process ingest — validation, sequencing, L3/L2 books, features, market state.
+"""Benchmark: in-process ingest — bus, validation, sequencing, L3/L2 books, features, state.
 
-A 10,000-instrument universe (``generate_universe``) with a realistic message mix:
-equities, futures and options are order-driven (L3: adds, cancels, modifies, trades against
-the best resting orders), FX and bonds quote-driven (L1 quotes and off-book trade prints).
-Activity is skewed across instruments (Zipf, exponent 0.8). Events are generated up front
-(deterministic, seed 7) and then fed batch by batch to :class:`riskstream.md.MdStage`, whose
-per-batch latency is receipt (the wall clock when the batch arrives) → features and market
-state updated.
+Events: ``MarketSimulator`` over ``generate_universe`` (10,000 instruments) when the
+simulator is available, else a synthetic stream with a realistic mix: equities, futures and
+options order-driven (L3 adds, cancels, modifies, trades against the best resting orders),
+FX and bonds quote-driven (L1 quotes, off-book trade prints), activity Zipf-skewed across
+instruments. Events are generated up front (deterministic, seed 7), then fed batch by batch
+to :class:`riskstream.md.MdStage` — through a ``memory://`` bus (publish, consume, apply)
+when ``riskstream.bus`` exists, and directly — after an untimed warm-up.
 
-Prints one JSON object as its last line: ``events_per_s`` (timed events / their total
-processing wall time, after an untimed warm-up), ``p50/p99/max_latency_us`` (wall clock per
-batch) and ``p99_cpu_us`` (thread CPU time per batch: the same without preemption by other
-processes) for ``batch_events`` (512 by default: keeps p99 well under 1 ms while
-amortising the ~25 us per-batch overhead), plus a sweep over batch sizes.
-``nats_events_per_s`` is measured by the bus integration, not here.
-Run: ``PYTHONPATH=src python bench/ingest.py [--events N] [--batch B]``.
+Prints one JSON object as its last line. Headline (through the memory bus, else direct):
+``events_per_s`` (timed events / their processing wall time), ``p50/p99_latency_us`` (per
+batch, wall clock from receipt — publish on the bus path — to features and market state
+updated) and ``p99_cpu_us`` (thread CPU time per batch: the same without preemption by the
+other processes of a shared machine) for ``batch_events`` (512 by default: keeps p99 well
+under 1 ms while amortising the per-batch overhead), then ``direct`` and a ``sweep`` over
+batch sizes. ``nats_events_per_s`` is measured by the bus integration, not here.
+Run: ``PYTHONPATH=src python bench/ingest.py [--events N] [--batch B] [--sweep 256,1024]``.
 """
 
 # numba kernels draw from numba's own generator, seeded by np.random.seed inside the kernel
@@ -216,6 +217,50 @@ def run(events: np.ndarray, n_instruments: int, batch: int, warmup: int) -> dict
     }
 
 
+def run_bus(events: np.ndarray, n_instruments: int, batch: int, warmup: int) -> dict | None:
+    """As :func:`run`, but each batch is published to a ``memory://`` bus (one partition: a
+    single in-process consumer) and the stage is fed what the consumer receives. Latency is
+    publish → every message of the batch applied. None when the bus is not available."""
+    try:
+        from riskstream.bus import BusConfig, open_bus
+    except ImportError:
+        return None
+    stage = MdStage(n_instruments, MdConfig(order_capacity=1 << 18))
+    bus = open_bus(BusConfig(url="memory://", partitions=1, memory_retain_messages=4096))
+    consumer = bus.consumer("bench", start_after={0: bus.last_seq(0)})
+
+    def feed(chunk: np.ndarray) -> None:
+        bus.publish(chunk)
+        messages = consumer.fetch(1024, 1.0)
+        for m in messages:
+            stage.on_batch(m.events, int(chunk["ts_recv"][-1]))
+        consumer.commit({m.partition: m.seq for m in messages})
+
+    for a in range(0, warmup, batch):
+        feed(events[a : min(a + batch, warmup)])
+    timed = events[warmup:]
+    n_batches = -(-len(timed) // batch)
+    wall = np.zeros(n_batches, dtype=np.int64)
+    cpu = np.zeros(n_batches, dtype=np.int64)
+    start = time.perf_counter()
+    for k in range(n_batches):
+        w0, c0 = time.perf_counter_ns(), time.thread_time_ns()
+        feed(timed[k * batch : (k + 1) * batch])
+        wall[k] = time.perf_counter_ns() - w0
+        cpu[k] = time.thread_time_ns() - c0
+    elapsed = time.perf_counter() - start
+    consumer.close()
+    bus.close()
+    return {
+        "batch_events": batch,
+        "events_per_s": round(len(timed) / elapsed),
+        "p50_latency_us": round(float(np.percentile(wall, 50)) / 1e3, 1),
+        "p99_latency_us": round(float(np.percentile(wall, 99)) / 1e3, 1),
+        "p99_cpu_us": round(float(np.percentile(cpu, 99)) / 1e3, 1),
+        "quarantined": stage.summary()["quarantined"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instruments", type=int, default=10_000)
@@ -241,18 +286,23 @@ def main() -> None:
         events = make_stream(args.instruments, args.events)
     gen_s = time.perf_counter() - t
     kinds = np.bincount(events["kind"], minlength=8)
-    main_run = run(events, args.instruments, args.batch, args.warmup)
+    bus_run = run_bus(events, args.instruments, args.batch, args.warmup)
+    direct = run(events, args.instruments, args.batch, args.warmup)
+    # the headline figures go through the in-process bus when it exists (issue 3)
+    main_run = {**direct, **bus_run, "path": "memory bus"} if bus_run else direct
     sweep = [run(events, args.instruments, int(b), args.warmup) for b in args.sweep.split(",") if b]
     print(
         json.dumps(
             {
                 "benchmark": "ingest",
-                "path": "in-process (MdStage: validate, sequence, books, features, state)",
+                "stages": "MdStage: validate, sequence, books, features, market state",
                 "event_source": source,
                 "instruments": args.instruments,
                 "events": args.events - args.warmup,
                 "warmup_events": args.warmup,
+                "path": "direct",
                 **main_run,
+                "direct": direct,
                 "sweep": sweep,
                 "message_mix": {
                     name: round(float(kinds[k]) / args.events, 3)
