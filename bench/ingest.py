@@ -290,7 +290,10 @@ def main() -> None:
     direct = run(events, args.instruments, args.batch, args.warmup)
     # the headline figures go through the in-process bus when it exists (issue 3)
     main_run = {**direct, **bus_run, "path": "memory bus"} if bus_run else direct
-    sweep = [run(events, args.instruments, int(b), args.warmup) for b in args.sweep.split(",") if b]
+    sweep = []
+    for b in (int(b) for b in args.sweep.split(",") if b):
+        via_bus = run_bus(events, args.instruments, b, args.warmup)
+        sweep.append({"direct": run(events, args.instruments, b, args.warmup), "bus": via_bus})
     print(
         json.dumps(
             {
