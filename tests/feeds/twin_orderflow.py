@@ -102,7 +102,7 @@ class Twin:
                 lots * p.lot[i],
                 oid,
                 flags,
-            )  # fmt: skip
+            )
         )
 
     def touch(self, i):

@@ -54,7 +54,7 @@ def small_universe() -> Universe:
                 ref_price=price,
                 adv=adv,
                 spread_bps=spread,
-            )  # fmt: skip
+            )
         )
     es_front = len(rows)
     for sym, expiry, price, adv in (
@@ -76,7 +76,7 @@ def small_universe() -> Universe:
                 adv=adv,
                 spread_bps=0.5,
                 expiry=expiry,
-            )  # fmt: skip
+            )
         )
     rows.append(
         _row(
@@ -93,7 +93,7 @@ def small_universe() -> Universe:
             adv=3e5,
             spread_bps=1.2,
             expiry=dt.date(2024, 7, 22),
-        )  # fmt: skip
+        )
     )
     # Options: a stock (vol 30 %, skew 0.20) and the front index future (vol 15 %, skew 0.35).
     for under, vol, skew, black76, tick, mult, exchange in (
@@ -132,7 +132,7 @@ def small_universe() -> Universe:
                             strike=K,
                             right=right,
                             exercise="european" if black76 else "american",
-                        )  # fmt: skip
+                        )
                     )
     usd = usd_per_unit()
     for base, quote, tick, fwd_days, adv in (
@@ -163,7 +163,7 @@ def small_universe() -> Universe:
                 spread_bps=0.8,
                 expiry=expiry,
                 base_currency=base,
-            )  # fmt: skip
+            )
         )
     for sym, ccy, cc, sector, rating, freq, years, spread, tick in (
         ("T 2Y", "USD", "US", "government", "AA+", 2, 2.0, 0.0, 1 / 128),
@@ -196,7 +196,7 @@ def small_universe() -> Universe:
                 maturity=maturity,
                 coupon_frequency=freq,
                 rating=rating,
-            )  # fmt: skip
+            )
         )
     for i, row in enumerate(rows):
         row["instrument_id"] = i

@@ -22,7 +22,8 @@ models such as Barra and Axioma):
     dF_k = \\sigma_k\\, dW_k \\ (+ \\text{drift, jumps}),
 
 with independent factors, so the model's covariance of driver moves per year is
-:math:`\\Sigma = B\\,\\mathrm{diag}(\\sigma_k^2)\\,B^\\top + \\mathrm{diag}(\\sigma^{\\varepsilon 2})`
+:math:`\\Sigma = B\\,\\mathrm{diag}(\\sigma_k^2)\\,B^\\top
++ \\mathrm{diag}(\\sigma^{\\varepsilon 2})`
 (regimes scale the two parts, :meth:`FactorModel.covariance`). Factors:
 
 * ``market`` — the global equity market; every risky asset loads on it (equities with a beta,

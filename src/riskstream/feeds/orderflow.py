@@ -313,7 +313,7 @@ def _l3_arrival(out, n, ts, u, pos, i, book, params, sim):
 
 @njit(cache=True)
 def _otc_arrival(out, n, ts, u, pos, i, q_px, q_lots, params, sim, flags):
-    (fair_ticks, half_spread_ticks, order_lots, trade_lots, n_target) = params
+    fair_ticks, half_spread_ticks, order_lots = params[0], params[1], params[2]
     tb, ta = _target_touch(fair_ticks, half_spread_ticks, i)
     if tb < 1:
         tb = np.int64(1)
@@ -396,7 +396,7 @@ def snapshot_events(out, t_ns, u, is_l3, book, quotes, params, sim):
     """
     (ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter) = book
     (q_px, q_lots) = quotes
-    (fair_ticks, half_spread_ticks, order_lots, trade_lots, n_target) = params
+    fair_ticks, half_spread_ticks, order_lots, n_target = params[0], params[1], params[2], params[4]
     n = 0
     pos = 0
     for i in range(is_l3.shape[0]):

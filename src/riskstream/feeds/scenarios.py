@@ -8,6 +8,7 @@ configuration. The market model reads it through :meth:`Scenario.state` each ste
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,7 +74,9 @@ class Scenario:
     def state(self, elapsed_s: float) -> ScenarioState:
         """The scenario's effect ``elapsed_s`` simulated seconds after the start."""
         offset = 0.0
-        for k, ((start, end), phase) in enumerate(zip(self.phase_bounds(), self.phases)):
+        for k, ((start, end), phase) in enumerate(
+            zip(self.phase_bounds(), self.phases, strict=True)
+        ):
             if elapsed_s < start:
                 break
             if elapsed_s >= end:
@@ -98,8 +101,6 @@ def flash_crash(config: SimulatorConfig) -> Scenario:
     ``1 / depth_divisor`` (crisis regime), holds at the trough, then wins back
     ``recovery_fraction`` of the fall as liquidity returns (volatile regime)."""
     fc = config.flash_crash
-    import math
-
     fall = math.log(1.0 - fc.drop)
     thin = 1.0 / fc.depth_divisor
     return Scenario(

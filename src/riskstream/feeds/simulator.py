@@ -312,7 +312,7 @@ class MarketSimulator:
         """Batches and the simulated time after each, for ``seconds`` of simulated time from
         now (forever if None). The last batch is cut at the end time, so the events cover
         exactly ``[now, now + seconds)``; what is cut is kept for the next batch."""
-        end_ns = None if seconds is None else self._now_ns + int(round(seconds * NS_PER_S))
+        end_ns = None if seconds is None else self._now_ns + round(seconds * NS_PER_S)
         while True:
             if end_ns is not None and self._now_ns >= end_ns:
                 return
