@@ -38,7 +38,12 @@ from riskstream.feeds.config import SimulatorConfig
 from riskstream.feeds.factors import FactorModel, build_factor_model
 from riskstream.feeds.markets import zero_rate
 from riskstream.feeds.scenarios import Scenario
-from riskstream.pricing import bond_price_from_yield, bsm_price
+from riskstream.pricing import (
+    bond_price_from_yield,
+    bond_yield_from_price,
+    bsm_implied_vol,
+    bsm_price,
+)
 
 CALM, VOLATILE, CRISIS = 0, 1, 2
 REGIME_NAMES = ("calm", "volatile", "crisis")
@@ -66,6 +71,7 @@ VOL_OF_VOL = 0.8
 """Annual volatility of the log implied-volatility level besides its leverage response."""
 
 YEAR_NS = 365 * NS_PER_DAY  # ACT/365 year fractions for expiries and maturities
+BOND_REPRICE_NS = NS_PER_S  # bond fair values are refreshed once a simulated second
 
 
 def intraday_activity(tau: np.ndarray | float) -> np.ndarray | float:
@@ -85,26 +91,6 @@ def intraday_spread(tau: np.ndarray | float) -> np.ndarray | float:
     """Spread multiplier at fraction ``tau`` of the session (1 at midday): wide at the open
     and again slightly into the close (McInish & Wood 1992)."""
     return 1.0 + 0.8 * np.exp(-tau / 0.05) + 0.25 * np.exp(-(1.0 - tau) / 0.04)
-
-
-def _implied_vol(price, S, K, T, r, q, is_call, iterations: int = 60) -> np.ndarray:
-    """Black-Scholes implied volatility by bisection (the price rises with volatility)."""
-    lo, hi = np.full(len(price), 1e-4), np.full(len(price), 5.0)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        above = bsm_price(S, K, T, r, q, mid, is_call) > price
-        hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
-    return 0.5 * (lo + hi)
-
-
-def _bond_yield(price, coupon, years, frequency, iterations: int = 50) -> np.ndarray:
-    """Yield (compounded ``frequency`` a year) of bonds at dirty ``price``, by bisection."""
-    lo, hi = np.full(len(price), -0.05), np.full(len(price), 1.0)
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        above = bond_price_from_yield(mid, coupon, years, frequency) > price
-        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-    return 0.5 * (lo + hi)
 
 
 class MarketModel:
@@ -210,7 +196,7 @@ class MarketModel:
         self.bond_coupon = bd["coupon"].to_numpy()
         self.bond_freq = bd["coupon_frequency"].to_numpy().astype(np.float64)
         self.bond_maturity_ns = _dates_ns(bd["maturity"])
-        self.bond_y0 = _bond_yield(
+        self.bond_y0 = bond_yield_from_price(
             self.ref[self.bonds], self.bond_coupon, self._years(self.bond_maturity_ns),
             self.bond_freq,
         )  # fmt: skip
@@ -223,6 +209,7 @@ class MarketModel:
         self._scenario_offset = 0.0
         self.fair = np.empty(n)
         self.spread_mult = self.depth_mult = self.activity_mult = 1.0
+        self._bonds_due_ns = self.start_ns
         self._reprice(self.start_ns)
         self._set_liquidity(self.start_ns, None)
 
@@ -246,12 +233,13 @@ class MarketModel:
         S = self.ref[self.opt_under]
         q = np.where(self.opt_black76, self.opt_rate, 0.0)
         price = self.ref[self.options]
-        sigma = _implied_vol(price, S, self.opt_strike, T, self.opt_rate, q, self.opt_call)
+        sigma = bsm_implied_vol(price, S, self.opt_strike, T, self.opt_rate, q, self.opt_call)
         x = np.log(self.opt_strike / S) / np.sqrt(T)
         smile = 1.0 - self.opt_skew * x + SMILE_CURVATURE * x * x
         term = 1.0 + TERM_SLOPE * (np.sqrt(T) - 0.5)
         intrinsic = np.maximum(np.where(self.opt_call, S - self.opt_strike, self.opt_strike - S), 0)
         usable = (smile > 0.55) & (smile < 2.9) & (price > 1.05 * intrinsic + 1e-9)
+        usable &= np.isfinite(sigma)
         level = sigma / (smile * term)
         pos = np.searchsorted(self.underlyings, self.opt_under)
         frame = pl.DataFrame({"u": pos[usable], "level": level[usable]})
@@ -391,7 +379,10 @@ class MarketModel:
             self.fair[self.fx] = self.fx_spot0 * np.exp(
                 z[self.driver_of[self.fx]] + self.fx_carry * T
             )
-        if len(self.bonds):
+        if len(self.bonds) and t_ns >= self._bonds_due_ns:
+            # Dealers refresh bond prices on a coarser grid than exchanges tick; repricing
+            # every cash flow of every bond each step would dominate the model's cost.
+            self._bonds_due_ns = t_ns + BOND_REPRICE_NS
             self.fair[self.bonds] = bond_price_from_yield(
                 self.bond_yields(), self.bond_coupon,
                 np.maximum((self.bond_maturity_ns - t_ns) / YEAR_NS, 1e-4), self.bond_freq,

@@ -25,15 +25,14 @@ Stream invariants (tested in ``tests/feeds``):
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
 
-from riskstream.core.clock import NS_PER_S, Clock, SystemClock
+from riskstream.core.clock import NS_PER_S
 from riskstream.core.errors import InputError
-from riskstream.core.events import EVENT_DTYPE, empty_events, to_fixed
+from riskstream.core.events import empty_events, to_fixed
 from riskstream.core.instruments import Universe
 from riskstream.feeds.config import SimulatorConfig
 from riskstream.feeds.market_model import MarketModel
@@ -238,6 +237,11 @@ class MarketSimulator:
         return self._now_ns
 
     @property
+    def elapsed_ns(self) -> int:
+        """Simulated time since the start, ns."""
+        return self._now_ns - self.start_ns
+
+    @property
     def regime(self) -> int:
         """The true regime now: 0 calm, 1 volatile, 2 crisis."""
         return self.model.regime
@@ -261,6 +265,13 @@ class MarketSimulator:
         rows = [p for p in self.model.scenario_phases if p[2] <= self._now_ns]
         schema = {"name": pl.String, "phase": pl.String, "start_ns": pl.Int64, "end_ns": pl.Int64}
         return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def scenario_phase(self) -> str | None:
+        """``"<scenario>:<phase>"`` while a scenario phase runs now, else None."""
+        for name, phase, start, end in self.model.scenario_phases:
+            if start <= self._now_ns < end:
+                return f"{name}:{phase}"
+        return None
 
     # ------------------------------------------------------------------ events
 
@@ -328,44 +339,6 @@ class MarketSimulator:
             yield batch, self._now_ns
 
 
-class Pacer:
-    """Holds a run to ``speedup`` simulated seconds per wall-clock second: call it with the
-    simulated time after each batch (``riskstream.pipeline.Pipeline``'s ``pace``); it sleeps
-    while the simulation is ahead of the wall clock.
-
-    Parameters
-    ----------
-    speedup : float
-        Simulated seconds per wall-clock second.
-    start_ns : int
-        Simulated time at the start of the run.
-    clock : Clock, optional
-        Wall clock (default the system clock); ``sleep`` waits that many seconds.
-    """
-
-    def __init__(
-        self,
-        speedup: float,
-        start_ns: int,
-        clock: Clock | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        if speedup <= 0:
-            raise InputError("speedup", speedup, "a positive number")
-        self.speedup = speedup
-        self.clock = clock or SystemClock()
-        self.sleep = sleep
-        self.sim_start_ns = start_ns
-        self.wall_start_ns = self.clock.now_ns()
-
-    def __call__(self, sim_now_ns: int) -> None:
-        sim_elapsed = (sim_now_ns - self.sim_start_ns) / NS_PER_S
-        wall_elapsed = (self.clock.now_ns() - self.wall_start_ns) / NS_PER_S
-        ahead = sim_elapsed / self.speedup - wall_elapsed
-        if ahead > 0:
-            self.sleep(ahead)
-
-
 def _start_ns(config: SimulatorConfig, as_of: dt.date | None) -> int:
     """Simulated start: ``config.start`` (naive means UTC), else the session open on the
     universe's ``as_of`` date."""
@@ -379,4 +352,4 @@ def _start_ns(config: SimulatorConfig, as_of: dt.date | None) -> int:
     return int(start.timestamp()) * NS_PER_S + start.microsecond * 1000
 
 
-__all__ = ["EVENT_DTYPE", "VENUES", "MarketSimulator", "Pacer", "venue_ids"]
+__all__ = ["VENUES", "MarketSimulator", "venue_ids"]
