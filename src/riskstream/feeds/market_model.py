@@ -249,6 +249,17 @@ class MarketModel:
 
     # ------------------------------------------------------------------ public
 
+    def atm_vol(self, underlying_id: int, years: np.ndarray | float) -> np.ndarray:
+        """At-the-money implied volatility of an option underlying at maturities ``years``
+        (the surface's :math:`a(T)`)."""
+        u = int(np.searchsorted(self.underlyings, underlying_id))
+        if u >= len(self.underlyings) or self.underlyings[u] != underlying_id:
+            raise KeyError(f"instrument {underlying_id} has no options")
+        T = np.asarray(years, dtype=np.float64)
+        anchor, v = self.iv_anchor[u], math.exp(self.iv_log[u])
+        decay = np.exp(-T / STRESS_TERM_DECAY_YEARS)
+        return (anchor + (v - anchor) * decay) * (1.0 + TERM_SLOPE * (np.sqrt(T) - 0.5))
+
     def option_vols(self) -> np.ndarray:
         """Implied volatility of every option (in ``self.options`` order) on the surface now
         (see :data:`SMILE_SKEW`), at the underlyings' current fair values."""

@@ -279,8 +279,13 @@ class MarketSimulator:
         """Per-instrument kernel parameters from the market model's current state."""
         m = self.model
         np.divide(m.fair, self._tick, out=self._fair_ticks)
-        np.maximum(0.5, self._spread_frac * m.fair * m.spread_mult / self._tick,
-                   out=self._half_spread)  # fmt: skip
+        # Target half-spread in ticks: the typical spread scaled by the liquidity multipliers
+        # (regime, scenario, time of day), less the half tick that rounding the touch away
+        # from the fair value adds on each side, so quoted spreads average the typical one;
+        # at least a twentieth of a tick, so a tick-constrained book quotes one tick wide.
+        np.multiply(self._spread_frac * m.spread_mult / self._tick, m.fair, out=self._half_spread)
+        self._half_spread -= 0.5
+        np.maximum(self._half_spread, 0.05, out=self._half_spread)
         thin = np.sqrt(m.depth_mult)
         otc_thin = m.depth_mult
         np.maximum(
