@@ -79,6 +79,14 @@ def test_stage_summary_and_latency():
     assert s["md_latency_p99_us"] > 0 and len(stage.latencies_ns()) == 4
     assert stage.market_state.updated.all()
     assert dict(stage.view())["live orders"] == f"{s['live_orders']:,}"
+    # the stage is Checkpointable (riskstream.bus): restore into a fresh one, go on equal
+    resumed = MdStage(5)
+    resumed.restore(stage.state())
+    more = _stream(2500, seed=2)[2000:]
+    stage.on_batch(more, T0)
+    resumed.on_batch(more, T0)
+    _same(resumed.engine.state(), stage.engine.state())
+    assert resumed.summary()["md_events"] == stage.summary()["md_events"] == 2500
     stage.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,19 @@ class MdStage:
     def latencies_ns(self) -> np.ndarray:
         """Receipt → feature-update latency of the most recent batches (up to 65,536)."""
         return self.latency_ns[: min(self.batches, _LATENCY_RING)].copy()
+
+    def state(self) -> dict[str, np.ndarray]:
+        """A checkpoint of the engine (books, sequencer, features, market state): with
+        :meth:`restore` this is a ``riskstream.bus.Checkpointable``."""
+        out = self.engine.state()
+        out["stage.counts"] = np.array([self.batches, self.events], dtype=np.int64)
+        return out
+
+    def restore(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore a :meth:`state` checkpoint bit for bit."""
+        state = dict(state)
+        self.batches, self.events = (int(x) for x in state.pop("stage.counts"))
+        self.engine.restore(state)
 
     def drain_quarantine(self) -> Quarantine:
         return self.engine.drain_quarantine()
