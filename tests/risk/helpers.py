@@ -78,28 +78,59 @@ def make_universe(n_equity: int = 6, n_options_per: int = 3, seed: int = 1) -> U
             k = round(s0 * (0.9 + 0.1 * j), 2)
             recs.append(
                 _inst(
-                    len(recs), f"EQ{u}-{j}{'C' if j % 2 == 0 else 'P'}", "option",
-                    max(0.5, s0 * 0.05), multiplier=100.0, underlying_id=u, expiry=expiry,
-                    strike=k, right="C" if j % 2 == 0 else "P", exercise="european",
+                    len(recs),
+                    f"EQ{u}-{j}{'C' if j % 2 == 0 else 'P'}",
+                    "option",
+                    max(0.5, s0 * 0.05),
+                    multiplier=100.0,
+                    underlying_id=u,
+                    expiry=expiry,
+                    strike=k,
+                    right="C" if j % 2 == 0 else "P",
+                    exercise="european",
                 )
             )
     fut = len(recs)
     recs.append(_inst(fut, "ESZ6", "future", 5000.0, multiplier=50.0, expiry=expiry))
     recs.append(
         _inst(
-            len(recs), "ESZ6-C", "option", 120.0, multiplier=50.0, underlying_id=fut,
-            expiry=expiry, strike=5000.0, right="C", exercise="european",
+            len(recs),
+            "ESZ6-C",
+            "option",
+            120.0,
+            multiplier=50.0,
+            underlying_id=fut,
+            expiry=expiry,
+            strike=5000.0,
+            right="C",
+            exercise="european",
         )
     )
     recs.append(_inst(len(recs), "EURUSD", "fx", 1.10, base_currency="EUR", spread_bps=1.0))
     recs.append(_inst(len(recs), "SAP", "equity", 150.0, currency="EUR"))
     recs.append(
-        _inst(len(recs), "UST5", "bond", 98.0, multiplier=10.0, coupon=0.04,
-              maturity=(AS_OF + dt.timedelta(days=5 * 365)).date(), coupon_frequency=2)
+        _inst(
+            len(recs),
+            "UST5",
+            "bond",
+            98.0,
+            multiplier=10.0,
+            coupon=0.04,
+            maturity=(AS_OF + dt.timedelta(days=5 * 365)).date(),
+            coupon_frequency=2,
+        )
     )
     recs.append(
-        _inst(len(recs), "UST20", "bond", 95.0, multiplier=10.0, coupon=0.045,
-              maturity=(AS_OF + dt.timedelta(days=20 * 365)).date(), coupon_frequency=2)
+        _inst(
+            len(recs),
+            "UST20",
+            "bond",
+            95.0,
+            multiplier=10.0,
+            coupon=0.045,
+            maturity=(AS_OF + dt.timedelta(days=20 * 365)).date(),
+            coupon_frequency=2,
+        )
     )
     books = [
         Book(book_id=0, name="b0", desk="equities", strategy="long-short", trader="ann"),
@@ -156,11 +187,18 @@ def make_engine(
     space = build_factor_space(universe.instruments, universe.base_currency)
     history = synthetic_factor_history(space, 500, seed)
     scen = ScenarioSet.from_generator(
-        BootstrapGenerator().fit(history), space.kind, config.horizons_days,
-        config.n_scenarios, config.seed,
+        BootstrapGenerator().fit(history),
+        space.kind,
+        config.horizons_days,
+        config.n_scenarios,
+        config.seed,
     )
     return RiskEngine(
-        universe, kw.pop("market", None) or market_from_ref(universe), scen,
+        universe,
+        kw.pop("market", None) or market_from_ref(universe),
+        scen,
         kw.pop("implied_vol", None) if "implied_vol" in kw else implied_vols(universe),
-        config, kw.pop("clock", None) or ManualClock(AS_OF_NS), **kw,
+        config,
+        kw.pop("clock", None) or ManualClock(AS_OF_NS),
+        **kw,
     )

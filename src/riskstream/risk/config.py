@@ -103,7 +103,7 @@ class RiskConfig(ConfigModel):
     history_days: Annotated[int, Field(ge=30, le=20_000)] = 750
     euler_var_neighbours: Annotated[int, Field(ge=0)] = 0
     grid_spot_points: Annotated[int, Field(ge=5, le=1001)] = 61
-    grid_vol_points: Annotated[int, Field(ge=2, le=101)] = 7
+    grid_vol_points: Annotated[int, Field(ge=2, le=101)] = 11
     grid_margin: Annotated[float, Field(ge=0.0, le=2.0)] = 0.10
     rate: Annotated[float, Field(ge=-0.1, le=1.0)] = 0.03
     dividend_yield: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0

@@ -6,8 +6,8 @@ per scenario. The grid method sits between (the "grid Monte Carlo" of Pritsker 1
 "Evaluating value at risk methodologies"): each option is priced once on a grid of
 underlying log-moves ``x`` and implied-vol log-moves ``v`` with the full pricer
 (Black-Scholes-Merton or Black-76), grids of options on the same underlying are summed
-(weighted by quantity), and each scenario's P&L is read off the grid by interpolation —
-cubic (Catmull-Rom) in ``x``, where the payoff curves, and linear in ``v``.
+(weighted by quantity), and each scenario's P&L is read off the grid by bicubic (Catmull-Rom) interpolation, which is
+exact for cubics along each axis and needs no derivatives.
 
 The spot axis is in *absolute* log-levels relative to the spot at build time, so a spot
 tick does not invalidate a grid: the current spot only shifts the point the scenario move
@@ -25,51 +25,100 @@ from numba import njit, prange
 from riskstream.pricing import black76_price, bsm_price
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def _cubic(p0, p1, p2, p3, t):  # pragma: no cover - numba
+    # Catmull-Rom cubic through p1 (t = 0) and p2 (t = 1), tangents from the neighbours.
+    return p1 + 0.5 * t * (
+        p2 - p0 + t * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + t * (3.0 * (p1 - p2) + p3 - p0))
+    )
+
+
+@njit(cache=True)
+def _x_node(grid, i, k):  # pragma: no cover - numba
+    # Value at spot node i (one ghost node each side, linearly extrapolated), vol node k.
+    n_x = grid.shape[0]
+    if i < 0:
+        return 2.0 * grid[0, k] - grid[1, k]
+    if i > n_x - 1:
+        return 2.0 * grid[n_x - 1, k] - grid[n_x - 2, k]
+    return grid[i, k]
+
+
+@njit(cache=True)
+def _node(grid, i, k):  # pragma: no cover - numba
+    # Ghost nodes beyond each edge keep the cubic accurate in the first and last interval.
+    n_v = grid.shape[1]
+    if k < 0:
+        return 2.0 * _x_node(grid, i, 0) - _x_node(grid, i, 1)
+    if k > n_v - 1:
+        return 2.0 * _x_node(grid, i, n_v - 1) - _x_node(grid, i, n_v - 2)
+    return _x_node(grid, i, k)
+
+
+@njit(cache=True)
 def _interp(grid, x_lo, dx, v_lo, dv, x, v):  # pragma: no cover - numba
     n_x, n_v = grid.shape
-    fx = (x - x_lo) / dx
-    fv = (v - v_lo) / dv
-    fx = min(max(fx, 0.0), n_x - 1.0)
-    fv = min(max(fv, 0.0), n_v - 1.0)
+    fx = min(max((x - x_lo) / dx, 0.0), n_x - 1.0)
+    fv = min(max((v - v_lo) / dv, 0.0), n_v - 1.0)
     i = min(int(fx), n_x - 2)
     k = min(int(fv), n_v - 2)
     t = fx - i
     s = fv - k
-    i0 = max(i - 1, 0)
-    i3 = min(i + 2, n_x - 1)
-    out = 0.0
-    for kk in range(2):
-        col = k + kk
-        p0 = grid[i0, col]
-        p1 = grid[i, col]
-        p2 = grid[i + 1, col]
-        p3 = grid[i3, col]
-        # Catmull-Rom cubic through p1, p2 with tangents from the neighbours.
-        val = p1 + 0.5 * t * (
-            p2 - p0 + t * (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3 + t * (3.0 * (p1 - p2) + p3 - p0))
-        )
-        out += val * (1.0 - s if kk == 0 else s)
-    return out
+    c0 = _cubic(
+        _node(grid, i - 1, k - 1),
+        _node(grid, i, k - 1),
+        _node(grid, i + 1, k - 1),
+        _node(grid, i + 2, k - 1),
+        t,
+    )
+    c1 = _cubic(
+        _node(grid, i - 1, k), _node(grid, i, k), _node(grid, i + 1, k), _node(grid, i + 2, k), t
+    )
+    c2 = _cubic(
+        _node(grid, i - 1, k + 1),
+        _node(grid, i, k + 1),
+        _node(grid, i + 1, k + 1),
+        _node(grid, i + 2, k + 1),
+        t,
+    )
+    c3 = _cubic(
+        _node(grid, i - 1, k + 2),
+        _node(grid, i, k + 2),
+        _node(grid, i + 1, k + 2),
+        _node(grid, i + 2, k + 2),
+        t,
+    )
+    return _cubic(c0, c1, c2, c3, s)
 
 
 def interp_py(grid: np.ndarray, x_lo: float, dx: float, v_lo: float, dv: float, x, v) -> float:
-    """Plain-Python twin of the numba interpolation (Catmull-Rom in x, linear in v)."""
+    """Plain-Python twin of the numba interpolation (bicubic Catmull-Rom, Hermite form,
+    linearly extrapolated ghost nodes beyond the edges)."""
     n_x, n_v = grid.shape
     fx = min(max((x - x_lo) / dx, 0.0), n_x - 1.0)
     fv = min(max((v - v_lo) / dv, 0.0), n_v - 1.0)
     i, k = min(int(fx), n_x - 2), min(int(fv), n_v - 2)
     t, s = fx - i, fv - k
 
-    def cubic(col: int) -> float:
-        p = [grid[min(max(i + d, 0), n_x - 1), col] for d in (-1, 0, 1, 2)]
-        # Catmull-Rom in Hermite form
+    def hermite(p: list[float], u: float) -> float:
         m1, m2 = (p[2] - p[0]) / 2, (p[3] - p[1]) / 2
-        h00, h10 = 2 * t**3 - 3 * t**2 + 1, t**3 - 2 * t**2 + t
-        h01, h11 = -2 * t**3 + 3 * t**2, t**3 - t**2
+        h00, h10 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u
+        h01, h11 = -2 * u**3 + 3 * u**2, u**3 - u**2
         return h00 * p[1] + h10 * m1 + h01 * p[2] + h11 * m2
 
-    return (1 - s) * cubic(k) + s * cubic(k + 1)
+    def node(a: int, b: int) -> float:  # linear extrapolation to ghost nodes
+        if b < 0:
+            return 2 * node(a, 0) - node(a, 1)
+        if b > n_v - 1:
+            return 2 * node(a, n_v - 1) - node(a, n_v - 2)
+        if a < 0:
+            return 2 * grid[0, b] - grid[1, b]
+        if a > n_x - 1:
+            return 2 * grid[n_x - 1, b] - grid[n_x - 2, b]
+        return grid[a, b]
+
+    cols = [hermite([node(i + d, k + e) for d in (-1, 0, 1, 2)], t) for e in (-1, 0, 1, 2)]
+    return hermite(cols, s)
 
 
 @njit(cache=True)

@@ -36,10 +36,11 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.integrate import quad
 from scipy.special import ndtri
 from scipy.stats import kurtosis, norm, skew
 
-from riskstream.core.errors import InputError
+from riskstream.core.errors import InputError, ModelError
 
 SeriesMethod = Literal["historical", "parametric", "cornish_fisher", "mc", "fhs"]
 SERIES_METHODS: tuple[str, ...] = ("historical", "parametric", "cornish_fisher", "mc", "fhs")
@@ -158,6 +159,30 @@ def cornish_fisher_z(z: ArrayLike, skewness: float, excess_kurtosis: float) -> n
     return z + (z * z - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s * s / 36
 
 
+def check_cornish_fisher_domain(skewness: float, excess_kurtosis: float, z_tail: float) -> None:
+    """Raise :class:`ModelError` unless the Cornish-Fisher quantile increases over the tail.
+
+    The expansion is a quantile function only where
+    :math:`dz_{cf}/dz = a z^2 + b z + c_0 > 0`, with :math:`a = K/8 - S^2/6`,
+    :math:`b = S/3`, :math:`c_0 = 1 - K/8 + 5S^2/36` (Maillard 2012, "A user's guide to the
+    Cornish Fisher expansion", section 3). Positivity on the whole line is very restrictive
+    (it fails for most delta-gamma books), so we require it where the measure reads the
+    expansion: from 4 beyond the tail quantile ``z_tail`` up to the median,
+    :math:`z \\in [z_{tail} - 4, 0]`. Outside that domain VaR may decrease with confidence
+    and ES may fall below VaR: refused, never returned.
+    """
+    s, k = float(skewness), float(excess_kurtosis)
+    if not np.isfinite(s) or not np.isfinite(k):
+        raise ModelError(f"Cornish-Fisher needs finite moments; got skewness {s}, kurtosis {k}")
+    z = np.linspace(z_tail - 4.0, 0.0, 401)
+    slope = (k / 8 - s * s / 6) * z * z + (s / 3) * z + (1 - k / 8 + 5 * s * s / 36)
+    if np.any(slope <= 0):
+        raise ModelError(
+            f"Cornish-Fisher expansion outside its domain of validity (Maillard 2012): "
+            f"skewness {s:.4g}, excess kurtosis {k:.4g}; use the historical or mc method"
+        )
+
+
 def cornish_fisher_var_es(
     mean: float, std: float, skewness: float, excess_kurtosis: float, confidence: float
 ) -> tuple[float, float]:
@@ -166,16 +191,20 @@ def cornish_fisher_var_es(
     VaR is :math:`-(\\mu + z_{cf}(1-c)\\,\\sigma)` with the *lower* P&L quantile
     :math:`z = \\Phi^{-1}(1-c)`. ES averages the Cornish-Fisher VaR over tail levels
     :math:`u \\in (c, 1)` (ES is the mean of VaR beyond c; Acerbi & Tasche 2002, eq. 3.3),
-    by 64-point Gauss-Legendre quadrature in :math:`u`.
+    by adaptive quadrature (``scipy.integrate.quad``) in the normal quantile.
     """
     c = check_confidence(confidence)
     z = ndtri(1.0 - c)
-    var = -(mean + cornish_fisher_z(z, skewness, excess_kurtosis) * std)
-    nodes, weights = np.polynomial.legendre.leggauss(64)
-    u = c + (1.0 - c) * (nodes + 1.0) / 2.0  # tail confidence levels in (c, 1)
-    tail_var = -(mean + cornish_fisher_z(ndtri(1.0 - u), skewness, excess_kurtosis) * std)
-    es = float(np.sum(weights * tail_var) / 2.0)
-    return float(var), es
+    check_cornish_fisher_domain(skewness, excess_kurtosis, z)
+    var = -(mean + float(cornish_fisher_z(z, skewness, excess_kurtosis)) * std)
+
+    def tail_loss(y: float) -> float:  # loss at lower P&L quantile z = -y, weighted by phi
+        return -(mean + float(cornish_fisher_z(-y, skewness, excess_kurtosis)) * std) * norm.pdf(y)
+
+    # ES = 1/(1-c) * integral over u in (c, 1) of VaR_u; with u = Phi(y) this is the
+    # integral of VaR(Phi(y)) phi(y) dy over y > z_c (no singularity at u -> 1).
+    integral, _ = quad(tail_loss, -z, np.inf, epsabs=0.0, epsrel=1e-12, limit=200)
+    return float(var), float(integral / (1.0 - c))
 
 
 def delta_gamma_moments(
@@ -306,6 +335,8 @@ def var_es(
     InputError
         NaN or infinite values, fewer than 2 observations, a confidence outside (0, 1), a
         horizon below 1 day, or an unknown method.
+    ModelError
+        ``cornish_fisher`` with sample moments outside the expansion's domain of validity.
     """
     x = check_series(series)
     c = check_confidence(confidence)
@@ -317,6 +348,8 @@ def var_es(
     elif method == "parametric":
         var, es = normal_var_es(x.mean() * h, x.std(ddof=1) * np.sqrt(h), c)
     elif method == "cornish_fisher":
+        if x.size < 4:
+            raise InputError("returns", f"{x.size} values", "at least 4 for sample kurtosis")
         # Moments of an h-day sum of i.i.d. days: skewness / sqrt(h), excess kurtosis / h.
         s = float(skew(x, bias=False)) / np.sqrt(h)
         k = float(kurtosis(x, fisher=True, bias=False)) / h
