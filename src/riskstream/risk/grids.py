@@ -6,8 +6,9 @@ per scenario. The grid method sits between (the "grid Monte Carlo" of Pritsker 1
 "Evaluating value at risk methodologies"): each option is priced once on a grid of
 underlying log-moves ``x`` and implied-vol log-moves ``v`` with the full pricer
 (Black-Scholes-Merton or Black-76), grids of options on the same underlying are summed
-(weighted by quantity), and each scenario's P&L is read off the grid by bicubic (Catmull-Rom) interpolation, which is
-exact for cubics along each axis and needs no derivatives.
+(weighted by quantity), and each scenario's P&L is read off the grid by bicubic
+(Catmull-Rom) interpolation, exact for cubics along each axis, with linearly extrapolated
+ghost nodes at the edges.
 
 The spot axis is in *absolute* log-levels relative to the spot at build time, so a spot
 tick does not invalidate a grid: the current spot only shifts the point the scenario move
