@@ -92,6 +92,9 @@ class RiskConfig(ConfigModel):
         Flat continuously compounded risk-free rate and dividend yield for option pricing.
     top_n : int
         Largest Euler contributors listed in a snapshot.
+    full_recompute_every : int
+        The linear P&L vectors are updated incrementally (only changed exposures); every
+        this many refreshes they are recomputed from scratch, bounding rounding drift.
     """
 
     snapshot_interval_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 100
@@ -108,6 +111,7 @@ class RiskConfig(ConfigModel):
     rate: Annotated[float, Field(ge=-0.1, le=1.0)] = 0.03
     dividend_yield: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     top_n: Annotated[int, Field(ge=1, le=10_000)] = 10
+    full_recompute_every: Annotated[int, Field(ge=1)] = 600
     liquidity: LiquidityConfig = LiquidityConfig()
 
     @model_validator(mode="after")

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from numba import njit, prange
+from numba import njit
 from scipy.special import ndtri
 
 from riskstream.core.clock import Clock
@@ -59,58 +59,95 @@ EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
 AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
 
 
-@njit(cache=True, parallel=True)
-def _scenario_dot(shocks, exposure, out):  # pragma: no cover - numba
-    """out[s] = sum_f shocks[s, f] * exposure[f], float64 accumulation."""
-    n_s, n_f = shocks.shape
-    for s in prange(n_s):
-        acc = 0.0
-        row = shocks[s]
-        for f in range(n_f):
-            acc += np.float64(row[f]) * exposure[f]
-        out[s] = acc
+@njit(cache=True)
+def _scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
+    """out[s] = sum over ``factors`` of shocks[s, f] * exposure[f] (float64 accumulation).
+
+    ``shocks`` is column-major, so each factor's column is one contiguous sweep; factors
+    without exposure are never read. Scenarios are split into blocks, one per thread.
+    """
+    n_s = shocks.shape[0]
+    block = 2048
+    n_blocks = (n_s + block - 1) // block
+    for b in range(n_blocks):
+        lo = b * block
+        hi = min(lo + block, n_s)
+        for s in range(lo, hi):
+            out[s] = 0.0
+        for j in range(factors.shape[0]):
+            f = factors[j]
+            e = exposure[f]
+            for s in range(lo, hi):
+                out[s] += np.float64(shocks[s, f]) * e
 
 
-@njit(cache=True, parallel=True)
-def _linear_unit_rows(shock_rows, lin_f, lin_s, out):  # pragma: no cover - numba
-    """Per-unit linear P&L of every instrument in a few scenarios: out (n_rows, n_instr)."""
-    n_i = lin_f.shape[0]
-    n_r = shock_rows.shape[0]
-    for i in prange(n_i):
+@njit(cache=True)
+def _scenario_axpy(shocks, delta, factors, out):  # pragma: no cover - numba
+    """out[s] += sum over ``factors`` of shocks[s, f] * delta[f] (incremental update)."""
+    n_s = shocks.shape[0]
+    block = 2048
+    n_blocks = (n_s + block - 1) // block
+    for b in range(n_blocks):
+        lo = b * block
+        hi = min(lo + block, n_s)
+        for j in range(factors.shape[0]):
+            f = factors[j]
+            d = delta[f]
+            for s in range(lo, hi):
+                out[s] += np.float64(shocks[s, f]) * d
+
+
+@njit(cache=True)
+def _linear_unit_rows(shock_rows_t, inst, lin_f, lin_s, out):  # pragma: no cover - numba
+    """Per-unit linear P&L of instruments ``inst`` in a few scenarios.
+
+    ``shock_rows_t`` is (n_factors, n_rows): the tail scenarios' moves, factor-major, so one
+    instrument reads each of its factors' rows contiguously. ``out`` is (n_rows, len(inst)).
+    """
+    n_r = shock_rows_t.shape[1]
+    for j in range(inst.shape[0]):
+        i = inst[j]
         for r in range(n_r):
-            acc = 0.0
-            for j in range(lin_f.shape[1]):
-                f = lin_f[i, j]
-                if f >= 0:
-                    acc += lin_s[i, j] * np.float64(shock_rows[r, f])
-            out[r, i] = acc
+            out[r, j] = 0.0
+        for slot in range(lin_f.shape[1]):
+            f = lin_f[i, slot]
+            if f >= 0:
+                w = lin_s[i, slot]
+                for r in range(n_r):
+                    out[r, j] += w * np.float64(shock_rows_t[f, r])
 
 
 @njit(cache=True)
 def _scenario_tdot(shocks, weights, out):  # pragma: no cover - numba
-    """out[f] += sum_s shocks[s, f] * weights[s] (row-major sweep, float64 accumulation)."""
+    """out[f] = sum_s shocks[s, f] * weights[s] (column sweeps, float64 accumulation)."""
     n_s, n_f = shocks.shape
-    for s in range(n_s):
-        w = weights[s]
-        row = shocks[s]
-        for f in range(n_f):
-            out[f] += np.float64(row[f]) * w
+    for f in range(n_f):
+        acc = 0.0
+        for s in range(n_s):
+            acc += np.float64(shocks[s, f]) * weights[s]
+        out[f] = acc
 
 
-def _bond_yield(price: np.ndarray, coupon, maturity, freq) -> np.ndarray:
+def _bond_yield(price: np.ndarray, coupon, maturity, freq, start=None) -> np.ndarray:
     """Yield from dirty price per 100 by Newton's method on the project's bond pricer.
 
-    (Uses :func:`riskstream.pricing.bond_price_from_yield`; 30 iterations with a central
-    difference derivative converge to machine precision for bullet bonds.)
+    (Uses :func:`riskstream.pricing.bond_price_from_yield` with a central-difference
+    derivative; starts from the last solved yield when known, else the coupon, and stops
+    when every price is matched to 1e-10 per 100.)
     """
     y = np.asarray(coupon, dtype=np.float64).copy()
-    for _ in range(30):
+    if start is not None:
+        y = np.where(np.isfinite(start), start, y)
+    for _ in range(50):
         p = bond_price_from_yield(y, coupon, maturity, freq)
+        err = p - price
+        if np.max(np.abs(err), initial=0.0) < 1e-10:
+            break
         d = (
             bond_price_from_yield(y + 1e-6, coupon, maturity, freq)
             - bond_price_from_yield(y - 1e-6, coupon, maturity, freq)
         ) / 2e-6
-        y = y - (p - price) / d
+        y = y - err / d
     return y
 
 
@@ -156,6 +193,7 @@ class RiskEngine:
         cache: MutableMapping[str, Any] | None = None,
     ):
         self.config = config
+        self._config_fingerprint = config.fingerprint()
         self.clock = clock
         self.market = market
         self.publish = publish
@@ -240,6 +278,21 @@ class RiskEngine:
         self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
         self.opt_expiry = np.zeros(self.opt_ids.size)
         self._u_ranges()
+        # Each underlying's scenario coordinates, fixed for the scenario set: the spot's log
+        # move and the vol factor's log move, (n_underlyings, n_scenarios) per horizon.
+        self.u_spot_move, self.u_vol_move = {}, {}
+        for h in self.horizons:
+            sh = scenarios.shocks[h]
+            zeros = np.zeros(self.n_scen)
+            self.u_spot_move[h] = np.array(
+                [
+                    np.log1p(sh[:, c].astype(np.float64)) if c >= 0 else zeros
+                    for c in self.u_spot_col
+                ]
+            ).reshape(n_u, self.n_scen)
+            self.u_vol_move[h] = np.array(
+                [sh[:, c].astype(np.float64) if c >= 0 else zeros for c in self.u_vol_col]
+            ).reshape(n_u, self.n_scen)
 
         # ---- dynamic per-instrument state
         self.price = np.full(n, np.nan)
@@ -251,14 +304,18 @@ class RiskEngine:
         self.unit_gamma = np.zeros(n)
         self.unit_vega = np.zeros(n)  # per 1.00 of vol
         self.unit_dv01 = np.zeros(n)  # per basis point
+        self.bond_yield = np.full(n, np.nan)  # last solved yield (Newton's starting point)
         self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
         self.factor_vol = np.asarray(
             scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
         ).std(axis=0) / np.sqrt(min(scenarios.horizons))
 
+        self._exposure = np.zeros(self.space.n_factors)
+        self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
+        self._refreshes = 0
         self.set_positions(universe.positions, universe.books, rebuild=False)
-        self.seq_seen = np.zeros(n, dtype=np.uint64)
         self._update_instruments(np.arange(n), as_of=self._as_of())
+        self._sync_linear(full=True)
         self.last_snapshot: RiskSnapshot | None = None
         self.last_refresh_ns: int | None = None
 
@@ -298,8 +355,38 @@ class RiskEngine:
             "strategy": np.array([r[1] for r in rows], dtype=str),
             "trader": np.array([r[2] for r in rows], dtype=str),
         }
+        self._encode_labels()
         if rebuild:
             self._rebuild_books(np.arange(self.und_ids.size))
+            self._sync_linear(full=True)
+
+    def _encode_labels(self) -> None:
+        """Integer codes of each position's aggregation labels (aggregation is a bincount)."""
+        self._label_codes = {}
+        for by, labels in self.pos_labels.items():
+            names, codes = np.unique(labels, return_inverse=True)
+            self._label_codes[by] = (names, codes)
+
+    def _sync_linear(self, full: bool = False) -> None:
+        """Bring the linear scenario P&L up to date with the exposures.
+
+        Only factors whose exposure changed are swept (``pnl += moves[:, f] * change``);
+        ``full`` (and every ``config.full_recompute_every`` refreshes) recomputes from
+        scratch over the factors with exposure.
+        """
+        new = self.exposures()
+        delta = new - self._exposure
+        changed = np.flatnonzero(delta)
+        if not full and changed.size == 0:
+            return
+        if full or changed.size > self.space.n_factors // 4:
+            nz = np.flatnonzero(new)
+            for h in self.horizons:
+                _scenario_dot(self.scenarios.shocks[h], new, nz, self.lin_pnl[h])
+        else:
+            for h in self.horizons:
+                _scenario_axpy(self.scenarios.shocks[h], delta, changed, self.lin_pnl[h])
+        self._exposure = new
 
     def apply_trade(self, book_id: int, instrument_id: int, quantity: float) -> None:
         """Add ``quantity`` of an instrument to a book (a new position if needed)."""
@@ -321,17 +408,20 @@ class RiskEngine:
                 else:
                     new = labels[same[0]] if same.size else "(unassigned)"
                 self.pos_labels[key] = np.append(labels, new)
+            self._encode_labels()
         self.qty[instrument_id] += quantity
         self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
         k = self.opt_index[instrument_id]
         if k >= 0:
             self._rebuild_books(np.array([self.opt_owner[k]]))
+        self._sync_linear()
 
     def set_implied_vol(self, instrument_ids: np.ndarray, vols: np.ndarray) -> None:
         """New implied vols for options: their underlyings' grids are rebuilt."""
         ids = np.asarray(instrument_ids, dtype=np.int64)
         self.implied_vol[ids] = np.asarray(vols, dtype=np.float64)
         self._update_instruments(ids, as_of=self._as_of(), force_grid=True)
+        self._sync_linear()
 
     # ------------------------------------------------------------------ updates
 
@@ -400,7 +490,8 @@ class RiskEngine:
             if ok.any():
                 b = bi[ok]
                 p = self.price[b]
-                y = _bond_yield(p, self.coupon[b], mat[ok], self.freq[b])
+                y = _bond_yield(p, self.coupon[b], mat[ok], self.freq[b], self.bond_yield[b])
+                self.bond_yield[b] = y
                 h = 1e-4
                 d = (
                     bond_price_from_yield(y - h, self.coupon[b], mat[ok], self.freq[b])
@@ -456,25 +547,26 @@ class RiskEngine:
 
     def _update_underlyings(self, us: np.ndarray, force_grid: bool) -> None:
         """Move the spot of underlyings ``us``; rebuild grids out of range or forced."""
-        rebuild = []
+        us = np.asarray(us, dtype=np.int64)
         for k in us:
             u = self.und_ids[k]
-            spot = self.price[u] if u >= 0 else np.nan
+            spot = self.price[u] if 0 <= u < self.n else np.nan
             if not np.isfinite(spot) or spot <= 0:
                 continue
-            opts = self.opt_ids[self.opt_owner == k]
-            newly_valid = (self.reason[opts] == "") & ~self.opt_built_ok[self.opt_owner == k]
-            if force_grid or not np.isfinite(self.u_spot_build[k]) or newly_valid.any():
-                rebuild.append(k)
-                continue
-            x_now = np.log(spot / self.u_spot_build[k])
-            if abs(x_now) > 0.5 * self.u_margin[k]:
-                rebuild.append(k)
+            mine = self.opt_owner == k
+            newly_valid = (self.reason[self.opt_ids[mine]] == "") & ~self.opt_built_ok[mine]
+            x_now = np.log(spot / self.u_spot_build[k]) if np.isfinite(self.u_spot_build[k]) else 0
+            if (
+                force_grid
+                or not np.isfinite(self.u_spot_build[k])
+                or newly_valid.any()
+                or abs(x_now) > 0.5 * self.u_margin[k]
+            ):
+                self._build_grid(int(k))
             else:
                 self.u_x_now[k] = x_now
-        for k in rebuild:
-            self._build_grid(k)
-        self._rebuild_books(np.asarray(us, dtype=np.int64))
+        self._option_greeks(us)
+        self._rebuild_books(us)
 
     def _build_grid(self, k: int) -> None:
         """Price the options of underlying ``k`` on its grid (full revaluation)."""
@@ -507,22 +599,23 @@ class RiskEngine:
         self.opt_grid[opts] = g
         self.opt_built_ok[opts] = ok
 
-    def _option_greeks(self, k: int) -> None:
-        """Per-unit dollar delta, dollar gamma and vega of the options of underlying ``k``
-        at the current spot, by central differences of the pricer."""
+    def _option_greeks(self, us: np.ndarray) -> None:
+        """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
+        at the current spot, by central differences of the pricer (one batched call)."""
         cfg = self.config
-        opts = np.flatnonzero(self.opt_owner == k)
-        ids = self.opt_ids[opts]
-        u = self.und_ids[k]
-        spot = self.price[u] if 0 <= u < self.n else np.nan
-        ok = (self.reason[ids] == "") & np.isfinite(spot)
-        if not ok.any():
-            for arr in (self.unit_delta, self.unit_gamma, self.unit_vega, self.unit_sigma):
-                arr[ids] = 0.0
+        opts = np.flatnonzero(np.isin(self.opt_owner, us))
+        if opts.size == 0:
             return
+        ids = self.opt_ids[opts]
+        und = self.und_ids[self.opt_owner[opts]]
+        spot = np.where(
+            (und >= 0) & (und < self.n), self.price[np.clip(und, 0, self.n - 1)], np.nan
+        )
+        ok = (self.reason[ids] == "") & np.isfinite(spot)
+        spot = np.where(ok, spot, 1.0)
         vol = np.where(ok, self.implied_vol[ids], 0.2)
         expiry = np.where(ok, self.opt_expiry[opts], 1.0)
-        strike = np.nan_to_num(self.strike[ids], nan=spot)
+        strike = np.where(ok, self.strike[ids], 1.0)
         unit = self.multiplier[ids] * self.fx[ids] * ok
 
         def px(s, v):
@@ -545,57 +638,65 @@ class RiskEngine:
         self.unit_delta[ids] = unit * d1
         self.unit_gamma[ids] = unit * (d2 - d1)
         self.unit_vega[ids] = unit * (px(spot, vol + bump) - px(spot, vol - bump)) / (2 * bump)
-        sc = self.u_spot_col[k]
-        self.unit_sigma[ids] = np.abs(self.unit_delta[ids]) * (
-            self.factor_vol[sc] if sc >= 0 else 0.0
+        sc = self.u_spot_col[self.opt_owner[opts]]
+        self.unit_sigma[ids] = np.abs(self.unit_delta[ids]) * np.where(
+            sc >= 0, self.factor_vol[np.maximum(sc, 0)], 0.0
         )
 
     def _rebuild_books(self, us: np.ndarray) -> None:
-        """Quantity-weighted book grids, base values and scenario P&L of underlyings ``us``."""
+        """Quantity-weighted book grids, values now and scenario P&L of underlyings ``us``."""
+        us = np.asarray(us, dtype=np.int64)
         if us.size == 0 or self.opt_ids.size == 0:
             return
         q_opt = self.qty[self.opt_ids] * (self.reason[self.opt_ids] == "")
         for k in us:
-            self._option_greeks(int(k))
-            opts = np.flatnonzero(self.opt_owner == k)
+            opts = np.flatnonzero((self.opt_owner == k) & (q_opt != 0))
             self.u_grid[k] = np.tensordot(q_opt[opts], self.opt_grid[opts], axes=1)
-            for o in opts:
-                self.opt_base[o] = grids.interp_many(
-                    self.opt_grid[o],
-                    self.u_x_lo[k],
-                    self.u_dx[k],
-                    self.u_v_lo[k],
-                    self.u_dv[k],
-                    np.array([self.u_x_now[k]]),
-                    np.zeros(1),
-                )[0]
-            self.unit_value[self.opt_ids[opts]] = self.opt_base[opts]
-            self.u_base[k] = grids.interp_many(
-                self.u_grid[k],
-                self.u_x_lo[k],
-                self.u_dx[k],
-                self.u_v_lo[k],
-                self.u_dv[k],
-                np.array([self.u_x_now[k]]),
-                np.zeros(1),
-            )[0]
-        sel = np.asarray(us, dtype=np.int64)
+        opts = np.flatnonzero(np.isin(self.opt_owner, us))
+        grids.values_now(
+            self.opt_grid,
+            opts,
+            self.opt_owner,
+            self.u_x_lo,
+            self.u_dx,
+            self.u_v_lo,
+            self.u_dv,
+            self.u_x_now,
+            self.opt_base,
+        )
+        self.unit_value[self.opt_ids[opts]] = self.opt_base[opts]
+        base = np.empty(self.und_ids.size)
+        grids.values_now(
+            self.u_grid,
+            us,
+            np.arange(self.und_ids.size),
+            self.u_x_lo,
+            self.u_dx,
+            self.u_v_lo,
+            self.u_dv,
+            self.u_x_now,
+            base,
+        )
+        self.u_base[us] = base[us]
+        held = us[np.abs(self.u_grid[us]).reshape(us.size, -1).max(axis=1) > 0]
         for h in self.horizons:
-            out = np.empty((sel.size, self.n_scen))
-            grids.underlying_pnl(
-                np.ascontiguousarray(self.u_grid[sel]),
-                self.u_x_lo[sel],
-                self.u_dx[sel],
-                self.u_v_lo[sel],
-                self.u_dv[sel],
-                self.u_x_now[sel],
-                self.u_base[sel],
-                self.u_spot_col[sel],
-                self.u_vol_col[sel],
-                self.scenarios.shocks[h],
-                out,
-            )
-            self.u_pnl[h][sel] = out
+            self.u_pnl[h][us] = 0.0
+            if held.size:
+                out = np.empty((held.size, self.n_scen))
+                grids.underlying_pnl(
+                    self.u_grid,
+                    held,
+                    self.u_x_lo,
+                    self.u_dx,
+                    self.u_v_lo,
+                    self.u_dv,
+                    self.u_x_now,
+                    self.u_base,
+                    self.u_spot_move[h],
+                    self.u_vol_move[h],
+                    out,
+                )
+                self.u_pnl[h][held] = out
 
     # ------------------------------------------------------------------ refresh
 
@@ -604,6 +705,8 @@ class RiskEngine:
         changed = self.market.take_updated()
         if changed.size:
             self._update_instruments(changed, as_of=self._as_of())
+        self._refreshes += 1
+        self._sync_linear(full=self._refreshes % self.config.full_recompute_every == 0)
         snap = self.compute(now_ns)
         self.last_snapshot = snap
         self.last_refresh_ns = snap.ts_ns
@@ -622,21 +725,30 @@ class RiskEngine:
 
     def portfolio_pnl(self, horizon_days: int) -> np.ndarray:
         """Portfolio P&L in every scenario of a horizon, shape (n_scenarios,)."""
-        out = np.empty(self.n_scen)
-        _scenario_dot(self.scenarios.shocks[horizon_days], self.exposures(), out)
+        out = self.lin_pnl[horizon_days].copy()
         if self.und_ids.size:
             out += self.u_pnl[horizon_days].sum(axis=0)
         return out
 
-    def unit_pnl_rows(self, horizon_days: int, rows: np.ndarray) -> np.ndarray:
-        """Per-unit P&L of every instrument in scenarios ``rows``: (n_rows, n_instruments)."""
-        shock_rows = np.ascontiguousarray(self.scenarios.shocks[horizon_days][rows])
-        out = np.empty((rows.size, self.n))
-        _linear_unit_rows(shock_rows, self.lin_f, self.lin_s, out)
-        if self.opt_ids.size:
-            opt_out = np.empty((rows.size, self.opt_ids.size))
+    def unit_pnl_rows(
+        self, horizon_days: int, rows: np.ndarray, inst: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-unit P&L of instruments ``inst`` (default: all) in scenarios ``rows``.
+
+        Returns an array of shape (n_rows, len(inst)).
+        """
+        inst = np.arange(self.n) if inst is None else np.asarray(inst, dtype=np.int64)
+        rows_t = np.ascontiguousarray(self.scenarios.rows(horizon_days, rows).T)
+        out = np.empty((rows.size, inst.size))
+        _linear_unit_rows(rows_t, inst, self.lin_f, self.lin_s, out)
+        col = self.opt_index[inst]
+        is_opt = np.flatnonzero(col >= 0)
+        if is_opt.size:
+            opts = col[is_opt]
+            opt_out = np.empty((rows.size, opts.size))
             grids.option_unit_pnl_rows(
                 self.opt_grid,
+                opts,
                 self.opt_owner,
                 self.u_x_lo,
                 self.u_dx,
@@ -646,11 +758,11 @@ class RiskEngine:
                 self.opt_base,
                 self.u_spot_col,
                 self.u_vol_col,
-                shock_rows,
+                rows_t,
                 opt_out,
             )
-            valid = self.reason[self.opt_ids] == ""
-            out[:, self.opt_ids] += np.where(valid, opt_out, 0.0)
+            valid = self.reason[self.opt_ids[opts]] == ""
+            out[:, is_opt] += np.where(valid, opt_out, 0.0)
         return out
 
     def trade_pnl(self, horizon_days: int, instrument_id: int, quantity: float) -> np.ndarray:
@@ -707,7 +819,7 @@ class RiskEngine:
         delta-normal ones, :math:`VaR_i = z\\,(\\ell_i'\\Sigma\\delta)/\\sigma`, rescaled to
         the Cornish-Fisher total (an approximation, documented as such).
         """
-        S = self.scenarios.shocks[h]  # float32, never copied to float64 whole
+        S = self.scenarios.shocks[h]  # float32 column-major, never copied to float64 whole
         n_s = S.shape[0]
         mean_f = S.mean(axis=0, dtype=np.float64)
         delta = self.exposures()
@@ -720,9 +832,9 @@ class RiskEngine:
         gdiag = np.zeros(self.space.n_factors)
         np.add.at(gdiag, spot_f[opt], self.qty[opt] * self.unit_gamma[opt])
         s_delta = np.empty(n_s)
-        _scenario_dot(S, delta, s_delta)
+        _scenario_dot(S, delta, np.flatnonzero(delta), s_delta)
         s_delta -= mean_f @ delta  # centred scenario P&L
-        Sd = np.zeros(self.space.n_factors)
+        Sd = np.empty(self.space.n_factors)
         _scenario_tdot(S, s_delta, Sd)
         Sd = (Sd - mean_f * s_delta.sum()) / (n_s - 1)  # Sigma @ delta
         sigma_dn = float(np.sqrt(max(delta @ Sd, 0.0)))
@@ -773,13 +885,17 @@ class RiskEngine:
                 pnl = self.portfolio_pnl(h)
                 tails = [euler.tail_rows(pnl, c, cfg.euler_var_neighbours) for c in levels]
                 rows = np.unique(np.concatenate([t.rows for t in tails]))
-                unit = self.unit_pnl_rows(h, rows)
+                # Contributions are quantity x per-unit tail P&L: only held instruments.
+                held = np.flatnonzero(self.qty)
+                unit = self.unit_pnl_rows(h, rows, held)
                 per_level = []
                 for c, t in zip(levels, tails, strict=True):
                     es_pos = np.searchsorted(rows, t.es_rows)
                     var_pos = np.searchsorted(rows, t.var_rows)
-                    u_es = -unit[es_pos].mean(axis=0)
-                    u_var = -(t.var_weights @ unit[var_pos])
+                    u_es = np.zeros(self.n)
+                    u_var = np.zeros(self.n)
+                    u_es[held] = -unit[es_pos].mean(axis=0)
+                    u_var[held] = -(t.var_weights @ unit[var_pos])
                     per_level.append((c, t.var, t.es, u_var, u_es, t.var_scale))
             for c, var, es, u_var, u_es, scale in per_level:
                 comp_var = self.qty * u_var
@@ -811,7 +927,7 @@ class RiskEngine:
             market_seq_max=int(self.market.seq.max()) if self.n else 0,
             market_seq_digest=_digest(self.market.seq),
             positions_digest=self.positions_digest,
-            config_fingerprint=cfg.fingerprint(),
+            config_fingerprint=self._config_fingerprint,
             scenarios_fingerprint=self.scenarios.fingerprint,
             method=cfg.method,
             n_scenarios=self.n_scen,
@@ -903,7 +1019,8 @@ class RiskEngine:
 
     def _top(self, comp_var: np.ndarray, comp_es: np.ndarray) -> tuple[Contributor, ...]:
         n_top = min(self.config.top_n, self.n)
-        order = np.lexsort((np.arange(self.n), -comp_es))[:n_top]
+        cand = np.argpartition(-comp_es, n_top - 1)[:n_top] if n_top < self.n else np.arange(self.n)
+        order = cand[np.lexsort((cand, -comp_es[cand]))]  # ties by id: deterministic
         marginal = euler.marginal_var(comp_var, self.qty)
         return tuple(
             Contributor(
@@ -935,13 +1052,18 @@ class RiskEngine:
     def _aggregates(
         self, u_var: np.ndarray, u_es: np.ndarray
     ) -> dict[str, dict[str, dict[str, float]]]:
+        """Component VaR/ES summed by label (Euler parts are additive)."""
         cv = self.pos_qty * u_var[self.pos_inst]
         ce = self.pos_qty * u_es[self.pos_inst]
         out = {}
         for by in AGGREGATE_BY:
-            v = euler.aggregate(cv, self.pos_labels[by])
-            e = euler.aggregate(ce, self.pos_labels[by])
-            out[by] = {k: {"component_var": v[k], "component_es": e[k]} for k in v}
+            names, codes = self._label_codes[by]
+            v = np.bincount(codes, weights=cv, minlength=names.size)
+            e = np.bincount(codes, weights=ce, minlength=names.size)
+            out[by] = {
+                str(k): {"component_var": float(a), "component_es": float(b)}
+                for k, a, b in zip(names, v, e, strict=True)
+            }
         return out
 
     def _exclusions(self) -> tuple[Exclusion, ...]:

@@ -9,8 +9,9 @@ Factor kinds and the unit of their scenario move
 * ``price`` — a price or index level; the move is a log return (scenarios store it as the
   arithmetic return ``expm1(r)`` so a linear position's P&L is exactly ``value * move``):
   ``EQ:<symbol>`` (each equity its own factor, so single-name risk is kept),
-  ``FUT:<symbol>`` (a future without an underlying instrument; with one it shares the
-  underlying's factor), ``FX:<CCY>`` (value of one unit of a currency in the base
+  ``FUT:<underlying>`` (a future without an underlying instrument, keyed by its ``sector``,
+  e.g. ``index:SPX``, so all expiries share one factor; with an underlying instrument it
+  shares that instrument's factor), ``FX:<CCY>`` (value of one unit of a currency in the base
   currency).
 * ``rate`` — a key-rate zero yield of a currency's curve, ``IR:<CCY>:<tenor>Y``; the move
   is an absolute change (decimal).
@@ -113,6 +114,7 @@ def build_factor_space(instruments: pl.DataFrame, base_currency: str) -> FactorS
     currency = instruments["currency"].to_list()
     underlying = instruments["underlying_id"].to_list()
     fx_base = instruments["base_currency"].to_list()
+    sector = instruments["sector"].to_list()
     keys: dict[str, int] = {}
     kinds: list[int] = []
 
@@ -135,7 +137,9 @@ def build_factor_space(instruments: pl.DataFrame, base_currency: str) -> FactorS
         elif ac in ("future", "option") and underlying[i] is not None and 0 <= underlying[i] < n:
             f = spot_of(int(underlying[i]), depth + 1)
         elif ac == "future":
-            f = factor(f"FUT:{symbol[i]}", PRICE)
+            # Expiries of one contract share its underlying's factor ("index:SPX",
+            # "commodity:WTI" in the sector column); otherwise the future is its own factor.
+            f = factor(f"FUT:{sector[i] or symbol[i]}", PRICE)
         elif ac == "fx":
             f = factor(f"FX:{fx_base[i]}", PRICE) if fx_base[i] != base_currency else -1
         else:

@@ -21,7 +21,7 @@ Kernels are numba; :func:`interp_py` is the plain-Python twin the tests compare 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from riskstream.pricing import black76_price, bsm_price
 
@@ -65,6 +65,12 @@ def _interp(grid, x_lo, dx, v_lo, dv, x, v):  # pragma: no cover - numba
     k = min(int(fv), n_v - 2)
     t = fx - i
     s = fv - k
+    if i >= 1 and i + 2 < n_x and k >= 1 and k + 2 < n_v:  # interior: direct reads
+        c0 = _cubic(grid[i - 1, k - 1], grid[i, k - 1], grid[i + 1, k - 1], grid[i + 2, k - 1], t)
+        c1 = _cubic(grid[i - 1, k], grid[i, k], grid[i + 1, k], grid[i + 2, k], t)
+        c2 = _cubic(grid[i - 1, k + 1], grid[i, k + 1], grid[i + 1, k + 1], grid[i + 2, k + 1], t)
+        c3 = _cubic(grid[i - 1, k + 2], grid[i, k + 2], grid[i + 1, k + 2], grid[i + 2, k + 2], t)
+        return _cubic(c0, c1, c2, c3, s)
     c0 = _cubic(
         _node(grid, i - 1, k - 1),
         _node(grid, i, k - 1),
@@ -131,53 +137,125 @@ def interp_many(grid, x_lo, dx, v_lo, dv, x, v):  # pragma: no cover - numba
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def _catmull_weights(t, w):  # pragma: no cover - numba
+    # Weights of p0..p3 in the Catmull-Rom cubic at t in [0, 1] (same cubic as _cubic).
+    t2 = t * t
+    t3 = t2 * t
+    w[0] = 0.5 * (-t + 2.0 * t2 - t3)
+    w[1] = 0.5 * (2.0 - 5.0 * t2 + 3.0 * t3)
+    w[2] = 0.5 * (t + 4.0 * t2 - 3.0 * t3)
+    w[3] = 0.5 * (-t2 + t3)
+
+
+@njit(cache=True)
 def underlying_pnl(
-    grids, x_lo, dx, v_lo, dv, x_now, base, spot_col, vol_col, shocks, out
+    grids, sel, x_lo, dx, v_lo, dv, x_now, base, spot_move, vol_move, out
 ):  # pragma: no cover - numba
-    """P&L of each underlying's option book in every scenario.
+    """P&L of each selected underlying's option book in every scenario.
 
     Parameters
     ----------
     grids : (n_u, n_x, n_v) float64 — quantity-weighted book value on the grid (base ccy).
+    sel : (n_sel,) int — the underlyings to revalue.
     x_lo, dx, v_lo, dv : (n_u,) — grid axes.
     x_now : (n_u,) — log(spot now / spot at build).
     base : (n_u,) — book value now, read off the same grid (so a zero move gives 0 P&L).
-    spot_col, vol_col : (n_u,) int — columns of the spot and vol factors in ``shocks``.
-    shocks : (n_scen, n_factors) float32 — price factors as arithmetic returns, vol factors
-        as log changes.
-    out : (n_u, n_scen) float64 — written.
+    spot_move, vol_move : (n_u, n_scen) — each scenario's log move of spot and of vol.
+    out : (n_sel, n_scen) float64 — written.
     """
-    n_u = grids.shape[0]
-    n_s = shocks.shape[0]
-    for u in prange(n_u):
+    n_x, n_v = grids.shape[1], grids.shape[2]
+    n_s = spot_move.shape[1]
+    wx = np.empty(4)
+    wv = np.empty(4)
+    for j in range(sel.shape[0]):
+        u = sel[j]
         g = grids[u]
-        sc, vc = spot_col[u], vol_col[u]
         for s in range(n_s):
-            x = x_now[u] + (np.log1p(np.float64(shocks[s, sc])) if sc >= 0 else 0.0)
-            v = np.float64(shocks[s, vc]) if vc >= 0 else 0.0
-            out[u, s] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], x, v) - base[u]
+            x = x_now[u] + spot_move[u, s]
+            v = vol_move[u, s]
+            fx = min(max((x - x_lo[u]) / dx[u], 0.0), n_x - 1.0)
+            fv = min(max((v - v_lo[u]) / dv[u], 0.0), n_v - 1.0)
+            i = min(int(fx), n_x - 2)
+            k = min(int(fv), n_v - 2)
+            if i >= 1 and i + 2 < n_x and k >= 1 and k + 2 < n_v:
+                _catmull_weights(fx - i, wx)
+                _catmull_weights(fv - k, wv)
+                acc = 0.0
+                for a in range(4):
+                    row = 0.0
+                    for b in range(4):
+                        row += wv[b] * g[i - 1 + a, k - 1 + b]
+                    acc += wx[a] * row
+                out[j, s] = acc - base[u]
+            else:
+                out[j, s] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], x, v) - base[u]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
+def values_now(grids, sel, owner, x_lo, dx, v_lo, dv, x_now, out):  # pragma: no cover
+    """out[o] = grid o read at its underlying's current spot and unchanged vol."""
+    for j in range(sel.shape[0]):
+        o = sel[j]
+        u = owner[o]
+        out[o] = _interp(grids[o], x_lo[u], dx[u], v_lo[u], dv[u], x_now[u], 0.0)
+
+
+@njit(cache=True)
 def option_unit_pnl_rows(
-    grids, owner, x_lo, dx, v_lo, dv, x_now, base, spot_col, vol_col, shock_rows, out
+    grids, opts, owner, x_lo, dx, v_lo, dv, x_now, base, spot_col, vol_col, shock_rows_t, out
 ):  # pragma: no cover - numba
-    """Per-unit P&L of individual options in a few scenarios (the Euler tail rows).
+    """Per-unit P&L of options ``opts`` in a few scenarios (the Euler tail rows).
 
     ``grids`` (n_opt, n_x, n_v) are per-unit option values; ``owner`` maps each option to
-    its underlying's axes; ``base`` (n_opt,) the per-unit value now; ``shock_rows``
-    (n_rows, n_factors); ``out`` (n_rows, n_opt) is written.
+    its underlying's axes; ``base`` (n_opt,) the per-unit value now; ``shock_rows_t``
+    (n_factors, n_rows) the rows' moves, factor-major; ``out`` (n_rows, len(opts)).
+
+    Options of one underlying share each row's grid cell and cubic weights, so those are
+    computed once per (underlying, row); each option then costs 16 multiply-adds (cells at
+    the grid edge fall back to :func:`_interp` with its ghost nodes).
     """
-    n_o = grids.shape[0]
-    n_r = shock_rows.shape[0]
-    for o in prange(n_o):
-        u = owner[o]
+    n_r = shock_rows_t.shape[1]
+    n_u = x_lo.shape[0]
+    n_x, n_v = grids.shape[1], grids.shape[2]
+    cell_i = np.empty((n_u, n_r), dtype=np.int64)
+    cell_k = np.empty((n_u, n_r), dtype=np.int64)
+    wx = np.empty((n_u, n_r, 4))
+    wv = np.empty((n_u, n_r, 4))
+    xs = np.empty((n_u, n_r))
+    vs = np.empty((n_u, n_r))
+    for u in range(n_u):
         sc, vc = spot_col[u], vol_col[u]
         for r in range(n_r):
-            x = x_now[u] + (np.log1p(np.float64(shock_rows[r, sc])) if sc >= 0 else 0.0)
-            v = np.float64(shock_rows[r, vc]) if vc >= 0 else 0.0
-            out[r, o] = _interp(grids[o], x_lo[u], dx[u], v_lo[u], dv[u], x, v) - base[o]
+            x = x_now[u] + (np.log1p(np.float64(shock_rows_t[sc, r])) if sc >= 0 else 0.0)
+            v = np.float64(shock_rows_t[vc, r]) if vc >= 0 else 0.0
+            xs[u, r] = x
+            vs[u, r] = v
+            fx = min(max((x - x_lo[u]) / dx[u], 0.0), n_x - 1.0)
+            fv = min(max((v - v_lo[u]) / dv[u], 0.0), n_v - 1.0)
+            i = min(int(fx), n_x - 2)
+            k = min(int(fv), n_v - 2)
+            cell_i[u, r] = i
+            cell_k[u, r] = k
+            _catmull_weights(fx - i, wx[u, r])
+            _catmull_weights(fv - k, wv[u, r])
+    for j in range(opts.shape[0]):
+        o = opts[j]
+        u = owner[o]
+        g = grids[o]
+        for r in range(n_r):
+            i = cell_i[u, r]
+            k = cell_k[u, r]
+            if i >= 1 and i + 2 < n_x and k >= 1 and k + 2 < n_v:
+                acc = 0.0
+                for a in range(4):
+                    row = 0.0
+                    for b in range(4):
+                        row += wv[u, r, b] * g[i - 1 + a, k - 1 + b]
+                    acc += wx[u, r, a] * row
+                out[r, j] = acc - base[o]
+            else:
+                out[r, j] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], xs[u, r], vs[u, r]) - base[o]
 
 
 def price_options(

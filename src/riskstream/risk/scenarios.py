@@ -7,7 +7,8 @@ simulation, Monte Carlo) is fitted on a daily factor history of shape
 :math:`\\sqrt{h}` rescaling). :class:`ScenarioSet` stores them per horizon in the units the
 engine applies (see :mod:`riskstream.risk.factors`): price factors as arithmetic returns
 ``expm1(r)``, rate factors as absolute changes, vol factors as log changes; float32, so
-10,000 scenarios of 5,000 factors take 200 MB per horizon.
+10,000 scenarios of 5,000 factors take 200 MB per horizon (twice: a column-major copy for
+sweeps over factors and a row-major one for gathering tail scenarios).
 """
 
 from __future__ import annotations
@@ -36,13 +37,27 @@ class ScenarioSet:
     Attributes
     ----------
     shocks : dict of int to ndarray of float32, shape (n_scenarios, n_factors)
-        Moves per horizon in days, in engine units.
+        Moves per horizon in days, in engine units; stored column-major (Fortran order) so
+        one factor's moves across scenarios are contiguous: the engine sweeps factor
+        columns (only those with exposure) and gathers a few tail rows.
     fingerprint : str
         Hash of the moves (recorded in snapshots for lineage).
     """
 
     shocks: dict[int, np.ndarray]
     fingerprint: str
+
+    def rows(self, horizon_days: int, rows: np.ndarray) -> np.ndarray:
+        """Moves of a few scenarios, shape (len(rows), n_factors), from the row-major copy."""
+        return self._row_major[horizon_days][rows]
+
+    def __post_init__(self) -> None:
+        # A row-major copy for gathering a few tail scenarios fast (a row gather from the
+        # column-major array touches one cache line per factor per row).
+        copies = {h: np.ascontiguousarray(a) for h, a in self.shocks.items()}
+        for a in copies.values():
+            a.setflags(write=False)
+        object.__setattr__(self, "_row_major", copies)
 
     @property
     def horizons(self) -> tuple[int, ...]:
@@ -77,7 +92,7 @@ class ScenarioSet:
                     "scenarios", float(m[s, f]), f"finite moves (scenario {s}, factor {f})"
                 )
             m[:, price] = np.expm1(m[:, price])
-            arr = np.ascontiguousarray(m, dtype=np.float32)
+            arr = np.asfortranarray(m, dtype=np.float32)  # factor-major: columns contiguous
             arr.setflags(write=False)
             out[int(h)] = arr
             digest.update(np.int64(h).tobytes())
