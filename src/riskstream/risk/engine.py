@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from numba import njit
+from numba import njit, prange
 from scipy.special import ndtri
 
 from riskstream.core.clock import Clock
@@ -59,7 +59,7 @@ EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
 AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
     """out[s] = sum over ``factors`` of shocks[s, f] * exposure[f] (float64 accumulation).
 
@@ -69,7 +69,7 @@ def _scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
     n_s = shocks.shape[0]
     block = 2048
     n_blocks = (n_s + block - 1) // block
-    for b in range(n_blocks):
+    for b in prange(n_blocks):
         lo = b * block
         hi = min(lo + block, n_s)
         for s in range(lo, hi):
@@ -81,13 +81,13 @@ def _scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
                 out[s] += np.float64(shocks[s, f]) * e
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _scenario_axpy(shocks, delta, factors, out):  # pragma: no cover - numba
     """out[s] += sum over ``factors`` of shocks[s, f] * delta[f] (incremental update)."""
     n_s = shocks.shape[0]
     block = 2048
     n_blocks = (n_s + block - 1) // block
-    for b in range(n_blocks):
+    for b in prange(n_blocks):
         lo = b * block
         hi = min(lo + block, n_s)
         for j in range(factors.shape[0]):
@@ -133,20 +133,21 @@ def _bond_yield(price: np.ndarray, coupon, maturity, freq, start=None) -> np.nda
 
     (Uses :func:`riskstream.pricing.bond_price_from_yield` with a central-difference
     derivative; starts from the last solved yield when known, else the coupon, and stops
-    when every price is matched to 1e-10 per 100.)
+    when every price is matched to 1e-9 per 100.)
     """
     y = np.asarray(coupon, dtype=np.float64).copy()
     if start is not None:
         y = np.where(np.isfinite(start), start, y)
+    d = None
     for _ in range(50):
-        p = bond_price_from_yield(y, coupon, maturity, freq)
-        err = p - price
-        if np.max(np.abs(err), initial=0.0) < 1e-10:
+        err = bond_price_from_yield(y, coupon, maturity, freq) - price
+        if np.max(np.abs(err), initial=0.0) < 1e-9:
             break
-        d = (
-            bond_price_from_yield(y + 1e-6, coupon, maturity, freq)
-            - bond_price_from_yield(y - 1e-6, coupon, maturity, freq)
-        ) / 2e-6
+        if d is None:  # the slope barely moves over a Newton step: compute it once
+            d = (
+                bond_price_from_yield(y + 1e-6, coupon, maturity, freq)
+                - bond_price_from_yield(y - 1e-6, coupon, maturity, freq)
+            ) / 2e-6
         y = y - err / d
     return y
 

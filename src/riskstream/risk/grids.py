@@ -21,7 +21,7 @@ Kernels are numba; :func:`interp_py` is the plain-Python twin the tests compare 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from riskstream.pricing import black76_price, bsm_price
 
@@ -148,7 +148,7 @@ def _catmull_weights(t, w):  # pragma: no cover - numba
     w[3] = 0.5 * (-t2 + t3)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def underlying_pnl(
     grids, sel, x_lo, dx, v_lo, dv, x_now, base, spot_move, vol_move, out
 ):  # pragma: no cover - numba
@@ -166,11 +166,11 @@ def underlying_pnl(
     """
     n_x, n_v = grids.shape[1], grids.shape[2]
     n_s = spot_move.shape[1]
-    wx = np.empty(4)
-    wv = np.empty(4)
-    for j in range(sel.shape[0]):
+    for j in prange(sel.shape[0]):
         u = sel[j]
         g = grids[u]
+        wx = np.empty(4)
+        wv = np.empty(4)
         for s in range(n_s):
             x = x_now[u] + spot_move[u, s]
             v = vol_move[u, s]

@@ -16,9 +16,9 @@ largest loss and ES the mean of the 101 largest.
 
 Methods for a single series (:func:`var_es`)
 --------------------------------------------
-* ``historical`` — the empirical measure of the series (one day); longer horizons sum
-  ``h`` days drawn by the models package's historical-simulation generator (paths, not
-  :math:`\\sqrt{h}`).
+* ``historical`` — the empirical measure of the series (one day); longer horizons use
+  the overlapping ``h``-day windows of the series, built by the models package's
+  historical-simulation generator (actual paths, not :math:`\\sqrt{h}` scaling).
 * ``parametric`` — normal (delta-normal): :math:`VaR = -\\mu h + z_c \\sigma\\sqrt h`,
   :math:`ES = -\\mu h + \\sigma\\sqrt h\\,\\varphi(z_c)/(1-c)` (Jorion, *Value at Risk*, 3rd
   ed., ch. 5; McNeil, Frey & Embrechts, *Quantitative Risk Management*, ex. 2.14).
@@ -289,14 +289,27 @@ def simulate_series(
 ) -> np.ndarray:
     """Horizon outcomes of a series drawn by the models package's scenario generator.
 
+    ``historical`` uses overlapping ``h``-day windows of the series (every window the
+    history holds, up to ``n_scenarios``); ``mc`` and ``fhs`` draw ``n_scenarios`` paths.
     The series is standardised by its standard deviation before fitting (GARCH fits are
     scale-sensitive; VaR is positively homogeneous so the draw is scaled back exactly).
-    Returns an array of shape (n_scenarios,) of summed ``horizon_days`` outcomes.
+    Returns an array of shape (n,) of summed ``horizon_days`` outcomes.
     """
     from riskstream.models import scenario_generator
 
     scale = float(x.std(ddof=1)) or 1.0
-    generator = scenario_generator(method).fit((x / scale)[:, None])
+    z = (x / scale)[:, None]
+    if method == "historical":
+        generator = scenario_generator("historical", paths="overlapping").fit(z)
+        n_scenarios = min(n_scenarios, x.size - horizon_days + 1)
+        if n_scenarios < 1:
+            raise InputError(
+                "returns",
+                f"{x.size} values",
+                f"more than {horizon_days} for {horizon_days}-day windows",
+            )
+    else:
+        generator = scenario_generator(method).fit(z)
     draws = generator.generate(n_scenarios, horizon_days, seed)
     return np.asarray(draws, dtype=np.float64)[:, 0] * scale
 

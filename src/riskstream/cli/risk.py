@@ -1,0 +1,261 @@
+"""riskstream risk / riskstream var: portfolio risk from the engine, and VaR of one series.
+
+``riskstream risk`` wires the engine for a one-off run: the reference universe (and either
+its own positions or a positions file), a market state at the reference prices, a factor
+history, a scenario set drawn by the chosen ``riskstream.models`` generator, one refresh.
+
+Factor history: until a stored history of real or replayed market data exists, the
+history is drawn from the documented factor model of :mod:`riskstream.risk.history`
+(``risk.history_days`` days, seed ``risk.seed``): deterministic, so the same command
+gives the same figures. Option implied vols are each underlying factor's realised vol of
+that history (annualised), stated in the output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from riskstream.cli import app, print_json, settings
+from riskstream.core.errors import InputError
+
+BY_CHOICES = ("asset_class", "desk", "strategy", "trader", "instrument")
+METHODS = ("historical", "parametric", "mc", "fhs")
+
+
+def build_engine(
+    universe: Any,
+    config: Any,
+    *,
+    publish: Any = None,
+    cache: Any = None,
+) -> Any:
+    """A risk engine over ``universe`` at its reference prices (see the module doc)."""
+    from riskstream.core.clock import ManualClock
+    from riskstream.core.state import MarketState
+    from riskstream.models import scenario_generator
+    from riskstream.risk.engine import RiskEngine
+    from riskstream.risk.factors import build_factor_space
+    from riskstream.risk.history import synthetic_factor_history
+    from riskstream.risk.scenarios import ScenarioSet
+
+    space = build_factor_space(universe.instruments, universe.base_currency)
+    history = synthetic_factor_history(space, config.history_days, config.seed)
+    if config.method in ("historical", "parametric"):
+        # Overlapping windows need n_scenarios <= history - h + 1; beyond, bootstrap whole
+        # days (cross-sectional dependence kept).
+        longest = max(config.horizons_days)
+        paths = (
+            "overlapping" if config.n_scenarios <= history.shape[0] - longest + 1 else "bootstrap"
+        )
+        generator = scenario_generator("historical", paths=paths)
+    else:
+        generator = scenario_generator(config.method)
+    generator.fit(history)
+    scenarios = ScenarioSet.from_generator(
+        generator, space.kind, config.horizons_days, config.n_scenarios, config.seed
+    )
+    n = len(universe)
+    market = MarketState(n)
+    px = universe.instruments["ref_price"].to_numpy().astype(np.float64)
+    market.mid[:] = px
+    market.last[:] = px
+    market.seq[:] = 1
+    daily_vol = history.std(axis=0, ddof=1)
+    implied = np.full(n, np.nan)
+    opts = (universe.instruments["asset_class"] == "option").to_numpy()
+    spot = space.spot_factor[opts]
+    implied[opts] = np.where(spot >= 0, daily_vol[np.maximum(spot, 0)] * np.sqrt(252.0), np.nan)
+    as_of = getattr(universe, "as_of", None) or dt.date.today()
+    clock = ManualClock(
+        int(dt.datetime.combine(as_of, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
+    )
+    return RiskEngine(universe, market, scenarios, implied, config, clock, publish, cache)
+
+
+@app.command("risk")
+def risk_command(
+    ctx: typer.Context,
+    portfolio: Path | None = typer.Option(
+        None, "--portfolio", help="Positions file (CSV or YAML: book, instrument, quantity)."
+    ),
+    use_universe: bool = typer.Option(
+        False, "--universe", help="Use the reference universe's own positions."
+    ),
+    method: str = typer.Option(
+        "historical", "--method", help="historical | parametric | mc | fhs."
+    ),
+    confidence: float = typer.Option(0.99, "--confidence", help="VaR/ES level, e.g. 0.99."),
+    horizon: int = typer.Option(1, "--horizon", help="Horizon in days (simulated paths)."),
+    by: str | None = typer.Option(
+        None, "--by", help="Also break down by asset_class | desk | strategy | trader | instrument."
+    ),
+    scenarios: int | None = typer.Option(None, "--scenarios", help="Number of scenarios."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """VaR, ES, liquidity-adjusted VaR (part by part) and Euler contributions of a portfolio.
+
+    Losses are positive amounts in the base currency. ES >= VaR; the Euler contributions
+    sum to VaR and ES.
+    """
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.instruments import Universe
+    from riskstream.risk.measures import check_confidence, check_horizon
+    from riskstream.store.loaders import read_positions
+
+    if method not in METHODS:
+        raise InputError("--method", method, f"one of {', '.join(METHODS)}")
+    if by is not None and by not in BY_CHOICES:
+        raise InputError("--by", by, f"one of {', '.join(BY_CHOICES)}")
+    if (portfolio is None) == (not use_universe):
+        raise InputError(
+            "--portfolio/--universe", None, "exactly one of --portfolio FILE or --universe"
+        )
+    check_confidence(confidence, "--confidence")
+    check_horizon(horizon, "--horizon")
+    s = settings(ctx)
+    universe = ensure_universe(s)
+    if portfolio is not None:
+        positions = read_positions(portfolio, universe)
+        universe = Universe(
+            universe.instruments,
+            universe.books,
+            positions,
+            universe.base_currency,
+            universe.fx_to_base,
+            getattr(universe, "as_of", None),
+        )
+    update: dict[str, Any] = {
+        "method": method,
+        "confidence_levels": (confidence,),
+        "horizons_days": (horizon,),
+    }
+    if scenarios is not None:
+        update["n_scenarios"] = scenarios
+    config = type(s.risk).model_validate({**s.risk.model_dump(), **update})
+    engine = build_engine(universe, config)
+    snap = engine.refresh()
+    out = snap.as_dict()
+    out["instruments"] = len(universe)
+    out["positions"] = universe.positions.height
+    out["implied_vol_source"] = "realised vol of the factor history (annualised)"
+    if by == "instrument":
+        held = np.flatnonzero(engine.qty)
+        order = held[np.argsort(-snap.component_es[held], kind="stable")]
+        out["by_instrument"] = [
+            {
+                "instrument_id": int(i),
+                "symbol": str(engine.symbol[i]),
+                "quantity": float(engine.qty[i]),
+                "component_var": float(snap.component_var[i]),
+                "component_es": float(snap.component_es[i]),
+            }
+            for i in order
+        ]
+    elif by is not None:
+        out["by"] = {by: snap.aggregates[by]}
+    if as_json:
+        print_json(out)
+        return
+    _print_table(out, by)
+
+
+def _print_table(out: dict[str, Any], by: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = out["measures"][0]
+    head = Table(title=f"Risk ({out['method']}, {m['confidence']:.1%}, {m['horizon_days']}d)")
+    head.add_column("measure")
+    head.add_column("amount", justify="right")
+    for key in ("var", "es", "lvar", "spread_cost", "impact_cost", "funding_cost"):
+        head.add_row(key, f"{m[key]:,.0f}")
+    console.print(head)
+    top = Table(title="Top Euler contributors (ES)")
+    for col in ("symbol", "asset_class", "component_var", "component_es"):
+        top.add_column(col)
+    for c in out["top_contributors"]:
+        top.add_row(
+            c["symbol"], c["asset_class"], f"{c['component_var']:,.0f}", f"{c['component_es']:,.0f}"
+        )
+    console.print(top)
+    if by and by != "instrument":
+        table = Table(title=f"By {by}")
+        for col in (by, "component_var", "component_es"):
+            table.add_column(col)
+        for label, v in out["by"][by].items():
+            table.add_row(label, f"{v['component_var']:,.0f}", f"{v['component_es']:,.0f}")
+        console.print(table)
+    if out["excluded"]:
+        console.print(f"{len(out['excluded'])} position(s) excluded (see --json 'excluded')")
+
+
+@app.command("var")
+def var_command(
+    returns: Path = typer.Option(..., "--returns", help="CSV or Parquet file with the series."),
+    confidence: float = typer.Option(0.99, "--confidence", help="e.g. 0.99."),
+    method: str = typer.Option(
+        "historical", "--method", help="historical | parametric | cornish_fisher | mc | fhs."
+    ),
+    horizon: int = typer.Option(1, "--horizon", help="Horizon in days."),
+    column: str | None = typer.Option(
+        None, "--column", help="Column to use (default: the file's only numeric column)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation (mc, fhs, h > 1)."),
+    scenarios: int = typer.Option(10_000, "--scenarios", help="Simulated scenarios."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """VaR and ES of one daily P&L or return series, as positive loss amounts.
+
+    The series' values are daily outcomes (gains positive), oldest first; the result is in
+    the series' units. Empirical quantile convention: the ceil(n c)-th smallest loss.
+    """
+    from riskstream.risk.measures import var_es
+
+    series = read_series(returns, column)
+    result = var_es(series, confidence, method, horizon, n_scenarios=scenarios, seed=seed)
+    out = result.as_dict()
+    out["file"] = str(returns)
+    if as_json:
+        print_json(out)
+    else:
+        typer.echo(
+            f"VaR {result.var:.6g}  ES {result.es:.6g}  "
+            f"({method}, {confidence:.2%}, {horizon}d, n={result.n_observations})"
+        )
+
+
+def read_series(path: Path, column: str | None) -> np.ndarray:
+    """One numeric column of a CSV or Parquet file as float64 (nulls become NaN, which
+    :func:`riskstream.risk.measures.var_es` rejects with their position)."""
+    import polars as pl
+
+    if not path.exists():
+        raise InputError("--returns", str(path), "an existing CSV or Parquet file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pl.read_parquet(path)
+    elif suffix in (".csv", ".txt"):
+        frame = pl.read_csv(path, infer_schema_length=None)
+    else:
+        raise InputError("--returns", str(path), "a .csv or .parquet file")
+    numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
+    if column is None:
+        if len(numeric) != 1:
+            raise InputError(
+                "--column",
+                None,
+                f"one of the numeric columns {numeric} (the file has "
+                f"{len(numeric)}; name one with --column)",
+            )
+        column = numeric[0]
+    if column not in frame.columns:
+        raise InputError("--column", column, f"a column of {path.name}: {frame.columns}")
+    if column not in numeric:
+        raise InputError("--column", column, f"a numeric column (it is {frame.schema[column]})")
+    return frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
