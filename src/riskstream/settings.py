@@ -9,6 +9,7 @@ from __future__ import annotations
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.models.config import ModelsConfig
 from riskstream.risk.config import RiskConfig
 from riskstream.store.config import StoreConfig
 
@@ -20,4 +21,5 @@ class Settings(ConfigModel):
     simulator: SimulatorConfig = SimulatorConfig()
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
+    models: ModelsConfig = ModelsConfig()
     risk: RiskConfig = RiskConfig()

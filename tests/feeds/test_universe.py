@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from riskstream.core.errors import InputError
 from riskstream.core.instruments import ASSET_CLASSES, Instrument, Position, Universe
+from riskstream.feeds import asset_classes
 from riskstream.feeds.asset_classes import _third_friday
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.exposure import gross_exposure, implied_vol_delta, unit_exposure
 from riskstream.feeds.markets import CURRENCIES, FX_PAIRS, zero_rate
-from riskstream.feeds.universe import DESKS, generate_universe, universe_summary
+from riskstream.feeds.universe import DESKS, _class_counts, generate_universe, universe_summary
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,17 @@ def test_futures_are_index_and_commodity_contracts_with_several_expiries(
     es = fut.filter(pl.col("symbol") == "ESU24").row(0, named=True)
     assert es["multiplier"] == 50.0 and es["tick_size"] == 0.25  # CME E-mini S&P 500 spec
     assert es["expiry"] == dt.date(2024, 9, 20)  # CME: ESU4 last trade 20 Sep 2024
+
+
+def test_futures_stop_at_ten_years_of_listed_expiries() -> None:
+    counts = _class_counts(100_000)
+    assert counts["future"] == asset_classes.MAX_FUTURES == 14 * 40 + 14 * 120
+    assert sum(counts.values()) == 100_000
+    fut = asset_classes.futures(asset_classes.MAX_FUTURES, dt.date(2024, 6, 28))
+    assert fut["symbol"].n_unique() == fut.height
+    assert fut["expiry"].max() < dt.date(2034, 7, 1)
+    with pytest.raises(ValueError, match="at most 2240 futures"):
+        asset_classes.futures(asset_classes.MAX_FUTURES + 1, dt.date(2024, 6, 28))
 
 
 def test_options_are_near_the_money_on_stocks_and_index_futures(universe: Universe) -> None:

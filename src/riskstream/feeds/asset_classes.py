@@ -43,6 +43,10 @@ _EQUITY_STRATEGY = {
 }  # fmt: skip
 _OPTION_EXCHANGE = {"US": "XCBO", "CA": "XMOD", "JP": "XOSE", "HK": "XHKF", "AU": "XASX"}
 _MONTH_CODES = np.array(list("FGHJKMNQUVXZ"))
+FUTURE_LISTED_YEARS = 10
+"""Futures are listed out to 10 years (CME lists WTI monthly about that far)."""
+MAX_FUTURES = int((FUTURE_LISTED_YEARS * 12 // FUTURE_ROOTS["cycle_months"]).sum())
+"""Most futures a universe holds; a larger universe has more equities instead."""
 
 
 def _frame(columns: dict[str, Any]) -> pl.DataFrame:
@@ -172,8 +176,17 @@ def futures(n: int, as_of: dt.date) -> pl.DataFrame:
     roots = FUTURE_ROOTS
     cycle = roots["cycle_months"].to_numpy()
     weight = np.where(cycle == 1, 3.0, 1.0)  # monthly curves list more expiries
-    count = np.floor(n * weight / weight.sum()).astype(int)
-    count[: n - count.sum()] += 1  # the remainder goes to the first roots (priority order)
+    cap = FUTURE_LISTED_YEARS * 12 // cycle
+    if n > cap.sum():
+        raise ValueError(f"at most {cap.sum()} futures are listed; asked for {n}")
+    count = np.zeros(roots.height, dtype=np.int64)
+    while (left := n - count.sum()) > 0:  # share by weight among roots not yet full
+        open_ = count < cap
+        share = np.minimum(np.floor(left * weight * open_ / weight[open_].sum()), cap - count)
+        if share.sum() == 0:  # a few left: one more each to the first roots (priority order)
+            share = np.zeros_like(count)
+            share[np.flatnonzero(open_)[:left]] = 1
+        count += share.astype(np.int64)
     root_idx = np.repeat(np.arange(roots.height), count)
     j = np.concatenate([np.arange(c) for c in count])  # expiry ordinal on its curve
     month0 = np.datetime64(as_of, "M").astype(np.int64)

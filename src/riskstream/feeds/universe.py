@@ -8,7 +8,9 @@ class      share    what
 equity     ~35 %    11 GICS sectors in 10 countries (US, GB, DE, FR, NL, CH, JP, CA, AU,
                     HK), each in its currency and on its exchange; log-normal market caps
 future      ~8 %    14 equity-index and 14 commodity contracts (:data:`FUTURE_ROOTS`),
-                    several expiries each (quarterly for indices, monthly for commodities)
+                    several expiries each (quarterly for indices, monthly for commodities),
+                    listed out to 10 years at most (so at most 2,240 futures: beyond
+                    ~28,000 instruments the share falls and equities take the rest)
 option     ~30 %    listed options on the largest stocks (American, Black-Scholes) and on
                     index futures (European, Black-76); 1 month to 2 years, 80-120 %
                     moneyness, calls and puts
@@ -91,6 +93,7 @@ _SURNAMES = (
 def _class_counts(n: int) -> dict[str, int]:
     counts = {cls: max(2, round(share * n)) for cls, share in SHARES.items()}
     counts["option"] = max(counts["option"], -(-n // 5))  # at least 20 %
+    counts["future"] = min(counts["future"], asset_classes.MAX_FUTURES)
     counts["equity"] = n - sum(counts.values())
     return {cls: counts[cls] for cls in ASSET_CLASSES}
 
