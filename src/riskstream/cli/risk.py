@@ -81,7 +81,7 @@ def build_engine(
 def risk_command(
     ctx: typer.Context,
     portfolio: Path | None = typer.Option(
-        None, "--portfolio", help="Positions file (CSV or YAML: book, instrument, quantity)."
+        None, "--portfolio", help="Positions file (CSV or YAML: book, symbol, quantity)."
     ),
     use_universe: bool = typer.Option(
         False, "--universe", help="Use the reference universe's own positions."

@@ -1,0 +1,119 @@
+"""`riskstream var` and `riskstream risk`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from riskstream.cli import app
+from riskstream.core.errors import InputError
+from riskstream.risk.measures import var_es
+
+
+@pytest.fixture()
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RISKSTREAM_STORE__DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RISKSTREAM_UNIVERSE__INSTRUMENTS", "300")
+    monkeypatch.setenv("RISKSTREAM_RISK__N_SCENARIOS", "500")
+    monkeypatch.setenv("RISKSTREAM_RISK__HISTORY_DAYS", "600")
+    monkeypatch.delenv("RISKSTREAM_CONFIG", raising=False)
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=True)
+
+
+@pytest.fixture()
+def pnl_csv(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    x = np.random.default_rng(4).standard_t(4, 1500) * 1e4
+    path = tmp_path / "pnl.csv"
+    pl.DataFrame({"date": [f"d{i}" for i in range(x.size)], "pnl": x}).write_csv(path)
+    return path, x
+
+
+@pytest.mark.parametrize("method", ["historical", "parametric", "cornish_fisher"])
+def test_var_prints_positive_losses_matching_the_library(pnl_csv, method):
+    path, x = pnl_csv
+    result = run(
+        "var", "--returns", str(path), "--confidence", "0.99", "--method", method, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    expected = var_es(x, 0.99, method)
+    assert out["var"] == pytest.approx(expected.var, rel=1e-12)
+    assert out["es"] == pytest.approx(expected.es, rel=1e-12)
+    assert out["var"] > 0 and out["es"] >= out["var"]
+
+
+def test_var_multi_day_historical_uses_overlapping_windows(pnl_csv, tmp_path):
+    path, x = pnl_csv
+    pq = tmp_path / "pnl.parquet"
+    pl.read_csv(path).write_parquet(pq)
+    result = run("var", "--returns", str(pq), "--horizon", "10", "--column", "pnl", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    windows = np.convolve(x, np.ones(10), mode="valid")  # every overlapping 10-day sum
+    expected = np.quantile(-windows, 0.99, method="inverted_cdf")
+    assert out["var"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_var_rejects_nan_and_ambiguous_columns(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b\n0.01,1\n,2\n0.03,3\n")
+    result = run("var", "--returns", str(path), "--column", "a")
+    assert isinstance(result.exception, InputError)
+    assert "first at position 1" in str(result.exception)
+    result = run("var", "--returns", str(path))
+    assert isinstance(result.exception, InputError)
+    assert result.exception.field == "--column"
+
+
+def test_risk_universe_json(env):
+    result = run("risk", "--universe", "--confidence", "0.975", "--by", "desk", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    m = out["measures"][0]
+    assert m["confidence"] == 0.975 and m["horizon_days"] == 1
+    assert out["es"] >= out["var"] > 0
+    assert out["lvar"] == pytest.approx(
+        m["var"] + m["spread_cost"] + m["impact_cost"] + m["funding_cost"]
+    )
+    desks = out["by"]["desk"]
+    assert sum(d["component_es"] for d in desks.values()) == pytest.approx(out["es"], rel=1e-9)
+    again = json.loads(
+        run("risk", "--universe", "--confidence", "0.975", "--by", "desk", "--json")
+        .output.strip()
+        .splitlines()[-1]
+    )
+    assert again["lineage_id"] == out["lineage_id"] and again["var"] == out["var"]
+
+
+def test_risk_portfolio_file_and_bad_input(env):
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.config import load_config
+    from riskstream.settings import Settings
+
+    universe = ensure_universe(load_config(Settings))
+    sym = universe.instruments["symbol"].to_list()
+    book = universe.books["name"][0]
+    path = env / "pos.csv"
+    path.write_text(f"book,symbol,quantity\n{book},{sym[0]},1000\n{book},{sym[1]},-500\n")
+    result = run(
+        "risk", "--portfolio", str(path), "--horizon", "10", "--by", "instrument", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out["positions"] == 2 and out["measures"][0]["horizon_days"] == 10
+    assert {r["symbol"] for r in out["by_instrument"]} == {sym[0], sym[1]}
+    bad = env / "bad.csv"
+    bad.write_text(f"book,symbol,quantity\n{book},NOPE,1\n")
+    result = run("risk", "--portfolio", str(bad), "--json")
+    assert result.exception is not None and "NOPE" in str(result.exception)
+    result = run("risk", "--universe", "--method", "magic")
+    assert isinstance(result.exception, InputError) and result.exception.field == "--method"
