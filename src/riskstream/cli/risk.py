@@ -7,8 +7,10 @@ history, a scenario set drawn by the chosen ``riskstream.models`` generator, one
 Factor history: until a stored history of real or replayed market data exists, the
 history is drawn from the documented factor model of :mod:`riskstream.risk.history`
 (``risk.history_days`` days, seed ``risk.seed``): deterministic, so the same command
-gives the same figures. Option implied vols are each underlying factor's realised vol of
-that history (annualised), stated in the output.
+gives the same figures. ``historical`` (and ``parametric``, whose covariance is estimated
+from the same scenarios) uses the most recent ``n_scenarios`` overlapping ``h``-day
+windows, so the history spans ``n_scenarios + h - 1`` days. Option implied vols are each
+underlying factor's realised vol (annualised), stated in the output.
 """
 
 from __future__ import annotations
@@ -44,28 +46,30 @@ def build_engine(
     from riskstream.risk.scenarios import ScenarioSet
 
     space = build_factor_space(universe.instruments, universe.base_currency)
-    history = synthetic_factor_history(space, config.history_days, config.seed)
-    if config.method in ("historical", "parametric"):
-        # Overlapping windows need n_scenarios <= history - h + 1; beyond, bootstrap whole
-        # days (cross-sectional dependence kept).
-        longest = max(config.horizons_days)
-        paths = (
-            "overlapping" if config.n_scenarios <= history.shape[0] - longest + 1 else "bootstrap"
-        )
-        generator = scenario_generator("historical", paths=paths)
-    else:
-        generator = scenario_generator(config.method)
+    longest = max(config.horizons_days)
+    historical = config.method in ("historical", "parametric")
+    # Historical scenarios are the most recent n overlapping h-day windows of the history
+    # (exact historical simulation), so the history covers n_scenarios + h - 1 days.
+    days = (
+        max(config.history_days, config.n_scenarios + longest - 1)
+        if historical
+        else (config.history_days)
+    )
+    history = synthetic_factor_history(space, days, config.seed)
+    generator = scenario_generator("historical" if historical else config.method)
     generator.fit(history)
     scenarios = ScenarioSet.from_generator(
         generator, space.kind, config.horizons_days, config.n_scenarios, config.seed
     )
+    del history
     n = len(universe)
     market = MarketState(n)
     px = universe.instruments["ref_price"].to_numpy().astype(np.float64)
     market.mid[:] = px
     market.last[:] = px
     market.seq[:] = 1
-    daily_vol = history.std(axis=0, ddof=1)
+    h_min = min(scenarios.horizons)
+    daily_vol = scenarios.shocks[h_min].std(axis=0, dtype=np.float64) / np.sqrt(h_min)
     implied = np.full(n, np.nan)
     opts = (universe.instruments["asset_class"] == "option").to_numpy()
     spot = space.spot_factor[opts]
@@ -142,7 +146,7 @@ def risk_command(
     out = snap.as_dict()
     out["instruments"] = len(universe)
     out["positions"] = universe.positions.height
-    out["implied_vol_source"] = "realised vol of the factor history (annualised)"
+    out["implied_vol_source"] = "realised vol of the underlying factor (annualised)"
     if by == "instrument":
         held = np.flatnonzero(engine.qty)
         order = held[np.argsort(-snap.component_es[held], kind="stable")]

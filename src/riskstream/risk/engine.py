@@ -48,6 +48,8 @@ from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import (
     ASSET_CODE,
     build_factor_space,
+    epoch_days,
+    key_rate_table,
     key_rate_weights,
     year_fraction,
 )
@@ -211,6 +213,7 @@ class RiskEngine:
         if missing:
             raise InputError("scenarios", f"horizons {scenarios.horizons}", f"horizons {missing}")
         self.space = build_factor_space(inst, universe.base_currency)
+        self._rate_table = key_rate_table(self.space, sorted(set(inst["currency"].to_list())))
         for h, s in scenarios.shocks.items():
             if s.shape[1] != self.space.n_factors:
                 raise InputError(
@@ -233,8 +236,10 @@ class RiskEngine:
         self.is_call = (inst["right"] == "C").fill_null(False).to_numpy()
         self.coupon = inst["coupon"].fill_null(0.0).to_numpy().astype(np.float64)
         self.freq = inst["coupon_frequency"].fill_null(1).to_numpy().astype(np.float64)
-        self._expiry_dates = inst["expiry"]
-        self._maturity_dates = inst["maturity"]
+        self._expiry_days = epoch_days(inst["expiry"])
+        self._maturity_days = epoch_days(inst["maturity"])
+        currencies = sorted(set(inst["currency"].to_list()))
+        self._ccy_code = np.searchsorted(currencies, inst["currency"].to_numpy())
         self.currency = inst["currency"].to_list()
 
         iv = np.asarray(implied_vol, dtype=np.float64)
@@ -484,7 +489,7 @@ class RiskEngine:
         bond = np.flatnonzero(ac == BOND)
         if bond.size:
             bi = ids[bond]
-            mat = year_fraction(self._maturity_dates.gather(bi), as_of)
+            mat = year_fraction(self._maturity_days[bi], as_of)
             ok = (mat > 0) & (reason[bond] == "")
             matured = bond[~(mat > 0)]
             reason[matured[reason[matured] == ""]] = "matured bond"
@@ -499,9 +504,7 @@ class RiskEngine:
                     - bond_price_from_yield(y + h, self.coupon[b], mat[ok], self.freq[b])
                 ) / (2 * h)  # -dP/dy per 100 face, per unit of yield
                 sens = -d * self.multiplier[b] * self.fx[b]
-                factors, weights = key_rate_weights(
-                    mat[ok], [self.currency[i] for i in b], self.space
-                )
+                factors, weights = key_rate_weights(mat[ok], self._ccy_code[b], self._rate_table)
                 rows = bond[ok]
                 lin_f[rows, 0:2] = factors
                 lin_s[rows, 0:2] = sens[:, None] * weights
@@ -516,7 +519,7 @@ class RiskEngine:
             bad_und = (und < 0) | (und >= self.n)
             und_price = np.where(bad_und, np.nan, self.price[np.clip(und, 0, self.n - 1)])
             vol = self.implied_vol[oi]
-            expiry = year_fraction(self._expiry_dates.gather(oi), as_of)
+            expiry = year_fraction(self._expiry_days[oi], as_of)
             r = reason[opt]
             r[(r == "") & ~(np.isfinite(und_price) & (und_price > 0))] = "missing underlying price"
             no_spot = self.u_spot_col[self.opt_owner[self.opt_index[oi]]] < 0

@@ -188,12 +188,28 @@ def build_factor_space(instruments: pl.DataFrame, base_currency: str) -> FactorS
     )
 
 
+def key_rate_table(space: FactorSpace, currencies: list[str]) -> np.ndarray:
+    """Factor index of every key rate of each currency, shape (n_currencies, n_tenors)
+    (-1 where a currency has no curve factors)."""
+    where = {k: j for j, k in enumerate(space.keys)}
+    return np.array(
+        [[where.get(_tenor_key(c, t), -1) for t in KEY_RATE_TENORS_Y] for c in currencies],
+        dtype=np.int64,
+    ).reshape(len(currencies), len(KEY_RATE_TENORS_Y))
+
+
 def key_rate_weights(
-    maturity_years: np.ndarray, currencies: list[str], space: FactorSpace
+    maturity_years: np.ndarray, currency_code: np.ndarray, table: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Factors and weights of the two key rates bracketing each maturity.
 
     Linear interpolation in tenor; flat beyond the first and last key rate.
+
+    Parameters
+    ----------
+    maturity_years : ndarray of shape (n,)
+    currency_code : ndarray of int, shape (n,)
+        Row of each instrument's currency in ``table`` (:func:`key_rate_table`).
 
     Returns
     -------
@@ -204,15 +220,15 @@ def key_rate_weights(
     hi = np.clip(np.searchsorted(tenors, t, side="left"), 1, len(tenors) - 1)
     lo = hi - 1
     w_hi = (t - tenors[lo]) / (tenors[hi] - tenors[lo])
-    factors = np.empty((t.size, 2), dtype=np.int32)
-    for j, (c, a, b) in enumerate(zip(currencies, lo, hi, strict=True)):
-        factors[j] = (space.index(_tenor_key(c, tenors[a])), space.index(_tenor_key(c, tenors[b])))
+    factors = np.stack([table[currency_code, lo], table[currency_code, hi]], axis=1)
     return factors, np.stack([1.0 - w_hi, w_hi], axis=1)
 
 
-def year_fraction(dates: pl.Series | list, as_of: dt.date) -> np.ndarray:
-    """ACT/365 year fractions from ``as_of`` to each date (NaN where the date is null)."""
-    values = pl.Series(dates).cast(pl.Date).to_list()
-    return np.array(
-        [np.nan if d is None else (d - as_of).days / 365.0 for d in values], dtype=np.float64
-    )
+def epoch_days(dates: pl.Series) -> np.ndarray:
+    """Days since 1970-01-01 of each date, as float64 (NaN where null)."""
+    return dates.cast(pl.Date).cast(pl.Int32).cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def year_fraction(days: np.ndarray, as_of: dt.date) -> np.ndarray:
+    """ACT/365 year fractions from ``as_of`` to dates given as :func:`epoch_days`."""
+    return (np.asarray(days, dtype=np.float64) - (as_of - dt.date(1970, 1, 1)).days) / 365.0
