@@ -143,6 +143,7 @@ def test_var_is_positively_homogeneous(pnl, c, scale):
     assert es_s == pytest.approx(scale * es, rel=1e-12, abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:Precision loss occurred in moment calculation")
 @settings(max_examples=30)
 @given(pnl_arrays, levels)
 def test_parametric_and_cf_es_exceed_var(pnl, c):
