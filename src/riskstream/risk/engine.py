@@ -363,6 +363,7 @@ class RiskEngine:
         }
         self._encode_labels()
         if rebuild:
+            self._option_greeks(np.arange(self.und_ids.size))
             self._rebuild_books(np.arange(self.und_ids.size))
             self._sync_linear(full=True)
 
@@ -419,6 +420,7 @@ class RiskEngine:
         self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
         k = self.opt_index[instrument_id]
         if k >= 0:
+            self._option_greeks(np.array([self.opt_owner[k]]))
             self._rebuild_books(np.array([self.opt_owner[k]]))
         self._sync_linear()
 
@@ -607,7 +609,9 @@ class RiskEngine:
         """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
         at the current spot, by central differences of the pricer (one batched call)."""
         cfg = self.config
-        opts = np.flatnonzero(np.isin(self.opt_owner, us))
+        # Greeks feed the held book's aggregates, funding and impact: held options only
+        # (a trade on another option recomputes its underlying's, see apply_trade).
+        opts = np.flatnonzero(np.isin(self.opt_owner, us) & (self.qty[self.opt_ids] != 0))
         if opts.size == 0:
             return
         ids = self.opt_ids[opts]

@@ -272,9 +272,13 @@ def price_options(
 
     Options on futures use Black-76, others Black-Scholes-Merton with ``dividend_yield``.
     """
-    bsm = bsm_price(spot, strike, expiry_years, rate, dividend_yield, vol, is_call)
-    b76 = black76_price(spot, strike, expiry_years, rate, vol, is_call)
-    return np.where(on_future, b76, bsm)
+    args = np.broadcast_arrays(spot, strike, expiry_years, vol, is_call, on_future)
+    S, K, T, sig, call, fut = (np.asarray(a) for a in args)
+    out = np.empty(S.shape)
+    b = ~fut
+    out[b] = bsm_price(S[b], K[b], T[b], rate, dividend_yield, sig[b], call[b])
+    out[fut] = black76_price(S[fut], K[fut], T[fut], rate, sig[fut], call[fut])
+    return out
 
 
 def build_option_grids(
