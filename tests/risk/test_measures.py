@@ -182,3 +182,16 @@ def test_bad_series_input_is_named(kwargs, field):
 def test_nan_position_is_reported():
     with pytest.raises(InputError, match="first at position 1"):
         var_es([0.0, np.nan, 1.0], 0.95)
+
+
+@pytest.mark.parametrize("method", ["fhs", "mc"])
+def test_simulated_methods_are_seeded_and_scale_with_horizon(sp500_returns, method):
+    # FHS (Barone-Adesi et al. 1999) and MC (GARCH-t marginals) through riskstream.models:
+    # same seed, same figures; a 10-day path VaR exceeds the 1-day one; ES >= VaR.
+    x = sp500_returns[-1500:]
+    one = var_es(x, 0.99, method, 1, n_scenarios=4000, seed=3)
+    again = var_es(x, 0.99, method, 1, n_scenarios=4000, seed=3)
+    ten = var_es(x, 0.99, method, 10, n_scenarios=4000, seed=3)
+    assert (one.var, one.es) == (again.var, again.es)
+    assert one.es >= one.var > 0
+    assert ten.var > 1.5 * one.var
