@@ -13,7 +13,9 @@ from riskstream.risk.config import RiskConfig
 from riskstream.risk.measures import var_es_from_pnl
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.stage import RiskStage
-from tests.risk.helpers import make_engine, make_universe, market_from_ref
+from tests.risk.helpers import AS_OF, make_engine, make_universe, market_from_ref
+
+AS_OF_DAYS = (AS_OF.date() - __import__("datetime").date(1970, 1, 1)).days
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +253,34 @@ def test_stage_refreshes_every_interval_of_event_time():
     assert {"var", "es", "lvar", "top_contributors"} <= set(out)
     assert out["var"] == stage.last.headline.var
     assert any(label.startswith("VaR") for label, _ in stage.view())
+
+
+def test_bond_key_rate_loadings_match_repricing():
+    # A parallel 1 bp shift of the curve moves a bond by its DV01 (Fabozzi, Bond Markets,
+    # ch. 4): the key-rate loadings sum to -dP/dy, checked against repricing at y +- 1 bp.
+    from riskstream.pricing import bond_price_from_yield
+
+    eng = make_engine()
+    bonds = np.flatnonzero(eng.asset_class == 4)
+    for b in bonds:
+        y = eng.bond_yield[b]
+        mat = (eng._maturity_days[b] - (AS_OF_DAYS)) / 365.0
+        c, f = eng.coupon[b], eng.freq[b]
+        assert bond_price_from_yield(y, c, mat, f) == pytest.approx(eng.price[b], abs=1e-8)
+        up = bond_price_from_yield(y + 1e-4, c, mat, f)
+        dn = bond_price_from_yield(y - 1e-4, c, mat, f)
+        dv01 = (dn - up) / 2 * eng.multiplier[b]
+        assert -eng.lin_s[b, :2].sum() * 1e-4 == pytest.approx(dv01, rel=1e-6)
+        assert eng.unit_dv01[b] == pytest.approx(dv01, rel=1e-6)
+
+
+def test_unsolvable_bond_price_is_excluded():
+    u = make_universe()
+    market = market_from_ref(u)
+    bond = int(np.flatnonzero((u.instruments["asset_class"] == "bond").to_numpy())[0])
+    market.mid[bond] = market.last[bond] = 1e6  # no yield prices a bond at 1,000,000 per 100
+    snap = make_engine(u, market=market).refresh()
+    assert {(e.instrument_id, e.reason) for e in snap.excluded} == {
+        (bond, "bond yield not solvable from its price")
+    }
+    assert np.isfinite(snap.headline.var)

@@ -135,7 +135,7 @@ def _bond_yield(price: np.ndarray, coupon, maturity, freq, start=None) -> np.nda
 
     (Uses :func:`riskstream.pricing.bond_price_from_yield` with a central-difference
     derivative; starts from the last solved yield when known, else the coupon, and stops
-    when every price is matched to 1e-9 per 100.)
+    when every price is matched to 1e-9 per 100; NaN where no yield matches to 1e-6.)
     """
     y = np.asarray(coupon, dtype=np.float64).copy()
     if start is not None:
@@ -151,7 +151,8 @@ def _bond_yield(price: np.ndarray, coupon, maturity, freq, start=None) -> np.nda
                 - bond_price_from_yield(y - 1e-6, coupon, maturity, freq)
             ) / 2e-6
         y = y - err / d
-    return y
+    err = bond_price_from_yield(y, coupon, maturity, freq) - price
+    return np.where(np.abs(err) < 1e-6, y, np.nan)  # NaN: no yield reproduces the price
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -458,10 +459,14 @@ class RiskEngine:
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
             return
-        # Options whose underlying changed are touched too.
+        # Options whose underlying changed are touched too; their books are revalued. An
+        # option's own quote does not move its model value: its book is revalued only if
+        # its validity changes (or a grid rebuild is forced).
+        moved_books = np.flatnonzero(np.isin(self.und_ids, ids))
         if self.opt_ids.size:
             dep = self.opt_ids[np.isin(self.underlying[self.opt_ids], ids)]
             ids = np.union1d(ids, dep)
+        was_valid = self.reason[ids] == ""
         mid, last = self.market.mid[ids], self.market.last[ids]
         price = np.where(np.isfinite(mid) & (mid > 0), mid, last)
         self.price[ids] = price
@@ -482,8 +487,11 @@ class RiskEngine:
         lin_s[is_fx, 0] = value[is_fx]
         lin_f[is_fx, 1] = self.space.fx_quote_factor[ids][is_fx]
         lin_s[is_fx, 1] = -value[is_fx]
-        lin_f[~is_fx, 2] = ccy[~is_fx]
-        lin_s[~is_fx, 2] = value[~is_fx]
+        # Translation risk: a foreign-currency holding's value moves with its currency. A
+        # future has no value to translate (its daily P&L is settled), so none for futures.
+        translated = ~is_fx & (ac != FUTURE)
+        lin_f[translated, 2] = ccy[translated]
+        lin_s[translated, 2] = value[translated]
         unit_delta = np.where(linear | is_fx, value, 0.0)
         unit_sigma = np.abs(value) * np.where(spot >= 0, self.factor_vol[np.maximum(spot, 0)], 0.0)
         dv01 = np.zeros(ids.size)
@@ -499,7 +507,10 @@ class RiskEngine:
                 b = bi[ok]
                 p = self.price[b]
                 y = _bond_yield(p, self.coupon[b], mat[ok], self.freq[b], self.bond_yield[b])
-                self.bond_yield[b] = y
+                solved = np.isfinite(y)
+                reason[bond[ok][~solved]] = "bond yield not solvable from its price"
+                y = np.where(solved, y, 0.0)
+                self.bond_yield[b] = np.where(solved, y, np.nan)
                 h = 1e-4
                 d = (
                     bond_price_from_yield(y - h, self.coupon[b], mat[ok], self.freq[b])
@@ -541,6 +552,8 @@ class RiskEngine:
         self.lin_f[ids] = lin_f
         self.lin_s[ids] = lin_s
         self.unit_value[ids] = np.where(reason_all == "", value, 0.0)
+        opt_now = ids[ac == OPTION]
+        self.unit_value[opt_now] = self.opt_base[self.opt_index[opt_now]]  # model value
         not_opt = ids[ac != OPTION]  # option Greeks come from the pricer in _option_greeks
         keep = (reason_all == "")[ac != OPTION]
         self.unit_delta[not_opt] = np.where(keep, unit_delta[ac != OPTION], 0.0)
@@ -548,8 +561,12 @@ class RiskEngine:
         self.unit_dv01[ids] = dv01
 
         if opt.size:
-            touched = np.unique(self.opt_owner[self.opt_index[ids[opt]]])
-            self._update_underlyings(touched, force_grid)
+            oi = ids[opt]
+            flipped = oi[(reason_all[opt] == "") != was_valid[opt]]
+            owners = self.opt_owner[self.opt_index[oi if force_grid else flipped]]
+            touched = np.union1d(moved_books, owners)
+            if touched.size:
+                self._update_underlyings(touched, force_grid)
 
     def _update_underlyings(self, us: np.ndarray, force_grid: bool) -> None:
         """Move the spot of underlyings ``us``; rebuild grids out of range or forced."""
