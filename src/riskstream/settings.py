@@ -10,6 +10,7 @@ from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.models.config import ModelsConfig
+from riskstream.pricing.config import PricingConfig
 from riskstream.risk.config import RiskConfig
 from riskstream.store.config import StoreConfig
 
@@ -23,3 +24,4 @@ class Settings(ConfigModel):
     store: StoreConfig = StoreConfig()
     models: ModelsConfig = ModelsConfig()
     risk: RiskConfig = RiskConfig()
+    pricing: PricingConfig = PricingConfig()

@@ -81,4 +81,12 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
-from riskstream.cli import demo, models, risk, simulate, universe  # noqa: E402, F401
+from riskstream.cli import (  # noqa: E402, F401
+    demo,
+    models,
+    price,
+    replay,
+    risk,
+    simulate,
+    universe,
+)
