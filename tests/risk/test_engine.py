@@ -272,15 +272,3 @@ def test_bond_key_rate_loadings_match_repricing():
         dv01 = (dn - up) / 2 * eng.multiplier[b]
         assert -eng.lin_s[b, :2].sum() * 1e-4 == pytest.approx(dv01, rel=1e-6)
         assert eng.unit_dv01[b] == pytest.approx(dv01, rel=1e-6)
-
-
-def test_unsolvable_bond_price_is_excluded():
-    u = make_universe()
-    market = market_from_ref(u)
-    bond = int(np.flatnonzero((u.instruments["asset_class"] == "bond").to_numpy())[0])
-    market.mid[bond] = market.last[bond] = 1e6  # no yield prices a bond at 1,000,000 per 100
-    snap = make_engine(u, market=market).refresh()
-    assert {(e.instrument_id, e.reason) for e in snap.excluded} == {
-        (bond, "bond yield not solvable from its price")
-    }
-    assert np.isfinite(snap.headline.var)

@@ -43,8 +43,8 @@ def test_grid_revaluation_matches_full_repricing():
     on_future = rng.random(n) < 0.3
     g = build_option_grids(
         np.full(n, spot),
-        np.broadcast_to(x_axis, (n, 61)),
-        np.broadcast_to(v_axis, (n, 11)),
+        x_axis,
+        v_axis,
         strike,
         expiry,
         vol,

@@ -42,7 +42,7 @@ from riskstream.core.clock import Clock
 from riskstream.core.errors import InputError
 from riskstream.core.instruments import ASSET_CLASSES, Universe
 from riskstream.core.state import MarketState
-from riskstream.pricing import bond_price_from_yield
+from riskstream.pricing import bond_risk, bond_yield_from_price
 from riskstream.risk import euler, grids, liquidity
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import (
@@ -128,31 +128,6 @@ def _scenario_tdot(shocks, weights, out):  # pragma: no cover - numba
         for s in range(n_s):
             acc += np.float64(shocks[s, f]) * weights[s]
         out[f] = acc
-
-
-def _bond_yield(price: np.ndarray, coupon, maturity, freq, start=None) -> np.ndarray:
-    """Yield from dirty price per 100 by Newton's method on the project's bond pricer.
-
-    (Uses :func:`riskstream.pricing.bond_price_from_yield` with a central-difference
-    derivative; starts from the last solved yield when known, else the coupon, and stops
-    when every price is matched to 1e-9 per 100; NaN where no yield matches to 1e-6.)
-    """
-    y = np.asarray(coupon, dtype=np.float64).copy()
-    if start is not None:
-        y = np.where(np.isfinite(start), start, y)
-    d = None
-    for _ in range(50):
-        err = bond_price_from_yield(y, coupon, maturity, freq) - price
-        if np.max(np.abs(err), initial=0.0) < 1e-9:
-            break
-        if d is None:  # the slope barely moves over a Newton step: compute it once
-            d = (
-                bond_price_from_yield(y + 1e-6, coupon, maturity, freq)
-                - bond_price_from_yield(y - 1e-6, coupon, maturity, freq)
-            ) / 2e-6
-        y = y - err / d
-    err = bond_price_from_yield(y, coupon, maturity, freq) - price
-    return np.where(np.abs(err) < 1e-6, y, np.nan)  # NaN: no yield reproduces the price
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -311,7 +286,7 @@ class RiskEngine:
         self.unit_gamma = np.zeros(n)
         self.unit_vega = np.zeros(n)  # per 1.00 of vol
         self.unit_dv01 = np.zeros(n)  # per basis point
-        self.bond_yield = np.full(n, np.nan)  # last solved yield (Newton's starting point)
+        self.bond_yield = np.full(n, np.nan)  # yield to maturity solved from the price
         self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
         self.factor_vol = np.asarray(
             scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
@@ -506,16 +481,13 @@ class RiskEngine:
             if ok.any():
                 b = bi[ok]
                 p = self.price[b]
-                y = _bond_yield(p, self.coupon[b], mat[ok], self.freq[b], self.bond_yield[b])
+                y = bond_yield_from_price(p, self.coupon[b], mat[ok], self.freq[b])
                 solved = np.isfinite(y)
                 reason[bond[ok][~solved]] = "bond yield not solvable from its price"
-                y = np.where(solved, y, 0.0)
+                y = np.where(solved, y, self.coupon[b])
                 self.bond_yield[b] = np.where(solved, y, np.nan)
-                h = 1e-4
-                d = (
-                    bond_price_from_yield(y - h, self.coupon[b], mat[ok], self.freq[b])
-                    - bond_price_from_yield(y + h, self.coupon[b], mat[ok], self.freq[b])
-                ) / (2 * h)  # -dP/dy per 100 face, per unit of yield
+                # -dP/dy per 100 face per unit of yield (DV01 is per basis point)
+                d = bond_risk(y, self.coupon[b], mat[ok], self.freq[b]).dv01 * 1e4 * solved
                 sens = -d * self.multiplier[b] * self.fx[b]
                 factors, weights = key_rate_weights(mat[ok], self._ccy_code[b], self._rate_table)
                 rows = bond[ok]
@@ -607,8 +579,8 @@ class RiskEngine:
         expiry = np.where(ok, self.opt_expiry[opts], 1.0)
         g = grids.build_option_grids(
             np.full(opts.size, spot),
-            np.broadcast_to(x_axis, (opts.size, x_axis.size)),
-            np.broadcast_to(v_axis, (opts.size, v_axis.size)),
+            x_axis,
+            v_axis,
             np.nan_to_num(self.strike[ids], nan=spot),
             expiry,
             vol,
@@ -624,7 +596,7 @@ class RiskEngine:
 
     def _option_greeks(self, us: np.ndarray) -> None:
         """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
-        at the current spot, by central differences of the pricer (one batched call)."""
+        at the current spot (analytic Greeks of the pricing package, one batched call)."""
         cfg = self.config
         # Greeks feed the held book's aggregates, funding and impact: held options only
         # (a trade on another option recomputes its underlying's, see apply_trade).
@@ -643,26 +615,19 @@ class RiskEngine:
         strike = np.where(ok, self.strike[ids], 1.0)
         unit = self.multiplier[ids] * self.fx[ids] * ok
 
-        def px(s, v):
-            return grids.price_options(
-                s,
-                strike,
-                expiry,
-                cfg.rate,
-                cfg.dividend_yield,
-                v,
-                self.is_call[ids],
-                self.on_future[opts],
-            )
-
-        bump = 1e-4
-        p0 = px(spot, vol)
-        up, dn = px(spot * np.exp(bump), vol), px(spot * np.exp(-bump), vol)
-        d1 = (up - dn) / (2 * bump)  # dV/dlnS = S dV/dS
-        d2 = (up - 2 * p0 + dn) / bump**2  # d2V/dlnS2 = S^2 d2V/dS2 + S dV/dS
-        self.unit_delta[ids] = unit * d1
-        self.unit_gamma[ids] = unit * (d2 - d1)
-        self.unit_vega[ids] = unit * (px(spot, vol + bump) - px(spot, vol - bump)) / (2 * bump)
+        delta, gamma, vega = grids.option_greeks(
+            spot,
+            strike,
+            expiry,
+            cfg.rate,
+            cfg.dividend_yield,
+            vol,
+            self.is_call[ids],
+            self.on_future[opts],
+        )
+        self.unit_delta[ids] = unit * delta * spot  # S dV/dS: per unit relative move
+        self.unit_gamma[ids] = unit * gamma * spot * spot  # S^2 d2V/dS2
+        self.unit_vega[ids] = unit * vega
         sc = self.u_spot_col[self.opt_owner[opts]]
         self.unit_sigma[ids] = np.abs(self.unit_delta[ids]) * np.where(
             sc >= 0, self.factor_vol[np.maximum(sc, 0)], 0.0

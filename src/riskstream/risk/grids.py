@@ -5,10 +5,10 @@ moves; full revaluation in every scenario is exact but costs one pricer call per
 per scenario. The grid method sits between (the "grid Monte Carlo" of Pritsker 1997,
 "Evaluating value at risk methodologies"): each option is priced once on a grid of
 underlying log-moves ``x`` and implied-vol log-moves ``v`` with the full pricer
-(Black-Scholes-Merton or Black-76), grids of options on the same underlying are summed
-(weighted by quantity), and each scenario's P&L is read off the grid by bicubic
-(Catmull-Rom) interpolation, exact for cubics along each axis, with linearly extrapolated
-ghost nodes at the edges.
+(Black-Scholes-Merton or Black-76, the pricing package's numba grid kernel), grids of
+options on the same underlying are summed (weighted by quantity), and each scenario's P&L
+is read off the grid by bicubic (Catmull-Rom) interpolation, exact for cubics along each
+axis, with linearly extrapolated ghost nodes at the edges.
 
 The spot axis is in *absolute* log-levels relative to the spot at build time, so a spot
 tick does not invalidate a grid: the current spot only shifts the point the scenario move
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from riskstream.pricing import black76_price, bsm_price
+from riskstream.pricing import black76_greeks, bsm_greeks, bsm_price_grid
 
 
 @njit(cache=True)
@@ -258,7 +258,7 @@ def option_unit_pnl_rows(
                 out[r, j] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], xs[u, r], vs[u, r]) - base[o]
 
 
-def price_options(
+def option_greeks(
     spot: np.ndarray,
     strike: np.ndarray,
     expiry_years: np.ndarray,
@@ -267,18 +267,18 @@ def price_options(
     vol: np.ndarray,
     is_call: np.ndarray,
     on_future: np.ndarray,
-) -> np.ndarray:
-    """Price European options with the project's pricers (arrays broadcast).
-
-    Options on futures use Black-76, others Black-Scholes-Merton with ``dividend_yield``.
-    """
-    args = np.broadcast_arrays(spot, strike, expiry_years, vol, is_call, on_future)
-    S, K, T, sig, call, fut = (np.asarray(a) for a in args)
-    out = np.empty(S.shape)
-    b = ~fut
-    out[b] = bsm_price(S[b], K[b], T[b], rate, dividend_yield, sig[b], call[b])
-    out[fut] = black76_price(S[fut], K[fut], T[fut], rate, sig[fut], call[fut])
-    return out
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Analytic delta, gamma and vega (per 1.00 of vol) of European options, arrays (n,):
+    Black-76 for options on futures, Black-Scholes-Merton with ``dividend_yield`` otherwise
+    (:func:`riskstream.pricing.bsm_greeks`, :func:`riskstream.pricing.black76_greeks`)."""
+    delta, gamma, vega = (np.empty(spot.shape) for _ in range(3))
+    b = ~on_future
+    g = bsm_greeks(spot[b], strike[b], expiry_years[b], rate, dividend_yield, vol[b], is_call[b])
+    delta[b], gamma[b], vega[b] = g.delta, g.gamma, g.vega
+    f = on_future
+    g = black76_greeks(spot[f], strike[f], expiry_years[f], rate, vol[f], is_call[f])
+    delta[f], gamma[f], vega[f] = g.delta, g.gamma, g.vega
+    return delta, gamma, vega
 
 
 def build_option_grids(
@@ -296,22 +296,27 @@ def build_option_grids(
 ) -> np.ndarray:
     """Per-unit value grids of options, shape (n_opt, n_x, n_v), in base currency.
 
+    Full revaluation with the pricing package's numba grid kernel
+    (:func:`riskstream.pricing.bsm_price_grid`; Black-76 as BSM with ``q = r``).
+
     Parameters
     ----------
-    spot_build : (n_opt,) — the underlying's spot the grid is centred on.
-    x_axis : (n_opt, n_x) — log-moves of the spot; v_axis : (n_opt, n_v) — log-moves of vol.
+    spot_build : (n_opt,) — the underlying's spot (futures price) the grid is centred on.
+    x_axis : (n_x,) — log-moves of the spot; v_axis : (n_v,) — log-moves of the vol.
     unit_value : (n_opt,) — multiplier times FX rate to base.
     """
-    S = spot_build[:, None, None] * np.exp(x_axis[:, :, None])
-    sigma = vol[:, None, None] * np.exp(v_axis[:, None, :])
-    price = price_options(
-        S,
-        strike[:, None, None],
-        expiry_years[:, None, None],
-        rate,
-        dividend_yield,
-        sigma,
-        is_call[:, None, None],
-        on_future[:, None, None],
+    n = spot_build.shape[0]
+    r = np.full(n, float(rate))
+    q = np.where(on_future, r, float(dividend_yield))
+    price = bsm_price_grid(
+        np.ascontiguousarray(spot_build, dtype=np.float64),
+        np.ascontiguousarray(strike, dtype=np.float64),
+        np.ascontiguousarray(expiry_years, dtype=np.float64),
+        r,
+        q,
+        np.ascontiguousarray(vol, dtype=np.float64),
+        np.ascontiguousarray(is_call, dtype=bool),
+        np.exp(np.asarray(x_axis, dtype=np.float64)),
+        np.exp(np.asarray(v_axis, dtype=np.float64)),
     )
     return price * unit_value[:, None, None]
