@@ -9,8 +9,8 @@ history is drawn from the documented factor model of :mod:`riskstream.risk.histo
 (``risk.history_days`` days, seed ``risk.seed``): deterministic, so the same command
 gives the same figures. ``historical`` (and ``parametric``, whose covariance is estimated
 from the same scenarios) uses the most recent ``n_scenarios`` overlapping ``h``-day
-windows, so the history spans ``n_scenarios + h - 1`` days. Option implied vols are each
-underlying factor's realised vol (annualised), stated in the output.
+windows, so the history spans ``n_scenarios + h - 1`` days. Option implied vols are solved
+from the options' reference prices (:func:`implied_vols`).
 """
 
 from __future__ import annotations
@@ -68,17 +68,84 @@ def build_engine(
     market.mid[:] = px
     market.last[:] = px
     market.seq[:] = 1
-    h_min = min(scenarios.horizons)
-    daily_vol = scenarios.shocks[h_min].std(axis=0, dtype=np.float64) / np.sqrt(h_min)
-    implied = np.full(n, np.nan)
-    opts = (universe.instruments["asset_class"] == "option").to_numpy()
-    spot = space.spot_factor[opts]
-    implied[opts] = np.where(spot >= 0, daily_vol[np.maximum(spot, 0)] * np.sqrt(252.0), np.nan)
     as_of = getattr(universe, "as_of", None) or dt.date.today()
+    rates = option_rates(universe, as_of)
+    implied = implied_vols(universe, as_of, rates, config.dividend_yield)
     clock = ManualClock(
         int(dt.datetime.combine(as_of, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
     )
-    return RiskEngine(universe, market, scenarios, implied, config, clock, publish, cache)
+    return RiskEngine(
+        universe, market, scenarios, implied, config, clock, publish, cache, rates=rates
+    )
+
+
+def option_rates(universe: Any, as_of: dt.date) -> np.ndarray:
+    """Each option's continuously compounded zero rate to expiry on its currency's curve
+    (the reference curves of :func:`riskstream.feeds.markets.zero_rate`, the ones the
+    universe priced its options with); NaN for other instruments."""
+    from riskstream.feeds.markets import zero_rate
+    from riskstream.risk.factors import epoch_days, year_fraction
+
+    inst = universe.instruments
+    out = np.full(inst.height, np.nan)
+    opt = np.flatnonzero((inst["asset_class"] == "option").to_numpy())
+    if opt.size:
+        years = year_fraction(epoch_days(inst["expiry"])[opt], as_of)
+        out[opt] = zero_rate(inst["currency"].to_numpy()[opt], np.maximum(years, 0.0))
+    return out
+
+
+def implied_vols(
+    universe: Any, as_of: dt.date, rates: np.ndarray, dividend_yield: float
+) -> np.ndarray:
+    """Implied vol of every option from its reference price (NaN for other instruments).
+
+    Black-Scholes-Merton (``dividend_yield``) for options on stocks, Black-76 for options on
+    futures, at each option's rate (``rates``, per instrument), so the engine's model value
+    at today's spot reproduces the quoted price. Reference prices are rounded to the tick,
+    so a deep in-the-money quote can sit up to a tick *below* the discounted intrinsic value
+    (the zero-vol price); such quotes are read as half a tick above it. Where no vol
+    reproduces a price even so, the result is NaN and the engine excludes and lists the
+    position.
+    """
+    from riskstream.pricing import (
+        black76_implied_vol,
+        black76_price,
+        bsm_implied_vol,
+        bsm_price,
+    )
+    from riskstream.risk.factors import epoch_days, year_fraction
+
+    inst = universe.instruments
+    n = inst.height
+    out = np.full(n, np.nan)
+    opt = np.flatnonzero((inst["asset_class"] == "option").to_numpy())
+    if opt.size == 0:
+        return out
+    und = inst["underlying_id"].to_numpy()[opt].astype(np.int64)
+    asset = inst["asset_class"].to_numpy()
+    px = inst["ref_price"].to_numpy().astype(np.float64)
+    strike = inst["strike"].to_numpy().astype(np.float64)[opt]
+    call = inst["right"].to_numpy()[opt] == "C"
+    expiry = year_fraction(epoch_days(inst["expiry"])[opt], as_of)
+    on_future = asset[und] == "future"
+    spot = px[und]
+    b, f = ~on_future, on_future
+    r = rates[opt]
+    quote = px[opt]
+    floor = np.where(
+        on_future,
+        black76_price(spot, strike, expiry, r, 0.0, call),
+        bsm_price(spot, strike, expiry, r, dividend_yield, 0.0, call),
+    )
+    tick = inst["tick_size"].to_numpy().astype(np.float64)[opt]
+    rounded_below = (quote >= floor - tick) & (quote < floor + 0.5 * tick)
+    quote = np.where(rounded_below, floor + 0.5 * tick, quote)
+    out[opt[b]] = bsm_implied_vol(
+        quote[b], spot[b], strike[b], expiry[b], r[b], dividend_yield, call[b]
+    )
+    out[opt[f]] = black76_implied_vol(quote[f], spot[f], strike[f], expiry[f], r[f], call[f])
+    return out
 
 
 @app.command("risk")
@@ -146,7 +213,7 @@ def risk_command(
     out = snap.as_dict()
     out["instruments"] = len(universe)
     out["positions"] = universe.positions.height
-    out["implied_vol_source"] = "realised vol of the underlying factor (annualised)"
+    out["implied_vol_source"] = "implied from reference option prices (currency zero rates)"
     if by == "instrument":
         held = np.flatnonzero(engine.qty)
         order = held[np.argsort(-snap.component_es[held], kind="stable")]

@@ -158,6 +158,9 @@ class RiskEngine:
         Called with every snapshot (e.g. a bus publisher).
     cache : mutable mapping, optional
         ``cache["risk:snapshot"]`` is set to the latest snapshot's dict.
+    rates : ndarray of shape (n_instruments,), optional
+        Continuously compounded rate to each option's expiry (its currency's curve); NaN
+        or absent means ``config.rate``.
     """
 
     def __init__(
@@ -170,6 +173,7 @@ class RiskEngine:
         clock: Clock,
         publish: Callable[[RiskSnapshot], None] | None = None,
         cache: MutableMapping[str, Any] | None = None,
+        rates: np.ndarray | None = None,
     ):
         self.config = config
         self._config_fingerprint = config.fingerprint()
@@ -222,6 +226,10 @@ class RiskEngine:
         if iv.shape != (n,):
             raise InputError("implied_vol", f"shape {iv.shape}", f"({n},)")
         self.implied_vol = iv.copy()
+        r = np.full(n, config.rate) if rates is None else np.asarray(rates, dtype=np.float64)
+        if r.shape != (n,):
+            raise InputError("rates", f"shape {r.shape}", f"({n},)")
+        self.rate = np.where(np.isfinite(r), r, config.rate)
 
         # ---- options and their underlyings
         self.opt_ids = np.flatnonzero(self.asset_class == OPTION)
@@ -509,9 +517,10 @@ class RiskEngine:
             r[(r == "") & ~(np.isfinite(und_price) & (und_price > 0))] = "missing underlying price"
             no_spot = self.u_spot_col[self.opt_owner[self.opt_index[oi]]] < 0
             r[(r == "") & no_spot] = "underlying without a spot risk factor"
-            r[(r == "") & ~np.isfinite(vol)] = "missing implied volatility"
-            r[(r == "") & (vol <= 0)] = "negative volatility"
             r[(r == "") & ~(expiry > 0)] = "expired option"
+            r[(r == "") & ~np.isfinite(vol)] = "missing implied volatility"
+            r[(r == "") & (vol < 0)] = "negative volatility"
+            r[(r == "") & (vol == 0)] = "zero volatility"
             reason[opt] = r
             k = self.opt_index[oi]
             self.opt_expiry[k] = np.where(expiry > 0, expiry, 0.0)
@@ -587,7 +596,7 @@ class RiskEngine:
             self.is_call[ids],
             self.on_future[opts],
             self.multiplier[ids] * self.fx[ids],
-            cfg.rate,
+            self.rate[ids],
             cfg.dividend_yield,
         )
         g[~ok] = 0.0
@@ -619,7 +628,7 @@ class RiskEngine:
             spot,
             strike,
             expiry,
-            cfg.rate,
+            self.rate[ids],
             cfg.dividend_yield,
             vol,
             self.is_call[ids],

@@ -262,7 +262,7 @@ def option_greeks(
     spot: np.ndarray,
     strike: np.ndarray,
     expiry_years: np.ndarray,
-    rate: float,
+    rate: np.ndarray,
     dividend_yield: float,
     vol: np.ndarray,
     is_call: np.ndarray,
@@ -272,11 +272,12 @@ def option_greeks(
     Black-76 for options on futures, Black-Scholes-Merton with ``dividend_yield`` otherwise
     (:func:`riskstream.pricing.bsm_greeks`, :func:`riskstream.pricing.black76_greeks`)."""
     delta, gamma, vega = (np.empty(spot.shape) for _ in range(3))
+    rate = np.broadcast_to(np.asarray(rate, dtype=np.float64), spot.shape)
     b = ~on_future
-    g = bsm_greeks(spot[b], strike[b], expiry_years[b], rate, dividend_yield, vol[b], is_call[b])
+    g = bsm_greeks(spot[b], strike[b], expiry_years[b], rate[b], dividend_yield, vol[b], is_call[b])
     delta[b], gamma[b], vega[b] = g.delta, g.gamma, g.vega
     f = on_future
-    g = black76_greeks(spot[f], strike[f], expiry_years[f], rate, vol[f], is_call[f])
+    g = black76_greeks(spot[f], strike[f], expiry_years[f], rate[f], vol[f], is_call[f])
     delta[f], gamma[f], vega[f] = g.delta, g.gamma, g.vega
     return delta, gamma, vega
 
@@ -291,7 +292,7 @@ def build_option_grids(
     is_call: np.ndarray,
     on_future: np.ndarray,
     unit_value: np.ndarray,
-    rate: float,
+    rate: np.ndarray | float,
     dividend_yield: float,
 ) -> np.ndarray:
     """Per-unit value grids of options, shape (n_opt, n_x, n_v), in base currency.
@@ -304,9 +305,10 @@ def build_option_grids(
     spot_build : (n_opt,) — the underlying's spot (futures price) the grid is centred on.
     x_axis : (n_x,) — log-moves of the spot; v_axis : (n_v,) — log-moves of the vol.
     unit_value : (n_opt,) — multiplier times FX rate to base.
+    rate : (n_opt,) or float — continuously compounded rate to each option's expiry.
     """
     n = spot_build.shape[0]
-    r = np.full(n, float(rate))
+    r = np.ascontiguousarray(np.broadcast_to(np.asarray(rate, dtype=np.float64), (n,)))
     q = np.where(on_future, r, float(dividend_yield))
     price = bsm_price_grid(
         np.ascontiguousarray(spot_build, dtype=np.float64),
