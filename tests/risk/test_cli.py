@@ -117,3 +117,27 @@ def test_risk_portfolio_file_and_bad_input(env):
     assert result.exception is not None and "NOPE" in str(result.exception)
     result = run("risk", "--universe", "--method", "magic")
     assert isinstance(result.exception, InputError) and result.exception.field == "--method"
+
+
+def test_engine_values_options_at_their_quotes(env):
+    # Implied vols are solved from the reference prices (riskstream.pricing implied-vol
+    # solver) at each option's currency zero rate, so the engine's model value of every
+    # option at today's spot reproduces its quote (the grid node at zero move is exact).
+    from riskstream.cli.risk import build_engine
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.config import load_config
+    from riskstream.settings import Settings
+
+    s = load_config(Settings)
+    universe = ensure_universe(s)
+    engine = build_engine(universe, s.risk)
+    inst = universe.instruments
+    opts = engine.opt_ids
+    quote = inst["ref_price"].to_numpy()[opts] * engine.multiplier[opts] * engine.fx[opts]
+    model = engine.unit_value[opts]
+    tick = inst["tick_size"].to_numpy()[opts] * engine.multiplier[opts] * engine.fx[opts]
+    assert np.all(engine.reason[opts] == "")
+    # exact, except quotes rounded up to a tick below the zero-vol bound, which are read
+    # half a tick above it (at most 1.5 ticks from the quote)
+    assert np.all(np.abs(model - quote) <= 1.5 * tick + 1e-6 * np.abs(quote))
+    assert np.median(np.abs(model - quote) / quote) < 1e-9
