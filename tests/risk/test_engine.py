@@ -272,3 +272,17 @@ def test_bond_key_rate_loadings_match_repricing():
         dv01 = (dn - up) / 2 * eng.multiplier[b]
         assert -eng.lin_s[b, :2].sum() * 1e-4 == pytest.approx(dv01, rel=1e-6)
         assert eng.unit_dv01[b] == pytest.approx(dv01, rel=1e-6)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    import numba
+
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = make_engine().refresh()
+        numba.set_num_threads(max(threads, 2) if numba.config.NUMBA_NUM_THREADS > 1 else 1)
+        many = make_engine().refresh()
+    finally:
+        numba.set_num_threads(threads)
+    assert one.as_dict(contributions=True) == many.as_dict(contributions=True)

@@ -904,8 +904,8 @@ class RiskEngine:
                     Measure(
                         float(c),
                         int(h),
-                        float(var),
-                        float(es),
+                        float(var) + 0.0,  # + 0.0: no "-0.0" for an empty book
+                        float(es) + 0.0,
                         float(lvar),
                         liq["spread"],
                         liq["impact"],
