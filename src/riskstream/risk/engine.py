@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from numba import njit, prange
 from scipy.special import ndtri
 
 from riskstream.core.clock import Clock
@@ -53,81 +52,18 @@ from riskstream.risk.factors import (
     key_rate_weights,
     year_fraction,
 )
+from riskstream.risk.kernels import (
+    linear_unit_rows,
+    scenario_axpy,
+    scenario_dot,
+    scenario_tdot,
+)
 from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapshot
 
 EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
 AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
-
-
-@njit(cache=True, parallel=True)
-def _scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
-    """out[s] = sum over ``factors`` of shocks[s, f] * exposure[f] (float64 accumulation).
-
-    ``shocks`` is column-major, so each factor's column is one contiguous sweep; factors
-    without exposure are never read. Scenarios are split into blocks, one per thread.
-    """
-    n_s = shocks.shape[0]
-    block = 2048
-    n_blocks = (n_s + block - 1) // block
-    for b in prange(n_blocks):
-        lo = b * block
-        hi = min(lo + block, n_s)
-        for s in range(lo, hi):
-            out[s] = 0.0
-        for j in range(factors.shape[0]):
-            f = factors[j]
-            e = exposure[f]
-            for s in range(lo, hi):
-                out[s] += np.float64(shocks[s, f]) * e
-
-
-@njit(cache=True, parallel=True)
-def _scenario_axpy(shocks, delta, factors, out):  # pragma: no cover - numba
-    """out[s] += sum over ``factors`` of shocks[s, f] * delta[f] (incremental update)."""
-    n_s = shocks.shape[0]
-    block = 2048
-    n_blocks = (n_s + block - 1) // block
-    for b in prange(n_blocks):
-        lo = b * block
-        hi = min(lo + block, n_s)
-        for j in range(factors.shape[0]):
-            f = factors[j]
-            d = delta[f]
-            for s in range(lo, hi):
-                out[s] += np.float64(shocks[s, f]) * d
-
-
-@njit(cache=True)
-def _linear_unit_rows(shock_rows_t, inst, lin_f, lin_s, out):  # pragma: no cover - numba
-    """Per-unit linear P&L of instruments ``inst`` in a few scenarios.
-
-    ``shock_rows_t`` is (n_factors, n_rows): the tail scenarios' moves, factor-major, so one
-    instrument reads each of its factors' rows contiguously. ``out`` is (n_rows, len(inst)).
-    """
-    n_r = shock_rows_t.shape[1]
-    for j in range(inst.shape[0]):
-        i = inst[j]
-        for r in range(n_r):
-            out[r, j] = 0.0
-        for slot in range(lin_f.shape[1]):
-            f = lin_f[i, slot]
-            if f >= 0:
-                w = lin_s[i, slot]
-                for r in range(n_r):
-                    out[r, j] += w * np.float64(shock_rows_t[f, r])
-
-
-@njit(cache=True)
-def _scenario_tdot(shocks, weights, out):  # pragma: no cover - numba
-    """out[f] = sum_s shocks[s, f] * weights[s] (column sweeps, float64 accumulation)."""
-    n_s, n_f = shocks.shape
-    for f in range(n_f):
-        acc = 0.0
-        for s in range(n_s):
-            acc += np.float64(shocks[s, f]) * weights[s]
-        out[f] = acc
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -373,10 +309,10 @@ class RiskEngine:
         if full or changed.size > self.space.n_factors // 4:
             nz = np.flatnonzero(new)
             for h in self.horizons:
-                _scenario_dot(self.scenarios.shocks[h], new, nz, self.lin_pnl[h])
+                scenario_dot(self.scenarios.shocks[h], new, nz, self.lin_pnl[h])
         else:
             for h in self.horizons:
-                _scenario_axpy(self.scenarios.shocks[h], delta, changed, self.lin_pnl[h])
+                scenario_axpy(self.scenarios.shocks[h], delta, changed, self.lin_pnl[h])
         self._exposure = new
 
     def apply_trade(self, book_id: int, instrument_id: int, quantity: float) -> None:
@@ -739,7 +675,7 @@ class RiskEngine:
         inst = np.arange(self.n) if inst is None else np.asarray(inst, dtype=np.int64)
         rows_t = np.ascontiguousarray(self.scenarios.rows(horizon_days, rows).T)
         out = np.empty((rows.size, inst.size))
-        _linear_unit_rows(rows_t, inst, self.lin_f, self.lin_s, out)
+        linear_unit_rows(rows_t, inst, self.lin_f, self.lin_s, out)
         col = self.opt_index[inst]
         is_opt = np.flatnonzero(col >= 0)
         if is_opt.size:
@@ -831,10 +767,10 @@ class RiskEngine:
         gdiag = np.zeros(self.space.n_factors)
         np.add.at(gdiag, spot_f[opt], self.qty[opt] * self.unit_gamma[opt])
         s_delta = np.empty(n_s)
-        _scenario_dot(S, delta, np.flatnonzero(delta), s_delta)
+        scenario_dot(S, delta, np.flatnonzero(delta), s_delta)
         s_delta -= mean_f @ delta  # centred scenario P&L
         Sd = np.empty(self.space.n_factors)
-        _scenario_tdot(S, s_delta, Sd)
+        scenario_tdot(S, s_delta, Sd)
         Sd = (Sd - mean_f * s_delta.sum()) / (n_s - 1)  # Sigma @ delta
         sigma_dn = float(np.sqrt(max(delta @ Sd, 0.0)))
         gi = np.flatnonzero(gdiag)
