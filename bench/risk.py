@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--tick-fraction", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=1, help="risk.threads")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -79,6 +80,7 @@ def main() -> None:
         n_scenarios=args.scenarios,
         horizons_days=tuple(int(h) for h in args.horizons.split(",")),
         seed=args.seed,
+        threads=args.threads,
     )
     engine = build_engine(universe, config)
     snap = engine.refresh()  # warm-up: numba compilation, first full computation
@@ -99,6 +101,7 @@ def main() -> None:
         "horizons_days": list(config.horizons_days),
         "confidence_levels": list(config.confidence_levels),
         "cycles": args.cycles,
+        "threads": args.threads,
         "p50_ms": round(float(np.percentile(full, 50)), 2),
         "p99_ms": round(float(np.percentile(full, 99)), 2),
         "mean_ms": round(float(full.mean()), 2),

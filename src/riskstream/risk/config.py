@@ -7,6 +7,8 @@ risk snapshot so a figure can be replayed with the settings that produced it (BC
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -95,6 +97,9 @@ class RiskConfig(ConfigModel):
     full_recompute_every : int
         The linear P&L vectors are updated incrementally (only changed exposures); every
         this many refreshes they are recomputed from scratch, bounding rounding drift.
+    threads : int
+        Threads for the engine's two parallel sweeps (capped by numba's pool). Results do
+        not depend on it; 1 is fastest on a busy shared machine (idle threads spin).
     """
 
     snapshot_interval_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 100
@@ -112,7 +117,14 @@ class RiskConfig(ConfigModel):
     dividend_yield: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     top_n: Annotated[int, Field(ge=1, le=10_000)] = 10
     full_recompute_every: Annotated[int, Field(ge=1)] = 600
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
     liquidity: LiquidityConfig = LiquidityConfig()
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that shape the figures (``threads`` does not: results are
+        bit-for-bit independent of it), recorded in every snapshot."""
+        payload = json.dumps(self.model_dump(mode="json", exclude={"threads"}), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @model_validator(mode="after")
     def _non_empty(self) -> RiskConfig:

@@ -28,11 +28,14 @@ snapshot with its reason; malformed scenarios or quantities raise :class:`InputE
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
+import numba
 import numpy as np
 import polars as pl
 from scipy.special import ndtri
@@ -64,6 +67,29 @@ from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapsh
 
 EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
 AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
+
+
+@contextlib.contextmanager
+def _thread_scope(threads: int):
+    """numba's thread count set to ``threads`` (capped by its pool) for the block; the
+    setting is per calling thread and restored after."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _with_threads(method):
+    """Run an engine method inside :func:`_thread_scope` of ``config.threads``."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _thread_scope(self.config.threads):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -240,13 +266,15 @@ class RiskEngine:
         self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
         self._refreshes = 0
         self.set_positions(universe.positions, universe.books, rebuild=False)
-        self._update_instruments(np.arange(n), as_of=self._as_of())
-        self._sync_linear(full=True)
+        with _thread_scope(config.threads):
+            self._update_instruments(np.arange(n), as_of=self._as_of())
+            self._sync_linear(full=True)
         self.last_snapshot: RiskSnapshot | None = None
         self.last_refresh_ns: int | None = None
 
     # ------------------------------------------------------------------ positions
 
+    @_with_threads
     def set_positions(self, positions: pl.DataFrame, books: pl.DataFrame, rebuild: bool = True):
         """Replace the positions (and books). Unknown instruments are excluded and listed.
 
@@ -315,6 +343,7 @@ class RiskEngine:
                 scenario_axpy(self.scenarios.shocks[h], delta, changed, self.lin_pnl[h])
         self._exposure = new
 
+    @_with_threads
     def apply_trade(self, book_id: int, instrument_id: int, quantity: float) -> None:
         """Add ``quantity`` of an instrument to a book (a new position if needed)."""
         if not (0 <= instrument_id < self.n):
@@ -344,6 +373,7 @@ class RiskEngine:
             self._rebuild_books(np.array([self.opt_owner[k]]))
         self._sync_linear()
 
+    @_with_threads
     def set_implied_vol(self, instrument_ids: np.ndarray, vols: np.ndarray) -> None:
         """New implied vols for options: their underlyings' grids are rebuilt."""
         ids = np.asarray(instrument_ids, dtype=np.int64)
@@ -635,6 +665,7 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ refresh
 
+    @_with_threads
     def refresh(self, now_ns: int | None = None) -> RiskSnapshot:
         """Apply market changes since the last refresh, recompute and publish a snapshot."""
         changed = self.market.take_updated()
@@ -658,6 +689,7 @@ class RiskEngine:
         keep = f >= 0
         return np.bincount(f[keep], weights=w.ravel()[keep], minlength=self.space.n_factors)
 
+    @_with_threads
     def portfolio_pnl(self, horizon_days: int) -> np.ndarray:
         """Portfolio P&L in every scenario of a horizon, shape (n_scenarios,)."""
         out = self.lin_pnl[horizon_days].copy()
@@ -730,6 +762,7 @@ class RiskEngine:
             )
         return pnl * quantity
 
+    @_with_threads
     def incremental_var(
         self,
         instrument_id: int,
@@ -802,6 +835,7 @@ class RiskEngine:
             unit_comp = unit_comp * (var / total)
         return float(var), float(es), unit_comp
 
+    @_with_threads
     def compute(self, now_ns: int | None = None) -> RiskSnapshot:
         """Compute a snapshot from the current state (no publication)."""
         cfg = self.config

@@ -169,8 +169,6 @@ def underlying_pnl(
     for j in prange(sel.shape[0]):
         u = sel[j]
         g = grids[u]
-        wx = np.empty(4)
-        wv = np.empty(4)
         for s in range(n_s):
             x = x_now[u] + spot_move[u, s]
             v = vol_move[u, s]
@@ -179,14 +177,26 @@ def underlying_pnl(
             i = min(int(fx), n_x - 2)
             k = min(int(fv), n_v - 2)
             if i >= 1 and i + 2 < n_x and k >= 1 and k + 2 < n_v:
-                _catmull_weights(fx - i, wx)
-                _catmull_weights(fv - k, wv)
+                # Catmull-Rom weights as scalars (same cubic as _cubic / _catmull_weights)
+                t = fx - i
+                t2 = t * t
+                t3 = t2 * t
+                a0 = 0.5 * (-t + 2.0 * t2 - t3)
+                a1 = 0.5 * (2.0 - 5.0 * t2 + 3.0 * t3)
+                a2 = 0.5 * (t + 4.0 * t2 - 3.0 * t3)
+                a3 = 0.5 * (-t2 + t3)
+                w = fv - k
+                w2 = w * w
+                w3 = w2 * w
+                b0 = 0.5 * (-w + 2.0 * w2 - w3)
+                b1 = 0.5 * (2.0 - 5.0 * w2 + 3.0 * w3)
+                b2 = 0.5 * (w + 4.0 * w2 - 3.0 * w3)
+                b3 = 0.5 * (-w2 + w3)
                 acc = 0.0
                 for a in range(4):
-                    row = 0.0
-                    for b in range(4):
-                        row += wv[b] * g[i - 1 + a, k - 1 + b]
-                    acc += wx[a] * row
+                    r = g[i - 1 + a]
+                    row = b0 * r[k - 1] + b1 * r[k] + b2 * r[k + 1] + b3 * r[k + 2]
+                    acc += (a0 if a == 0 else a1 if a == 1 else a2 if a == 2 else a3) * row
                 out[j, s] = acc - base[u]
             else:
                 out[j, s] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], x, v) - base[u]
