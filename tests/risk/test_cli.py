@@ -141,3 +141,34 @@ def test_engine_values_options_at_their_quotes(env):
     # half a tick above it (at most 1.5 ticks from the quote)
     assert np.all(np.abs(model - quote) <= 1.5 * tick + 1e-6 * np.abs(quote))
     assert np.median(np.abs(model - quote) / quote) < 1e-9
+
+
+def test_demo_risk_stage_reads_the_md_market_state(env):
+    # The demo's risk stage runs on the live MarketState of the stage before it (md); with
+    # no such stage it is left out rather than run on made-up prices.
+    from riskstream.cli.risk import demo_risk_stage
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.config import load_config
+    from riskstream.core.state import MarketState
+    from riskstream.settings import Settings
+
+    cfg = load_config(Settings)
+    universe = ensure_universe(cfg)
+    assert demo_risk_stage(cfg, universe, []) is None
+
+    class FakeMd:
+        market_state = MarketState(len(universe))
+
+    state = FakeMd.market_state
+    stage = demo_risk_stage(cfg, universe, [FakeMd()])
+    t0 = 1_719_590_400_000_000_000
+    stage.on_batch(np.zeros(0), t0)  # no quotes yet: every position excluded, VaR 0
+    assert stage.last.headline.var == 0.0 and len(stage.last.excluded) == universe.positions.height
+    px = universe.instruments["ref_price"].to_numpy()
+    state.mid[:] = px
+    state.seq[:] = 1
+    state.updated[:] = True
+    stage.on_batch(np.zeros(0), t0 + 200_000_000)
+    summary = stage.summary()
+    assert summary["var"] > 0 and summary["risk_excluded_positions"] == 0
+    assert summary["top_contributors"]

@@ -27,7 +27,13 @@ REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 
 def build_stages(cfg: Settings, universe: Any, simulator: Any) -> list[Stage]:
     """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here."""
-    return [SimulatorStage(simulator)]
+    from riskstream.cli.risk import demo_risk_stage
+
+    stages: list[Stage] = [SimulatorStage(simulator)]
+    risk = demo_risk_stage(cfg, universe, stages, clock=simulator)  # reads md's market state
+    if risk is not None:
+        stages.append(risk)
+    return stages
 
 
 class SimulatorStage:

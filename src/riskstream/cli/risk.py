@@ -35,8 +35,15 @@ def build_engine(
     *,
     publish: Any = None,
     cache: Any = None,
+    market: Any = None,
+    clock: Any = None,
 ) -> Any:
-    """A risk engine over ``universe`` at its reference prices (see the module doc)."""
+    """A risk engine over ``universe`` (see the module doc).
+
+    ``market`` is the live :class:`~riskstream.core.state.MarketState` (from the md stage);
+    without one, a state quoting every instrument at its reference price. ``clock``
+    defaults to 16:00 UTC on the universe's as-of date.
+    """
     from riskstream.core.clock import ManualClock
     from riskstream.core.state import MarketState
     from riskstream.models import scenario_generator
@@ -63,17 +70,19 @@ def build_engine(
     )
     del history
     n = len(universe)
-    market = MarketState(n)
-    px = universe.instruments["ref_price"].to_numpy().astype(np.float64)
-    market.mid[:] = px
-    market.last[:] = px
-    market.seq[:] = 1
+    if market is None:
+        market = MarketState(n)
+        px = universe.instruments["ref_price"].to_numpy().astype(np.float64)
+        market.mid[:] = px
+        market.last[:] = px
+        market.seq[:] = 1
     as_of = getattr(universe, "as_of", None) or dt.date.today()
     rates = option_rates(universe, as_of)
     implied = implied_vols(universe, as_of, rates, config.dividend_yield)
-    clock = ManualClock(
-        int(dt.datetime.combine(as_of, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
-    )
+    if clock is None:
+        clock = ManualClock(
+            int(dt.datetime.combine(as_of, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
+        )
     return RiskEngine(
         universe, market, scenarios, implied, config, clock, publish, cache, rates=rates
     )
@@ -330,3 +339,16 @@ def read_series(path: Path, column: str | None) -> np.ndarray:
     if column not in numeric:
         raise InputError("--column", column, f"a numeric column (it is {frame.schema[column]})")
     return frame[column].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def demo_risk_stage(cfg: Any, universe: Any, stages: list[Any], clock: Any = None) -> Any:
+    """The risk stage for ``riskstream demo``: an engine over the live market state of the
+    market-data stage already in ``stages`` (the first one exposing ``market_state``),
+    refreshed every ``risk.snapshot_interval_ms`` of event time. ``None`` while no stage
+    provides a market state (risk has nothing live to read)."""
+    from riskstream.risk.stage import RiskStage
+
+    state = next((s.market_state for s in stages if hasattr(s, "market_state")), None)
+    if state is None:
+        return None
+    return RiskStage(build_engine(universe, cfg.risk, market=state, clock=clock))
