@@ -12,6 +12,7 @@ from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
+from riskstream.risk.config import RiskConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -24,4 +25,5 @@ class Settings(ConfigModel):
     store: StoreConfig = StoreConfig()
     md: MdConfig = MdConfig()
     models: ModelsConfig = ModelsConfig()
+    risk: RiskConfig = RiskConfig()
     pricing: PricingConfig = PricingConfig()

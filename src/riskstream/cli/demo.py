@@ -22,10 +22,12 @@ from rich.table import Table
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
+from riskstream.cli.risk import build_engine
 from riskstream.core import MarketState, Universe
 from riskstream.md.reasons import reason_text
 from riskstream.md.stage import MdStage
 from riskstream.pipeline import Pipeline, Stage
+from riskstream.risk.stage import RiskStage
 from riskstream.settings import Settings
 from riskstream.store.history import HistoryStore
 from riskstream.store.stage import HistoryStage
@@ -36,11 +38,14 @@ REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stage]:
     """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here.
 
-    Market data (sequencing, books, features) writes the shared :class:`MarketState`;
-    history records ticks, feature snapshots and md's quarantine into Delta tables.
+    Market data (sequencing, books, features) writes the shared :class:`MarketState`; the
+    risk engine reads it and refreshes a snapshot every ``risk.snapshot_interval_ms`` of
+    event time; history records ticks, feature snapshots and md's quarantine into Delta
+    tables.
     """
     market_state = MarketState(len(universe))
     md = MdStage(len(universe), cfg.md, market_state)
+    risk = RiskStage(build_engine(universe, cfg.risk, market=market_state, clock=simulator))
 
     def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
         batch = md.drain_quarantine()
@@ -57,7 +62,7 @@ def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stag
         state=market_state,
         quarantine_source=quarantined,
     )
-    return [SimulatorStage(simulator), md, history]
+    return [SimulatorStage(simulator), md, risk, history]
 
 
 class SimulatorStage:
