@@ -45,7 +45,7 @@ def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stag
     """
     market_state = MarketState(len(universe))
     md = MdStage(len(universe), cfg.md, market_state)
-    risk = RiskStage(build_engine(universe, cfg.risk, market=market_state, clock=simulator))
+    risk = RiskStage(build_engine(universe, cfg.risk, market=market_state, clock=simulator.clock))
 
     def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
         batch = md.drain_quarantine()

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from riskstream.core.clock import NS_PER_S
+from riskstream.core.clock import NS_PER_S, Clock
 from riskstream.core.errors import InputError
 from riskstream.core.events import empty_events, to_fixed
 from riskstream.core.instruments import ASSET_CLASSES, Universe
@@ -243,6 +243,12 @@ class MarketSimulator:
         return self._now_ns - self.start_ns
 
     @property
+    def clock(self) -> Clock:
+        """A :class:`~riskstream.core.clock.Clock` reading simulated time, for the stages
+        downstream (so risk snapshots are stamped with market time, not the wall clock)."""
+        return _SimulatedClock(self)
+
+    @property
     def regime(self) -> int:
         """The true regime now: 0 calm, 1 volatile, 2 crisis."""
         return self.model.regime
@@ -359,3 +365,13 @@ def _start_ns(config: SimulatorConfig, as_of: dt.date | None) -> int:
 
 
 __all__ = ["VENUES", "MarketSimulator", "venue_ids"]
+
+
+class _SimulatedClock:
+    """The simulator's time as a :class:`~riskstream.core.clock.Clock`."""
+
+    def __init__(self, simulator: MarketSimulator):
+        self._simulator = simulator
+
+    def now_ns(self) -> int:
+        return self._simulator.now_ns
