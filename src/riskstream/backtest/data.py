@@ -83,7 +83,8 @@ class ReturnSeries:
     name : str
     dates : ndarray of datetime64[D], shape (n_obs,)
     returns : ndarray of float64, shape (n_obs,)
-        Simple daily returns as decimals (0.01 = 1%), P&L of a unit long position.
+        Daily log returns as decimals (0.01 = 1%): the P&L of a unit long position in
+        log terms, additive over days, as the models expect.
     """
 
     name: str
@@ -92,10 +93,10 @@ class ReturnSeries:
 
 
 def load_returns(source: str | Path) -> ReturnSeries:
-    """Daily returns of ``sp500`` or ``nasdaq`` (``arch.data``, adjusted close) or a file.
+    """Daily log returns of ``sp500`` or ``nasdaq`` (``arch.data``, adjusted close) or a file.
 
-    A file is CSV or Parquet with a ``date`` column and either a ``return`` column (simple
-    daily returns) or a ``price`` column (returns are computed from it).
+    A file is CSV or Parquet with a ``date`` column and either a ``return`` column (daily
+    returns or P&L, used as given) or a ``price`` column (log returns are computed from it).
     """
     name = str(source)
     if name in BUILTIN_DATASETS:
@@ -103,7 +104,7 @@ def load_returns(source: str | Path) -> ReturnSeries:
 
         module = importlib.import_module(f"arch.data.{name}")
         prices = module.load()["Adj Close"]
-        returns = prices.pct_change().dropna()
+        returns = np.log(prices).diff().dropna()
         return ReturnSeries(
             name=name,
             dates=returns.index.values.astype("datetime64[D]"),
@@ -115,7 +116,10 @@ def load_returns(source: str | Path) -> ReturnSeries:
         values = _column(frame, "return", name).cast(pl.Float64).to_numpy()
     elif "price" in frame.columns:
         price = _column(frame, "price", name).cast(pl.Float64).to_numpy()
-        values = price[1:] / price[:-1] - 1.0
+        if np.any(~(price > 0)):
+            row = int(np.flatnonzero(~(price > 0))[0])
+            raise InputError("price", float(price[row]), "a positive price", f"{name}: row {row}")
+        values = np.diff(np.log(price))
         dates = dates[1:]
     else:
         raise InputError(

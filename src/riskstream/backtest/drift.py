@@ -22,7 +22,7 @@ each turning a number into an alert against an explicit threshold:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -62,6 +62,8 @@ class Alert:
     index : int or None
         Last observation of the window that raised it, when it is a rolling monitor.
     message : str
+    date : str or None
+        The date of ``index`` when the monitor was given dates.
     """
 
     monitor: str
@@ -70,6 +72,7 @@ class Alert:
     threshold: float
     index: int | None
     message: str
+    date: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -202,6 +205,7 @@ def monitor_model(
     confidence: float,
     reference_days: int = 500,
     recent_days: int = 250,
+    dates: ArrayLike | None = None,
 ) -> DriftReport:
     """Run every monitor on one model's history.
 
@@ -218,6 +222,8 @@ def monitor_model(
     reference_days, recent_days : int
         The first ``reference_days`` observations are the reference sample, the last
         ``recent_days`` the recent one (they may overlap in short histories).
+    dates : array_like of shape (n_obs,), optional
+        Dates of the observations; rolling alerts then carry the date they were raised.
     """
     x = check_series(inputs, "inputs")
     z = check_series(residuals, "residuals")
@@ -234,6 +240,11 @@ def monitor_model(
         _named(ks_alert(z[:ref_end], z[recent]), "residual"),
         *rolling_exception_alerts(hit, confidence, window=min(250, n), step=1),
     ]
+    if dates is not None:
+        day = np.asarray(dates)
+        alerts = [
+            replace(a, date=str(day[a.index])[:10]) if a.index is not None else a for a in alerts
+        ]
     return DriftReport([a for a in alerts if a.severity != "ok"])
 
 

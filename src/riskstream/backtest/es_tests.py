@@ -123,7 +123,8 @@ class ZTest:
         underestimated). NaN when ``z`` is NaN.
     critical_value_5pct, critical_value_001pct : float
         The simulated 5% and 0.01% quantiles of the null distribution (Acerbi & Székely's
-        yellow and red thresholds).
+        yellow and red thresholds). The 0.01% quantile needs at least 10,000 simulations
+        to be estimated at all and is NaN below that.
     """
 
     z: float
@@ -145,7 +146,9 @@ def _ztest(observed: float, simulated: np.ndarray) -> ZTest:
         z=float(observed),
         p_value=float(p) if np.isfinite(observed) else float("nan"),
         critical_value_5pct=float(np.quantile(simulated, 0.05)),
-        critical_value_001pct=float(np.quantile(simulated, 0.0001)),
+        critical_value_001pct=(
+            float(np.quantile(simulated, 0.0001)) if simulated.size >= 10_000 else float("nan")
+        ),
     )
 
 

@@ -212,8 +212,13 @@ def _duration_lr(hit: np.ndarray) -> float:
     # Null: geometric durations, pi_hat = n_unc / sum(d), i.e. a = -ln(1 - pi_hat), b = 1.
     a0 = -np.log1p(-n_unc / total)
     log_l0 = _discrete_weibull_loglik(a0, 1.0, d, censored)
+
+    def negative_loglik(theta: np.ndarray) -> float:
+        a, b = np.exp(np.clip(theta, -50.0, 5.0))  # log-parameters keep a, b > 0
+        return -_discrete_weibull_loglik(a, b, d, censored)
+
     res = optimize.minimize(
-        lambda theta: -_discrete_weibull_loglik(np.exp(theta[0]), np.exp(theta[1]), d, censored),
+        negative_loglik,
         x0=np.array([np.log(a0), 0.0]),
         method="Nelder-Mead",
         options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000},

@@ -56,3 +56,120 @@ def hits(
         f"plus factor {light.plus_factor:.2f}, cumulative probability "
         f"{light.cumulative_probability:.4%}"
     )
+
+
+@backtest_app.command("var")
+def var(
+    data: str = typer.Option(
+        "sp500",
+        "--data",
+        help="sp500 or nasdaq (arch.data), 'simulated' (option/bond book), or a CSV/Parquet "
+        "file with 'date' and 'return' (or 'price') columns.",
+    ),
+    models: str = typer.Option(
+        "hs,fhs,garch-t,ewma", "--models", help="Comma-separated: hs, fhs, garch-t, ewma, mc."
+    ),
+    confidence: float = typer.Option(0.99, "--confidence", help="VaR/ES confidence."),
+    window: int = typer.Option(500, "--window", help="Estimation window in days."),
+    refit_every: int = typer.Option(
+        20, "--refit-every", help="Re-estimate GARCH models every N days (filtered daily)."
+    ),
+    scenarios: int = typer.Option(2000, "--scenarios", help="Scenarios per day (fhs, mc)."),
+    es_simulations: int = typer.Option(
+        2000, "--es-simulations", help="Null simulations of the Acerbi-Székely tests."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    report: Path | None = typer.Option(
+        None, "--report", help="Write the HTML validation report here (+ .figures.json)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Walk VaR/ES models forward over a return history and backtest them side by side."""
+    import time
+
+    from riskstream.backtest.inputs import check_level
+    from riskstream.backtest.rolling import MODELS, walk_forward_models
+    from riskstream.backtest.validation import compare_runs, validate_run
+    from riskstream.core.errors import InputError
+
+    start = time.perf_counter()
+    level = check_level(confidence, "--confidence")
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise InputError("--models", models, f"a comma-separated list of {', '.join(MODELS)}")
+    series_name, dates, returns, attribution = _load_series(data)
+    runs = walk_forward_models(
+        returns,
+        dates,
+        names,
+        confidence=level,
+        window=window,
+        refit_every_days=refit_every,
+        n_scenarios=scenarios,
+        seed=seed,
+    )
+    results = [(run, validate_run(run, es_simulations, seed)) for run in runs]
+    mcs = compare_runs(runs, seed=seed) if len(runs) > 1 else None
+    paths: tuple[Path, Path] | None = None
+    if report is not None:
+        from riskstream.backtest.report import write_report
+
+        paths = write_report(
+            report,
+            results,
+            title=f"VaR/ES validation: {series_name}, {level:.1%}, window {window} days",
+            mcs=mcs,
+            attribution=attribution,
+        )
+    payload = {
+        "data": series_name,
+        "confidence": level,
+        "window": window,
+        "refit_every_days": refit_every,
+        "start": str(runs[0].dates[0])[:10],
+        "end": str(runs[0].dates[-1])[:10],
+        "models": {run.model: v.as_dict() for run, v in results},
+        "model_confidence_set": mcs.as_dict() if mcs else None,
+        "pnl_attribution": attribution.as_dict() if attribution else None,
+        "report": str(paths[0]) if paths else None,
+        "figures": str(paths[1]) if paths else None,
+        "seconds": time.perf_counter() - start,
+    }
+    if as_json:
+        print_json(payload)
+        return
+    table = Table(title=f"{series_name}: {payload['start']} to {payload['end']}, {level:.1%}")
+    for column in ("model", "days", "exceptions", "rate", "zone", "Kupiec p", "CC p", "Z2 p"):
+        table.add_column(column)
+    for run, v in results:
+        b = v.backtest
+        table.add_row(
+            run.model,
+            str(b.observations),
+            str(b.exceptions),
+            f"{b.exceptions / b.observations:.2%}",
+            b.traffic_light.zone,
+            f"{b.kupiec.p_value:.4f}",
+            f"{b.christoffersen_cc.p_value:.4f}",
+            f"{v.es_test.z2.p_value:.4f}",
+        )
+    console = Console()
+    console.print(table)
+    if mcs is not None:
+        console.print(f"Model confidence set (90%, FZ0 loss): {', '.join(mcs.included)}")
+    if paths:
+        console.print(f"Report: {paths[0]} (figures: {paths[1]})")
+
+
+def _load_series(data: str):
+    """(name, dates, daily P&L, attribution or None) for ``--data``."""
+    if data == "simulated":
+        from riskstream.backtest.book import book_pnl_attribution
+
+        attribution = book_pnl_attribution()
+        return "simulated option/bond book", attribution.dates, attribution.hpl, attribution
+    from riskstream.backtest.data import load_returns
+
+    series = load_returns(data)
+    return series.name, series.dates, series.returns, None
