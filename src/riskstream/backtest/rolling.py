@@ -134,20 +134,22 @@ class _GarchTForecaster:
         if self.model is None or t - self.fitted_at >= self.refit_every:
             self.model = GarchPanel(dist="t").fit(self.returns[t - self.window : t, None])
             self.fitted_at = self.last_seen = t
+            self._standardised_quantiles(float(self.model.nu_[0]))
         while self.last_seen < t:
             self.model.update(self.returns[self.last_seen : self.last_seen + 1])
             self.last_seen += 1
-        model = self.model
-        mu = float(model.mu_[0]) / model.scale_
-        sigma = float(model.next_volatility_[0])
-        nu = float(model.nu_[0])
+        mu = float(self.model.mu_[0]) / self.model.scale_
+        sigma = float(self.model.next_volatility_[0])
+        return -mu - sigma * self.q_var, -mu + sigma * self.es_std, mu + sigma * self.q_tail
+
+    def _standardised_quantiles(self, nu: float) -> None:
+        """Quantiles and ES of the unit-variance t(nu), fixed until the next refit."""
         s = np.sqrt((nu - 2.0) / nu)
         alpha = 1.0 - self.confidence
         t_alpha = stats.t.ppf(alpha, nu)
-        var = -mu - sigma * s * stats.t.ppf(1.0 - np.array([self.confidence, *FRTB_LEVELS]), nu)
-        es = -mu + sigma * s * stats.t.pdf(t_alpha, nu) / alpha * (nu + t_alpha**2) / (nu - 1.0)
-        tail = mu + sigma * s * stats.t.ppf(self.u, nu)
-        return var, float(es), tail
+        self.q_var = s * stats.t.ppf(1.0 - np.array([self.confidence, *FRTB_LEVELS]), nu)
+        self.es_std = float(s * stats.t.pdf(t_alpha, nu) / alpha * (nu + t_alpha**2) / (nu - 1))
+        self.q_tail = s * stats.t.ppf(self.u, nu)
 
 
 class _EWMAForecaster:

@@ -60,25 +60,35 @@ def hits(
 
 @backtest_app.command("var")
 def var(
+    ctx: typer.Context,
     data: str = typer.Option(
         "sp500",
         "--data",
         help="sp500 or nasdaq (arch.data), 'simulated' (option/bond book), or a CSV/Parquet "
         "file with 'date' and 'return' (or 'price') columns.",
     ),
-    models: str = typer.Option(
-        "hs,fhs,garch-t,ewma", "--models", help="Comma-separated: hs, fhs, garch-t, ewma, mc."
+    models: str | None = typer.Option(
+        None, "--models", help="Comma-separated: hs, fhs, garch-t, ewma, mc [backtest.models]."
     ),
-    confidence: float = typer.Option(0.99, "--confidence", help="VaR/ES confidence."),
-    window: int = typer.Option(500, "--window", help="Estimation window in days."),
-    refit_every: int = typer.Option(
-        20, "--refit-every", help="Re-estimate GARCH models every N days (filtered daily)."
+    confidence: float | None = typer.Option(
+        None, "--confidence", help="VaR/ES confidence [backtest.confidence, 0.99]."
     ),
-    scenarios: int = typer.Option(2000, "--scenarios", help="Scenarios per day (fhs, mc)."),
-    es_simulations: int = typer.Option(
-        2000, "--es-simulations", help="Null simulations of the Acerbi-Székely tests."
+    window: int | None = typer.Option(
+        None, "--window", help="Estimation window in days [backtest.window_days, 500]."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random draw."),
+    refit_every: int | None = typer.Option(
+        None,
+        "--refit-every",
+        help="Re-estimate GARCH models every N days, filtered daily in between "
+        "[backtest.refit_every_days, 20].",
+    ),
+    scenarios: int | None = typer.Option(
+        None, "--scenarios", help="Scenarios per day for fhs and mc [backtest.n_scenarios]."
+    ),
+    es_simulations: int | None = typer.Option(
+        None, "--es-simulations", help="Null simulations of the Acerbi-Székely tests."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of every random draw."),
     report: Path | None = typer.Option(
         None, "--report", help="Write the HTML validation report here (+ .figures.json)."
     ),
@@ -90,8 +100,17 @@ def var(
     from riskstream.backtest.inputs import check_level
     from riskstream.backtest.rolling import MODELS, walk_forward_models
     from riskstream.backtest.validation import compare_runs, validate_run
+    from riskstream.cli import settings
     from riskstream.core.errors import InputError
 
+    defaults = settings(ctx).backtest
+    models = defaults.models if models is None else models
+    confidence = defaults.confidence if confidence is None else confidence
+    window = defaults.window_days if window is None else window
+    refit_every = defaults.refit_every_days if refit_every is None else refit_every
+    scenarios = defaults.n_scenarios if scenarios is None else scenarios
+    es_simulations = defaults.es_simulations if es_simulations is None else es_simulations
+    seed = defaults.seed if seed is None else seed
     start = time.perf_counter()
     level = check_level(confidence, "--confidence")
     names = [m.strip() for m in models.split(",") if m.strip()]
