@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.servers import NatsServer, PostgresServer, RedisServer
+
+# Property tests: no per-example deadline (a shared 2-core CI machine has noisy timings,
+# and performance is measured by bench/, not by tests); a fixed seed so CI is reproducible.
+settings.register_profile(
+    "riskstream",
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("riskstream")
 
 
 @pytest.fixture(scope="session")

@@ -1,1 +1,151 @@
-"""riskstream universe (being built)."""
+"""``riskstream universe generate`` and ``riskstream positions load``: the reference data.
+
+:func:`ensure_universe` is what other commands (``demo``) call to get the configured
+universe: the stored one when it was generated from the same settings, else a new one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from riskstream.cli import app, print_json, settings
+from riskstream.core.errors import InputError, RiskstreamError
+from riskstream.core.instruments import Universe
+from riskstream.feeds.config import UniverseConfig
+from riskstream.feeds.universe import generate_universe, universe_summary
+from riskstream.settings import Settings
+from riskstream.store.loaders import load_positions
+from riskstream.store.refdb import RefDB
+
+universe_app = typer.Typer(
+    help="Generate and inspect the reference universe.", no_args_is_help=True
+)
+positions_app = typer.Typer(help="Load positions into the reference DB.", no_args_is_help=True)
+app.add_typer(universe_app, name="universe")
+app.add_typer(positions_app, name="positions")
+
+GENERATOR_KEY = "generator"
+"""``universe_meta`` key holding the generator's settings (JSON) of the stored universe."""
+
+
+def open_refdb(settings: Settings) -> RefDB:
+    """The configured reference DB, migrated (the data folder is created if needed)."""
+    if settings.store.refdb_url is None:
+        settings.store.data_dir.mkdir(parents=True, exist_ok=True)
+    db = RefDB(settings.store.refdb)
+    db.migrate()
+    return db
+
+
+def _save_generated(db: RefDB, config: UniverseConfig) -> Universe:
+    universe = generate_universe(config)
+    meta = {
+        GENERATOR_KEY: config.model_dump_json(),
+        "generator.instruments": str(config.instruments),
+        "generator.seed": str(config.seed),
+    }
+    db.save_universe(universe, meta)
+    return universe
+
+
+def ensure_universe(settings: Settings) -> Universe:
+    """The universe of ``settings.universe``, from the reference DB when it holds one
+    generated with exactly those settings (instruments, seed, base currency, AUM target,
+    as-of date), else generated and saved there (replacing what was stored).
+
+    Positions loaded since generation (``riskstream positions load``) are kept: the stored
+    universe is returned as it is.
+    """
+    db = open_refdb(settings)
+    try:
+        if db.meta().get(GENERATOR_KEY) == settings.universe.model_dump_json():
+            return db.load_universe()
+        return _save_generated(db, settings.universe)
+    finally:
+        db.close()
+
+
+def _config(base: UniverseConfig, **overrides: Any) -> UniverseConfig:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return UniverseConfig.model_validate({**base.model_dump(), **values})
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise InputError(
+            "--" + str(e["loc"][0]).replace("_", "-"), e.get("input"), e["msg"].lower()
+        ) from None
+
+
+@universe_app.command("generate")
+def generate(
+    ctx: typer.Context,
+    instruments: int | None = typer.Option(
+        None, "--instruments", "-n", help="Number of instruments (50 to 1,000,000)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same universe)."),
+    base_currency: str | None = typer.Option(None, "--base-currency", help="e.g. USD, EUR."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Generate the reference universe and portfolio and save it to the reference DB."""
+    cfg = settings(ctx)
+    config = _config(cfg.universe, instruments=instruments, seed=seed, base_currency=base_currency)
+    db = open_refdb(cfg)
+    try:
+        universe = _save_generated(db, config)
+    finally:
+        db.close()
+    summary = universe_summary(universe)
+    summary["refdb"] = db.url.render_as_string(hide_password=True)
+    summary["seed"] = config.seed
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"Reference universe (seed {config.seed}, as of {config.as_of})")
+    table.add_column("asset class")
+    table.add_column("instruments", justify="right")
+    table.add_column(f"gross exposure ({summary['base_currency']})", justify="right")
+    for cls, count in summary["by_asset_class"].items():
+        table.add_row(cls, f"{count:,}", f"{summary['gross_by_asset_class'][cls]:,.0f}")
+    table.add_row("total", f"{summary['instruments']:,}", f"{summary['aum']:,.0f}", style="bold")
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{summary['positions']:,} positions in {summary['books']} books; "
+        f"AUM (gross exposure) {summary['aum']:,.0f} {summary['base_currency']}; "
+        f"saved to {summary['refdb']}"
+    )
+
+
+@positions_app.command("load")
+def load(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="A .csv, .yaml or .yml file of positions."),
+    replace: bool = typer.Option(
+        False, "--replace", help="The file is the whole portfolio: delete other positions."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Validate a positions file and load it into the reference DB, all rows or none.
+
+    Columns: book (name) or book_id, symbol or instrument_id, quantity (signed).
+    """
+    db = open_refdb(settings(ctx))
+    try:
+        if not db.has_universe():
+            raise RiskstreamError(
+                f"{db!r} holds no reference data; run `riskstream universe generate` first"
+            )
+        written = load_positions(file, db, replace=replace)
+        total = db.positions().height
+    finally:
+        db.close()
+    if as_json:
+        print_json({"file": str(file), "loaded": written, "replace": replace, "positions": total})
+    else:
+        Console().print(f"loaded {written:,} positions from {file}; {total:,} positions in total")

@@ -173,9 +173,11 @@ class Universe:
         Currency that portfolio-level figures are reported in.
     fx_to_base : dict of str to float
         Units of base currency per unit of each currency, at ``ref_price`` time.
+    as_of : datetime.date, optional
+        Date of the reference prices (times to expiry count from it).
     """
 
-    __slots__ = ("base_currency", "books", "fx_to_base", "instruments", "positions")
+    __slots__ = ("as_of", "base_currency", "books", "fx_to_base", "instruments", "positions")
 
     def __init__(
         self,
@@ -184,6 +186,7 @@ class Universe:
         positions: pl.DataFrame,
         base_currency: str,
         fx_to_base: dict[str, float],
+        as_of: dt.date | None = None,
     ):
         for name, frame, schema in (
             ("instruments", instruments, INSTRUMENT_SCHEMA),
@@ -203,6 +206,7 @@ class Universe:
         object.__setattr__(self, "positions", positions)
         object.__setattr__(self, "base_currency", base_currency)
         object.__setattr__(self, "fx_to_base", dict(fx_to_base))
+        object.__setattr__(self, "as_of", as_of)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Universe is immutable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from pydantic import Field
@@ -15,7 +16,8 @@ class UniverseConfig(ConfigModel):
     instruments: Annotated[int, Field(ge=50, le=1_000_000)] = 10_000
     seed: Annotated[int, Field(ge=0)] = 7
     base_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    aum_base: Annotated[float, Field(gt=0)] = 500_000_000.0
+    aum_base: Annotated[float, Field(gt=0)] = 500_000_000.0  # minimum gross exposure (base ccy)
+    as_of: dt.date = dt.date(2024, 6, 28)  # date of the reference prices; expiries follow it
 
 
 class SimulatorConfig(ConfigModel):

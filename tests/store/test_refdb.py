@@ -1,0 +1,156 @@
+"""The reference database on SQLite and on a real PostgreSQL: migrations, round trips,
+atomic replacement, position upserts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.exc import IntegrityError
+
+from riskstream.core.errors import ConfigError, InputError, ServiceUnavailableError
+from riskstream.core.instruments import POSITION_SCHEMA, Universe
+from riskstream.store.refdb import METADATA, RefDB
+
+
+def test_migrations_create_the_schema_and_are_idempotent(refdb_url: str) -> None:
+    db = RefDB(refdb_url)
+    assert db.revision() is None
+    assert db.migrate() == "0001"
+    assert db.migrate() == "0001"  # running again changes nothing
+    assert RefDB(refdb_url).migrate() == "0001"  # nor does another process's run
+    inspector = sa.inspect(db.engine)
+    assert {"instruments", "books", "positions", "fx_rates", "universe_meta"} <= set(
+        inspector.get_table_names()
+    )
+    db.close()
+
+
+def test_migrated_schema_matches_the_table_definitions(refdb: RefDB) -> None:
+    # Alembic's autogenerate comparison finds nothing to change: the migration and
+    # RefDB's tables describe the same schema.
+    with refdb.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), METADATA)
+    assert diff == []
+
+
+def test_universe_round_trip_is_exact(refdb: RefDB, small_universe: Universe) -> None:
+    assert not refdb.has_universe()
+    refdb.save_universe(small_universe, {"generator": '{"seed":11}'})
+    assert refdb.has_universe()
+    back = refdb.load_universe()
+    assert back.instruments.equals(small_universe.instruments)
+    assert back.books.equals(small_universe.books)
+    assert back.positions.equals(small_universe.positions)
+    assert back.fx_to_base == small_universe.fx_to_base
+    assert back.base_currency == "USD"
+    assert back.as_of == dt.date(2024, 6, 28)
+    assert refdb.meta()["generator"] == '{"seed":11}'
+
+
+def test_load_without_a_universe_says_what_to_do(refdb: RefDB) -> None:
+    with pytest.raises(LookupError, match="universe generate"):
+        refdb.load_universe()
+
+
+def test_save_replaces_atomically(refdb: RefDB, small_universe: Universe) -> None:
+    refdb.save_universe(small_universe)
+    u = small_universe
+    # A universe whose position names a book that does not exist: the foreign key fails
+    # on the last insert, and the old universe must still be there, whole.
+    bad_positions = pl.concat(
+        [
+            u.positions.head(5),
+            pl.DataFrame(
+                {"book_id": [999], "instrument_id": [0], "quantity": [1.0]}, schema=POSITION_SCHEMA
+            ),
+        ]
+    )
+    bad = Universe(u.instruments.head(100), u.books, bad_positions, "EUR", u.fx_to_base, u.as_of)
+    with pytest.raises(IntegrityError):
+        refdb.save_universe(bad)
+    back = refdb.load_universe()
+    assert back.instruments.height == u.instruments.height
+    assert back.positions.equals(u.positions)
+    assert back.base_currency == "USD"
+    # A good replacement takes over entirely.
+    smaller = Universe(
+        u.instruments,
+        u.books.head(3),
+        u.positions.filter(pl.col("book_id") < 3),
+        "USD",
+        u.fx_to_base,
+        u.as_of,
+    )
+    refdb.save_universe(smaller)
+    assert refdb.books().height == 3
+    assert refdb.positions().equals(smaller.positions)
+
+
+def test_positions_upsert_and_filter_by_book(refdb: RefDB, small_universe: Universe) -> None:
+    refdb.save_universe(small_universe)
+    pos = small_universe.positions
+    first = pos.row(0, named=True)
+    new_instrument = (
+        set(range(small_universe.instruments.height))
+        - set(pos.filter(pl.col("book_id") == first["book_id"])["instrument_id"])
+    ).pop()
+    changes = pl.DataFrame(
+        {
+            "book_id": [first["book_id"], first["book_id"]],
+            "instrument_id": [first["instrument_id"], new_instrument],
+            "quantity": [-123.0, 456.0],
+        },
+        schema=POSITION_SCHEMA,
+    )
+    assert refdb.upsert_positions(changes) == 2
+    book = refdb.positions(first["book_id"])
+    assert set(book["book_id"]) == {first["book_id"]}
+    got = dict(zip(book["instrument_id"], book["quantity"], strict=True))
+    assert got[first["instrument_id"]] == -123.0 and got[new_instrument] == 456.0
+    assert refdb.positions().height == pos.height + 1
+    # replace=True: the given rows become the whole portfolio.
+    refdb.upsert_positions(changes, replace=True)
+    assert refdb.positions().height == 2
+
+
+def test_positions_must_reference_known_books_and_instruments(
+    refdb: RefDB, small_universe: Universe
+) -> None:
+    refdb.save_universe(small_universe)
+    before = refdb.positions()
+    bad = pl.DataFrame(
+        {"book_id": [0, 0], "instrument_id": [0, 10_000_000], "quantity": [5.0, 1.0]},
+        schema=POSITION_SCHEMA,
+    )
+    with pytest.raises(IntegrityError):
+        refdb.upsert_positions(bad)
+    assert refdb.positions().equals(before)  # nothing half-written
+    dup = pl.DataFrame({"book_id": [0, 0], "instrument_id": [1, 1], "quantity": [1.0, 2.0]})
+    with pytest.raises(InputError, match="each key at most once"):
+        refdb.upsert_positions(dup)
+
+
+def test_books_upsert(refdb: RefDB, small_universe: Universe) -> None:
+    refdb.save_universe(small_universe)
+    book = small_universe.books.head(1).with_columns(trader=pl.lit("new trader"))
+    refdb.upsert_books(book)
+    assert refdb.books().row(0, named=True)["trader"] == "new trader"
+    assert refdb.books().height == small_universe.books.height
+
+
+def test_bad_urls_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="expected sqlite or postgresql"):
+        RefDB("mysql://localhost/risk")
+    with pytest.raises(ConfigError, match="not a SQLAlchemy URL"):
+        RefDB("not a url")
+
+
+def test_unreachable_server_is_service_unavailable() -> None:
+    db = RefDB("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    with pytest.raises(ServiceUnavailableError, match=r"127\.0\.0\.1"):
+        db.migrate()
