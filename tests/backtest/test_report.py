@@ -39,11 +39,15 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
         title="test",
         mcs=compare_runs(runs, reps=100),
         attribution=attribution,
+        per_model=True,
     )
     text = html_path.read_text()
     assert "<script src=" not in text  # nothing fetched from the network: works offline
     assert text.count("Plotly.newPlot") == 3 * 2 + 2  # three figures per model + attribution
     assert "Model good" in text and "Model low" in text and "P&amp;L attribution" in text
+    single = (tmp_path / "report.low.html").read_text()
+    assert "Model low" in single and "Model good" not in single
+    assert single.count("Plotly.newPlot") == 3 + 2
     figures = json.loads(json_path.read_text())
     assert set(figures) == {"good", "low", "attribution"}
     assert set(figures["good"]) == {"pnl_vs_var", "exception_counts", "traffic_light"}

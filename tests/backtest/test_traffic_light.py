@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,6 +35,19 @@ def test_basel_1996_table(exceptions: int, zone: str, plus: float, cumulative: f
     assert light.zone == zone
     assert light.plus_factor == pytest.approx(plus, abs=1e-12)
     assert light.cumulative_probability == pytest.approx(cumulative, abs=5e-5)
+
+
+def test_zone_frequencies_under_a_correct_model() -> None:
+    # By simulation: 250 days of a correct 99% VaR land outside green with probability
+    # 1 - F(4) = 10.78% and in red with 1 - F(9) = 0.025% (Basel 1996, Table 1). Tolerance:
+    # 4 binomial standard errors over 20,000 simulated years.
+    rng = np.random.default_rng(0)
+    counts = rng.binomial(250, 0.01, size=20_000)
+    zone_of = {int(x): traffic_light(int(x), 250).zone for x in np.unique(counts)}
+    zones = np.array([zone_of[int(x)] for x in counts])
+    not_green = np.mean(zones != "green")
+    assert abs(not_green - 0.1078) < 4 * np.sqrt(0.1078 * 0.8922 / 20_000)
+    assert np.mean(zones == "red") < 0.001
 
 
 def test_red_beyond_ten() -> None:

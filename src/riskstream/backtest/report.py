@@ -273,16 +273,31 @@ def write_report(
     title: str,
     mcs: ModelConfidenceSet | None = None,
     attribution: PnLAttribution | None = None,
+    per_model: bool = False,
 ) -> tuple[Path, Path]:
     """Write the HTML report to ``path`` and its figures to ``<stem>.figures.json``.
 
-    Returns the two paths written.
+    With ``per_model=True`` each model also gets its own self-contained report,
+    ``<stem>.<model>.html`` (with the attribution section when given), the document a
+    validator signs for that model alone. Returns the combined report's and the figures'
+    paths.
     """
     html_path = Path(path)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(
         render_html(results, title=title, mcs=mcs, attribution=attribution), encoding="utf-8"
     )
+    if per_model:
+        for run, validation in results:
+            html_path.with_name(f"{html_path.stem}.{run.model}.html").write_text(
+                render_html(
+                    [(run, validation)],
+                    title=f"{title}: {run.model}",
+                    mcs=mcs,
+                    attribution=attribution,
+                ),
+                encoding="utf-8",
+            )
     json_path = html_path.with_name(html_path.stem + ".figures.json")
     json_path.write_text(
         json.dumps(figures_json(report_figures(results, attribution))), encoding="utf-8"

@@ -92,6 +92,9 @@ def var(
     report: Path | None = typer.Option(
         None, "--report", help="Write the HTML validation report here (+ .figures.json)."
     ),
+    per_model: bool = typer.Option(
+        False, "--report-per-model", help="Also write one report per model (<stem>.<model>.html)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Walk VaR/ES models forward over a return history and backtest them side by side."""
@@ -140,6 +143,7 @@ def var(
             title=f"VaR/ES validation: {series_name}, {level:.1%}, window {window} days",
             mcs=mcs,
             attribution=attribution,
+            per_model=per_model,
         )
     payload = {
         "data": series_name,
