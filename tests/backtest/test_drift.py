@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskstream.backtest.drift import (
     monitor_model,
@@ -62,3 +64,13 @@ def test_bad_input() -> None:
     with pytest.raises(InputError) as info:
         rolling_exception_alerts([0, 1, 0], 0.99, window=10)
     assert info.value.field == "window"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=10, max_size=200),
+    st.lists(st.floats(-1e6, 1e6), min_size=10, max_size=200),
+)
+def test_psi_properties(reference: list[float], recent: list[float]) -> None:
+    assert population_stability_index(reference, recent) >= 0.0
+    assert population_stability_index(reference, reference) == pytest.approx(0.0, abs=1e-12)
