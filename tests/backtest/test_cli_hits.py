@@ -77,6 +77,7 @@ def test_bad_input_errors(tmp_path: Path, hits, dates, args, message: str) -> No
     assert message in str(result.exception)
 
 
+@pytest.mark.slow
 def test_error_exit_code(tmp_path: Path) -> None:
     path = _write(tmp_path, [0, 3])
     env = {**os.environ, "PYTHONPATH": str(SRC)}

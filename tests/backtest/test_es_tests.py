@@ -53,6 +53,7 @@ def test_null_mean_is_zero() -> None:
     assert z1.mean() == pytest.approx(0.0, abs=0.02)
 
 
+@pytest.mark.slow
 def test_size_and_power() -> None:
     # Size: samples drawn from the forecast distribution (t5) are rejected at 5% about 5%
     # of the time (tolerance 3 standard errors of the simulated rate over 400 samples).
