@@ -10,6 +10,7 @@ from riskstream.backtest.config import BacktestConfig
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.models.config import ModelsConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -20,4 +21,5 @@ class Settings(ConfigModel):
     simulator: SimulatorConfig = SimulatorConfig()
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
+    models: ModelsConfig = ModelsConfig()
     backtest: BacktestConfig = BacktestConfig()
