@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from riskstream.cli import app, print_json
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from riskstream.backtest.attribution import PnLAttribution
 
 backtest_app = typer.Typer(
     name="backtest",
@@ -185,7 +191,7 @@ def var(
         console.print(f"Report: {paths[0]} (figures: {paths[1]})")
 
 
-def _load_series(data: str):
+def _load_series(data: str) -> tuple[str, np.ndarray, np.ndarray, PnLAttribution | None]:
     """(name, dates, daily P&L, attribution or None) for ``--data``."""
     if data == "simulated":
         from riskstream.backtest.book import book_pnl_attribution
