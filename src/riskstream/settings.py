@@ -10,8 +10,10 @@ from riskstream.backtest.config import BacktestConfig
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
+from riskstream.risk.config import RiskConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -22,6 +24,8 @@ class Settings(ConfigModel):
     simulator: SimulatorConfig = SimulatorConfig()
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
+    md: MdConfig = MdConfig()
     models: ModelsConfig = ModelsConfig()
+    risk: RiskConfig = RiskConfig()
     pricing: PricingConfig = PricingConfig()
     backtest: BacktestConfig = BacktestConfig()

@@ -81,4 +81,14 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
-from riskstream.cli import backtest, demo, models, price, replay, simulate, universe  # noqa: E402, F401
+from riskstream.cli import (  # noqa: E402, F401
+    backtest,
+    book,
+    demo,
+    models,
+    price,
+    replay,
+    risk,
+    simulate,
+    universe,
+)
