@@ -13,10 +13,6 @@ from typer.testing import CliRunner
 from riskstream.cli import app
 from riskstream.core.errors import InputError
 
-# The walk-forward computes VaR/ES with riskstream.risk.measures (the risk package); until
-# that package is merged into this branch these tests cannot run.
-pytest.importorskip("riskstream.risk.measures", reason="needs the risk package (VaR/ES)")
-
 KEYS = {"observations", "exceptions", "kupiec", "christoffersen_cc", "traffic_light"}
 
 

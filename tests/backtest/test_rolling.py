@@ -10,10 +10,6 @@ from riskstream.backtest.rolling import walk_forward, walk_forward_models
 from riskstream.backtest.var_tests import kupiec_pof
 from riskstream.core.errors import InputError
 
-# The walk-forward computes VaR/ES with riskstream.risk.measures (the risk package); until
-# that package is merged into this branch these tests cannot run.
-pytest.importorskip("riskstream.risk.measures", reason="needs the risk package (VaR/ES)")
-
 
 def _garch_t_returns(n: int, seed: int) -> np.ndarray:
     """GARCH(1,1) with standardised t(6) innovations, daily decimal returns."""
