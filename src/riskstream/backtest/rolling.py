@@ -88,7 +88,10 @@ class _ScenarioForecaster:
             model = scenario_generator("hs").fit(history)
             return model.generate(self.window, 1)[:, 0]
         if self.model is None or t - self.fitted_at >= self.refit_every:
-            self.model = scenario_generator(self.name).fit(history)
+            # One series has no cross-section: any copula's one-dimensional margin is
+            # uniform, so MC uses the Gaussian copula, which has nothing to estimate.
+            params = {"copula": "gaussian"} if self.name == "mc" else {}
+            self.model = scenario_generator(self.name, **params).fit(history)
             self.fitted_at = self.last_seen = t
         while self.last_seen < t:  # filter the days since the last forecast, params fixed
             self.model.update(self.returns[self.last_seen : self.last_seen + 1])
