@@ -106,3 +106,20 @@ def test_bad_input() -> None:
     assert info.value.field == "returns"
     with pytest.raises(InputError, match="strictly between 0 and 1"):
         walk_forward(x, DATES[:200], "hs", window=100, confidence=1.2)
+
+
+@pytest.mark.parametrize("nu", [3.5, 6.0, 30.0])
+def test_garch_t_standardised_var_es_closed_form(nu: float) -> None:
+    # McNeil, Frey & Embrechts, Quantitative Risk Management (2nd ed.), example 2.15: the ES
+    # of a t(nu) is f(t_a)/a * (nu + t_a^2)/(nu - 1); scaled to unit variance. Checked
+    # against numerical integration of the tail (tolerance 1e-8 relative).
+    from riskstream.backtest.rolling import _GarchTForecaster
+
+    forecaster = _GarchTForecaster(np.zeros(10), 5, 0.99, 20)
+    forecaster._standardised_quantiles(nu)
+    s = np.sqrt((nu - 2) / nu)
+    dist = stats.t(nu, scale=s)  # unit variance
+    q = dist.ppf(0.01)
+    es = -dist.expect(lambda x: x, ub=q) / 0.01
+    assert forecaster.q_var[0] == pytest.approx(q, rel=1e-10)
+    assert forecaster.es_std == pytest.approx(es, rel=1e-8)
