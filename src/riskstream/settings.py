@@ -6,6 +6,7 @@ package defines its own frozen config; this module is the one place that gathers
 
 from __future__ import annotations
 
+from riskstream.backtest.config import BacktestConfig
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
@@ -27,3 +28,4 @@ class Settings(ConfigModel):
     models: ModelsConfig = ModelsConfig()
     risk: RiskConfig = RiskConfig()
     pricing: PricingConfig = PricingConfig()
+    backtest: BacktestConfig = BacktestConfig()

@@ -82,6 +82,7 @@ def main() -> None:
 
 # Command groups register themselves on `app` when imported.
 from riskstream.cli import (  # noqa: E402, F401
+    backtest,
     book,
     demo,
     models,

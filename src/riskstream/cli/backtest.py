@@ -1,0 +1,204 @@
+"""``riskstream backtest``: VaR backtests of an exception series, and rolling validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from riskstream.cli import app, print_json
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from riskstream.backtest.attribution import PnLAttribution
+
+backtest_app = typer.Typer(
+    name="backtest",
+    help="Backtest VaR/ES models: exception tests, traffic light, rolling validation.",
+    no_args_is_help=True,
+)
+app.add_typer(backtest_app, name="backtest")
+
+
+@backtest_app.command("hits")
+def hits(
+    input_file: Path = typer.Option(
+        ..., "--input", help="CSV or Parquet file with a 0/1 column 'hit' (optional 'date')."
+    ),
+    var_level: float = typer.Option(
+        0.99, "--var-level", help="Confidence of the VaR that produced the hits, e.g. 0.99."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Kupiec, Christoffersen and Basel traffic-light tests of an exception series."""
+    from riskstream.backtest.data import load_hits
+    from riskstream.backtest.inputs import check_level
+    from riskstream.backtest.var_tests import backtest_hits
+
+    level = check_level(var_level, "--var-level")
+    result = backtest_hits(load_hits(input_file), level)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    table = Table(title=f"VaR backtest of {input_file.name} at {level:.2%}")
+    for column in ("test", "LR", "p-value"):
+        table.add_column(column)
+    for name, test in (
+        ("Kupiec POF", result.kupiec),
+        ("Christoffersen independence", result.christoffersen_ind),
+        ("Christoffersen conditional coverage", result.christoffersen_cc),
+        ("Christoffersen-Pelletier duration", result.duration),
+    ):
+        table.add_row(name, f"{test.lr:.4f}", f"{test.p_value:.4f}")
+    console = Console()
+    console.print(table)
+    light = result.traffic_light
+    console.print(
+        f"{result.exceptions} exceptions in {result.observations} days: {light.zone} zone, "
+        f"plus factor {light.plus_factor:.2f}, cumulative probability "
+        f"{light.cumulative_probability:.4%}"
+    )
+
+
+@backtest_app.command("var")
+def var(
+    ctx: typer.Context,
+    data: str = typer.Option(
+        "sp500",
+        "--data",
+        help="sp500 or nasdaq (arch.data), 'simulated' (option/bond book), or a CSV/Parquet "
+        "file with 'date' and 'return' (or 'price') columns.",
+    ),
+    models: str | None = typer.Option(
+        None, "--models", help="Comma-separated: hs, fhs, garch-t, ewma, mc [backtest.models]."
+    ),
+    confidence: float | None = typer.Option(
+        None, "--confidence", help="VaR/ES confidence [backtest.confidence, 0.99]."
+    ),
+    window: int | None = typer.Option(
+        None, "--window", help="Estimation window in days [backtest.window_days, 500]."
+    ),
+    refit_every: int | None = typer.Option(
+        None,
+        "--refit-every",
+        help="Re-estimate GARCH models every N days, filtered daily in between "
+        "[backtest.refit_every_days, 20].",
+    ),
+    scenarios: int | None = typer.Option(
+        None, "--scenarios", help="Scenarios per day for fhs and mc [backtest.n_scenarios]."
+    ),
+    es_simulations: int | None = typer.Option(
+        None, "--es-simulations", help="Null simulations of the Acerbi-Székely tests."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of every random draw."),
+    report: Path | None = typer.Option(
+        None, "--report", help="Write the HTML validation report here (+ .figures.json)."
+    ),
+    per_model: bool = typer.Option(
+        False, "--report-per-model", help="Also write one report per model (<stem>.<model>.html)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Walk VaR/ES models forward over a return history and backtest them side by side."""
+    import time
+
+    from riskstream.backtest.inputs import check_level
+    from riskstream.backtest.rolling import MODELS, walk_forward_models
+    from riskstream.backtest.validation import compare_runs, validate_run
+    from riskstream.cli import settings
+    from riskstream.core.errors import InputError
+
+    defaults = settings(ctx).backtest
+    models = defaults.models if models is None else models
+    confidence = defaults.confidence if confidence is None else confidence
+    window = defaults.window_days if window is None else window
+    refit_every = defaults.refit_every_days if refit_every is None else refit_every
+    scenarios = defaults.n_scenarios if scenarios is None else scenarios
+    es_simulations = defaults.es_simulations if es_simulations is None else es_simulations
+    seed = defaults.seed if seed is None else seed
+    start = time.perf_counter()
+    level = check_level(confidence, "--confidence")
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise InputError("--models", models, f"a comma-separated list of {', '.join(MODELS)}")
+    series_name, dates, returns, attribution = _load_series(data)
+    runs = walk_forward_models(
+        returns,
+        dates,
+        names,
+        confidence=level,
+        window=window,
+        refit_every_days=refit_every,
+        n_scenarios=scenarios,
+        seed=seed,
+    )
+    results = [(run, validate_run(run, es_simulations, seed)) for run in runs]
+    mcs = compare_runs(runs, seed=seed) if len(runs) > 1 else None
+    paths: tuple[Path, Path] | None = None
+    if report is not None:
+        from riskstream.backtest.report import write_report
+
+        paths = write_report(
+            report,
+            results,
+            title=f"VaR/ES validation: {series_name}, {level:.1%}, window {window} days",
+            mcs=mcs,
+            attribution=attribution,
+            per_model=per_model,
+        )
+    payload = {
+        "data": series_name,
+        "confidence": level,
+        "window": window,
+        "refit_every_days": refit_every,
+        "start": str(runs[0].dates[0])[:10],
+        "end": str(runs[0].dates[-1])[:10],
+        "models": {run.model: v.as_dict() for run, v in results},
+        "model_confidence_set": mcs.as_dict() if mcs else None,
+        "pnl_attribution": attribution.as_dict() if attribution else None,
+        "report": str(paths[0]) if paths else None,
+        "figures": str(paths[1]) if paths else None,
+        "seconds": time.perf_counter() - start,
+    }
+    if as_json:
+        print_json(payload)
+        return
+    table = Table(title=f"{series_name}: {payload['start']} to {payload['end']}, {level:.1%}")
+    for column in ("model", "days", "exceptions", "rate", "zone", "Kupiec p", "CC p", "Z2 p"):
+        table.add_column(column)
+    for run, v in results:
+        b = v.backtest
+        table.add_row(
+            run.model,
+            str(b.observations),
+            str(b.exceptions),
+            f"{b.exceptions / b.observations:.2%}",
+            b.traffic_light.zone,
+            f"{b.kupiec.p_value:.4f}",
+            f"{b.christoffersen_cc.p_value:.4f}",
+            f"{v.es_test.z2.p_value:.4f}",
+        )
+    console = Console()
+    console.print(table)
+    if mcs is not None:
+        console.print(f"Model confidence set (90%, FZ0 loss): {', '.join(mcs.included)}")
+    if paths:
+        console.print(f"Report: {paths[0]} (figures: {paths[1]})")
+
+
+def _load_series(data: str) -> tuple[str, np.ndarray, np.ndarray, PnLAttribution | None]:
+    """(name, dates, daily P&L, attribution or None) for ``--data``."""
+    if data == "simulated":
+        from riskstream.backtest.book import book_pnl_attribution
+
+        attribution = book_pnl_attribution()
+        return "simulated option/bond book", attribution.dates, attribution.hpl, attribution
+    from riskstream.backtest.data import load_returns
+
+    series = load_returns(data)
+    return series.name, series.dates, series.returns, None
