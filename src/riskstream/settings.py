@@ -9,6 +9,7 @@ from __future__ import annotations
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.models.config import ModelsConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -19,3 +20,4 @@ class Settings(ConfigModel):
     simulator: SimulatorConfig = SimulatorConfig()
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
+    models: ModelsConfig = ModelsConfig()
