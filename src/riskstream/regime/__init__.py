@@ -16,8 +16,7 @@ from riskstream.regime.io import load_model, read_header, save_model
 from riskstream.regime.lstm import LSTMDetector
 from riskstream.regime.msgarch import MSGarchDetector, simulate_msgarch
 from riskstream.regime.simulate import simulate_regime_returns
-
-REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
+from riskstream.regime.stage import REGIME_NAMES, RegimeStage
 
 __all__ = [
     "DETECTORS",
@@ -30,6 +29,7 @@ __all__ = [
     "MosumDetector",
     "RegimeConfig",
     "RegimeEnsemble",
+    "RegimeStage",
     "load_model",
     "make_detector",
     "read_header",

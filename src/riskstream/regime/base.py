@@ -18,6 +18,7 @@ from typing import Protocol, Self
 import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike
+from threadpoolctl import threadpool_limits
 
 from riskstream.core.errors import InputError, ModelError
 
@@ -102,6 +103,13 @@ def check_labels(labels: ArrayLike, n_obs: int, n_regimes: int) -> np.ndarray:
             "labels", f"values in [{lab.min()}, {lab.max()}]", f"integers in [0, {n_regimes})"
         )
     return lab.astype(np.int64)
+
+
+def single_threaded() -> threadpool_limits:
+    """Context limiting BLAS/OpenMP to one thread: the detectors' matrices are tiny, and
+    on a shared machine thread start-up and contention cost more than they save (an HMM
+    fit runs ~10x faster single-threaded on 2 busy cores)."""
+    return threadpool_limits(limits=1)
 
 
 def require_fitted(model: object, attr: str) -> None:

@@ -72,12 +72,16 @@ def _segment_from_buffer(buf, pos, n_back, seg):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def cusum_kernel(x, scale, k, h, state, buf, alarms, seg_mean, seg_n):  # pragma: no cover
+def cusum_kernel(
+    x, scale, k, h, state, buf, alarms, seg_mean, seg_n, adapt=True
+):  # pragma: no cover
     """Self-starting two-sided tabular CUSUM per column of ``x`` (n_obs, d).
 
     ``state`` = [C+ (d), C- (d), rows since C+ was 0 (d), rows since C- was 0 (d),
     segment sum (d), segment count, buffer position]; ``buf`` (BUFFER, d) the recent rows.
     Writes ``alarms`` (n_obs,) and the segment level ``seg_mean`` (n_obs, d) and count.
+    With ``adapt=False`` the reference stays at the initial level (Page's plain CUSUM, whose
+    run lengths are tabulated by Montgomery).
     """
     n_obs, d = x.shape
     nb = buf.shape[0]
@@ -101,16 +105,21 @@ def cusum_kernel(x, scale, k, h, state, buf, alarms, seg_mean, seg_n):  # pragma
                 best, best_back = cp, int(state[2 * d + j])
             if cm > h and cm > best:
                 best, best_back = cm, int(state[3 * d + j])
-        if best > 0.0:
+        if best > 0.0 and not adapt:
+            alarms[t] = True
+            for j in range(4 * d):
+                state[j] = 0.0
+        elif best > 0.0:
             alarms[t] = True
             _segment_from_buffer(buf, pos + 1, min(max(best_back, 1), nb), seg)
             for j in range(4 * d):
                 state[j] = 0.0
         else:
             alarms[t] = False
-            for j in range(d):
-                seg[j] += x[t, j]
-            seg[d] += 1.0
+            if adapt:
+                for j in range(d):
+                    seg[j] += x[t, j]
+                seg[d] += 1.0
         for j in range(d):
             seg_mean[t, j] = seg[j] / max(seg[d], 1.0)
         seg_n[t] = seg[d]

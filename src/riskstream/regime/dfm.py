@@ -36,7 +36,13 @@ from numpy.typing import ArrayLike
 from sklearn.mixture import GaussianMixture
 
 from riskstream.core.errors import ModelError
-from riskstream.regime.base import check_returns, check_row, require_fitted, volatility_order
+from riskstream.regime.base import (
+    check_returns,
+    check_row,
+    require_fitted,
+    single_threaded,
+    volatility_order,
+)
 
 MAX_FIT_OBS = 2000  # the likelihood fit uses at most the latest rows (statsmodels is O(n))
 
@@ -121,52 +127,53 @@ class DynamicFactorDetector:
 
         ``labels`` (n_obs,), when given, start the mixture at each regime's mean signal.
         """
-        import statsmodels.api as sm
+        with single_threaded():
+            import statsmodels.api as sm
 
-        r = check_returns(returns, min_obs=200)
-        if r.shape[1] < 2:
-            from riskstream.core.errors import InputError
+            r = check_returns(returns, min_obs=200)
+            if r.shape[1] < 2:
+                from riskstream.core.errors import InputError
 
-            raise InputError("returns columns", r.shape[1], "at least 2 assets for a factor")
-        self.scale_ = r.std(axis=0)
-        z = r / self.scale_
-        tail = z[-MAX_FIT_OBS:]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # statsmodels' convergence chatter
-            model = sm.tsa.DynamicFactor(tail, k_factors=1, factor_order=1)
-            res = model.fit(disp=False, maxiter=100)
-        n = r.shape[1]
-        params = np.asarray(res.params)
-        lam = params[:n]
-        sign = 1.0 if lam.sum() >= 0 else -1.0
-        self.loadings_ = sign * lam
-        self.idio_var_ = np.maximum(params[n : 2 * n], 1e-6)
-        self.phi_ = float(np.clip(params[2 * n], -0.99, 0.99))
-        self.result_ = res
-        signals = self._signals(z, self._initial_state())[1]
-        means_init = None
-        if labels is not None:
-            lab = np.asarray(labels)
-            means_init = np.array(
-                [
-                    signals[lab == k].mean(axis=0) if (lab == k).any() else signals.mean(axis=0)
-                    for k in range(self.n_regimes)
-                ]
-            )
-        gm = GaussianMixture(
-            self.n_regimes,
-            covariance_type="full",
-            random_state=self.seed,
-            means_init=means_init,
-            n_init=1 if means_init is not None else 3,
-            reg_covar=1e-4,
-        ).fit(signals[int(4 * self.halflife) :])
-        if not gm.converged_:
-            raise ModelError("dynamic factor detector: the signal mixture did not converge")
-        self.mixture_ = gm
-        self._order = volatility_order(gm.means_[:, 0])
-        self.reset()
-        return self
+                raise InputError("returns columns", r.shape[1], "at least 2 assets for a factor")
+            self.scale_ = r.std(axis=0)
+            z = r / self.scale_
+            tail = z[-MAX_FIT_OBS:]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # statsmodels' convergence chatter
+                model = sm.tsa.DynamicFactor(tail, k_factors=1, factor_order=1)
+                res = model.fit(disp=False, maxiter=100)
+            n = r.shape[1]
+            params = np.asarray(res.params)
+            lam = params[:n]
+            sign = 1.0 if lam.sum() >= 0 else -1.0
+            self.loadings_ = sign * lam
+            self.idio_var_ = np.maximum(params[n : 2 * n], 1e-6)
+            self.phi_ = float(np.clip(params[2 * n], -0.99, 0.99))
+            self.result_ = res
+            signals = self._signals(z, self._initial_state())[1]
+            means_init = None
+            if labels is not None:
+                lab = np.asarray(labels)
+                means_init = np.array(
+                    [
+                        signals[lab == k].mean(axis=0) if (lab == k).any() else signals.mean(axis=0)
+                        for k in range(self.n_regimes)
+                    ]
+                )
+            gm = GaussianMixture(
+                self.n_regimes,
+                covariance_type="full",
+                random_state=self.seed,
+                means_init=means_init,
+                n_init=1 if means_init is not None else 3,
+                reg_covar=1e-4,
+            ).fit(signals[int(4 * self.halflife) :])
+            if not gm.converged_:
+                raise ModelError("dynamic factor detector: the signal mixture did not converge")
+            self.mixture_ = gm
+            self._order = volatility_order(gm.means_[:, 0])
+            self.reset()
+            return self
 
     def _initial_state(self) -> np.ndarray:
         n = len(self.loadings_)

@@ -30,7 +30,12 @@ from numpy.typing import ArrayLike
 from sklearn.linear_model import LogisticRegression
 
 from riskstream.core.errors import InputError
-from riskstream.regime.base import check_labels, check_returns, check_row
+from riskstream.regime.base import (
+    check_labels,
+    check_returns,
+    check_row,
+    single_threaded,
+)
 from riskstream.regime.changepoint import CusumDetector, MosumDetector
 from riskstream.regime.config import RegimeConfig
 from riskstream.regime.dfm import DynamicFactorDetector
@@ -107,7 +112,8 @@ class RegimeEnsemble:
         Number of regimes, seed, smoothing and LSTM settings.
     detectors : sequence of str, optional
         Base detectors by name (default: all of :data:`DETECTORS`; ``hmm`` is always
-        included, it provides the labels when none are given).
+        included, it provides the labels when none are given; ``dfm`` is dropped for a
+        single asset, which has no cross-section to factor).
 
     Attributes
     ----------
@@ -139,34 +145,39 @@ class RegimeEnsemble:
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
         """Fit the detectors on the first 70% of ``returns`` (n_obs, n_assets), the stacker
         on the last 30%; ``labels`` (n_obs,) optional (see the module docstring)."""
-        r = check_returns(returns, min_obs=500)
-        k = self.n_regimes
-        split = int(len(r) * (1.0 - STACK_SHARE))
-        hmm = make_detector("hmm", self.config).fit(r[:split])
-        if labels is None:
-            lab = hmm.smoothed_states(r)
-            self.labels_source_ = "hmm-viterbi"
-        else:
-            lab = check_labels(labels, len(r), k)
-            self.labels_source_ = "given"
-        self.detectors_ = {"hmm": hmm}
-        for name in self.names:
-            if name != "hmm":
-                self.detectors_[name] = make_detector(name, self.config).fit(r[:split], lab[:split])
-        stack_x = self._stack_features(
-            {name: det.predict_proba(r) for name, det in self.detectors_.items()}
-        )[split:]
-        stack_y = lab[split:]
-        if len(np.unique(stack_y)) < 2:
-            raise InputError(
-                "labels",
-                "one regime in the stacking sample",
-                "at least 2 regimes in the last 30% of the training sample",
-            )
-        self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
-        self.scale_ = r.std(axis=0)
-        self.reset()
-        return self
+        with single_threaded():
+            r = check_returns(returns, min_obs=500)
+            k = self.n_regimes
+            if r.shape[1] < 2 and "dfm" in self.names:  # a factor model needs cross-section
+                self.names = [n for n in self.names if n != "dfm"]
+            split = int(len(r) * (1.0 - STACK_SHARE))
+            hmm = make_detector("hmm", self.config).fit(r[:split])
+            if labels is None:
+                lab = hmm.smoothed_states(r)
+                self.labels_source_ = "hmm-viterbi"
+            else:
+                lab = check_labels(labels, len(r), k)
+                self.labels_source_ = "given"
+            self.detectors_ = {"hmm": hmm}
+            for name in self.names:
+                if name != "hmm":
+                    self.detectors_[name] = make_detector(name, self.config).fit(
+                        r[:split], lab[:split]
+                    )
+            stack_x = self._stack_features(
+                {name: det.predict_proba(r) for name, det in self.detectors_.items()}
+            )[split:]
+            stack_y = lab[split:]
+            if len(np.unique(stack_y)) < 2:
+                raise InputError(
+                    "labels",
+                    "one regime in the stacking sample",
+                    "at least 2 regimes in the last 30% of the training sample",
+                )
+            self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
+            self.scale_ = r.std(axis=0)
+            self.reset()
+            return self
 
     def _stack_features(self, probs: dict[str, np.ndarray]) -> np.ndarray:
         return np.hstack([np.log(np.maximum(probs[n], STACK_FLOOR)) for n in self.names])
@@ -213,15 +224,16 @@ class RegimeEnsemble:
     def predict(self, returns: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Regime (n_obs,) with hysteresis and smoothed probabilities (n_obs, K) of every
         row, filtered from a fresh state (row t uses rows up to t only)."""
-        probs = self.detector_probas(returns)
-        raw = self._stacked(self._stack_features(probs))
-        smooth = local_level_filter(
-            raw,
-            self.config.smoothing_q,
-            self.config.smoothing_r,
-            np.full(self.n_regimes, 1.0 / self.n_regimes),
-            np.array([DIFFUSE_P0]),
-        )
-        labels = hysteresis_labels(smooth, self.config.hysteresis, -1)
-        self.reset()
-        return labels, smooth
+        with single_threaded():
+            probs = self.detector_probas(returns)
+            raw = self._stacked(self._stack_features(probs))
+            smooth = local_level_filter(
+                raw,
+                self.config.smoothing_q,
+                self.config.smoothing_r,
+                np.full(self.n_regimes, 1.0 / self.n_regimes),
+                np.array([DIFFUSE_P0]),
+            )
+            labels = hysteresis_labels(smooth, self.config.hysteresis, -1)
+            self.reset()
+            return labels, smooth

@@ -23,6 +23,7 @@ from riskstream.regime.base import (
     check_row,
     hamilton_filter,
     require_fitted,
+    single_threaded,
     volatility_order,
 )
 
@@ -77,38 +78,39 @@ class HMMDetector:
         ModelError
             EM produced a degenerate fit on every restart.
         """
-        k = self.n_regimes
-        n_assets = np.asarray(returns).reshape(len(returns), -1).shape[1]
-        n_params = k * (k - 1) + k * (n_assets + n_assets * (n_assets + 1) // 2)
-        r = check_returns(returns, min_obs=max(50, MIN_OBS_PER_PARAM * n_params))
-        self.scale_ = r.std(axis=0)
-        z = r / self.scale_
-        best: GaussianHMM | None = None
-        best_score = -np.inf
-        for i in range(self.n_init):
-            model = GaussianHMM(
-                n_components=k,
-                covariance_type="full",
-                n_iter=self.n_iter,
-                tol=1e-4,
-                random_state=self.seed + i,
-                min_covar=1e-4,
-            )
-            model.fit(z)
-            score = model.score(z)
-            if np.isfinite(score) and score > best_score:
-                best, best_score = model, score
-        if best is None:
-            raise ModelError("Gaussian HMM: EM failed to converge on every restart")
-        order = volatility_order(np.trace(best.covars_, axis1=1, axis2=2))
-        self.means_ = best.means_[order]
-        self.covars_ = best.covars_[order]
-        self.transmat_ = best.transmat_[np.ix_(order, order)]
-        self.startprob_ = best.startprob_[order]
-        self.loglik_ = float(best_score)
-        self._prepare()
-        self.reset()
-        return self
+        with single_threaded():
+            k = self.n_regimes
+            n_assets = np.asarray(returns).reshape(len(returns), -1).shape[1]
+            n_params = k * (k - 1) + k * (n_assets + n_assets * (n_assets + 1) // 2)
+            r = check_returns(returns, min_obs=max(50, MIN_OBS_PER_PARAM * n_params))
+            self.scale_ = r.std(axis=0)
+            z = r / self.scale_
+            best: GaussianHMM | None = None
+            best_score = -np.inf
+            for i in range(self.n_init):
+                model = GaussianHMM(
+                    n_components=k,
+                    covariance_type="full",
+                    n_iter=self.n_iter,
+                    tol=1e-4,
+                    random_state=self.seed + i,
+                    min_covar=1e-4,
+                )
+                model.fit(z)
+                score = model.score(z)
+                if np.isfinite(score) and score > best_score:
+                    best, best_score = model, score
+            if best is None:
+                raise ModelError("Gaussian HMM: EM failed to converge on every restart")
+            order = volatility_order(np.trace(best.covars_, axis1=1, axis2=2))
+            self.means_ = best.means_[order]
+            self.covars_ = best.covars_[order]
+            self.transmat_ = best.transmat_[np.ix_(order, order)]
+            self.startprob_ = best.startprob_[order]
+            self.loglik_ = float(best_score)
+            self._prepare()
+            self.reset()
+            return self
 
     def _prepare(self) -> None:
         chol = np.linalg.cholesky(self.covars_)

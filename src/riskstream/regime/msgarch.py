@@ -37,6 +37,7 @@ from riskstream.regime.base import (
     check_returns,
     check_row,
     require_fitted,
+    single_threaded,
     stationary_distribution,
     volatility_order,
 )
@@ -187,42 +188,43 @@ class MSGarchDetector:
 
     def fit_series(self, eps: ArrayLike) -> Self:
         """Maximise the likelihood of a univariate series of shocks ``eps`` (n_obs,)."""
-        k = self.n_regimes
-        e = check_returns(eps, min_obs=max(200, 60 * k * k), field="eps")[:, 0]
-        if not hasattr(self, "scale_"):
-            self.scale_ = np.ones(1)
-            self.factor_scale_ = 1.0
-        var = float(e.var())
-        h0 = np.full(k, var)
-        prior = np.full(k, 1.0 / k)
+        with single_threaded():
+            k = self.n_regimes
+            e = check_returns(eps, min_obs=max(200, 60 * k * k), field="eps")[:, 0]
+            if not hasattr(self, "scale_"):
+                self.scale_ = np.ones(1)
+                self.factor_scale_ = 1.0
+            var = float(e.var())
+            h0 = np.full(k, var)
+            prior = np.full(k, 1.0 / k)
 
-        def nll(theta: np.ndarray) -> float:
-            om, al, be, p = _unpack(theta, k)
-            _, loglik, _, _, _ = msgarch_filter(e, om, al, be, p, prior, h0, var)
-            return -loglik if np.isfinite(loglik) else 1e12
+            def nll(theta: np.ndarray) -> float:
+                om, al, be, p = _unpack(theta, k)
+                _, loglik, _, _, _ = msgarch_filter(e, om, al, be, p, prior, h0, var)
+                return -loglik if np.isfinite(loglik) else 1e12
 
-        levels = np.geomspace(0.3, 3.0, k) if k > 1 else np.ones(1)
-        rng = np.random.default_rng(self.seed)
-        best = None
-        for i in range(self.n_starts):
-            jitter = np.exp(rng.normal(0, 0.3, k)) if i else np.ones(k)
-            om0 = var * levels * jitter * 0.1
-            al0, be0 = np.full(k, 0.05), np.full(k, 0.85)
-            p0 = np.full((k, k), 0.03 / max(k - 1, 1))
-            np.fill_diagonal(p0, 0.97)
-            res = minimize(nll, _pack(om0, al0, be0, p0), method="L-BFGS-B")
-            if best is None or res.fun < best.fun:
-                best = res
-        if best is None or not np.isfinite(best.fun):
-            raise ModelError("MS-GARCH: likelihood maximisation failed from every start")
-        om, al, be, p = _unpack(best.x, k)
-        order = volatility_order(om / (1.0 - al - be))
-        self.omega_, self.alpha_, self.beta_ = om[order], al[order], be[order]
-        self.transmat_ = p[np.ix_(order, order)]
-        self.loglik_ = -float(best.fun)
-        self._h0, self._e0 = h0, var
-        self.reset()
-        return self
+            levels = np.geomspace(0.3, 3.0, k) if k > 1 else np.ones(1)
+            rng = np.random.default_rng(self.seed)
+            best = None
+            for i in range(self.n_starts):
+                jitter = np.exp(rng.normal(0, 0.3, k)) if i else np.ones(k)
+                om0 = var * levels * jitter * 0.1
+                al0, be0 = np.full(k, 0.05), np.full(k, 0.85)
+                p0 = np.full((k, k), 0.03 / max(k - 1, 1))
+                np.fill_diagonal(p0, 0.97)
+                res = minimize(nll, _pack(om0, al0, be0, p0), method="L-BFGS-B")
+                if best is None or res.fun < best.fun:
+                    best = res
+            if best is None or not np.isfinite(best.fun):
+                raise ModelError("MS-GARCH: likelihood maximisation failed from every start")
+            om, al, be, p = _unpack(best.x, k)
+            order = volatility_order(om / (1.0 - al - be))
+            self.omega_, self.alpha_, self.beta_ = om[order], al[order], be[order]
+            self.transmat_ = p[np.ix_(order, order)]
+            self.loglik_ = -float(best.fun)
+            self._h0, self._e0 = h0, var
+            self.reset()
+            return self
 
     def reset(self) -> None:
         """Start the online filter: stationary regime law, variances at the sample variance."""
