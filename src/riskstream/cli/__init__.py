@@ -81,8 +81,4 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
-<<<<<<< HEAD
-from riskstream.cli import demo, models, regime, simulate, universe  # noqa: E402, F401
-=======
-from riskstream.cli import demo, models, price, replay, simulate, universe  # noqa: E402, F401
->>>>>>> main
+from riskstream.cli import demo, models, price, regime, replay, simulate, universe  # noqa: E402, F401
