@@ -118,6 +118,22 @@ def require_fitted(model: object, attr: str) -> None:
         raise ModelError(f"{type(model).__name__} is not fitted; call fit() first")
 
 
+def align_states(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Permutation of a detector's states that best matches known labels.
+
+    ``order[new] = old``: the state relabelled ``new`` is the old state that agrees most with
+    label ``new`` (exhaustive over the K! permutations; K ≤ 6). Used when an unsupervised
+    detector is fitted on a sample whose regimes are known, so its labels mean the same.
+    """
+    from itertools import permutations
+
+    k = probs.shape[1]
+    hits = np.zeros((k, k))  # hits[old, label]
+    np.add.at(hits, (probs.argmax(axis=1), labels), 1.0)
+    best = max(permutations(range(k)), key=lambda perm: sum(hits[perm[j], j] for j in range(k)))
+    return np.array(best)
+
+
 def volatility_order(variances: ArrayLike) -> np.ndarray:
     """Permutation sorting states by ascending variance: ``order[new] = old``."""
     return np.argsort(np.asarray(variances, dtype=np.float64), kind="stable")

@@ -37,6 +37,8 @@ from sklearn.mixture import GaussianMixture
 
 from riskstream.core.errors import ModelError
 from riskstream.regime.base import (
+    align_states,
+    check_labels,
     check_returns,
     check_row,
     require_fitted,
@@ -153,7 +155,7 @@ class DynamicFactorDetector:
             signals = self._signals(z, self._initial_state())[1]
             means_init = None
             if labels is not None:
-                lab = np.asarray(labels)
+                lab = check_labels(labels, len(r), self.n_regimes)
                 means_init = np.array(
                     [
                         signals[lab == k].mean(axis=0) if (lab == k).any() else signals.mean(axis=0)
@@ -172,6 +174,8 @@ class DynamicFactorDetector:
                 raise ModelError("dynamic factor detector: the signal mixture did not converge")
             self.mixture_ = gm
             self._order = volatility_order(gm.means_[:, 0])
+            if labels is not None:  # components named after the known regimes they match
+                self._order = align_states(gm.predict_proba(signals), lab)
             self.reset()
             return self
 

@@ -123,6 +123,8 @@ class RegimeEnsemble:
         Map from the detectors' log-probabilities to the regime.
     labels_source_ : str
         ``"given"`` or ``"hmm-viterbi"``.
+    detector_probs_ : dict[str, ndarray of shape (K,)]
+        Each base detector's probabilities at the last :meth:`filter`.
     """
 
     name = "ensemble"
@@ -151,12 +153,13 @@ class RegimeEnsemble:
             if r.shape[1] < 2 and "dfm" in self.names:  # a factor model needs cross-section
                 self.names = [n for n in self.names if n != "dfm"]
             split = int(len(r) * (1.0 - STACK_SHARE))
-            hmm = make_detector("hmm", self.config).fit(r[:split])
             if labels is None:
+                hmm = make_detector("hmm", self.config).fit(r[:split])
                 lab = hmm.smoothed_states(r)
                 self.labels_source_ = "hmm-viterbi"
             else:
                 lab = check_labels(labels, len(r), k)
+                hmm = make_detector("hmm", self.config).fit(r[:split], lab[:split])
                 self.labels_source_ = "given"
             self.detectors_ = {"hmm": hmm}
             for name in self.names:
@@ -200,6 +203,7 @@ class RegimeEnsemble:
         """Absorb one row of returns (n_assets,); smoothed probabilities now, shape (K,)."""
         row = check_row(r_t, len(self.scale_))
         probs = {name: det.filter(row)[None, :] for name, det in self.detectors_.items()}
+        self.detector_probs_ = {name: p[0] for name, p in probs.items()}
         raw = self._stacked(self._stack_features(probs))
         smooth = local_level_filter(
             raw, self.config.smoothing_q, self.config.smoothing_r, self._level, self._p_var

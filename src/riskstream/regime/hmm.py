@@ -19,6 +19,8 @@ from numpy.typing import ArrayLike
 
 from riskstream.core.errors import ModelError
 from riskstream.regime.base import (
+    align_states,
+    check_labels,
     check_returns,
     check_row,
     hamilton_filter,
@@ -69,7 +71,11 @@ class HMMDetector:
         self.seed = seed
 
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
-        """Fit by EM on ``returns`` (n_obs, n_assets); ``labels`` are not used (unsupervised).
+        """Fit by EM on ``returns`` (n_obs, n_assets).
+
+        With ``labels`` (n_obs,) the states are relabelled to agree best with them (see
+        :func:`~riskstream.regime.base.align_states`); without, they are ordered by
+        volatility.
 
         Raises
         ------
@@ -103,6 +109,9 @@ class HMMDetector:
             if best is None:
                 raise ModelError("Gaussian HMM: EM failed to converge on every restart")
             order = volatility_order(np.trace(best.covars_, axis1=1, axis2=2))
+            if labels is not None:
+                lab = check_labels(labels, len(r), k)
+                order = align_states(best.predict_proba(z), lab)
             self.means_ = best.means_[order]
             self.covars_ = best.covars_[order]
             self.transmat_ = best.transmat_[np.ix_(order, order)]

@@ -34,6 +34,8 @@ from scipy.optimize import minimize
 
 from riskstream.core.errors import ModelError
 from riskstream.regime.base import (
+    align_states,
+    check_labels,
     check_returns,
     check_row,
     require_fitted,
@@ -178,13 +180,26 @@ class MSGarchDetector:
         return (r / self.scale_).mean(axis=1) / self.factor_scale_
 
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
-        """Maximise the likelihood on ``returns`` (n_obs, n_assets); ``labels`` unused."""
+        """Maximise the likelihood on ``returns`` (n_obs, n_assets); with ``labels`` the
+        regimes are relabelled to agree best with them, else ordered by unconditional
+        variance."""
         k = self.n_regimes
         r = check_returns(returns, min_obs=max(200, 60 * k * k))
         self.scale_ = r.std(axis=0)
         self.factor_scale_ = 1.0
         self.factor_scale_ = float(self.factor(r).std())
-        return self.fit_series(self.factor(r))
+        self.fit_series(self.factor(r))
+        if labels is not None:  # relabel the regimes to agree best with known ones
+            lab = check_labels(labels, len(r), k)
+            order = align_states(self.predict_proba(r), lab)
+            self.omega_, self.alpha_, self.beta_ = (
+                self.omega_[order],
+                self.alpha_[order],
+                self.beta_[order],
+            )
+            self.transmat_ = self.transmat_[np.ix_(order, order)]
+            self.reset()
+        return self
 
     def fit_series(self, eps: ArrayLike) -> Self:
         """Maximise the likelihood of a univariate series of shocks ``eps`` (n_obs,)."""
