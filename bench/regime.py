@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from riskstream.cli.regime import simulator_bars, tracked_instruments
 from riskstream.regime import RegimeConfig, RegimeEnsemble, RegimeStage, simulate_regime_returns
 
 
@@ -41,10 +42,7 @@ class SimulatorStream:
         from riskstream.feeds.universe import generate_universe
 
         self.universe = generate_universe(UniverseConfig(instruments=args.universe, seed=7))
-        inst = self.universe.instruments
-        classes = inst["asset_class"].to_numpy()
-        ids = np.flatnonzero(np.isin(classes, ["equity", "future", "fx"]))
-        self.ids = ids[: args.assets]
+        self.ids = tracked_instruments(self.universe, args.assets)
         self.args = args
         self.config = SimulatorConfig
 
@@ -61,20 +59,10 @@ class SimulatorStream:
         return MarketSimulator(self.universe, cfg)
 
     def bars(self, seed: int, minutes: float) -> tuple[np.ndarray, np.ndarray]:
-        sim = self.simulator(seed)
-        n = int(minutes * 60 / self.args.bar_s)
-        px = np.empty((n + 1, len(self.ids)))
-        regimes = np.empty(n, dtype=np.int64)
-        px[0] = sim.fair_mid[self.ids]
-        for i in range(n):
-            for _ in sim.batches(self.args.bar_s):
-                pass
-            px[i + 1] = sim.fair_mid[self.ids]
-            regimes[i] = sim.regime
-        return np.diff(np.log(px), axis=0), regimes
+        return simulator_bars(self.simulator(seed), self.ids, self.args.bar_s, minutes)
 
     def stream(self, seed: int, minutes: float):
-        """Yield (events, now_ns, true regime) batches, and the regime log at the end."""
+        """A fresh simulator of ``seed`` and the price source of the tracked instruments."""
         sim = self.simulator(seed)
         prices = lambda: np.asarray(sim.fair_mid[self.ids])  # noqa: E731
         return sim, prices

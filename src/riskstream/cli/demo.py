@@ -27,7 +27,13 @@ REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 
 def build_stages(cfg: Settings, universe: Any, simulator: Any) -> list[Stage]:
     """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here."""
-    return [SimulatorStage(simulator)]
+    from riskstream.cli.regime import demo_regime_stage
+
+    stages: list[Stage] = [SimulatorStage(simulator)]
+    regime = demo_regime_stage(cfg, universe, simulator)  # needs `riskstream regime fit-sim`
+    if regime is not None:
+        stages.append(regime)
+    return stages
 
 
 class SimulatorStage:

@@ -9,6 +9,7 @@ from the rows up to it only (never smoothed over the future).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -16,6 +17,9 @@ import typer
 
 from riskstream.cli import app, print_json, settings
 from riskstream.core.errors import InputError
+from riskstream.settings import Settings
+
+TRACKED_CLASSES = ("equity", "future", "fx")
 
 regime_app = typer.Typer(help="Fit regime models and detect regimes.", no_args_is_help=True)
 app.add_typer(regime_app, name="regime")
@@ -121,3 +125,75 @@ def detect_cmd(
             "last_regime": int(regime[-1]),
         }
     )
+
+
+def tracked_instruments(universe: Any, n: int) -> np.ndarray:
+    """Ids of the ``n`` most liquid (by ADV) equities, futures and FX pairs: the cross-asset
+    panel the real-time regime model watches."""
+    inst = universe.instruments
+    pool = inst.filter(pl.col("asset_class").is_in(TRACKED_CLASSES)).sort(
+        ["adv", "instrument_id"], descending=[True, False]
+    )
+    return pool["instrument_id"].to_numpy()[:n].astype(np.int64)
+
+
+def simulator_bars(simulator: Any, ids: np.ndarray, bar_s: float, minutes: float):
+    """(log returns (n_bars, n_ids), true regime per bar) of the simulator's fair mids."""
+    n = int(minutes * 60 / bar_s)
+    px = np.empty((n + 1, len(ids)))
+    regimes = np.empty(n, dtype=np.int64)
+    px[0] = simulator.fair_mid[ids]
+    for i in range(n):
+        for _ in simulator.batches(bar_s):
+            pass
+        px[i + 1] = simulator.fair_mid[ids]
+        regimes[i] = simulator.regime
+    return np.diff(np.log(px), axis=0), regimes
+
+
+def default_model_path(cfg: Settings) -> Path:
+    """Where the demo looks for its regime model: ``regime.model_path`` or
+    ``<store.data_dir>/regime.model``."""
+    return cfg.regime.model_path or cfg.store.data_dir / "regime.model"
+
+
+@regime_app.command("fit-sim")
+def fit_sim_cmd(
+    ctx: typer.Context,
+    minutes: float = typer.Option(60.0, "--minutes", min=1.0, help="Simulated minutes."),
+    model: Path | None = typer.Option(None, "--model", help="Model file (default: the demo's)."),
+) -> None:
+    """Fit the ensemble on the market simulator's true regimes (the demo's model)."""
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.feeds.simulator import MarketSimulator
+    from riskstream.regime import RegimeEnsemble, save_model
+
+    cfg = settings(ctx)
+    universe = ensure_universe(cfg)
+    ids = tracked_instruments(universe, cfg.regime.instruments)
+    sim = MarketSimulator(universe, cfg.simulator)
+    returns, labels = simulator_bars(sim, ids, cfg.regime.bar_s, minutes)
+    ensemble = RegimeEnsemble(cfg.regime).fit(returns, labels)
+    symbols = universe.instruments["symbol"].to_numpy()[ids].tolist()
+    path = save_model(model or default_model_path(cfg), ensemble, symbols)
+    print_json({"model": str(path), "rows": len(returns), "assets": symbols,
+                "regime_share": np.bincount(labels, minlength=3).tolist()})  # fmt: skip
+
+
+def demo_regime_stage(cfg: Settings, universe: Any, simulator: Any) -> Any | None:
+    """The demo's RegimeStage when a model file exists (else None): prices are the
+    simulator's fair mids of the model's instruments (matched by symbol)."""
+    from riskstream.regime import RegimeStage, load_model
+
+    path = default_model_path(cfg)
+    if not path.is_file():
+        return None
+    model, header = load_model(path)
+    symbols = universe.instruments["symbol"].to_list()
+    index = {s: i for i, s in enumerate(symbols)}
+    missing = [s for s in header["assets"] if s not in index]
+    if missing:
+        raise InputError("regime model assets", missing[:5], "symbols of the current universe",
+                         str(path))  # fmt: skip
+    ids = np.array([index[s] for s in header["assets"]], dtype=np.int64)
+    return RegimeStage(model, lambda: np.asarray(simulator.fair_mid[ids]), cfg.regime.bar_s)

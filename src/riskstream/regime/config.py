@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
@@ -26,3 +27,6 @@ class RegimeConfig(ConfigModel):
     lstm_window: Annotated[int, Field(ge=4, le=512)] = 32
     lstm_hidden: Annotated[int, Field(ge=2, le=256)] = 16
     lstm_epochs: Annotated[int, Field(ge=1, le=500)] = 6
+    # model the demo's regime stage runs (from `riskstream regime fit-sim`); None: the
+    # default file <store.data_dir>/regime.model when it exists, else no regime stage
+    model_path: Path | None = None
