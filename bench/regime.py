@@ -52,7 +52,7 @@ class SimulatorStream:
         from riskstream.feeds.config import RegimeConfig as ChainConfig
 
         chain = ChainConfig(transition_per_min=tuple(
-            tuple(float(v) for v in row) for row in _chain(60.0 / self.args.regime_speed)
+            tuple(float(v) for v in row) for row in _chain(60.0 * self.args.regime_speed)
         ))  # fmt: skip
         cfg = self.config(seed=seed, events_per_s=self.args.events_per_s,
                           batch_events=self.args.batch_events, regimes=chain)  # fmt: skip

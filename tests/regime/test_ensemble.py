@@ -67,7 +67,7 @@ DETECTORS = [
 def test_filtering_never_uses_the_future(make, regime_data) -> None:
     # Change every row after t0: the probabilities of rows up to t0 stay bit-identical.
     x, s, xt, _ = regime_data
-    model = make().fit(x[:2000], s[:2000])
+    model = make().fit(x[:1200], s[:1200])
     t0 = 700
     future = xt.copy()
     future[t0 + 1 :] = np.random.default_rng(1).normal(0, 5 * xt.std(), xt[t0 + 1 :].shape)
