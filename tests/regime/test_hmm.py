@@ -72,3 +72,15 @@ def test_online_filter_equals_batch() -> None:
     model.reset()
     online = np.array([model.filter(row) for row in x[2000:2300]])
     np.testing.assert_allclose(online, batch, atol=1e-12)
+
+
+def test_supervised_fit_is_the_complete_data_mle() -> None:
+    # With the states known, the MLE is closed form: transition counts (add-one smoothed)
+    # and per-state moments — the same parameters as the truth up to sampling error.
+    x, states = _known_hmm()
+    model = HMMDetector(n_regimes=2).fit(x, states)
+    np.testing.assert_allclose(model.transmat_, TRANSMAT, atol=0.015)
+    covars = model.covars_ * np.outer(model.scale_, model.scale_)
+    np.testing.assert_allclose(covars, COVARS, rtol=0.12, atol=0.05)
+    share = np.bincount(states, minlength=2) / len(states)
+    np.testing.assert_allclose(model.startprob_, share, atol=1e-12)

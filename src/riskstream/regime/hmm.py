@@ -71,11 +71,14 @@ class HMMDetector:
         self.seed = seed
 
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
-        """Fit by EM on ``returns`` (n_obs, n_assets).
+        """Fit on ``returns`` (n_obs, n_assets).
 
-        With ``labels`` (n_obs,) the states are relabelled to agree best with them (see
-        :func:`~riskstream.regime.base.align_states`); without, they are ordered by
-        volatility.
+        Without ``labels``: Baum-Welch EM, states ordered by volatility. With ``labels``
+        (n_obs,) and every regime present at least ``MIN_OBS_PER_PARAM`` × (n_assets + 1)
+        times: the complete-data maximum likelihood, in closed form (state frequencies,
+        transition counts, per-state means and covariances — Rabiner 1989, §III.C with the
+        posteriors replaced by the known states). Otherwise EM, with the states relabelled to
+        agree best with the labels (:func:`~riskstream.regime.base.align_states`).
 
         Raises
         ------
@@ -91,6 +94,11 @@ class HMMDetector:
             r = check_returns(returns, min_obs=max(50, MIN_OBS_PER_PARAM * n_params))
             self.scale_ = r.std(axis=0)
             z = r / self.scale_
+            lab = None if labels is None else check_labels(labels, len(r), k)
+            if lab is not None and np.bincount(lab, minlength=k).min() >= MIN_OBS_PER_PARAM * (
+                n_assets + 1
+            ):
+                return self._fit_supervised(z, lab)
             best: GaussianHMM | None = None
             best_score = -np.inf
             for i in range(self.n_init):
@@ -109,8 +117,7 @@ class HMMDetector:
             if best is None:
                 raise ModelError("Gaussian HMM: EM failed to converge on every restart")
             order = volatility_order(np.trace(best.covars_, axis1=1, axis2=2))
-            if labels is not None:
-                lab = check_labels(labels, len(r), k)
+            if lab is not None:
                 order = align_states(best.predict_proba(z), lab)
             self.means_ = best.means_[order]
             self.covars_ = best.covars_[order]
@@ -120,6 +127,22 @@ class HMMDetector:
             self._prepare()
             self.reset()
             return self
+
+    def _fit_supervised(self, z: np.ndarray, lab: np.ndarray) -> Self:
+        k = self.n_regimes
+        counts = np.ones((k, k))  # add-one (Laplace) smoothing: no transition impossible
+        np.add.at(counts, (lab[:-1], lab[1:]), 1.0)
+        self.transmat_ = counts / counts.sum(axis=1, keepdims=True)
+        self.startprob_ = np.bincount(lab, minlength=k) / len(lab)
+        self.means_ = np.array([z[lab == j].mean(axis=0) for j in range(k)])
+        n = z.shape[1]
+        self.covars_ = np.array(
+            [np.cov(z[lab == j], rowvar=False).reshape(n, n) + 1e-4 * np.eye(n) for j in range(k)]
+        )
+        self._prepare()
+        self.reset()
+        self.loglik_ = self.score(z * self.scale_)
+        return self
 
     def _prepare(self) -> None:
         chol = np.linalg.cholesky(self.covars_)
