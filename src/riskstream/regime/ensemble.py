@@ -123,6 +123,9 @@ class RegimeEnsemble:
         Map from the detectors' log-probabilities to the regime.
     labels_source_ : str
         ``"given"`` or ``"hmm-viterbi"``.
+    stack_rows_ : int
+        Rows the stacker learnt from (the held-out 30%, or every row when a regime is
+        missing from it).
     detector_probs_ : dict[str, ndarray of shape (K,)]
         Each base detector's probabilities at the last :meth:`filter`.
     """
@@ -169,14 +172,14 @@ class RegimeEnsemble:
                     )
             stack_x = self._stack_features(
                 {name: det.predict_proba(r) for name, det in self.detectors_.items()}
-            )[split:]
-            stack_y = lab[split:]
+            )
+            # the stacker learns from rows the detectors did not see — unless a regime of the
+            # sample is absent there; then from every row (else it could never predict it)
+            start = split if set(lab[split:]) == set(lab) else 0
+            self.stack_rows_ = len(r) - start
+            stack_x, stack_y = stack_x[start:], lab[start:]
             if len(np.unique(stack_y)) < 2:
-                raise InputError(
-                    "labels",
-                    "one regime in the stacking sample",
-                    "at least 2 regimes in the last 30% of the training sample",
-                )
+                raise InputError("labels", "one regime in the sample", "at least 2 regimes")
             self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
             self.scale_ = r.std(axis=0)
             self.reset()
