@@ -89,3 +89,17 @@ def test_microstructure_features() -> None:
     out = microstructure_features([99.0, np.nan], [101.0, 10.0], [300.0, 1.0], [100.0, 1.0])
     np.testing.assert_allclose(out[0], [200.0, 0.5])
     assert np.isnan(out[1, 0])
+
+
+def test_regime_covariances_with_known_states() -> None:
+    # One-hot probabilities: each regime's covariance is the plain (biased) covariance of
+    # its rows (numpy's np.cov with bias=True).
+    from riskstream.regime import simulate_regime_returns
+    from riskstream.regime.features import regime_covariances
+
+    x, s = simulate_regime_returns(3000, n_assets=3, seed=6)
+    onehot = np.eye(3)[s]
+    cov = regime_covariances(x, onehot)
+    for k in range(3):
+        np.testing.assert_allclose(cov[k], np.cov(x[s == k], rowvar=False, bias=True), rtol=1e-10)
+    assert np.trace(cov[2]) > np.trace(cov[1]) > np.trace(cov[0])  # ordered by volatility

@@ -222,3 +222,43 @@ def microstructure_features(
         spread_bp = 1e4 * (a - b) / mid
         imbalance = (qb - qa) / (qb + qa)
     return np.column_stack([spread_bp, imbalance])
+
+
+def regime_covariances(returns: ArrayLike, probabilities: ArrayLike) -> np.ndarray:
+    """Regime-conditional covariance matrices, weighted by regime probabilities.
+
+    .. math::
+        \\Sigma_k = \\frac{\\sum_t p_{t,k} (r_t - \\mu_k)(r_t - \\mu_k)^\\top}{\\sum_t p_{t,k}},
+        \\qquad \\mu_k = \\frac{\\sum_t p_{t,k} r_t}{\\sum_t p_{t,k}}
+
+    (the M-step of EM for a Gaussian mixture / HMM; Hamilton 1990). With the current
+    regime probabilities :math:`\\pi` the risk engine can switch to the regime-conditional
+    :math:`\\Sigma_k` of the most likely regime or to the mixture
+    :math:`\\sum_k \\pi_k (\\Sigma_k + \\mu_k\\mu_k^\\top) - \\bar\\mu\\bar\\mu^\\top`.
+
+    Parameters
+    ----------
+    returns : array_like of shape (n_obs, n_assets)
+    probabilities : array_like of shape (n_obs, K)
+        Filtered (or smoothed, offline) regime probabilities of each row.
+
+    Returns
+    -------
+    ndarray of shape (K, n_assets, n_assets)
+        NaN for a regime with (almost) no weight.
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if r.ndim == 1:
+        r = r[:, None]
+    if p.ndim != 2 or p.shape[0] != r.shape[0]:
+        raise InputError("probabilities", f"shape {p.shape}", f"shape ({r.shape[0]}, K)")
+    weight = p.sum(axis=0)
+    out = np.full((p.shape[1], r.shape[1], r.shape[1]), np.nan)
+    for k in range(p.shape[1]):
+        if weight[k] < 1e-9:
+            continue
+        mu = p[:, k] @ r / weight[k]
+        dev = r - mu
+        out[k] = (dev * p[:, k, None]).T @ dev / weight[k]
+    return out
