@@ -47,9 +47,8 @@ class SimulatorStream:
         self.config = SimulatorConfig
 
     def simulator(self, seed: int):
-        from riskstream.feeds.simulator import MarketSimulator
-
         from riskstream.feeds.config import RegimeConfig as ChainConfig
+        from riskstream.feeds.simulator import MarketSimulator
 
         chain = ChainConfig(transition_per_min=tuple(
             tuple(float(v) for v in row) for row in _chain(60.0 * self.args.regime_speed)
