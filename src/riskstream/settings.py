@@ -13,6 +13,7 @@ from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
+from riskstream.regime.config import RegimeConfig
 from riskstream.risk.config import RiskConfig
 from riskstream.store.config import StoreConfig
 
@@ -29,3 +30,4 @@ class Settings(ConfigModel):
     risk: RiskConfig = RiskConfig()
     pricing: PricingConfig = PricingConfig()
     backtest: BacktestConfig = BacktestConfig()
+    regime: RegimeConfig = RegimeConfig()

@@ -87,6 +87,7 @@ from riskstream.cli import (  # noqa: E402, F401
     demo,
     models,
     price,
+    regime,
     replay,
     risk,
     simulate,

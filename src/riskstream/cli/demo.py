@@ -62,7 +62,14 @@ def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stag
         state=market_state,
         quarantine_source=quarantined,
     )
-    return [SimulatorStage(simulator), md, risk, history]
+    stages: list[Stage] = [SimulatorStage(simulator), md, risk, history]
+    # regime detection, when a model file exists (`riskstream regime fit-sim`)
+    from riskstream.cli.regime import demo_regime_stage
+
+    regime = demo_regime_stage(cfg, universe, simulator)
+    if regime is not None:
+        stages.append(regime)
+    return stages
 
 
 class SimulatorStage:

@@ -1,0 +1,246 @@
+"""The regime ensemble: stacking of every detector, then Kalman smoothing of the probabilities.
+
+1. **Stacking** (Wolpert 1992, "Stacked generalization", *Neural Networks* 5): the base
+   detectors are fitted on the first part of the sample; on the rest, a multinomial logistic
+   regression (scikit-learn) learns the regime from their filtered log-probabilities.
+   Without labels the target is the HMM's Viterbi path over the whole sample — a smoother
+   that sees the future, which the online ensemble learns to anticipate from the past.
+2. **Kalman smoothing** (Harvey 1989, *Forecasting, Structural Time Series Models and the
+   Kalman Filter*, §3.2; Durbin & Koopman 2012, §2.2): each stacked probability is the
+   noisy observation of a local level,
+
+   .. math::
+       y_{t,k} = \\mu_{t,k} + \\varepsilon_t,\\ \\varepsilon_t \\sim N(0, r);\\qquad
+       \\mu_{t,k} = \\mu_{t-1,k} + \\eta_t,\\ \\eta_t \\sim N(0, q).
+
+   The gain :math:`K_t = P_{t|t-1}/(P_{t|t-1}+r)` is the same for every regime, so the
+   filtered vector is a convex combination of probability vectors: it stays on the simplex
+   with no clipping. It moves at every update yet does not flicker; the reported regime
+   changes only when another regime's probability exceeds the current one's by
+   ``hysteresis``.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+from numba import njit
+from numpy.typing import ArrayLike
+from sklearn.linear_model import LogisticRegression
+
+from riskstream.core.errors import InputError
+from riskstream.regime.base import (
+    check_labels,
+    check_returns,
+    check_row,
+    single_threaded,
+)
+from riskstream.regime.changepoint import CusumDetector, MosumDetector
+from riskstream.regime.config import RegimeConfig
+from riskstream.regime.dfm import DynamicFactorDetector
+from riskstream.regime.hmm import HMMDetector
+from riskstream.regime.lstm import LSTMDetector
+from riskstream.regime.msgarch import MSGarchDetector
+
+DETECTORS = ("hmm", "msgarch", "dfm", "cusum", "mosum", "lstm")
+STACK_SHARE = 0.3  # last share of the training sample that fits the stacker
+DIFFUSE_P0 = 1e7  # "diffuse" initial variance of the local level
+STACK_FLOOR = 1e-2  # detectors' probabilities are floored: one overconfident detector
+# must not dominate the stacker through a log-probability of -27
+STACK_C = 0.01  # inverse L2 penalty of the stacker: strong shrinkage generalises best
+
+
+@njit(cache=True)
+def local_level_filter(y, q, r, level, p_var):  # pragma: no cover - numba
+    """Kalman filter of a local-level model applied to each column of ``y`` (n_obs, K).
+
+    ``level`` (K,) and ``p_var`` (1,) are the filtered state before the first row, updated
+    in place. Returns the filtered levels (n_obs, K).
+    """
+    n_obs, k = y.shape
+    out = np.empty((n_obs, k))
+    for t in range(n_obs):
+        pred = p_var[0] + q
+        gain = pred / (pred + r)
+        for j in range(k):
+            level[j] += gain * (y[t, j] - level[j])
+            out[t, j] = level[j]
+        p_var[0] = (1.0 - gain) * pred
+    return out
+
+
+@njit(cache=True)
+def hysteresis_labels(probs, margin, current):  # pragma: no cover - numba
+    """Regime per row: switch from ``current`` only when a regime beats it by ``margin``."""
+    n_obs = probs.shape[0]
+    out = np.empty(n_obs, dtype=np.int64)
+    for t in range(n_obs):
+        best = np.argmax(probs[t])
+        if current < 0 or probs[t, best] > probs[t, current] + margin:
+            current = best
+        out[t] = current
+    return out
+
+
+def make_detector(name: str, cfg: RegimeConfig):
+    """Build a base detector by name (one of :data:`DETECTORS`)."""
+    k, seed = cfg.n_regimes, cfg.seed
+    if name == "hmm":
+        return HMMDetector(k, seed=seed)
+    if name == "msgarch":
+        return MSGarchDetector(k, seed=seed)
+    if name == "dfm":
+        return DynamicFactorDetector(k, seed=seed)
+    if name == "cusum":
+        return CusumDetector(k, seed=seed)
+    if name == "mosum":
+        return MosumDetector(k, seed=seed)
+    if name == "lstm":
+        return LSTMDetector(
+            k, window=cfg.lstm_window, hidden=cfg.lstm_hidden, epochs=cfg.lstm_epochs, seed=seed
+        )
+    raise InputError("detector", name, f"one of {', '.join(DETECTORS)}")
+
+
+class RegimeEnsemble:
+    """Stacked, Kalman-smoothed ensemble of regime detectors.
+
+    Parameters
+    ----------
+    config : RegimeConfig, optional
+        Number of regimes, seed, smoothing and LSTM settings.
+    detectors : sequence of str, optional
+        Base detectors by name (default: all of :data:`DETECTORS`; ``hmm`` is always
+        included, it provides the labels when none are given; ``dfm`` is dropped for a
+        single asset, which has no cross-section to factor).
+
+    Attributes
+    ----------
+    detectors_ : dict[str, detector]
+        The fitted base detectors.
+    stacker_ : LogisticRegression
+        Map from the detectors' log-probabilities to the regime.
+    labels_source_ : str
+        ``"given"`` or ``"hmm-viterbi"``.
+    stack_rows_ : int
+        Rows the stacker learnt from (the held-out 30%, or every row when a regime is
+        missing from it).
+    detector_probs_ : dict[str, ndarray of shape (K,)]
+        Each base detector's probabilities at the last :meth:`filter`.
+    """
+
+    name = "ensemble"
+
+    def __init__(
+        self,
+        config: RegimeConfig | None = None,
+        detectors: tuple[str, ...] | list[str] | None = None,
+    ):
+        self.config = config or RegimeConfig()
+        names = list(detectors or DETECTORS)
+        if "hmm" not in names:
+            names.insert(0, "hmm")
+        for name in names:
+            if name not in DETECTORS:
+                raise InputError("detector", name, f"one of {', '.join(DETECTORS)}")
+        self.names = names
+        self.n_regimes = self.config.n_regimes
+
+    def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
+        """Fit the detectors on the first 70% of ``returns`` (n_obs, n_assets), the stacker
+        on the last 30%; ``labels`` (n_obs,) optional (see the module docstring)."""
+        with single_threaded():
+            r = check_returns(returns, min_obs=500)
+            k = self.n_regimes
+            if r.shape[1] < 2 and "dfm" in self.names:  # a factor model needs cross-section
+                self.names = [n for n in self.names if n != "dfm"]
+            split = int(len(r) * (1.0 - STACK_SHARE))
+            if labels is None:
+                hmm = make_detector("hmm", self.config).fit(r[:split])
+                lab = hmm.smoothed_states(r)
+                self.labels_source_ = "hmm-viterbi"
+            else:
+                lab = check_labels(labels, len(r), k)
+                hmm = make_detector("hmm", self.config).fit(r[:split], lab[:split])
+                self.labels_source_ = "given"
+            self.detectors_ = {"hmm": hmm}
+            for name in self.names:
+                if name != "hmm":
+                    self.detectors_[name] = make_detector(name, self.config).fit(
+                        r[:split], lab[:split]
+                    )
+            stack_x = self._stack_features(
+                {name: det.predict_proba(r) for name, det in self.detectors_.items()}
+            )
+            # the stacker learns from rows the detectors did not see — unless a regime of the
+            # sample is absent there; then from every row (else it could never predict it)
+            start = split if set(lab[split:]) == set(lab) else 0
+            self.stack_rows_ = len(r) - start
+            stack_x, stack_y = stack_x[start:], lab[start:]
+            if len(np.unique(stack_y)) < 2:
+                raise InputError("labels", "one regime in the sample", "at least 2 regimes")
+            self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
+            self.scale_ = r.std(axis=0)
+            self.reset()
+            return self
+
+    def _stack_features(self, probs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.hstack([np.log(np.maximum(probs[n], STACK_FLOOR)) for n in self.names])
+
+    def _stacked(self, x: np.ndarray) -> np.ndarray:
+        """Stacker probabilities over all K regimes (a regime unseen in training gets 0)."""
+        p = np.zeros((len(x), self.n_regimes))
+        p[:, self.stacker_.classes_] = self.stacker_.predict_proba(x)
+        return p
+
+    def reset(self) -> None:
+        """Restart every detector and the smoother (level at the calm regime)."""
+        for det in self.detectors_.values():
+            det.reset()
+        self._level = np.full(self.n_regimes, 1.0 / self.n_regimes)
+        self._p_var = np.array([DIFFUSE_P0])
+        self._regime = -1
+
+    def filter(self, r_t: ArrayLike) -> np.ndarray:
+        """Absorb one row of returns (n_assets,); smoothed probabilities now, shape (K,)."""
+        row = check_row(r_t, len(self.scale_))
+        probs = {name: det.filter(row)[None, :] for name, det in self.detectors_.items()}
+        self.detector_probs_ = {name: p[0] for name, p in probs.items()}
+        raw = self._stacked(self._stack_features(probs))
+        smooth = local_level_filter(
+            raw, self.config.smoothing_q, self.config.smoothing_r, self._level, self._p_var
+        )
+        self._regime = int(hysteresis_labels(smooth, self.config.hysteresis, self._regime)[0])
+        return smooth[0]
+
+    @property
+    def regime(self) -> int:
+        """The current regime (with hysteresis) after the last :meth:`filter`; -1 before."""
+        return self._regime
+
+    def detector_probas(self, returns: ArrayLike) -> dict[str, np.ndarray]:
+        """Each base detector's filtered probabilities of every row, by name."""
+        r = check_returns(returns, min_obs=1, n_assets=len(self.scale_))
+        return {name: det.predict_proba(r) for name, det in self.detectors_.items()}
+
+    def predict_proba(self, returns: ArrayLike) -> np.ndarray:
+        """Smoothed probabilities of every row (n_obs, K), from :meth:`reset`'s state."""
+        return self.predict(returns)[1]
+
+    def predict(self, returns: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """Regime (n_obs,) with hysteresis and smoothed probabilities (n_obs, K) of every
+        row, filtered from a fresh state (row t uses rows up to t only)."""
+        with single_threaded():
+            probs = self.detector_probas(returns)
+            raw = self._stacked(self._stack_features(probs))
+            smooth = local_level_filter(
+                raw,
+                self.config.smoothing_q,
+                self.config.smoothing_r,
+                np.full(self.n_regimes, 1.0 / self.n_regimes),
+                np.array([DIFFUSE_P0]),
+            )
+            labels = hysteresis_labels(smooth, self.config.hysteresis, -1)
+            self.reset()
+            return labels, smooth

@@ -1,0 +1,145 @@
+"""`riskstream regime fit/detect` round trip, and the real-time RegimeStage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from riskstream.cli import app
+from riskstream.core.errors import InputError
+from riskstream.regime import RegimeConfig, RegimeEnsemble, RegimeStage, simulate_regime_returns
+
+FAST_DETECTORS = "hmm,cusum,mosum"
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args), catch_exceptions=True)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("regime_cli")
+    x, s = simulate_regime_returns(2500, n_assets=4, seed=5)
+    ts = np.arange(len(x), dtype=np.int64) * 250_000_000
+    frame = pl.DataFrame({"ts": ts, **{f"a{i}": x[:, i] for i in range(4)}, "truth": s})
+    frame.write_parquet(folder / "returns.parquet")
+    frame.head(1200).write_parquet(folder / "head.parquet")
+    return {"dir": folder, "returns": folder / "returns.parquet",
+            "head": folder / "head.parquet", "model": folder / "m.regime"}  # fmt: skip
+
+
+def test_fit_then_detect(files, monkeypatch) -> None:
+    monkeypatch.delenv("RISKSTREAM_CONFIG", raising=False)
+    result = run("regime", "fit", "--input", str(files["returns"]), "--regimes", "3",
+                 "--model", str(files["model"]), "--labels", "truth",
+                 "--detectors", FAST_DETECTORS)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["assets"] == 4 and summary["labels"] == "given"
+
+    out = files["dir"] / "regimes.parquet"
+    result = run("regime", "detect", "--model", str(files["model"]),
+                 "--input", str(files["returns"]), "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    frame = pl.read_parquet(out)
+    assert frame.columns == ["ts", "regime", "p_0", "p_1", "p_2"]
+    probs = frame.select("p_0", "p_1", "p_2").to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    truth = pl.read_parquet(files["returns"])["truth"].to_numpy()
+    assert (frame["regime"].to_numpy() == truth).mean() > 0.75
+
+    # filtered, never smoothed: detecting on the first 1200 rows gives the same rows
+    head_out = files["dir"] / "head_regimes.parquet"
+    result = run("regime", "detect", "--model", str(files["model"]),
+                 "--input", str(files["head"]), "--out", str(head_out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(head_out).equals(frame.head(1200))
+
+
+def test_detect_errors(files, monkeypatch) -> None:
+    monkeypatch.delenv("RISKSTREAM_CONFIG", raising=False)
+    if not files["model"].exists():
+        pytest.skip("needs the model of test_fit_then_detect")
+    bad = files["dir"] / "bad.parquet"
+    pl.DataFrame({"ts": [1, 2], "a0": [0.1, 0.2]}).write_parquet(bad)
+    result = run("regime", "detect", "--model", str(files["model"]), "--input", str(bad),
+                 "--out", str(files["dir"] / "x.parquet"))  # fmt: skip
+    assert isinstance(result.exception, InputError)
+    assert "a1" in str(result.exception)
+    result = run("regime", "fit", "--input", str(bad), "--model", str(files["dir"] / "y"))
+    assert isinstance(result.exception, InputError)
+    assert "rows" in str(result.exception)
+
+
+class _Prices:
+    """Replays simulated returns as prices, one row per call (an injected price source)."""
+
+    def __init__(self, returns: np.ndarray):
+        self.px = 100.0 * np.exp(np.vstack([np.zeros(returns.shape[1]), returns]).cumsum(0))
+        self.i = -1
+
+    def __call__(self) -> np.ndarray:
+        self.i += 1
+        return self.px[self.i]
+
+
+def test_stage_publishes_every_update() -> None:
+    x, s = simulate_regime_returns(2000, n_assets=4, seed=8)
+    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    xt, _ = simulate_regime_returns(300, n_assets=4, seed=9)
+    published: list[tuple[int, int, np.ndarray]] = []
+    stage = RegimeStage(model, _Prices(xt), bar_s=0.25,
+                        publish=lambda ts, r, p: published.append((ts, r, p)))  # fmt: skip
+    assert stage.view() == [("regime", "warming up")]
+    for i in range(301):  # a batch every 0.25 s of event time
+        stage.on_batch(np.empty(0), 1_000_000_000 + i * 250_000_000)
+    assert stage.updates == 300 == len(published)
+    _, want = model.predict(xt)
+    np.testing.assert_allclose(np.array([p for _, _, p in published]), want, atol=1e-5)
+    summary = stage.summary()
+    assert summary["regime"] in {"calm", "volatile", "crisis"}
+    assert 0.0 < summary["regime_probability"] <= 1.0
+    assert stage.view()[0][0] == "regime"
+
+
+def test_stage_counts_missing_prices() -> None:
+    x, s = simulate_regime_returns(2000, n_assets=2, seed=8)
+    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    stage = RegimeStage(model, lambda: np.array([np.nan, 1.0]), bar_s=1.0)
+    stage.on_batch(np.empty(0), 0)
+    assert stage.skipped == 1 and stage.updates == 0
+
+
+def test_demo_regime_stage_from_model_file(tmp_path, monkeypatch) -> None:
+    from riskstream.cli.regime import demo_regime_stage, tracked_instruments
+    from riskstream.core.config import load_config
+    from riskstream.feeds.config import UniverseConfig
+    from riskstream.feeds.universe import generate_universe
+    from riskstream.regime import save_model
+    from riskstream.settings import Settings
+
+    monkeypatch.setenv("RISKSTREAM_STORE__DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("RISKSTREAM_CONFIG", raising=False)
+    cfg = load_config(Settings, None)
+    universe = generate_universe(UniverseConfig(instruments=100, seed=3))
+
+    class FakeSimulator:
+        fair_mid = universe.instruments["ref_price"].to_numpy()
+
+    assert demo_regime_stage(cfg, universe, FakeSimulator()) is None  # no model yet
+    ids = tracked_instruments(universe, 3)
+    assert set(universe.instruments["asset_class"].to_numpy()[ids]) <= {"equity", "future", "fx"}
+    x, s = simulate_regime_returns(2000, n_assets=3, seed=4)
+    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    symbols = universe.instruments["symbol"].to_numpy()[ids].tolist()
+    save_model(tmp_path / "regime.model", model, symbols)
+    stage = demo_regime_stage(cfg, universe, FakeSimulator())
+    assert isinstance(stage, RegimeStage)
+    stage.on_batch(np.empty(0), 0)
+    stage.on_batch(np.empty(0), 300_000_000)
+    assert stage.updates == 1
