@@ -81,4 +81,4 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
-from riskstream.cli import demo, limits, models, replay, simulate, universe  # noqa: E402, F401
+from riskstream.cli import demo, limits, models, price, replay, simulate, universe  # noqa: E402, F401
