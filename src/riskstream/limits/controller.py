@@ -67,6 +67,7 @@ class Programme:
     start_ns: int
     period_ns: int
     sent: int = 0  # periods sent so far
+    timed: bool = False  # its breach-to-action latency has been recorded
 
     @property
     def done(self) -> bool:
@@ -110,11 +111,14 @@ def reduction_contribution(limit_type: LimitType, frame: ExposureFrame) -> np.nd
 
     Euler contributions for VaR/ES/L-VaR; ``|value|`` for gross notional and position
     size/concentration (the largest positions); the signed share of the net for net
-    notional and the Greeks. A drawdown is a stop-loss: cut the scope's VaR.
+    notional and the Greeks. A drawdown is a stop-loss: it cuts the VaR of the positions
+    that are losing (a realised loss cannot be traded away; the exposure still losing can).
     """
     mv = frame.market_value
-    if limit_type in (LimitType.VAR, LimitType.DRAWDOWN):
+    if limit_type is LimitType.VAR:
         return frame.component_var
+    if limit_type is LimitType.DRAWDOWN:
+        return np.where(frame.pnl < 0, frame.component_var, 0.0)
     if limit_type is LimitType.ES:
         return frame.component_es
     if limit_type is LimitType.LVAR:
@@ -174,13 +178,18 @@ class LimitController:
         self.last: MonitorResult | None = None
         self._quantity: np.ndarray | None = None
         self._instrument: np.ndarray | None = None
-        self._latency_logged: set[str] = set()
+        self._started: float | None = None
+        self._warm_up()
 
     # ------------------------------------------------------------------ snapshot
 
-    def on_snapshot(self, frame: ExposureFrame) -> MonitorResult:
-        """Check a snapshot; on new hard breaches engage switches and start reductions."""
-        started = self.wall_clock()
+    def on_snapshot(self, frame: ExposureFrame, received_s: float | None = None) -> MonitorResult:
+        """Check a snapshot; on new hard breaches engage switches and start reductions.
+
+        ``received_s`` (``wall_clock`` time the snapshot arrived, default now) starts the
+        breach-to-action latency.
+        """
+        self._started = self.wall_clock() if received_s is None else received_s
         self._quantity = frame.quantity.copy()
         self._instrument = np.asarray(frame.instrument_id, dtype=np.int64)
         result = self.monitor.check(frame)
@@ -199,11 +208,16 @@ class LimitController:
                 if running is not None and not running.done:
                     continue
                 i = result.limits.index(lim)
-                sent = self._start(lim, frame, float(result.exposure[i]), frame.ts_ns)
-                if sent and lim.limit_id not in self._latency_logged:
-                    self._latency_logged.add(lim.limit_id)
-                    self.stats.breach_to_action_ms.append((self.wall_clock() - started) * 1e3)
+                self._start(lim, frame, float(result.exposure[i]), frame.ts_ns)
+        self._started = None
         return result
+
+    @staticmethod
+    def _warm_up() -> None:
+        """Compile the numba kernels now, not on the first breach."""
+        from riskstream.limits.execution import walk_book
+
+        walk_book(np.array([1.0]), np.array([1.0]), 1.0, 0.0)
 
     def _scope_rows(self, lim: LimitDefinition, frame: ExposureFrame) -> np.ndarray:
         if lim.scope is Scope.FIRM:
@@ -223,10 +237,13 @@ class LimitController:
             q, m.mid[ids], m.spread_rel[ids], m.adv[ids], m.value_per_price[ids], horizon_days
         )
         contribution = reduction_contribution(lim.limit_type, frame)[rows]
-        measure = exposure if lim.limit_type is not LimitType.DRAWDOWN else contribution.sum()
-        target = self.config.reduction_target_utilisation * (
-            lim.hard if lim.limit_type is not LimitType.DRAWDOWN else max(contribution.sum(), 0)
-        )
+        if lim.limit_type is LimitType.DRAWDOWN:
+            # stop-loss: the measure to cut is the scope's VaR, to a fixed share of itself
+            measure = float(frame.component_var[rows].sum())
+            target = self.config.stop_loss_var_fraction * measure
+        else:
+            measure = exposure
+            target = self.config.reduction_target_utilisation * lim.hard
         plan = plan_reduction(q, contribution, unit_cost, measure, target)
         cut = np.flatnonzero(plan.trade != 0)
         if cut.size == 0:
@@ -286,6 +303,10 @@ class LimitController:
             return 0
         instrument = int(self._instrument[row])
         fill = self.venue.execute(instrument, qty, now_ns)
+        if self._started is not None and not prog.timed:
+            # breach-to-action: snapshot received -> switch engaged -> this first order sent
+            prog.timed = True
+            self.stats.breach_to_action_ms.append((self.wall_clock() - self._started) * 1e3)
         self._quantity[row] += qty
         self.stats.orders += 1
         self.stats.cost_usd += fill.cost

@@ -177,3 +177,20 @@ class SyntheticDepth:
             "ask_px": m + half + self.k * step,
             "ask_sz": size.copy(),
         }
+
+
+class FallbackDepth:
+    """The reconstructed book where it has both sides, else a synthetic ladder (e.g. an
+    instrument whose book has not been seen yet)."""
+
+    def __init__(self, primary: DepthSource, fallback: DepthSource):
+        self.primary = primary
+        self.fallback = fallback
+        self.fallbacks = 0
+
+    def levels(self, instrument_id: int) -> Mapping[str, np.ndarray]:
+        book = self.primary.levels(instrument_id)
+        if len(book["bid_px"]) and len(book["ask_px"]):
+            return book
+        self.fallbacks += 1
+        return self.fallback.levels(instrument_id)

@@ -15,10 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from riskstream.limits.controller import LimitController
-from riskstream.limits.execution import Fill
+from riskstream.core.clock import Clock
+from riskstream.limits.config import LimitsConfig
+from riskstream.limits.controller import LimitController, MarketContext
+from riskstream.limits.execution import (
+    DepthSource,
+    FallbackDepth,
+    Fill,
+    SimulatedVenue,
+    SyntheticDepth,
+)
 from riskstream.limits.exposures import ExposureFrame, allocate_to_positions, liquidation_days
-from riskstream.limits.model import Scope
+from riskstream.limits.killswitch import KillSwitchBoard, MemorySwitchStore, SwitchStore
+from riskstream.limits.model import LimitDefinition, LimitType, Scope
+from riskstream.limits.monitor import LimitMonitor
 
 
 def frame_from_engine(
@@ -56,6 +66,93 @@ def frame_from_engine(
     )
 
 
+def market_context(engine: Any) -> MarketContext:
+    """Reduction inputs from a risk engine's prices and sensitivities (fresh arrays)."""
+    price = np.asarray(engine.price, dtype=np.float64)
+    mid = np.where(np.isfinite(engine.market.mid), engine.market.mid, price)
+    mid = np.where(np.isfinite(mid) & (mid > 0), mid, 1.0)
+    quoted = np.asarray(engine.market.spread, dtype=np.float64) / mid
+    spread_rel = np.where(np.isfinite(quoted) & (quoted > 0), quoted, engine.spread_bps * 1e-4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.abs(engine.unit_sigma / engine.unit_value)
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 0.01)
+    return MarketContext(
+        mid=mid,
+        value_per_price=np.asarray(engine.multiplier * engine.fx, dtype=np.float64),
+        spread_rel=np.maximum(spread_rel, 1e-6),
+        adv=np.asarray(engine.adv, dtype=np.float64),
+        sigma_daily=sigma,
+    )
+
+
+def reference_limits(frame: ExposureFrame, var: float, gross: float) -> list[LimitDefinition]:
+    """A default limit set sized on the portfolio as it starts (for the demo and bench).
+
+    Firm VaR: hard at 1.5x today's VaR; firm intraday stop-loss (drawdown): soft at 0.3x and
+    hard at 0.5x today's one-day VaR (half a day's 99% loss in one session stops the book);
+    each desk's gross notional: hard at 1.25x today's; any single position: hard at 5% of
+    firm gross.
+    """
+    limits = [
+        LimitDefinition(Scope.FIRM, "firm", LimitType.VAR, 1.2 * var, 1.5 * var),
+        LimitDefinition(Scope.FIRM, "firm", LimitType.DRAWDOWN, 0.3 * var, 0.5 * var),
+        LimitDefinition(Scope.FIRM, "firm", LimitType.POSITION_SIZE, 0.04 * gross, 0.05 * gross),
+    ]
+    desks = frame.labels[Scope.DESK].astype(str)
+    for desk in np.unique(desks):
+        g = float(np.abs(frame.market_value[desks == desk]).sum())
+        if g > 0:
+            limits.append(
+                LimitDefinition(Scope.DESK, desk, LimitType.GROSS_NOTIONAL, 1.1 * g, 1.25 * g)
+            )
+    return limits
+
+
+def build_limits_stage(
+    risk_stage: Any,
+    depth: DepthSource | None,
+    limits: list[LimitDefinition] | None = None,
+    config: LimitsConfig | None = None,
+    switch_store: SwitchStore | None = None,
+    audit: Any = None,
+    clock: Clock | None = None,
+) -> LimitsStage:
+    """Wire a :class:`LimitsStage` behind a risk stage.
+
+    Parameters
+    ----------
+    risk_stage : RiskStage
+        Its engine must have been refreshed once (the reference limits are sized on it).
+    depth : DepthSource, optional
+        Reconstructed books (``MarketDataEngine``); a synthetic ladder fills the gaps.
+    limits : list of LimitDefinition, optional
+        Default :func:`reference_limits`.
+    switch_store : SwitchStore, optional
+        Default in memory; pass ``riskstream.store.limits_repo.LimitRepository`` to persist.
+    """
+    config = config or LimitsConfig()
+    engine = risk_stage.engine
+    snap = risk_stage.last if risk_stage.last is not None else engine.refresh()
+    zero = np.zeros(len(engine.pos_qty))
+    frame = frame_from_engine(engine, snap, zero, config.max_participation)
+    if limits is None:
+        limits = reference_limits(frame, snap.headline.var, float(np.abs(frame.market_value).sum()))
+    ctx = market_context(engine)
+    synthetic = SyntheticDepth(ctx.mid, ctx.spread_rel, ctx.adv, config.venue_depth_levels)
+    venue = SimulatedVenue(
+        FallbackDepth(depth, synthetic) if depth is not None else synthetic,
+        ctx.value_per_price,
+        config.venue_resilience_s,
+    )
+    board = KillSwitchBoard(switch_store or MemorySwitchStore(), clock)
+    controller = LimitController(
+        LimitMonitor(limits, config), board, venue, ctx, config, audit=audit
+    )
+    stage = LimitsStage(risk_stage, controller)
+    stage.synthetic = synthetic
+    return stage
+
+
 class LimitsStage:
     """Monitor limits on every new snapshot of a risk stage and act on breaches.
 
@@ -78,33 +175,68 @@ class LimitsStage:
         self.snapshots_checked = 0
         controller.on_fill = self._apply_fill
         self._books = np.asarray(self.engine.pos_book, dtype=np.int64)
+        self.synthetic: SyntheticDepth | None = None
+        # the counterfactual: the positions as they started, never traded. Our orders do
+        # not move the market, so marking them to the same prices measures what the
+        # actions changed (the loss avoided, net of the fills' costs).
+        self._held_inst = np.asarray(self.engine.pos_inst, dtype=np.int64).copy()
+        self._held_qty = np.asarray(self.engine.pos_qty, dtype=np.float64).copy()
+        self._held_value0 = float((self._held_qty * self._mark()[self._held_inst]).sum())
+        self.cash = 0.0
+
+    def _mark(self) -> np.ndarray:
+        """Mark-to-market value per unit (price x multiplier x FX; option premiums, not
+        delta-equivalents), base currency."""
+        e = self.engine
+        return np.nan_to_num(e.price * e.multiplier * e.fx)
 
     def _pnl(self) -> np.ndarray:
         """Each position's mark-to-market P&L since the stage started (base currency)."""
-        value = self.engine.pos_qty * self.engine.unit_value[self.engine.pos_inst]
+        value = self.engine.pos_qty * self._mark()[self.engine.pos_inst]
         if self._value0 is None or len(self._value0) != len(value):
             self._value0 = value.copy()
         return value - self._value0
 
     def _apply_fill(self, row: int, fill: Fill) -> None:
         # the sold units leave the position; their value leaves the P&L baseline with them
-        unit = self.engine.unit_value[fill.instrument_id]
+        unit = self._mark()[fill.instrument_id]
+        self.cash -= fill.quantity * fill.avg_price * self.controller.market.value_per_price[
+            fill.instrument_id
+        ]
         if self._value0 is not None:
             self._value0[row] += fill.quantity * unit
         self.engine.apply_trade(int(self._books[row]), fill.instrument_id, fill.quantity)
 
+    def pnl(self) -> tuple[float, float]:
+        """(P&L with the actions taken, P&L had the positions been held), base currency,
+        at the risk engine's latest prices."""
+        mark = self._mark()
+        actual = float((self.engine.pos_qty * mark[self.engine.pos_inst]).sum()) + self.cash
+        held = float((self._held_qty * mark[self._held_inst]).sum())
+        return actual - self._held_value0, held - self._held_value0
+
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         snap = self.risk_stage.last
         if snap is not None and snap.lineage_id != self._last_lineage:
+            received = self.controller.wall_clock()
             self._last_lineage = snap.lineage_id
             cfg = self.controller.config
+            ctx = market_context(self.engine)
+            self.controller.market = ctx
+            if self.synthetic is not None:
+                self.synthetic.mid = ctx.mid
+                self.synthetic.spread_rel = ctx.spread_rel
             frame = frame_from_engine(self.engine, snap, self._pnl(), cfg.max_participation)
-            self.controller.on_snapshot(frame)
+            self.controller.on_snapshot(frame, received)
             self.snapshots_checked += 1
         self.controller.advance(now_ns)
 
     def summary(self) -> dict[str, Any]:
         out = self.controller.summary()
+        actual, held = self.pnl()
+        out["loss_avoided_usd"] = round(actual - held, 2)
+        out["pnl_with_limits_usd"] = round(actual, 2)
+        out["pnl_if_held_usd"] = round(held, 2)
         out["limit_snapshots_checked"] = self.snapshots_checked
         last = self.controller.last
         if last is not None and len(last.utilisation):
@@ -113,8 +245,10 @@ class LimitsStage:
 
     def view(self) -> list[tuple[str, str]]:
         s = self.controller.summary()
+        actual, held = self.pnl()
         rows = [
             ("limit breaches", str(s["limit_breaches"])),
+            ("loss avoided", f"{actual - held:,.0f} (P&L {actual:,.0f} vs held {held:,.0f})"),
             ("reduction trades", f"{s['reduction_trades']} (cost {s['reduction_cost_usd']:,.0f})"),
         ]
         switches = s["kill_switches"]
