@@ -33,18 +33,32 @@ from typing import Any
 import numpy as np
 
 
-def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
-    from riskstream.cli.risk import build_engine
+def _market(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The reference universe and the flash-crash simulator over it."""
     from riskstream.feeds.config import SimulatorConfig, UniverseConfig
     from riskstream.feeds.simulator import MarketSimulator
     from riskstream.feeds.universe import generate_universe
+
+    universe = generate_universe(UniverseConfig(seed=args.universe_seed))
+    config = SimulatorConfig(seed=args.seed, events_per_s=args.events_per_s)
+    return universe, MarketSimulator(universe, config, "flash-crash")
+
+
+def _limits_stage(risk_stage: Any, md: Any) -> Any:
+    """The limits stage behind the risk stage, filling against the reconstructed books."""
     from riskstream.limits.config import LimitsConfig
     from riskstream.limits.stage import build_limits_stage
+
+    return build_limits_stage(risk_stage, md, config=LimitsConfig(auto_reduce=True))
+
+
+def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
+    from riskstream.cli.risk import build_engine
     from riskstream.md.engine import MarketDataEngine
     from riskstream.risk.config import RiskConfig
     from riskstream.risk.stage import RiskStage
 
-    universe = generate_universe(UniverseConfig(seed=args.universe_seed))
+    universe, sim = _market(args)
     risk_cfg = RiskConfig(
         n_scenarios=args.scenarios,
         snapshot_interval_ms=int(args.snapshot_s * 1000),
@@ -54,16 +68,9 @@ def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
     engine = build_engine(universe, risk_cfg)
     md = MarketDataEngine(len(universe), market_state=engine.market)
     risk_stage = RiskStage(engine)
-    sim = MarketSimulator(
-        universe, SimulatorConfig(seed=args.seed, events_per_s=args.events_per_s), "flash-crash"
-    )
     first = engine.refresh(sim.now_ns)
     risk_stage.last = first
-    limits = (
-        build_limits_stage(risk_stage, md, config=LimitsConfig(auto_reduce=True))
-        if acting
-        else None
-    )
+    limits = _limits_stage(risk_stage, md) if acting else None
 
     def value() -> float:
         # mark to market: price x multiplier x FX (option premiums, futures notionals whose
