@@ -9,6 +9,7 @@ from __future__ import annotations
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.limits.config import LimitsConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
 from riskstream.store.config import StoreConfig
@@ -23,3 +24,4 @@ class Settings(ConfigModel):
     store: StoreConfig = StoreConfig()
     models: ModelsConfig = ModelsConfig()
     pricing: PricingConfig = PricingConfig()
+    limits: LimitsConfig = LimitsConfig()

@@ -244,6 +244,9 @@ class LimitController:
         else:
             measure = exposure
             target = self.config.reduction_target_utilisation * lim.hard
+        contribution, unit_cost = self._price_candidates(
+            ids, q, contribution, unit_cost, measure - target
+        )
         plan = plan_reduction(q, contribution, unit_cost, measure, target)
         cut = np.flatnonzero(plan.trade != 0)
         if cut.size == 0:
@@ -277,6 +280,37 @@ class LimitController:
         )
         self.programmes[lim.limit_id] = prog
         return self._send_due(prog, now)
+
+    def _price_candidates(
+        self,
+        ids: np.ndarray,
+        q: np.ndarray,
+        contribution: np.ndarray,
+        model_cost: np.ndarray,
+        need: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Re-price the best candidates on the books as they stand.
+
+        In a crash the quoted spread and the depth, not the calm-market impact model, set
+        what a sale costs, so the positions the model ranks first (largest contribution per
+        unit cost) are quoted on the venue — one child order, ``|q| / N``, walked through
+        the current book — until they cover three times the reduction needed; the rest are
+        left out of this round (a later round re-plans if needed). Quoting only the head of
+        the ranking keeps the breach-to-action path short.
+        """
+        usable = np.flatnonzero((contribution > 0) & (q != 0))
+        with np.errstate(divide="ignore", over="ignore"):
+            ratio = contribution[usable] / (model_cost[usable] * np.abs(q[usable]))
+        ranked = usable[np.argsort(-ratio, kind="stable")]
+        covered = np.cumsum(contribution[ranked])
+        head = ranked[: int(np.searchsorted(covered, 3.0 * max(need, 0.0))) + 1]
+        cost = model_cost.copy()
+        for k in head:
+            child = -float(q[k]) / self.config.schedule_periods
+            cost[k] = max(cost[k], self.venue.quote(int(ids[k]), child))
+        keep = np.zeros(len(q), dtype=bool)
+        keep[head] = True
+        return np.where(keep, contribution, 0.0), cost
 
     # ------------------------------------------------------------------ time
 

@@ -94,42 +94,61 @@ class SimulatedVenue:
         self._taken_ns = np.zeros(n, dtype=np.int64)
         self.fills: list[Fill] = []
 
+    def quote(self, instrument_id: int, quantity: float) -> float:
+        """Cost per unit (base currency, against mid) of a market order of ``quantity`` on
+        the book as it stands, without trading (the reduction planner's liquidation cost)."""
+        if not np.isfinite(quantity) or quantity == 0:
+            return 0.0
+        _, avg, mid, _ = self._walk(int(instrument_id), float(quantity), update=False, ts_ns=0)
+        side_sign = -1.0 if quantity < 0 else 1.0
+        return side_sign * (avg - mid) * self.value_per_price[int(instrument_id)]
+
     def execute(self, instrument_id: int, quantity: float, ts_ns: int) -> Fill:
         """Fill a market order of signed ``quantity`` (sell < 0) at time ``ts_ns``."""
         if not np.isfinite(quantity) or quantity == 0:
             raise InputError("quantity", quantity, "a non-zero finite order quantity")
         i = int(instrument_id)
+        want, avg, mid, visible_share = self._walk(i, float(quantity), update=True, ts_ns=ts_ns)
+        side = 0 if quantity < 0 else 1
+        cost = (mid - avg if side == 0 else avg - mid) * want * self.value_per_price[i]
+        fill = Fill(i, float(quantity), avg, mid, float(cost), visible_share, int(ts_ns))
+        self.fills.append(fill)
+        return fill
+
+    def _walk(
+        self, i: int, quantity: float, update: bool, ts_ns: int
+    ) -> tuple[float, float, float, float]:
+        """(units, average price, mid, share filled within the visible book)."""
         book = self.depth.levels(i)
         bid_px, bid_sz = np.asarray(book["bid_px"], float), np.asarray(book["bid_sz"], float)
         ask_px, ask_sz = np.asarray(book["ask_px"], float), np.asarray(book["ask_sz"], float)
         if len(bid_px) == 0 or len(ask_px) == 0:
             raise InputError("instrument_id", i, "an instrument with a two-sided book")
         mid = 0.5 * (bid_px[0] + ask_px[0])
-        decay = np.exp(-(ts_ns - self._taken_ns[i]) / self.resilience_ns)
-        self._taken[i] *= decay
-        self._taken_ns[i] = ts_ns
+        taken = self._taken[i].copy()
+        if update:
+            taken *= np.exp(-(ts_ns - self._taken_ns[i]) / self.resilience_ns)
+            self._taken_ns[i] = ts_ns
         side = 0 if quantity < 0 else 1
         px, sz = (bid_px, bid_sz) if side == 0 else (ask_px, ask_sz)
         want = abs(quantity)
-        notional, filled, last = walk_book(px, sz, want, self._taken[i, side])
+        notional, filled, last = walk_book(px, sz, want, taken[side])
         visible = float(np.nansum(sz[sz > 0]))
         if filled < want:
             # past the visible book: extrapolate its slope from the touch to the last level
             rest = want - filled
             slope = abs(last - px[0]) / max(visible, 1e-12) if len(px) > 1 else 0.0
             slope = max(slope, abs(ask_px[0] - bid_px[0]) / max(visible, 1e-12))
-            beyond = self._taken[i, side] + filled - visible
+            beyond = taken[side] + filled - visible
             start = max(beyond, 0.0)
             # average price over units start..start+rest past the visible depth
             worsen = slope * (start + 0.5 * rest)
             price_rest = last - worsen if side == 0 else last + worsen
             notional += rest * max(price_rest, 0.0)
-        self._taken[i, side] += want
-        avg = notional / want
-        cost = (mid - avg if side == 0 else avg - mid) * want * self.value_per_price[i]
-        fill = Fill(i, float(quantity), avg, mid, float(cost), filled / want, int(ts_ns))
-        self.fills.append(fill)
-        return fill
+        if update:
+            taken[side] += want
+            self._taken[i] = taken
+        return want, notional / want, mid, filled / want
 
 
 class SyntheticDepth:

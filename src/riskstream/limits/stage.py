@@ -200,9 +200,11 @@ class LimitsStage:
     def _apply_fill(self, row: int, fill: Fill) -> None:
         # the sold units leave the position; their value leaves the P&L baseline with them
         unit = self._mark()[fill.instrument_id]
-        self.cash -= fill.quantity * fill.avg_price * self.controller.market.value_per_price[
-            fill.instrument_id
-        ]
+        self.cash -= (
+            fill.quantity
+            * fill.avg_price
+            * self.controller.market.value_per_price[fill.instrument_id]
+        )
         if self._value0 is not None:
             self._value0[row] += fill.quantity * unit
         self.engine.apply_trade(int(self._books[row]), fill.instrument_id, fill.quantity)
