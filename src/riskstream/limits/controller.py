@@ -233,8 +233,12 @@ class LimitController:
         m = self.market
         q = frame.quantity[rows]
         horizon_days = self.config.schedule_horizon_s / TRADING_SECONDS_PER_DAY
+        # ranking prior: the calm-market cost of liquidating over a day (the risk package's
+        # L-VaR convention); the Almgren-Chriss calibration (1% of ADV a day moves the price
+        # one spread) is meaningless over a one-minute emergency schedule, so the cost the
+        # plan uses is quoted on the books below
         unit_cost = liquidation_unit_cost(
-            q, m.mid[ids], m.spread_rel[ids], m.adv[ids], m.value_per_price[ids], horizon_days
+            q, m.mid[ids], m.spread_rel[ids], m.adv[ids], m.value_per_price[ids], 1.0
         )
         contribution = reduction_contribution(lim.limit_type, frame)[rows]
         if lim.limit_type is LimitType.DRAWDOWN:
@@ -307,7 +311,9 @@ class LimitController:
         cost = model_cost.copy()
         for k in head:
             child = -float(q[k]) / self.config.schedule_periods
-            cost[k] = max(cost[k], self.venue.quote(int(ids[k]), child))
+            booked = self.venue.quote(int(ids[k]), child)
+            if booked > 0:
+                cost[k] = booked
         keep = np.zeros(len(q), dtype=bool)
         keep[head] = True
         return np.where(keep, contribution, 0.0), cost
