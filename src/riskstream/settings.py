@@ -10,6 +10,7 @@ from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.limits.config import LimitsConfig
+from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
 from riskstream.store.config import StoreConfig
@@ -22,6 +23,7 @@ class Settings(ConfigModel):
     simulator: SimulatorConfig = SimulatorConfig()
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
+    md: MdConfig = MdConfig()
     models: ModelsConfig = ModelsConfig()
     pricing: PricingConfig = PricingConfig()
     limits: LimitsConfig = LimitsConfig()

@@ -236,3 +236,21 @@ def test_intraday_cycles_are_u_shaped():
     assert activity[0] > 2 * activity[50_000] and activity[-1] > 1.5 * activity[50_000]
     spread = intraday_spread(tau)
     assert spread[0] > spread[-1] > spread[50_000] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_market_jumps_fatten_the_tails(universe):
+    """Compound-Poisson market jumps (here 600 a session, N(-1 %, 1 %) each) give returns a
+    large excess kurtosis; without jumps one-second returns are Gaussian (excess kurtosis
+    within 0.4 of 0: its standard error is sqrt(24 / n) = 0.09 for n = 3,000)."""
+    from scipy.stats import kurtosis
+
+    out = []
+    for per_day in (0.0, 600.0):
+        regimes = RegimeConfig(transition_per_min=FROZEN, market_jumps_per_day=(per_day,) * 3)
+        config = SimulatorConfig(seed=8, start=MIDDAY, regimes=regimes, idio_jumps_per_day=0.0)
+        sim = MarketSimulator(universe, config)
+        es = int(np.flatnonzero(sim.universe.instruments["symbol"].to_numpy() == "ESU24")[0])
+        path = _path(sim, 3000)
+        out.append(kurtosis(np.diff(np.log(path[:, es]))))
+    assert abs(out[0]) < 0.4
+    assert out[1] > 3.0

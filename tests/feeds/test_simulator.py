@@ -240,3 +240,21 @@ def test_bad_settings_are_rejected_with_the_field_named(universe, tmp_path):
         load_config(Settings, toml, env={})
     with pytest.raises(InputError, match="scenario"):
         MarketSimulator(universe, SimulatorConfig(), scenario="meteor-strike")
+
+
+def test_spreads_widen_and_depth_thins_in_a_crisis(universe):
+    """The same market frozen in the calm and in the crisis regime: the crisis book of a large
+    stock quotes wider (regime spread multiplier 3.5: at least 2.5x here) and thinner (depth
+    multiplier 0.3: at most half here) — measured from the stream, after 45 s to settle."""
+    aaa = _index(universe, "AAA US")
+    stats = []
+    for regime in (0, 2):
+        regimes = CALM.model_copy(update={"initial": regime})
+        config = SimulatorConfig(seed=6, events_per_s=1000, start=MIDDAY, regimes=regimes)
+        sim = MarketSimulator(universe, config)
+        series = _book_series(collect(sim, 75.0), universe, sim, aaa, 250_000_000)
+        settled = series[series[:, 0] > sim.start_ns + 45e9]
+        stats.append((settled[:, 1].mean(), settled[:, 2].mean()))
+    (calm_spread, calm_depth), (crisis_spread, crisis_depth) = stats
+    assert crisis_spread > 2.5 * calm_spread, stats
+    assert crisis_depth < 0.5 * calm_depth, stats

@@ -81,4 +81,8 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
+<<<<<<< HEAD
 from riskstream.cli import demo, limits, models, price, replay, simulate, universe  # noqa: E402, F401
+=======
+from riskstream.cli import book, demo, models, price, replay, simulate, universe  # noqa: E402, F401
+>>>>>>> main

@@ -33,7 +33,7 @@ import polars as pl
 from riskstream.core.clock import NS_PER_S
 from riskstream.core.errors import InputError
 from riskstream.core.events import empty_events, to_fixed
-from riskstream.core.instruments import Universe
+from riskstream.core.instruments import ASSET_CLASSES, Universe
 from riskstream.feeds.config import SimulatorConfig
 from riskstream.feeds.market_model import MarketModel
 from riskstream.feeds.orderflow import (
@@ -162,7 +162,8 @@ class MarketSimulator:
         # floor so every instrument updates at least every `min_update_s` on average.
         adv = inst["adv"].to_numpy()
         shares = config.event_share.model_dump()
-        present = {c: shares[c] for c in set(asset.tolist()) if shares.get(c, 0.0) > 0}
+        # in a fixed order (not a set's), so the floating-point sums are the same every run
+        present = {c: shares[c] for c in ASSET_CLASSES if shares[c] > 0 and (asset == c).any()}
         total_share = sum(present.values())
         weight = np.zeros(n)
         for cls, share in present.items():
