@@ -81,8 +81,13 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
-<<<<<<< HEAD
-from riskstream.cli import demo, limits, models, price, replay, simulate, universe  # noqa: E402, F401
-=======
-from riskstream.cli import book, demo, models, price, replay, simulate, universe  # noqa: E402, F401
->>>>>>> main
+from riskstream.cli import (  # noqa: E402, F401
+    book,
+    demo,
+    limits,
+    models,
+    price,
+    replay,
+    simulate,
+    universe,
+)
