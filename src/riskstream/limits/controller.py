@@ -203,9 +203,14 @@ class LimitController:
             state = TradingState.REDUCING if self.config.auto_reduce else TradingState.HALTED
             self.board.trip(lim.scope_id, "hard_breach", alert.message, state)
         if self.config.auto_reduce:
+            fresh = {a.limit_id for a in result.new_breaches}
             for lim in breached.values():
                 running = self.programmes.get(lim.limit_id)
                 if running is not None and not running.done:
+                    continue
+                if lim.limit_type is LimitType.DRAWDOWN and lim.limit_id not in fresh:
+                    # a stop-loss acts once per breach: selling cannot undo a realised loss,
+                    # so a drawdown still in breach is no reason to sell again
                     continue
                 i = result.limits.index(lim)
                 self._start(lim, frame, float(result.exposure[i]), frame.ts_ns)
@@ -298,7 +303,7 @@ class LimitController:
         In a crash the quoted spread and the depth, not the calm-market impact model, set
         what a sale costs, so the positions the model ranks first (largest contribution per
         unit cost) are quoted on the venue — one child order, ``|q| / N``, walked through
-        the current book — until they cover three times the reduction needed; the rest are
+        the current book — until they cover 1.5 times the reduction needed; the rest are
         left out of this round (a later round re-plans if needed). Quoting only the head of
         the ranking keeps the breach-to-action path short.
         """
@@ -307,7 +312,7 @@ class LimitController:
             ratio = contribution[usable] / (model_cost[usable] * np.abs(q[usable]))
         ranked = usable[np.argsort(-ratio, kind="stable")]
         covered = np.cumsum(contribution[ranked])
-        head = ranked[: int(np.searchsorted(covered, 3.0 * max(need, 0.0))) + 1]
+        head = ranked[: int(np.searchsorted(covered, 1.5 * max(need, 0.0))) + 1]
         cost = model_cost.copy()
         for k in head:
             child = -float(q[k]) / self.config.schedule_periods
