@@ -20,6 +20,7 @@ class LimitsConfig(ConfigModel):
     hysteresis: Annotated[float, Field(ge=0, lt=0.5)] = 0.05  # a state clears this far below
     reduction_target_utilisation: Fraction = 0.8  # reduce until the limit is used this much
     stop_loss_var_fraction: Fraction = 0.25  # a stop-loss cuts the scope's VaR to this share
+    reduction_quotes: Annotated[int, Field(ge=1, le=100_000)] = 256  # books quoted per plan
     reduction_max_rounds: Annotated[int, Field(ge=1, le=20)] = 4  # re-plan after re-pricing
     auto_reduce: bool = True  # a hard breach puts the scope in REDUCING and sends trades
     price_gap_fraction: Fraction = 0.15  # circuit breaker: a mid jumps this much in one batch

@@ -300,28 +300,33 @@ class LimitController:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Re-price the best candidates on the books as they stand.
 
-        In a crash the quoted spread and the depth, not the calm-market impact model, set
-        what a sale costs, so the positions the model ranks first (largest contribution per
-        unit cost) are quoted on the venue — one child order, ``|q| / N``, walked through
-        the current book — until they cover 1.5 times the reduction needed; the rest are
-        left out of this round (a later round re-plans if needed). Quoting only the head of
-        the ranking keeps the breach-to-action path short.
+        In a crash the quoted spread and the depth, not the calm-market model, set what a
+        sale costs. The positions the model ranks first (largest contribution per unit
+        cost) that cover 1.5 times the reduction needed are quoted on the venue — one child
+        order, ``|q| / N``, walked through the current book — up to
+        ``config.reduction_quotes`` of them (quoting is the slow part of the
+        breach-to-action path); the model costs of the others are scaled by the median
+        ratio of quoted to model cost, so the market's state applies to them too.
         """
         usable = np.flatnonzero((contribution > 0) & (q != 0))
         with np.errstate(divide="ignore", over="ignore"):
             ratio = contribution[usable] / (model_cost[usable] * np.abs(q[usable]))
         ranked = usable[np.argsort(-ratio, kind="stable")]
         covered = np.cumsum(contribution[ranked])
-        head = ranked[: int(np.searchsorted(covered, 1.5 * max(need, 0.0))) + 1]
+        n_head = int(np.searchsorted(covered, 1.5 * max(need, 0.0))) + 1
+        head = ranked[: min(n_head, self.config.reduction_quotes)]
         cost = model_cost.copy()
+        scale = []
         for k in head:
             child = -float(q[k]) / self.config.schedule_periods
             booked = self.venue.quote(int(ids[k]), child)
             if booked > 0:
+                scale.append(booked / model_cost[k])
                 cost[k] = booked
-        keep = np.zeros(len(q), dtype=bool)
-        keep[head] = True
-        return np.where(keep, contribution, 0.0), cost
+        if scale:
+            rest = np.setdiff1d(ranked, head, assume_unique=True)
+            cost[rest] *= max(float(np.median(scale)), 1.0)
+        return contribution, cost
 
     # ------------------------------------------------------------------ time
 
