@@ -56,3 +56,25 @@ def test_kill_switch_engage_status_release(data_dir: Path) -> None:
     released = run("limits", "killswitch", "release", "desk:Rates", "--as-role", "admin",
                    "--reason", "reviewed")  # fmt: skip
     assert released.exit_code == 0 and "halted -> active" in released.output
+
+
+def test_budgets_allocate_the_firm_var_limit_by_euler_contribution(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("riskstream.cli.risk", reason="needs the risk package's engine")
+    monkeypatch.setenv("RISKSTREAM_UNIVERSE__INSTRUMENTS", "300")
+    monkeypatch.setenv("RISKSTREAM_RISK__N_SCENARIOS", "500")
+    out = run("limits", "budgets", "--by", "desk", "--total", "1000000", "--json")
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output.splitlines()[-1])
+    lines = payload["lines"]
+    assert sum(x["allocation"] for x in lines) == pytest.approx(1e6)
+    # allocated in proportion to today's (positive) contributions, so at allocation time
+    # every book consumes the same share of its budget: sum of positive parts / total
+    positive = sum(x["contribution"] for x in lines if x["contribution"] > 0)
+    used = {round(x["consumption"], 9) for x in lines if x["allocation"] > 0}
+    assert used == {round(positive / 1e6, 9)}
+    # and the Euler parts of all books add up to the portfolio VaR
+    assert sum(x["contribution"] for x in lines) == pytest.approx(payload["var"], rel=1e-9)
+    bad = run("limits", "budgets", "--by", "galaxy")
+    assert bad.exit_code != 0 and "--by" in str(bad.exception)
