@@ -13,6 +13,7 @@ from riskstream.limits.config import LimitsConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
+from riskstream.risk.config import RiskConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -25,5 +26,6 @@ class Settings(ConfigModel):
     store: StoreConfig = StoreConfig()
     md: MdConfig = MdConfig()
     models: ModelsConfig = ModelsConfig()
+    risk: RiskConfig = RiskConfig()
     pricing: PricingConfig = PricingConfig()
     limits: LimitsConfig = LimitsConfig()

@@ -88,6 +88,7 @@ from riskstream.cli import (  # noqa: E402, F401
     models,
     price,
     replay,
+    risk,
     simulate,
     universe,
 )

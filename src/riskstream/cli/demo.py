@@ -13,21 +13,56 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from riskstream.bus import open_bus
+from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
+from riskstream.cli.risk import build_engine
+from riskstream.core import MarketState, Universe
+from riskstream.md.reasons import reason_text
+from riskstream.md.stage import MdStage
 from riskstream.pipeline import Pipeline, Stage
+from riskstream.risk.stage import RiskStage
 from riskstream.settings import Settings
+from riskstream.store.history import HistoryStore
+from riskstream.store.stage import HistoryStage
 
 REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 
 
-def build_stages(cfg: Settings, universe: Any, simulator: Any) -> list[Stage]:
-    """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here."""
-    return [SimulatorStage(simulator)]
+def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stage]:
+    """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here.
+
+    Market data (sequencing, books, features) writes the shared :class:`MarketState`; the
+    risk engine reads it and refreshes a snapshot every ``risk.snapshot_interval_ms`` of
+    event time; history records ticks, feature snapshots and md's quarantine into Delta
+    tables.
+    """
+    market_state = MarketState(len(universe))
+    md = MdStage(len(universe), cfg.md, market_state)
+    risk = RiskStage(build_engine(universe, cfg.risk, market=market_state, clock=simulator))
+
+    def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+        batch = md.drain_quarantine()
+        if len(batch.events) == 0:
+            return None
+        return batch.events, batch.reason, reason_text(batch.reason)
+
+    history = HistoryStage(
+        HistoryStore(
+            cfg.store.history,
+            flush_rows=cfg.store.history_flush_rows,
+            retention_hours=cfg.store.history_retention_hours,
+        ),
+        state=market_state,
+        quarantine_source=quarantined,
+    )
+    return [SimulatorStage(simulator), md, risk, history]
 
 
 class SimulatorStage:
@@ -113,8 +148,9 @@ def demo(
     universe = ensure_universe(cfg)
     simulator = MarketSimulator(universe, cfg.simulator, scenario=scenario)
     pace = None if max_speed else _pacer(speedup or cfg.simulator.speedup)
+    bus = open_bus(cfg.bus)
     pipeline = Pipeline(
-        simulator.batches(),
+        through_bus(simulator.batches(), bus),
         build_stages(cfg, universe, simulator),
         n_instruments=len(universe),
         pace=pace,
@@ -142,6 +178,7 @@ def demo(
     finally:
         signal.signal(signal.SIGTERM, previous)
         pipeline.close()
+        bus.close()
     summary = pipeline.summary()
     if json_out:
         print_json(summary)

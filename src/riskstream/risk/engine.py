@@ -1,0 +1,1044 @@
+"""The real-time risk engine: factor-space VaR, ES, L-VaR and Euler contributions.
+
+Design for speed (see docs/architecture.md, "Risk"):
+
+* **Factor space.** Instruments map onto a few thousand factors
+  (:mod:`riskstream.risk.factors`); a portfolio's linear P&L in every scenario is one
+  matrix-vector product, ``scenarios (n_scen x n_factors) @ exposures`` (numba, float32
+  scenarios accumulated in float64).
+* **Full revaluation of options** on a per-underlying grid of spot and vol moves
+  (:mod:`riskstream.risk.grids`): each scenario reads the book's P&L off the grid.
+* **Euler contributions from the tail only**: per-instrument P&L is computed for the few
+  hundred scenarios in the ES tail and the VaR neighbourhood, never for all of them.
+* **Incremental refresh.** A price tick re-derives only the touched instruments' loadings,
+  the option grids whose underlying moved out of range or whose vols changed, and the
+  P&L vectors of the underlyings it touched; only the final aggregation (one mat-vec per
+  horizon, a sum over underlyings, a partial sort) is global.
+
+Inputs arrive by injection: the universe (instruments, books, positions), the market state
+(written by ``md``), the scenario set (drawn by a ``riskstream.models`` generator),
+implied vols, the clock, and the outputs ``publish(snapshot)`` and a ``cache`` mapping.
+Same inputs give the same snapshot, bit for bit.
+
+Bad input never yields a silent wrong number: a position on an unknown instrument, an
+instrument without a price (or whose option underlying has none), an option with a
+missing, zero or negative implied vol or past expiry is **excluded and listed** in the
+snapshot with its reason; malformed scenarios or quantities raise :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import numba
+import numpy as np
+import polars as pl
+from scipy.special import ndtri
+
+from riskstream.core.clock import Clock
+from riskstream.core.errors import InputError
+from riskstream.core.instruments import ASSET_CLASSES, Universe
+from riskstream.core.state import MarketState
+from riskstream.pricing import bond_risk, bond_yield_from_price
+from riskstream.risk import euler, grids, liquidity
+from riskstream.risk.config import RiskConfig
+from riskstream.risk.factors import (
+    ASSET_CODE,
+    build_factor_space,
+    epoch_days,
+    key_rate_table,
+    key_rate_weights,
+    year_fraction,
+)
+from riskstream.risk.kernels import (
+    linear_unit_rows,
+    scenario_axpy,
+    scenario_dot,
+    scenario_tdot,
+)
+from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
+from riskstream.risk.scenarios import ScenarioSet
+from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapshot
+
+EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
+AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
+
+
+@contextlib.contextmanager
+def _thread_scope(threads: int):
+    """numba's thread count set to ``threads`` (capped by its pool) for the block; the
+    setting is per calling thread and restored after."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _with_threads(method):
+    """Run an engine method inside :func:`_thread_scope` of ``config.threads``."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with _thread_scope(self.config.threads):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+class RiskEngine:
+    """Liquidity-adjusted risk of a universe's positions, refreshed incrementally.
+
+    Parameters
+    ----------
+    universe : Universe
+        Instruments, books and positions (``riskstream.core.instruments``).
+    market : MarketState
+        Latest prices (``mid``, else ``last``), spreads and sequence numbers; the engine
+        reads and clears its ``updated`` flags.
+    scenarios : ScenarioSet
+        Factor moves per horizon; must cover ``config.horizons_days``.
+    implied_vol : ndarray of shape (n_instruments,)
+        Implied volatility of each option (annual decimal); ignored for other classes.
+    config : RiskConfig
+    clock : Clock
+        Source of the as-of time (expiries, intraday pattern, snapshot time).
+    publish : callable, optional
+        Called with every snapshot (e.g. a bus publisher).
+    cache : mutable mapping, optional
+        ``cache["risk:snapshot"]`` is set to the latest snapshot's dict.
+    rates : ndarray of shape (n_instruments,), optional
+        Continuously compounded rate to each option's expiry (its currency's curve); NaN
+        or absent means ``config.rate``.
+    """
+
+    def __init__(
+        self,
+        universe: Universe,
+        market: MarketState,
+        scenarios: ScenarioSet,
+        implied_vol: np.ndarray,
+        config: RiskConfig,
+        clock: Clock,
+        publish: Callable[[RiskSnapshot], None] | None = None,
+        cache: MutableMapping[str, Any] | None = None,
+        rates: np.ndarray | None = None,
+    ):
+        self.config = config
+        self._config_fingerprint = config.fingerprint()
+        self.clock = clock
+        self.market = market
+        self.publish = publish
+        self.cache = cache
+        self.base_currency = universe.base_currency
+        inst = universe.instruments
+        self.instruments = inst
+        self.n = n = inst.height
+        if market.n_instruments != n:
+            raise InputError(
+                "market.n_instruments", market.n_instruments, f"{n} (the universe's size)"
+            )
+        missing = [h for h in config.horizons_days if h not in scenarios.shocks]
+        if missing:
+            raise InputError("scenarios", f"horizons {scenarios.horizons}", f"horizons {missing}")
+        self.space = build_factor_space(inst, universe.base_currency)
+        self._rate_table = key_rate_table(self.space, sorted(set(inst["currency"].to_list())))
+        for h, s in scenarios.shocks.items():
+            if s.shape[1] != self.space.n_factors:
+                raise InputError(
+                    f"scenarios[{h}]", f"{s.shape[1]} factors", f"{self.space.n_factors}"
+                )
+        self.scenarios = scenarios
+        self.horizons = tuple(config.horizons_days)
+        self.n_scen = scenarios.n_scenarios
+
+        # ---- static reference arrays
+        self.symbol = np.asarray(inst["symbol"].to_list(), dtype=object)
+        self.asset_class = np.array([ASSET_CODE[a] for a in inst["asset_class"].to_list()])
+        self.multiplier = inst["multiplier"].to_numpy().astype(np.float64)
+        fx = universe.fx_to_base
+        self.fx = np.array([fx[c] for c in inst["currency"].to_list()], dtype=np.float64)
+        self.adv = inst["adv"].to_numpy().astype(np.float64)
+        self.spread_bps = inst["spread_bps"].to_numpy().astype(np.float64)
+        self.underlying = inst["underlying_id"].fill_null(-1).to_numpy().astype(np.int64)
+        self.strike = inst["strike"].fill_null(np.nan).to_numpy().astype(np.float64)
+        self.is_call = (inst["right"] == "C").fill_null(False).to_numpy()
+        self.coupon = inst["coupon"].fill_null(0.0).to_numpy().astype(np.float64)
+        self.freq = inst["coupon_frequency"].fill_null(1).to_numpy().astype(np.float64)
+        self._expiry_days = epoch_days(inst["expiry"])
+        self._maturity_days = epoch_days(inst["maturity"])
+        currencies = sorted(set(inst["currency"].to_list()))
+        self._ccy_code = np.searchsorted(currencies, inst["currency"].to_numpy())
+        self.currency = inst["currency"].to_list()
+
+        iv = np.asarray(implied_vol, dtype=np.float64)
+        if iv.shape != (n,):
+            raise InputError("implied_vol", f"shape {iv.shape}", f"({n},)")
+        self.implied_vol = iv.copy()
+        r = np.full(n, config.rate) if rates is None else np.asarray(rates, dtype=np.float64)
+        if r.shape != (n,):
+            raise InputError("rates", f"shape {r.shape}", f"({n},)")
+        self.rate = np.where(np.isfinite(r), r, config.rate)
+
+        # ---- options and their underlyings
+        self.opt_ids = np.flatnonzero(self.asset_class == OPTION)
+        self.opt_index = np.full(n, -1, dtype=np.int64)
+        self.opt_index[self.opt_ids] = np.arange(self.opt_ids.size)
+        und_inst = self.underlying[self.opt_ids]
+        self.und_ids, self.opt_owner = np.unique(und_inst, return_inverse=True)
+        self.opt_owner = self.opt_owner.astype(np.int64)
+        self.on_future = np.array(
+            [u >= 0 and self.asset_class[u] == FUTURE for u in und_inst], dtype=bool
+        )
+        n_u, nx, nv = self.und_ids.size, config.grid_spot_points, config.grid_vol_points
+        self.u_spot_col = np.array(
+            [self.space.spot_factor[u] if 0 <= u < n else -1 for u in self.und_ids],
+            dtype=np.int64,
+        )
+        self.u_vol_col = np.array(
+            [
+                self.space.vol_factor[self.opt_ids[np.argmax(self.opt_owner == k)]]
+                for k in range(n_u)
+            ],
+            dtype=np.int64,
+        )
+        self.u_x_lo = np.zeros(n_u)
+        self.u_dx = np.ones(n_u)
+        self.u_v_lo = np.zeros(n_u)
+        self.u_dv = np.ones(n_u)
+        self.u_x_now = np.zeros(n_u)
+        self.u_spot_build = np.full(n_u, np.nan)
+        self.u_margin = np.zeros(n_u)
+        self.u_base = np.zeros(n_u)
+        self.u_grid = np.zeros((n_u, nx, nv))
+        self.u_pnl = {h: np.zeros((n_u, self.n_scen)) for h in self.horizons}
+        self.opt_grid = np.zeros((self.opt_ids.size, nx, nv))
+        self.opt_base = np.zeros(self.opt_ids.size)
+        self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
+        self.opt_expiry = np.zeros(self.opt_ids.size)
+        self._u_ranges()
+        # Each underlying's scenario coordinates, fixed for the scenario set: the spot's log
+        # move and the vol factor's log move, (n_underlyings, n_scenarios) per horizon.
+        self.u_spot_move, self.u_vol_move = {}, {}
+        for h in self.horizons:
+            sh = scenarios.shocks[h]
+            zeros = np.zeros(self.n_scen)
+            self.u_spot_move[h] = np.array(
+                [
+                    np.log1p(sh[:, c].astype(np.float64)) if c >= 0 else zeros
+                    for c in self.u_spot_col
+                ]
+            ).reshape(n_u, self.n_scen)
+            self.u_vol_move[h] = np.array(
+                [sh[:, c].astype(np.float64) if c >= 0 else zeros for c in self.u_vol_col]
+            ).reshape(n_u, self.n_scen)
+
+        # ---- dynamic per-instrument state
+        self.price = np.full(n, np.nan)
+        self.reason = np.full(n, "", dtype=object)  # "" = valid
+        self.lin_f = np.full((n, 3), -1, dtype=np.int64)
+        self.lin_s = np.zeros((n, 3))
+        self.unit_value = np.zeros(n)  # market value (futures: notional) per unit, base ccy
+        self.unit_delta = np.zeros(n)  # base ccy per unit relative move of the spot factor
+        self.unit_gamma = np.zeros(n)
+        self.unit_vega = np.zeros(n)  # per 1.00 of vol
+        self.unit_dv01 = np.zeros(n)  # per basis point
+        self.bond_yield = np.full(n, np.nan)  # yield to maturity solved from the price
+        self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
+        self.factor_vol = np.asarray(
+            scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
+        ).std(axis=0) / np.sqrt(min(scenarios.horizons))
+
+        self._exposure = np.zeros(self.space.n_factors)
+        self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
+        self._refreshes = 0
+        self.set_positions(universe.positions, universe.books, rebuild=False)
+        with _thread_scope(config.threads):
+            self._update_instruments(np.arange(n), as_of=self._as_of())
+            self._sync_linear(full=True)
+        self.last_snapshot: RiskSnapshot | None = None
+        self.last_refresh_ns: int | None = None
+
+    # ------------------------------------------------------------------ positions
+
+    @_with_threads
+    def set_positions(self, positions: pl.DataFrame, books: pl.DataFrame, rebuild: bool = True):
+        """Replace the positions (and books). Unknown instruments are excluded and listed.
+
+        Raises
+        ------
+        InputError
+            A quantity is NaN or infinite.
+        """
+        pos_inst = positions["instrument_id"].to_numpy().astype(np.int64)
+        qty = positions["quantity"].to_numpy().astype(np.float64)
+        book = positions["book_id"].to_numpy().astype(np.int64)
+        bad = np.flatnonzero(~np.isfinite(qty))
+        if bad.size:
+            raise InputError(
+                "quantity", float(qty[bad[0]]), f"a finite quantity (position row {bad[0]})"
+            )
+        known = (pos_inst >= 0) & (pos_inst < self.n)
+        self.unknown = tuple(
+            Exclusion(int(b), int(i), "unknown instrument")
+            for b, i in zip(book[~known], pos_inst[~known], strict=True)
+        )
+        self.pos_inst, self.pos_qty, self.pos_book = pos_inst[known], qty[known], book[known]
+        self.qty = np.bincount(self.pos_inst, weights=self.pos_qty, minlength=self.n)
+        self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
+        # Labels per position for aggregation.
+        bk = books.select("book_id", "desk", "strategy", "trader")
+        lookup = {r[0]: r[1:] for r in bk.iter_rows()}
+        rows = [lookup.get(int(b), ("(unassigned)",) * 3) for b in self.pos_book]
+        self.pos_labels = {
+            "asset_class": np.array([ASSET_CLASSES[c] for c in self.asset_class[self.pos_inst]]),
+            "desk": np.array([r[0] for r in rows], dtype=str),
+            "strategy": np.array([r[1] for r in rows], dtype=str),
+            "trader": np.array([r[2] for r in rows], dtype=str),
+        }
+        self._encode_labels()
+        if rebuild:
+            self._option_greeks(np.arange(self.und_ids.size))
+            self._rebuild_books(np.arange(self.und_ids.size))
+            self._sync_linear(full=True)
+
+    def _encode_labels(self) -> None:
+        """Integer codes of each position's aggregation labels (aggregation is a bincount)."""
+        self._label_codes = {}
+        for by, labels in self.pos_labels.items():
+            names, codes = np.unique(labels, return_inverse=True)
+            self._label_codes[by] = (names, codes)
+
+    def _sync_linear(self, full: bool = False) -> None:
+        """Bring the linear scenario P&L up to date with the exposures.
+
+        Only factors whose exposure changed are swept (``pnl += moves[:, f] * change``);
+        ``full`` (and every ``config.full_recompute_every`` refreshes) recomputes from
+        scratch over the factors with exposure.
+        """
+        new = self.exposures()
+        delta = new - self._exposure
+        changed = np.flatnonzero(delta)
+        if not full and changed.size == 0:
+            return
+        if full or changed.size > self.space.n_factors // 4:
+            nz = np.flatnonzero(new)
+            for h in self.horizons:
+                scenario_dot(self.scenarios.shocks[h], new, nz, self.lin_pnl[h])
+        else:
+            for h in self.horizons:
+                scenario_axpy(self.scenarios.shocks[h], delta, changed, self.lin_pnl[h])
+        self._exposure = new
+
+    @_with_threads
+    def apply_trade(self, book_id: int, instrument_id: int, quantity: float) -> None:
+        """Add ``quantity`` of an instrument to a book (a new position if needed)."""
+        if not (0 <= instrument_id < self.n):
+            raise InputError("instrument_id", instrument_id, f"an id in 0..{self.n - 1}")
+        if not np.isfinite(quantity):
+            raise InputError("quantity", quantity, "a finite quantity")
+        hit = np.flatnonzero((self.pos_inst == instrument_id) & (self.pos_book == book_id))
+        if hit.size:
+            self.pos_qty[hit[0]] += quantity
+        else:
+            self.pos_inst = np.append(self.pos_inst, instrument_id)
+            self.pos_qty = np.append(self.pos_qty, quantity)
+            self.pos_book = np.append(self.pos_book, book_id)
+            for key, labels in self.pos_labels.items():
+                same = np.flatnonzero(self.pos_book[:-1] == book_id)
+                if key == "asset_class":
+                    new = ASSET_CLASSES[self.asset_class[instrument_id]]
+                else:
+                    new = labels[same[0]] if same.size else "(unassigned)"
+                self.pos_labels[key] = np.append(labels, new)
+            self._encode_labels()
+        self.qty[instrument_id] += quantity
+        self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
+        k = self.opt_index[instrument_id]
+        if k >= 0:
+            self._option_greeks(np.array([self.opt_owner[k]]))
+            self._rebuild_books(np.array([self.opt_owner[k]]))
+        self._sync_linear()
+
+    @_with_threads
+    def set_implied_vol(self, instrument_ids: np.ndarray, vols: np.ndarray) -> None:
+        """New implied vols for options: their underlyings' grids are rebuilt."""
+        ids = np.asarray(instrument_ids, dtype=np.int64)
+        self.implied_vol[ids] = np.asarray(vols, dtype=np.float64)
+        self._update_instruments(ids, as_of=self._as_of(), force_grid=True)
+        self._sync_linear()
+
+    # ------------------------------------------------------------------ updates
+
+    def _as_of(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.clock.now_ns() / 1e9, tz=dt.UTC).date()
+
+    def _u_ranges(self) -> None:
+        """Grid axes per underlying from the widest scenario moves of its factors."""
+        m = self.config.grid_margin
+        nx, nv = self.config.grid_spot_points, self.config.grid_vol_points
+        for k in range(self.und_ids.size):
+            sc, vc = self.u_spot_col[k], self.u_vol_col[k]
+            x_max, v_max = 0.05, 0.05
+            for s in self.scenarios.shocks.values():
+                if sc >= 0:
+                    x_max = max(x_max, float(np.abs(np.log1p(s[:, sc].astype(np.float64))).max()))
+                if vc >= 0:
+                    v_max = max(v_max, float(np.abs(s[:, vc]).max()))
+            x_max += m
+            self.u_margin[k] = m
+            self.u_x_lo[k], self.u_dx[k] = -x_max, 2 * x_max / (nx - 1)
+            self.u_v_lo[k], self.u_dv[k] = -v_max * 1.01, 2 * v_max * 1.01 / (nv - 1)
+
+    def _update_instruments(self, ids: np.ndarray, as_of: dt.date, force_grid: bool = False):
+        """Re-derive prices, validity and loadings of ``ids`` and everything depending on them."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return
+        # Options whose underlying changed are touched too; their books are revalued. An
+        # option's own quote does not move its model value: its book is revalued only if
+        # its validity changes (or a grid rebuild is forced).
+        moved_books = np.flatnonzero(np.isin(self.und_ids, ids))
+        if self.opt_ids.size:
+            dep = self.opt_ids[np.isin(self.underlying[self.opt_ids], ids)]
+            ids = np.union1d(ids, dep)
+        was_valid = self.reason[ids] == ""
+        mid, last = self.market.mid[ids], self.market.last[ids]
+        price = np.where(np.isfinite(mid) & (mid > 0), mid, last)
+        self.price[ids] = price
+        ac = self.asset_class[ids]
+        reason = np.where(np.isfinite(price) & (price > 0), "", "missing price").astype(object)
+        m_fx = self.multiplier[ids] * self.fx[ids]
+        value = np.nan_to_num(price) * m_fx
+
+        lin_f = np.full((ids.size, 3), -1, dtype=np.int64)
+        lin_s = np.zeros((ids.size, 3))
+        spot = self.space.spot_factor[ids]
+        ccy = self.space.currency_factor[ids]
+        linear = (ac == EQUITY) | (ac == FUTURE)
+        lin_f[linear, 0] = spot[linear]
+        lin_s[linear, 0] = value[linear]
+        is_fx = ac == FX
+        lin_f[is_fx, 0] = self.space.fx_base_factor[ids][is_fx]
+        lin_s[is_fx, 0] = value[is_fx]
+        lin_f[is_fx, 1] = self.space.fx_quote_factor[ids][is_fx]
+        lin_s[is_fx, 1] = -value[is_fx]
+        # Translation risk: a foreign-currency holding's value moves with its currency. A
+        # future has no value to translate (its daily P&L is settled), so none for futures.
+        translated = ~is_fx & (ac != FUTURE)
+        lin_f[translated, 2] = ccy[translated]
+        lin_s[translated, 2] = value[translated]
+        unit_delta = np.where(linear | is_fx, value, 0.0)
+        unit_sigma = np.abs(value) * np.where(spot >= 0, self.factor_vol[np.maximum(spot, 0)], 0.0)
+        dv01 = np.zeros(ids.size)
+
+        bond = np.flatnonzero(ac == BOND)
+        if bond.size:
+            bi = ids[bond]
+            mat = year_fraction(self._maturity_days[bi], as_of)
+            ok = (mat > 0) & (reason[bond] == "")
+            matured = bond[~(mat > 0)]
+            reason[matured[reason[matured] == ""]] = "matured bond"
+            if ok.any():
+                b = bi[ok]
+                p = self.price[b]
+                y = bond_yield_from_price(p, self.coupon[b], mat[ok], self.freq[b])
+                solved = np.isfinite(y)
+                reason[bond[ok][~solved]] = "bond yield not solvable from its price"
+                y = np.where(solved, y, self.coupon[b])
+                self.bond_yield[b] = np.where(solved, y, np.nan)
+                # -dP/dy per 100 face per unit of yield (DV01 is per basis point)
+                d = bond_risk(y, self.coupon[b], mat[ok], self.freq[b]).dv01 * 1e4 * solved
+                sens = -d * self.multiplier[b] * self.fx[b]
+                factors, weights = key_rate_weights(mat[ok], self._ccy_code[b], self._rate_table)
+                rows = bond[ok]
+                lin_f[rows, 0:2] = factors
+                lin_s[rows, 0:2] = sens[:, None] * weights
+                dv01[rows] = d * self.multiplier[b] * self.fx[b] * 1e-4
+                rate_vol = (self.factor_vol[factors] * weights).sum(axis=1)
+                unit_sigma[rows] = np.abs(sens) * rate_vol
+
+        opt = np.flatnonzero(ac == OPTION)
+        if opt.size:
+            oi = ids[opt]
+            und = self.underlying[oi]
+            bad_und = (und < 0) | (und >= self.n)
+            und_price = np.where(bad_und, np.nan, self.price[np.clip(und, 0, self.n - 1)])
+            vol = self.implied_vol[oi]
+            expiry = year_fraction(self._expiry_days[oi], as_of)
+            r = reason[opt]
+            r[(r == "") & ~(np.isfinite(und_price) & (und_price > 0))] = "missing underlying price"
+            no_spot = self.u_spot_col[self.opt_owner[self.opt_index[oi]]] < 0
+            r[(r == "") & no_spot] = "underlying without a spot risk factor"
+            r[(r == "") & ~(expiry > 0)] = "expired option"
+            r[(r == "") & ~np.isfinite(vol)] = "missing implied volatility"
+            r[(r == "") & (vol < 0)] = "negative volatility"
+            r[(r == "") & (vol == 0)] = "zero volatility"
+            reason[opt] = r
+            k = self.opt_index[oi]
+            self.opt_expiry[k] = np.where(expiry > 0, expiry, 0.0)
+            lin_s[opt, 2] = np.where(ccy[opt] >= 0, value[opt], 0.0)
+
+        reason_all = reason
+        lin_f[reason_all != "", :] = -1
+        lin_s[reason_all != "", :] = 0.0
+        self.reason[ids] = reason_all
+        self.lin_f[ids] = lin_f
+        self.lin_s[ids] = lin_s
+        self.unit_value[ids] = np.where(reason_all == "", value, 0.0)
+        opt_now = ids[ac == OPTION]
+        self.unit_value[opt_now] = self.opt_base[self.opt_index[opt_now]]  # model value
+        not_opt = ids[ac != OPTION]  # option Greeks come from the pricer in _option_greeks
+        keep = (reason_all == "")[ac != OPTION]
+        self.unit_delta[not_opt] = np.where(keep, unit_delta[ac != OPTION], 0.0)
+        self.unit_sigma[not_opt] = np.where(keep, unit_sigma[ac != OPTION], 0.0)
+        self.unit_dv01[ids] = dv01
+
+        if opt.size:
+            oi = ids[opt]
+            flipped = oi[(reason_all[opt] == "") != was_valid[opt]]
+            owners = self.opt_owner[self.opt_index[oi if force_grid else flipped]]
+            touched = np.union1d(moved_books, owners)
+            if touched.size:
+                self._update_underlyings(touched, force_grid)
+
+    def _update_underlyings(self, us: np.ndarray, force_grid: bool) -> None:
+        """Move the spot of underlyings ``us``; rebuild grids out of range or forced."""
+        us = np.asarray(us, dtype=np.int64)
+        for k in us:
+            u = self.und_ids[k]
+            spot = self.price[u] if 0 <= u < self.n else np.nan
+            if not np.isfinite(spot) or spot <= 0:
+                continue
+            mine = self.opt_owner == k
+            newly_valid = (self.reason[self.opt_ids[mine]] == "") & ~self.opt_built_ok[mine]
+            x_now = np.log(spot / self.u_spot_build[k]) if np.isfinite(self.u_spot_build[k]) else 0
+            if (
+                force_grid
+                or not np.isfinite(self.u_spot_build[k])
+                or newly_valid.any()
+                or abs(x_now) > 0.5 * self.u_margin[k]
+            ):
+                self._build_grid(int(k))
+            else:
+                self.u_x_now[k] = x_now
+        self._option_greeks(us)
+        self._rebuild_books(us)
+
+    def _build_grid(self, k: int) -> None:
+        """Price the options of underlying ``k`` on its grid (full revaluation)."""
+        cfg = self.config
+        u = self.und_ids[k]
+        spot = self.price[u]
+        self.u_spot_build[k] = spot
+        self.u_x_now[k] = 0.0
+        opts = np.flatnonzero(self.opt_owner == k)
+        ids = self.opt_ids[opts]
+        x_axis = self.u_x_lo[k] + self.u_dx[k] * np.arange(cfg.grid_spot_points)
+        v_axis = self.u_v_lo[k] + self.u_dv[k] * np.arange(cfg.grid_vol_points)
+        ok = self.reason[ids] == ""
+        vol = np.where(ok, self.implied_vol[ids], 0.2)
+        expiry = np.where(ok, self.opt_expiry[opts], 1.0)
+        g = grids.build_option_grids(
+            np.full(opts.size, spot),
+            x_axis,
+            v_axis,
+            np.nan_to_num(self.strike[ids], nan=spot),
+            expiry,
+            vol,
+            self.is_call[ids],
+            self.on_future[opts],
+            self.multiplier[ids] * self.fx[ids],
+            self.rate[ids],
+            cfg.dividend_yield,
+        )
+        g[~ok] = 0.0
+        self.opt_grid[opts] = g
+        self.opt_built_ok[opts] = ok
+
+    def _option_greeks(self, us: np.ndarray) -> None:
+        """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
+        at the current spot (analytic Greeks of the pricing package, one batched call)."""
+        cfg = self.config
+        # Greeks feed the held book's aggregates, funding and impact: held options only
+        # (a trade on another option recomputes its underlying's, see apply_trade).
+        opts = np.flatnonzero(np.isin(self.opt_owner, us) & (self.qty[self.opt_ids] != 0))
+        if opts.size == 0:
+            return
+        ids = self.opt_ids[opts]
+        und = self.und_ids[self.opt_owner[opts]]
+        spot = np.where(
+            (und >= 0) & (und < self.n), self.price[np.clip(und, 0, self.n - 1)], np.nan
+        )
+        ok = (self.reason[ids] == "") & np.isfinite(spot)
+        spot = np.where(ok, spot, 1.0)
+        vol = np.where(ok, self.implied_vol[ids], 0.2)
+        expiry = np.where(ok, self.opt_expiry[opts], 1.0)
+        strike = np.where(ok, self.strike[ids], 1.0)
+        unit = self.multiplier[ids] * self.fx[ids] * ok
+
+        delta, gamma, vega = grids.option_greeks(
+            spot,
+            strike,
+            expiry,
+            self.rate[ids],
+            cfg.dividend_yield,
+            vol,
+            self.is_call[ids],
+            self.on_future[opts],
+        )
+        self.unit_delta[ids] = unit * delta * spot  # S dV/dS: per unit relative move
+        self.unit_gamma[ids] = unit * gamma * spot * spot  # S^2 d2V/dS2
+        self.unit_vega[ids] = unit * vega
+        sc = self.u_spot_col[self.opt_owner[opts]]
+        self.unit_sigma[ids] = np.abs(self.unit_delta[ids]) * np.where(
+            sc >= 0, self.factor_vol[np.maximum(sc, 0)], 0.0
+        )
+
+    def _rebuild_books(self, us: np.ndarray) -> None:
+        """Quantity-weighted book grids, values now and scenario P&L of underlyings ``us``."""
+        us = np.asarray(us, dtype=np.int64)
+        if us.size == 0 or self.opt_ids.size == 0:
+            return
+        q_opt = self.qty[self.opt_ids] * (self.reason[self.opt_ids] == "")
+        for k in us:
+            opts = np.flatnonzero((self.opt_owner == k) & (q_opt != 0))
+            self.u_grid[k] = np.tensordot(q_opt[opts], self.opt_grid[opts], axes=1)
+        opts = np.flatnonzero(np.isin(self.opt_owner, us))
+        grids.values_now(
+            self.opt_grid,
+            opts,
+            self.opt_owner,
+            self.u_x_lo,
+            self.u_dx,
+            self.u_v_lo,
+            self.u_dv,
+            self.u_x_now,
+            self.opt_base,
+        )
+        self.unit_value[self.opt_ids[opts]] = self.opt_base[opts]
+        base = np.empty(self.und_ids.size)
+        grids.values_now(
+            self.u_grid,
+            us,
+            np.arange(self.und_ids.size),
+            self.u_x_lo,
+            self.u_dx,
+            self.u_v_lo,
+            self.u_dv,
+            self.u_x_now,
+            base,
+        )
+        self.u_base[us] = base[us]
+        held = us[np.abs(self.u_grid[us]).reshape(us.size, -1).max(axis=1) > 0]
+        for h in self.horizons:
+            self.u_pnl[h][us] = 0.0
+            if held.size:
+                out = np.empty((held.size, self.n_scen))
+                grids.underlying_pnl(
+                    self.u_grid,
+                    held,
+                    self.u_x_lo,
+                    self.u_dx,
+                    self.u_v_lo,
+                    self.u_dv,
+                    self.u_x_now,
+                    self.u_base,
+                    self.u_spot_move[h],
+                    self.u_vol_move[h],
+                    out,
+                )
+                self.u_pnl[h][held] = out
+
+    # ------------------------------------------------------------------ refresh
+
+    @_with_threads
+    def refresh(self, now_ns: int | None = None) -> RiskSnapshot:
+        """Apply market changes since the last refresh, recompute and publish a snapshot."""
+        changed = self.market.take_updated()
+        if changed.size:
+            self._update_instruments(changed, as_of=self._as_of())
+        self._refreshes += 1
+        self._sync_linear(full=self._refreshes % self.config.full_recompute_every == 0)
+        snap = self.compute(now_ns)
+        self.last_snapshot = snap
+        self.last_refresh_ns = snap.ts_ns
+        if self.publish is not None:
+            self.publish(snap)
+        if self.cache is not None:
+            self.cache["risk:snapshot"] = snap.as_dict()
+        return snap
+
+    def exposures(self) -> np.ndarray:
+        """Linear factor exposures of the portfolio, shape (n_factors,), base currency."""
+        w = self.lin_s * self.qty[:, None]
+        f = self.lin_f.ravel()
+        keep = f >= 0
+        return np.bincount(f[keep], weights=w.ravel()[keep], minlength=self.space.n_factors)
+
+    @_with_threads
+    def portfolio_pnl(self, horizon_days: int) -> np.ndarray:
+        """Portfolio P&L in every scenario of a horizon, shape (n_scenarios,)."""
+        out = self.lin_pnl[horizon_days].copy()
+        if self.und_ids.size:
+            out += self.u_pnl[horizon_days].sum(axis=0)
+        return out
+
+    def unit_pnl_rows(
+        self, horizon_days: int, rows: np.ndarray, inst: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-unit P&L of instruments ``inst`` (default: all) in scenarios ``rows``.
+
+        Returns an array of shape (n_rows, len(inst)).
+        """
+        inst = np.arange(self.n) if inst is None else np.asarray(inst, dtype=np.int64)
+        rows_t = np.ascontiguousarray(self.scenarios.rows(horizon_days, rows).T)
+        out = np.empty((rows.size, inst.size))
+        linear_unit_rows(rows_t, inst, self.lin_f, self.lin_s, out)
+        col = self.opt_index[inst]
+        is_opt = np.flatnonzero(col >= 0)
+        if is_opt.size:
+            opts = col[is_opt]
+            opt_out = np.empty((rows.size, opts.size))
+            grids.option_unit_pnl_rows(
+                self.opt_grid,
+                opts,
+                self.opt_owner,
+                self.u_x_lo,
+                self.u_dx,
+                self.u_v_lo,
+                self.u_dv,
+                self.u_x_now,
+                self.opt_base,
+                self.u_spot_col,
+                self.u_vol_col,
+                rows_t,
+                opt_out,
+            )
+            valid = self.reason[self.opt_ids[opts]] == ""
+            out[:, is_opt] += np.where(valid, opt_out, 0.0)
+        return out
+
+    def trade_pnl(self, horizon_days: int, instrument_id: int, quantity: float) -> np.ndarray:
+        """Scenario P&L of a hypothetical trade (for incremental VaR), shape (n_scenarios,)."""
+        if not (0 <= instrument_id < self.n):
+            raise InputError("instrument_id", instrument_id, f"an id in 0..{self.n - 1}")
+        if self.reason[instrument_id]:
+            raise InputError(
+                "instrument_id",
+                instrument_id,
+                f"a priced instrument ({self.reason[instrument_id]})",
+            )
+        shocks = self.scenarios.shocks[horizon_days]
+        pnl = np.zeros(self.n_scen)
+        for f, s in zip(self.lin_f[instrument_id], self.lin_s[instrument_id], strict=True):
+            if f >= 0:
+                pnl += s * shocks[:, f].astype(np.float64)
+        o = self.opt_index[instrument_id]
+        if o >= 0:
+            k = self.opt_owner[o]
+            x = self.u_x_now[k] + np.log1p(shocks[:, self.u_spot_col[k]].astype(np.float64))
+            vc = self.u_vol_col[k]
+            v = shocks[:, vc].astype(np.float64) if vc >= 0 else np.zeros(self.n_scen)
+            g = self.opt_grid[o]
+            pnl += (
+                grids.interp_many(
+                    g, self.u_x_lo[k], self.u_dx[k], self.u_v_lo[k], self.u_dv[k], x, v
+                )
+                - self.opt_base[o]
+            )
+        return pnl * quantity
+
+    @_with_threads
+    def incremental_var(
+        self,
+        instrument_id: int,
+        quantity: float,
+        confidence: float | None = None,
+        horizon_days: int | None = None,
+    ) -> tuple[float, float]:
+        """Exact incremental (VaR, ES) of trading ``quantity`` of an instrument."""
+        c = confidence or self.config.confidence_levels[0]
+        h = horizon_days or self.horizons[0]
+        return euler.incremental_var(
+            self.portfolio_pnl(h), self.trade_pnl(h, instrument_id, quantity), c
+        )
+
+    def _parametric(self, h: int, c: float) -> tuple[float, float, np.ndarray]:
+        """Delta-gamma Cornish-Fisher VaR/ES and per-unit delta-normal Euler sensitivities.
+
+        Factor covariance is the sample covariance of the horizon's scenario moves. The
+        delta vector holds linear exposures, option dollar deltas on spot factors and
+        ``sigma * vega`` on vol factors; gamma is diagonal on spot factors (dollar gamma);
+        cross-gammas (vanna) and volga are neglected. Euler components are the exact
+        delta-normal ones, :math:`VaR_i = z\\,(\\ell_i'\\Sigma\\delta)/\\sigma`, rescaled to
+        the Cornish-Fisher total (an approximation, documented as such).
+        """
+        S = self.scenarios.shocks[h]  # float32 column-major, never copied to float64 whole
+        n_s = S.shape[0]
+        mean_f = S.mean(axis=0, dtype=np.float64)
+        delta = self.exposures()
+        spot_f = self.space.spot_factor
+        valid = self.reason == ""
+        opt = self.opt_ids[valid[self.opt_ids]]
+        np.add.at(delta, spot_f[opt], self.qty[opt] * self.unit_delta[opt])
+        vol_f = self.space.vol_factor
+        np.add.at(delta, vol_f[opt], self.qty[opt] * self.unit_vega[opt] * self.implied_vol[opt])
+        gdiag = np.zeros(self.space.n_factors)
+        np.add.at(gdiag, spot_f[opt], self.qty[opt] * self.unit_gamma[opt])
+        s_delta = np.empty(n_s)
+        scenario_dot(S, delta, np.flatnonzero(delta), s_delta)
+        s_delta -= mean_f @ delta  # centred scenario P&L
+        Sd = np.empty(self.space.n_factors)
+        scenario_tdot(S, s_delta, Sd)
+        Sd = (Sd - mean_f * s_delta.sum()) / (n_s - 1)  # Sigma @ delta
+        sigma_dn = float(np.sqrt(max(delta @ Sd, 0.0)))
+        gi = np.flatnonzero(gdiag)
+        if gi.size:
+            Sg = S[:, gi].astype(np.float64) - mean_f[gi]
+            cov_g = Sg.T @ Sg / (n_s - 1)
+            # Moments need Sigma only through Sigma*delta and the gamma block.
+            G = np.diag(gdiag[gi])
+            mean, std, sk, ku = delta_gamma_moments(np.zeros(gi.size), G, cov_g)
+            k2 = sigma_dn**2 + std**2
+            k3 = 3.0 * Sd[gi] @ G @ Sd[gi] + sk * std**3
+            k4 = 12.0 * Sd[gi] @ G @ cov_g @ G @ Sd[gi] + ku * std**4
+            std_all = float(np.sqrt(k2))
+            var, es = cornish_fisher_var_es(mean, std_all, k3 / std_all**3, k4 / std_all**4, c)
+        else:
+            var, es = normal_var_es(0.0, sigma_dn, c)
+        # Per-unit Euler sensitivities (delta-normal), rescaled to the total.
+        z = ndtri(c)
+        loadings_sd = np.zeros(self.n)
+        for j in range(3):
+            f = self.lin_f[:, j]
+            ok = f >= 0
+            loadings_sd[ok] += self.lin_s[ok, j] * Sd[f[ok]]
+        loadings_sd[opt] += self.unit_delta[opt] * Sd[spot_f[opt]]
+        loadings_sd[opt] += self.unit_vega[opt] * self.implied_vol[opt] * Sd[vol_f[opt]]
+        unit_comp = z * loadings_sd / sigma_dn if sigma_dn > 0 else loadings_sd * 0
+        total = float(self.qty @ unit_comp)
+        if total != 0:
+            unit_comp = unit_comp * (var / total)
+        return float(var), float(es), unit_comp
+
+    @_with_threads
+    def compute(self, now_ns: int | None = None) -> RiskSnapshot:
+        """Compute a snapshot from the current state (no publication)."""
+        cfg = self.config
+        ts = int(self.clock.now_ns() if now_ns is None else now_ns)
+        levels = cfg.confidence_levels
+        measures: list[Measure] = []
+        head_var = head_es = None
+        liq = self._liquidity_parts(ts)
+        for h in self.horizons:
+            if cfg.method == "parametric":
+                per_level = []
+                for c in levels:
+                    var, es, u = self._parametric(h, c)
+                    per_level.append((c, var, es, u, u * (es / var if var else 1.0), 1.0))
+            else:
+                pnl = self.portfolio_pnl(h)
+                tails = [euler.tail_rows(pnl, c, cfg.euler_var_neighbours) for c in levels]
+                rows = np.unique(np.concatenate([t.rows for t in tails]))
+                # Contributions are quantity x per-unit tail P&L: only held instruments.
+                held = np.flatnonzero(self.qty)
+                unit = self.unit_pnl_rows(h, rows, held)
+                per_level = []
+                for c, t in zip(levels, tails, strict=True):
+                    es_pos = np.searchsorted(rows, t.es_rows)
+                    var_pos = np.searchsorted(rows, t.var_rows)
+                    u_es = np.zeros(self.n)
+                    u_var = np.zeros(self.n)
+                    u_es[held] = -unit[es_pos].mean(axis=0)
+                    u_var[held] = -(t.var_weights @ unit[var_pos])
+                    per_level.append((c, t.var, t.es, u_var, u_es, t.var_scale))
+            for c, var, es, u_var, u_es, scale in per_level:
+                comp_var = self.qty * u_var
+                funding = self._funding(comp_var, h)
+                lvar = var + liq["spread"] + liq["impact"] + funding.financing_cost
+                measures.append(
+                    Measure(
+                        float(c),
+                        int(h),
+                        float(var) + 0.0,  # + 0.0: no "-0.0" for an empty book
+                        float(es) + 0.0,
+                        float(lvar),
+                        liq["spread"],
+                        liq["impact"],
+                        liq["impact_std"],
+                        funding.financing_cost,
+                        funding.variation_margin,
+                        funding.initial_margin_call,
+                        funding.haircut_call,
+                        float(scale),
+                    )
+                )
+                if head_var is None:
+                    head_var, head_es = u_var, u_es
+        comp_var = self.qty * head_var
+        comp_es = self.qty * head_es
+        return RiskSnapshot(
+            ts_ns=ts,
+            market_seq_max=int(self.market.seq.max()) if self.n else 0,
+            market_seq_digest=_digest(self.market.seq),
+            positions_digest=self.positions_digest,
+            config_fingerprint=self._config_fingerprint,
+            scenarios_fingerprint=self.scenarios.fingerprint,
+            method=cfg.method,
+            n_scenarios=self.n_scen,
+            measures=tuple(measures),
+            top_contributors=self._top(comp_var, comp_es),
+            component_var=comp_var,
+            component_es=comp_es,
+            greeks=self._greeks(),
+            aggregates=self._aggregates(head_var, head_es),
+            excluded=self._exclusions(),
+        )
+
+    # ------------------------------------------------------------------ pieces
+
+    def _liquidity_parts(self, ts_ns: int) -> dict[str, float]:
+        """Exogenous spread cost and Almgren-Chriss impact of liquidating every position."""
+        lc = self.config.liquidity
+        mult = liquidity.intraday_multiplier(
+            ts_ns,
+            lc.session_open_utc_h,
+            lc.session_close_utc_h,
+            lc.intraday_amplitude,
+            lc.intraday_decay_h,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread_live = self.market.spread / self.market.mid
+        live = np.isfinite(spread_live) & (spread_live >= 0)
+        rel = np.where(live, spread_live, self.spread_bps * 1e-4 * mult)
+        valid = (self.reason == "") & (self.qty != 0)
+        value = np.where(valid, self.qty * self.unit_value, 0.0)
+        valid &= (rel > 0) & (self.unit_value != 0)  # no spread, no impact
+        # Options and futures: spread applies to the traded premium / contract value.
+        spread_cost = liquidity.bangia_spread_cost(
+            value, rel, lc.spread_vol_ratio * rel, lc.spread_k
+        )
+        idx = np.flatnonzero(valid)
+        if idx.size == 0:
+            return {"spread": float(spread_cost.sum()), "impact": 0.0, "impact_std": 0.0}
+        unit_px = np.abs(self.unit_value[idx])
+        depth = np.where(live[idx], 1.0, 1.0 / mult)  # thinner books when spreads are wide
+        eps, eta, gamma = liquidity.impact_parameters(
+            unit_px, rel[idx], self.adv[idx] * depth, lc.eta_adv_fraction, lc.gamma_adv_fraction
+        )
+        days = liquidity.liquidation_days(
+            self.qty[idx], self.adv[idx] * depth, lc.max_participation, lc.max_liquidation_days
+        )
+        ac = liquidity.AlmgrenChriss(
+            shares=np.abs(self.qty[idx]),
+            sigma=self.unit_sigma[idx],
+            eta=eta,
+            gamma=gamma,
+            epsilon=eps,
+            horizon_days=days,
+            n_periods=days,
+            risk_aversion=lc.risk_aversion_per_ccy,
+        )
+        mean, variance = ac.cost_mean_variance()
+        impact = mean - eps * np.abs(self.qty[idx])
+        return {
+            "spread": float(spread_cost.sum()),
+            "impact": float(impact.sum()),
+            "impact_std": float(np.sqrt(variance.sum())),
+        }
+
+    def _funding(self, comp_var: np.ndarray, horizon_days: int) -> liquidity.FundingCost:
+        lc = self.config.liquidity
+        deriv = (self.asset_class == FUTURE) | (self.asset_class == OPTION)
+        valid = self.reason == ""
+        notional = (
+            np.where(self.asset_class == OPTION, self.unit_delta, self.unit_value)
+            * self.qty
+            * valid
+        )
+
+        def rates(table: dict[str, float]) -> np.ndarray:
+            return np.array([table.get(a, 0.0) for a in ASSET_CLASSES])[self.asset_class]
+
+        return liquidity.funding_cost(
+            notional,
+            -comp_var,
+            rates(lc.initial_margin),
+            rates(lc.initial_margin_stressed),
+            rates(lc.haircut),
+            rates(lc.haircut_stressed),
+            deriv,
+            lc.funding_rate_annual,
+            horizon_days,
+        )
+
+    def _top(self, comp_var: np.ndarray, comp_es: np.ndarray) -> tuple[Contributor, ...]:
+        n_top = min(self.config.top_n, self.n)
+        cand = np.argpartition(-comp_es, n_top - 1)[:n_top] if n_top < self.n else np.arange(self.n)
+        order = cand[np.lexsort((cand, -comp_es[cand]))]  # ties by id: deterministic
+        marginal = euler.marginal_var(comp_var, self.qty)
+        return tuple(
+            Contributor(
+                int(i),
+                str(self.symbol[i]),
+                ASSET_CLASSES[self.asset_class[i]],
+                float(self.qty[i]),
+                float(comp_var[i]),
+                float(comp_es[i]),
+                float(marginal[i]) if np.isfinite(marginal[i]) else 0.0,
+            )
+            for i in order
+        )
+
+    def _greeks(self) -> dict[str, dict[str, float]]:
+        valid = (self.reason == "").astype(np.float64)
+        q = self.qty * valid
+        out = {}
+        for code, name in enumerate(ASSET_CLASSES):
+            sel = self.asset_class == code
+            out[name] = {
+                "delta": float(q[sel] @ self.unit_delta[sel]),
+                "gamma": float(q[sel] @ self.unit_gamma[sel]),
+                "vega": float(q[sel] @ self.unit_vega[sel]),
+                "dv01": float(q[sel] @ self.unit_dv01[sel]),
+            }
+        return out
+
+    def _aggregates(
+        self, u_var: np.ndarray, u_es: np.ndarray
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        """Component VaR/ES summed by label (Euler parts are additive)."""
+        cv = self.pos_qty * u_var[self.pos_inst]
+        ce = self.pos_qty * u_es[self.pos_inst]
+        out = {}
+        for by in AGGREGATE_BY:
+            names, codes = self._label_codes[by]
+            v = np.bincount(codes, weights=cv, minlength=names.size)
+            e = np.bincount(codes, weights=ce, minlength=names.size)
+            out[by] = {
+                str(k): {"component_var": float(a), "component_es": float(b)}
+                for k, a, b in zip(names, v, e, strict=True)
+            }
+        return out
+
+    def _exclusions(self) -> tuple[Exclusion, ...]:
+        bad = self.reason[self.pos_inst] != ""
+        listed = [
+            Exclusion(int(b), int(i), str(self.reason[i]))
+            for b, i in zip(self.pos_book[bad], self.pos_inst[bad], strict=True)
+        ]
+        return tuple(self.unknown) + tuple(listed)

@@ -1,0 +1,81 @@
+"""Numba kernels of the engine's linear part: sweeps of the scenario matrix.
+
+The scenario matrix is float32 and column-major (one factor's moves across scenarios are
+contiguous); sums accumulate in float64. The two big sweeps split scenarios into blocks
+shared among threads, and each scenario's sum runs in one thread in a fixed factor order,
+so results are bit-for-bit independent of the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, parallel=True)
+def scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
+    """out[s] = sum over ``factors`` of shocks[s, f] * exposure[f] (float64 accumulation).
+
+    ``shocks`` is column-major, so each factor's column is one contiguous sweep; factors
+    without exposure are never read. Scenarios are split into blocks, one per thread.
+    """
+    n_s = shocks.shape[0]
+    block = 2048
+    n_blocks = (n_s + block - 1) // block
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(lo + block, n_s)
+        for s in range(lo, hi):
+            out[s] = 0.0
+        for j in range(factors.shape[0]):
+            f = factors[j]
+            e = exposure[f]
+            for s in range(lo, hi):
+                out[s] += np.float64(shocks[s, f]) * e
+
+
+@njit(cache=True, parallel=True)
+def scenario_axpy(shocks, delta, factors, out):  # pragma: no cover - numba
+    """out[s] += sum over ``factors`` of shocks[s, f] * delta[f] (incremental update)."""
+    n_s = shocks.shape[0]
+    block = 2048
+    n_blocks = (n_s + block - 1) // block
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(lo + block, n_s)
+        for j in range(factors.shape[0]):
+            f = factors[j]
+            d = delta[f]
+            for s in range(lo, hi):
+                out[s] += np.float64(shocks[s, f]) * d
+
+
+@njit(cache=True)
+def linear_unit_rows(shock_rows_t, inst, lin_f, lin_s, out):  # pragma: no cover - numba
+    """Per-unit linear P&L of instruments ``inst`` in a few scenarios.
+
+    ``shock_rows_t`` is (n_factors, n_rows): the tail scenarios' moves, factor-major, so one
+    instrument reads each of its factors' rows contiguously. ``out`` is (n_rows, len(inst)).
+    """
+    n_r = shock_rows_t.shape[1]
+    for j in range(inst.shape[0]):
+        i = inst[j]
+        for r in range(n_r):
+            out[r, j] = 0.0
+        for slot in range(lin_f.shape[1]):
+            f = lin_f[i, slot]
+            if f >= 0:
+                w = lin_s[i, slot]
+                for r in range(n_r):
+                    out[r, j] += w * np.float64(shock_rows_t[f, r])
+
+
+@njit(cache=True)
+def scenario_tdot(shocks, weights, out):  # pragma: no cover - numba
+    """out[f] = sum_s shocks[s, f] * weights[s] (column sweeps, float64 accumulation)."""
+    n_s, n_f = shocks.shape
+    for f in range(n_f):
+        acc = 0.0
+        for s in range(n_s):
+            acc += np.float64(shocks[s, f]) * weights[s]
+        out[f] = acc

@@ -1,0 +1,87 @@
+"""The risk engine as a pipeline stage: a snapshot every ``snapshot_interval_ms`` of event time.
+
+Implements the :class:`riskstream.pipeline.Stage` protocol by shape (``risk`` does not
+import the pipeline). The market-data stage before it writes the shared
+:class:`~riskstream.core.state.MarketState`; this stage only decides *when* to refresh:
+at the first batch and then whenever ``snapshot_interval_ms`` of event time has passed.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from riskstream.risk.engine import RiskEngine
+from riskstream.risk.snapshot import RiskSnapshot
+
+
+class RiskStage:
+    """Refresh the risk engine on event time and report its latest snapshot."""
+
+    name = "risk"
+
+    def __init__(self, engine: RiskEngine):
+        self.engine = engine
+        self.interval_ns = engine.config.snapshot_interval_ms * 1_000_000
+        self.snapshots = 0
+        self.refresh_ms: list[float] = []
+        self.last: RiskSnapshot | None = None
+        self._last_ns: int | None = None
+
+    def on_batch(self, events: np.ndarray, now_ns: int) -> None:
+        if self._last_ns is not None and now_ns - self._last_ns < self.interval_ns:
+            return
+        started = time.perf_counter()
+        self.last = self.engine.refresh(now_ns)
+        self.refresh_ms.append((time.perf_counter() - started) * 1e3)
+        self.snapshots += 1
+        self._last_ns = now_ns
+
+    def summary(self) -> dict[str, Any]:
+        if self.last is None:
+            return {"risk_snapshots": 0}
+        head = self.last.headline
+        ms = np.asarray(self.refresh_ms)
+        return {
+            "risk_snapshots": self.snapshots,
+            "var": head.var,
+            "es": head.es,
+            "lvar": head.lvar,
+            "lvar_parts": {
+                "spread_cost": head.spread_cost,
+                "impact_cost": head.impact_cost,
+                "funding_cost": head.funding_cost,
+            },
+            "confidence": head.confidence,
+            "horizon_days": head.horizon_days,
+            "top_contributors": [c.as_dict() for c in self.last.top_contributors],
+            "risk_excluded_positions": len(self.last.excluded),
+            "risk_lineage_id": self.last.lineage_id,
+            "risk_refresh_p50_ms": float(np.percentile(ms, 50)),
+            "risk_refresh_p99_ms": float(np.percentile(ms, 99)),
+        }
+
+    def view(self) -> list[tuple[str, str]]:
+        if self.last is None:
+            return [("risk", "waiting for the first snapshot")]
+        head = self.last.headline
+        label = f"{head.confidence:.1%} {head.horizon_days}d"
+        rows = [
+            (f"VaR {label}", f"{head.var:,.0f}"),
+            (f"ES {label}", f"{head.es:,.0f}"),
+            (
+                f"L-VaR {label}",
+                f"{head.lvar:,.0f} (spread {head.spread_cost:,.0f}, impact "
+                f"{head.impact_cost:,.0f}, funding {head.funding_cost:,.0f})",
+            ),
+        ]
+        for c in self.last.top_contributors[:5]:
+            rows.append((f"  ES contrib {c.symbol}", f"{c.component_es:,.0f}"))
+        if self.last.excluded:
+            rows.append(("positions excluded", str(len(self.last.excluded))))
+        return rows
+
+    def close(self) -> None:
+        return None
