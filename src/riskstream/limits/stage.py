@@ -122,21 +122,16 @@ def build_limits_stage(
     Parameters
     ----------
     risk_stage : RiskStage
-        Its engine must have been refreshed once (the reference limits are sized on it).
     depth : DepthSource, optional
         Reconstructed books (``MarketDataEngine``); a synthetic ladder fills the gaps.
     limits : list of LimitDefinition, optional
-        Default :func:`reference_limits`.
+        Default :func:`reference_limits`, sized on the first snapshot with a VaR.
     switch_store : SwitchStore, optional
         Default in memory; pass ``riskstream.store.limits_repo.LimitRepository`` to persist.
     """
     config = config or LimitsConfig()
     engine = risk_stage.engine
-    snap = risk_stage.last if risk_stage.last is not None else engine.refresh()
-    zero = np.zeros(len(engine.pos_qty))
-    frame = frame_from_engine(engine, snap, zero, config.max_participation)
-    if limits is None:
-        limits = reference_limits(frame, snap.headline.var, float(np.abs(frame.market_value).sum()))
+    deferred = limits is None  # reference limits are sized on the first valid snapshot
     ctx = market_context(engine)
     synthetic = SyntheticDepth(ctx.mid, ctx.spread_rel, ctx.adv, config.venue_depth_levels)
     venue = SimulatedVenue(
@@ -146,9 +141,9 @@ def build_limits_stage(
     )
     board = KillSwitchBoard(switch_store or MemorySwitchStore(), clock)
     controller = LimitController(
-        LimitMonitor(limits, config), board, venue, ctx, config, audit=audit
+        LimitMonitor(limits or [], config), board, venue, ctx, config, audit=audit
     )
-    stage = LimitsStage(risk_stage, controller)
+    stage = LimitsStage(risk_stage, controller, limits_from_first_snapshot=deferred)
     stage.synthetic = synthetic
     return stage
 
@@ -166,56 +161,63 @@ class LimitsStage:
 
     name = "limits"
 
-    def __init__(self, risk_stage: Any, controller: LimitController):
+    def __init__(
+        self,
+        risk_stage: Any,
+        controller: LimitController,
+        limits_from_first_snapshot: bool = False,
+    ):
         self.risk_stage = risk_stage
         self.controller = controller
         self.engine = risk_stage.engine
+        self.limits_from_first_snapshot = limits_from_first_snapshot
         self._last_lineage: str | None = None
-        self._value0: np.ndarray | None = None
         self.snapshots_checked = 0
         controller.on_fill = self._apply_fill
         self._books = np.asarray(self.engine.pos_book, dtype=np.int64)
         self.synthetic: SyntheticDepth | None = None
-        # the counterfactual: the positions as they started, never traded. Our orders do
-        # not move the market, so marking them to the same prices measures what the
-        # actions changed (the loss avoided, net of the fills' costs).
+        # P&L is marked against each instrument's first valid mark (instruments whose
+        # prices arrive late start then). The counterfactual is the positions as they
+        # started, never traded: our orders do not move the market, so against the same
+        # marks, P&L with the actions - P&L held = sum over fills of qty x (mark - fill
+        # value), the loss avoided net of the fills' costs.
+        n_rows = len(self.engine.pos_qty)
+        self._mark0 = np.full(len(self.engine.price), np.nan)
         self._held_inst = np.asarray(self.engine.pos_inst, dtype=np.int64).copy()
         self._held_qty = np.asarray(self.engine.pos_qty, dtype=np.float64).copy()
-        self._held_value0 = float((self._held_qty * self._mark()[self._held_inst]).sum())
-        self.cash = 0.0
+        self._row_fill_qty = np.zeros(n_rows)  # units traded per position row
+        self._row_fill_value = np.zeros(n_rows)  # their executed value, base currency
 
     def _mark(self) -> np.ndarray:
         """Mark-to-market value per unit (price x multiplier x FX; option premiums, not
-        delta-equivalents), base currency."""
+        delta-equivalents), base currency; NaN where the price is not known."""
         e = self.engine
-        return np.nan_to_num(e.price * e.multiplier * e.fx)
+        mark = e.price * e.multiplier * e.fx
+        first = np.isnan(self._mark0) & np.isfinite(mark)
+        self._mark0[first] = mark[first]
+        return mark
 
     def _pnl(self) -> np.ndarray:
-        """Each position's mark-to-market P&L since the stage started (base currency)."""
-        value = self.engine.pos_qty * self._mark()[self.engine.pos_inst]
-        if self._value0 is None or len(self._value0) != len(value):
-            self._value0 = value.copy()
-        return value - self._value0
+        """Each position row's P&L (held part plus its fills), base currency."""
+        mark = self._mark()
+        m = np.nan_to_num(mark - self._mark0)[self._held_inst]
+        now = np.nan_to_num(mark)[self._held_inst]
+        return self._held_qty * m + self._row_fill_qty * now - self._row_fill_value
 
     def _apply_fill(self, row: int, fill: Fill) -> None:
-        # the sold units leave the position; their value leaves the P&L baseline with them
-        unit = self._mark()[fill.instrument_id]
-        self.cash -= (
-            fill.quantity
-            * fill.avg_price
-            * self.controller.market.value_per_price[fill.instrument_id]
-        )
-        if self._value0 is not None:
-            self._value0[row] += fill.quantity * unit
+        vpp = self.controller.market.value_per_price[fill.instrument_id]
+        self._row_fill_qty[row] += fill.quantity
+        self._row_fill_value[row] += fill.quantity * fill.avg_price * vpp
         self.engine.apply_trade(int(self._books[row]), fill.instrument_id, fill.quantity)
 
     def pnl(self) -> tuple[float, float]:
         """(P&L with the actions taken, P&L had the positions been held), base currency,
         at the risk engine's latest prices."""
         mark = self._mark()
-        actual = float((self.engine.pos_qty * mark[self.engine.pos_inst]).sum()) + self.cash
-        held = float((self._held_qty * mark[self._held_inst]).sum())
-        return actual - self._held_value0, held - self._held_value0
+        held = float((self._held_qty * np.nan_to_num(mark - self._mark0)[self._held_inst]).sum())
+        now = np.nan_to_num(mark)[self._held_inst]
+        avoided = float((self._row_fill_qty * now - self._row_fill_value).sum())
+        return held + avoided, held
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         snap = self.risk_stage.last
@@ -228,7 +230,17 @@ class LimitsStage:
             if self.synthetic is not None:
                 self.synthetic.mid = ctx.mid
                 self.synthetic.spread_rel = ctx.spread_rel
-            frame = frame_from_engine(self.engine, snap, self._pnl(), cfg.max_participation)
+            pnl = self._pnl()
+            if len(pnl) != len(self.engine.pos_qty):  # positions added elsewhere: no P&L yet
+                pnl = np.resize(pnl, len(self.engine.pos_qty))
+                pnl[len(self._held_qty) :] = 0.0
+            frame = frame_from_engine(self.engine, snap, pnl, cfg.max_participation)
+            if self.limits_from_first_snapshot and snap.headline.var > 0:
+                self.limits_from_first_snapshot = False
+                gross = float(np.abs(frame.market_value).sum())
+                self.controller.monitor.set_limits(
+                    reference_limits(frame, snap.headline.var, gross)
+                )
             self.controller.on_snapshot(frame, received)
             self.snapshots_checked += 1
         self.controller.advance(now_ns)
