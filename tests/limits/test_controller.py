@@ -17,7 +17,7 @@ from riskstream.limits.controller import (
 )
 from riskstream.limits.execution import SimulatedVenue, SyntheticDepth
 from riskstream.limits.killswitch import KillSwitchBoard, MemorySwitchStore
-from riskstream.limits.model import LimitDefinition
+from riskstream.limits.model import Actor, LimitDefinition, Role
 from riskstream.limits.monitor import LimitMonitor
 from riskstream.limits.reduction import almgren_chriss_slices
 
@@ -73,6 +73,18 @@ def test_hard_breach_engages_the_switch_and_reduces_under_target() -> None:
     calm = frame([1e5, 5e4, 2e4], ["A", "A", "B"], ts_ns=50 * NS,
                  quantity=list(ctl.quantity), component_var=[1.0, 1.0, 1.0])  # fmt: skip
     assert not ctl.on_snapshot(calm).new_breaches and ctl.stats.orders == orders
+
+
+def test_a_halt_stops_a_running_reduction() -> None:
+    ctl, _ = _controller([LimitDefinition("firm", "firm", "var", 8.0, 10.0)])
+    snap = frame([1e5, 5e4, 2e4], ["A", "A", "B"], ts_ns=NS, quantity=[1000.0, 1000.0, 1000.0],
+                 component_var=[6.0, 4.0, 2.0])  # fmt: skip
+    ctl.on_snapshot(snap)
+    sent = ctl.stats.orders
+    assert sent > 0
+    ctl.board.engage(Actor("meg", Role.RISK_MANAGER), "firm", "stop everything")
+    ctl.advance(NS + 40 * NS)
+    assert ctl.stats.orders == sent
 
 
 def test_without_auto_reduce_a_breach_halts_and_trades_nothing() -> None:

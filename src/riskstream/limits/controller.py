@@ -32,7 +32,7 @@ from riskstream.core.clock import NS_PER_S
 from riskstream.limits.config import LimitsConfig
 from riskstream.limits.execution import Fill, SimulatedVenue
 from riskstream.limits.exposures import ExposureFrame
-from riskstream.limits.killswitch import KillSwitchBoard, TradingState
+from riskstream.limits.killswitch import GLOBAL, KillSwitchBoard, TradingState
 from riskstream.limits.model import AuditRecord, LimitDefinition, LimitType, Scope
 from riskstream.limits.monitor import LimitMonitor, MonitorResult
 from riskstream.limits.reduction import almgren_chriss_slices, plan_reduction
@@ -347,6 +347,9 @@ class LimitController:
 
     def _send(self, prog: Programme, row: int, qty: float, now_ns: int) -> int:
         assert self._quantity is not None and self._instrument is not None
+        halted = TradingState.HALTED
+        if self.board.state(GLOBAL) is halted or self.board.state(prog.scope_id) is halted:
+            return 0  # halted means no orders at all, reductions included
         held = self._quantity[row]
         qty = float(np.sign(qty) * min(abs(qty), abs(held)))  # never past flat
         if qty == 0.0 or np.sign(qty) == np.sign(held):
