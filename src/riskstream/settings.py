@@ -10,6 +10,7 @@ from riskstream.backtest.config import BacktestConfig
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.limits.config import LimitsConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
@@ -31,3 +32,4 @@ class Settings(ConfigModel):
     pricing: PricingConfig = PricingConfig()
     backtest: BacktestConfig = BacktestConfig()
     regime: RegimeConfig = RegimeConfig()
+    limits: LimitsConfig = LimitsConfig()

@@ -1,0 +1,34 @@
+"""Settings of the limits package: hysteresis, kill-switch triggers, reduction and venue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from riskstream.core.config import ConfigModel
+
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+
+
+class LimitsConfig(ConfigModel):
+    """How limits are monitored and how they act.
+
+    Utilisations are ``exposure / hard threshold``: 1.0 is a hard breach.
+    """
+
+    hysteresis: Annotated[float, Field(ge=0, lt=0.5)] = 0.05  # a state clears this far below
+    reduction_target_utilisation: Fraction = 0.8  # reduce until the limit is used this much
+    stop_loss_var_fraction: Fraction = 0.25  # a stop-loss cuts the scope's VaR to this share
+    reduction_quotes: Annotated[int, Field(ge=1, le=100_000)] = 256  # books quoted per plan
+    reduction_max_rounds: Annotated[int, Field(ge=1, le=20)] = 4  # re-plan after re-pricing
+    auto_reduce: bool = True  # a hard breach puts the scope in REDUCING and sends trades
+    price_gap_fraction: Fraction = 0.15  # circuit breaker: a mid jumps this much in one batch
+    stale_feed_s: Annotated[float, Field(gt=0)] = 30.0  # circuit breaker: no update this long
+    stale_feed_share: Fraction = 0.5  # ... for at least this share of held instruments
+    schedule_periods: Annotated[int, Field(ge=1, le=1000)] = 10  # Almgren-Chriss child orders
+    schedule_horizon_s: Annotated[float, Field(gt=0)] = 60.0  # to finish the reduction
+    risk_aversion: Annotated[float, Field(ge=0)] = 1e-6  # Almgren-Chriss lambda, per currency
+    max_participation: Fraction = 0.1  # of ADV per day, for the liquidation horizon
+    venue_depth_levels: Annotated[int, Field(ge=1, le=50)] = 10  # synthetic book levels
+    venue_resilience_s: Annotated[float, Field(gt=0)] = 5.0  # depth refills with this time const

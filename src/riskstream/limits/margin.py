@@ -1,0 +1,360 @@
+"""Exchange margin: SPAN (futures and options on futures) and TIMS-style portfolio margin.
+
+**SPAN** (CME Group, *Standard Portfolio Analysis of Risk*, 1988; the 16-scenario risk
+array of CME's "SPAN methodology overview" / "Risk Arrays" documentation). Each contract
+is revalued under 16 scenarios of the underlying price (unchanged, ±1/3, ±2/3, ±3/3 of the
+*price scan range*), each with volatility up and down by the *volatility scan range*, plus
+two *extreme moves* of ±``extreme_multiple`` price scan ranges (3 at CME) of which only
+``extreme_cover`` (35%, some exchanges 30%) counts — a far move is possible but one day's
+margin need not cover all of it. By SPAN convention the *risk array* is the loss of one
+long contract per scenario (losses positive). Per combined commodity (one underlying):
+
+* **scan risk** :math:`= \\max(0, \\max_j \\sum_i q_i a_{ij})`;
+* **intra-commodity (inter-month) spread charge**: the scan treats every delivery month as
+  perfectly correlated, so each spread formed between months (long in one, short in
+  another: :math:`\\min(\\sum \\Delta^+, \\sum \\Delta^-)` deltas) adds a charge;
+* **inter-commodity spread credit**: offsetting deltas in related commodities (corn vs
+  soybeans) earn back a percentage of the legs' outright margin per spread;
+* **short option minimum**: a floor per short option, since far out-of-the-money short
+  options show almost no scan loss but can gap into the money.
+
+requirement :math:`= \\max(scan + intra - inter, SOM)`, summed over combined commodities.
+
+**TIMS** (OCC's Theoretical Intermarket Margin System, the portfolio-margin method of
+FINRA Rule 4210(g)): each *class group* (all contracts on one underlying) is revalued at
+equally spaced *valuation points* across a price range (±15% for broad indexes); gains and
+losses net fully inside a class group, and between the class groups of one *product group*
+(e.g. the broad US equity indexes) only a percentage of the gains offsets the losses at the
+same point. The requirement of a product group is its worst point's net loss.
+
+:func:`span_im_rates` exposes SPAN as the initial-margin rates the risk engine's funding
+part of L-VaR takes (``riskstream.risk.liquidity.funding_cost``'s ``im_rate`` and
+``im_rate_stressed``): the risk engine is *given* margin, it does not import limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from riskstream.core.errors import InputError
+
+# (price move in scan ranges, volatility move in scan ranges, cover) of the 16 scenarios,
+# in CME's order. Rows 15 and 16 are scaled by the extreme multiple and cover at runtime.
+_SPAN_BASE = np.array(
+    [
+        [0.0, 1, 1],
+        [0.0, -1, 1],
+        [1 / 3, 1, 1],
+        [1 / 3, -1, 1],
+        [-1 / 3, 1, 1],
+        [-1 / 3, -1, 1],
+        [2 / 3, 1, 1],
+        [2 / 3, -1, 1],
+        [-2 / 3, 1, 1],
+        [-2 / 3, -1, 1],
+        [1.0, 1, 1],
+        [1.0, -1, 1],
+        [-1.0, 1, 1],
+        [-1.0, -1, 1],
+        [1.0, 0, 1],
+        [-1.0, 0, 1],
+    ]
+)
+
+
+def span_scenarios(extreme_multiple: float = 3.0, extreme_cover: float = 0.35) -> np.ndarray:
+    """The 16 SPAN scenarios: array (16, 3) of price move (in price scan ranges),
+    volatility move (in volatility scan ranges) and the share of the loss covered."""
+    if extreme_multiple <= 0 or not 0 < extreme_cover <= 1:
+        raise InputError(
+            "extreme_cover", extreme_cover, "a cover in (0, 1] and a positive multiple"
+        )
+    s = _SPAN_BASE.copy()
+    s[14:, 0] *= extreme_multiple
+    s[14:, 2] = extreme_cover
+    return s
+
+
+def span_risk_array(
+    value: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    price: float,
+    vol: float,
+    price_scan_range: float,
+    vol_scan_range: float,
+    multiplier: float = 1.0,
+    extreme_multiple: float = 3.0,
+    extreme_cover: float = 0.35,
+) -> np.ndarray:
+    """The risk array of one long contract: losses (positive) in the 16 scenarios.
+
+    Parameters
+    ----------
+    value : callable
+        ``value(price, vol)`` of one contract (vectorised over arrays of scenarios).
+    price, vol : float
+        Current underlying price and volatility.
+    price_scan_range : float
+        In price units of the underlying.
+    vol_scan_range : float
+        Absolute volatility move (0.04 = 4 vol points).
+    multiplier : float
+        Currency per point.
+    """
+    if price_scan_range <= 0 or vol_scan_range < 0:
+        raise InputError("price_scan_range", price_scan_range, "a positive price scan range")
+    s = span_scenarios(extreme_multiple, extreme_cover)
+    v0 = float(np.asarray(value(np.array([price]), np.array([vol])))[0])
+    prices = price + s[:, 0] * price_scan_range
+    vols = np.maximum(vol + s[:, 1] * vol_scan_range, 1e-6)
+    return (v0 - np.asarray(value(prices, vols), dtype=np.float64)) * s[:, 2] * multiplier
+
+
+def futures_risk_array(price_scan_range: float, multiplier: float = 1.0, **kw: float):
+    """Risk array of a long future (no volatility dependence): :math:`-m_j \\cdot PSR`."""
+    return span_risk_array(lambda p, v: p, 0.0, 0.0, price_scan_range, 0.0, multiplier, **kw)
+
+
+def option_risk_array(
+    future_price: float,
+    strike: float,
+    years: float,
+    rate: float,
+    vol: float,
+    is_call: bool,
+    price_scan_range: float,
+    vol_scan_range: float,
+    multiplier: float = 1.0,
+    days_ahead: float = 1.0,
+    **kw: float,
+) -> np.ndarray:
+    """Risk array of a long option on a future (Black 76, one day of time decay)."""
+    from riskstream.pricing.black_scholes import black76_price
+
+    # today's value against tomorrow's (the scenarios include one day of time decay)
+    t_next = max(years - days_ahead / 365.0, 0.0)
+    v0 = float(black76_price(future_price, strike, years, rate, vol, is_call))
+    s = span_scenarios(kw.get("extreme_multiple", 3.0), kw.get("extreme_cover", 0.35))
+    prices = future_price + s[:, 0] * price_scan_range
+    vols = np.maximum(vol + s[:, 1] * vol_scan_range, 1e-6)
+    after = black76_price(prices, strike, t_next, rate, vols, is_call)
+    return (v0 - after) * s[:, 2] * multiplier
+
+
+def scan_risk(risk_arrays: np.ndarray, quantity: np.ndarray) -> tuple[float, int]:
+    """Largest portfolio loss over the scenarios (>= 0) and its scenario (1-based).
+
+    ``risk_arrays`` (n_contracts, 16), ``quantity`` (n_contracts,) signed.
+    """
+    a = np.asarray(risk_arrays, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != 16:
+        raise InputError("risk_arrays", a.shape, "an array of shape (n_contracts, 16)")
+    losses = np.asarray(quantity, dtype=np.float64) @ a
+    j = int(np.argmax(losses))
+    return max(float(losses[j]), 0.0), j + 1
+
+
+def intra_commodity_charge(
+    delta: np.ndarray, tier: np.ndarray, charge: Mapping[tuple[int, int], float]
+) -> float:
+    """Inter-month spread charge of one combined commodity.
+
+    Parameters
+    ----------
+    delta : ndarray of shape (n,)
+        Net delta (futures-equivalent contracts) of each position.
+    tier : ndarray of int, shape (n,)
+        Each position's month tier.
+    charge : mapping of (tier_a, tier_b) to float
+        Charge per spread between two tiers (order-free).
+
+    Notes
+    -----
+    Spreads are formed greedily pair by pair of tiers in the order ``charge`` lists them
+    (SPAN's spread priority), each using :math:`\\min` of the long delta left in one tier
+    and the short delta left in the other.
+    """
+    tiers = np.unique(tier)
+    net = {int(t): float(np.asarray(delta)[np.asarray(tier) == t].sum()) for t in tiers}
+    total = 0.0
+    for (a, b), rate in charge.items():
+        da, db = net.get(a, 0.0), net.get(b, 0.0)
+        if da * db >= 0:
+            continue
+        n = min(abs(da), abs(db))
+        total += n * rate
+        net[a] = da - np.sign(da) * n
+        net[b] = db - np.sign(db) * n
+    return total
+
+
+def inter_commodity_credit(
+    net_delta: Sequence[float],
+    ratio: Sequence[float],
+    outright_margin: Sequence[float],
+    credit_rate: float,
+) -> float:
+    """Credit for a spread between combined commodities (legs on opposite sides).
+
+    Parameters
+    ----------
+    net_delta : sequence of float
+        Net delta of each leg's commodity.
+    ratio : sequence of float
+        Deltas per spread of each leg (e.g. 2 corn : 1 soybeans).
+    outright_margin : sequence of float
+        Margin per delta of each leg (its scan risk per futures-equivalent).
+    credit_rate : float
+        Share of the legs' margin credited (0.55 = 55%).
+
+    Returns
+    -------
+    float
+        ``credit_rate * spreads * sum(ratio * outright_margin)`` with
+        ``spreads = min |net_delta| / ratio`` when the legs offset, else 0.
+    """
+    d = np.asarray(net_delta, dtype=np.float64)
+    r = np.asarray(ratio, dtype=np.float64)
+    m = np.asarray(outright_margin, dtype=np.float64)
+    if not 0 <= credit_rate <= 1:
+        raise InputError("credit_rate", credit_rate, "a share in [0, 1]")
+    if np.all(d >= 0) or np.all(d <= 0):
+        return 0.0
+    spreads = float(np.min(np.abs(d) / r))
+    return credit_rate * spreads * float((r * m).sum())
+
+
+@dataclass(frozen=True)
+class SpanResult:
+    scan_risk: float
+    worst_scenario: int
+    intra_charge: float
+    inter_credit: float
+    short_option_minimum: float
+    requirement: float
+
+
+def span_requirement(
+    risk_arrays: np.ndarray,
+    quantity: np.ndarray,
+    intra_charge: float = 0.0,
+    inter_credit: float = 0.0,
+    short_option_minimum_per_contract: float = 0.0,
+    is_option: np.ndarray | None = None,
+) -> SpanResult:
+    """SPAN requirement of one combined commodity (see the module docstring)."""
+    scan, worst = scan_risk(risk_arrays, quantity)
+    q = np.asarray(quantity, dtype=np.float64)
+    shorts = 0.0 if is_option is None else float(-q[np.asarray(is_option) & (q < 0)].sum())
+    som = shorts * short_option_minimum_per_contract
+    requirement = max(scan + intra_charge - inter_credit, som, 0.0)
+    return SpanResult(scan, worst, intra_charge, inter_credit, som, requirement)
+
+
+def span_im_rates(
+    sigma_daily: np.ndarray,
+    coverage_sigmas: float = 3.0,
+    stress_vol_multiplier: float = 2.0,
+    extreme_multiple: float = 3.0,
+    extreme_cover: float = 0.35,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Initial-margin rates on ``|value|`` of linear derivatives under SPAN.
+
+    The price scan range is set to cover ``coverage_sigmas`` daily standard deviations
+    (a clearing house targets 99%+ one-day coverage); a future's scan risk is then
+    :math:`\\max(1, m_{ext} c_{ext})` price scan ranges. The stressed rate rescans with
+    volatility ``stress_vol_multiplier`` times higher (clearing houses raise scan ranges
+    as volatility rises — the margin spiral of Brunnermeier & Pedersen 2009).
+
+    Returns
+    -------
+    (im_rate, im_rate_stressed) : ndarrays like ``sigma_daily``
+        For ``riskstream.risk.liquidity.funding_cost``.
+    """
+    s = np.asarray(sigma_daily, dtype=np.float64)
+    if np.any(~np.isfinite(s)) or np.any(s < 0):
+        raise InputError("sigma_daily", s, "non-negative finite daily volatilities")
+    worst = max(1.0, extreme_multiple * extreme_cover)
+    rate = coverage_sigmas * s * worst
+    return rate, rate * stress_vol_multiplier
+
+
+# ------------------------------------------------------------------------ TIMS
+
+
+def valuation_points(price_range: float, n_points: int = 10) -> np.ndarray:
+    """Equally spaced relative moves across ``[-price_range, +price_range]`` (OCC uses 10
+    points, e.g. ±15% for broad-based indexes), plus the unchanged point."""
+    if not 0 < price_range < 1 or n_points < 2 or n_points % 2:
+        raise InputError(
+            "price_range", price_range, "a range in (0, 1) with an even number of points"
+        )
+    return np.linspace(-price_range, price_range, n_points + 1)
+
+
+@dataclass(frozen=True)
+class TimsResult:
+    requirement: float
+    by_product_group: dict[str, float]
+    worst_point: dict[str, int]
+    class_group_pnl: dict[str, np.ndarray]
+
+
+def tims_margin(
+    pnl: np.ndarray,
+    class_group: np.ndarray,
+    product_group: Mapping[str, str],
+    offset: Mapping[str, float],
+    minimum_per_contract: float = 0.0,
+    contracts: np.ndarray | None = None,
+) -> TimsResult:
+    """TIMS-style portfolio margin.
+
+    Parameters
+    ----------
+    pnl : ndarray of shape (n_positions, n_points)
+        Each position's P&L (gains positive) at the valuation points of its class group
+        (same number of points for all; row *j* of every group is the same relative move).
+    class_group : ndarray of str, shape (n_positions,)
+    product_group : mapping of class group to product group
+    offset : mapping of product group to the share of gains that offsets losses between
+        its class groups at the same valuation point (0..1)
+    minimum_per_contract : float
+        A floor per contract (OCC's minimum, e.g. $37.50 per contract).
+    contracts : ndarray of shape (n_positions,), optional
+        Absolute contracts per position for the floor.
+
+    Returns
+    -------
+    TimsResult
+        ``requirement = sum over product groups of max over points of
+        max(-(L_p + offset * min(G_p, -L_p)), 0)``, floored by the minimum.
+    """
+    pnl = np.asarray(pnl, dtype=np.float64)
+    labels = np.asarray(class_group).astype(str)
+    names, codes = np.unique(labels, return_inverse=True)
+    by_class = np.zeros((len(names), pnl.shape[1]))
+    np.add.at(by_class, codes, pnl)
+    groups: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        if name not in product_group:
+            raise InputError("class_group", name, "a class group mapped to a product group")
+        groups.setdefault(product_group[name], []).append(k)
+    out, worst = {}, {}
+    for pg, members in groups.items():
+        share = float(offset.get(pg, 0.0))
+        if not 0 <= share <= 1:
+            raise InputError("offset", share, f"a share in [0, 1] for product group {pg}")
+        block = by_class[members]
+        losses = np.minimum(block, 0).sum(axis=0)
+        gains = np.maximum(block, 0).sum(axis=0)
+        net = losses + share * np.minimum(gains, -losses)
+        j = int(np.argmin(net))
+        out[pg] = max(-float(net[j]), 0.0)
+        worst[pg] = j
+    total = sum(out.values())
+    if contracts is not None and minimum_per_contract > 0:
+        total = max(total, float(np.abs(contracts).sum()) * minimum_per_contract)
+    return TimsResult(total, out, worst, {n: by_class[k] for k, n in enumerate(names)})

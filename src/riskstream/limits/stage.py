@@ -1,0 +1,275 @@
+"""Limits as a pipeline stage: check each new risk snapshot, act, report.
+
+:class:`LimitsStage` implements :class:`riskstream.pipeline.Stage` by shape (``limits``
+does not import the pipeline). It runs after the risk stage: when the risk engine has
+published a snapshot newer than the last one checked, the stage builds the
+:class:`~riskstream.limits.exposures.ExposureFrame` from the engine's position arrays and
+hands it to the :class:`~riskstream.limits.controller.LimitController`; on every batch it
+lets due child orders go out and applies fills back to the engine (``apply_trade``), so the
+next snapshot sees the reduced portfolio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from riskstream.core.clock import Clock
+from riskstream.limits.config import LimitsConfig
+from riskstream.limits.controller import LimitController, MarketContext
+from riskstream.limits.execution import (
+    DepthSource,
+    FallbackDepth,
+    Fill,
+    SimulatedVenue,
+    SyntheticDepth,
+)
+from riskstream.limits.exposures import ExposureFrame, allocate_to_positions, liquidation_days
+from riskstream.limits.killswitch import KillSwitchBoard, MemorySwitchStore, SwitchStore
+from riskstream.limits.model import LimitDefinition, LimitType, Scope
+from riskstream.limits.monitor import LimitMonitor
+
+
+def frame_from_engine(
+    engine: Any, snapshot: Any, pnl: np.ndarray, max_participation: float
+) -> ExposureFrame:
+    """Per-position exposures from a :class:`riskstream.risk.engine.RiskEngine` and its
+    snapshot (duck-typed: ``pos_inst``, ``pos_qty``, ``pos_labels``, ``unit_value``,
+    ``unit_delta``, ``unit_gamma``, ``unit_vega``, ``adv``; snapshot ``component_var``,
+    ``component_es`` and headline ``var``/``lvar``)."""
+    ids = np.asarray(engine.pos_inst, dtype=np.int64)
+    q = np.asarray(engine.pos_qty, dtype=np.float64)
+    head = snapshot.headline
+    lvar_ratio = head.lvar / head.var if head.var > 0 else 1.0
+    comp_var = allocate_to_positions(snapshot.component_var, ids, q)
+    labels = engine.pos_labels
+    return ExposureFrame(
+        instrument_id=ids.astype(np.int32),
+        quantity=q,
+        market_value=q * engine.unit_value[ids],
+        delta=q * engine.unit_delta[ids],
+        gamma=q * engine.unit_gamma[ids],
+        vega=q * engine.unit_vega[ids],
+        component_var=comp_var,
+        component_es=allocate_to_positions(snapshot.component_es, ids, q),
+        component_lvar=comp_var * lvar_ratio,
+        pnl=np.nan_to_num(pnl),
+        liquidation_days=liquidation_days(q, engine.adv[ids], max_participation),
+        labels={
+            Scope.DESK: labels["desk"],
+            Scope.STRATEGY: labels["strategy"],
+            Scope.TRADER: labels["trader"],
+            Scope.ASSET_CLASS: labels["asset_class"],
+        },
+        ts_ns=int(snapshot.ts_ns),
+    )
+
+
+def market_context(engine: Any) -> MarketContext:
+    """Reduction inputs from a risk engine's prices and sensitivities (fresh arrays)."""
+    price = np.asarray(engine.price, dtype=np.float64)
+    mid = np.where(np.isfinite(engine.market.mid), engine.market.mid, price)
+    mid = np.where(np.isfinite(mid) & (mid > 0), mid, 1.0)
+    quoted = np.asarray(engine.market.spread, dtype=np.float64) / mid
+    spread_rel = np.where(np.isfinite(quoted) & (quoted > 0), quoted, engine.spread_bps * 1e-4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.abs(engine.unit_sigma / engine.unit_value)
+    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 0.01)
+    return MarketContext(
+        mid=mid,
+        value_per_price=np.asarray(engine.multiplier * engine.fx, dtype=np.float64),
+        spread_rel=np.maximum(spread_rel, 1e-6),
+        adv=np.asarray(engine.adv, dtype=np.float64),
+        sigma_daily=sigma,
+    )
+
+
+def reference_limits(frame: ExposureFrame, var: float, gross: float) -> list[LimitDefinition]:
+    """A default limit set sized on the portfolio as it starts (for the demo and bench).
+
+    Firm VaR: hard at 1.5x today's VaR; firm intraday stop-loss (drawdown): soft at 0.3x and
+    hard at 0.5x today's one-day VaR (half a day's 99% loss in one session stops the book);
+    each desk's gross notional: hard at 1.25x today's; any single position: hard at 5% of
+    firm gross.
+    """
+    limits = [
+        LimitDefinition(Scope.FIRM, "firm", LimitType.VAR, 1.2 * var, 1.5 * var),
+        LimitDefinition(Scope.FIRM, "firm", LimitType.DRAWDOWN, 0.3 * var, 0.5 * var),
+        LimitDefinition(Scope.FIRM, "firm", LimitType.POSITION_SIZE, 0.04 * gross, 0.05 * gross),
+    ]
+    desks = frame.labels[Scope.DESK].astype(str)
+    for desk in np.unique(desks):
+        g = float(np.abs(frame.market_value[desks == desk]).sum())
+        if g > 0:
+            limits.append(
+                LimitDefinition(Scope.DESK, desk, LimitType.GROSS_NOTIONAL, 1.1 * g, 1.25 * g)
+            )
+    return limits
+
+
+def build_limits_stage(
+    risk_stage: Any,
+    depth: DepthSource | None,
+    limits: list[LimitDefinition] | None = None,
+    config: LimitsConfig | None = None,
+    switch_store: SwitchStore | None = None,
+    audit: Any = None,
+    clock: Clock | None = None,
+) -> LimitsStage:
+    """Wire a :class:`LimitsStage` behind a risk stage.
+
+    Parameters
+    ----------
+    risk_stage : RiskStage
+    depth : DepthSource, optional
+        Reconstructed books (``MarketDataEngine``); a synthetic ladder fills the gaps.
+    limits : list of LimitDefinition, optional
+        Default :func:`reference_limits`, sized on the first snapshot with a VaR.
+    switch_store : SwitchStore, optional
+        Default in memory; pass ``riskstream.store.limits_repo.LimitRepository`` to persist.
+    """
+    config = config or LimitsConfig()
+    engine = risk_stage.engine
+    deferred = limits is None  # reference limits are sized on the first valid snapshot
+    ctx = market_context(engine)
+    synthetic = SyntheticDepth(ctx.mid, ctx.spread_rel, ctx.adv, config.venue_depth_levels)
+    venue = SimulatedVenue(
+        FallbackDepth(depth, synthetic) if depth is not None else synthetic,
+        ctx.value_per_price,
+        config.venue_resilience_s,
+    )
+    board = KillSwitchBoard(switch_store or MemorySwitchStore(), clock)
+    controller = LimitController(
+        LimitMonitor(limits or [], config), board, venue, ctx, config, audit=audit
+    )
+    stage = LimitsStage(risk_stage, controller, limits_from_first_snapshot=deferred)
+    stage.synthetic = synthetic
+    return stage
+
+
+class LimitsStage:
+    """Monitor limits on every new snapshot of a risk stage and act on breaches.
+
+    Parameters
+    ----------
+    risk_stage : object
+        Has ``last`` (the latest :class:`~riskstream.risk.snapshot.RiskSnapshot` or None)
+        and ``engine`` (the :class:`~riskstream.risk.engine.RiskEngine`).
+    controller : LimitController
+    """
+
+    name = "limits"
+
+    def __init__(
+        self,
+        risk_stage: Any,
+        controller: LimitController,
+        limits_from_first_snapshot: bool = False,
+    ):
+        self.risk_stage = risk_stage
+        self.controller = controller
+        self.engine = risk_stage.engine
+        self.limits_from_first_snapshot = limits_from_first_snapshot
+        self._last_lineage: str | None = None
+        self.snapshots_checked = 0
+        controller.on_fill = self._apply_fill
+        self._books = np.asarray(self.engine.pos_book, dtype=np.int64)
+        self.synthetic: SyntheticDepth | None = None
+        # P&L is marked against each instrument's first valid mark (instruments whose
+        # prices arrive late start then). The counterfactual is the positions as they
+        # started, never traded: our orders do not move the market, so against the same
+        # marks, P&L with the actions - P&L held = sum over fills of qty x (mark - fill
+        # value), the loss avoided net of the fills' costs.
+        n_rows = len(self.engine.pos_qty)
+        self._mark0 = np.full(len(self.engine.price), np.nan)
+        self._held_inst = np.asarray(self.engine.pos_inst, dtype=np.int64).copy()
+        self._held_qty = np.asarray(self.engine.pos_qty, dtype=np.float64).copy()
+        self._row_fill_qty = np.zeros(n_rows)  # units traded per position row
+        self._row_fill_value = np.zeros(n_rows)  # their executed value, base currency
+
+    def _mark(self) -> np.ndarray:
+        """Mark-to-market value per unit (price x multiplier x FX; option premiums, not
+        delta-equivalents), base currency; NaN where the price is not known."""
+        e = self.engine
+        mark = e.price * e.multiplier * e.fx
+        first = np.isnan(self._mark0) & np.isfinite(mark)
+        self._mark0[first] = mark[first]
+        return mark
+
+    def _pnl(self) -> np.ndarray:
+        """Each position row's P&L (held part plus its fills), base currency."""
+        mark = self._mark()
+        m = np.nan_to_num(mark - self._mark0)[self._held_inst]
+        now = np.nan_to_num(mark)[self._held_inst]
+        return self._held_qty * m + self._row_fill_qty * now - self._row_fill_value
+
+    def _apply_fill(self, row: int, fill: Fill) -> None:
+        vpp = self.controller.market.value_per_price[fill.instrument_id]
+        self._row_fill_qty[row] += fill.quantity
+        self._row_fill_value[row] += fill.quantity * fill.avg_price * vpp
+        self.engine.apply_trade(int(self._books[row]), fill.instrument_id, fill.quantity)
+
+    def pnl(self) -> tuple[float, float]:
+        """(P&L with the actions taken, P&L had the positions been held), base currency,
+        at the risk engine's latest prices."""
+        mark = self._mark()
+        held = float((self._held_qty * np.nan_to_num(mark - self._mark0)[self._held_inst]).sum())
+        now = np.nan_to_num(mark)[self._held_inst]
+        avoided = float((self._row_fill_qty * now - self._row_fill_value).sum())
+        return held + avoided, held
+
+    def on_batch(self, events: np.ndarray, now_ns: int) -> None:
+        snap = self.risk_stage.last
+        if snap is not None and snap.lineage_id != self._last_lineage:
+            received = self.controller.wall_clock()
+            self._last_lineage = snap.lineage_id
+            cfg = self.controller.config
+            ctx = market_context(self.engine)
+            self.controller.market = ctx
+            if self.synthetic is not None:
+                self.synthetic.mid = ctx.mid
+                self.synthetic.spread_rel = ctx.spread_rel
+            pnl = self._pnl()
+            if len(pnl) != len(self.engine.pos_qty):  # positions added elsewhere: no P&L yet
+                pnl = np.resize(pnl, len(self.engine.pos_qty))
+                pnl[len(self._held_qty) :] = 0.0
+            frame = frame_from_engine(self.engine, snap, pnl, cfg.max_participation)
+            if self.limits_from_first_snapshot and snap.headline.var > 0:
+                self.limits_from_first_snapshot = False
+                gross = float(np.abs(frame.market_value).sum())
+                self.controller.monitor.set_limits(
+                    reference_limits(frame, snap.headline.var, gross)
+                )
+            self.controller.on_snapshot(frame, received)
+            self.snapshots_checked += 1
+        self.controller.advance(now_ns)
+
+    def summary(self) -> dict[str, Any]:
+        out = self.controller.summary()
+        actual, held = self.pnl()
+        out["loss_avoided_usd"] = round(actual - held, 2)
+        out["pnl_with_limits_usd"] = round(actual, 2)
+        out["pnl_if_held_usd"] = round(held, 2)
+        out["limit_snapshots_checked"] = self.snapshots_checked
+        last = self.controller.last
+        if last is not None and len(last.utilisation):
+            out["max_limit_utilisation"] = round(float(last.utilisation.max()), 4)
+        return out
+
+    def view(self) -> list[tuple[str, str]]:
+        s = self.controller.summary()
+        actual, held = self.pnl()
+        rows = [
+            ("limit breaches", str(s["limit_breaches"])),
+            ("loss avoided", f"{actual - held:,.0f} (P&L {actual:,.0f} vs held {held:,.0f})"),
+            ("reduction trades", f"{s['reduction_trades']} (cost {s['reduction_cost_usd']:,.0f})"),
+        ]
+        switches = s["kill_switches"]
+        rows.append(
+            ("kill switches", ", ".join(f"{k}={v}" for k, v in switches.items()) or "all active")
+        )
+        return rows
+
+    def close(self) -> None:
+        return None
