@@ -10,6 +10,7 @@ from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.models.config import ModelsConfig
+from riskstream.service.config import ServiceConfig
 from riskstream.store.config import StoreConfig
 
 
@@ -21,3 +22,4 @@ class Settings(ConfigModel):
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
     models: ModelsConfig = ModelsConfig()
+    service: ServiceConfig = ServiceConfig()
