@@ -78,6 +78,17 @@ def require(role: Role):
     return dependency
 
 
+def _route_template(request: Request) -> str:
+    """The matched route's template (``/api/v1/instruments/{instrument_id}``), so metric
+    labels stay few; ``unmatched`` for 404s on unknown paths."""
+    if request.scope.get("route") is None:
+        return "unmatched"
+    path = request.url.path
+    for name, value in request.path_params.items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = list(loc)
     if parts and parts[0] in ("body", "query", "path", "header"):
@@ -203,8 +214,7 @@ def create_app(
             status = response.status_code
             return response
         finally:
-            route = request.scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = _route_template(request)
             elapsed = time.perf_counter() - started
             metrics.http_requests.labels(request.method, template, str(status)).inc()
             metrics.http_latency.labels(template).observe(elapsed)

@@ -6,12 +6,14 @@
 const KEY = "riskstream.apiKey";
 const MAX_POINTS = 600;
 const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional"];
-const LAYOUT = {
+// A fresh layout object per call: Plotly writes into layouts (axis types, ranges), so
+// charts must never share one.
+const layout = (extra) => ({
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
   font: { color: "#d8e1ea", size: 11 }, margin: { l: 60, r: 50, t: 10, b: 35 },
   xaxis: { gridcolor: "#263445" }, yaxis: { gridcolor: "#263445" },
-  legend: { orientation: "h", y: 1.12 },
-};
+  legend: { orientation: "h", y: 1.12 }, ...extra,
+});
 const CONFIG = { displayModeBar: false, responsive: true };
 
 const $ = (id) => document.getElementById(id);
@@ -102,11 +104,11 @@ function addPoint(r) {
 }
 
 function initCharts() {
-  Plotly.newPlot("chart-risk", [], { ...LAYOUT,
-    yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)", title: "P&L" } }, CONFIG);
-  Plotly.newPlot("chart-regime", [], { ...LAYOUT, yaxis: { range: [0, 1], gridcolor: "#263445" } }, CONFIG);
-  Plotly.newPlot("chart-heatmap", [], { ...LAYOUT, margin: { l: 90, r: 10, t: 10, b: 60 } }, CONFIG);
-  Plotly.newPlot("chart-drill", [], { ...LAYOUT, barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }, CONFIG);
+  Plotly.newPlot("chart-risk", [], layout({
+    yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)", title: "P&L" } }), CONFIG);
+  Plotly.newPlot("chart-regime", [], layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
+  Plotly.newPlot("chart-heatmap", [], layout({ margin: { l: 90, r: 10, t: 10, b: 60 } }), CONFIG);
+  Plotly.newPlot("chart-drill", [], layout({ barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }), CONFIG);
   $("chart-drill").on("plotly_click", (ev) => drillInto(ev.points[0].x));
 }
 
@@ -133,12 +135,12 @@ function render(r) {
     { x: s.t, y: s.es, name: "ES", mode: "lines", line: { color: "#a78bfa" } },
     { x: s.t, y: s.lvar, name: "L-VaR", mode: "lines", line: { color: "#f0b429" } },
     { x: s.t, y: s.pnl, name: "P&L", mode: "lines", yaxis: "y2", line: { color: "#2fbf71", dash: "dot" } },
-  ], { ...LAYOUT, yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)" } }, CONFIG);
+  ], layout({ yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)" } }), CONFIG);
 
   const g = state.regimes;
   Plotly.react("chart-regime", Object.keys(g.p).map((name) => ({
     x: g.t, y: g.p[name], name, stackgroup: "one", mode: "lines" })),
-    { ...LAYOUT, yaxis: { range: [0, 1], gridcolor: "#263445" } }, CONFIG);
+    layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
 
   if (r.utilisation) renderHeatmap(r.utilisation);
   const now = Date.now();
@@ -151,9 +153,10 @@ function renderHeatmap(rows) {
     const u = rows.find((x) => x.scope === d && x.limit_type === t); return u ? u.utilisation : null; }));
   const text = z.map((row) => row.map((v) => v === null ? "" : (v * 100).toFixed(0) + "%"));
   Plotly.react("chart-heatmap", [{ type: "heatmap", x: LIMIT_TYPES, y: desks, z, text,
-    texttemplate: "%{text}", zmin: 0, zmax: 1.2, hovertemplate: "%{y} %{x}: %{text}<extra></extra>",
+    zmin: 0, zmax: 1.2, hovertemplate: "%{y} %{x}: %{text}<extra></extra>",
+    texttemplate: "%{text}",
     colorscale: [[0, "#1d6b45"], [0.55, "#2fbf71"], [0.667, "#f0b429"], [0.833, "#ef4e4e"], [1, "#8b1c1c"]] }],
-    { ...LAYOUT, margin: { l: 90, r: 10, t: 10, b: 60 } }, CONFIG);
+    layout({ margin: { l: 90, r: 10, t: 10, b: 60 } }), CONFIG);
 }
 
 function addAlert(a) {
@@ -180,7 +183,7 @@ async function refreshDrill() {
     Plotly.react("chart-drill", [
       { type: "bar", x, y: rows.map((r) => r.component_var), name: "component VaR", marker: { color: "#4fa3ff" } },
       { type: "bar", x, y: rows.map((r) => r.component_es), name: "component ES", marker: { color: "#a78bfa" } },
-    ], { ...LAYOUT, barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }, CONFIG);
+    ], layout({ barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }), CONFIG);
     const crumbs = Object.entries(filters).map(([k, v]) => `${k}=${v}`).join(" › ");
     $("crumbs").textContent = crumbs ? "— " + crumbs : "— portfolio";
     $("drill-detail").textContent = by === "instrument" && rows.length ?
