@@ -106,7 +106,7 @@ def test_latest_history_and_drilldown(client: TestClient, keys, app, market) -> 
         f"/api/v1/risk/history?since_ns={snaps[1].ts_ns}&until_ns={snaps[2].ts_ns}", headers=h
     ).json()
     assert [r["lineage_id"] for r in hist["items"]] == [s.lineage_id for s in snaps[1:]]
-    r = client.get(f"/api/v1/risk/history?since_ns=10&until_ns=5", headers=h)
+    r = client.get("/api/v1/risk/history?since_ns=10&until_ns=5", headers=h)
     assert r.status_code == 422 and "until_ns" in r.json()["detail"]
 
     # Euler drill-down: every level's parts add up to the portfolio figure, and a desk's
@@ -250,12 +250,11 @@ def test_audit_log_is_append_only_in_the_database(client: TestClient, keys, app)
         "/api/v1/limits/macro/es", json={"limit": 1e6, "reason": "x"}, headers=auth(keys, "admin")
     )
     assert _audit_rows(app)
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with app.state.ctx.db.transaction() as conn:
-            conn.execute(AUDIT_LOG.update().values(actor="mallory"))
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-        with app.state.ctx.db.transaction() as conn:
-            conn.execute(AUDIT_LOG.delete())
+    db = app.state.ctx.db
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.transaction() as conn:
+        conn.execute(AUDIT_LOG.update().values(actor="mallory"))
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.transaction() as conn:
+        conn.execute(AUDIT_LOG.delete())
 
 
 def test_keys_are_hashed_shown_once_and_revocable(client: TestClient, keys, app) -> None:
