@@ -125,9 +125,7 @@ def demo(
     deadline = None if duration is None else time.perf_counter() + duration
     title = f"Riskstream — {len(universe):,} instruments"
     try:
-        with Live(
-            _render(pipeline.view(), title), console=console, refresh_per_second=4
-        ) as live:
+        with Live(_render(pipeline.view(), title), console=console, refresh_per_second=4) as live:
             last_render = 0.0
             while not stop["requested"]:
                 if deadline is not None and time.perf_counter() >= deadline:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from riskstream.core.config import ConfigModel
 
@@ -17,6 +18,9 @@ class StoreConfig(ConfigModel):
     refdb_url: str | None = None  # default: sqlite:///<data_dir>/refdata.db; or postgresql://...
     history_uri: str | None = None  # default: <data_dir>/history (a folder of Delta tables)
     cache_url: str = "memory://"  # or redis://host:port/db
+    history_flush_rows: Annotated[int, Field(ge=1)] = 1_000_000  # events buffered per write
+    history_retention_hours: Annotated[int, Field(ge=0)] = 168  # vacuum: time travel window
+    cache_ttl_s: Annotated[float, Field(gt=0)] = 60.0  # online features expire after this
 
     @field_validator("cache_url")
     @classmethod

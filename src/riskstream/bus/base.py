@@ -1,0 +1,165 @@
+"""The bus interface: publish event batches, consume them per partition, acknowledge.
+
+One small interface for every backend (``memory://``, ``nats://``):
+
+* :meth:`Bus.publish` splits a batch by partition (``instrument_id % partitions``), cuts
+  each part into messages no larger than the backend's payload limit, and gives every
+  message a deterministic id (:func:`message_id`) so a re-publish after a crash is
+  recognised as a duplicate and stored once.
+* Each partition is an ordered log whose messages are numbered ``1, 2, 3, …`` with no
+  holes (the *partition sequence*; in NATS the stream sequence of the partition's stream).
+  A consumer can therefore tell a duplicate (``seq <= last applied``) from a gap
+  (``seq > last applied + 1``) by arithmetic alone.
+* :meth:`Bus.consumer` opens a durable, named consumer over some partitions, positioned
+  just after the sequence numbers it is given (the consumer's checkpoint). :meth:`fetch`
+  returns messages in partition order, :meth:`commit` acknowledges through a sequence
+  number, :meth:`seek` repositions.
+
+Exactly-once *into state* is built on top of this in :mod:`riskstream.bus.consumer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from riskstream.bus import codec
+from riskstream.core.errors import InputError
+from riskstream.core.events import EVENT_DTYPE
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One delivered message: an event batch of one partition.
+
+    Attributes
+    ----------
+    partition : int
+        The partition (``instrument_id % partitions`` of every event in it).
+    seq : int
+        The message's sequence number in its partition (1, 2, … with no holes).
+    events : ndarray of EVENT_DTYPE, shape (n,)
+        The events, read-only.
+    msg_id : str
+        The publisher's message id (see :func:`message_id`).
+    deliveries : int
+        How many times the bus has delivered this message (1 the first time).
+    """
+
+    partition: int
+    seq: int
+    events: np.ndarray
+    msg_id: str
+    deliveries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What a :meth:`Bus.publish` call did."""
+
+    events: int  # events handed to the bus
+    messages: int  # messages sent
+    duplicates: int  # messages the bus recognised as already stored (not stored again)
+
+
+class Consumer(Protocol):
+    """A durable consumer of some partitions (see the module docstring)."""
+
+    name: str
+    partitions: tuple[int, ...]
+
+    def fetch(self, max_messages: int = 64, timeout_s: float = 1.0) -> list[Message]:
+        """Up to ``max_messages`` messages in partition order; [] if none came in time."""
+
+    def commit(self, positions: Mapping[int, int]) -> None:
+        """Acknowledge every delivered message of partition ``p`` up to ``positions[p]``."""
+
+    def seek(self, positions: Mapping[int, int]) -> None:
+        """Restart delivery of partition ``p`` just after sequence ``positions[p]``."""
+
+    def close(self) -> None:
+        """Release the consumer (its durable position stays with the bus)."""
+
+
+class Bus(Protocol):
+    """Publish/subscribe of event batches (EVENT_DTYPE arrays), partitioned by instrument."""
+
+    partitions: int
+
+    def publish(self, events: np.ndarray) -> PublishResult:
+        """Publish a batch: split by partition, chunked, de-duplicated by message id."""
+
+    def consumer(
+        self,
+        name: str,
+        partitions: Sequence[int] | None = None,
+        start_after: Mapping[int, int] | None = None,
+    ) -> Consumer:
+        """A durable consumer ``name`` of ``partitions`` (default all), delivering from just
+        after ``start_after[p]`` (default: where the durable consumer left off)."""
+
+    def last_seq(self, partition: int) -> int:
+        """The sequence number of the partition's newest message (0 when empty)."""
+
+    def close(self) -> None:
+        """Flush and disconnect."""
+
+
+def check_events(events: np.ndarray) -> np.ndarray:
+    """``events`` as a 1-d EVENT_DTYPE array, or a clear error."""
+    if not isinstance(events, np.ndarray) or events.dtype != EVENT_DTYPE:
+        got = getattr(events, "dtype", type(events).__name__)
+        raise InputError("events", str(got), "a numpy array of EVENT_DTYPE")
+    if events.ndim != 1:
+        raise InputError("events.ndim", events.ndim, "a 1-d batch")
+    return events
+
+
+def split_by_partition(events: np.ndarray, partitions: int) -> list[tuple[int, np.ndarray]]:
+    """Split a batch into ``(partition, events)`` parts, ``partition = instrument_id % n``.
+
+    The order of events within a partition is kept (a stable sort), so per-instrument
+    sequence order survives. With one partition the batch is returned as is (no copy).
+    """
+    if len(events) == 0:
+        return []
+    if partitions == 1:
+        return [(0, events)]
+    part = events["instrument_id"] % partitions
+    order = np.argsort(part, kind="stable")  # a radix sort for small integers: O(n)
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    # gather whole 64-byte records as rows of 8 words (much faster than a structured take)
+    words = np.ascontiguousarray(events).view(np.uint64).reshape(len(events), -1)
+    sorted_events = np.take(words, order, axis=0).view(EVENT_DTYPE).reshape(-1)
+    return [
+        (p, sorted_events[bounds[p] : bounds[p + 1]])
+        for p in range(partitions)
+        if bounds[p + 1] > bounds[p]
+    ]
+
+
+def chunks(events: np.ndarray, rows: int) -> list[np.ndarray]:
+    """Consecutive slices of at most ``rows`` events (views, no copy)."""
+    return [events[i : i + rows] for i in range(0, len(events), rows)]
+
+
+def message_id(partition: int, events: np.ndarray, payload: bytes | None = None) -> str:
+    """A deterministic id of one message: the same events always get the same id.
+
+    Built from the source, partition, first instrument and first sequence number (readable
+    in logs) plus a BLAKE2b digest of the events' wire bytes (``payload`` when the caller
+    already encoded them) (so two different batches never
+    share an id). A publisher that crashes and re-publishes the same batches produces the
+    same ids, and the bus stores each message once.
+    """
+    first = events[0]
+    data = payload if payload is not None else codec.encode(events)
+    digest = hashlib.blake2b(data, digest_size=10).hexdigest()
+    return (
+        f"{int(first['source'])}.{partition}.{int(first['instrument_id'])}."
+        f"{int(first['seq'])}.{len(events)}.{digest}"
+    )
