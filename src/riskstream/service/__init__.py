@@ -2,11 +2,11 @@
 
 Wiring for a pipeline (``riskstream demo``)::
 
-    app = create_app(settings.service, refdb, cache=open_cache(settings.store.cache_url))
-    feed = app.state.ctx.feed                 # SnapshotFeed
-    stages.append(ServiceStage(feed, risk_stage, md_stage))
-    runner = ServiceRunner(app, settings.service).start()
-    print(runner.url)
+    service = start_service(settings.service, refdb, cache_url=settings.store.cache_url)
+    stages.append(ServiceStage(service.feed, risk_stage, md_stage, regime_stage))
+    print(service.login_help())       # dashboard URL and one demo key per role, once
+    ...
+    service.stop()
 """
 
 from riskstream.service.app import create_app
@@ -14,6 +14,7 @@ from riskstream.service.auth import KeyStore, Principal, Role
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import DeskLimits, ServiceConfig
 from riskstream.service.feed import ServiceStage, SnapshotFeed
+from riskstream.service.launch import RunningService, start_service
 from riskstream.service.limits import Alert, DeskLimitMonitor, LimitProvider, Utilisation
 from riskstream.service.runner import ServiceRunner
 
@@ -25,6 +26,7 @@ __all__ = [
     "LimitProvider",
     "Principal",
     "RiskCache",
+    "RunningService",
     "Role",
     "ServiceConfig",
     "ServiceRunner",
@@ -32,14 +34,5 @@ __all__ = [
     "SnapshotFeed",
     "Utilisation",
     "create_app",
-    "demo_keys",
+    "start_service",
 ]
-
-
-def demo_keys(keys: KeyStore) -> dict[str, str]:
-    """Create one key per role for a demo session (``demo-<role>-<n>``); returned once,
-    to print — they are stored hashed."""
-    import secrets
-
-    tag = secrets.token_hex(2)
-    return {r.label: keys.create(f"demo-{r.label}-{tag}", r) for r in Role}
