@@ -41,7 +41,8 @@ class RunningService:
         """What to print for the user: the dashboard URL and how to sign in (the keys are
         shown here once; they are stored hashed)."""
         lines = [
-            f"Dashboard: {self.url}/   API reference: {self.url}/docs   Metrics: {self.url}/metrics",
+            f"Dashboard: {self.url}/   API reference: {self.url}/docs   "
+            f"Metrics: {self.url}/metrics",
             "Sign in with one of these API keys (send as X-API-Key for the REST API):",
         ]
         lines += [f"  {role:<13} {key}" for role, key in self.keys.items()]
