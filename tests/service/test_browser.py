@@ -79,6 +79,8 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
             page.wait_for_function(
                 "document.getElementById('chart-risk').data?.[0]?.x.length >= 3", timeout=5000
             )
+            drawn = "document.querySelector('#chart-risk .scatterlayer .trace path.js-line')"
+            path0 = page.evaluate(f"{drawn}?.getAttribute('d')")
             n0 = page.evaluate("document.getElementById('chart-risk').data[0].x.length")
             var0 = page.text_content("#t-var")
             last0 = page.evaluate("document.getElementById('chart-risk').data[0].y.at(-1)")
@@ -86,6 +88,7 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
             n1 = page.evaluate("document.getElementById('chart-risk').data[0].x.length")
             last1 = page.evaluate("document.getElementById('chart-risk').data[0].y.at(-1)")
             assert n1 >= n0 + 3, (n0, n1)  # at least two updates a second
+            assert path0 and page.evaluate(f"{drawn}.getAttribute('d')") != path0  # redrawn
             assert last1 != last0 and page.text_content("#t-var") not in ("—", "")
             assert var0 not in ("—", "")
             assert page.text_content("#status") == "live"

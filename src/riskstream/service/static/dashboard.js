@@ -107,7 +107,7 @@ function initCharts() {
   Plotly.newPlot("chart-risk", [], layout({
     yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)", title: "P&L" } }), CONFIG);
   Plotly.newPlot("chart-regime", [], layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
-  Plotly.newPlot("chart-heatmap", [], layout({ margin: { l: 90, r: 10, t: 10, b: 60 } }), CONFIG);
+  Plotly.newPlot("chart-heatmap", [], layout({ margin: { l: 130, r: 10, t: 10, b: 40 } }), CONFIG);
   Plotly.newPlot("chart-drill", [], layout({ barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }), CONFIG);
   $("chart-drill").on("plotly_click", (ev) => drillInto(ev.points[0].x));
 }
@@ -130,16 +130,19 @@ function render(r) {
   if (rp) { const best = Object.entries(rp).sort((a, b) => b[1] - a[1])[0];
     $("t-regime").textContent = `${best[0]} ${(best[1] * 100).toFixed(0)}%`; }
 
+  // Plotly.react redraws only what changed by reference: hand it fresh arrays each time.
+  const t = s.t.slice();
   Plotly.react("chart-risk", [
-    { x: s.t, y: s.var, name: "VaR", mode: "lines", line: { color: "#4fa3ff" } },
-    { x: s.t, y: s.es, name: "ES", mode: "lines", line: { color: "#a78bfa" } },
-    { x: s.t, y: s.lvar, name: "L-VaR", mode: "lines", line: { color: "#f0b429" } },
-    { x: s.t, y: s.pnl, name: "P&L", mode: "lines", yaxis: "y2", line: { color: "#2fbf71", dash: "dot" } },
+    { x: t, y: s.var.slice(), name: "VaR", mode: "lines", line: { color: "#4fa3ff" } },
+    { x: t, y: s.es.slice(), name: "ES", mode: "lines", line: { color: "#a78bfa" } },
+    { x: t, y: s.lvar.slice(), name: "L-VaR", mode: "lines", line: { color: "#f0b429" } },
+    { x: t, y: s.pnl.slice(), name: "P&L", mode: "lines", yaxis: "y2", line: { color: "#2fbf71", dash: "dot" } },
   ], layout({ yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)" } }), CONFIG);
 
   const g = state.regimes;
+  const gt = g.t.slice();
   Plotly.react("chart-regime", Object.keys(g.p).map((name) => ({
-    x: g.t, y: g.p[name], name, stackgroup: "one", mode: "lines" })),
+    x: gt, y: g.p[name].slice(), name, stackgroup: "one", mode: "lines" })),
     layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
 
   if (r.utilisation) renderHeatmap(r.utilisation);
@@ -156,7 +159,7 @@ function renderHeatmap(rows) {
     zmin: 0, zmax: 1.2, hovertemplate: "%{y} %{x}: %{text}<extra></extra>",
     texttemplate: "%{text}",
     colorscale: [[0, "#1d6b45"], [0.55, "#2fbf71"], [0.667, "#f0b429"], [0.833, "#ef4e4e"], [1, "#8b1c1c"]] }],
-    layout({ margin: { l: 90, r: 10, t: 10, b: 60 } }), CONFIG);
+    layout({ margin: { l: 130, r: 10, t: 10, b: 40 } }), CONFIG);
 }
 
 function addAlert(a) {
