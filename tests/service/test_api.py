@@ -123,6 +123,7 @@ def test_latest_history_and_drilldown(client: TestClient, keys, app, market) -> 
         assert sum(r["component_es"] for r in inner) == pytest.approx(desk["component_es"])
     one = client.get("/api/v1/risk/instruments/12", headers=h).json()
     assert one["component_var"] == pytest.approx(float(snaps[-1].component_var[12]))
+    assert sum(b["component_es"] for b in one["books"]) == pytest.approx(one["component_es"])
     agg = client.get("/api/v1/risk/aggregates/desk", headers=h).json()
     for desk, parts in snaps[-1].aggregates["desk"].items():
         assert agg["rows"][desk] == pytest.approx(parts)
@@ -144,8 +145,13 @@ def test_position_change_is_applied_and_audited(client: TestClient, keys, app) -
         ],
         "reason": "hedge rebalance",
     }
+    told = []  # the pipeline's engine subscribes to position changes (demo wiring)
+    app.state.ctx.position_listeners.append(told.append)
     r = client.post("/api/v1/positions", json=body, headers=auth(keys, "risk_manager"))
     assert r.status_code == 200 and r.json()["changed"] == 2
+    assert len(told) == 1 and told[0].positions.filter(
+        (told[0].positions["book_id"] == 1) & (told[0].positions["instrument_id"] == 0)
+    )["quantity"].to_list() == [-10.0]
     now = client.get("/api/v1/positions?book_id=1", headers=auth(keys, "viewer")).json()
     qty = {p["instrument_id"]: p["quantity"] for p in now["items"]}
     assert qty[some] == 1234.5 and qty[0] == -10

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -32,17 +33,23 @@ SNAP = {
 def _check_staleness_and_ttl(cache, clock: ManualClock, wait) -> None:
     risk = RiskCache(cache, ttl_s=1.0, stale_after_s=0.5, clock=clock, prefix="t")
     assert risk.latest() is None
-    published = risk.publish(SNAP)
+    cvar, ces = np.array([1.5, -2.0, np.nan]), np.array([2.5, -1.0, 0.0])
+    published = risk.publish(SNAP, cvar, ces)
     got = risk.latest()
     assert got.stale is False and got.published_ns == published and got.age_s == 0.0
     assert got.value["var"] == 10.0 and got.value["lvar"] is None  # NaN -> null (strict JSON)
     assert risk.aggregates("desk").value == SNAP["aggregates"]["desk"]
-    assert 0 < cache.ttl_s("t:snapshot") <= 1.0
+    parts = risk.contributions()
+    assert parts.published_ns == published and not parts.stale
+    np.testing.assert_array_equal(parts.value[0], cvar)  # bit for bit, NaN kept
+    np.testing.assert_array_equal(parts.value[1], ces)
+    assert 0 < cache.ttl_s("t:snapshot") <= 1.0 and 0 < cache.ttl_s("t:contributions") <= 1.0
     clock.advance(600_000_000)  # 0.6 s later: past stale_after_s, inside the TTL
     got = risk.latest()
     assert got.stale is True and got.age_s == pytest.approx(0.6)
     wait()  # past the TTL: gone, never served as current
     assert risk.latest() is None and risk.aggregates("desk") is None
+    assert risk.contributions() is None
 
 
 def test_memory_risk_cache_ttl_and_staleness() -> None:
@@ -56,7 +63,7 @@ def test_redis_risk_cache_ttl_and_staleness(redis_url: str) -> None:
     clock = ManualClock(time.time_ns())
     cache = RedisCache(redis_url)
     try:
-        cache.delete(["t:snapshot", "t:aggregates:desk"])
+        cache.delete(["t:snapshot", "t:aggregates:desk", "t:contributions"])
         _check_staleness_and_ttl(cache, clock, lambda: time.sleep(1.1))
     finally:
         cache.close()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from riskstream.core.errors import InputError
 from riskstream.service.app import context, require
 from riskstream.service.auth import Principal, Role
+from riskstream.service.cache import Cached, finite
 from riskstream.service.context import ServiceContext
 from riskstream.service.limits import LIMIT_TYPES
 from riskstream.store.audit import append_audit, read_audit
@@ -208,11 +209,20 @@ def change_positions(ctx: Ctx, who: RiskManager, body: PositionChanges) -> dict[
 # ---------------------------------------------------------------- risk
 
 
-def _latest(ctx: ServiceContext):
+def _latest(ctx: ServiceContext) -> Cached:
     cached = ctx.cache.latest()
     if cached is None:
         raise HTTPException(
             503, "no risk snapshot in the cache: none published yet, or it expired (TTL)"
+        )
+    return cached
+
+
+def _contributions(ctx: ServiceContext) -> Cached:
+    cached = ctx.cache.contributions()
+    if cached is None:
+        raise HTTPException(
+            503, "no risk contributions in the cache: none published yet, or they expired"
         )
     return cached
 
@@ -222,12 +232,11 @@ def risk_latest(ctx: Ctx, _who: Viewer) -> dict[str, Any]:
     """The latest snapshot from the cache, flagged ``stale`` when older than
     ``stale_after_s`` (per-instrument arrays left out; see ``/risk/drilldown``)."""
     cached = _latest(ctx)
-    snap = {k: v for k, v in cached.value.items() if k not in ("component_var", "component_es")}
     return {
         "stale": cached.stale,
         "age_s": cached.age_s,
         "published_ns": cached.published_ns,
-        "snapshot": snap,
+        "snapshot": cached.value,
     }
 
 
@@ -270,7 +279,7 @@ def risk_drilldown(
 ) -> dict[str, Any]:
     """Euler contributions grouped ``by`` a level, within the filters given — from the
     portfolio down to a single instrument's contribution (parts sum to the whole)."""
-    cached = _latest(ctx)
+    cached = _contributions(ctx)
     filters = {
         k: v
         for k, v in (
@@ -281,16 +290,14 @@ def risk_drilldown(
         )
         if v is not None
     }
-    rows = ctx.portfolio.contributions(
-        cached.value["component_var"], cached.value["component_es"], by, filters
-    )
+    cvar, ces = cached.value
     return {
         "by": by,
         "filters": filters,
         "stale": cached.stale,
         "age_s": cached.age_s,
-        "ts_ns": cached.value["ts_ns"],
-        "rows": rows,
+        "published_ns": cached.published_ns,
+        "rows": finite(ctx.portfolio.contributions(cvar, ces, by, filters)),
     }
 
 
@@ -298,27 +305,21 @@ def risk_drilldown(
 def risk_instrument(
     ctx: Ctx, _who: Analyst, instrument_id: Annotated[int, Path(ge=0)]
 ) -> dict[str, Any]:
-    """One instrument's component VaR/ES and how its positions split them by book."""
+    """One instrument's component VaR/ES and its split over the books holding it."""
     row = _instrument_row(ctx, instrument_id, "instrument_id")
-    cached = _latest(ctx)
-    by_book = [
-        r
-        for r in ctx.portfolio.contributions(
-            cached.value["component_var"], cached.value["component_es"], "instrument"
-        )
-        if r["instrument_id"] == instrument_id
-    ]
-    positions = ctx.portfolio.positions.filter(pl.col("instrument_id") == instrument_id)
-    return {
-        "instrument": row,
-        "stale": cached.stale,
-        "component_var": cached.value["component_var"][instrument_id],
-        "component_es": cached.value["component_es"][instrument_id],
-        "positions": positions.select(
-            "book_id", "desk", "strategy", "trader", "quantity"
-        ).to_dicts(),
-        "total": by_book[0] if by_book else None,
-    }
+    cached = _contributions(ctx)
+    cvar, ces = cached.value
+    by_book = ctx.portfolio.contributions(cvar, ces, "book_id", {"instrument_id": instrument_id})
+    return finite(
+        {
+            "instrument": row,
+            "stale": cached.stale,
+            "published_ns": cached.published_ns,
+            "component_var": float(cvar[instrument_id]),
+            "component_es": float(ces[instrument_id]),
+            "books": by_book,
+        }
+    )
 
 
 # ---------------------------------------------------------------- limits, alerts, regimes

@@ -10,19 +10,29 @@ its age. A value is
 * **current** while younger than ``stale_after_s``;
 * **stale** (served, flagged ``stale: true``) once older — the pipeline has stalled;
 * **gone** once the cache's TTL (``ttl_s``) expires it — the API then answers 503.
+
+Keys: ``<prefix>:snapshot`` (the snapshot without per-instrument arrays, JSON),
+``<prefix>:aggregates:<level>`` (JSON) and ``<prefix>:contributions`` (the per-instrument
+component VaR and ES as raw little-endian float64 after an ``int64 published_ns, int64 n``
+header: 160 kB for 10,000 instruments, written and read without parsing), so the
+headline answer never carries the arrays.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from riskstream.core.clock import Clock, SystemClock
 from riskstream.store.cache import Cache
 
 AGGREGATE_LEVELS: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
+_HEADER = struct.Struct("<qq")
 
 
 def finite(value: Any) -> Any:
@@ -32,6 +42,11 @@ def finite(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
+        try:  # fast path: a list of numbers (per-instrument arrays), all finite
+            if all(map(math.isfinite, value)):
+                return list(value)
+        except TypeError:
+            pass
         return [finite(v) for v in value]
     return value
 
@@ -84,11 +99,33 @@ class RiskCache:
     def aggregates_key(self, level: str) -> str:
         return f"{self.prefix}:aggregates:{level}"
 
-    def publish(self, snapshot: dict[str, Any], published_ns: int | None = None) -> int:
-        """Store a snapshot (``RiskSnapshot.as_dict(contributions=True)``) and its
-        aggregates by level; returns the publication time."""
+    @property
+    def contributions_key(self) -> str:
+        return f"{self.prefix}:contributions"
+
+    def publish(
+        self,
+        snapshot: dict[str, Any],
+        component_var: np.ndarray | None = None,
+        component_es: np.ndarray | None = None,
+        published_ns: int | None = None,
+    ) -> int:
+        """Store a snapshot (``RiskSnapshot.as_dict()``), its aggregates by level and,
+        when given, the per-instrument Euler contributions; returns the publication time.
+
+        Parameters
+        ----------
+        snapshot : dict
+            JSON-friendly snapshot; NaN and infinities are stored as null.
+        component_var, component_es : ndarray of shape (n_instruments,), optional
+            Per-instrument component VaR and ES, base currency.
+        published_ns : int, optional
+            Publication time (default: the clock's now).
+        """
         published_ns = self.clock.now_ns() if published_ns is None else int(published_ns)
-        snapshot = finite(snapshot)
+        snapshot = finite(
+            {k: v for k, v in snapshot.items() if k not in ("component_var", "component_es")}
+        )
 
         def envelope(value: Any) -> bytes:
             body = {"published_ns": published_ns, "value": value}
@@ -97,26 +134,39 @@ class RiskCache:
         items = {self.snapshot_key: envelope(snapshot)}
         for level, rows in (snapshot.get("aggregates") or {}).items():
             items[self.aggregates_key(level)] = envelope(rows)
+        if component_var is not None and component_es is not None:
+            parts = np.stack([component_var, component_es]).astype("<f8", copy=False)
+            items[self.contributions_key] = (
+                _HEADER.pack(published_ns, parts.shape[1]) + parts.tobytes()
+            )
         self.cache.set_many(items, self.ttl_s)
         return published_ns
+
+    def contributions(self) -> Cached | None:
+        """``(component_var, component_es)`` arrays of the latest snapshot, or None."""
+        (raw,) = self.cache.get_many([self.contributions_key])
+        if raw is None:
+            return None
+        published_ns, n = _HEADER.unpack_from(raw)
+        parts = np.frombuffer(raw, dtype="<f8", offset=_HEADER.size).reshape(2, n)
+        return self._cached((parts[0], parts[1]), published_ns)
+
+    def _cached(self, value: Any, published_ns: int) -> Cached:
+        age_s = max(0.0, (self.clock.now_ns() - published_ns) / 1e9)
+        return Cached(value, published_ns, age_s, age_s > self.stale_after_s)
 
     def _read(self, key: str) -> Cached | None:
         (raw,) = self.cache.get_many([key])
         if raw is None:
             return None
         env = json.loads(raw)
-        age_s = max(0.0, (self.clock.now_ns() - env["published_ns"]) / 1e9)
-        return Cached(env["value"], env["published_ns"], age_s, age_s > self.stale_after_s)
+        return self._cached(env["value"], env["published_ns"])
 
     def latest(self) -> Cached | None:
-        """The latest snapshot, or None when none was published or it expired."""
+        """The latest snapshot (without per-instrument arrays), or None when none was
+        published or it expired."""
         return self._read(self.snapshot_key)
 
     def aggregates(self, level: str) -> Cached | None:
         """``{label: {"component_var", "component_es"}}`` at ``level``, or None."""
         return self._read(self.aggregates_key(level))
-
-    def published_ns(self) -> int | None:
-        """When the cached snapshot was published (cheap change detection)."""
-        cached = self.latest()
-        return None if cached is None else cached.published_ns

@@ -118,7 +118,7 @@ class SnapshotFeed:
         list of Alert
             The alerts this snapshot raised.
         """
-        data = snapshot.as_dict(contributions=True)
+        data = snapshot.as_dict()
         if regime_probabilities is not None:
             data["regime_probabilities"] = dict(regime_probabilities)
         if pnl is None and prices is not None:
@@ -126,7 +126,7 @@ class SnapshotFeed:
         data["pnl"] = pnl
         if cycle_s is not None:
             self.metrics.risk_cycle.observe(cycle_s)
-        published = self.cache.publish(data)
+        published = self.cache.publish(data, snapshot.component_var, snapshot.component_es)
         return self._ingest(data, published, prices)
 
     def follow_cache(self) -> bool:
