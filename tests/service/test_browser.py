@@ -102,6 +102,19 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
             # Drill-down: click the macro desk bar, land on its traders' contributions.
             bars = page.evaluate("document.getElementById('chart-drill').data[0].x")
             assert set(bars) == {"equities", "macro"}
+            bar = (
+                page.locator("#chart-drill .trace.bars")
+                .first.locator(".point")
+                .nth(bars.index("macro"))
+            )
+            box = bar.bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_function(
+                "document.getElementById('crumbs').textContent.includes('desk=macro')",
+                timeout=3000,
+            )
+            assert page.input_value("#drill-by") == "trader"
+            assert page.evaluate("document.getElementById('chart-drill').data[0].x") == ["bob"]
 
             # A risk manager lowers macro's VaR limit below its exposure: the next
             # snapshot breaches it, and the alert panel shows it within two seconds.
