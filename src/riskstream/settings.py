@@ -10,6 +10,7 @@ from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.models.config import ModelsConfig
+from riskstream.pricing.config import PricingConfig
 from riskstream.service.config import ServiceConfig
 from riskstream.store.config import StoreConfig
 
@@ -22,4 +23,5 @@ class Settings(ConfigModel):
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
     models: ModelsConfig = ModelsConfig()
+    pricing: PricingConfig = PricingConfig()
     service: ServiceConfig = ServiceConfig()

@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from scipy.special import ndtr
 
 from riskstream.core.instruments import Universe
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.markets import zero_rate
-from riskstream.pricing import bsm_price
+from riskstream.pricing import bsm_greeks, bsm_implied_vol
 
 
 def years_between(as_of: dt.date, dates: np.ndarray) -> np.ndarray:
@@ -37,31 +36,23 @@ def implied_vol_delta(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Implied volatility and delta of European options from their prices.
 
-    The volatility solves :math:`\\mathrm{BSM}(S, K, T, r, q, \\sigma) = \text{price}` by
-    bisection on :math:`[10^{-4}, 5]` (60 halvings, so to ~1e-17; the price rises
-    monotonically with :math:`\\sigma`); the delta is then (Hull, ch. 19)
+    The volatility is :func:`riskstream.pricing.bsm_implied_vol`'s; a price at or below the
+    zero-volatility value (no volatility reproduces it) gives :math:`\\sigma = 10^{-4}`.
+    The delta is then the Black-Scholes-Merton delta (Hull, ch. 19)
 
     .. math::
         \\Delta_{call} = e^{-qT} N(d_1), \\quad \\Delta_{put} = -e^{-qT} N(-d_1).
 
-    Black-76 options on futures are the case ``q = r``. A price below the zero-volatility
-    value gives :math:`\\sigma = 10^{-4}`. Arrays broadcast; ``T`` in years, rates decimal.
+    Black-76 options on futures are the case ``q = r``. Arrays broadcast; ``T`` in years,
+    rates decimal.
 
     Returns
     -------
     sigma, delta : ndarray
         Annual implied volatility and the signed delta per unit of underlying.
     """
-    shape = np.broadcast_shapes(*(np.shape(x) for x in (price, S, K, T, r, q, is_call)))
-    lo, hi = np.full(shape, 1e-4), np.full(shape, 5.0)
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        above = bsm_price(S, K, T, r, q, mid, is_call) > price
-        hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
-    sigma = 0.5 * (lo + hi)
-    d1 = (np.log(S / K) + (r - q + 0.5 * sigma**2) * T) / (sigma * np.sqrt(T))
-    delta = np.exp(-q * T) * (ndtr(d1) - ~np.asarray(is_call, dtype=bool))
-    return sigma, delta
+    sigma = np.fmax(bsm_implied_vol(price, S, K, T, r, q, is_call), 1e-4)
+    return sigma, bsm_greeks(S, K, T, r, q, sigma, is_call).delta
 
 
 def unit_exposure(universe: Universe) -> np.ndarray:
