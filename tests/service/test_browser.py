@@ -107,7 +107,8 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
                 .first.locator(".point")
                 .nth(bars.index("macro"))
             )
-            box = bar.bounding_box()
+            page.locator("#chart-drill").scroll_into_view_if_needed()
+            box = bar.bounding_box()  # viewport coordinates, after scrolling
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             page.wait_for_function(
                 "document.getElementById('crumbs').textContent.includes('desk=macro')",

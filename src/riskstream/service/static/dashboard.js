@@ -19,7 +19,7 @@ const CONFIG = { displayModeBar: false, responsive: true };
 const $ = (id) => document.getElementById(id);
 const state = { key: null, ws: null, series: { t: [], var: [], es: [], lvar: [], pnl: [] },
   regimes: { t: [], p: {} }, count: 0, drill: { by: "desk", filters: {} }, lastDrill: 0,
-  alerts: 0, retry: null, role: null };
+  drillSeq: 0, alerts: 0, retry: null, role: null };
 
 const money = (x) => (x === null || x === undefined || Number.isNaN(x)) ? "—" :
   (Math.abs(x) >= 1e6 ? (x / 1e6).toFixed(2) + "M" : Math.abs(x) >= 1e3 ? (x / 1e3).toFixed(1) + "k" : x.toFixed(0));
@@ -179,8 +179,10 @@ function addAlert(a) {
 async function refreshDrill() {
   const { by, filters } = state.drill;
   const q = new URLSearchParams({ by, ...filters });
+  const seq = ++state.drillSeq;  // a slower, older answer must not overwrite a newer one
   try {
     const d = await api("/api/v1/risk/drilldown?" + q.toString());
+    if (seq !== state.drillSeq) return;
     const rows = d.rows.slice(0, 30);
     const x = rows.map((r) => String(r[by]));
     Plotly.react("chart-drill", [
@@ -192,6 +194,7 @@ async function refreshDrill() {
     $("drill-detail").textContent = by === "instrument" && rows.length ?
       `Largest: ${rows[0].instrument} contributes ${money(rows[0].component_es)} ES, ${money(rows[0].component_var)} VaR.` : "";
   } catch (e) {
+    if (seq !== state.drillSeq) return;
     $("drill-detail").textContent = e.status === 403 ? "Drill-down needs the analyst role." :
       e.status === 503 ? "Waiting for the first risk snapshot." : e.message;
   }
@@ -200,7 +203,7 @@ async function refreshDrill() {
 function drillInto(label) {
   const { by } = state.drill;
   if (by === "instrument") return;
-  state.drill.filters[by] = label;
+  state.drill = { by, filters: { ...state.drill.filters, [by]: label } };
   const next = { asset_class: "instrument", desk: "trader", strategy: "instrument", trader: "instrument" }[by];
   state.drill.by = next; $("drill-by").value = next; refreshDrill();
 }
