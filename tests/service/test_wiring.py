@@ -24,24 +24,39 @@ from tests.servers import free_port, wait_for_port
 from tests.service.conftest import MovingMarket, auth
 
 
-def test_service_stage_pushes_risk_snapshots_from_the_pipeline(app, market: MovingMarket, keys):
+def test_service_stage_pushes_risk_snapshots_from_the_pipeline(
+    app, market: MovingMarket, keys, universe
+) -> None:
     risk = RiskStage(market.engine)
     stage = ServiceStage(app.state.ctx.feed, risk, min_interval_s=0.0)
-    start = market.clock.now_ns()
 
     def source():
-        for i in range(1, 6):
+        for _ in range(5):
             market.clock.advance(200_000_000)
-            yield np.zeros(3, dtype=EVENT_DTYPE), start + i * 200_000_000
+            yield np.zeros(3, dtype=EVENT_DTYPE), market.clock.now_ns()
 
     pipeline = Pipeline(source(), [risk, stage], n_instruments=market.engine.n)
     while pipeline.step():
         pass
     assert stage.pushed == risk.snapshots == 5
     assert app.state.ctx.feed.latest_summary()["lineage_id"] == risk.last.lineage_id
-    text = TestClient(app).get("/metrics").text
+    client = TestClient(app)
+    text = client.get("/metrics").text
     assert "riskstream_events_ingested_total 15.0" in text
     assert "riskstream_risk_cycle_seconds_count 5.0" in text
+
+    # A position changed through the API reaches the engine on the pipeline's thread.
+    digest = risk.last.positions_digest
+    body = {"changes": [{"book_id": 1, "instrument_id": 12, "quantity": 0}], "reason": "flat"}
+    assert client.post("/api/v1/positions", json=body, headers=auth(keys, "admin")).is_success
+    pipeline.source = source()
+    try:
+        assert pipeline.step() and pipeline.step()  # applied after one refresh, used by the next
+        assert stage.position_updates == 1
+        assert risk.last.positions_digest != digest
+        assert risk.last.component_var[12] == 0.0  # the future is flat now
+    finally:  # the engine is shared by the session's tests
+        market.engine.set_positions(universe.positions, universe.books)
 
 
 def test_start_service_serves_and_prints_how_to_sign_in(db, market: MovingMarket) -> None:

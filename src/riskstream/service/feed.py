@@ -211,6 +211,9 @@ class ServiceStage:
         Has ``probabilities`` (dict) — passed with each snapshot when present.
     min_interval_s : float
         Push at most this often (wall clock): the dashboard needs ~4 Hz, not 10.
+
+    Position changes made through the API reach the engine here, on the pipeline's
+    thread (``engine.set_positions``), so a refresh never sees half of a change.
     """
 
     name = "service"
@@ -234,9 +237,18 @@ class ServiceStage:
         self._md_batches = 0
         self._events = 0
         self._started = time.perf_counter()
+        self._portfolio = feed.portfolio
+        self.position_updates = 0
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         self._events += len(events)
+        portfolio = self.feed.portfolio
+        if portfolio is not self._portfolio:  # positions changed through the API
+            engine = getattr(self.risk_stage, "engine", None)
+            if engine is not None:
+                engine.set_positions(portfolio.universe.positions, portfolio.universe.books)
+            self._portfolio = portfolio
+            self.position_updates += 1
         if self.md_stage is not None:
             batches = self.md_stage.batches
             lat = self.md_stage.latency_ns
