@@ -3,6 +3,7 @@ requests answered 4xx with the field named and nothing half-applied."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -290,3 +291,41 @@ def test_regimes_endpoint(client: TestClient, keys, app, market) -> None:
     app.state.ctx.feed.push(market.step(), regime_probabilities=probs)
     got = client.get("/api/v1/regimes", headers=h).json()
     assert got["latest"] == probs and len(got["history"]) == 1
+
+
+@pytest.mark.services
+def test_position_changes_and_audit_on_postgresql(postgres_url: str, universe, config) -> None:
+    from riskstream.service import create_app
+    from riskstream.store.refdb import RefDB
+    from tests.store.conftest import _postgres_database
+
+    urls = _postgres_database(postgres_url)
+    db = RefDB(next(urls))
+    try:
+        db.migrate()
+        db.save_universe(universe)
+        app = create_app(config, db)
+        key = app.state.ctx.keys.create("pg-manager", "risk_manager")
+        admin = app.state.ctx.keys.create("pg-admin", "admin")
+        client = TestClient(app)
+        h = {"X-API-Key": key}
+        bad = {
+            "changes": [
+                {"book_id": 0, "instrument_id": 0, "quantity": 1.0},
+                {"book_id": 0, "instrument_id": 10_000, "quantity": 1.0},
+            ],
+            "reason": "x",
+        }
+        r = client.post("/api/v1/positions", json=bad, headers=h)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "changes[1].instrument_id"
+        good = {"changes": [{"book_id": 0, "instrument_id": 0, "quantity": 7.0}], "reason": "pg"}
+        assert client.post("/api/v1/positions", json=good, headers=h).status_code == 200
+        assert db.positions(0).filter(pl.col("instrument_id") == 0)["quantity"].to_list() == [7.0]
+        audit = client.get("/api/v1/audit", headers={"X-API-Key": admin}).json()
+        assert [a["action"] for a in audit] == ["api_key.create", "api_key.create", "position.set"]
+        assert audit[-1]["after"] == {"quantity": 7.0}
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.transaction() as conn:
+            conn.execute(AUDIT_LOG.delete())
+    finally:
+        db.close()
+        next(urls, None)

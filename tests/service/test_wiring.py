@@ -96,6 +96,9 @@ def test_dashboard_and_docs_work_offline(client: TestClient, keys) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/positions" in spec["paths"]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    post = spec["paths"]["/api/v1/positions"]["post"]["description"]
+    assert post.endswith("Requires the **risk_manager** role or higher.")
+    assert "analyst" in spec["paths"]["/api/v1/risk/drilldown"]["get"]["description"]
 
 
 @pytest.fixture()

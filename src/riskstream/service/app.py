@@ -75,7 +75,29 @@ def require(role: Role):
         request.state.principal = principal
         return principal
 
+    dependency.required_role = role  # read by _document_roles
     return dependency
+
+
+def _document_roles(router: Any) -> None:
+    """Append each route's least role to its OpenAPI description (shown at ``/docs``);
+    idempotent (the routers are module-level, shared by every app)."""
+    from fastapi.routing import APIRoute
+
+    def roles(dependant: Any) -> list[Role]:
+        found = [getattr(dependant.call, "required_role", None)]
+        for sub in dependant.dependencies:
+            found += roles(sub)
+        return [r for r in found if r is not None]
+
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or "Requires the **" in (route.description or ""):
+            continue
+        if needed := roles(route.dependant):
+            role = max(needed)
+            route.description = (
+                f"{route.description}\n\nRequires the **{role.label}** role or higher."
+            ).strip()
 
 
 def _route_template(request: Request) -> str:
@@ -246,6 +268,7 @@ def create_app(
         """Prometheus exposition format (no authentication)."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    _document_roles(api.router)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(stream.router, prefix="/api/v1")
 
