@@ -9,6 +9,7 @@ from __future__ import annotations
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
 from riskstream.service.config import ServiceConfig
@@ -22,6 +23,7 @@ class Settings(ConfigModel):
     simulator: SimulatorConfig = SimulatorConfig()
     bus: BusConfig = BusConfig()
     store: StoreConfig = StoreConfig()
+    md: MdConfig = MdConfig()
     models: ModelsConfig = ModelsConfig()
     pricing: PricingConfig = PricingConfig()
     service: ServiceConfig = ServiceConfig()

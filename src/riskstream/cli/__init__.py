@@ -81,4 +81,13 @@ def main() -> None:
 
 
 # Command groups register themselves on `app` when imported.
-from riskstream.cli import demo, models, price, replay, serve, simulate, universe  # noqa: E402, F401
+from riskstream.cli import (  # noqa: E402, F401
+    book,
+    demo,
+    models,
+    price,
+    replay,
+    serve,
+    simulate,
+    universe,
+)

@@ -166,8 +166,11 @@ def equities(rng: np.random.Generator, n: int) -> pl.DataFrame:
             "_mcap": mcap,
             "_strategy": np.array([_EQUITY_STRATEGY[c] for c in country]),
             "_hold": np.full(n, 0.6),
-            "_long": np.full(n, 0.6),  # long-biased equity book
-            "_notional": 2e6 * (mcap / 1e10) ** 0.2,
+            # The reference fund is a balanced multi-asset portfolio: its equity book is
+            # long-biased (net long about 80% of its gross, like a 60/40 fund's equity
+            # sleeve), so a market-wide sell-off costs it real money.
+            "_long": np.full(n, 0.9),
+            "_notional": 1e7 * (mcap / 1e10) ** 0.2,
         }
     )
 
@@ -233,8 +236,9 @@ def futures(n: int, as_of: dt.date) -> pl.DataFrame:
             "_root": pick["root"],
             "_strategy": strategy,
             "_hold": 0.7 * np.exp(-0.3 * j),
-            "_long": np.full(n, 0.5),
-            "_notional": np.full(n, 8e6),
+            # Index futures are a long beta overlay; commodity futures go either way.
+            "_long": np.where(pick["kind"] == "index", 0.85, 0.5),
+            "_notional": np.where(pick["kind"] == "index", 2.5e7, 8e6),
         }
     )
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from riskstream.core.config import ConfigModel
 
@@ -20,10 +20,101 @@ class UniverseConfig(ConfigModel):
     as_of: dt.date = dt.date(2024, 6, 28)  # date of the reference prices; expiries follow it
 
 
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PerRegime = tuple[float, float, float]
+"""One value per regime: calm (0), volatile (1), crisis (2)."""
+
+
+class RegimeConfig(ConfigModel):
+    """The simulator's Markov regimes (Hamilton 1989): calm, volatile, crisis.
+
+    ``transition_per_min[i][j]`` is the probability of being in regime ``j`` one simulated
+    minute after being in regime ``i``. The chain runs in continuous time with the same
+    dwell times: regime ``i`` is left at rate :math:`-\\ln(P_{ii})` per minute, to ``j``
+    with probability :math:`P_{ij} / (1 - P_{ii})`. The other fields scale the market in
+    each regime.
+    """
+
+    initial: Literal[0, 1, 2] = 0
+    transition_per_min: tuple[PerRegime, PerRegime, PerRegime] = (
+        (0.98, 0.017, 0.003),  # calm: ~50 minutes on average
+        (0.06, 0.92, 0.02),  # volatile: ~12 minutes
+        (0.03, 0.09, 0.88),  # crisis: ~8 minutes
+    )
+    factor_vol_mult: PerRegime = (1.0, 1.7, 2.8)  # systematic volatility
+    idio_vol_mult: PerRegime = (1.0, 1.3, 1.6)  # idiosyncratic: correlations rise in stress
+    spread_mult: PerRegime = (1.0, 1.8, 3.5)  # quoted spreads
+    depth_mult: PerRegime = (1.0, 0.6, 0.3)  # resting size near the touch
+    activity_mult: PerRegime = (1.0, 1.3, 1.8)  # event rate
+    market_jumps_per_day: PerRegime = (0.1, 0.5, 2.0)  # jumps of the market factor
+    market_drift_per_year: PerRegime = (0.06, 0.0, -0.40)
+
+    @model_validator(mode="after")
+    def _stochastic_rows(self) -> Self:
+        for i, row in enumerate(self.transition_per_min):
+            if any(not 0.0 <= p <= 1.0 for p in row) or abs(sum(row) - 1.0) > 1e-9:
+                raise ValueError(
+                    f"transition_per_min row {i} is {row}; expected probabilities summing to 1"
+                )
+            if row[i] <= 0.0:
+                raise ValueError(
+                    f"transition_per_min[{i}][{i}] is {row[i]}; expected a positive probability "
+                    "of staying in the regime"
+                )
+        for name in ("factor_vol_mult", "idio_vol_mult", "spread_mult", "depth_mult",
+                     "activity_mult"):  # fmt: skip
+            if any(v <= 0.0 for v in getattr(self, name)):
+                raise ValueError(f"{name} is {getattr(self, name)}; expected positive values")
+        if any(v < 0.0 for v in self.market_jumps_per_day):
+            raise ValueError("market_jumps_per_day must not be negative")
+        return self
+
+
+class FlashCrashConfig(ConfigModel):
+    """The ``flash-crash`` scenario: a fast fall of the equity market, liquidity evaporating,
+    then a partial recovery (after the pattern of 6 May 2010: the E-mini fell about 5 % in
+    minutes and recovered most of it — CFTC-SEC staff report, 30 September 2010)."""
+
+    at_s: Annotated[float, Field(ge=0.0)] = 120.0  # simulated seconds after the start
+    drop: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.075  # fall of the market factor
+    fall_s: Annotated[float, Field(gt=0.0)] = 180.0
+    trough_s: Annotated[float, Field(ge=0.0)] = 60.0
+    recovery_s: Annotated[float, Field(gt=0.0)] = 300.0
+    recovery_fraction: Probability = 0.5  # share of the fall won back
+    spread_mult: Annotated[float, Field(ge=1.0)] = 8.0  # spreads at the trough, x normal
+    depth_divisor: Annotated[float, Field(ge=1.0)] = 6.0  # depth at the trough, / normal
+
+
+class EventShareConfig(ConfigModel):
+    """Share of the simulator's events going to each asset class (renormalised over the
+    classes a universe has). Within a class, rates are proportional to ADV."""
+
+    equity: Annotated[float, Field(ge=0.0)] = 0.45
+    future: Annotated[float, Field(ge=0.0)] = 0.15
+    option: Annotated[float, Field(ge=0.0)] = 0.20
+    fx: Annotated[float, Field(ge=0.0)] = 0.12
+    bond: Annotated[float, Field(ge=0.0)] = 0.08
+
+
 class SimulatorConfig(ConfigModel):
-    """The market simulator: how fast it produces events and from which seed."""
+    """The market simulator: event rate, clock, market model and scenarios."""
 
     seed: Annotated[int, Field(ge=0)] = 7
     events_per_s: Annotated[float, Field(gt=0)] = 200_000.0  # simulated-time event rate
     speedup: Annotated[float, Field(gt=0)] = 1.0  # simulated seconds per wall-clock second
     batch_events: Annotated[int, Field(ge=1, le=10_000_000)] = 16_384
+    start: dt.datetime | None = None  # simulated start (UTC); None: the universe's as_of
+    session_open_utc: dt.time = dt.time(13, 30)  # 09:30 New York (summer time)
+    session_s: Annotated[float, Field(gt=0)] = 23_400.0  # 6.5 hours; the U-shape's period
+    trading_days_per_year: Annotated[float, Field(gt=0)] = 252.0
+    step_ms: Annotated[float, Field(gt=0, le=60_000)] = 100.0  # market-model time step
+    min_update_s: Annotated[float, Field(gt=0)] = 60.0  # every instrument moves this often
+    event_share: EventShareConfig = EventShareConfig()
+    regimes: RegimeConfig = RegimeConfig()
+    flash_crash: FlashCrashConfig = FlashCrashConfig()
+    idio_jumps_per_day: Annotated[float, Field(ge=0)] = 0.02  # per equity
+    idio_jump_sd: Annotated[float, Field(ge=0)] = 0.04
+    market_jump_mean: float = -0.01
+    market_jump_sd: Annotated[float, Field(ge=0)] = 0.01
+    leverage: float = -3.0  # d ln(implied vol) / d ln(spot): the leverage effect
+    implied_vol_half_life_s: Annotated[float, Field(gt=0)] = 120.0
