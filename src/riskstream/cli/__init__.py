@@ -91,6 +91,7 @@ from riskstream.cli import (  # noqa: E402, F401
     regime,
     replay,
     risk,
+    serve,
     simulate,
     universe,
 )

@@ -20,6 +20,12 @@ Tables (one row per record of :mod:`riskstream.core.instruments`):
     key/value text: ``base_currency``, ``as_of`` and whatever the writer records (e.g. the
     generator's configuration, so a caller can tell whether the stored universe is the one it
     wants).
+``audit_log``
+    append-only record of every change made through the service (who, what, when,
+    before/after as JSON); triggers reject UPDATE and DELETE (:mod:`riskstream.store.audit`).
+``api_keys``
+    the service's API keys: a public ``key_id``, a name, a role and the SHA-256 of the
+    secret (never the secret itself).
 """
 
 from __future__ import annotations
@@ -121,6 +127,30 @@ UNIVERSE_META = sa.Table(
     METADATA,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+AUDIT_LOG = sa.Table(
+    "audit_log",
+    METADATA,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False, index=True),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(256), nullable=False),
+    sa.Column("before", sa.Text, nullable=False),
+    sa.Column("after", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+API_KEYS = sa.Table(
+    "api_keys",
+    METADATA,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False),
 )
 
 _DIALECTS = ("sqlite", "postgresql")

@@ -1,0 +1,299 @@
+"""The FastAPI application: :func:`create_app` wires the API, the stream, the dashboard,
+``/metrics``, ``/health`` and the offline API documentation at ``/docs``.
+
+Authentication and roles are in :mod:`riskstream.service.auth`; every ``/api`` route and
+the stream require a key. ``/health`` and ``/metrics`` are open (probes and Prometheus);
+so are the static shells of the dashboard (``/``) and of the documentation (``/docs``,
+``/openapi.json``), which hold code, not data — the dashboard asks for a key before it
+reads anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import plotly
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from fastapi.staticfiles import StaticFiles
+
+from riskstream.core.clock import Clock, SystemClock
+from riskstream.core.errors import InputError, RiskstreamError
+from riskstream.service.auth import KeyStore, Principal, Role
+from riskstream.service.cache import RiskCache
+from riskstream.service.config import ServiceConfig
+from riskstream.service.context import ServiceContext
+from riskstream.service.feed import SnapshotFeed
+from riskstream.service.limits import DeskLimitMonitor, LimitProvider
+from riskstream.service.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from riskstream.service.portfolio import PortfolioView
+from riskstream.store.cache import Cache, MemoryCache
+from riskstream.store.refdb import RefDB
+
+log = logging.getLogger("riskstream.service")
+
+STATIC = Path(__file__).with_name("static")
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+"""plotly.js ships inside the ``plotly`` Python package: the dashboard serves it from
+there, so it works with no network."""
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key (`rsk_<id>_<secret>`); see `riskstream keys create`.",
+)
+
+
+def context(request: Request) -> ServiceContext:
+    return request.app.state.ctx
+
+
+def require(role: Role):
+    """Dependency: the caller's principal, which must hold at least ``role``
+    (401 without a valid key, 403 with a key whose role is too low)."""
+
+    def dependency(request: Request, key: str | None = Depends(api_key_header)) -> Principal:
+        principal = request.app.state.ctx.keys.authenticate(key)
+        if principal is None:
+            raise HTTPException(
+                401,
+                "missing or invalid API key: send it in the X-API-Key header",
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
+        if not principal.allows(role):
+            raise HTTPException(
+                403, f"role {principal.role.label} may not do this; needs {role.label}"
+            )
+        request.state.principal = principal
+        return principal
+
+    dependency.required_role = role  # read by _document_roles
+    return dependency
+
+
+def _document_roles(router: Any) -> None:
+    """Append each route's least role to its OpenAPI description (shown at ``/docs``);
+    idempotent (the routers are module-level, shared by every app)."""
+    from fastapi.routing import APIRoute
+
+    def roles(dependant: Any) -> list[Role]:
+        found = [getattr(dependant.call, "required_role", None)]
+        for sub in dependant.dependencies:
+            found += roles(sub)
+        return [r for r in found if r is not None]
+
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or "Requires the **" in (route.description or ""):
+            continue
+        if needed := roles(route.dependant):
+            role = max(needed)
+            route.description = (
+                f"{route.description}\n\nRequires the **{role.label}** role or higher."
+            ).strip()
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's template (``/api/v1/instruments/{instrument_id}``), so metric
+    labels stay few; ``unmatched`` for 404s on unknown paths."""
+    if request.scope.get("route") is None:
+        return "unmatched"
+    path = request.url.path
+    for name, value in request.path_params.items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    name = ""
+    for p in parts:
+        name += f"[{p}]" if isinstance(p, int) else (f".{p}" if name else str(p))
+    return name or "body"
+
+
+def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = []
+    for e in exc.errors():
+        if e["type"] == "json_invalid" or isinstance(e.get("input"), bytes):
+            field, message = (
+                "body",
+                f"request body is not valid JSON ({e.get('ctx', {}).get('error', e['msg'])})",
+            )
+        else:
+            field = _field_name(tuple(e["loc"]))
+            value = e.get("input")
+            shown = "" if isinstance(value, dict | list) or value is None else f" {value!r}"
+            message = f"field '{field}' has value{shown}; expected: {e['msg'].lower()}"
+            if e["type"] == "missing":
+                message = f"field '{field}' is required"
+        errors.append({"field": field, "message": message})
+    return JSONResponse(
+        {"detail": "; ".join(x["message"] for x in errors), "errors": errors}, status_code=422
+    )
+
+
+def _input_error(_request: Request, exc: InputError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc), "errors": [{"field": exc.field, "message": str(exc)}]},
+        status_code=422,
+    )
+
+
+def create_app(
+    config: ServiceConfig,
+    db: RefDB,
+    *,
+    cache: Cache | None = None,
+    limits: LimitProvider | None = None,
+    clock: Clock | None = None,
+    follow_cache: bool = False,
+) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    config : ServiceConfig
+    db : RefDB
+        Migrated reference DB holding a universe (instruments, books, positions), the
+        API keys and the audit log.
+    cache : Cache, optional
+        Risk cache backend (default an in-process :class:`MemoryCache`).
+    limits : LimitProvider, optional
+        Default :class:`DeskLimitMonitor` on ``config``.
+    clock : Clock, optional
+        Wall clock (publication times, staleness, audit timestamps).
+    follow_cache : bool
+        Poll the cache for snapshots another process published (``riskstream serve``
+        beside a pipeline, sharing Redis) instead of being pushed to.
+
+    Returns
+    -------
+    FastAPI
+        ``app.state.ctx`` is the :class:`ServiceContext`; ``app.state.ctx.feed`` is the
+        :class:`SnapshotFeed` a pipeline pushes into.
+    """
+    from riskstream.service import api, stream
+
+    clock = clock or SystemClock()
+    metrics = ServiceMetrics()
+    risk_cache = RiskCache(
+        cache if cache is not None else MemoryCache(clock),
+        ttl_s=config.snapshot_ttl_s,
+        stale_after_s=config.stale_after_s,
+        clock=clock,
+    )
+    limits = limits if limits is not None else DeskLimitMonitor(config, db, clock)
+    feed = SnapshotFeed(
+        risk_cache, limits, metrics, PortfolioView(db.load_universe()), config.history_size, clock
+    )
+    ctx = ServiceContext(
+        config, db, KeyStore(db, clock), risk_cache, feed, limits, metrics, clock, follow_cache
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_follow(ctx)) if follow_cache else None
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(
+        title="Riskstream",
+        version="0.1.0",
+        description=(
+            "Real-time, liquidity-adjusted market risk. Authenticate with an API key in the "
+            "`X-API-Key` header. Roles: viewer < analyst < risk_manager < admin."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InputError, _input_error)
+
+    @app.exception_handler(RiskstreamError)
+    def _riskstream_error(_request: Request, exc: RiskstreamError) -> JSONResponse:
+        metrics.errors.labels("api").inc()
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            template = _route_template(request)
+            elapsed = time.perf_counter() - started
+            metrics.http_requests.labels(request.method, template, str(status)).inc()
+            metrics.http_latency.labels(template).observe(elapsed)
+            if status >= 500:
+                metrics.errors.labels("http").inc()
+            principal = getattr(request.state, "principal", None)
+            log.info(
+                "%s %s %d",
+                request.method,
+                template,
+                status,
+                extra={
+                    "route": template,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1e3, 2),
+                    "principal": principal.name if principal else None,
+                },
+            )
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict[str, Any]:
+        """Liveness and freshness (no authentication)."""
+        cached = ctx.cache.latest()
+        snap = None if cached is None else {"age_s": cached.age_s, "stale": cached.stale}
+        return {"status": "ok", "snapshot": snap}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus exposition format (no authentication)."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    _document_roles(api.router)
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(stream.router, prefix="/api/v1")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html")
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+async def _follow(ctx: ServiceContext) -> None:
+    """Poll the shared cache for snapshots published by another process."""
+    while True:
+        try:
+            await asyncio.to_thread(ctx.feed.follow_cache)
+        except Exception:
+            ctx.metrics.errors.labels("cache").inc()
+            log.exception("reading the risk cache failed")
+        await asyncio.sleep(0.25)

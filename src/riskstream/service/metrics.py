@@ -1,0 +1,144 @@
+"""Prometheus metrics of the pipeline and the service (``/metrics``).
+
+One :class:`ServiceMetrics` per app, on its own registry (so several apps — tests, a
+demo — never collide). :data:`METRIC_NAMES` lists every exported family; the Grafana
+dashboards and alert rules in ``deploy/`` use only these (a test checks it).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "METRIC_NAMES", "ServiceMetrics"]
+
+disable_created_metrics()  # no *_created series: they double the output and no panel uses them
+
+# Latency buckets: microseconds to a second (event-to-feature latency targets < 1 ms).
+_LATENCY_BUCKETS = (1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.1, 1.0)
+_CYCLE_BUCKETS = (1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ServiceMetrics:
+    """Every metric the service exports."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.events = Counter(
+            "riskstream_events_ingested", "Market events ingested by the pipeline.", registry=r
+        )
+        self.ingest_rate = Gauge(
+            "riskstream_ingest_rate_events_per_second",
+            "Events per second over the pipeline's run.",
+            registry=r,
+        )
+        self.md_latency = Histogram(
+            "riskstream_md_latency_seconds",
+            "Receipt-to-feature latency per market-data batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.quarantined = Gauge(
+            "riskstream_quarantined_events",
+            "Events quarantined by market-data validation, by reason (cumulative).",
+            ["reason"],
+            registry=r,
+        )
+        self.risk_cycle = Histogram(
+            "riskstream_risk_cycle_seconds",
+            "Wall time of one risk refresh.",
+            buckets=_CYCLE_BUCKETS,
+            registry=r,
+        )
+        self.snapshots = Counter(
+            "riskstream_risk_snapshots", "Risk snapshots published.", registry=r
+        )
+        self.last_snapshot = Gauge(
+            "riskstream_last_snapshot_timestamp_seconds",
+            "Wall-clock time the latest risk snapshot was published (Unix seconds).",
+            registry=r,
+        )
+        self.risk = Gauge(
+            "riskstream_risk_measure",
+            "Portfolio risk of the latest snapshot, base currency.",
+            ["measure", "confidence", "horizon_days"],
+            registry=r,
+        )
+        self.pnl = Gauge("riskstream_pnl", "Mark-to-market P&L, base currency.", registry=r)
+        self.regime = Gauge(
+            "riskstream_regime_probability",
+            "Probability of each market regime in the latest snapshot.",
+            ["regime"],
+            registry=r,
+        )
+        self.utilisation = Gauge(
+            "riskstream_limit_utilisation",
+            "Exposure over limit, per scope and limit type (1 = at the limit).",
+            ["scope", "limit_type"],
+            registry=r,
+        )
+        self.breaches = Counter(
+            "riskstream_limit_breaches",
+            "Limit alerts raised, by severity.",
+            ["scope", "limit_type", "severity"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "riskstream_errors", "Errors by component.", ["component"], registry=r
+        )
+        self.http_requests = Counter(
+            "riskstream_http_requests",
+            "HTTP requests served.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "riskstream_http_request_seconds",
+            "HTTP request latency.",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.ws_clients = Gauge(
+            "riskstream_websocket_clients", "Open WebSocket streams.", registry=r
+        )
+
+    def render(self) -> bytes:
+        """The exposition-format text of every metric."""
+        return generate_latest(self.registry)
+
+
+METRIC_NAMES: frozenset[str] = frozenset(
+    {
+        "riskstream_events_ingested_total",
+        "riskstream_ingest_rate_events_per_second",
+        "riskstream_md_latency_seconds_bucket",
+        "riskstream_md_latency_seconds_sum",
+        "riskstream_md_latency_seconds_count",
+        "riskstream_quarantined_events",
+        "riskstream_risk_cycle_seconds_bucket",
+        "riskstream_risk_cycle_seconds_sum",
+        "riskstream_risk_cycle_seconds_count",
+        "riskstream_risk_snapshots_total",
+        "riskstream_last_snapshot_timestamp_seconds",
+        "riskstream_risk_measure",
+        "riskstream_pnl",
+        "riskstream_regime_probability",
+        "riskstream_limit_utilisation",
+        "riskstream_limit_breaches_total",
+        "riskstream_errors_total",
+        "riskstream_http_requests_total",
+        "riskstream_http_request_seconds_bucket",
+        "riskstream_http_request_seconds_sum",
+        "riskstream_http_request_seconds_count",
+        "riskstream_websocket_clients",
+    }
+)
+"""Sample names as they appear on ``/metrics`` (counters gain ``_total``)."""

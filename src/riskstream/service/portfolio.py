@@ -1,0 +1,121 @@
+"""The service's view of the portfolio: instruments, books and positions as one table, and
+the drill-down of Euler contributions from the portfolio to a single position.
+
+**Drill-down.** The risk engine reports each instrument's component VaR and ES (Euler
+allocation, Tasche 2000: ``C_i = q_i * dVaR/dq_i``, summing to the portfolio figure).
+Because a component is linear in the quantity held, an instrument held in several books
+splits exactly by quantity share: book ``b``'s part is ``C_i * q_{b,i} / sum_b q_{b,i}``.
+Every position thus carries its own contribution, and any grouping (asset class, desk,
+strategy, trader, instrument) is a sum of positions — so the parts at each level add up
+to the level above, down to one instrument's contribution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from riskstream.core.instruments import Universe
+
+LEVELS: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader", "instrument")
+
+
+class PortfolioView:
+    """Positions joined with their instrument and book (one row per position).
+
+    Parameters
+    ----------
+    universe : Universe
+        Instruments, books and positions (reloaded after each position change).
+    """
+
+    def __init__(self, universe: Universe):
+        self.universe = universe
+        inst = universe.instruments
+        fx = universe.fx_to_base
+        self.n_instruments = inst.height
+        self.ref_price = inst["ref_price"].to_numpy().astype(np.float64)
+        self.value_per_unit = (
+            inst["multiplier"].to_numpy()
+            * np.array([fx.get(c, np.nan) for c in inst["currency"].to_list()])
+        ).astype(np.float64)
+        self.positions = (
+            universe.positions.join(universe.books, on="book_id", how="left")
+            .join(
+                inst.select("instrument_id", "symbol", "asset_class", "currency"),
+                on="instrument_id",
+                how="left",
+            )
+            .with_columns(pl.col("symbol").alias("instrument"))
+        )
+
+    def gross_notional_by_desk(self, prices: np.ndarray | None = None) -> dict[str, float]:
+        """``sum |q x price x multiplier x fx|`` per desk, base currency (reference prices
+        where ``prices`` is None or NaN)."""
+        px = (
+            self.ref_price if prices is None else np.where(np.isnan(prices), self.ref_price, prices)
+        )
+        ids = self.positions["instrument_id"].to_numpy()
+        gross = np.abs(self.positions["quantity"].to_numpy() * px[ids] * self.value_per_unit[ids])
+        frame = pl.DataFrame({"desk": self.positions["desk"], "gross": gross})
+        rows = frame.group_by("desk").agg(pl.col("gross").sum()).iter_rows()
+        return {desk: float(g) for desk, g in rows}
+
+    def pnl(self, prices: np.ndarray) -> float:
+        """Mark-to-market P&L against the reference prices, base currency."""
+        ids = self.positions["instrument_id"].to_numpy()
+        move = np.nan_to_num(prices[ids] - self.ref_price[ids])
+        return float(
+            np.sum(self.positions["quantity"].to_numpy() * move * self.value_per_unit[ids])
+        )
+
+    def contributions(
+        self,
+        component_var: list[float] | np.ndarray,
+        component_es: list[float] | np.ndarray,
+        by: str,
+        filters: dict[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Component VaR and ES grouped by ``by`` over the positions matching ``filters``.
+
+        Parameters
+        ----------
+        component_var, component_es : array of shape (n_instruments,)
+            The snapshot's per-instrument Euler contributions.
+        by : {"asset_class", "desk", "strategy", "trader", "instrument"}
+        filters : dict, optional
+            Level → value, e.g. ``{"desk": "macro"}``.
+
+        Returns
+        -------
+        list of dict
+            ``{by, component_var, component_es, positions}`` sorted by component ES,
+            largest first (with ``instrument_id`` when grouping by instrument).
+        """
+        cvar = np.asarray(component_var, dtype=np.float64)
+        ces = np.asarray(component_es, dtype=np.float64)
+        pos = self.positions
+        ids = pos["instrument_id"].to_numpy()
+        qty = pos["quantity"].to_numpy()
+        total_q = np.zeros(self.n_instruments)
+        np.add.at(total_q, ids, qty)
+        share = np.divide(qty, total_q[ids], out=np.zeros_like(qty), where=total_q[ids] != 0)
+        frame = pos.with_columns(
+            pl.Series("component_var", cvar[ids] * share),
+            pl.Series("component_es", ces[ids] * share),
+        )
+        for level, value in (filters or {}).items():
+            frame = frame.filter(pl.col(level) == value)
+        keys = [by, "instrument_id"] if by == "instrument" else [by]
+        out = (
+            frame.group_by(keys)
+            .agg(
+                pl.col("component_var").sum(),
+                pl.col("component_es").sum(),
+                pl.len().alias("positions"),
+            )
+            .sort("component_es", descending=True)
+        )
+        return out.to_dicts()

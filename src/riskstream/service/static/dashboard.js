@@ -1,0 +1,219 @@
+// Riskstream live dashboard: one WebSocket for snapshots and alerts, REST for drill-down.
+// The API key lives in sessionStorage (this tab only) and is sent as the first WebSocket
+// message and in the X-API-Key header — never in a URL.
+"use strict";
+
+const KEY = "riskstream.apiKey";
+const MAX_POINTS = 600;
+const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional"];
+// A fresh layout object per call: Plotly writes into layouts (axis types, ranges), so
+// charts must never share one.
+const layout = (extra) => ({
+  paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+  font: { color: "#d8e1ea", size: 11 }, margin: { l: 60, r: 50, t: 10, b: 35 },
+  xaxis: { gridcolor: "#263445" }, yaxis: { gridcolor: "#263445" },
+  legend: { orientation: "h", y: 1.12 }, ...extra,
+});
+const CONFIG = { displayModeBar: false, responsive: true };
+
+const $ = (id) => document.getElementById(id);
+const state = { key: null, ws: null, series: { t: [], var: [], es: [], lvar: [], pnl: [] },
+  regimes: { t: [], p: {} }, count: 0, drill: { by: "desk", filters: {} }, lastDrill: 0,
+  drillSeq: 0, alerts: 0, retry: null, role: null };
+
+const money = (x) => (x === null || x === undefined || Number.isNaN(x)) ? "—" :
+  (Math.abs(x) >= 1e6 ? (x / 1e6).toFixed(2) + "M" : Math.abs(x) >= 1e3 ? (x / 1e3).toFixed(1) + "k" : x.toFixed(0));
+const toDate = (ns) => new Date(ns / 1e6);
+
+async function api(path) {
+  const res = await fetch(path, { headers: { "X-API-Key": state.key } });
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    const err = new Error(body.detail || res.statusText);
+    err.status = res.status;
+    throw err;
+  }
+  return res.json();
+}
+
+function showLogin(message) {
+  $("login").hidden = false; $("dash").hidden = true; $("logout").hidden = true;
+  $("login-error").textContent = message || "";
+}
+
+async function signIn(key) {
+  state.key = key;
+  try {
+    const me = await api("/api/v1/whoami");
+    sessionStorage.setItem(KEY, key);
+    state.role = me.role;
+    $("who").textContent = `${me.name} · ${me.role}`;
+    $("login").hidden = true; $("dash").hidden = false; $("logout").hidden = false;
+    initCharts();
+    connect();
+  } catch (e) {
+    sessionStorage.removeItem(KEY);
+    showLogin(e.status === 401 ? "That key is not valid." : "Cannot reach the service.");
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/api/v1/stream`);
+  state.ws = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", api_key: state.key }));
+  ws.onmessage = (ev) => handle(JSON.parse(ev.data));
+  ws.onclose = (ev) => {
+    setStatus("offline", "offline");
+    if (ev.code === 4401) { showLogin("The key was rejected."); return; }
+    clearTimeout(state.retry);
+    state.retry = setTimeout(connect, 1000);
+  };
+}
+
+function setStatus(cls, text) { const s = $("status"); s.className = "status " + cls; s.textContent = text; }
+
+function handle(msg) {
+  switch (msg.type) {
+    case "history": msg.items.forEach((r) => addPoint(r)); render(msg.items[msg.items.length - 1]); break;
+    case "snapshot": addPoint(msg); render(msg); break;
+    case "alert": addAlert(msg); break;
+    case "heartbeat":
+      if (msg.age_s === null) setStatus("stale", "waiting for risk");
+      else setStatus(msg.stale ? "stale" : "live", msg.stale ? `stale ${msg.age_s.toFixed(0)}s` : "live");
+      break;
+    default: break;
+  }
+}
+
+function addPoint(r) {
+  const s = state.series, t = toDate(r.ts_ns);
+  s.t.push(t); s.var.push(r.var); s.es.push(r.es); s.lvar.push(r.lvar); s.pnl.push(r.pnl);
+  for (const k of Object.keys(s)) if (s[k].length > MAX_POINTS) s[k].shift();
+  if (r.regime_probabilities) {
+    const g = state.regimes; g.t.push(t);
+    for (const [name, p] of Object.entries(r.regime_probabilities)) {
+      if (!g.p[name]) g.p[name] = new Array(g.t.length - 1).fill(null);
+      g.p[name].push(p);
+    }
+    for (const k of Object.keys(g.p)) { while (g.p[k].length < g.t.length) g.p[k].push(null);
+      if (g.p[k].length > MAX_POINTS) g.p[k].shift(); }
+    if (g.t.length > MAX_POINTS) g.t.shift();
+  }
+  state.count += 1;
+}
+
+function initCharts() {
+  Plotly.newPlot("chart-risk", [], layout({
+    yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)", title: "P&L" } }), CONFIG);
+  Plotly.newPlot("chart-regime", [], layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
+  Plotly.newPlot("chart-heatmap", [], layout({ margin: { l: 130, r: 10, t: 10, b: 40 } }), CONFIG);
+  Plotly.newPlot("chart-drill", [], layout({ barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }), CONFIG);
+  $("chart-drill").on("plotly_click", (ev) => drillInto(ev.points[0].x));
+}
+
+function render(r) {
+  if (!r) return;
+  const s = state.series;
+  const head = (r.measures && r.measures[0]) || {};
+  const label = head.confidence ? `${(head.confidence * 100).toFixed(1)}% ${head.horizon_days}d` : "";
+  $("l-var").textContent = `VaR ${label}`; $("l-es").textContent = `ES ${label}`;
+  $("l-lvar").textContent = `L-VaR ${label}`;
+  $("t-var").textContent = money(r.var); $("t-es").textContent = money(r.es);
+  $("t-lvar").textContent = money(r.lvar);
+  const pnl = $("t-pnl"); pnl.textContent = money(r.pnl);
+  pnl.className = "big " + (r.pnl < 0 ? "neg" : r.pnl > 0 ? "pos" : "");
+  $("t-count").textContent = state.count.toLocaleString();
+  $("asof").textContent = "as of " + toDate(r.ts_ns).toISOString().replace("T", " ").slice(0, 23) + " UTC";
+  if (r.stale !== undefined) setStatus(r.stale ? "stale" : "live", r.stale ? "stale" : "live");
+  const rp = r.regime_probabilities;
+  if (rp) { const best = Object.entries(rp).sort((a, b) => b[1] - a[1])[0];
+    $("t-regime").textContent = `${best[0]} ${(best[1] * 100).toFixed(0)}%`; }
+
+  // Plotly.react redraws only what changed by reference: hand it fresh arrays each time.
+  const t = s.t.slice();
+  Plotly.react("chart-risk", [
+    { x: t, y: s.var.slice(), name: "VaR", mode: "lines", line: { color: "#4fa3ff" } },
+    { x: t, y: s.es.slice(), name: "ES", mode: "lines", line: { color: "#a78bfa" } },
+    { x: t, y: s.lvar.slice(), name: "L-VaR", mode: "lines", line: { color: "#f0b429" } },
+    { x: t, y: s.pnl.slice(), name: "P&L", mode: "lines", yaxis: "y2", line: { color: "#2fbf71", dash: "dot" } },
+  ], layout({ yaxis2: { overlaying: "y", side: "right", gridcolor: "rgba(0,0,0,0)" } }), CONFIG);
+
+  const g = state.regimes;
+  const gt = g.t.slice();
+  Plotly.react("chart-regime", Object.keys(g.p).map((name) => ({
+    x: gt, y: g.p[name].slice(), name, stackgroup: "one", mode: "lines" })),
+    layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
+
+  if (r.utilisation) renderHeatmap(r.utilisation);
+  const now = Date.now();
+  if (now - state.lastDrill > 2000) { state.lastDrill = now; refreshDrill(); }
+}
+
+function renderHeatmap(rows) {
+  const desks = [...new Set(rows.map((u) => u.scope))];
+  const z = desks.map((d) => LIMIT_TYPES.map((t) => {
+    const u = rows.find((x) => x.scope === d && x.limit_type === t); return u ? u.utilisation : null; }));
+  const text = z.map((row) => row.map((v) => v === null ? "" : (v * 100).toFixed(0) + "%"));
+  Plotly.react("chart-heatmap", [{ type: "heatmap", x: LIMIT_TYPES, y: desks, z, text,
+    zmin: 0, zmax: 1.2, hovertemplate: "%{y} %{x}: %{text}<extra></extra>",
+    texttemplate: "%{text}",
+    colorscale: [[0, "#1d6b45"], [0.55, "#2fbf71"], [0.667, "#f0b429"], [0.833, "#ef4e4e"], [1, "#8b1c1c"]] }],
+    layout({ margin: { l: 130, r: 10, t: 10, b: 40 } }), CONFIG);
+}
+
+function addAlert(a) {
+  const list = $("alerts");
+  const empty = list.querySelector(".empty"); if (empty) empty.remove();
+  const li = document.createElement("li");
+  li.className = a.severity; li.dataset.alertId = a.alert_id; li.dataset.severity = a.severity;
+  li.dataset.scope = a.scope; li.dataset.limitType = a.limit_type;
+  const sev = document.createElement("span"); sev.className = "sev"; sev.textContent = a.severity;
+  const time = document.createElement("span"); time.className = "time";
+  time.textContent = new Date(a.ts_ns / 1e6).toISOString().slice(11, 19);
+  li.append(sev, document.createTextNode(a.message), time);
+  list.prepend(li);
+  while (list.children.length > 200) list.lastChild.remove();
+}
+
+async function refreshDrill() {
+  const { by, filters } = state.drill;
+  const q = new URLSearchParams({ by, ...filters });
+  const seq = ++state.drillSeq;  // a slower, older answer must not overwrite a newer one
+  try {
+    const d = await api("/api/v1/risk/drilldown?" + q.toString());
+    if (seq !== state.drillSeq) return;
+    const rows = d.rows.slice(0, 30);
+    const x = rows.map((r) => String(r[by]));
+    Plotly.react("chart-drill", [
+      { type: "bar", x, y: rows.map((r) => r.component_var), name: "component VaR", marker: { color: "#4fa3ff" } },
+      { type: "bar", x, y: rows.map((r) => r.component_es), name: "component ES", marker: { color: "#a78bfa" } },
+    ], layout({ barmode: "group", margin: { l: 60, r: 10, t: 10, b: 90 } }), CONFIG);
+    const crumbs = Object.entries(filters).map(([k, v]) => `${k}=${v}`).join(" › ");
+    $("crumbs").textContent = crumbs ? "— " + crumbs : "— portfolio";
+    $("drill-detail").textContent = by === "instrument" && rows.length ?
+      `Largest: ${rows[0].instrument} contributes ${money(rows[0].component_es)} ES, ${money(rows[0].component_var)} VaR.` : "";
+  } catch (e) {
+    if (seq !== state.drillSeq) return;
+    $("drill-detail").textContent = e.status === 403 ? "Drill-down needs the analyst role." :
+      e.status === 503 ? "Waiting for the first risk snapshot." : e.message;
+  }
+}
+
+function drillInto(label) {
+  const { by } = state.drill;
+  if (by === "instrument") return;
+  state.drill = { by, filters: { ...state.drill.filters, [by]: label } };
+  const next = { asset_class: "instrument", desk: "trader", strategy: "instrument", trader: "instrument" }[by];
+  state.drill.by = next; $("drill-by").value = next; refreshDrill();
+}
+
+$("drill-by").addEventListener("change", (e) => { state.drill.by = e.target.value; refreshDrill(); });
+$("drill-reset").addEventListener("click", () => {
+  state.drill = { by: "desk", filters: {} }; $("drill-by").value = "desk"; refreshDrill(); });
+$("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("api-key").value.trim()); });
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY); if (state.ws) state.ws.close(); location.reload(); });
+
+const saved = sessionStorage.getItem(KEY);
+if (saved) signIn(saved); else showLogin();
