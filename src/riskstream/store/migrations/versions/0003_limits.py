@@ -1,7 +1,7 @@
 """Limits, kill-switch states and the limits audit trail (riskstream.store.limits_repo).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"  # the lead re-chains after 0002 (service) when both are merged
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
