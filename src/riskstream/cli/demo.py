@@ -22,20 +22,28 @@ from rich.table import Table
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
+from riskstream.cli.regime import demo_regime_stage
 from riskstream.cli.risk import build_engine
+from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
+from riskstream.limits.stage import build_limits_stage
 from riskstream.md.reasons import reason_text
 from riskstream.md.stage import MdStage
 from riskstream.pipeline import Pipeline, Stage
 from riskstream.risk.stage import RiskStage
+from riskstream.service.feed import ServiceStage
+from riskstream.service.launch import RunningService, start_service
 from riskstream.settings import Settings
 from riskstream.store.history import HistoryStore
+from riskstream.store.limits_repo import LimitRepository
 from riskstream.store.stage import HistoryStage
 
 REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 
 
-def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stage]:
+def build_stages(
+    cfg: Settings, universe: Universe, simulator: Any, service: RunningService | None = None
+) -> list[Stage]:
     """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here.
 
     Market data (sequencing, books, features) writes the shared :class:`MarketState`; the
@@ -62,13 +70,18 @@ def build_stages(cfg: Settings, universe: Universe, simulator: Any) -> list[Stag
         state=market_state,
         quarantine_source=quarantined,
     )
-    stages: list[Stage] = [SimulatorStage(simulator), md, risk, history]
+    # Limits act on every snapshot: kill switches persist in the reference DB, reductions
+    # fill against md's reconstructed books.
+    limits = build_limits_stage(
+        risk, md.engine, config=cfg.limits, switch_store=LimitRepository(open_refdb(cfg))
+    )
+    stages: list[Stage] = [SimulatorStage(simulator), md, risk, limits, history]
     # regime detection, when a model file exists (`riskstream regime fit-sim`)
-    from riskstream.cli.regime import demo_regime_stage
-
     regime = demo_regime_stage(cfg, universe, simulator)
     if regime is not None:
         stages.append(regime)
+    if service is not None:
+        stages.append(ServiceStage(service.feed, risk, md, regime))
     return stages
 
 
@@ -144,9 +157,14 @@ def demo(
     ),
     max_speed: bool = typer.Option(False, "--max-speed", help="Run as fast as possible."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+    serve: bool = typer.Option(
+        True, "--serve/--no-serve", help="Start the API and dashboard beside the pipeline."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Service port (default service.port; 0: any)."
+    ),
 ) -> None:
     """Run the pipeline on simulated markets with a live view (Ctrl-C stops it cleanly)."""
-    from riskstream.cli.universe import ensure_universe
     from riskstream.feeds.simulator import MarketSimulator
 
     cfg = settings(ctx)
@@ -154,11 +172,17 @@ def demo(
     console.print("[bold]Riskstream demo[/bold] — preparing the reference universe ...")
     universe = ensure_universe(cfg)
     simulator = MarketSimulator(universe, cfg.simulator, scenario=scenario)
+    service = None
+    if serve:
+        service = start_service(
+            cfg.service, open_refdb(cfg), cache_url=cfg.store.cache_url, port=port
+        )
+        console.print(service.login_help())
     pace = None if max_speed else _pacer(speedup or cfg.simulator.speedup)
     bus = open_bus(cfg.bus)
     pipeline = Pipeline(
         through_bus(simulator.batches(), bus),
-        build_stages(cfg, universe, simulator),
+        build_stages(cfg, universe, simulator, service),
         n_instruments=len(universe),
         pace=pace,
     )
@@ -186,6 +210,8 @@ def demo(
         signal.signal(signal.SIGTERM, previous)
         pipeline.close()
         bus.close()
+        if service is not None:
+            service.stop()
     summary = pipeline.summary()
     if json_out:
         print_json(summary)

@@ -131,7 +131,7 @@ def build_limits_stage(
     """
     config = config or LimitsConfig()
     engine = risk_stage.engine
-    deferred = limits is None  # reference limits are sized on the first valid snapshot
+    deferred = limits is None  # reference limits are sized on the first complete snapshot
     ctx = market_context(engine)
     synthetic = SyntheticDepth(ctx.mid, ctx.spread_rel, ctx.adv, config.venue_depth_levels)
     venue = SimulatedVenue(
@@ -235,7 +235,9 @@ class LimitsStage:
                 pnl = np.resize(pnl, len(self.engine.pos_qty))
                 pnl[len(self._held_qty) :] = 0.0
             frame = frame_from_engine(self.engine, snap, pnl, cfg.max_participation)
-            if self.limits_from_first_snapshot and snap.headline.var > 0:
+            # Size the reference limits on the first snapshot that prices the whole book:
+            # sized on a partial one (quotes still arriving) they would be breached at once.
+            if self.limits_from_first_snapshot and snap.headline.var > 0 and not snap.excluded:
                 self.limits_from_first_snapshot = False
                 gross = float(np.abs(frame.market_value).sum())
                 self.controller.monitor.set_limits(
