@@ -19,9 +19,6 @@ batch after checkpointing).
 Run: ``PYTHONPATH=src python bench/ingest.py [--events N] [--batch B] [--sweep 256,1024]``.
 """
 
-# numba kernels draw from numba's own generator, seeded by np.random.seed inside the kernel
-# (deterministic per seed); numpy's Generator API is not available there.
-
 from __future__ import annotations
 
 import argparse
