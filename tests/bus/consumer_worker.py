@@ -1,8 +1,10 @@
-"""A consumer process for the exactly-once test: applies the bus to a Ledger, checkpointing.
+"""A consumer process for the exactly-once test: applies the bus to a Ledger and to real
+order books (an md stage), checkpointing both together.
 
-Run as ``python -m tests.bus.consumer_worker URL CHECKPOINT N_INSTRUMENTS EXPECTED``; stops
-when the ledger holds EXPECTED events (or after 30 s idle). ``--sleep-ms`` slows each message
-so the test can kill it mid-stream.
+Run as ``python -m tests.bus.consumer_worker URL CHECKPOINT EXPECTED --final FINAL``; stops
+when the ledger holds EXPECTED events (or after 30 s idle), then writes the md state to
+compare (:func:`tests.bus.books.comparable_state`) to FINAL (``.npz``). ``--sleep-ms``
+slows each message so the test can kill it mid-stream.
 """
 
 from __future__ import annotations
@@ -10,24 +12,26 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
 from riskstream.bus import BusConfig, CheckpointedConsumer, FileCheckpointStore, open_bus
-from tests.bus.ledger import Ledger
+from tests.bus.books import LedgerAndBooks, comparable_state
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("checkpoint")
-    parser.add_argument("n_instruments", type=int)
     parser.add_argument("expected", type=int)
+    parser.add_argument("--final", required=True)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--sleep-ms", type=float, default=0.0)
     args = parser.parse_args()
 
-    ledger = Ledger(args.n_instruments)
+    state = LedgerAndBooks()
 
     def apply(events):
-        ledger.apply(events)
+        state.apply(events)
         if args.sleep_ms:
             time.sleep(args.sleep_ms / 2000)
 
@@ -42,11 +46,12 @@ def main() -> None:
 
     bus = open_bus(BusConfig(url=args.url, partitions=args.partitions, ack_wait_s=5))
     consumer = CheckpointedConsumer(
-        bus, "ledger", ledger, apply, SlowAckStore(args.checkpoint), max_messages=8
+        bus, "ledger", state, apply, SlowAckStore(args.checkpoint), max_messages=8
     )
-    stats = consumer.run(until=lambda: ledger.count.sum() >= args.expected, idle_timeout_s=30)
+    stats = consumer.run(until=lambda: state.ledger.count.sum() >= args.expected, idle_timeout_s=30)
     print(stats, flush=True)
     bus.close()
+    np.savez(args.final, **comparable_state(state.md))
 
 
 if __name__ == "__main__":

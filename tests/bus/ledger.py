@@ -4,7 +4,7 @@ Per instrument: the number of events, the sum of sizes, the last sequence number
 number of sequence breaks (an event whose seq is not last + 1) and an order-sensitive
 checksum (FNV-1a over ``seq`` and ``price``). Any loss, duplicate or reordering changes the
 counts or the checksum. It has the same ``state()``/``restore()`` shape as the books of
-``riskstream.md``, which can replace it in the exactly-once test.
+``riskstream.md``, beside which it runs in the exactly-once test (``tests/bus/books.py``).
 """
 
 from __future__ import annotations

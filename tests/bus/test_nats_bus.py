@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 from riskstream.bus import BusConfig, FileCheckpointStore, open_bus
+from riskstream.bus.base import split_by_partition
 from riskstream.core.errors import ServiceUnavailableError
+from riskstream.md import features as ft
+from tests.bus import books
+from tests.bus.books import LedgerAndBooks, apply_md, comparable_state, new_stage, simulated_stream
 from tests.bus.ledger import Ledger, event_stream
 
 pytestmark = pytest.mark.services
@@ -102,7 +106,7 @@ def _publish(url: str, batches: list[np.ndarray]) -> None:
         bus.close()
 
 
-def _worker(url: str, checkpoint: Path, expected: int, sleep_ms: float) -> subprocess.Popen:
+def _worker(url: str, checkpoint: Path, expected: int, final: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
     return subprocess.Popen(
         [
@@ -111,10 +115,11 @@ def _worker(url: str, checkpoint: Path, expected: int, sleep_ms: float) -> subpr
             "tests.bus.consumer_worker",
             url,
             str(checkpoint),
-            str(N_INSTRUMENTS),
             str(expected),
+            "--final",
+            str(final),
             "--sleep-ms",
-            str(sleep_ms),
+            "10",
         ],
         cwd=ROOT,
         env=env,
@@ -125,8 +130,11 @@ def _worker(url: str, checkpoint: Path, expected: int, sleep_ms: float) -> subpr
 
 
 def _applied(store: FileCheckpointStore) -> int:
-    saved = store.load()
-    return 0 if saved is None else int(saved.state["count"].sum())
+    """Events in the last checkpoint (reads only the ledger's counts of the npz)."""
+    if not store.path.exists():
+        return 0
+    with np.load(store.path) as saved:
+        return int(saved["ledger.count"].sum())
 
 
 def _wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -141,16 +149,34 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
 def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path) -> None:
     """Kill the broker and the consumer (SIGKILL) mid-stream, restart both, re-publish what
     the publisher is unsure of; then kill the broker alone under a running consumer. The
-    final state equals an undisturbed run: no event lost, doubled or reordered."""
-    stream = event_stream(n_batches=60, batch=1000, n_instruments=N_INSTRUMENTS, seed=42)
+    final state equals an undisturbed run: no event lost, doubled or reordered.
+
+    The stream is the market simulator's (L3 order flow and L1 quotes, 200 instruments),
+    and the consumer builds real order books (an md stage) beside the Ledger, both in one
+    checkpoint. Why a lost or doubled event cannot go unnoticed: a doubled event (an ADD
+    delivered twice, say) is quarantined by the sequencer as a duplicate seq, so the
+    quarantine and duplicate counts are no longer 0 and ``events_seen`` exceeds the
+    published count; a lost one leaves a gap (the gap counter, the ``stale`` flag and the
+    feed's ``gap_lo/gap_hi`` change) and a book without that order, level size or trade
+    (volume, VWAP, last price differ). Either also changes the Ledger's counts and
+    checksums. ``tests/bus/test_books_comparison.py`` checks that the comparison below
+    fails in both cases.
+    """
+    stream = simulated_stream(n_batches=60, batch=1000)
     total = sum(len(b) for b in stream)
-    undisturbed = Ledger(N_INSTRUMENTS)
+    undisturbed = Ledger(books.N_INSTRUMENTS)
+    # undisturbed books: the simulator's own order, batch by batch (the bus interleaves
+    # partitions differently; comparable_state holds only what does not depend on that)
+    undisturbed_md = new_stage()
     for batch in stream:
         undisturbed.apply(batch)
+        apply_md(undisturbed_md, batch)
+    expected_books = comparable_state(undisturbed_md)
 
-    store = FileCheckpointStore(tmp_path / "ledger.npz")
+    store = FileCheckpointStore(tmp_path / "state.npz")
+    final_md = tmp_path / "final_md.npz"
     _publish(nats_server.url, stream[:30])
-    worker = _worker(nats_server.url, store.path, total, sleep_ms=10)
+    worker = _worker(nats_server.url, store.path, total, final_md)
     try:
         _wait_for(lambda: _applied(store) >= 5_000, 60, "the consumer to make progress")
         # crash 1: broker and consumer die together, mid-stream
@@ -162,7 +188,7 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path) 
         nats_server.start()
         # the publisher, unsure what was stored, sends batches 20..39 again and goes on
         _publish(nats_server.url, stream[20:40])
-        worker = _worker(nats_server.url, store.path, total, sleep_ms=10)
+        worker = _worker(nats_server.url, store.path, total, final_md)
         _wait_for(lambda: _applied(store) >= applied_at_crash + 5_000, 60, "progress")
         # crash 2: the broker alone dies under a running consumer and comes back
         nats_server.stop(kill=True)
@@ -178,14 +204,34 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path) 
 
     final = store.load()
     assert final is not None
+    restored = LedgerAndBooks()
+    restored.restore(final.state)
     for name, array in undisturbed.state().items():
-        np.testing.assert_array_equal(final.state[name], array, err_msg=name)
-    assert final.state["breaks"].sum() == 0
-    assert final.state["count"].sum() == total
+        np.testing.assert_array_equal(restored.ledger.state()[name], array, err_msg=name)
+    assert final.state["ledger.breaks"].sum() == 0
+    assert final.state["ledger.count"].sum() == total
+
+    # the books, array by array (NaN equal to NaN): as the worker left them, and as its
+    # last checkpoint restores them
+    with np.load(final_md) as saved:
+        worker_books = {name: saved[name] for name in saved.files}
+    for got in (worker_books, comparable_state(restored.md)):
+        assert got.keys() == expected_books.keys()
+        for name, array in expected_books.items():
+            np.testing.assert_array_equal(got[name], array, err_msg=name)
+    summary = restored.md.summary()
+    assert summary["quarantined"] == 0, summary["quarantine_by_reason"]
+    accepted = int(restored.md.engine.features.counters[ft.UPDATES])  # events applied
+    assert accepted + summary["quarantined"] == summary["md_events"] == total
+    assert summary["gaps"] == summary["duplicates"] == summary["books_stale"] == 0
+    assert summary["books"] == books.N_INSTRUMENTS and restored.md.engine.check_integrity() == []
+
     bus = open_bus(BusConfig(url=nats_server.url, partitions=4))
-    try:  # every message stored once despite the re-publishes
-        assert sum(bus.last_seq(p) for p in range(4)) == 60 * 4
+    try:  # every message stored once despite the re-publishes, and applied once
+        messages = sum(len(split_by_partition(batch, 4)) for batch in stream)
+        assert sum(bus.last_seq(p) for p in range(4)) == messages
         assert final.positions == {p: bus.last_seq(p) for p in range(4)}
+        assert restored.md.batches == messages
     finally:
         bus.close()
 
