@@ -1,1 +1,0 @@
-"""Portfolio optimisation and hedging."""

@@ -1,1 +1,0 @@
-"""Regulatory figures and reports: FRTB, BCBS 239 lineage, transaction reporting."""

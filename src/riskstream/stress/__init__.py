@@ -1,1 +1,0 @@
-"""Stress tests: historical, reverse, sensitivity, liquidity and climate scenarios."""

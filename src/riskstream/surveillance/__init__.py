@@ -1,1 +1,0 @@
-"""AML and trade-surveillance models with threshold tuning."""
