@@ -6,15 +6,16 @@ never imports ``store``): the repository speaks plain rows (dicts), and the wiri
 service) hands it to ``limits`` as its ``LimitStore`` and ``SwitchStore``. Tables
 (migration 0003):
 
+
 ``limits``
     one row per limit: ``limit_id`` (``scope:key/type``), scope, key, type, soft and hard
     thresholds, enabled, the time of the last change.
 ``kill_switches``
     one row per scope whose switch has ever moved: state, trigger, reason, actor, time.
-``limit_audit``
-    append-only: every limit change, kill-switch transition and reduction action — who,
-    what, when, JSON before/after and the reason — written in the same transaction as the
-    change it records, so neither can exist without the other.
+Every limit change, kill-switch transition and reduction action — who, what, when, JSON
+before/after and the reason — goes to the one append-only ``audit_log``
+(:mod:`riskstream.store.audit`, migration 0002) in the same transaction as the change it
+records, so neither can exist without the other.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from riskstream.store.refdb import METADATA, RefDB
+from riskstream.store.audit import append_audit
+from riskstream.store.refdb import AUDIT_LOG, METADATA, RefDB
 
 LIMITS = sa.Table(
     "limits",
@@ -49,31 +51,13 @@ KILL_SWITCHES = sa.Table(
     sa.Column("actor", sa.String(64), nullable=False),
     sa.Column("ts_ns", sa.BigInteger, nullable=False),
 )
-LIMIT_AUDIT = sa.Table(
-    "limit_audit",
-    METADATA,
-    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("ts_ns", sa.BigInteger, nullable=False, index=True),
-    sa.Column("actor", sa.String(64), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("target", sa.String(256), nullable=False),
-    sa.Column("before", sa.Text, nullable=False),
-    sa.Column("after", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-)
-
-
 _AUDIT_FIELDS = ("ts_ns", "actor", "role", "action", "target", "before", "after", "reason")
 _LIMIT_FIELDS = ("limit_id", "scope", "key", "limit_type", "soft", "hard", "enabled")
 _SWITCH_FIELDS = ("scope_id", "state", "trigger", "reason", "actor", "ts_ns")
 
 
-def _audit_row(audit: Mapping[str, Any]) -> dict[str, Any]:
-    row = {k: audit[k] for k in _AUDIT_FIELDS}
-    row["before"] = json.dumps(audit["before"], sort_keys=True, default=str)
-    row["after"] = json.dumps(audit["after"], sort_keys=True, default=str)
-    return row
+def _append(conn: sa.Connection, audit: Mapping[str, Any]) -> None:
+    append_audit(conn, **{k: audit[k] for k in _AUDIT_FIELDS})
 
 
 class LimitRepository:
@@ -95,12 +79,12 @@ class LimitRepository:
         with self.db.transaction() as conn:
             conn.execute(LIMITS.delete().where(LIMITS.c.limit_id == row["limit_id"]))
             conn.execute(LIMITS.insert().values(**row))
-            conn.execute(LIMIT_AUDIT.insert().values(**_audit_row(audit)))
+            _append(conn, audit)
 
     def delete_limit(self, limit_id: str, audit: Mapping[str, Any]) -> None:
         with self.db.transaction() as conn:
             conn.execute(LIMITS.delete().where(LIMITS.c.limit_id == limit_id))
-            conn.execute(LIMIT_AUDIT.insert().values(**_audit_row(audit)))
+            _append(conn, audit)
 
     # kill switches --------------------------------------------------------
     def load_switches(self) -> list[dict[str, Any]]:
@@ -115,19 +99,19 @@ class LimitRepository:
         with self.db.transaction() as conn:
             conn.execute(KILL_SWITCHES.delete().where(KILL_SWITCHES.c.scope_id == row["scope_id"]))
             conn.execute(KILL_SWITCHES.insert().values(**row))
-            conn.execute(LIMIT_AUDIT.insert().values(**_audit_row(audit)))
+            _append(conn, audit)
 
     # audit ----------------------------------------------------------------
     def append(self, audit: Mapping[str, Any]) -> None:
         """Record an action that changes no limit or switch (e.g. a reduction trade)."""
         with self.db.transaction() as conn:
-            conn.execute(LIMIT_AUDIT.insert().values(**_audit_row(audit)))
+            _append(conn, audit)
 
     def audit(self, action_prefix: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         """Audit entries, oldest first (optionally those whose action starts with a prefix)."""
-        query = sa.select(LIMIT_AUDIT).order_by(LIMIT_AUDIT.c.entry_id)
+        query = sa.select(AUDIT_LOG).order_by(AUDIT_LOG.c.entry_id)
         if action_prefix:
-            query = query.where(LIMIT_AUDIT.c.action.startswith(action_prefix))
+            query = query.where(AUDIT_LOG.c.action.startswith(action_prefix))
         with self.db.transaction() as conn:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return [

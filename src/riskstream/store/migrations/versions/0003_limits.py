@@ -1,4 +1,4 @@
-"""Limits, kill-switch states and the limits audit trail (riskstream.store.limits_repo).
+"""Limits and kill-switch states (riskstream.store.limits_repo); audit entries: audit_log.
 
 Revision ID: 0003
 Revises: 0002
@@ -36,22 +36,8 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("ts_ns", sa.BigInteger, nullable=False),
     )
-    op.create_table(
-        "limit_audit",
-        sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("ts_ns", sa.BigInteger, nullable=False),
-        sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("action", sa.String(64), nullable=False),
-        sa.Column("target", sa.String(256), nullable=False),
-        sa.Column("before", sa.Text, nullable=False),
-        sa.Column("after", sa.Text, nullable=False),
-        sa.Column("reason", sa.Text, nullable=False),
-    )
-    op.create_index("ix_limit_audit_ts_ns", "limit_audit", ["ts_ns"])
 
 
 def downgrade() -> None:
-    op.drop_table("limit_audit")
     op.drop_table("kill_switches")
     op.drop_table("limits")
