@@ -99,6 +99,48 @@ def linear_unit_rows(shock_rows_t, inst, lin_f, lin_s, out):  # pragma: no cover
 
 
 @njit(cache=True)
+def weighted_rows(rows, weights, out):  # pragma: no cover - numba
+    """out[k, f] = sum_r weights[k, r] * rows[r, f] (float64 accumulation, zero weights
+    skipped): e.g. the tail scenarios' moves averaged with each Euler estimator's weights.
+
+    ``rows`` is (n_rows, n_columns) row-major (float32 moves or float64 P&L), ``weights``
+    (n_sets, n_rows), ``out`` (n_sets, n_columns).
+    """
+    n_k, n_r = weights.shape
+    n_f = rows.shape[1]
+    for k in range(n_k):
+        acc = out[k]
+        for f in range(n_f):
+            acc[f] = 0.0
+        for r in range(n_r):
+            w = weights[k, r]
+            if w != 0.0:
+                row = rows[r]
+                for f in range(n_f):
+                    acc[f] += w * np.float64(row[f])
+
+
+@njit(cache=True)
+def linear_unit_weighted(moves, inst, lin_f, lin_s, out):  # pragma: no cover - numba
+    """out[k, j] = sum over slots of lin_s[i, slot] * moves[k, lin_f[i, slot]], i = inst[j].
+
+    The linear per-unit P&L is linear in the factor moves, so its weighted average over
+    tail scenarios is the loadings applied to the weighted average move (``moves`` from
+    :func:`weighted_rows`): one gather per instrument instead of one per tail scenario.
+    """
+    n_k = moves.shape[0]
+    for j in range(inst.shape[0]):
+        i = inst[j]
+        for k in range(n_k):
+            acc = 0.0
+            for slot in range(lin_f.shape[1]):
+                f = lin_f[i, slot]
+                if f >= 0:
+                    acc += lin_s[i, slot] * moves[k, f]
+            out[k, j] = acc
+
+
+@njit(cache=True)
 def scenario_tdot(shocks, weights, out):  # pragma: no cover - numba
     """out[f] = sum_s shocks[s, f] * weights[s] (column sweeps, float64 accumulation)."""
     n_s, n_f = shocks.shape
