@@ -248,6 +248,15 @@ class RiskEngine:
                 [sh[:, c].astype(np.float64) if c >= 0 else zeros for c in self.u_vol_col]
             ).reshape(n_u, self.n_scen)
 
+        # Vol-axis cells and weights of every scenario (axes and moves are fixed).
+        self.u_vol_cell, self.u_vol_w = {}, {}
+        for h in self.horizons:
+            self.u_vol_cell[h] = np.empty((n_u, self.n_scen), dtype=np.int64)
+            self.u_vol_w[h] = np.empty((n_u, self.n_scen, 4))
+            grids.vol_cells(
+                self.u_v_lo, self.u_dv, nv, self.u_vol_move[h], self.u_vol_cell[h], self.u_vol_w[h]
+            )
+
         # ---- dynamic per-instrument state
         self.price = np.full(n, np.nan)
         self.reason = np.full(n, "", dtype=object)  # "" = valid
@@ -661,6 +670,8 @@ class RiskEngine:
                     self.u_base,
                     self.u_spot_move[h],
                     self.u_vol_move[h],
+                    self.u_vol_cell[h],
+                    self.u_vol_w[h],
                     out,
                 )
                 self.u_pnl[h][held] = out
