@@ -8,8 +8,9 @@ Design for speed (see docs/architecture.md, "Risk"):
   scenarios accumulated in float64).
 * **Full revaluation of options** on a per-underlying grid of spot and vol moves
   (:mod:`riskstream.risk.grids`): each scenario reads the book's P&L off the grid.
-* **Euler contributions from the tail only**: per-instrument P&L is computed for the few
-  hundred scenarios in the ES tail and the VaR neighbourhood, never for all of them.
+* **Euler contributions from the tail only**: only the few hundred scenarios in the ES
+  tail and the VaR neighbourhood are read, never all of them; the linear part in factor
+  space (each estimator's weighted mean move times the loadings), options per scenario.
 * **Incremental refresh.** A price tick re-derives only the touched instruments' loadings,
   the option grids whose underlying moved out of range or whose vols changed, and the
   P&L vectors of the underlyings it touched; only the final aggregation (one mat-vec per
