@@ -58,6 +58,18 @@ def test_portfolio_pnl_is_sum_of_instrument_pnl(engine):
     )
 
 
+def test_tail_weighted_unit_pnl_matches_per_row_unit_pnl(engine):
+    # The Euler path (factor space for the linear part) against the per-scenario path.
+    rows = np.arange(40)
+    weights = np.zeros((2, rows.size))
+    weights[0, 10:] = 1.0 / 30
+    weights[1, [3, 4, 5]] = [0.25, 0.5, 0.25]
+    inst = np.flatnonzero(engine.qty)
+    got = engine.unit_pnl_weighted(1, rows, weights, inst)
+    want = weights @ engine.unit_pnl_rows(1, rows, inst)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
 def test_snapshot_is_deterministic_and_immutable(snap):
     again = make_engine().refresh()
     assert again.as_dict(contributions=True) == snap.as_dict(contributions=True)

@@ -8,8 +8,9 @@ Design for speed (see docs/architecture.md, "Risk"):
   scenarios accumulated in float64).
 * **Full revaluation of options** on a per-underlying grid of spot and vol moves
   (:mod:`riskstream.risk.grids`): each scenario reads the book's P&L off the grid.
-* **Euler contributions from the tail only**: per-instrument P&L is computed for the few
-  hundred scenarios in the ES tail and the VaR neighbourhood, never for all of them.
+* **Euler contributions from the tail only**: only the few hundred scenarios in the ES
+  tail and the VaR neighbourhood are read, never all of them; the linear part in factor
+  space (each estimator's weighted mean move times the loadings), options per scenario.
 * **Incremental refresh.** A price tick re-derives only the touched instruments' loadings,
   the option grids whose underlying moved out of range or whose vols changed, and the
   P&L vectors of the underlyings it touched; only the final aggregation (one mat-vec per
@@ -57,9 +58,11 @@ from riskstream.risk.factors import (
 )
 from riskstream.risk.kernels import (
     linear_unit_rows,
+    linear_unit_weighted,
     scenario_axpy,
     scenario_dot,
     scenario_tdot,
+    weighted_rows,
 )
 from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
 from riskstream.risk.scenarios import ScenarioSet
@@ -245,6 +248,15 @@ class RiskEngine:
             self.u_vol_move[h] = np.array(
                 [sh[:, c].astype(np.float64) if c >= 0 else zeros for c in self.u_vol_col]
             ).reshape(n_u, self.n_scen)
+
+        # Vol-axis cells and weights of every scenario (axes and moves are fixed).
+        self.u_vol_cell, self.u_vol_w = {}, {}
+        for h in self.horizons:
+            self.u_vol_cell[h] = np.empty((n_u, self.n_scen), dtype=np.int64)
+            self.u_vol_w[h] = np.empty((n_u, self.n_scen, 4))
+            grids.vol_cells(
+                self.u_v_lo, self.u_dv, nv, self.u_vol_move[h], self.u_vol_cell[h], self.u_vol_w[h]
+            )
 
         # ---- dynamic per-instrument state
         self.price = np.full(n, np.nan)
@@ -659,6 +671,8 @@ class RiskEngine:
                     self.u_base,
                     self.u_spot_move[h],
                     self.u_vol_move[h],
+                    self.u_vol_cell[h],
+                    self.u_vol_w[h],
                     out,
                 )
                 self.u_pnl[h][held] = out
@@ -708,11 +722,43 @@ class RiskEngine:
         rows_t = np.ascontiguousarray(self.scenarios.rows(horizon_days, rows).T)
         out = np.empty((rows.size, inst.size))
         linear_unit_rows(rows_t, inst, self.lin_f, self.lin_s, out)
+        is_opt, opt_out = self._option_unit_rows(rows_t, inst)
+        out[:, is_opt] += opt_out
+        return out
+
+    def unit_pnl_weighted(
+        self, horizon_days: int, rows: np.ndarray, weights: np.ndarray, inst: np.ndarray
+    ) -> np.ndarray:
+        """Weighted sums over scenarios ``rows`` of the per-unit P&L of instruments ``inst``.
+
+        Equals ``weights @ unit_pnl_rows(horizon_days, rows, inst)`` (up to rounding) for
+        ``weights`` of shape (n_sets, n_rows), e.g. the ES-tail mean and the VaR kernel, but
+        the linear part is computed in factor space: the weighted average factor move
+        (n_sets x n_factors) times each instrument's loadings, so per-scenario P&L is only
+        needed for options (nonlinear, read off their grids). Returns (n_sets, len(inst)).
+        """
+        shock_rows = self.scenarios.rows(horizon_days, rows)  # (n_rows, n_factors) float32
+        moves = np.empty((weights.shape[0], shock_rows.shape[1]))
+        weighted_rows(shock_rows, weights, moves)
+        out = np.empty((weights.shape[0], inst.size))
+        linear_unit_weighted(moves, inst, self.lin_f, self.lin_s, out)
+        is_opt, opt_out = self._option_unit_rows(shock_rows.T, inst)
+        opt_sums = np.empty((weights.shape[0], is_opt.size))
+        weighted_rows(opt_out, weights, opt_sums)  # not BLAS: its idle threads spin
+        out[:, is_opt] += opt_sums
+        return out
+
+    def _option_unit_rows(
+        self, rows_t: np.ndarray, inst: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-unit P&L of the options among ``inst`` in scenarios whose moves are
+        ``rows_t`` (n_factors, n_rows). Returns their positions in ``inst`` and their P&L,
+        shape (n_rows, n_options_in_inst), zero for excluded options."""
         col = self.opt_index[inst]
         is_opt = np.flatnonzero(col >= 0)
-        if is_opt.size:
-            opts = col[is_opt]
-            opt_out = np.empty((rows.size, opts.size))
+        opts = col[is_opt]
+        opt_out = np.empty((rows_t.shape[1], opts.size))
+        if opts.size:
             grids.option_unit_pnl_rows(
                 self.opt_grid,
                 opts,
@@ -728,9 +774,8 @@ class RiskEngine:
                 rows_t,
                 opt_out,
             )
-            valid = self.reason[self.opt_ids[opts]] == ""
-            out[:, is_opt] += np.where(valid, opt_out, 0.0)
-        return out
+            opt_out[:, self.reason[self.opt_ids[opts]] != ""] = 0.0
+        return is_opt, opt_out
 
     def trade_pnl(self, horizon_days: int, instrument_id: int, quantity: float) -> np.ndarray:
         """Scenario P&L of a hypothetical trade (for incremental VaR), shape (n_scenarios,)."""
@@ -856,15 +901,18 @@ class RiskEngine:
                 rows = np.unique(np.concatenate([t.rows for t in tails]))
                 # Contributions are quantity x per-unit tail P&L: only held instruments.
                 held = np.flatnonzero(self.qty)
-                unit = self.unit_pnl_rows(h, rows, held)
+                # Each level's ES-tail mean and VaR kernel as weights over ``rows``.
+                weights = np.zeros((2 * len(levels), rows.size))
+                for j, t in enumerate(tails):
+                    weights[2 * j, np.searchsorted(rows, t.es_rows)] = 1.0 / t.es_rows.size
+                    weights[2 * j + 1, np.searchsorted(rows, t.var_rows)] = t.var_weights
+                unit = self.unit_pnl_weighted(h, rows, weights, held)
                 per_level = []
-                for c, t in zip(levels, tails, strict=True):
-                    es_pos = np.searchsorted(rows, t.es_rows)
-                    var_pos = np.searchsorted(rows, t.var_rows)
+                for j, (c, t) in enumerate(zip(levels, tails, strict=True)):
                     u_es = np.zeros(self.n)
                     u_var = np.zeros(self.n)
-                    u_es[held] = -unit[es_pos].mean(axis=0)
-                    u_var[held] = -(t.var_weights @ unit[var_pos])
+                    u_es[held] = -unit[2 * j]
+                    u_var[held] = -unit[2 * j + 1]
                     per_level.append((c, t.var, t.es, u_var, u_es, t.var_scale))
             for c, var, es, u_var, u_es, scale in per_level:
                 comp_var = self.qty * u_var

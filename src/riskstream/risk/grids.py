@@ -148,9 +148,28 @@ def _catmull_weights(t, w):  # pragma: no cover - numba
     w[3] = 0.5 * (-t2 + t3)
 
 
+@njit(cache=True)
+def vol_cells(v_lo, dv, n_v, vol_move, cell, weights):  # pragma: no cover - numba
+    """Each scenario's vol-axis grid cell and Catmull-Rom weights, per underlying.
+
+    The vol axis (``v_lo``, ``dv``) and the scenarios' vol moves are fixed for a scenario
+    set, so this runs once; :func:`underlying_pnl` then only locates the spot on its axis
+    (the spot now shifts every scenario's point). Same arithmetic as
+    :func:`_catmull_weights` / :func:`_interp`, so results are unchanged bit for bit.
+
+    ``vol_move`` (n_u, n_scen); ``cell`` (n_u, n_scen) int, ``weights`` (n_u, n_scen, 4).
+    """
+    for u in range(vol_move.shape[0]):
+        for s in range(vol_move.shape[1]):
+            fv = min(max((vol_move[u, s] - v_lo[u]) / dv[u], 0.0), n_v - 1.0)
+            k = min(int(fv), n_v - 2)
+            cell[u, s] = k
+            _catmull_weights(fv - k, weights[u, s])
+
+
 @njit(cache=True, parallel=True)
 def underlying_pnl(
-    grids, sel, x_lo, dx, v_lo, dv, x_now, base, spot_move, vol_move, out
+    grids, sel, x_lo, dx, v_lo, dv, x_now, base, spot_move, vol_move, vol_cell, vol_w, out
 ):  # pragma: no cover - numba
     """P&L of each selected underlying's option book in every scenario.
 
@@ -162,6 +181,7 @@ def underlying_pnl(
     x_now : (n_u,) — log(spot now / spot at build).
     base : (n_u,) — book value now, read off the same grid (so a zero move gives 0 P&L).
     spot_move, vol_move : (n_u, n_scen) — each scenario's log move of spot and of vol.
+    vol_cell, vol_w : (n_u, n_scen), (n_u, n_scen, 4) — :func:`vol_cells` of ``vol_move``.
     out : (n_sel, n_scen) float64 — written.
     """
     n_x, n_v = grids.shape[1], grids.shape[2]
@@ -171,11 +191,9 @@ def underlying_pnl(
         g = grids[u]
         for s in range(n_s):
             x = x_now[u] + spot_move[u, s]
-            v = vol_move[u, s]
             fx = min(max((x - x_lo[u]) / dx[u], 0.0), n_x - 1.0)
-            fv = min(max((v - v_lo[u]) / dv[u], 0.0), n_v - 1.0)
             i = min(int(fx), n_x - 2)
-            k = min(int(fv), n_v - 2)
+            k = vol_cell[u, s]
             if i >= 1 and i + 2 < n_x and k >= 1 and k + 2 < n_v:
                 # Catmull-Rom weights as scalars (same cubic as _cubic / _catmull_weights)
                 t = fx - i
@@ -185,13 +203,7 @@ def underlying_pnl(
                 a1 = 0.5 * (2.0 - 5.0 * t2 + 3.0 * t3)
                 a2 = 0.5 * (t + 4.0 * t2 - 3.0 * t3)
                 a3 = 0.5 * (-t2 + t3)
-                w = fv - k
-                w2 = w * w
-                w3 = w2 * w
-                b0 = 0.5 * (-w + 2.0 * w2 - w3)
-                b1 = 0.5 * (2.0 - 5.0 * w2 + 3.0 * w3)
-                b2 = 0.5 * (w + 4.0 * w2 - 3.0 * w3)
-                b3 = 0.5 * (-w2 + w3)
+                b0, b1, b2, b3 = vol_w[u, s, 0], vol_w[u, s, 1], vol_w[u, s, 2], vol_w[u, s, 3]
                 acc = 0.0
                 for a in range(4):
                     r = g[i - 1 + a]
@@ -199,7 +211,7 @@ def underlying_pnl(
                     acc += (a0 if a == 0 else a1 if a == 1 else a2 if a == 2 else a3) * row
                 out[j, s] = acc - base[u]
             else:
-                out[j, s] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], x, v) - base[u]
+                out[j, s] = _interp(g, x_lo[u], dx[u], v_lo[u], dv[u], x, vol_move[u, s]) - base[u]
 
 
 @njit(cache=True)
