@@ -27,15 +27,21 @@ def _summary(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def test_demo_runs_for_a_duration_and_summarises(tmp_path: Path) -> None:
+def _run_demo(tmp_path: Path, seconds: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, "-m", "riskstream", "demo", "--duration", "3", "--max-speed", "--json"],
+        [sys.executable, "-m", "riskstream", "demo", "--duration", seconds, "--max-speed",
+         "--json"],
         env=_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=300,
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def test_demo_runs_for_a_duration_and_summarises(tmp_path: Path) -> None:
+    done = _run_demo(tmp_path, "3")
     summary = _summary(done.stdout)
     assert summary["events"] > 0 and summary["events_per_s"] > 0
     assert summary["instruments"] == 300
@@ -46,6 +52,23 @@ def test_demo_runs_for_a_duration_and_summarises(tmp_path: Path) -> None:
     assert summary["quarantined"] == 0
     assert summary["history_events"] == summary["events"]
     assert (tmp_path / "data" / "history").exists()
+    # The first start trains the regime model and caches it; the stage then reports the
+    # detected regime (from md's observed mids) with its probability.
+    assert "training the regime model (first run)" in done.stderr
+    assert (tmp_path / "data" / "regime.model").is_file()
+    assert summary["regime"] in {"calm", "volatile", "crisis"}
+    assert 0.0 < summary["regime_probability"] <= 1.0
+    assert summary["regime_updates"] > 0
+
+
+def test_demo_reuses_its_regime_model(tmp_path: Path) -> None:
+    _run_demo(tmp_path, "0.5")  # first start: trains
+    model = tmp_path / "data" / "regime.model"
+    trained = model.stat().st_mtime_ns
+    again = _run_demo(tmp_path, "1")
+    assert "training the regime model" not in again.stderr
+    assert model.stat().st_mtime_ns == trained
+    assert "regime_probability" in _summary(again.stdout)
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

@@ -117,6 +117,7 @@ def test_stage_counts_missing_prices() -> None:
 
 def test_demo_regime_stage_from_model_file(tmp_path, monkeypatch) -> None:
     from riskstream.cli.regime import demo_regime_stage, tracked_instruments
+    from riskstream.core import MarketState
     from riskstream.core.config import load_config
     from riskstream.feeds.config import UniverseConfig
     from riskstream.feeds.universe import generate_universe
@@ -128,18 +129,20 @@ def test_demo_regime_stage_from_model_file(tmp_path, monkeypatch) -> None:
     cfg = load_config(Settings, None)
     universe = generate_universe(UniverseConfig(instruments=100, seed=3))
 
-    class FakeSimulator:
-        fair_mid = universe.instruments["ref_price"].to_numpy()
-
-    assert demo_regime_stage(cfg, universe, FakeSimulator()) is None  # no model yet
+    state = MarketState(len(universe))  # md's observed mids: NaN until the first quotes
+    assert demo_regime_stage(cfg, universe, state) is None  # no model yet
     ids = tracked_instruments(universe, 3)
     assert set(universe.instruments["asset_class"].to_numpy()[ids]) <= {"equity", "future", "fx"}
     x, s = simulate_regime_returns(2000, n_assets=3, seed=4)
     model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
     symbols = universe.instruments["symbol"].to_numpy()[ids].tolist()
     save_model(tmp_path / "regime.model", model, symbols)
-    stage = demo_regime_stage(cfg, universe, FakeSimulator())
+    stage = demo_regime_stage(cfg, universe, state)
     assert isinstance(stage, RegimeStage)
-    stage.on_batch(np.empty(0), 0)
-    stage.on_batch(np.empty(0), 300_000_000)
+    stage.on_batch(np.empty(0), 0)  # no quotes yet: the bar is skipped, not an error
+    assert stage.skipped == 1 and stage.updates == 0
+    state.mid[:] = universe.instruments["ref_price"].to_numpy()
+    stage.on_batch(np.empty(0), 250_000_000)
+    state.mid[ids] *= 1.001
+    stage.on_batch(np.empty(0), 500_000_000)
     assert stage.updates == 1

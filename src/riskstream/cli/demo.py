@@ -22,7 +22,7 @@ from rich.table import Table
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
-from riskstream.cli.regime import demo_regime_stage
+from riskstream.cli.regime import demo_regime_stage, ensure_demo_model
 from riskstream.cli.risk import build_engine
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
@@ -76,8 +76,9 @@ def build_stages(
         risk, md.engine, config=cfg.limits, switch_store=LimitRepository(open_refdb(cfg))
     )
     stages: list[Stage] = [SimulatorStage(simulator), md, risk, limits, history]
-    # regime detection, when a model file exists (`riskstream regime fit-sim`)
-    regime = demo_regime_stage(cfg, universe, simulator)
+    # regime detection on md's observed mids, when a model file exists (the demo trains
+    # one at first start; `riskstream regime fit-sim` fits a longer one)
+    regime = demo_regime_stage(cfg, universe, market_state)
     if regime is not None:
         stages.append(regime)
     if service is not None:
@@ -172,6 +173,7 @@ def demo(
     console.print("[bold]Riskstream demo[/bold] — preparing the reference universe ...")
     universe = ensure_universe(cfg)
     simulator = MarketSimulator(universe, cfg.simulator, scenario=scenario)
+    ensure_demo_model(cfg, universe, simulator, console.print)
     service = None
     if serve:
         service = start_service(

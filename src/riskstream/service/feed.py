@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from riskstream.core.clock import Clock, SystemClock
+from riskstream.regime.stage import REGIME_NAMES
 from riskstream.service.cache import RiskCache
 from riskstream.service.limits import Alert, LimitProvider, Utilisation
 from riskstream.service.metrics import ServiceMetrics
@@ -260,7 +261,12 @@ class ServiceStage:
         if snap is None or snap is self._last or wall - self._last_wall < self.min_interval_s:
             return
         prices = self.md_stage.market_state.mid if self.md_stage is not None else None
-        regimes = getattr(self.regime_stage, "probabilities", None)
+        regimes = None
+        if self.regime_stage is not None and self.regime_stage.regime >= 0:  # warmed up
+            regimes = {
+                REGIME_NAMES.get(k, str(k)): float(p)
+                for k, p in enumerate(self.regime_stage.probabilities)
+            }
         cycle = self.risk_stage.refresh_ms[-1] / 1e3 if self.risk_stage.refresh_ms else None
         self.feed.push(snap, prices=prices, regime_probabilities=regimes, cycle_s=cycle)
         summary = {"events": self._events, "events_per_s": self._events / (wall - self._started)}
