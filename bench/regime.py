@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from riskstream.cli.regime import simulator_bars, tracked_instruments
+from riskstream.cli.regime import simulator_bars, sped_up_chain, tracked_instruments
 from riskstream.regime import RegimeConfig, RegimeEnsemble, RegimeStage, simulate_regime_returns
 
 
@@ -47,12 +47,10 @@ class SimulatorStream:
         self.config = SimulatorConfig
 
     def simulator(self, seed: int):
-        from riskstream.feeds.config import RegimeConfig as ChainConfig
+        from riskstream.feeds.config import RegimeConfig
         from riskstream.feeds.simulator import MarketSimulator
 
-        chain = ChainConfig(transition_per_min=tuple(
-            tuple(float(v) for v in row) for row in _chain(60.0 * self.args.regime_speed)
-        ))  # fmt: skip
+        chain = sped_up_chain(RegimeConfig(), self.args.regime_speed)
         cfg = self.config(seed=seed, events_per_s=self.args.events_per_s,
                           batch_events=self.args.batch_events, regimes=chain)  # fmt: skip
         return MarketSimulator(self.universe, cfg)
@@ -68,19 +66,13 @@ class SimulatorStream:
 
 
 def synthetic_bars(seed: int, minutes: float, args) -> tuple[np.ndarray, np.ndarray]:
+    from riskstream.feeds.config import RegimeConfig
+
+    # the simulator's chain, sped up, over one bar: P_bar = exp((speed * bar_s / 60) log P_min)
+    per_bar = sped_up_chain(RegimeConfig(), args.regime_speed * args.bar_s / 60.0)
     n = int(minutes * 60 / args.bar_s)
     return simulate_regime_returns(n, n_assets=args.assets, seed=seed,
-                                   transition=_chain(args.bar_s * args.regime_speed))  # fmt: skip
-
-
-def _chain(step_s: float) -> np.ndarray:
-    r"""The simulator's default per-minute regime chain over ``step_s`` seconds (continuous
-    time: :math:`P(\Delta) = \exp(\Delta\,\log P_{1\,min})`)."""
-    from scipy.linalg import expm, logm
-
-    per_min = np.array([(0.98, 0.017, 0.003), (0.06, 0.92, 0.02), (0.03, 0.09, 0.88)])
-    p = np.clip(np.real(expm(logm(per_min) * step_s / 60.0)), 0, None)
-    return p / p.sum(axis=1, keepdims=True)
+                                   transition=np.array(per_bar.transition_per_min))  # fmt: skip
 
 
 def evaluate(stage_ts, stage_regime, true_ts, true_regime, changes) -> list[float | None]:
