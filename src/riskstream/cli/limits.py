@@ -7,6 +7,8 @@ written with its audit entry to the reference DB (``riskstream.store.limits_repo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -19,11 +21,17 @@ limits_app.add_typer(switch_app, name="killswitch")
 app.add_typer(limits_app, name="limits")
 
 
-def _repo(ctx: typer.Context) -> Any:
+@contextmanager
+def _repo(ctx: typer.Context) -> Iterator[Any]:
+    """The limits repository on the configured reference DB, closed on leaving (or error)."""
     from riskstream.cli.universe import open_refdb
     from riskstream.store.limits_repo import LimitRepository
 
-    return LimitRepository(open_refdb(settings(ctx)))
+    repo = LimitRepository(open_refdb(settings(ctx)))
+    try:
+        yield repo
+    finally:
+        repo.db.close()
 
 
 def _actor(user: str, role: str) -> Any:
@@ -43,9 +51,8 @@ def list_limits(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Every limit in force."""
     from riskstream.limits.registry import LimitRegistry
 
-    repo = _repo(ctx)
-    rows = [lim.as_dict() for lim in LimitRegistry(repo).limits()]
-    repo.db.close()
+    with _repo(ctx) as repo:
+        rows = [lim.as_dict() for lim in LimitRegistry(repo).limits()]
     if as_json:
         print_json({"limits": rows})
         return
@@ -84,11 +91,8 @@ def set_limit(
 
     actor = _actor(user, role)
     limit = LimitDefinition(scope, key, limit_type, soft, hard, enabled=not disabled)
-    repo = _repo(ctx)
-    try:
+    with _repo(ctx) as repo:
         change = LimitRegistry(repo).set_limit(actor, limit, reason)
-    finally:
-        repo.db.close()
     if as_json:
         print_json(change)
     else:
@@ -107,11 +111,8 @@ def delete_limit(
     from riskstream.limits.registry import LimitRegistry
 
     actor = _actor(user, role)
-    repo = _repo(ctx)
-    try:
+    with _repo(ctx) as repo:
         LimitRegistry(repo).delete_limit(actor, limit_id, reason)
-    finally:
-        repo.db.close()
     typer.echo(f"deleted {limit_id}")
 
 
@@ -120,9 +121,8 @@ def switch_status(ctx: typer.Context, as_json: bool = JSON) -> None:
     """Every kill switch that has ever moved, and its state."""
     from riskstream.limits.killswitch import KillSwitchBoard
 
-    repo = _repo(ctx)
-    rows = KillSwitchBoard(repo).status()
-    repo.db.close()
+    with _repo(ctx) as repo:
+        rows = KillSwitchBoard(repo).status()
     if as_json:
         print_json({"kill_switches": rows})
         return
@@ -147,11 +147,8 @@ def switch_engage(
     from riskstream.limits.killswitch import KillSwitchBoard
 
     actor = _actor(user, role)
-    repo = _repo(ctx)
-    try:
+    with _repo(ctx) as repo:
         t = KillSwitchBoard(repo).engage(actor, scope, reason or "manual", state)
-    finally:
-        repo.db.close()
     typer.echo(f"{t.scope_id}: {t.before.value} -> {t.after.value}")
 
 
@@ -167,11 +164,8 @@ def switch_release(
     from riskstream.limits.killswitch import KillSwitchBoard
 
     actor = _actor(user, role)
-    repo = _repo(ctx)
-    try:
+    with _repo(ctx) as repo:
         t = KillSwitchBoard(repo).release(actor, scope, reason)
-    finally:
-        repo.db.close()
     typer.echo(f"{t.scope_id}: {t.before.value} -> {t.after.value}")
 
 
@@ -206,9 +200,8 @@ def budgets(
     snap = engine.refresh()
     contrib = allocate_to_positions(snap.component_var, engine.pos_inst, engine.pos_qty)
     if total is None:
-        repo = _repo(ctx)
-        firm = [x for x in LimitRegistry(repo).limits() if x.limit_id == "firm:firm/var"]
-        repo.db.close()
+        with _repo(ctx) as repo:
+            firm = [x for x in LimitRegistry(repo).limits() if x.limit_id == "firm:firm/var"]
         total = firm[0].hard if firm else snap.headline.var
     budget = RiskBudget(total, method).fit(contrib, engine.pos_labels[by])
     lines = budget.consumption(contrib, engine.pos_labels[by])
