@@ -33,20 +33,23 @@ def synthetic_snapshot(universe, ts_ns: int, rng: np.random.Generator) -> RiskSn
         d: {"component_var": float(cvar[ids].sum()), "component_es": float(ces[ids].sum())}
         for d, ids in positions.group_by("desk").agg("instrument_id").iter_rows()
     }
+    var = float(cvar.sum())
     m = Measure(
-        0.99,
-        1,
-        float(cvar.sum()),
-        float(ces.sum()),
-        float(cvar.sum()) * 1.3,
-        1.0,
-        1.0,
-        0.0,
-        1.0,
-        0.0,
-        0.0,
-        0.0,
-        1.0,
+        confidence=0.99,
+        horizon_days=1,
+        var=var,
+        es=float(ces.sum()),
+        lvar=var * 1.3,
+        spread_cost=1.0,
+        impact_cost=1.0,
+        impact_cost_std=0.0,
+        funding_cost=1.0,
+        variation_margin=0.0,
+        initial_margin_call=0.0,
+        haircut_call=0.0,
+        initial_margin=0.0,
+        forced_sale=0.0,
+        var_kernel_scale=1.0,
     )
     return RiskSnapshot(
         ts_ns,

@@ -87,6 +87,30 @@ def test_a_halt_stops_a_running_reduction() -> None:
     assert ctl.stats.orders == sent
 
 
+@pytest.mark.parametrize(
+    ("scope", "state", "blocked_instruments"),
+    [
+        ("instrument:1", "halted", {1}),  # a circuit breaker's price gap on one instrument
+        ("desk:B", "halted", {2}),  # a manual stop of one desk
+        ("instrument:1", "reducing", set()),  # reducing lets reductions through
+    ],
+)
+def test_reductions_respect_every_scope_the_position_belongs_to(
+    scope: str, state: str, blocked_instruments: set[int]
+) -> None:
+    ctl, audit = _controller([LimitDefinition("firm", "firm", "var", 8.0, 10.0)])
+    ctl.board.engage(Actor("meg", Role.RISK_MANAGER), scope, "test", state)
+    snap = frame([1e5, 5e4, 2e4], ["A", "A", "B"], ts_ns=NS, quantity=[1000.0, 1000.0, 1000.0],
+                 component_var=[6.0, 4.0, 2.0])  # fmt: skip
+    ctl.on_snapshot(snap)
+    ctl.advance(NS + 40 * NS)
+    traded = {a["instrument_id"] for a in ctl.actions}
+    assert traded and not traded & blocked_instruments
+    assert (ctl.stats.blocked > 0) == bool(blocked_instruments)
+    assert ctl.summary()["reduction_orders_blocked"] == ctl.stats.blocked
+    assert len(audit) == ctl.stats.orders  # refused orders are not sent, so not booked
+
+
 def test_without_auto_reduce_a_breach_halts_and_trades_nothing() -> None:
     ctl, audit = _controller(
         [LimitDefinition("desk", "A", "gross_notional", 1e5, 1.2e5)], auto_reduce=False

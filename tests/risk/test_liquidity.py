@@ -106,26 +106,62 @@ def test_liquidation_days():
     np.testing.assert_array_equal(days, [1, 5, 20, 20])
 
 
-def test_funding_cost_parts():
-    value = np.array([1_000_000.0, 500_000.0, -200_000.0])
-    pnl = np.array([-50_000.0, -20_000.0, -10_000.0])
-    deriv = np.array([False, True, True])
-    f = funding_cost(
-        value,
-        pnl,
-        im_rate=np.array([0.0, 0.06, 0.15]),
-        im_rate_stressed=np.array([0.0, 0.09, 0.25]),
-        haircut=np.array([0.15, 0, 0]),
-        haircut_stressed=np.array([0.25, 0, 0]),
-        is_derivative=deriv,
-        funding_rate_annual=0.05,
-        horizon_days=10,
-    )
-    assert f.variation_margin == pytest.approx(30_000.0)
-    assert f.initial_margin_call == pytest.approx(500_000 * 0.03 + 200_000 * 0.10)
-    assert f.haircut_call == pytest.approx(0.25 * 950_000 - 0.15 * 1_000_000)
-    need = 30_000 + (500_000 * 0.09 + 200_000 * 0.25) + 0.25 * 950_000
-    assert f.financing_cost == pytest.approx(0.05 * 10 / 360 * need)
+def _funding(**kw):
+    """Four positions whose funding parts are worked out by hand in the tests."""
+    args = {
+        # long equity 1,000,000; long future 500,000; short option -200,000; long future
+        # 300,000 (futures at notional)
+        "position_value": np.array([1_000_000.0, 500_000.0, -200_000.0, 300_000.0]),
+        "stressed_pnl": np.array([-50_000.0, -20_000.0, -10_000.0, 5_000.0]),
+        "is_derivative": np.array([False, True, True, True]),
+        "haircut": np.array([0.15, 0, 0, 0]),
+        "haircut_stressed": np.array([0.25, 0, 0, 0]),
+        "initial_margin": 100_000.0,
+        "initial_margin_stressed": 180_000.0,
+        "funding_spread_annual": 0.02,
+        "horizon_days": 10,
+        "liquid_buffer": 100_000.0,
+        "liquidation_spread_cost": 4_000.0,
+        "liquidation_impact_cost": 6_000.0,
+    }
+    return funding_cost(**{**args, **kw})
+
+
+def test_funding_cost_parts_by_hand():
+    f = _funding()
+    # variation margin nets in the clearing account: 20,000 + 10,000 - 5,000
+    assert f.variation_margin == pytest.approx(25_000.0)
+    assert f.initial_margin == 100_000.0
+    assert f.initial_margin_call == pytest.approx(80_000.0)  # SPAN stressed - normal
+    # repo haircut 15% -> 25% on a long worth 1,000,000 then 950,000
+    assert f.haircut_call == pytest.approx(0.25 * 950_000 - 0.15 * 1_000_000)  # 87,500
+    need = 25_000 + 80_000 + 87_500  # 192,500 called
+    assert f.forced_sale == pytest.approx(need - 100_000)  # beyond the buffer: 92,500 sold
+    # the buffer's 100,000 at 2% for 10 days (ACT/360), plus the sale at the portfolio's
+    # liquidation cost rate: spread 4,000 / 2,000,000 gross, impact 6,000 / 2,000,000 x
+    # the 4.625% share sold (pro-rata: impact scales with the square of the share)
+    financing = 0.02 * 10 / 360 * 100_000
+    sale = 92_500 * (4_000 + 6_000 * 92_500 / 2_000_000) / 2_000_000
+    assert financing == pytest.approx(55.5556, abs=1e-4)
+    assert sale == pytest.approx(197.834375)
+    assert f.financing_cost == pytest.approx(financing + sale)
+
+
+def test_funding_cost_buffer_and_bad_input():
+    # a buffer larger than the calls: only the funding spread on what is called
+    rich = _funding(liquid_buffer=1e9)
+    assert rich.forced_sale == 0.0
+    assert rich.financing_cost == pytest.approx(0.02 * 10 / 360 * 192_500)
+    # no buffer: everything is sold; a larger sale costs more per unit (impact)
+    poor = _funding(liquid_buffer=0.0)
+    assert poor.forced_sale == pytest.approx(192_500)
+    assert poor.financing_cost > _funding().financing_cost
+    # margin that falls under stress is no call
+    assert _funding(initial_margin_stressed=50_000.0).initial_margin_call == 0.0
+    with pytest.raises(InputError, match="initial_margin"):
+        _funding(initial_margin=float("nan"))
+    with pytest.raises(InputError, match="liquid_buffer"):
+        _funding(liquid_buffer=-1.0)
 
 
 def test_intraday_multiplier_is_u_shaped_and_averages_one():

@@ -23,9 +23,11 @@ class LimitsConfig(ConfigModel):
     reduction_quotes: Annotated[int, Field(ge=1, le=100_000)] = 256  # books quoted per plan
     reduction_max_rounds: Annotated[int, Field(ge=1, le=20)] = 4  # re-plan after re-pricing
     auto_reduce: bool = True  # a hard breach puts the scope in REDUCING and sends trades
-    price_gap_fraction: Fraction = 0.15  # circuit breaker: a mid jumps this much in one batch
-    stale_feed_s: Annotated[float, Field(gt=0)] = 30.0  # circuit breaker: no update this long
-    stale_feed_share: Fraction = 0.5  # ... for at least this share of held instruments
+    circuit_breakers: bool = True  # price-gap and stale-feed halts, checked every batch
+    price_gap_fraction: Fraction = 0.15  # a mid jumps this much between two batches (and
+    # its quotes do not overlap; options: the underlying-equivalent move) -> instrument halt
+    stale_feed_s: Annotated[float, Field(gt=0)] = 30.0  # no update this long is stale
+    stale_feed_share: Fraction = 0.5  # ... for this share of held instruments -> firm halt
     schedule_periods: Annotated[int, Field(ge=1, le=1000)] = 10  # Almgren-Chriss child orders
     schedule_horizon_s: Annotated[float, Field(gt=0)] = 60.0  # to finish the reduction
     risk_aversion: Annotated[float, Field(ge=0)] = 1e-6  # Almgren-Chriss lambda, per currency

@@ -32,7 +32,7 @@ from riskstream.core.clock import NS_PER_S
 from riskstream.limits.config import LimitsConfig
 from riskstream.limits.execution import Fill, SimulatedVenue
 from riskstream.limits.exposures import ExposureFrame
-from riskstream.limits.killswitch import GLOBAL, KillSwitchBoard, TradingState
+from riskstream.limits.killswitch import KillSwitchBoard, TradingState
 from riskstream.limits.model import AuditRecord, LimitDefinition, LimitType, Scope
 from riskstream.limits.monitor import LimitMonitor, MonitorResult
 from riskstream.limits.reduction import almgren_chriss_slices, plan_reduction
@@ -84,6 +84,7 @@ class ActionStats:
     traded_notional_usd: float = 0.0
     breach_to_action_ms: list[float] = field(default_factory=list)
     first_breach_ns: int | None = None
+    blocked: int = 0  # child orders a kill switch refused
 
 
 def liquidation_unit_cost(
@@ -178,6 +179,7 @@ class LimitController:
         self.last: MonitorResult | None = None
         self._quantity: np.ndarray | None = None
         self._instrument: np.ndarray | None = None
+        self._labels: dict[str, np.ndarray] = {}
         self._started: float | None = None
         self._warm_up()
 
@@ -192,6 +194,7 @@ class LimitController:
         self._started = self.wall_clock() if received_s is None else received_s
         self._quantity = frame.quantity.copy()
         self._instrument = np.asarray(frame.instrument_id, dtype=np.int64)
+        self._labels = {str(k): np.asarray(v) for k, v in frame.labels.items()}
         result = self.monitor.check(frame)
         self.last = result
         breached = {lim.limit_id: lim for lim in result.breached}
@@ -347,14 +350,14 @@ class LimitController:
 
     def _send(self, prog: Programme, row: int, qty: float, now_ns: int) -> int:
         assert self._quantity is not None and self._instrument is not None
-        halted = TradingState.HALTED
-        if self.board.state(GLOBAL) is halted or self.board.state(prog.scope_id) is halted:
-            return 0  # halted means no orders at all, reductions included
         held = self._quantity[row]
         qty = float(np.sign(qty) * min(abs(qty), abs(held)))  # never past flat
         if qty == 0.0 or np.sign(qty) == np.sign(held):
             return 0
         instrument = int(self._instrument[row])
+        if not self._allowed(row, instrument, float(held), qty):
+            self.stats.blocked += 1
+            return 0
         fill = self.venue.execute(instrument, qty, now_ns)
         if self._started is not None and not prog.timed:
             # breach-to-action: snapshot received -> switch engaged -> this first order sent
@@ -394,6 +397,18 @@ class LimitController:
             )
         return 1
 
+    def _allowed(self, row: int, instrument: int, held: float, qty: float) -> bool:
+        """The pre-trade gate for one child order: every switch of every scope the position
+        belongs to (firm, its desk, strategy, trader, asset class and instrument).
+
+        A reduction only reduces, so ``reducing`` scopes let it pass; a ``halted`` one —
+        a manual stop, or a circuit breaker on the instrument (price gap) or the firm
+        (stale feed) — refuses it: halted means no orders at all.
+        """
+        scopes = {k: v[row : row + 1] for k, v in self._labels.items()}
+        scopes[Scope.INSTRUMENT.value] = np.array([str(instrument)])
+        return bool(self.board.check_orders(scopes, np.array([held]), np.array([qty]))[0])
+
     @property
     def quantity(self) -> np.ndarray | None:
         """Positions after the orders sent so far (by position row)."""
@@ -407,5 +422,6 @@ class LimitController:
             "reduction_cost_usd": round(self.stats.cost_usd, 2),
             "reduction_traded_notional_usd": round(self.stats.traded_notional_usd, 2),
             "breach_to_action_ms": round(lat[0], 3) if lat else None,
+            "reduction_orders_blocked": self.stats.blocked,
             "kill_switches": {k: r.state.value for k, r in self.board.engaged().items()},
         }

@@ -244,11 +244,39 @@ class KillSwitchBoard:
 class CircuitBreaker:
     """Market-data conditions that halt trading: a price gap or a stale feed.
 
+    Exchanges stop trading an instrument whose price leaves a band around its recent price
+    (the US "limit up-limit down" bands of the SEC-approved NMS plan of 2012: 5% to 20% by
+    price tier; the CME's dynamic circuit breakers) and a firm stops trading when it can no
+    longer see the market. Both conditions mean the prices cannot be trusted to trade on,
+    so both trip ``halted``: no order at all, automatic reductions included.
+
+    **Price gap** (per instrument, trips ``instrument:<id>``). Between two checks an
+    instrument's mid moves by more than ``gap_fraction`` *and* its new quote does not
+    overlap its previous one (new bid above the old ask, or new ask below the old bid):
+    prices jumped over levels where nobody could trade. The overlap rule keeps the normal
+    noise of thin books out (a penny option whose mid moves 0.03 → 0.045 inside a
+    0.01-0.05 market has not gapped). Each instrument's move is divided by
+    ``gap_scale`` (at least 1): an option's premium moves its elasticity
+    :math:`\\Omega = S\\,\\partial V/\\partial S / V` times its underlying's relative move, so
+    options gap on the *underlying-equivalent* move (a gap in the underlying shows in its
+    options' own quotes, which trip their own switches). The reference is each instrument's
+    last valid quote: a gap across a one-sided spell (mid NaN) is still seen; instruments
+    never quoted, or flagged stale by ``md`` (sequence gap in recovery), are not checked.
+
+    **Stale feed** (trips the global switch). An instrument is stale when its last update
+    is older than ``stale_s``, or ``md`` flags it (gap recovery). When at least
+    ``stale_share`` of held instruments are stale the feed is stale. *Warm-up rule*: an
+    instrument not quoted yet is not stale during the first ``stale_s`` of event time after
+    the first check (the feed is still filling the books at start-up); after that it counts
+    as stale, so a feed that never starts still trips.
+
+    Each check is a few vectorised passes over the held instruments; switches are tripped
+    (and persisted) only for instruments that gapped.
+
     Parameters
     ----------
     gap_fraction : float
-        A mid that moves more than this fraction between two checks trips the instrument's
-        switch (``halted``): the price is either wrong or the market is disorderly.
+        Largest move between two checks that is not a gap (0.15 = 15%).
     stale_s : float
         An instrument whose last update is older than this is stale.
     stale_share : float
@@ -259,7 +287,13 @@ class CircuitBreaker:
         self.gap_fraction = gap_fraction
         self.stale_ns = int(stale_s * 1e9)
         self.stale_share = stale_share
-        self._last_mid: np.ndarray | None = None
+        self._ref_mid: np.ndarray | None = None  # last valid quote of each instrument
+        self._ref_bid: np.ndarray | None = None
+        self._ref_ask: np.ndarray | None = None
+        self._armed_ns: int | None = None  # event time of the first check
+        self._held = np.empty(0, dtype=np.int64)  # held instruments at the last check
+        self.trips = {"price_gap": 0, "stale_feed": 0}  # switches this breaker engaged
+        self.stale_share_now = 0.0  # share of held instruments stale at the last check
 
     def check(
         self,
@@ -268,38 +302,104 @@ class CircuitBreaker:
         last_update_ns: np.ndarray,
         held: np.ndarray,
         now_ns: int,
+        bid: np.ndarray | None = None,
+        ask: np.ndarray | None = None,
+        gap_scale: np.ndarray | None = None,
+        feed_stale: np.ndarray | None = None,
     ) -> list[Transition]:
-        """Trip switches for gapped instruments and for a stale feed; returns transitions."""
+        """Trip switches for gapped instruments and for a stale feed; returns the
+        transitions that changed a state.
+
+        Parameters
+        ----------
+        board : KillSwitchBoard
+        mid, last_update_ns : ndarray of shape (n_instruments,)
+            Mids (NaN: no two-sided quote) and event time of each instrument's last update
+            (0: never updated), e.g. :class:`riskstream.core.state.MarketState` ``mid``
+            and ``ts_ns``.
+        held : ndarray of bool, shape (n_instruments,)
+            Instruments with a position (only those are checked).
+        now_ns : int
+            Event time of the check.
+        bid, ask : ndarray of shape (n_instruments,), optional
+            Best quotes, for the overlap rule (without them a move alone is a gap).
+        gap_scale : ndarray of shape (n_instruments,), optional
+            Divides each instrument's relative move (option elasticity; default 1).
+        feed_stale : ndarray of bool, shape (n_instruments,), optional
+            ``md``'s stale flags (sequence gap being recovered).
+        """
         out: list[Transition] = []
         mid = np.asarray(mid, dtype=np.float64)
-        if self._last_mid is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                move = np.abs(mid / self._last_mid - 1.0)
-            gapped = np.flatnonzero(held & np.isfinite(move) & (move > self.gap_fraction))
-            for i in gapped:
-                out.append(
-                    board.trip(
-                        f"instrument:{i}",
-                        "price_gap",
-                        f"mid moved {move[i]:.1%} in one update (limit {self.gap_fraction:.0%})",
-                        TradingState.HALTED,
-                    )
+        n = mid.shape[0]
+        h = np.flatnonzero(np.asarray(held, dtype=bool))  # everything below is over held only
+        if self._armed_ns is None:
+            self._armed_ns = int(now_ns)
+        if self._ref_mid is None:
+            self._ref_mid, self._ref_bid, self._ref_ask = (np.full(n, np.nan) for _ in range(3))
+            self._held = h
+        elif not np.array_equal(h, self._held):
+            # a newly held instrument starts from its next quote, never from one seen long
+            # before it was held (that would compare prices minutes or hours apart)
+            new = np.setdiff1d(h, self._held, assume_unique=True)
+            self._ref_mid[new] = np.nan
+            self._held = h
+        flagged = (
+            np.zeros(h.size, dtype=bool)
+            if feed_stale is None
+            else np.asarray(feed_stale, dtype=bool)[h]
+        )
+        m = mid[h]
+        valid = (m > 0) & np.isfinite(m) & ~flagged
+        ref = self._ref_mid[h]
+        with np.errstate(invalid="ignore"):
+            move = np.abs(m / ref - 1.0)  # NaN where there is no reference yet
+        if gap_scale is not None:
+            move /= np.maximum(np.asarray(gap_scale, dtype=np.float64)[h], 1.0)
+        with np.errstate(invalid="ignore"):
+            cand = np.flatnonzero(valid & (move > self.gap_fraction))
+        for k in cand:  # rare: the overlap rule and the trip only for large moves
+            i = int(h[k])
+            quoted = bid is not None and ask is not None
+            if quoted and bid[i] <= self._ref_ask[i] and ask[i] >= self._ref_bid[i]:
+                continue  # the old and new quotes overlap: a move inside a wide market
+            out.append(
+                board.trip(
+                    f"instrument:{i}",
+                    "price_gap",
+                    f"mid {ref[k]:.6g} -> {m[k]:.6g} ({move[k]:.1%} underlying-equivalent, "
+                    f"limit {self.gap_fraction:.0%}) with no overlap of the quotes",
+                    TradingState.HALTED,
                 )
-        self._last_mid = mid.copy()
-        if held.any():
-            stale = (now_ns - np.asarray(last_update_ns)[held]) > self.stale_ns
-            share = float(stale.mean())
+            )
+        upd = h[valid]
+        self._ref_mid[upd] = m[valid]
+        if bid is not None and ask is not None:
+            self._ref_bid[upd] = np.asarray(bid)[upd]
+            self._ref_ask[upd] = np.asarray(ask)[upd]
+
+        if h.size:
+            ts = np.asarray(last_update_ns)[h]
+            warmed_up = now_ns - self._armed_ns > self.stale_ns
+            if warmed_up:  # not quoted yet counts as stale once the warm-up is over
+                stale = (now_ns - ts > self.stale_ns) | flagged
+            else:
+                stale = ((ts > 0) & (now_ns - ts > self.stale_ns)) | flagged
+            share = float(np.count_nonzero(stale)) / h.size
+            self.stale_share_now = share
             if share >= self.stale_share:
                 out.append(
                     board.trip(
                         GLOBAL,
                         "stale_feed",
                         f"{share:.0%} of held instruments have no update for "
-                        f"{self.stale_ns / 1e9:g} s",
+                        f"{self.stale_ns / 1e9:g} s (limit {self.stale_share:.0%})",
                         TradingState.HALTED,
                     )
                 )
-        return [t for t in out if t.before is not t.after]
+        changed = [t for t in out if t.before is not t.after]
+        for t in changed:
+            self.trips[t.trigger] += 1
+        return changed
 
 
 class MemorySwitchStore:

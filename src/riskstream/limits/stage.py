@@ -7,6 +7,13 @@ published a snapshot newer than the last one checked, the stage builds the
 hands it to the :class:`~riskstream.limits.controller.LimitController`; on every batch it
 lets due child orders go out and applies fills back to the engine (``apply_trade``), so the
 next snapshot sees the reduced portfolio.
+
+Circuit breakers run first on every batch (:class:`~riskstream.limits.killswitch.
+CircuitBreaker` on the market state ``md`` writes: mids, best quotes, last-update times,
+stale flags): a price gap halts the instrument, a stale feed halts the firm, before any
+child order of that batch goes out. Per batch rather than per snapshot: a halt must stop
+the very next order, and the check is a few vectorised passes over the held instruments
+(about 0.1 ms for ten thousand instruments), well under 1% of a batch's own cost.
 """
 
 from __future__ import annotations
@@ -26,9 +33,15 @@ from riskstream.limits.execution import (
     SyntheticDepth,
 )
 from riskstream.limits.exposures import ExposureFrame, allocate_to_positions, liquidation_days
-from riskstream.limits.killswitch import KillSwitchBoard, MemorySwitchStore, SwitchStore
+from riskstream.limits.killswitch import (
+    CircuitBreaker,
+    KillSwitchBoard,
+    MemorySwitchStore,
+    SwitchStore,
+)
 from riskstream.limits.model import LimitDefinition, LimitType, Scope
 from riskstream.limits.monitor import LimitMonitor
+from riskstream.risk.factors import ASSET_CODE
 
 
 def frame_from_engine(
@@ -187,6 +200,44 @@ class LimitsStage:
         self._held_qty = np.asarray(self.engine.pos_qty, dtype=np.float64).copy()
         self._row_fill_qty = np.zeros(n_rows)  # units traded per position row
         self._row_fill_value = np.zeros(n_rows)  # their executed value, base currency
+        cfg = controller.config
+        self.breaker = (
+            CircuitBreaker(cfg.price_gap_fraction, cfg.stale_feed_s, cfg.stale_feed_share)
+            if cfg.circuit_breakers
+            else None
+        )
+        self._gap_scale = self._elasticity()
+
+    def _elasticity(self) -> np.ndarray:
+        """Each instrument's price elasticity to its underlying,
+        :math:`\\max(1, |S\\,\\partial V/\\partial S| / |V|)` from the engine's per-unit
+        delta and value: 1 for linear instruments (and bonds), the leverage of an option's
+        premium for options — the circuit breaker's gap is an underlying-equivalent move.
+        An option the engine has not valued yet (no price) is not gap-checked (infinite
+        scale) until it is: its leverage is unknown."""
+        e = self.engine
+        value = np.asarray(e.unit_value, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            omega = np.abs(np.asarray(e.unit_delta) / value)
+        scale = np.where(np.isfinite(omega), np.maximum(omega, 1.0), 1.0)
+        unvalued_option = (np.asarray(e.asset_class) == ASSET_CODE["option"]) & (value == 0)
+        return np.where(unvalued_option, np.inf, scale)
+
+    def _check_breakers(self, now_ns: int) -> None:
+        """Price gaps and a stale feed on the market state, against the held instruments."""
+        assert self.breaker is not None
+        m = self.engine.market
+        self.breaker.check(
+            self.controller.board,
+            m.mid,
+            m.ts_ns,
+            np.asarray(self.engine.qty) != 0,
+            now_ns,
+            bid=m.bid,
+            ask=m.ask,
+            gap_scale=self._gap_scale,
+            feed_stale=m.stale,
+        )
 
     def _mark(self) -> np.ndarray:
         """Mark-to-market value per unit (price x multiplier x FX; option premiums, not
@@ -220,11 +271,14 @@ class LimitsStage:
         return held + avoided, held
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
+        if self.breaker is not None:
+            self._check_breakers(now_ns)
         snap = self.risk_stage.last
         if snap is not None and snap.lineage_id != self._last_lineage:
             received = self.controller.wall_clock()
             self._last_lineage = snap.lineage_id
             cfg = self.controller.config
+            self._gap_scale = self._elasticity()
             ctx = market_context(self.engine)
             self.controller.market = ctx
             if self.synthetic is not None:
@@ -257,6 +311,12 @@ class LimitsStage:
         last = self.controller.last
         if last is not None and len(last.utilisation):
             out["max_limit_utilisation"] = round(float(last.utilisation.max()), 4)
+        if self.breaker is not None:
+            out["circuit_breaker_trips"] = dict(self.breaker.trips)
+            out["stale_feed_share"] = round(self.breaker.stale_share_now, 4)
+        out["kill_switch_triggers"] = {
+            k: r.trigger for k, r in self.controller.board.engaged().items()
+        }
         return out
 
     def view(self) -> list[tuple[str, str]]:
@@ -267,10 +327,22 @@ class LimitsStage:
             ("loss avoided", f"{actual - held:,.0f} (P&L {actual:,.0f} vs held {held:,.0f})"),
             ("reduction trades", f"{s['reduction_trades']} (cost {s['reduction_cost_usd']:,.0f})"),
         ]
-        switches = s["kill_switches"]
-        rows.append(
-            ("kill switches", ", ".join(f"{k}={v}" for k, v in switches.items()) or "all active")
-        )
+        engaged = self.controller.board.engaged()
+        first = list(engaged.items())[:4]
+        shown = ", ".join(f"{k}={r.state.value} ({r.trigger})" for k, r in first)
+        if len(engaged) > 4:
+            shown += f", +{len(engaged) - 4} more"
+        rows.append(("kill switches", shown or "all active"))
+        if self.breaker is not None:
+            t = self.breaker.trips
+            rows.append(
+                (
+                    "circuit breakers",
+                    f"{t['price_gap']} price gaps, {t['stale_feed']} stale-feed halts "
+                    f"(stale now {self.breaker.stale_share_now:.0%}); "
+                    f"{s['reduction_orders_blocked']} orders blocked",
+                )
+            )
         return rows
 
     def close(self) -> None:

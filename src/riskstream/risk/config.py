@@ -22,6 +22,28 @@ NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 VaRMethod = Literal["historical", "parametric", "mc", "fhs"]
 
 
+class MarginConfig(ConfigModel):
+    """SPAN initial margin of the exchange-traded derivatives (futures, options), normal and
+    stressed (see :mod:`riskstream.risk.margin`).
+
+    The price scan range of each combined commodity (one spot risk factor: a stock, or
+    every delivery month of a futures sector) covers ``coverage_sigmas`` daily standard
+    deviations of the factor over ``margin_period_days``; the volatility scan range the same
+    for the implied-vol factor's log move; the two extreme scenarios move the price
+    ``extreme_multiple`` scan ranges and count ``extreme_cover`` of the loss (CME: 3 and
+    35%). Stressed margin rescans with every range ``stress_multiplier`` times wider: a
+    clearing house recalibrates its scan ranges to the volatility it sees, so margins rise
+    in a stress just when prices fall — the margin spiral of Brunnermeier & Pedersen (2009),
+    whose fig. 1 shows S&P 500 futures margins rising through the 1987 and 2008 crises.
+    """
+
+    coverage_sigmas: Annotated[float, Field(gt=0.0, le=10.0)] = 3.0
+    margin_period_days: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0
+    extreme_multiple: Annotated[float, Field(gt=0.0, le=10.0)] = 3.0
+    extreme_cover: Annotated[float, Field(gt=0.0, le=1.0)] = 0.35
+    stress_multiplier: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
+
+
 class LiquidityConfig(ConfigModel):
     """Liquidity-adjusted VaR: spread, market impact, funding and intraday pattern.
 
@@ -32,8 +54,13 @@ class LiquidityConfig(ConfigModel):
       ``eta_adv_fraction`` of ADV in a day cost one full spread, permanent impact ``gamma``
       moves the price one spread per ``gamma_adv_fraction`` of ADV (the paper's section 4
       rules of thumb: 1% and 10%); ``risk_aversion`` is the paper's lambda, in 1/currency.
-    * Funding (margin and haircut calls under the stressed move, and their financing cost):
-      initial-margin and haircut rates per asset class, normal and stressed.
+    * Funding liquidity (Brunnermeier & Pedersen 2009): the cash calls of the stressed move —
+      variation margin on the derivatives' losses, the rise of their SPAN initial margin
+      (``margin``), wider repo haircuts (``haircut`` to ``haircut_stressed`` per asset class,
+      on financed long positions) — are funded from a liquid buffer of
+      ``liquid_buffer_share`` of the portfolio's gross value at ``funding_spread_annual``
+      over the horizon; the rest is raised by selling positions at the portfolio's own
+      liquidation cost (see :func:`riskstream.risk.liquidity.funding_cost`).
     * Intraday: a U-shaped time-of-day multiplier on spreads (inverse on depth) between
       ``session_open_utc_h`` and ``session_close_utc_h``, used when the market state has no
       live spread.
@@ -46,19 +73,17 @@ class LiquidityConfig(ConfigModel):
     gamma_adv_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.10
     risk_aversion_per_ccy: NonNegative = 1e-6
     max_liquidation_days: Annotated[int, Field(ge=1, le=250)] = 20
-    initial_margin: dict[str, NonNegative] = Field(
-        default_factory=lambda: {"future": 0.06, "option": 0.15}
-    )
-    initial_margin_stressed: dict[str, NonNegative] = Field(
-        default_factory=lambda: {"future": 0.09, "option": 0.25}
-    )
+    margin: MarginConfig = MarginConfig()
     haircut: dict[str, NonNegative] = Field(
         default_factory=lambda: {"equity": 0.15, "bond": 0.02, "fx": 0.0}
     )
     haircut_stressed: dict[str, NonNegative] = Field(
         default_factory=lambda: {"equity": 0.25, "bond": 0.05, "fx": 0.0}
     )
-    funding_rate_annual: NonNegative = 0.05
+    # unsecured term funding over what posted cash earns, in a stress (3-month LIBOR-OIS,
+    # such a spread, peaked above 3.5% in October 2008)
+    funding_spread_annual: NonNegative = 0.02
+    liquid_buffer_share: Fraction = 0.02  # cash and committed lines / gross position value
     intraday_amplitude: NonNegative = 0.6
     intraday_decay_h: Annotated[float, Field(gt=0.0)] = 0.75
     session_open_utc_h: Annotated[float, Field(ge=0.0, lt=24.0)] = 14.5

@@ -46,7 +46,7 @@ from riskstream.core.errors import InputError
 from riskstream.core.instruments import ASSET_CLASSES, Universe
 from riskstream.core.state import MarketState
 from riskstream.pricing import bond_risk, bond_yield_from_price
-from riskstream.risk import euler, grids, liquidity
+from riskstream.risk import euler, grids, liquidity, margin
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import (
     ASSET_CODE,
@@ -196,6 +196,11 @@ class RiskEngine:
             raise InputError("rates", f"shape {r.shape}", f"({n},)")
         self.rate = np.where(np.isfinite(r), r, config.rate)
 
+        # daily volatility of every factor's move (price factors: relative; vol: log)
+        self.factor_vol = np.asarray(
+            scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
+        ).std(axis=0) / np.sqrt(min(scenarios.horizons))
+
         # ---- options and their underlyings
         self.opt_ids = np.flatnonzero(self.asset_class == OPTION)
         self.opt_index = np.full(n, -1, dtype=np.int64)
@@ -232,6 +237,7 @@ class RiskEngine:
         self.opt_base = np.zeros(self.opt_ids.size)
         self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
         self.opt_expiry = np.zeros(self.opt_ids.size)
+        self._span_setup()
         self._u_ranges()
         # Each underlying's scenario coordinates, fixed for the scenario set: the spot's log
         # move and the vol factor's log move, (n_underlyings, n_scenarios) per horizon.
@@ -270,13 +276,11 @@ class RiskEngine:
         self.unit_dv01 = np.zeros(n)  # per basis point
         self.bond_yield = np.full(n, np.nan)  # yield to maturity solved from the price
         self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
-        self.factor_vol = np.asarray(
-            scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
-        ).std(axis=0) / np.sqrt(min(scenarios.horizons))
 
         self._exposure = np.zeros(self.space.n_factors)
         self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
         self._refreshes = 0
+        self._margin: tuple[float, float] | None = None  # SPAN (normal, stressed), cached
         self.set_positions(universe.positions, universe.books, rebuild=False)
         with _thread_scope(config.threads):
             self._update_instruments(np.arange(n), as_of=self._as_of())
@@ -322,6 +326,7 @@ class RiskEngine:
             "trader": np.array([r[2] for r in rows], dtype=str),
         }
         self._encode_labels()
+        self._margin = None
         if rebuild:
             self._option_greeks(np.arange(self.und_ids.size))
             self._rebuild_books(np.arange(self.und_ids.size))
@@ -379,6 +384,8 @@ class RiskEngine:
             self._encode_labels()
         self.qty[instrument_id] += quantity
         self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
+        if self.asset_class[instrument_id] in (FUTURE, OPTION):
+            self._margin = None  # the derivatives book changed: SPAN again
         k = self.opt_index[instrument_id]
         if k >= 0:
             self._option_greeks(np.array([self.opt_owner[k]]))
@@ -390,6 +397,7 @@ class RiskEngine:
         """New implied vols for options: their underlyings' grids are rebuilt."""
         ids = np.asarray(instrument_ids, dtype=np.int64)
         self.implied_vol[ids] = np.asarray(vols, dtype=np.float64)
+        self._margin = None
         self._update_instruments(ids, as_of=self._as_of(), force_grid=True)
         self._sync_linear()
 
@@ -397,6 +405,100 @@ class RiskEngine:
 
     def _as_of(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.clock.now_ns() / 1e9, tz=dt.UTC).date()
+
+    def _span_setup(self) -> None:
+        """SPAN's 16 scenarios, normal and stressed, for :meth:`span_margin`.
+
+        Columns 0-15 are CME's scenarios (:func:`riskstream.risk.margin.span_scenarios`) with
+        the normal scan ranges, 16-31 the same with every range ``stress_multiplier`` times
+        wider. A combined commodity is one spot risk factor; its price scan range is
+        :func:`~riskstream.risk.margin.price_scan_range` of the factor's daily volatility
+        (a relative move), its volatility scan range the same for its implied-vol factor,
+        applied to each option's own vol (:math:`\\sigma_i (1 \\pm VSR)`). The distinct
+        price and vol moves (9 and 3 per set) form the small grid each option book is
+        revalued on; ``_span_ix``/``_span_iv`` pick every scenario's node.
+        """
+        mc = self.config.liquidity.margin
+        table = margin.span_scenarios(mc.extreme_multiple, mc.extreme_cover)
+        widen = np.repeat([1.0, mc.stress_multiplier], 16)
+        self._span_price = np.tile(table[:, 0], 2) * widen  # in price scan ranges
+        self._span_vol = np.tile(table[:, 1], 2) * widen  # in vol scan ranges
+        self._span_cover = np.tile(table[:, 2], 2)
+        self._span_range = margin.price_scan_range(
+            self.factor_vol, mc.coverage_sigmas, mc.margin_period_days
+        )  # per factor
+        self._span_px, self._span_ix = np.unique(self._span_price, return_inverse=True)
+        self._span_vx, self._span_iv = np.unique(self._span_vol, return_inverse=True)
+
+    @_with_threads
+    def span_margin(self) -> tuple[float, float]:
+        """SPAN initial margin of the futures and options held: (normal, stressed), base ccy.
+
+        Per combined commodity (spot risk factor) the losses of its futures (linear: notional
+        times the scenario's relative move) and of its option books are netted scenario by
+        scenario; the scan risk is the worst covered loss
+        (:func:`riskstream.risk.margin.scan_risk_by_group`), and the requirement is the sum
+        over commodities (no inter-commodity credit: conservative). Options are revalued in
+        full (Black-Scholes-Merton / Black-76, the pricing package's grid kernel) on the
+        scan's own small grid, with ``margin_period_days`` of time decay as in CME's risk
+        arrays (:func:`riskstream.risk.margin.option_risk_array`) — not read off the VaR
+        grids, whose range is set by the VaR scenarios and may not reach the stressed
+        extreme moves.
+
+        Not modelled (documented simplifications): inter-month spread charges (all delivery
+        months of a futures sector share one factor, so they net fully), the short option
+        minimum and the net option value credit. Cost: one vectorised pass over the held
+        futures, one small pricing-kernel call per held underlying.
+        """
+        valid = self.reason == ""
+        fut = np.flatnonzero((self.asset_class == FUTURE) & (self.qty != 0) & valid)
+        fut = fut[self.space.spot_factor[fut] >= 0]
+        group_f = self.space.spot_factor[fut]
+        notional = self.qty[fut] * self.unit_value[fut]
+        loss_f = -(notional[:, None] * self._span_range[group_f][:, None]) * self._span_price
+        held_opt = (self.qty[self.opt_ids] != 0) & valid[self.opt_ids]
+        opts = np.flatnonzero(held_opt)
+        opts = opts[np.argsort(self.opt_owner[opts], kind="stable")]
+        us, starts = np.unique(self.opt_owner[opts], return_index=True)
+        ends = np.append(starts[1:], opts.size)
+        keep = self.u_spot_col[us] >= 0
+        loss_o = np.zeros((us.size, self._span_price.size))
+        for j in np.flatnonzero(keep):
+            loss_o[j] = self._span_book_loss(int(us[j]), opts[starts[j] : ends[j]])
+        losses = np.vstack([loss_f, loss_o[keep]]) * self._span_cover
+        group = np.concatenate([group_f, self.u_spot_col[us[keep]]])
+        _, normal = margin.scan_risk_by_group(losses[:, :16], group)
+        _, stressed = margin.scan_risk_by_group(losses[:, 16:], group)
+        return float(normal.sum()), float(stressed.sum())
+
+    def _span_book_loss(self, k: int, opts: np.ndarray) -> np.ndarray:
+        """Loss (positive) of the held options ``opts`` (option indices) of underlying ``k``
+        in the 32 SPAN scenarios: value now minus value after the scenario's move and the
+        look-ahead of ``margin_period_days``."""
+        mc = self.config.liquidity.margin
+        ids = self.opt_ids[opts]
+        spot = np.full(ids.size, self.price[self.und_ids[k]])
+        psr = self._span_range[self.u_spot_col[k]]
+        vc = self.u_vol_col[k]
+        vsr = self._span_range[vc] if vc >= 0 else 0.0
+        x_axis = np.log(np.maximum(1.0 + self._span_px * psr, 1e-6))
+        v_axis = np.log(np.maximum(1.0 + self._span_vx * vsr, 1e-6))
+        strike, vol = self.strike[ids], self.implied_vol[ids]
+        is_call, on_future = self.is_call[ids], self.on_future[opts]
+        unit, rate = self.multiplier[ids] * self.fx[ids], self.rate[ids]
+        q_div = self.config.dividend_yield
+        expiry = self.opt_expiry[opts]
+        ahead = np.maximum(expiry - mc.margin_period_days / 365.0, 0.0)
+        zero = np.zeros(1)
+        now = grids.build_option_grids(
+            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div
+        )[:, 0, 0]
+        later = grids.build_option_grids(
+            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div
+        )
+        q = self.qty[ids]
+        book = np.tensordot(q, later, axes=1)  # (n_price_moves, n_vol_moves)
+        return float(q @ now) - book[self._span_ix, self._span_iv]
 
     def _u_ranges(self) -> None:
         """Grid axes per underlying from the widest scenario moves of its factors."""
@@ -505,6 +607,9 @@ class RiskEngine:
             lin_s[opt, 2] = np.where(ccy[opt] >= 0, value[opt], 0.0)
 
         reason_all = reason
+        flipped_deriv = ((reason_all == "") != was_valid) & ((ac == FUTURE) | (ac == OPTION))
+        if np.any(flipped_deriv & (self.qty[ids] != 0)):
+            self._margin = None  # a held derivative became (in)valid: SPAN again
         lin_f[reason_all != "", :] = -1
         lin_s[reason_all != "", :] = 0.0
         self.reason[ids] = reason_all
@@ -686,7 +791,13 @@ class RiskEngine:
         if changed.size:
             self._update_instruments(changed, as_of=self._as_of())
         self._refreshes += 1
-        self._sync_linear(full=self._refreshes % self.config.full_recompute_every == 0)
+        full = self._refreshes % self.config.full_recompute_every == 0
+        self._sync_linear(full=full)
+        if full:
+            # SPAN margin is recomputed on full refreshes and when the derivatives book or
+            # its validity changes, not on every tick (clearing houses margin a few times a
+            # day); the variation margin follows the scenario's losses at every refresh
+            self._margin = None
         snap = self.compute(now_ns)
         self.last_snapshot = snap
         self.last_refresh_ns = snap.ts_ns
@@ -916,7 +1027,7 @@ class RiskEngine:
                     per_level.append((c, t.var, t.es, u_var, u_es, t.var_scale))
             for c, var, es, u_var, u_es, scale in per_level:
                 comp_var = self.qty * u_var
-                funding = self._funding(comp_var, h)
+                funding = self._funding(comp_var, h, liq)
                 lvar = var + liq["spread"] + liq["impact"] + funding.financing_cost
                 measures.append(
                     Measure(
@@ -932,6 +1043,8 @@ class RiskEngine:
                         funding.variation_margin,
                         funding.initial_margin_call,
                         funding.haircut_call,
+                        funding.initial_margin,
+                        funding.forced_sale,
                         float(scale),
                     )
                 )
@@ -1009,29 +1122,35 @@ class RiskEngine:
             "impact_std": float(np.sqrt(variance.sum())),
         }
 
-    def _funding(self, comp_var: np.ndarray, horizon_days: int) -> liquidity.FundingCost:
+    def _funding(
+        self, comp_var: np.ndarray, horizon_days: int, liq: dict[str, float]
+    ) -> liquidity.FundingCost:
+        """Funding liquidity of the measure's stressed move (the VaR neighbourhood: each
+        position's P&L is minus its component VaR). SPAN margin comes from the cache
+        (:meth:`span_margin`, recomputed on full refreshes)."""
         lc = self.config.liquidity
         deriv = (self.asset_class == FUTURE) | (self.asset_class == OPTION)
-        valid = self.reason == ""
-        notional = (
-            np.where(self.asset_class == OPTION, self.unit_delta, self.unit_value)
-            * self.qty
-            * valid
-        )
+        value = self.unit_value * self.qty * (self.reason == "")
+        if self._margin is None:
+            self._margin = self.span_margin()
+        im, im_stressed = self._margin
 
         def rates(table: dict[str, float]) -> np.ndarray:
             return np.array([table.get(a, 0.0) for a in ASSET_CLASSES])[self.asset_class]
 
         return liquidity.funding_cost(
-            notional,
+            value,
             -comp_var,
-            rates(lc.initial_margin),
-            rates(lc.initial_margin_stressed),
+            deriv,
             rates(lc.haircut),
             rates(lc.haircut_stressed),
-            deriv,
-            lc.funding_rate_annual,
+            im,
+            im_stressed,
+            lc.funding_spread_annual,
             horizon_days,
+            lc.liquid_buffer_share * float(np.abs(value).sum()),
+            liq["spread"],
+            liq["impact"],
         )
 
     def _top(self, comp_var: np.ndarray, comp_es: np.ndarray) -> tuple[Contributor, ...]:

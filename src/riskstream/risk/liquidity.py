@@ -18,11 +18,17 @@ L-VaR adds to market VaR the *costs* of getting out of the portfolio under stres
   :math:`\\tfrac12\\gamma X^2 + (\\tilde\\eta/\\tau)\\sum_k n_k^2`. The cost standard
   deviation is *reported*, not added: it is price risk during liquidation, which market
   VaR at the liquidation horizon already measures.
-* **Funding liquidity**: under the stressed move the desk must post variation margin on
-  derivative losses, extra initial margin as margin rates rise to stressed levels, and
-  extra collateral as repo haircuts on financed long positions widen. These are cash
-  calls (reported); the L-VaR add-on is the cost of funding them (and the stressed
-  margin and haircut requirements) over the horizon at ``funding_rate_annual``.
+* **Funding liquidity** (Brunnermeier & Pedersen 2009, "Market liquidity and funding
+  liquidity": when margins rise in a stress, a funding-constrained holder must sell at the
+  market-liquidity cost — the margin spiral; BCBS 2008, "Principles for sound liquidity
+  risk management and supervision", principle 5: measure the contingent funding need from
+  margin calls under stress). In the VaR scenario the desk must pay *variation margin* on
+  its derivatives' net loss, meet the rise of their *SPAN initial margin* as the clearing
+  house widens its scan ranges (:meth:`riskstream.risk.engine.RiskEngine.span_margin`), and
+  post more collateral as *repo haircuts* on financed long positions widen. The calls are
+  reported; the L-VaR add-on is the cost of meeting them within the horizon: from a liquid
+  buffer (cash and committed lines) at a funding spread, and beyond it by selling
+  positions at the portfolio's own liquidation cost (:func:`funding_cost`).
 * **Intraday pattern**: spreads are wider and books thinner near the open and the close
   (the U shape of McInish & Wood 1992, "An analysis of intraday patterns in bid/ask
   spreads for NYSE stocks"). When the market state carries a live spread it already
@@ -217,76 +223,113 @@ class FundingCost:
     Attributes
     ----------
     variation_margin : float
-        Cash paid on derivative losses in the stressed scenario.
+        Cash paid on the derivatives' net loss in the stressed scenario.
+    initial_margin : float
+        Initial margin required now (SPAN, normal scan ranges).
     initial_margin_call : float
-        Extra initial margin as rates rise from normal to stressed.
+        Rise of the initial margin under stressed scan ranges.
     haircut_call : float
         Extra collateral on financed long positions as haircuts widen and values fall.
+    forced_sale : float
+        The part of the calls beyond the liquid buffer, raised by selling positions.
     financing_cost : float
-        Cost of funding the stressed requirements over the horizon (the L-VaR add-on).
+        Cost of meeting the calls within the horizon (the L-VaR add-on).
     """
 
     variation_margin: float
+    initial_margin: float
     initial_margin_call: float
     haircut_call: float
+    forced_sale: float
     financing_cost: float
 
 
 def funding_cost(
     position_value: ArrayLike,
     stressed_pnl: ArrayLike,
-    im_rate: ArrayLike,
-    im_rate_stressed: ArrayLike,
+    is_derivative: ArrayLike,
     haircut: ArrayLike,
     haircut_stressed: ArrayLike,
-    is_derivative: ArrayLike,
-    funding_rate_annual: float,
+    initial_margin: float,
+    initial_margin_stressed: float,
+    funding_spread_annual: float,
     horizon_days: float,
+    liquid_buffer: float,
+    liquidation_spread_cost: float,
+    liquidation_impact_cost: float,
 ) -> FundingCost:
-    """Margin and haircut calls under the stressed move, and their financing cost.
+    """Margin and haircut calls under the stressed move, and the cost of meeting them.
 
     Parameters
     ----------
     position_value : ndarray of shape (n,)
-        Signed position values now (for derivatives: the notional the margin rate applies
-        to, i.e. the delta-equivalent or contract value).
+        Signed position values now (futures: notional); their gross value :math:`G` is what
+        the liquidation costs below are spread over.
     stressed_pnl : ndarray of shape (n,)
         Each position's P&L in the stressed scenario (the VaR neighbourhood's component).
-    im_rate, im_rate_stressed : ndarray of shape (n,)
-        Initial-margin rates on ``|value|`` (0 for cash instruments).
+    is_derivative : ndarray of bool, shape (n,)
+        Derivatives settle variation margin in cash, netted in one clearing account.
     haircut, haircut_stressed : ndarray of shape (n,)
         Repo haircuts on financed long values (0 for derivatives).
-    is_derivative : ndarray of bool, shape (n,)
-        Derivatives settle variation margin in cash.
-    funding_rate_annual : float
-        Unsecured funding rate (ACT/360 accrual).
+    initial_margin, initial_margin_stressed : float
+        Initial margin of the derivatives now and under stressed scan ranges (SPAN).
+    funding_spread_annual : float
+        Spread of unsecured funding over what posted cash earns (ACT/360 accrual).
     horizon_days : float
-        Horizon of the stress.
+        Horizon of the stress; calls are funded for all of it.
+    liquid_buffer : float
+        Cash and committed funding available within the horizon.
+    liquidation_spread_cost, liquidation_impact_cost : float
+        The portfolio's stressed cost of liquidating all of it (the spread and impact parts
+        of L-VaR).
 
     Notes
     -----
-    variation margin :math:`= \\sum_{deriv} \\max(-pnl_i, 0)`; initial-margin call
-    :math:`= \\sum |V_i|(m^s_i - m_i)`; haircut call
-    :math:`= \\sum_{long} [h^s_i (V_i + pnl_i) - h_i V_i]^+`; financing cost
-    :math:`= r_f\\,\\tfrac{h}{360}\\,(VM + \\sum |V_i| m^s_i + \\sum_{long} h^s_i (V_i+pnl_i))`.
+    With :math:`N = VM + IM_{call} + HC_{call}` the cash called,
+    :math:`VM = [-\\sum_{deriv} pnl_i]^+`, :math:`IM_{call} = [IM^s - IM]^+`,
+    :math:`HC_{call} = \\sum_{long} [h^s_i (V_i + pnl_i)^+ - h_i V_i]^+`, a buffer :math:`B`
+    and :math:`X = (N - B)^+` sold:
+
+    .. math:: LC_{funding} = s_f \\tfrac{h}{360} \\min(N, B)
+        + X \\left(\\frac{LC_{spread}}{G} + \\frac{LC_{impact}}{G}\\min(1, X/G)\\right)
+
+    with :math:`G = \\sum |V_i|`: the portfolio's liquidation cost rate. The sale is pro
+    rata: selling a share :math:`f = X/G` of every position along the same Almgren-Chriss
+    schedules costs :math:`f` of the spread cost and :math:`f^2` of the impact cost (linear
+    impact: every trade scales by :math:`f`); the cash lost to those costs is second order
+    and not re-funded. An approximation on two counts, both documented: futures count at
+    notional in :math:`G` though closing one raises only its released margin (the rate is
+    the book's average, as L-VaR measures it), and a call beyond :math:`G` (the whole book
+    sold) is costed at the full-liquidation rate; ``forced_sale`` shows it.
     """
     v = np.asarray(position_value, dtype=np.float64)
     pnl = np.asarray(stressed_pnl, dtype=np.float64)
     deriv = np.asarray(is_derivative, dtype=bool)
-    im, im_s = np.asarray(im_rate, np.float64), np.asarray(im_rate_stressed, np.float64)
     hc, hc_s = np.asarray(haircut, np.float64), np.asarray(haircut_stressed, np.float64)
-    vm = float(np.maximum(-pnl[deriv], 0.0).sum())
-    im_now = np.abs(v) * np.where(deriv, im, 0.0)
-    im_stress = np.abs(v) * np.where(deriv, im_s, 0.0)
+    for name, value in (
+        ("initial_margin", initial_margin),
+        ("initial_margin_stressed", initial_margin_stressed),
+        ("liquid_buffer", liquid_buffer),
+        ("liquidation_spread_cost", liquidation_spread_cost),
+        ("liquidation_impact_cost", liquidation_impact_cost),
+    ):
+        if not (np.isfinite(value) and value >= 0):
+            raise InputError(name, value, "a finite non-negative amount")
+    vm = max(-float(pnl[deriv].sum()), 0.0)
+    im_call = max(initial_margin_stressed - initial_margin, 0.0)
     long_cash = (~deriv) & (v > 0)
-    stressed_value = np.maximum(v + pnl, 0.0)
     hc_now = np.where(long_cash, hc * v, 0.0)
-    hc_stress = np.where(long_cash, hc_s * stressed_value, 0.0)
-    im_call = float((im_stress - im_now).sum())
+    hc_stress = np.where(long_cash, hc_s * np.maximum(v + pnl, 0.0), 0.0)
     hc_call = float(np.maximum(hc_stress - hc_now, 0.0).sum())
-    need = vm + float(im_stress.sum()) + float(hc_stress.sum())
-    cost = funding_rate_annual * horizon_days / 360.0 * need
-    return FundingCost(vm, im_call, hc_call, float(cost))
+    need = vm + im_call + hc_call
+    funded = min(need, liquid_buffer)
+    sold = need - funded
+    gross = float(np.abs(v).sum())
+    cost = funding_spread_annual * horizon_days / 360.0 * funded
+    if sold > 0 and gross > 0:
+        share = min(sold / gross, 1.0)
+        cost += sold * (liquidation_spread_cost + liquidation_impact_cost * share) / gross
+    return FundingCost(vm, float(initial_margin), im_call, hc_call, sold, float(cost))
 
 
 # ------------------------------------------------------------------ intraday pattern

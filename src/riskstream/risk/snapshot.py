@@ -21,8 +21,10 @@ class Measure:
     """VaR, ES and L-VaR with its parts at one confidence level and horizon (currency).
 
     ``lvar = var + spread_cost + impact_cost + funding_cost``. ``impact_cost_std`` (the
-    Almgren-Chriss cost standard deviation) and the margin/haircut cash calls are reported,
-    not added (see :mod:`riskstream.risk.liquidity`).
+    Almgren-Chriss cost standard deviation), the SPAN ``initial_margin`` now, the cash calls
+    of the stressed move (``variation_margin``, ``initial_margin_call``, ``haircut_call``) and
+    the ``forced_sale`` beyond the liquid buffer are reported, not added: ``funding_cost`` is
+    what meeting the calls costs (see :mod:`riskstream.risk.liquidity`).
     """
 
     confidence: float
@@ -37,6 +39,8 @@ class Measure:
     variation_margin: float
     initial_margin_call: float
     haircut_call: float
+    initial_margin: float
+    forced_sale: float
     var_kernel_scale: float
 
     def as_dict(self) -> dict[str, Any]:

@@ -1,5 +1,4 @@
-"""SPAN against published worked examples, TIMS by hand, Kelly sizing on known inputs, and
-Euler risk budgets."""
+"""SPAN against published worked examples and TIMS by hand."""
 
 from __future__ import annotations
 
@@ -9,21 +8,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskstream.core.errors import InputError
-from riskstream.limits.budget import RiskBudget
-from riskstream.limits.margin import (
+from riskstream.pricing.black_scholes import black76_price
+from riskstream.risk.margin import (
     futures_risk_array,
     inter_commodity_credit,
     intra_commodity_charge,
     option_risk_array,
+    price_scan_range,
     scan_risk,
-    span_im_rates,
+    scan_risk_by_group,
     span_requirement,
     span_scenarios,
     tims_margin,
     valuation_points,
 )
-from riskstream.limits.sizing import kelly_binary, kelly_continuous, size_position
-from riskstream.pricing.black_scholes import black76_price
 
 # ----------------------------------------------------------------------------- SPAN
 
@@ -150,10 +148,32 @@ def test_option_risk_array_is_a_black76_revaluation() -> None:
     assert a[13] > a[12] > 0 > a[10]  # long call loses when the future falls
 
 
-def test_span_im_rates_for_the_funding_part_of_lvar() -> None:
-    rate, stressed = span_im_rates(np.array([0.01, 0.02]))
-    np.testing.assert_allclose(rate, [0.0315, 0.063])  # 3 sigma x 1.05 (CME extreme)
-    np.testing.assert_allclose(stressed, 2 * rate)
+def test_scan_range_and_a_futures_requirement() -> None:
+    # 3 daily sigmas of 1% over a one-day margin period: 3%; over 4 days twice that
+    np.testing.assert_allclose(price_scan_range(np.array([0.01, 0.02])), [0.03, 0.06])
+    assert price_scan_range(np.array([0.01]), 3.0, 4.0)[0] == pytest.approx(0.06)
+    # a long future worth 1,000,000 with a 3% scan range: the CME extreme move governs,
+    # 3 x 3% x 35% = 3.15% -> 31,500
+    array = futures_risk_array(0.03 * 1_000_000)
+    assert scan_risk(array[None], np.array([1.0]))[0] == pytest.approx(31_500)
+    with pytest.raises(InputError, match="sigma_daily"):
+        price_scan_range(np.array([-0.01]))
+
+
+def test_scan_risk_by_group_nets_within_and_never_across_commodities() -> None:
+    # McMillan's future and call (tested above) in two combined commodities, with
+    # another future on its own: each group's scan risk is scan_risk of its rows
+    rows = np.vstack([MCMILLAN_FUTURE, MCMILLAN_CALL, -MCMILLAN_FUTURE, 2 * MCMILLAN_FUTURE])
+    quantity = np.array([1.0, -1.0, 1.0, 1.0])
+    group = np.array([7, 7, 3, 3])
+    groups, scan = scan_risk_by_group(rows * quantity[:, None], group)
+    assert groups.tolist() == [3, 7]
+    assert scan[1] == scan_risk(rows[:2], quantity[:2])[0]  # future - call: netted
+    # group 3: -F + 2F = +F, never offset against group 7
+    assert scan[0] == scan_risk(MCMILLAN_FUTURE[None], np.array([1.0]))[0] == 10_000
+    # a group that gains in every scenario needs no margin (scan risk floors at zero)
+    gains = scan_risk_by_group(-np.abs(rows[:1]) - 1.0, np.array([0]))[1]
+    assert gains.tolist() == [0.0]
 
 
 # ----------------------------------------------------------------------------- TIMS
@@ -191,53 +211,3 @@ def test_tims_offset_never_increases_margin(share: float, values: list[float]) -
     with_offset = tims_margin(pnl, groups, pg, {"p": share}).requirement
     assert with_offset <= tims_margin(pnl, groups, pg, {"p": 0.0}).requirement + 1e-6
     assert with_offset >= tims_margin(pnl, groups, pg, {"p": 1.0}).requirement - 1e-6
-
-
-# ----------------------------------------------------------------------------- Kelly
-
-
-def test_kelly_fractions_on_published_examples() -> None:
-    # Even-money bet won 60% of the time: f* = 0.6 - 0.4 = 0.20 (Kelly 1956; the standard
-    # example of the criterion, e.g. Thorp 2006 section 2).
-    assert kelly_binary(0.6, 1.0) == pytest.approx(0.20)
-    # 2-to-1 odds at 40%: f* = 0.4 - 0.6 / 2 = 0.10
-    assert kelly_binary(0.4, 2.0) == pytest.approx(0.10)
-    # Thorp 2006, section 7 (the stock market): m = 0.11, r = 0.06, s = 0.2 gives
-    # f* = (m - r) / s^2 = 1.25 (leverage 1.25)
-    assert kelly_continuous(0.11, 0.2, 0.06) == pytest.approx(1.25)
-
-
-def test_fractional_kelly_capped_by_the_var_budget() -> None:
-    # half Kelly of 1.25 on 10M capital is 6.25M; 99% 1-day VaR of that at 20% annual vol
-    # is 2.326 * 0.2 / sqrt(252) * 6.25M = 183,166; a 100,000 budget caps the position.
-    loose = size_position(1e7, 0.11, 0.2, var_budget=1e6, rate=0.06)
-    assert loose.bound_by == "kelly" and loose.value == pytest.approx(6.25e6)
-    tight = size_position(1e7, 0.11, 0.2, var_budget=1e5, rate=0.06)
-    z = 2.3263478740408408
-    assert tight.bound_by == "var"
-    assert tight.value == pytest.approx(1e5 / (z * 0.2 / np.sqrt(252)), rel=1e-12)
-    short = size_position(1e7, 0.01, 0.2, var_budget=1e6, rate=0.06)
-    assert short.value < 0  # negative edge: Kelly says short
-    with pytest.raises(InputError, match="kelly_multiplier"):
-        size_position(1e7, 0.11, 0.2, 1e6, kelly_multiplier=1.5)
-    with pytest.raises(InputError, match="sigma"):
-        kelly_continuous(0.1, 0.0)
-
-
-# ----------------------------------------------------------------------------- budgets
-
-
-def test_euler_budget_allocation_consumption_and_flags() -> None:
-    contrib = np.array([6.0, 2.0, 2.0, -1.0])
-    labels = np.array(["macro", "macro", "rv", "hedge"])
-    budget = RiskBudget(100.0).fit(contrib, labels)
-    # Euler shares of the positive contributions: macro 8/10, rv 2/10, hedge 0
-    assert budget.allocation_ == pytest.approx({"macro": 80.0, "rv": 20.0, "hedge": 0.0})
-    lines = {x.label: x for x in budget.consumption(np.array([6, 3, 30, -2.0]), labels)}
-    assert lines["rv"].over_budget and lines["rv"].consumption == pytest.approx(1.5)
-    assert not lines["macro"].over_budget and lines["macro"].consumption == pytest.approx(9 / 80)
-    assert not lines["hedge"].over_budget
-    equal = RiskBudget(90.0, "equal").fit(contrib, labels)
-    assert set(equal.allocation_.values()) == {30.0}
-    with pytest.raises(InputError, match="total_budget"):
-        RiskBudget(-1.0)

@@ -27,9 +27,12 @@ losses net fully inside a class group, and between the class groups of one *prod
 (e.g. the broad US equity indexes) only a percentage of the gains offsets the losses at the
 same point. The requirement of a product group is its worst point's net loss.
 
-:func:`span_im_rates` exposes SPAN as the initial-margin rates the risk engine's funding
-part of L-VaR takes (``riskstream.risk.liquidity.funding_cost``'s ``im_rate`` and
-``im_rate_stressed``): the risk engine is *given* margin, it does not import limits.
+The risk engine margins its derivatives book with SPAN (:meth:`riskstream.risk.engine.
+RiskEngine.span_margin`: the 16 scenarios of :func:`span_scenarios`, options revalued in
+full as in :func:`option_risk_array`, :func:`price_scan_range` for the scan ranges,
+:func:`scan_risk_by_group` per combined commodity) and funds the margin calls in the funding part of L-VaR
+(:func:`riskstream.risk.liquidity.funding_cost`). Margin lives in ``risk`` because the
+risk engine needs it (``limits``, which imports ``risk``, may use it from here).
 """
 
 from __future__ import annotations
@@ -253,32 +256,58 @@ def span_requirement(
     return SpanResult(scan, worst, intra_charge, inter_credit, som, requirement)
 
 
-def span_im_rates(
-    sigma_daily: np.ndarray,
-    coverage_sigmas: float = 3.0,
-    stress_vol_multiplier: float = 2.0,
-    extreme_multiple: float = 3.0,
-    extreme_cover: float = 0.35,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Initial-margin rates on ``|value|`` of linear derivatives under SPAN.
+def price_scan_range(
+    sigma_daily: np.ndarray, coverage_sigmas: float = 3.0, margin_period_days: float = 1.0
+) -> np.ndarray:
+    """SPAN price scan ranges as relative moves: :math:`c\\,\\sigma_{daily}\\sqrt{MPOR}`.
 
-    The price scan range is set to cover ``coverage_sigmas`` daily standard deviations
-    (a clearing house targets 99%+ one-day coverage); a future's scan risk is then
-    :math:`\\max(1, m_{ext} c_{ext})` price scan ranges. The stressed rate rescans with
-    volatility ``stress_vol_multiplier`` times higher (clearing houses raise scan ranges
-    as volatility rises — the margin spiral of Brunnermeier & Pedersen 2009).
+    A clearing house sets each scan range to cover the move it expects over the margin
+    period of risk (the days it would take to close out a defaulter's positions: one for
+    CME futures) with high confidence — ``coverage_sigmas`` standard deviations (3: 99.7%
+    under normality, some room for fat tails). A long future's requirement is then
+    :math:`\\max(1, m_{ext} c_{ext})` scan ranges of its notional (1.05 at CME).
 
-    Returns
-    -------
-    (im_rate, im_rate_stressed) : ndarrays like ``sigma_daily``
-        For ``riskstream.risk.liquidity.funding_cost``.
+    Parameters
+    ----------
+    sigma_daily : ndarray
+        Daily volatility of the relative price move (or, for volatility scan ranges, of the
+        log move of implied volatility).
     """
     s = np.asarray(sigma_daily, dtype=np.float64)
     if np.any(~np.isfinite(s)) or np.any(s < 0):
         raise InputError("sigma_daily", s, "non-negative finite daily volatilities")
-    worst = max(1.0, extreme_multiple * extreme_cover)
-    rate = coverage_sigmas * s * worst
-    return rate, rate * stress_vol_multiplier
+    if coverage_sigmas <= 0 or margin_period_days <= 0:
+        raise InputError(
+            "coverage_sigmas", coverage_sigmas, "a positive coverage and margin period"
+        )
+    return coverage_sigmas * s * np.sqrt(margin_period_days)
+
+
+def scan_risk_by_group(losses: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SPAN scan risk of every combined commodity at once (vectorised :func:`scan_risk`).
+
+    Parameters
+    ----------
+    losses : ndarray of shape (n_rows, n_scenarios)
+        Loss (positive) of each row — a position, or a book of options on one underlying —
+        in each scenario, quantity and cover already applied.
+    group : ndarray of int, shape (n_rows,)
+        Each row's combined commodity (any integer labels).
+
+    Returns
+    -------
+    (groups, scan) : ndarrays of shape (n_groups,)
+        The distinct labels and :math:`\\max(0, \\max_j \\sum_{i \\in g} L_{ij})` of each: the
+        rows of a combined commodity net scenario by scenario, groups never offset.
+    """
+    losses = np.asarray(losses, dtype=np.float64)
+    if losses.ndim != 2 or losses.shape[0] != np.shape(group)[0]:
+        raise InputError("losses", losses.shape, "an array of shape (len(group), n_scenarios)")
+    groups, codes = np.unique(np.asarray(group), return_inverse=True)
+    n_s = losses.shape[1]
+    cells = (codes[:, None] * n_s + np.arange(n_s)).ravel()
+    by_group = np.bincount(cells, weights=losses.ravel(), minlength=groups.size * n_s)
+    return groups, by_group.reshape(groups.size, n_s).max(axis=1, initial=0.0)
 
 
 # ------------------------------------------------------------------------ TIMS
