@@ -139,18 +139,26 @@ def tracked_instruments(universe: Any, n: int) -> np.ndarray:
     return pool["instrument_id"].to_numpy()[:n].astype(np.int64)
 
 
-def simulator_bars(simulator: Any, ids: np.ndarray, bar_s: float, minutes: float):
-    """(log returns (n_bars, n_ids), true regime per bar) of the simulator's fair mids."""
+def simulator_bars(simulator: Any, ids: np.ndarray, bar_s: float, minutes: float, md: Any = None):
+    """(log returns (n_bars, n_ids), true regime per bar) of the simulator's fair mids, or
+    with ``md`` (an :class:`~riskstream.md.stage.MdStage` over the simulator's universe, fed
+    every batch) of md's observed mids; bars whose returns are not finite (before the
+    first quotes) are dropped."""
     n = int(minutes * 60 / bar_s)
     px = np.empty((n + 1, len(ids)))
     regimes = np.empty(n, dtype=np.int64)
-    px[0] = simulator.fair_mid[ids]
+    mids = simulator.fair_mid if md is None else md.market_state.mid
+    px[0] = mids[ids]
     for i in range(n):
-        for _ in simulator.batches(bar_s):
-            pass
-        px[i + 1] = simulator.fair_mid[ids]
+        for events, now_ns in simulator.batches(bar_s):
+            if md is not None:
+                md.on_batch(events, now_ns)
+        px[i + 1] = mids[ids]
         regimes[i] = simulator.regime
-    return np.diff(np.log(px), axis=0), regimes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns = np.diff(np.log(px), axis=0)
+    ok = np.isfinite(returns).all(axis=1)
+    return returns[ok], regimes[ok]
 
 
 def sped_up_chain(chain: Any, speed: float) -> Any:
