@@ -22,7 +22,7 @@ from rich.table import Table
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
-from riskstream.cli.regime import demo_regime_stage, ensure_demo_model
+from riskstream.cli.regime import RegimeSwitch, demo_regime_stage, ensure_demo_model
 from riskstream.cli.risk import build_engine
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
@@ -81,6 +81,11 @@ def build_stages(
     regime = demo_regime_stage(cfg, universe, market_state)
     if regime is not None:
         stages.append(regime)
+        # regime-conditional risk: the regime's publications switch the engine's scenarios
+        if cfg.risk.regime_conditional:
+            switch = RegimeSwitch(risk.engine, regime.model, cfg.regime)
+            regime.publish = switch
+            stages.append(switch)
     if service is not None:
         stages.append(ServiceStage(service.feed, risk, md, regime))
     return stages

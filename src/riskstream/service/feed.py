@@ -41,6 +41,7 @@ def _summary(snapshot: dict[str, Any], published_ns: int, pnl: float | None) -> 
         "greeks",
         "aggregates",
         "regime_probabilities",
+        "regime_conditioning",
     )
     out = {k: snapshot.get(k) for k in keep}
     out["published_ns"] = published_ns

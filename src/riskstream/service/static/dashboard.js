@@ -129,6 +129,9 @@ function render(r) {
   const rp = r.regime_probabilities;
   if (rp) { const best = Object.entries(rp).sort((a, b) => b[1] - a[1])[0];
     $("t-regime").textContent = `${best[0]} ${(best[1] * 100).toFixed(0)}%`; }
+  const rc = r.regime_conditioning;  // the regime the risk figures are conditioned on
+  $("l-regime").textContent = rc
+    ? `Regime · risk on ${rc.regime} (vol ×${rc.vol_multiplier.toFixed(2)})` : "Regime";
 
   // Plotly.react redraws only what changed by reference: hand it fresh arrays each time.
   const t = s.t.slice();
