@@ -430,6 +430,7 @@ class LimitsStage:
         out["pnl_with_limits_usd"] = round(actual, 2)
         out["pnl_if_held_usd"] = round(held, 2)
         out["limit_snapshots_checked"] = self.snapshots_checked
+        out["limits_in_force"] = len(self.limits_in_force())
         last = self.controller.last
         if last is not None and len(last.utilisation):
             out["max_limit_utilisation"] = round(float(last.utilisation.max()), 4)

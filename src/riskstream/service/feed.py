@@ -305,7 +305,11 @@ class ServiceStage:
         self.pushed += 1
 
     def summary(self) -> dict[str, Any]:
-        return {"service_snapshots_pushed": self.pushed}
+        return {
+            "service_snapshots_pushed": self.pushed,
+            "service_limit_rows": len(self.feed.limits.utilisation()),
+            "service_limits_available": self.feed.limits.available(),
+        }
 
     def view(self) -> list[tuple[str, str]]:
         return [("snapshots to service", f"{self.pushed:,}")]
