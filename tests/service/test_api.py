@@ -407,12 +407,12 @@ def test_without_a_limits_stage_stored_limits_show_as_not_available(
             "soft": 1e6,
             "hard": 2e6,
             "enabled": True,
-            "source": "stored",
             "exposure": None,
             "utilisation": None,
             "status": "n/a",
         }
     ]
+    assert [(x["limit_id"], x["source"]) for x in got["limits"]] == [("desk:macro/var", "stored")]
     assert [s["scope_id"] for s in got["kill_switches"]] == ["firm:firm"]
     assert "riskstream_limit_utilisation{" not in client.get("/metrics").text
 

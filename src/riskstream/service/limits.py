@@ -43,6 +43,10 @@ from riskstream.limits.registry import LimitRegistry, LimitStore
 NOT_AVAILABLE = "n/a"
 
 
+class LimitsStore(LimitStore, SwitchStore, Protocol):
+    """Limits and kill-switch states in one store (``LimitRepository``)."""
+
+
 class LimitProvider(Protocol):
     """What the service needs of a limits engine."""
 
@@ -88,7 +92,7 @@ class LimitService:
 
     Parameters
     ----------
-    store : LimitStore and SwitchStore
+    store : LimitsStore
         Where limits, switch states and their audit live
         (:class:`~riskstream.store.limits_repo.LimitRepository` on the reference DB).
     clock : Clock, optional
@@ -97,8 +101,8 @@ class LimitService:
         Alerts kept for ``/api/v1/alerts`` and the stream.
     """
 
-    def __init__(self, store: Any, clock: Clock | None = None, max_alerts: int = 1000):
-        self.store: LimitStore | SwitchStore = store
+    def __init__(self, store: LimitsStore, clock: Clock | None = None, max_alerts: int = 1000):
+        self.store = store
         self.clock = clock or SystemClock()
         self._board: KillSwitchBoard | None = None
         self._listeners: list[Callable[[], None]] = []
@@ -117,12 +121,12 @@ class LimitService:
 
     def _registry(self) -> LimitRegistry:
         # read afresh: another process (the CLI, a second service) may have changed them
-        return LimitRegistry(self.store, self.clock)  # type: ignore[arg-type]
+        return LimitRegistry(self.store, self.clock)
 
     def _switchboard(self) -> KillSwitchBoard:
         if self._board is not None:
             return self._board
-        return KillSwitchBoard(self.store, self.clock)  # type: ignore[arg-type]
+        return KillSwitchBoard(self.store, self.clock)
 
     def _changed(self) -> None:
         for listener in self._listeners:
@@ -157,9 +161,9 @@ class LimitService:
         if state is not None:
             return list(state.get("utilisation") or ())
         return [
-            {**row, "exposure": None, "utilisation": None, "status": NOT_AVAILABLE}
-            for row in self._stored_rows()
-            if row["enabled"]
+            {**lim.as_dict(), "exposure": None, "utilisation": None, "status": NOT_AVAILABLE}
+            for lim in self._registry().limits()
+            if lim.enabled
         ]
 
     def _stored_rows(self) -> list[dict[str, Any]]:
