@@ -129,11 +129,11 @@ class KillSwitchBoard:
     def reload(self) -> None:
         """Re-read every saved state from the store (the saved state is the truth: each
         transition is saved before it takes effect)."""
-        records = {}
-        for row in self.store.load_switches():
-            record = SwitchRecord(**{**row, "state": TradingState(row["state"])})
-            records[record.scope_id] = record
-        with self._lock:
+        with self._lock:  # a transition saved meanwhile must not be overwritten by older rows
+            records = {}
+            for row in self.store.load_switches():
+                record = SwitchRecord(**{**row, "state": TradingState(row["state"])})
+                records[record.scope_id] = record
             self._records = records
 
     # ---------------------------------------------------------------- queries
