@@ -54,6 +54,11 @@ def test_demo_runs_for_a_duration_and_summarises(tmp_path: Path) -> None:
     assert summary["quarantined"] == 0
     assert summary["history_events"] == summary["events"]
     assert (tmp_path / "data" / "history").exists()
+    # One limits engine: the service shows every limit the limits stage monitors (the
+    # reference set sized on the first full snapshot), as the stage published it.
+    assert summary["limit_snapshots_checked"] > 0
+    assert summary["service_limits_available"] is True
+    assert summary["service_limit_rows"] == summary["limits_in_force"] > 0
     # The first start trains the regime model and caches it; the stage then reports the
     # detected regime (from md's observed mids) with its probability.
     assert "training the regime model (first run)" in done.stderr

@@ -70,10 +70,12 @@ def build_stages(
         state=market_state,
         quarantine_source=quarantined,
     )
-    # Limits act on every snapshot: kill switches persist in the reference DB, reductions
-    # fill against md's reconstructed books.
+    # Limits act on every snapshot: limits stored in the reference DB (set through the API
+    # or `riskstream limits set`) overlay the reference ones sized on the first full
+    # snapshot; kill switches persist there too; reductions fill against md's books.
+    repo = LimitRepository(open_refdb(cfg))
     limits = build_limits_stage(
-        risk, md.engine, config=cfg.limits, switch_store=LimitRepository(open_refdb(cfg))
+        risk, md.engine, config=cfg.limits, switch_store=repo, limit_store=repo
     )
     stages: list[Stage] = [SimulatorStage(simulator), md, risk, limits, history]
     # regime detection on md's observed mids, when a model file exists (the demo trains
@@ -87,7 +89,7 @@ def build_stages(
             regime.publish = switch
             stages.append(switch)
     if service is not None:
-        stages.append(ServiceStage(service.feed, risk, md, regime))
+        stages.append(ServiceStage(service.feed, risk, md, regime, limits_stage=limits))
     return stages
 
 
