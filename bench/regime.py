@@ -15,7 +15,9 @@ and scores:
 The simulator's regime chain (calm ~50 min, volatile ~12 min, crisis ~8 min) runs
 ``--regime-speed`` times faster (default 10: dwell times of minutes), so an hour of
 simulated time holds dozens of changes; the volatility of each regime is unchanged.
-``--source synthetic`` streams the Markov-switching factor model of
+``--prices observed`` trains and streams on md's observed mids (quotes through the
+market-data stage, as the demo's regime stage sees them) instead of the simulator's latent
+fair mids. ``--source synthetic`` streams the Markov-switching factor model of
 :mod:`riskstream.regime.simulate` instead (no market simulator needed).
 The last line is one JSON object; ``accuracy`` and ``lag_s`` (median) are the ensemble's.
 """
@@ -55,14 +57,28 @@ class SimulatorStream:
                           batch_events=self.args.batch_events, regimes=chain)  # fmt: skip
         return MarketSimulator(self.universe, cfg)
 
+    def md(self):
+        """A market-data stage over the universe (``--prices observed``), else None."""
+        if self.args.prices != "observed":
+            return None
+        from riskstream.core import MarketState
+        from riskstream.md.config import MdConfig
+        from riskstream.md.stage import MdStage
+
+        n = len(self.universe)
+        return MdStage(n, MdConfig(), MarketState(n))
+
     def bars(self, seed: int, minutes: float) -> tuple[np.ndarray, np.ndarray]:
-        return simulator_bars(self.simulator(seed), self.ids, self.args.bar_s, minutes)
+        return simulator_bars(self.simulator(seed), self.ids, self.args.bar_s, minutes, self.md())
 
     def stream(self, seed: int, minutes: float):
-        """A fresh simulator of ``seed`` and the price source of the tracked instruments."""
+        """A fresh simulator of ``seed``, the price source of the tracked instruments (fair
+        or md's observed mids) and the md stage to feed each batch (or None)."""
         sim = self.simulator(seed)
-        prices = lambda: np.asarray(sim.fair_mid[self.ids])  # noqa: E731
-        return sim, prices
+        md = self.md()
+        mids = sim.fair_mid if md is None else md.market_state.mid
+        prices = lambda: np.asarray(mids[self.ids])  # noqa: E731
+        return sim, prices, md
 
 
 def synthetic_bars(seed: int, minutes: float, args) -> tuple[np.ndarray, np.ndarray]:
@@ -99,9 +115,11 @@ def run_stream(model, args, seed, source) -> dict:
             records[n].append(int(np.argmax(model.detector_probs_[n])))
 
     if source == "simulator":
-        sim, prices = args.stream.stream(seed, args.test_minutes)
+        sim, prices, md = args.stream.stream(seed, args.test_minutes)
         stage = RegimeStage(model, prices, args.bar_s, publish=publish)
         for events, now_ns in sim.batches(args.test_minutes * 60):
+            if md is not None:
+                md.on_batch(events, now_ns)
             t0 = time.perf_counter()
             before = stage.updates
             stage.on_batch(events, now_ns)
@@ -139,6 +157,10 @@ def run_stream(model, args, seed, source) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=["simulator", "synthetic"], default="simulator")
+    parser.add_argument(
+        "--prices", choices=["latent", "observed"], default="latent",
+        help="simulator source: its latent fair mids, or md's observed mids (as the demo)",
+    )  # fmt: skip
     parser.add_argument("--train-seeds", default="1,2")
     parser.add_argument("--test-seeds", default="101,102,103")
     parser.add_argument("--train-minutes", type=float, default=120.0)
@@ -189,6 +211,7 @@ def main() -> None:
     summary = {
         "benchmark": "regime",
         "source": args.source,
+        "prices": args.prices if args.source == "simulator" else None,
         "accuracy": accuracy.pop("ens"),
         "lag_s": round(float(np.median(found)), 3) if len(found) else None,
         "lag_mean_s": round(float(found.mean()), 3) if len(found) else None,

@@ -27,11 +27,11 @@ def _summary(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def _run_demo(tmp_path: Path, seconds: str) -> subprocess.CompletedProcess:
+def _run_demo(tmp_path: Path, seconds: str, **env: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [sys.executable, "-m", "riskstream", "demo", "--duration", seconds, "--max-speed",
          "--port", "0", "--json"],
-        env=_env(tmp_path),
+        env={**_env(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -54,6 +54,11 @@ def test_demo_runs_for_a_duration_and_summarises(tmp_path: Path) -> None:
     assert summary["quarantined"] == 0
     assert summary["history_events"] == summary["events"]
     assert (tmp_path / "data" / "history").exists()
+    # One limits engine: the service shows every limit the limits stage monitors (the
+    # reference set sized on the first full snapshot), as the stage published it.
+    assert summary["limit_snapshots_checked"] > 0
+    assert summary["service_limits_available"] is True
+    assert summary["service_limit_rows"] == summary["limits_in_force"] > 0
     # The first start trains the regime model and caches it; the stage then reports the
     # detected regime (from md's observed mids) with its probability.
     assert "training the regime model (first run)" in done.stderr
@@ -61,12 +66,21 @@ def test_demo_runs_for_a_duration_and_summarises(tmp_path: Path) -> None:
     assert summary["regime"] in {"calm", "volatile", "crisis"}
     assert 0.0 < summary["regime_probability"] <= 1.0
     assert summary["regime_updates"] > 0
-    # A later start reuses the cached model.
+    # Regime-conditional risk is off by default: unconditional figures, no switching.
+    assert summary["risk_conditioning"] is None
+    assert "risk_regime_conditional" not in summary
+    # A later start reuses the cached model; with risk.regime_conditional on, the regime's
+    # publications may switch the engine, and the summary says which conditioning is in force.
     trained = (tmp_path / "data" / "regime.model").stat().st_mtime_ns
-    again = _run_demo(tmp_path, "1")
+    again = _run_demo(tmp_path, "1", RISKSTREAM_RISK__REGIME_CONDITIONAL="true")
     assert "training the regime model" not in again.stderr
     assert (tmp_path / "data" / "regime.model").stat().st_mtime_ns == trained
-    assert "regime_probability" in _summary(again.stdout)
+    second = _summary(again.stdout)
+    assert "regime_probability" in second
+    assert second["risk_regime_conditional"] is True
+    assert set(second["risk_regime_table"]) == {"calm", "volatile", "crisis"}
+    conditioning = second["risk_conditioning"]
+    assert conditioning is None or conditioning["regime"] in {"volatile", "crisis"}
 
 
 def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:

@@ -1,7 +1,11 @@
 """The limits stage behind a real risk engine: a breach on the first snapshot engages the
-kill switch and reduces the engine's own positions; the summary carries the demo's keys."""
+kill switch and reduces the engine's own positions; the summary carries the demo's keys.
+Stored limits overlay the reference ones and reach a running stage (on request, or by
+polling the store for another process's changes); the stage publishes its state."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +15,9 @@ from riskstream.core.events import empty_events
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe
 from riskstream.limits.config import LimitsConfig
-from riskstream.limits.model import LimitDefinition
+from riskstream.limits.killswitch import KillSwitchBoard
+from riskstream.limits.model import Actor, LimitDefinition, Role
+from riskstream.limits.registry import LimitRegistry, MemoryLimitStore
 from riskstream.limits.stage import build_limits_stage
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.stage import RiskStage
@@ -52,3 +58,107 @@ def test_stage_reduces_the_engines_positions_on_a_breach(risk_stage: RiskStage) 
     # prices did not move: what the actions changed is minus what the fills cost
     assert summary["loss_avoided_usd"] == pytest.approx(-summary["reduction_cost_usd"], abs=1)
     assert summary["breach_to_action_ms"] is not None and summary["breach_to_action_ms"] > 0
+
+
+def _stage(risk_stage: RiskStage, store: Any, switches: Any = None, **config: Any) -> Any:
+    """Reference limits sized on the first snapshot, overlaid by ``store``'s; breaches halt
+    (no reduction: the module's engine keeps its positions)."""
+    cfg = LimitsConfig(auto_reduce=False, **config)
+    return build_limits_stage(risk_stage, None, None, cfg, switch_store=switches, limit_store=store)
+
+
+def _check(stage, risk_stage: RiskStage, ts_ns: int) -> None:
+    risk_stage.last = risk_stage.engine.refresh(ts_ns)  # a new lineage: the stage checks it
+    stage.on_batch(empty_events(0), ts_ns)
+
+
+def _desk_var(stage: Any, desk: str) -> dict[str, Any]:
+    rows = stage.published()["utilisation"]
+    return next(r for r in rows if r["limit_id"] == f"desk:{desk}/var")
+
+
+def test_stored_limits_overlay_the_reference_ones_and_reload_on_request(
+    risk_stage: RiskStage,
+) -> None:
+    store = MemoryLimitStore()
+    registry = LimitRegistry(store)
+    manager = Actor("meg", Role.RISK_MANAGER)
+    var = risk_stage.last.headline.var
+    desk = str(risk_stage.engine.pos_labels["desk"][0])
+    # stored before the run: the firm VaR limit replaces the reference one (same id), the
+    # desk VaR limit adds one the reference set lacks
+    registry.set_limit(manager, LimitDefinition("firm", "firm", "var", 3 * var, 4 * var), "r")
+    registry.set_limit(manager, LimitDefinition("desk", desk, "var", 2 * var, 3 * var), "r")
+    stage = _stage(risk_stage, store, store_poll_s=1e9)  # no polling: only on request
+    assert len(stage.limits_in_force()) == 2  # the reference set is not sized yet
+    _check(stage, risk_stage, 1)
+    in_force = {x.limit_id: x for x in stage.limits_in_force()}
+    # the reference set was sized on the first full snapshot (firm VaR hard 1.5x VaR) ...
+    assert {"firm:firm/drawdown", "firm:firm/position_size", "firm:firm/var"} <= set(in_force)
+    assert f"desk:{desk}/gross_notional" in in_force and f"desk:{desk}/var" in in_force
+    # ... but the stored firm VaR limit takes precedence over the reference one
+    assert in_force["firm:firm/var"].hard == 4 * var
+    published = stage.published()
+    source = {x["limit_id"]: x["source"] for x in published["limits"]}
+    assert source["firm:firm/var"] == "stored" and source["firm:firm/drawdown"] == "reference"
+    firm_var = next(r for r in published["utilisation"] if r["limit_id"] == "firm:firm/var")
+    assert firm_var["utilisation"] == pytest.approx(0.25, rel=1e-9)  # VaR / (4 VaR)
+    exposure = _desk_var(stage, desk)["exposure"]  # the desk's Euler VaR contribution
+    assert exposure == pytest.approx(risk_stage.last.aggregates["desk"][desk]["component_var"])
+
+    # Another writer lowers the desk's limit below its exposure: nothing changes until a
+    # reload ...
+    limit = LimitDefinition("desk", desk, "var", exposure / 4, exposure / 2)
+    registry.set_limit(manager, limit, "cut")
+    _check(stage, risk_stage, 2)
+    assert _desk_var(stage, desk)["status"] == "ok"
+    assert f"desk:{desk}" not in stage.controller.board.engaged()
+    # ... which the service asks for after a change: the next snapshot breaches it
+    stage.request_reload()
+    _check(stage, risk_stage, 3)
+    assert _desk_var(stage, desk)["status"] == "breach"
+    assert stage.controller.board.state(f"desk:{desk}").value == "halted"  # auto_reduce off
+    alerts = stage.published()["alerts"]
+    assert alerts[-1]["limit_id"] == f"desk:{desk}/var" and alerts[-1]["severity"] == "critical"
+    # Deleting the stored firm limit brings the reference one (1.5x VaR) back.
+    registry.delete_limit(manager, "firm:firm/var", "back to reference")
+    stage.request_reload()
+    _check(stage, risk_stage, 4)
+    firm_var = next(x for x in stage.limits_in_force() if x.limit_id == "firm:firm/var")
+    assert firm_var.hard == pytest.approx(1.5 * var)
+
+
+def test_stage_polls_the_store_for_changes_made_by_another_process(
+    risk_stage: RiskStage, tmp_path
+) -> None:
+    from riskstream.store.limits_repo import LimitRepository
+    from riskstream.store.refdb import RefDB
+
+    db = RefDB(f"sqlite:///{tmp_path / 'ref.db'}")
+    db.migrate()
+    desk = str(risk_stage.engine.pos_labels["desk"][0])
+    manager = Actor("meg", Role.RISK_MANAGER)
+    try:
+        repo = LimitRepository(db)
+        stage = _stage(risk_stage, repo, repo, store_poll_s=1e-9)  # polls every snapshot
+        _check(stage, risk_stage, 1)
+        # "riskstream serve" in another process: its own repository, registry and board
+        other = LimitRepository(db)
+        exposure = risk_stage.last.aggregates["desk"][desk]["component_var"]
+        limit = LimitDefinition("desk", desk, "var", exposure / 4, exposure / 2)
+        LimitRegistry(other).set_limit(manager, limit, "tighten")
+        _check(stage, risk_stage, 2)
+        assert _desk_var(stage, desk)["status"] == "breach"
+        assert stage.controller.board.state(f"desk:{desk}").value == "halted"
+        KillSwitchBoard(other).release(manager, f"desk:{desk}", "reviewed")
+        _check(stage, risk_stage, 3)  # the pipeline's board takes the release in
+        assert stage.controller.board.state(f"desk:{desk}").value == "active"
+        published = stage.published()
+        states = {s["scope_id"]: s["state"] for s in published["switches"]}
+        assert states[f"desk:{desk}"] == "active"
+        # alert ids rise within a run; run_id tells a reader a new run from this one
+        ids = [a["alert_id"] for a in published["alerts"]]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        assert published["run_id"] != _stage(risk_stage, MemoryLimitStore()).run_id
+    finally:
+        db.close()

@@ -1,6 +1,7 @@
 """Fixtures of the service tests: a small multi-asset universe in a SQLite reference DB, a
 real risk engine on it (the risk package's test helpers), an app with one key per role,
-and a moving market that yields a fresh snapshot on each call."""
+a moving market that yields a fresh snapshot on each call, and the pipeline's risk → limits
+→ service stages on that market (the limits package's real stage, publishing to the app)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from riskstream.core.clock import ManualClock
+from riskstream.core.events import empty_events
 from riskstream.core.instruments import Universe
+from riskstream.limits.config import LimitsConfig
+from riskstream.limits.stage import LimitsStage, build_limits_stage
 from riskstream.risk.engine import RiskEngine
 from riskstream.risk.snapshot import RiskSnapshot
-from riskstream.service import KeyStore, Role, ServiceConfig, create_app
+from riskstream.risk.stage import RiskStage
+from riskstream.service import KeyStore, Role, ServiceConfig, ServiceStage, create_app
+from riskstream.store.limits_repo import LimitRepository
 from riskstream.store.refdb import RefDB
 from tests.risk.helpers import AS_OF_NS, make_engine, make_universe
 
@@ -38,6 +44,39 @@ class MovingMarket:
         market.updated[:] = True
         self.clock.advance(dt_ms * 1_000_000)
         return self.engine.refresh(self.clock.now_ns())
+
+
+class LimitsPipeline:
+    """The demo's risk → limits → service stages on the moving market, stepped by hand.
+
+    The limits stage sizes the reference limits on its first snapshot, overlays the limits
+    stored in the app's reference DB and persists kill switches there. Breaches halt their
+    scope rather than reduce (``auto_reduce=False``), so the session's engine keeps its
+    positions.
+    """
+
+    def __init__(self, app, market: MovingMarket, db: RefDB):
+        self.market = market
+        self.risk = RiskStage(market.engine)
+        repo = LimitRepository(db)
+        self.limits: LimitsStage = build_limits_stage(
+            self.risk,
+            None,
+            config=LimitsConfig(auto_reduce=False),
+            switch_store=repo,
+            limit_store=repo,
+        )
+        feed = app.state.ctx.feed
+        self.service = ServiceStage(feed, self.risk, min_interval_s=0.0, limits_stage=self.limits)
+
+    def step(self, dt_ms: int = 250) -> RiskSnapshot:
+        """A new snapshot, checked by the limits stage and pushed to the service."""
+        self.risk.last = self.market.step(dt_ms)
+        self.risk.refresh_ms.append(1.0)
+        now = self.market.clock.now_ns()
+        for stage in (self.limits, self.service):
+            stage.on_batch(empty_events(0), now)
+        return self.risk.last
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +106,11 @@ def config() -> ServiceConfig:
 @pytest.fixture()
 def app(db: RefDB, config: ServiceConfig):
     return create_app(config, db)
+
+
+@pytest.fixture()
+def pipeline(app, market: MovingMarket, db: RefDB) -> LimitsPipeline:
+    return LimitsPipeline(app, market, db)
 
 
 @pytest.fixture()

@@ -1,5 +1,7 @@
 """Every REST endpoint: authentication (401), roles (403), reads, audited changes, and bad
-requests answered 4xx with the field named and nothing half-applied."""
+requests answered 4xx with the field named and nothing half-applied. Limits, alerts and
+kill switches are the limits package's: its stage computes them, its registry and board
+change them."""
 
 from __future__ import annotations
 
@@ -8,8 +10,11 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from riskstream.limits.model import LimitType
+from riskstream.service.cache import finite
+from riskstream.store.limits_repo import LimitRepository
 from riskstream.store.refdb import AUDIT_LOG
-from tests.service.conftest import MovingMarket, auth
+from tests.service.conftest import LimitsPipeline, MovingMarket, auth
 
 ROLE_ORDER = ["viewer", "analyst", "risk_manager", "admin"]
 
@@ -24,6 +29,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/risk/aggregates/desk", None, "viewer"),
     ("GET", "/api/v1/limits", None, "viewer"),
     ("GET", "/api/v1/alerts", None, "viewer"),
+    ("GET", "/api/v1/killswitches", None, "viewer"),
     ("GET", "/api/v1/regimes", None, "viewer"),
     ("GET", "/api/v1/risk/history", None, "analyst"),
     ("GET", "/api/v1/risk/drilldown?by=desk", None, "analyst"),
@@ -34,7 +40,18 @@ ENDPOINTS = [
         {"changes": [{"book_id": 0, "instrument_id": 0, "quantity": 10}], "reason": "t"},
         "risk_manager",
     ),
-    ("PUT", "/api/v1/limits/macro/var", {"limit": 1e6, "reason": "t"}, "risk_manager"),
+    (
+        "PUT",
+        "/api/v1/limits/desk/macro/var",
+        {"soft": 5e5, "hard": 1e6, "reason": "t"},
+        "risk_manager",
+    ),
+    (
+        "POST",
+        "/api/v1/killswitches/desk:macro/engage",
+        {"state": "reducing", "reason": "t"},
+        "risk_manager",
+    ),
     ("GET", "/api/v1/audit", None, "admin"),
     ("GET", "/api/v1/keys", None, "admin"),
     ("POST", "/api/v1/keys", {"name": "new", "role": "viewer"}, "admin"),
@@ -42,9 +59,9 @@ ENDPOINTS = [
 
 
 @pytest.fixture()
-def published(app, market: MovingMarket) -> None:
+def published(pipeline: LimitsPipeline) -> None:
     for _ in range(2):
-        app.state.ctx.feed.push(market.step())
+        pipeline.step()
 
 
 @pytest.mark.parametrize(("method", "path", "body", "least"), ENDPOINTS)
@@ -208,53 +225,203 @@ def test_malformed_json_and_missing_fields(client: TestClient, keys) -> None:
     assert r.status_code == 422
     fields = {e["field"] for e in r.json()["errors"]}
     assert fields == {"changes", "reason"}
-    r = client.put("/api/v1/limits/macro/var", json={"limit": -5, "reason": "x"}, headers=h)
-    assert r.status_code == 422 and "limit" in r.json()["detail"]
-    r = client.put("/api/v1/limits/macro/vega", json={"limit": 5, "reason": "x"}, headers=h)
-    assert r.status_code == 422 and "limit_type" in r.json()["detail"]
-    r = client.put("/api/v1/limits/nodesk/var", json={"limit": 5, "reason": "x"}, headers=h)
-    assert r.status_code == 422 and "scope" in r.json()["detail"]
+    r = client.put("/api/v1/limits/desk/macro/var", json={"hard": 5}, headers=h)
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"soft", "reason"}
     r = client.get("/api/v1/risk/drilldown?by=planet", headers=h)
     assert r.status_code == 422 and "by" in r.json()["detail"]
 
 
-def test_lowering_a_limit_is_audited_and_the_next_snapshot_breaches_it(
-    client: TestClient, keys, app, market, config, db
-) -> None:
-    feed = app.state.ctx.feed
-    feed.push(market.step())
-    h = auth(keys, "risk_manager")
-    util = client.get("/api/v1/limits", headers=h).json()["utilisation"]
-    macro = next(u for u in util if u["scope"] == "macro" and u["limit_type"] == "var")
-    assert macro["status"] == "ok"
-    r = client.put(
-        "/api/v1/limits/macro/var",
-        json={"limit": macro["exposure"] / 2, "reason": "test"},
-        headers=h,
-    )
-    assert r.json()["before"] == config.default_limits.var
-    feed.push(market.step())
-    alerts = client.get("/api/v1/alerts", headers=h).json()
-    breach = [a for a in alerts if a["severity"] == "critical"]
-    assert breach and breach[-1]["scope"] == "macro" and breach[-1]["limit_type"] == "var"
-    assert "BREACH" in breach[-1]["message"]
-    entry = client.get("/api/v1/audit?action=limit.set", headers=auth(keys, "admin")).json()[-1]
-    assert entry["before"] == {"limit": config.default_limits.var}
-    assert entry["after"] == {"limit": macro["exposure"] / 2}
-    # Limits survive a restart: the audit log is their record.
-    from riskstream.service import create_app
+def _limit_rows(client: TestClient, keys) -> dict:
+    return client.get("/api/v1/limits", headers=auth(keys, "viewer")).json()
 
-    again = create_app(config, db)
-    assert again.state.ctx.limits.limit_of("macro", "var") == macro["exposure"] / 2
+
+def test_limits_show_what_the_limits_stage_computes(
+    client: TestClient, keys, pipeline: LimitsPipeline
+) -> None:
+    pipeline.step()
+    got = _limit_rows(client, keys)
+    stage = pipeline.limits
+    # Every row is the limits monitor's, as computed for the snapshot (JSON round trip)
+    assert got["available"] is True
+    assert got["utilisation"] == finite(stage.controller.last.rows()) != []
+    assert got["limits"] == stage.published()["limits"]
+    assert {r["status"] for r in got["utilisation"]} <= {"ok", "warning", "breach"}
+    # the demo's reference set: firm VaR, stop-loss and single position, desk gross notional
+    ids = {r["limit_id"] for r in got["utilisation"]}
+    assert {"firm:firm/var", "firm:firm/drawdown", "firm:firm/position_size"} <= ids
+    assert {"desk:equities/gross_notional", "desk:macro/gross_notional"} <= ids
+    order = [t.value for t in LimitType]
+    assert got["limit_types"] == sorted(got["limit_types"], key=order.index)
+    assert set(got["limit_types"]) == {r["limit_type"] for r in got["utilisation"]}
+    # kill switches: the global one first, then every scope a breach has moved
+    switches = got["kill_switches"]
+    assert switches[0]["scope_id"] == "firm:firm"
+    assert switches == client.get("/api/v1/killswitches", headers=auth(keys, "viewer")).json()
+    breached = {r["scope"] + ":" + r["key"] for r in got["utilisation"] if r["status"] == "breach"}
+    halted = {s["scope_id"] for s in switches if s["state"] == "halted"}
+    assert breached == halted  # auto_reduce off: a hard breach halts its scope
+
+
+def test_changing_a_limit_is_audited_and_breaches_at_the_next_snapshot(
+    client: TestClient, keys, app, pipeline: LimitsPipeline, db
+) -> None:
+    pipeline.step()
+    h = auth(keys, "risk_manager")
+    url = "/api/v1/limits/desk/macro/var"
+    r = client.put(url, json={"soft": 1e11, "hard": 1e12, "reason": "new limit"}, headers=h)
+    assert r.status_code == 200 and r.json()["before"] is None
+    snap = pipeline.step()  # the stage checks the new limit from the next snapshot on
+    rows = _limit_rows(client, keys)["utilisation"]
+    macro = next(u for u in rows if u["limit_id"] == "desk:macro/var")
+    assert macro["status"] == "ok"
+    # the desk's VaR measure is its Euler contribution: the risk engine's desk aggregate
+    assert macro["exposure"] == pytest.approx(snap.aggregates["desk"]["macro"]["component_var"])
+    assert macro["utilisation"] == pytest.approx(macro["exposure"] / 1e12)
+
+    cut = {"soft": macro["exposure"] / 4, "hard": macro["exposure"] / 2, "reason": "cut"}
+    r = client.put(url, json=cut, headers=h)
+    assert r.json()["before"]["hard"] == 1e12 and r.json()["after"]["hard"] == cut["hard"]
+    pipeline.step()
+    alerts = client.get("/api/v1/alerts", headers=h).json()
+    breach = [a for a in alerts if a["limit_id"] == "desk:macro/var"]
+    assert [a["severity"] for a in breach] == ["critical"]  # one alert, not one per snapshot
+    assert breach[0]["scope_id"] == "desk:macro" and "BREACH" in breach[0]["message"]
+    assert breach[0]["utilisation"] == pytest.approx(2.0, rel=0.05)  # the market moved a bit
+    pipeline.step()
+    again = client.get(f"/api/v1/alerts?since_id={breach[0]['alert_id']}", headers=h).json()
+    assert not [a for a in again if a["limit_id"] == "desk:macro/var"]  # de-duplicated
+    entries = client.get("/api/v1/audit?action=limit.set", headers=auth(keys, "admin")).json()
+    assert [(e["target"], e["actor"], e["role"], e["reason"]) for e in entries] == [
+        ("limit:desk:macro/var", "test-risk_manager", "risk_manager", "new limit"),
+        ("limit:desk:macro/var", "test-risk_manager", "risk_manager", "cut"),
+    ]
+    assert entries[1]["before"]["hard"] == 1e12 and entries[1]["after"]["hard"] == cut["hard"]
+    stored = {x["limit_id"]: x for x in LimitRepository(db).load_limits()}
+    assert stored["desk:macro/var"]["hard"] == cut["hard"]  # in the reference DB
+
+    # The breach halted the desk. A viewer may not release it: 403, nothing changes.
+    def macro_switch() -> dict:
+        switches = client.get("/api/v1/killswitches", headers=h).json()
+        return next(s for s in switches if s["scope_id"] == "desk:macro")
+
+    assert macro_switch()["state"] == "halted" and macro_switch()["trigger"] == "hard_breach"
+    audit_before = len(_audit_rows(app))
+    release = "/api/v1/killswitches/desk:macro/release"
+    for role in ("viewer", "analyst"):
+        r = client.post(release, json={"reason": "please"}, headers=auth(keys, role))
+        assert r.status_code == 403 and "risk_manager" in r.json()["detail"]
+    assert macro_switch()["state"] == "halted" and len(_audit_rows(app)) == audit_before
+    assert pipeline.limits.controller.board.state("desk:macro").value == "halted"
+    r = client.post(release, json={"reason": "limit under review"}, headers=h)
+    assert r.status_code == 200 and (r.json()["before"], r.json()["after"]) == ("halted", "active")
+    # the pipeline's own board (the service works on it in process): released at once
+    assert pipeline.limits.controller.board.state("desk:macro").value == "active"
+    assert macro_switch()["state"] == "active"
+    entry = client.get(
+        "/api/v1/audit?action=killswitch.release", headers=auth(keys, "admin")
+    ).json()[-1]
+    assert (entry["action"], entry["actor"], entry["reason"]) == (
+        "killswitch.release",
+        "test-risk_manager",
+        "limit under review",
+    )
+    r = client.post(release, json={"reason": "again"}, headers=h)
+    assert r.status_code == 422 and "engaged" in r.json()["detail"]
+
     # Restoring the limit clears the breach with an info alert.
-    client.put("/api/v1/limits/macro/var", json={"limit": 1e12, "reason": "restore"}, headers=h)
-    feed.push(market.step())
-    assert client.get("/api/v1/alerts", headers=h).json()[-1]["severity"] == "info"
+    client.put(url, json={"soft": 1e11, "hard": 1e12, "reason": "restore"}, headers=h)
+    pipeline.step()
+    mine = [
+        a for a in client.get("/api/v1/alerts", headers=h).json() if a["scope_id"] == "desk:macro"
+    ]
+    assert mine[-1]["severity"] == "info" and mine[-1]["state"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("desk/macro/var", {"soft": -5, "hard": 10}, "soft"),  # negative threshold
+        ("desk/macro/var", {"soft": 5, "hard": -10}, "hard"),
+        ("desk/macro/var", {"soft": 10, "hard": 5}, "soft"),  # soft above hard
+        ("desk/macro/var", {"soft": 5, "hard": "lots"}, "hard"),
+        ("galaxy/macro/var", {"soft": 5, "hard": 10}, "scope"),  # unknown scope
+        ("desk/macro/vegas", {"soft": 5, "hard": 10}, "limit_type"),
+        ("firm/macro/var", {"soft": 5, "hard": 10}, "key"),  # the firm's key is "firm"
+        ("desk/macro/concentration", {"soft": 0.5, "hard": 1.5}, "hard"),  # a share <= 1
+    ],
+)
+def test_bad_limit_change_names_the_field_and_changes_nothing(
+    client: TestClient, keys, app, db, path, body, field
+) -> None:
+    audit_before = len(_audit_rows(app))
+    r = client.put(
+        f"/api/v1/limits/{path}", json={**body, "reason": "x"}, headers=auth(keys, "admin")
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == field and field in r.json()["detail"]
+    assert LimitRepository(db).load_limits() == [] and len(_audit_rows(app)) == audit_before
+
+
+def test_manual_kill_switch_and_deleting_a_limit(client: TestClient, keys, app) -> None:
+    h = auth(keys, "risk_manager")
+    r = client.post("/api/v1/killswitches/firm/engage", json={"reason": "market closed"}, headers=h)
+    assert r.status_code == 200 and r.json()["after"] == "halted"
+    switches = client.get("/api/v1/killswitches", headers=h).json()
+    assert switches[0] == {**switches[0], "scope_id": "firm:firm", "state": "halted"}
+    assert switches[0]["trigger"] == "manual" and switches[0]["actor"] == "test-risk_manager"
+    bad = client.post("/api/v1/killswitches/galaxy:x/engage", json={"reason": "x"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "scope"
+    bad = client.post(
+        "/api/v1/killswitches/firm/engage", json={"state": "active", "reason": "x"}, headers=h
+    )
+    assert bad.status_code == 422 and "state" in bad.json()["detail"]
+    bad = client.post("/api/v1/killswitches/firm/release", json={"reason": ""}, headers=h)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reason"
+    url = "/api/v1/limits/trader/bob/gross_notional"
+    client.put(url, json={"soft": 1e6, "hard": 2e6, "reason": "x"}, headers=h)
+    assert client.delete(url, headers=h).status_code == 422  # a reason is required
+    r = client.delete(url + "?reason=desk closed", headers=auth(keys, "viewer"))
+    assert r.status_code == 403
+    r = client.delete(url + "?reason=desk closed", headers=h)
+    assert r.status_code == 200 and r.json()["before"]["hard"] == 2e6
+    assert _limit_rows(client, keys)["limits"] == []
+    assert client.delete(url + "?reason=again", headers=h).status_code == 422
+
+
+def test_without_a_limits_stage_stored_limits_show_as_not_available(
+    client: TestClient, keys, app, market: MovingMarket
+) -> None:
+    h = auth(keys, "risk_manager")
+    body = {"soft": 1e6, "hard": 2e6, "reason": "x"}
+    assert client.put("/api/v1/limits/desk/macro/var", json=body, headers=h).is_success
+    app.state.ctx.feed.push(market.step())  # a pipeline without a limits stage
+    got = _limit_rows(client, keys)
+    assert got["available"] is False
+    assert got["utilisation"] == [
+        {
+            "limit_id": "desk:macro/var",
+            "scope": "desk",
+            "key": "macro",
+            "limit_type": "var",
+            "soft": 1e6,
+            "hard": 2e6,
+            "enabled": True,
+            "exposure": None,
+            "utilisation": None,
+            "status": "n/a",
+        }
+    ]
+    assert [(x["limit_id"], x["source"]) for x in got["limits"]] == [("desk:macro/var", "stored")]
+    assert [s["scope_id"] for s in got["kill_switches"]] == ["firm:firm"]
+    assert "riskstream_limit_utilisation{" not in client.get("/metrics").text
 
 
 def test_audit_log_is_append_only_in_the_database(client: TestClient, keys, app) -> None:
     client.put(
-        "/api/v1/limits/macro/es", json={"limit": 1e6, "reason": "x"}, headers=auth(keys, "admin")
+        "/api/v1/limits/desk/macro/es",
+        json={"soft": 1e6, "hard": 2e6, "reason": "x"},
+        headers=auth(keys, "admin"),
     )
     assert _audit_rows(app)
     db = app.state.ctx.db

@@ -1,6 +1,8 @@
 """The real dashboard in headless Chromium (Debian's ``/usr/bin/chromium`` driven by
 playwright): it loads without console errors, its charts fill with live data that changes,
-and a forced limit breach shows in the alert panel within two seconds."""
+the limit heatmap and the kill-switch panel show the limits stage's figures, a forced limit
+breach shows in the alert panel within two seconds and halts the desk, and a risk manager
+releases the switch from the panel (a viewer cannot)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 
 from riskstream.service import ServiceRunner
 from tests.servers import free_port, unavailable
-from tests.service.conftest import MovingMarket
+from tests.service.conftest import LimitsPipeline
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -28,20 +30,32 @@ ARGS = [
 ]
 
 
+class Live:
+    """The served app's URL and its publisher (``paused`` holds the pipeline still)."""
+
+    def __init__(self, url: str, pipeline: LimitsPipeline):
+        self.url = url
+        self.pipeline = pipeline
+        self.paused = threading.Event()
+
+
 @pytest.fixture()
-def live_service(app, config, market: MovingMarket):
-    """The app on a free port with the risk engine publishing ~5 snapshots a second."""
+def live_service(app, config, pipeline: LimitsPipeline):
+    """The app on a free port with the pipeline's risk → limits → service stages
+    publishing ~5 snapshots a second."""
     runner = ServiceRunner(app, config, host="127.0.0.1", port=free_port()).start()
+    live = Live(runner.url, pipeline)
     stop = threading.Event()
 
     def publish() -> None:
         while not stop.is_set():
-            app.state.ctx.feed.push(market.step(200), cycle_s=0.01)
+            if not live.paused.is_set():
+                pipeline.step(200)
             stop.wait(0.2)
 
     thread = threading.Thread(target=publish, daemon=True)
     thread.start()
-    yield runner.url
+    yield live
     stop.set()
     thread.join(5)
     runner.stop()
@@ -49,7 +63,7 @@ def live_service(app, config, market: MovingMarket):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
+def test_dashboard_live_in_chromium(live_service: Live, keys) -> None:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         unavailable("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -69,7 +83,8 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
             )
             page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
             page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-            page.goto(live_service + "/")
+            base = live_service.url
+            page.goto(base + "/")
             page.fill("#api-key", keys["analyst"])
             page.click("button[type=submit]")
             page.wait_for_selector("#dash:not([hidden])", timeout=5000)
@@ -92,9 +107,7 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
             assert last1 != last0 and page.text_content("#t-var") not in ("—", "")
             assert var0 not in ("—", "")
             assert page.text_content("#status") == "live"
-            heat = page.evaluate("document.getElementById('chart-heatmap').data[0]")
-            assert heat["y"] == ["equities", "macro"]
-            assert heat["x"] == ["var", "es", "lvar", "gross_notional"]
+            _heatmap_and_switches_show_the_limits_stage(page, live_service)
             page.wait_for_function(
                 "document.getElementById('chart-drill').data?.[0]?.x.length >= 2", timeout=5000
             )
@@ -117,27 +130,95 @@ def test_dashboard_live_in_chromium(live_service: str, keys) -> None:
             assert page.input_value("#drill-by") == "trader"
             assert page.evaluate("document.getElementById('chart-drill').data[0].x") == ["bob"]
 
-            # A risk manager lowers macro's VaR limit below its exposure: the next
-            # snapshot breaches it, and the alert panel shows it within two seconds.
+            # A risk manager sets macro's VaR limit below its exposure (the desk's Euler
+            # contribution): the next snapshot breaches it, the alert panel shows it
+            # within two seconds, and the kill-switch panel shows the desk halted.
             manager = {"X-API-Key": keys["risk_manager"]}
-            util = httpx.get(f"{live_service}/api/v1/limits", headers=manager).json()
-            macro = next(
-                u for u in util["utilisation"] if u["scope"] == "macro" and u["limit_type"] == "var"
-            )
-            assert macro["status"] == "ok" and macro["exposure"] > 0
+            desks = httpx.get(f"{base}/api/v1/risk/aggregates/desk", headers=manager).json()
+            exposure = desks["rows"]["macro"]["component_var"]
+            assert exposure > 0
             started = time.monotonic()
             r = httpx.put(
-                f"{live_service}/api/v1/limits/macro/var",
-                json={"limit": macro["exposure"] * 0.5, "reason": "browser test breach"},
+                f"{base}/api/v1/limits/desk/macro/var",
+                json={"soft": exposure / 4, "hard": exposure / 2, "reason": "browser test"},
                 headers=manager,
             )
             assert r.status_code == 200
             page.wait_for_selector(
-                '#alerts li.critical[data-scope="macro"][data-limit-type="var"]', timeout=2000
+                '#alerts li.critical[data-scope="desk:macro"][data-limit-type="var"]',
+                timeout=2000,
             )
             assert time.monotonic() - started < 2.0
-            text = page.text_content('#alerts li.critical[data-scope="macro"]')
+            text = page.text_content('#alerts li.critical[data-scope="desk:macro"]')
             assert "BREACH" in text and "macro" in text
+            halted = '#switches tr[data-scope="desk:macro"][data-state="halted"]'
+            page.wait_for_selector(halted, timeout=2000)
+            assert page.locator("#switches button.release").count() == 0  # an analyst
+            heat = page.evaluate("document.getElementById('chart-heatmap').data[0]")
+            assert "desk:macro" in heat["y"] and "var" in heat["x"]
+
+            # A viewer may not release it (403, nothing changes); a risk manager does,
+            # from the panel, giving a reason.
+            release = f"{base}/api/v1/killswitches/desk:macro/release"
+            viewer = {"X-API-Key": keys["viewer"]}
+            refused = httpx.post(release, json={"reason": "please"}, headers=viewer)
+            assert refused.status_code == 403 and "risk_manager" in refused.json()["detail"]
+            board = live_service.pipeline.limits.controller.board
+            assert board.state("desk:macro").value == "halted"
+            mgr = browser.new_page(viewport={"width": 1400, "height": 1000})
+            mgr.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            mgr.on("dialog", lambda d: d.accept("reviewed in the browser test"))
+            mgr.goto(base + "/")
+            mgr.fill("#api-key", keys["risk_manager"])
+            mgr.click("button[type=submit]")
+            mgr.locator(halted + " button.release").click(timeout=5000)
+            mgr.wait_for_selector(
+                '#switches tr[data-scope="desk:macro"][data-state="active"]', timeout=3000
+            )
+            assert board.state("desk:macro").value == "active"
+            assert "released" in mgr.text_content("#switch-note")
+            admin = {"X-API-Key": keys["admin"]}
+            audit = httpx.get(
+                f"{base}/api/v1/audit?action=killswitch.release", headers=admin
+            ).json()
+            assert [(a["actor"], a["reason"]) for a in audit] == [
+                ("test-risk_manager", "reviewed in the browser test")
+            ]
         finally:
             browser.close()
     assert problems == [], sorted(set(problems))[:5]
+
+
+def _heatmap_and_switches_show_the_limits_stage(page, live: Live) -> None:
+    """With the pipeline held still, the heatmap's cells are the limits stage's utilisation
+    (rows scope:key, columns limit type) and the panel its kill switches."""
+    live.paused.set()
+    try:
+        time.sleep(0.5)  # the last push has reached the page (pushes every 100 ms)
+        rows = live.pipeline.limits.published()["utilisation"]
+        heat = page.evaluate("document.getElementById('chart-heatmap').data[0]")
+        cells = {
+            (y, x): heat["z"][i][j]
+            for i, y in enumerate(heat["y"])
+            for j, x in enumerate(heat["x"])
+            if heat["z"][i][j] is not None
+        }
+        label = {"firm": lambda r: "firm"}.get
+        expected = {
+            ((label(r["scope"]) or (lambda r: f"{r['scope']}:{r['key']}"))(r), r["limit_type"]): r[
+                "utilisation"
+            ]
+            for r in rows
+        }
+        assert cells == pytest.approx(expected)
+        assert heat["y"][0] == "firm" and {"desk:equities", "desk:macro"} <= set(heat["y"])
+        assert heat["x"] == ["var", "gross_notional", "position_size", "drawdown"]
+        switches = live.pipeline.limits.controller.board.status()
+        shown = page.evaluate(
+            "[...document.querySelectorAll('#switches tr')].map(r => [r.dataset.scope,"
+            " r.dataset.state])"
+        )
+        assert shown[0][0] == "firm:firm"
+        assert {s["scope_id"]: s["state"] for s in switches}.items() <= dict(shown).items()
+    finally:
+        live.paused.clear()

@@ -1,5 +1,6 @@
 """The risk cache (in process and on a real Redis: TTL and staleness), the WebSocket
-stream (authentication, live snapshots, alerts), following a shared cache, and TLS."""
+stream (authentication, live snapshots, limits, alerts), following a shared cache (the
+limits stage's state travels with the snapshot), and TLS."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from riskstream.core.clock import ManualClock
+from riskstream.limits.model import Actor, Role
 from riskstream.service import RiskCache, ServiceConfig, ServiceRunner, create_app
+from riskstream.service.cache import finite
 from riskstream.store.cache import MemoryCache, RedisCache
 from tests.servers import free_port
-from tests.service.conftest import MovingMarket, auth
+from tests.service.conftest import LimitsPipeline, MovingMarket, auth
 
 SNAP = {
     "ts_ns": 1,
@@ -69,24 +72,70 @@ def test_redis_risk_cache_ttl_and_staleness(redis_url: str) -> None:
         cache.close()
 
 
+def _follow(publisher, server, market: MovingMarket, db, client: TestClient, key: str) -> None:
+    """The pipeline's process (``publisher``, with a limits stage) publishes; ``server``
+    follows the shared cache and shows the same risk, limits, alerts and switches."""
+    pipeline = LimitsPipeline(publisher, market, db)
+    snap = pipeline.step()
+    h = {"X-API-Key": key}
+
+    def follow() -> None:
+        deadline = time.monotonic() + 5
+        while server.state.ctx.feed.latest_summary()["lineage_id"] != pipeline.risk.last.lineage_id:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+    deadline = time.monotonic() + 5
+    while server.state.ctx.feed.latest_summary() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    follow()
+    latest = client.get("/api/v1/risk/latest", headers=h).json()
+    assert latest["snapshot"]["lineage_id"] == snap.lineage_id
+    got = client.get("/api/v1/limits", headers=h).json()
+    assert got["available"] is True
+    assert got["utilisation"] == finite(pipeline.limits.controller.last.rows())
+    # a limit set in the pipeline's process (its registry) breaches there and the follower
+    # shows the alert and the halted desk
+    exposure = snap.aggregates["desk"]["macro"]["component_var"]
+    publisher.state.ctx.limits.set_limit(
+        Actor("meg", Role.RISK_MANAGER),
+        {"scope": "desk", "key": "macro", "limit_type": "var", "soft": exposure / 4,
+         "hard": exposure / 2},
+        "cut",
+    )  # fmt: skip
+    pipeline.step()
+    follow()
+    alerts = client.get("/api/v1/alerts", headers=h).json()
+    assert [a["limit_id"] for a in alerts if a["severity"] == "critical"][-1] == "desk:macro/var"
+    mine = [a.message for a in publisher.state.ctx.limits.alerts()]
+    assert [a["message"] for a in alerts] == mine  # the same alerts on both sides
+    switches = {
+        s["scope_id"]: s["state"] for s in client.get("/api/v1/killswitches", headers=h).json()
+    }
+    assert switches["desk:macro"] == "halted"
+
+
+def test_service_follows_a_shared_cache_with_the_limits_state(db, market: MovingMarket) -> None:
+    cache = MemoryCache()  # what Redis is between two processes, in one
+    publisher = create_app(ServiceConfig(), db, cache=cache)
+    server = create_app(ServiceConfig(), db, cache=cache, follow_cache=True)
+    key = server.state.ctx.keys.create("follower", "viewer")
+    with TestClient(server) as client:
+        _follow(publisher, server, market, db, client, key)
+
+
 @pytest.mark.services
 def test_service_follows_snapshots_published_to_redis(
     db, universe, market: MovingMarket, redis_url: str
 ) -> None:
     # The pipeline's process publishes; a separate `riskstream serve` follows Redis.
     config = ServiceConfig()
+    RedisCache(redis_url).delete(["risk:snapshot", "risk:limits"])
     publisher = create_app(config, db, cache=RedisCache(redis_url))
     server = create_app(config, db, cache=RedisCache(redis_url), follow_cache=True)
     key = server.state.ctx.keys.create("follower", "viewer")
-    snap = market.step()
-    publisher.state.ctx.feed.push(snap)
     with TestClient(server) as client:
-        deadline = time.monotonic() + 5
-        while server.state.ctx.feed.latest_summary() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        latest = client.get("/api/v1/risk/latest", headers={"X-API-Key": key}).json()
-        assert latest["snapshot"]["lineage_id"] == snap.lineage_id
-        assert server.state.ctx.feed.latest_summary()["lineage_id"] == snap.lineage_id
+        _follow(publisher, server, market, db, client, key)
 
 
 def test_stale_snapshot_is_flagged_by_the_api(db, market: MovingMarket) -> None:
@@ -114,25 +163,40 @@ def test_stream_requires_a_key(client: TestClient, keys) -> None:
     assert closed.value.code == 4401
 
 
-def test_stream_pushes_snapshots_and_alerts(client: TestClient, app, keys, market) -> None:
-    feed = app.state.ctx.feed
-    feed.push(market.step())
+def test_stream_pushes_snapshots_limits_and_alerts(
+    client: TestClient, app, keys, pipeline: LimitsPipeline
+) -> None:
+    pipeline.step()
     with client.websocket_connect("/api/v1/stream", headers=auth(keys, "viewer")) as ws:
         assert ws.receive_json() == {"type": "hello", "name": "test-viewer", "role": "viewer"}
         history = ws.receive_json()
         assert history["type"] == "history" and len(history["items"]) == 1
-        app.state.ctx.limits.set_limit("macro", "gross_notional", 1.0, "t", "admin", "test")
-        snap = market.step()
-        feed.push(snap)
+        seen_alerts = set()
+        while True:  # the alerts the first snapshot raised (the reference set's breaches)
+            message = ws.receive_json()
+            if message["type"] != "alert":
+                break
+            seen_alerts.add(message["alert_id"])
+        app.state.ctx.limits.set_limit(
+            Actor("ada", Role.ADMIN),
+            {"scope": "desk", "key": "macro", "limit_type": "gross_notional", "soft": 0.5,
+             "hard": 1.0},
+            "test",
+        )  # fmt: skip
+        snap = pipeline.step()
         seen: dict[str, dict] = {}
         deadline = time.monotonic() + 5
         while not {"snapshot", "alert"} <= set(seen) and time.monotonic() < deadline:
             message = ws.receive_json()
-            seen.setdefault(message["type"], message)
+            if message.get("alert_id") not in seen_alerts:
+                seen.setdefault(message["type"], message)
         assert seen["snapshot"]["lineage_id"] == snap.lineage_id
-        assert seen["snapshot"]["stale"] is False
-        assert len(seen["snapshot"]["utilisation"]) == 8  # 2 desks x 4 limit types
-        assert seen["alert"]["severity"] == "critical" and seen["alert"]["scope"] == "macro"
+        assert seen["snapshot"]["stale"] is False and seen["snapshot"]["limits_available"]
+        assert seen["snapshot"]["utilisation"] == finite(pipeline.limits.controller.last.rows())
+        switches = {s["scope_id"]: s["state"] for s in seen["snapshot"]["kill_switches"]}
+        assert switches["desk:macro"] == "halted"
+        assert seen["alert"]["severity"] == "critical"
+        assert seen["alert"]["limit_id"] == "desk:macro/gross_notional"
         beat = ws.receive_json()  # nothing new: a heartbeat within push_interval_ms
         assert beat["type"] == "heartbeat" and beat["stale"] is False
 

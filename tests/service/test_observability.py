@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riskstream.service.logs import JsonFormatter, RedactSecrets, configure_logging
 from riskstream.service.metrics import METRIC_NAMES
-from tests.service.conftest import MovingMarket, auth
+from tests.service.conftest import LimitsPipeline, MovingMarket, auth
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 METRIC_IN_QUERY = re.compile(r"\briskstream_[a-z0-9_]+\b")
@@ -40,11 +40,45 @@ def test_metrics_parse_as_prometheus_exposition(
     assert samples["riskstream_risk_cycle_seconds_count"].value == 1
     var = [s for s in families["riskstream_risk_measure"].samples if s.labels["measure"] == "var"]
     assert {s.labels["confidence"] for s in var} == {"0.99", "0.975"}
-    util = families["riskstream_limit_utilisation"].samples
-    assert {s.labels["limit_type"] for s in util} == {"var", "es", "lvar", "gross_notional"}
     assert families["riskstream_quarantined_events"].samples[0].labels == {"reason": "crossed"}
     http = families["riskstream_http_requests"].samples
     assert any(s.labels["route"] == "/health" for s in http)
+
+
+def test_limit_metrics_are_the_limits_stages_figures(
+    client: TestClient, app, pipeline: LimitsPipeline
+) -> None:
+    pipeline.step()
+    pipeline.step()
+    text = client.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    rows = pipeline.limits.controller.last.rows()
+    expected = {(f"{r['scope']}:{r['key']}", r["limit_type"]): r for r in rows}
+
+    def gauge(name: str) -> dict:
+        return {
+            (s.labels["scope"], s.labels["limit_type"]): s.value for s in families[name].samples
+        }
+
+    util = gauge("riskstream_limit_utilisation")
+    assert util.keys() == expected.keys()
+    for key, value in util.items():
+        assert value == expected[key]["utilisation"]
+    states = gauge("riskstream_limit_state")
+    assert {k: ("ok", "warning", "breach")[int(v)] for k, v in states.items()} == {
+        k: r["status"] for k, r in expected.items()
+    }
+    board = pipeline.limits.controller.board
+    switches = {
+        s.labels["scope"]: s.value for s in families["riskstream_kill_switch_state"].samples
+    }
+    assert switches == {
+        r["scope_id"]: ["active", "reducing", "halted"].index(r["state"]) for r in board.status()
+    }
+    breaches = families["riskstream_limit_breaches"].samples
+    critical = {s.labels["scope"] for s in breaches if s.labels["severity"] == "critical"}
+    assert critical == {k[0] for k, r in expected.items() if r["status"] == "breach"}
+    assert critical  # the reference firm position limit is breached by this small book
 
 
 def _queries(node) -> list[str]:
@@ -94,7 +128,9 @@ def test_grafana_dashboards_are_valid_and_use_exported_metrics() -> None:
 def test_prometheus_alert_rules_cover_breaches_and_stalls() -> None:
     rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
     alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
-    assert {"RiskLimitBreach", "RiskSnapshotStalled", "IngestStalled"} <= set(alerts)
+    assert {"RiskLimitBreach", "KillSwitchEngaged", "RiskSnapshotStalled", "IngestStalled"} <= set(
+        alerts
+    )
     for name, rule in alerts.items():
         names = METRIC_IN_QUERY.findall(rule["expr"])
         assert names and all(_exported(n) for n in names), (name, names)

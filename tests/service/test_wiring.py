@@ -16,30 +16,46 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from riskstream.core.events import EVENT_DTYPE
+from riskstream.limits.config import LimitsConfig
+from riskstream.limits.model import Actor, Role
+from riskstream.limits.stage import build_limits_stage
 from riskstream.pipeline import Pipeline
 from riskstream.risk.stage import RiskStage
 from riskstream.service import ServiceConfig, ServiceStage, start_service
 from riskstream.service.app import STATIC
+from riskstream.store.limits_repo import LimitRepository
 from tests.servers import free_port, wait_for_port
 from tests.service.conftest import MovingMarket, auth
 
 
 def test_service_stage_pushes_risk_snapshots_from_the_pipeline(
-    app, market: MovingMarket, keys, universe
+    app, market: MovingMarket, keys, universe, db
 ) -> None:
     risk = RiskStage(market.engine)
-    stage = ServiceStage(app.state.ctx.feed, risk, min_interval_s=0.0)
+    repo = LimitRepository(db)
+    limits = build_limits_stage(
+        risk, None, config=LimitsConfig(auto_reduce=False), switch_store=repo, limit_store=repo
+    )
+    stage = ServiceStage(app.state.ctx.feed, risk, min_interval_s=0.0, limits_stage=limits)
 
     def source():
         for _ in range(5):
             market.clock.advance(200_000_000)
             yield np.zeros(3, dtype=EVENT_DTYPE), market.clock.now_ns()
 
-    pipeline = Pipeline(source(), [risk, stage], n_instruments=market.engine.n)
+    pipeline = Pipeline(source(), [risk, limits, stage], n_instruments=market.engine.n)
     while pipeline.step():
         pass
-    assert stage.pushed == risk.snapshots == 5
+    assert stage.pushed == risk.snapshots == limits.snapshots_checked == 5
     assert app.state.ctx.feed.latest_summary()["lineage_id"] == risk.last.lineage_id
+    # the service shows the limits stage's figures and works on its kill-switch board
+    provider = app.state.ctx.limits
+    assert provider.available()
+    assert provider.utilisation() == limits.controller.last.rows()
+    assert limits.published()["lineage_id"] == risk.last.lineage_id
+    manager = Actor("meg", Role.RISK_MANAGER)
+    provider.engage(manager, "desk:equities", "reducing", "test")
+    assert limits.controller.board.state("desk:equities").value == "reducing"
     client = TestClient(app)
     text = client.get("/metrics").text
     assert "riskstream_events_ingested_total 15.0" in text

@@ -22,7 +22,7 @@ from rich.table import Table
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
-from riskstream.cli.regime import demo_regime_stage, ensure_demo_model
+from riskstream.cli.regime import RegimeSwitch, demo_regime_stage, ensure_demo_model
 from riskstream.cli.risk import build_engine
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
@@ -70,10 +70,12 @@ def build_stages(
         state=market_state,
         quarantine_source=quarantined,
     )
-    # Limits act on every snapshot: kill switches persist in the reference DB, reductions
-    # fill against md's reconstructed books.
+    # Limits act on every snapshot: limits stored in the reference DB (set through the API
+    # or `riskstream limits set`) overlay the reference ones sized on the first full
+    # snapshot; kill switches persist there too; reductions fill against md's books.
+    repo = LimitRepository(open_refdb(cfg))
     limits = build_limits_stage(
-        risk, md.engine, config=cfg.limits, switch_store=LimitRepository(open_refdb(cfg))
+        risk, md.engine, config=cfg.limits, switch_store=repo, limit_store=repo
     )
     stages: list[Stage] = [SimulatorStage(simulator), md, risk, limits, history]
     # regime detection on md's observed mids, when a model file exists (the demo trains
@@ -81,8 +83,13 @@ def build_stages(
     regime = demo_regime_stage(cfg, universe, market_state)
     if regime is not None:
         stages.append(regime)
+        # regime-conditional risk: the regime's publications switch the engine's scenarios
+        if cfg.risk.regime_conditional:
+            switch = RegimeSwitch(risk.engine, regime.model, cfg.regime)
+            regime.publish = switch
+            stages.append(switch)
     if service is not None:
-        stages.append(ServiceStage(service.feed, risk, md, regime))
+        stages.append(ServiceStage(service.feed, risk, md, regime, limits_stage=limits))
     return stages
 
 

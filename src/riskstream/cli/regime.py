@@ -8,6 +8,7 @@ from the rows up to it only (never smoothed over the future).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -138,18 +139,26 @@ def tracked_instruments(universe: Any, n: int) -> np.ndarray:
     return pool["instrument_id"].to_numpy()[:n].astype(np.int64)
 
 
-def simulator_bars(simulator: Any, ids: np.ndarray, bar_s: float, minutes: float):
-    """(log returns (n_bars, n_ids), true regime per bar) of the simulator's fair mids."""
+def simulator_bars(simulator: Any, ids: np.ndarray, bar_s: float, minutes: float, md: Any = None):
+    """(log returns (n_bars, n_ids), true regime per bar) of the simulator's fair mids, or
+    with ``md`` (an :class:`~riskstream.md.stage.MdStage` over the simulator's universe, fed
+    every batch) of md's observed mids; bars whose returns are not finite (before the
+    first quotes) are dropped."""
     n = int(minutes * 60 / bar_s)
     px = np.empty((n + 1, len(ids)))
     regimes = np.empty(n, dtype=np.int64)
-    px[0] = simulator.fair_mid[ids]
+    mids = simulator.fair_mid if md is None else md.market_state.mid
+    px[0] = mids[ids]
     for i in range(n):
-        for _ in simulator.batches(bar_s):
-            pass
-        px[i + 1] = simulator.fair_mid[ids]
+        for events, now_ns in simulator.batches(bar_s):
+            if md is not None:
+                md.on_batch(events, now_ns)
+        px[i + 1] = mids[ids]
         regimes[i] = simulator.regime
-    return np.diff(np.log(px), axis=0), regimes
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns = np.diff(np.log(px), axis=0)
+    ok = np.isfinite(returns).all(axis=1)
+    return returns[ok], regimes[ok]
 
 
 def sped_up_chain(chain: Any, speed: float) -> Any:
@@ -289,3 +298,70 @@ def demo_regime_stage(cfg: Settings, universe: Any, market_state: Any) -> Any | 
                          str(path))  # fmt: skip
     ids = np.array([index[s] for s in header["assets"]], dtype=np.int64)
     return RegimeStage(model, lambda: market_state.mid[ids], cfg.regime.bar_s)
+
+
+class RegimeSwitch:
+    """Regime-conditional risk: the regime stage's publications switch the risk engine to
+    the detected regime's volatility and correlation (``risk.regime_conditional``).
+
+    Called as the :class:`~riskstream.regime.RegimeStage`'s ``publish`` at every update; the
+    engine is switched only when the reported regime (the ensemble's, with hysteresis)
+    differs from the one last acted on and its smoothed probability is at least
+    ``regime.switch_probability``. Each regime's conditioning is computed once, here, from
+    the model's regime covariances (:func:`riskstream.regime.conditioning.model_moments`);
+    with ``regime.stress_only`` a calm regime maps to the unconditional scenarios. Also a
+    pipeline stage (by shape) that reports the switches.
+    """
+
+    name = "regime-risk"
+
+    def __init__(self, engine: Any, model: Any, config: Any):
+        from riskstream.regime import REGIME_NAMES
+        from riskstream.regime.conditioning import model_moments
+
+        self.engine = engine
+        self.threshold = config.switch_probability
+        self.moments = model_moments(model)
+        self.names = [REGIME_NAMES.get(k, str(k)) for k in range(model.n_regimes)]
+        self.table = [
+            self.moments.conditioning(k, config.stress_only) for k in range(model.n_regimes)
+        ]
+        self.regime = -1  # regime last acted on
+        self.switches = 0
+        self.switch_ms: list[float] = []
+
+    def __call__(self, ts_ns: int, regime: int, probabilities: np.ndarray) -> None:
+        from riskstream.risk.conditioning import RegimeConditioning
+
+        if regime < 0 or regime == self.regime or probabilities[regime] < self.threshold:
+            return
+        self.regime = regime
+        s, theta = self.table[regime]
+        target = RegimeConditioning(self.names[regime], s, theta, float(probabilities[regime]))
+        before = self.engine.regime_conditioning
+        started = time.perf_counter()
+        self.engine.condition_on_regime(None if target.is_identity else target)
+        if self.engine.regime_conditioning != before:
+            self.switch_ms.append((time.perf_counter() - started) * 1e3)
+            self.switches += 1
+
+    def on_batch(self, events: np.ndarray, now_ns: int) -> None:
+        pass
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "risk_regime_conditional": True,
+            "risk_regime_switches": self.switches,
+            "risk_regime_switch_ms_max": round(max(self.switch_ms), 1) if self.switch_ms else None,
+            "risk_regime_table": {
+                name: {"vol_multiplier": round(s, 4), "market_variance_ratio": round(t, 4)}
+                for name, (s, t) in zip(self.names, self.table, strict=True)
+            },
+        }
+
+    def view(self) -> list[tuple[str, str]]:
+        last = f" (last {self.switch_ms[-1]:,.0f} ms)" if self.switch_ms else ""
+        return [("regime switches of risk", f"{self.switches}{last}, at p >= {self.threshold:.2f}")]
+
+    def close(self) -> None:
+        pass

@@ -34,3 +34,6 @@ class LimitsConfig(ConfigModel):
     max_participation: Fraction = 0.1  # of ADV per day, for the liquidation horizon
     venue_depth_levels: Annotated[int, Field(ge=1, le=50)] = 10  # synthetic book levels
     venue_resilience_s: Annotated[float, Field(gt=0)] = 5.0  # depth refills with this time const
+    # the limits stage re-reads stored limits and kill switches this often (wall clock), so a
+    # change made by another process (``riskstream serve``, the CLI) takes effect
+    store_poll_s: Annotated[float, Field(gt=0)] = 1.0

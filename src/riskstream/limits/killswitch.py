@@ -17,11 +17,15 @@ Transitions: a hard breach moves ``active → reducing``; a manual command or a 
 breaker moves any state to ``reducing`` or ``halted``; only :meth:`KillSwitchBoard.release`
 (role ``risk_manager`` or above) returns a scope to ``active``. Every transition is saved
 (with its audit record) *before* it takes effect in memory, and published; a restarted
-process reloads the saved states, so a switch survives a crash.
+process reloads the saved states, so a switch survives a crash, and :meth:`KillSwitchBoard.reload`
+takes in what another process (``riskstream serve``'s kill-switch route) saved. The board
+is thread-safe: the pipeline trips switches on its thread while the service releases them on
+its own.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -118,10 +122,19 @@ class KillSwitchBoard:
         self.store = store
         self.clock = clock or SystemClock()
         self.publish = publish
+        self._lock = threading.RLock()
         self._records: dict[str, SwitchRecord] = {}
-        for row in store.load_switches():
-            record = SwitchRecord(**{**row, "state": TradingState(row["state"])})
-            self._records[record.scope_id] = record
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read every saved state from the store (the saved state is the truth: each
+        transition is saved before it takes effect)."""
+        with self._lock:  # a transition saved meanwhile must not be overwritten by older rows
+            records = {}
+            for row in self.store.load_switches():
+                record = SwitchRecord(**{**row, "state": TradingState(row["state"])})
+                records[record.scope_id] = record
+            self._records = records
 
     # ---------------------------------------------------------------- queries
 
@@ -131,10 +144,14 @@ class KillSwitchBoard:
 
     def engaged(self) -> dict[str, SwitchRecord]:
         """Every scope not ``active``."""
-        return {k: r for k, r in self._records.items() if r.state is not TradingState.ACTIVE}
+        with self._lock:
+            return {k: r for k, r in self._records.items() if r.state is not TradingState.ACTIVE}
 
     def status(self) -> list[dict[str, Any]]:
-        return [r.as_dict() for r in sorted(self._records.values(), key=lambda r: r.scope_id)]
+        """Every scope whose switch has ever moved, by scope id."""
+        with self._lock:
+            records = sorted(self._records.values(), key=lambda r: r.scope_id)
+        return [r.as_dict() for r in records]
 
     def check_orders(
         self,
@@ -184,11 +201,12 @@ class KillSwitchBoard:
         A switch never moves to a *less* restrictive state this way (halted stays halted).
         """
         scope_id = parse_scope_id(scope_id)
-        current = self.state(scope_id)
-        order = [TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED]
-        if order.index(state) <= order.index(current):
-            return Transition(scope_id, current, current, trigger, reason, SYSTEM.user, 0)
-        return self._move(scope_id, state, trigger, reason, SYSTEM)
+        with self._lock:
+            current = self.state(scope_id)
+            order = [TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED]
+            if order.index(state) <= order.index(current):
+                return Transition(scope_id, current, current, trigger, reason, SYSTEM.user, 0)
+            return self._move(scope_id, state, trigger, reason, SYSTEM)
 
     def engage(
         self,
@@ -213,11 +231,21 @@ class KillSwitchBoard:
         if not reason or not reason.strip():
             raise InputError("reason", reason, "a reason for releasing the kill switch")
         scope_id = parse_scope_id(scope_id)
-        if self.state(scope_id) is TradingState.ACTIVE:
-            raise InputError("scope", scope_id, "a scope whose kill switch is engaged")
-        return self._move(scope_id, TradingState.ACTIVE, "release", reason, actor)
+        with self._lock:
+            if self.state(scope_id) is TradingState.ACTIVE:
+                raise InputError("scope", scope_id, "a scope whose kill switch is engaged")
+            return self._move(scope_id, TradingState.ACTIVE, "release", reason, actor)
 
     def _move(
+        self, scope_id: str, state: TradingState, trigger: str, reason: str, actor: Actor
+    ) -> Transition:
+        with self._lock:
+            transition = self._save(scope_id, state, trigger, reason, actor)
+        if self.publish is not None:
+            self.publish(transition)
+        return transition
+
+    def _save(
         self, scope_id: str, state: TradingState, trigger: str, reason: str, actor: Actor
     ) -> Transition:
         before = self.state(scope_id)
@@ -235,10 +263,7 @@ class KillSwitchBoard:
         )
         self.store.save_switch(record.as_dict(), audit.as_dict())
         self._records[scope_id] = record
-        transition = Transition(scope_id, before, state, trigger, reason, actor.user, ts)
-        if self.publish is not None:
-            self.publish(transition)
-        return transition
+        return Transition(scope_id, before, state, trigger, reason, actor.user, ts)
 
 
 class CircuitBreaker:

@@ -14,10 +14,25 @@ stale flags): a price gap halts the instrument, a stale feed halts the firm, bef
 child order of that batch goes out. Per batch rather than per snapshot: a halt must stop
 the very next order, and the check is a few vectorised passes over the held instruments
 (about 0.1 ms for ten thousand instruments), well under 1% of a batch's own cost.
+
+**Limits in force.** The reference limits (:func:`reference_limits`, or the list given) overlaid
+by the limits stored through the :class:`~riskstream.limits.registry.LimitRegistry`: a stored
+limit replaces the reference limit with the same id (``scope:key/type``) — disabling it too —
+and adds those the reference set lacks. The stage re-reads the store before a check when asked
+(:meth:`LimitsStage.request_reload`, e.g. by the service after a change) and every
+``store_poll_s`` (changes made by another process), so a change applies from the next snapshot.
+
+**What it publishes.** :meth:`LimitsStage.published` is the state after the latest check as
+plain JSON-friendly data — every limit in force, its utilisation and state, the recent alerts
+and the kill switches — which the service shows (dashboard, REST, metrics).
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,8 +55,11 @@ from riskstream.limits.killswitch import (
     SwitchStore,
 )
 from riskstream.limits.model import LimitDefinition, LimitType, Scope
-from riskstream.limits.monitor import LimitMonitor
+from riskstream.limits.monitor import LimitMonitor, MonitorResult
+from riskstream.limits.registry import LimitStore
 from riskstream.risk.factors import ASSET_CODE
+
+log = logging.getLogger("riskstream.limits")
 
 
 def frame_from_engine(
@@ -121,6 +139,15 @@ def reference_limits(frame: ExposureFrame, var: float, gross: float) -> list[Lim
     return limits
 
 
+def limits_in_force(
+    reference: Sequence[LimitDefinition], stored: Sequence[LimitDefinition]
+) -> list[LimitDefinition]:
+    """The reference limits overlaid by the stored ones (same id: the stored one wins)."""
+    by_id = {lim.limit_id: lim for lim in reference}
+    by_id.update((lim.limit_id, lim) for lim in stored)
+    return sorted(by_id.values(), key=lambda lim: lim.limit_id)
+
+
 def build_limits_stage(
     risk_stage: Any,
     depth: DepthSource | None,
@@ -129,6 +156,7 @@ def build_limits_stage(
     switch_store: SwitchStore | None = None,
     audit: Any = None,
     clock: Clock | None = None,
+    limit_store: LimitStore | None = None,
 ) -> LimitsStage:
     """Wire a :class:`LimitsStage` behind a risk stage.
 
@@ -141,6 +169,9 @@ def build_limits_stage(
         Default :func:`reference_limits`, sized on the first snapshot with a VaR.
     switch_store : SwitchStore, optional
         Default in memory; pass ``riskstream.store.limits_repo.LimitRepository`` to persist.
+    limit_store : LimitStore, optional
+        Stored limits (``LimitRepository``), overlaid on the reference ones and re-read
+        when they change.
     """
     config = config or LimitsConfig()
     engine = risk_stage.engine
@@ -156,7 +187,9 @@ def build_limits_stage(
     controller = LimitController(
         LimitMonitor(limits or [], config), board, venue, ctx, config, audit=audit
     )
-    stage = LimitsStage(risk_stage, controller, limits_from_first_snapshot=deferred)
+    stage = LimitsStage(
+        risk_stage, controller, limits_from_first_snapshot=deferred, limit_store=limit_store
+    )
     stage.synthetic = synthetic
     return stage
 
@@ -170,6 +203,11 @@ class LimitsStage:
         Has ``last`` (the latest :class:`~riskstream.risk.snapshot.RiskSnapshot` or None)
         and ``engine`` (the :class:`~riskstream.risk.engine.RiskEngine`).
     controller : LimitController
+        Its monitor's limits are the reference set.
+    limits_from_first_snapshot : bool
+        Size :func:`reference_limits` on the first snapshot that prices the whole book.
+    limit_store : LimitStore, optional
+        Stored limits, overlaid on the reference ones (see the module docstring).
     """
 
     name = "limits"
@@ -179,6 +217,7 @@ class LimitsStage:
         risk_stage: Any,
         controller: LimitController,
         limits_from_first_snapshot: bool = False,
+        limit_store: LimitStore | None = None,
     ):
         self.risk_stage = risk_stage
         self.controller = controller
@@ -207,6 +246,20 @@ class LimitsStage:
             else None
         )
         self._gap_scale = self._elasticity()
+        # limits in force and what the stage publishes (see the module docstring)
+        self.limit_store = limit_store
+        self.run_id = secrets.token_hex(4)  # tells a reader a new run's alert ids from old
+        self.reload_errors = 0
+        self._reference = list(controller.monitor.limits_)
+        self._stored: list[LimitDefinition] = []
+        self._reload_due = False
+        self._last_reload = controller.wall_clock()
+        self._alerts: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._chained = controller.monitor.publish
+        controller.monitor.publish = self._record
+        if limit_store is not None:
+            self._stored = self._load_stored()
+            self._install()
 
     def _elasticity(self) -> np.ndarray:
         """Each instrument's price elasticity to its underlying,
@@ -276,6 +329,7 @@ class LimitsStage:
         snap = self.risk_stage.last
         if snap is not None and snap.lineage_id != self._last_lineage:
             received = self.controller.wall_clock()
+            self._refresh_stored(received)
             self._last_lineage = snap.lineage_id
             cfg = self.controller.config
             self._gap_scale = self._elasticity()
@@ -294,12 +348,80 @@ class LimitsStage:
             if self.limits_from_first_snapshot and snap.headline.var > 0 and not snap.excluded:
                 self.limits_from_first_snapshot = False
                 gross = float(np.abs(frame.market_value).sum())
-                self.controller.monitor.set_limits(
-                    reference_limits(frame, snap.headline.var, gross)
-                )
+                self._reference = reference_limits(frame, snap.headline.var, gross)
+                self._install()
             self.controller.on_snapshot(frame, received)
             self.snapshots_checked += 1
         self.controller.advance(now_ns)
+
+    # ------------------------------------------------------------ limits in force
+
+    def request_reload(self) -> None:
+        """Re-read the stored limits and kill switches before the next check (any thread
+        may ask; the pipeline's thread reads)."""
+        self._reload_due = True
+
+    def limits_in_force(self) -> list[LimitDefinition]:
+        return limits_in_force(self._reference, self._stored)
+
+    def _load_stored(self) -> list[LimitDefinition]:
+        assert self.limit_store is not None
+        return [LimitDefinition.from_dict(row) for row in self.limit_store.load_limits()]
+
+    def _install(self) -> None:
+        self.controller.monitor.set_limits(self.limits_in_force())
+
+    def _refresh_stored(self, now_s: float) -> None:
+        """Take in stored limits and switch states when asked or every ``store_poll_s``."""
+        due = now_s - self._last_reload >= self.controller.config.store_poll_s
+        if not (self._reload_due or due):
+            return
+        self._reload_due = False
+        self._last_reload = now_s
+        try:
+            if self.limit_store is not None:
+                stored = self._load_stored()
+                if stored != self._stored:
+                    self._stored = stored
+                    self._install()
+            self.controller.board.reload()
+        except Exception:  # the store is down: keep monitoring with the limits in force
+            self.reload_errors += 1
+            log.exception("re-reading stored limits and kill switches failed")
+
+    def _record(self, result: MonitorResult) -> None:
+        self._alerts.extend(a.as_dict() for a in result.alerts)
+        if self._chained is not None:
+            self._chained(result)
+
+    def published(self, max_alerts: int = 200) -> dict[str, Any]:
+        """The state after the latest check, as JSON-friendly data.
+
+        Returns
+        -------
+        dict
+            ``run_id``; ``ts_ns`` and ``lineage_id`` of the snapshot checked (None before the
+            first); ``limits``: every limit in force (``LimitDefinition.as_dict()`` plus
+            ``source``, ``reference`` or ``stored``); ``utilisation``: one row per monitored
+            limit (``MonitorResult.rows()``: exposure, utilisation, status ok / warning /
+            breach); ``alerts``: the latest ``max_alerts`` alerts, oldest first (ids rise
+            within a run); ``switches``: every kill switch that has moved
+            (``KillSwitchBoard.status()``).
+        """
+        last = self.controller.last
+        stored = {lim.limit_id for lim in self._stored}
+        return {
+            "run_id": self.run_id,
+            "ts_ns": None if last is None else int(last.ts_ns),
+            "lineage_id": self._last_lineage,
+            "limits": [
+                {**lim.as_dict(), "source": "stored" if lim.limit_id in stored else "reference"}
+                for lim in self.limits_in_force()
+            ],
+            "utilisation": [] if last is None else last.rows(),
+            "alerts": list(self._alerts)[-max_alerts:],
+            "switches": self.controller.board.status(),
+        }
 
     def summary(self) -> dict[str, Any]:
         out = self.controller.summary()
@@ -308,6 +430,7 @@ class LimitsStage:
         out["pnl_with_limits_usd"] = round(actual, 2)
         out["pnl_if_held_usd"] = round(held, 2)
         out["limit_snapshots_checked"] = self.snapshots_checked
+        out["limits_in_force"] = len(self.limits_in_force())
         last = self.controller.last
         if last is not None and len(last.utilisation):
             out["max_limit_utilisation"] = round(float(last.utilisation.max()), 4)

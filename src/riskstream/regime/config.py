@@ -27,6 +27,12 @@ class RegimeConfig(ConfigModel):
     lstm_window: Annotated[int, Field(ge=4, le=512)] = 32
     lstm_hidden: Annotated[int, Field(ge=2, le=256)] = 16
     lstm_epochs: Annotated[int, Field(ge=1, le=500)] = 6
+    # Regime-conditional risk (risk.regime_conditional): the engine switches to a regime's
+    # volatility and correlation when the reported regime changes and its smoothed
+    # probability is at least switch_probability; stress_only floors the conditioning at
+    # the unconditional law (a calm regime never lowers risk below it).
+    switch_probability: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    stress_only: bool = True
     # model the demo's regime stage runs (from `riskstream regime fit-sim`); None: the
     # default file <store.data_dir>/regime.model when it exists, else no regime stage
     model_path: Path | None = None

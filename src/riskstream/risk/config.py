@@ -125,6 +125,12 @@ class RiskConfig(ConfigModel):
     threads : int
         Threads for the engine's two parallel sweeps (capped by numba's pool). Results do
         not depend on it; 1 is fastest on a busy shared machine (idle threads spin).
+    regime_conditional : bool
+        Let a regime detector switch the scenarios to the detected regime's volatility
+        and correlation (:meth:`RiskEngine.condition_on_regime`,
+        :mod:`riskstream.risk.conditioning`); off, the figures are unconditional (the
+        scenario set's through-the-cycle law). On, the engine computes the scenarios'
+        moments once at start (three sweeps of the scenario matrix).
     """
 
     snapshot_interval_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 100
@@ -143,6 +149,7 @@ class RiskConfig(ConfigModel):
     top_n: Annotated[int, Field(ge=1, le=10_000)] = 10
     full_recompute_every: Annotated[int, Field(ge=1)] = 600
     threads: Annotated[int, Field(ge=1, le=256)] = 1
+    regime_conditional: bool = False
     liquidity: LiquidityConfig = LiquidityConfig()
 
     def fingerprint(self) -> str:

@@ -47,6 +47,7 @@ from riskstream.core.instruments import ASSET_CLASSES, Universe
 from riskstream.core.state import MarketState
 from riskstream.pricing import bond_risk, bond_yield_from_price
 from riskstream.risk import euler, grids, liquidity, margin
+from riskstream.risk.conditioning import RegimeConditioning, recolour, scenario_moments
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import (
     ASSET_CODE,
@@ -237,7 +238,48 @@ class RiskEngine:
         self.opt_base = np.zeros(self.opt_ids.size)
         self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
         self.opt_expiry = np.zeros(self.opt_ids.size)
+        self._base_scenarios = scenarios
+        self._use_scenarios(scenarios)
+        # SPAN's scan ranges are the exchange's parameters: set once from the unconditional
+        # factor vols, they do not follow the engine's own regime conditioning
         self._span_setup()
+
+        # ---- dynamic per-instrument state
+        self.price = np.full(n, np.nan)
+        self.reason = np.full(n, "", dtype=object)  # "" = valid
+        self.lin_f = np.full((n, 3), -1, dtype=np.int64)
+        self.lin_s = np.zeros((n, 3))
+        self.unit_value = np.zeros(n)  # market value (futures: notional) per unit, base ccy
+        self.unit_delta = np.zeros(n)  # base ccy per unit relative move of the spot factor
+        self.unit_gamma = np.zeros(n)
+        self.unit_vega = np.zeros(n)  # per 1.00 of vol
+        self.unit_dv01 = np.zeros(n)  # per basis point
+        self.bond_yield = np.full(n, np.nan)  # yield to maturity solved from the price
+        self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
+
+        self._exposure = np.zeros(self.space.n_factors)
+        self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
+        self._refreshes = 0
+        self._margin: tuple[float, float] | None = None  # SPAN (normal, stressed), cached
+        # Regime conditioning (riskstream.risk.conditioning): the moments it needs are
+        # computed once, here, so that a switch is a single sweep.
+        self.regime_conditioning: RegimeConditioning | None = None
+        self._scenario_moments = (
+            scenario_moments(scenarios, self.space.kind) if config.regime_conditional else None
+        )
+        self.set_positions(universe.positions, universe.books, rebuild=False)
+        with _thread_scope(config.threads):
+            self._update_instruments(np.arange(n), as_of=self._as_of())
+            self._sync_linear(full=True)
+        self.last_snapshot: RiskSnapshot | None = None
+        self.last_refresh_ns: int | None = None
+
+    def _use_scenarios(self, scenarios: ScenarioSet) -> None:
+        """Adopt a scenario set and derive what is fixed for it: the option grids' axes,
+        each underlying's scenario coordinates and vol-axis cells, the factor vols.
+        Instrument state (grids, loadings, P&L vectors) is rebuilt by the caller."""
+        self.scenarios = scenarios
+        n_u, nv = self.und_ids.size, self.config.grid_vol_points
         self._u_ranges()
         # Each underlying's scenario coordinates, fixed for the scenario set: the spot's log
         # move and the vol factor's log move, (n_underlyings, n_scenarios) per horizon.
@@ -263,30 +305,47 @@ class RiskEngine:
             grids.vol_cells(
                 self.u_v_lo, self.u_dv, nv, self.u_vol_move[h], self.u_vol_cell[h], self.u_vol_w[h]
             )
+        self.factor_vol = np.asarray(
+            scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
+        ).std(axis=0) / np.sqrt(min(scenarios.horizons))
 
-        # ---- dynamic per-instrument state
-        self.price = np.full(n, np.nan)
-        self.reason = np.full(n, "", dtype=object)  # "" = valid
-        self.lin_f = np.full((n, 3), -1, dtype=np.int64)
-        self.lin_s = np.zeros((n, 3))
-        self.unit_value = np.zeros(n)  # market value (futures: notional) per unit, base ccy
-        self.unit_delta = np.zeros(n)  # base ccy per unit relative move of the spot factor
-        self.unit_gamma = np.zeros(n)
-        self.unit_vega = np.zeros(n)  # per 1.00 of vol
-        self.unit_dv01 = np.zeros(n)  # per basis point
-        self.bond_yield = np.full(n, np.nan)  # yield to maturity solved from the price
-        self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
+    @_with_threads
+    def condition_on_regime(self, conditioning: RegimeConditioning | None) -> None:
+        """Switch to a regime's volatility and correlation, or back (``None``).
 
-        self._exposure = np.zeros(self.space.n_factors)
-        self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
-        self._refreshes = 0
-        self._margin: tuple[float, float] | None = None  # SPAN (normal, stressed), cached
-        self.set_positions(universe.positions, universe.books, rebuild=False)
-        with _thread_scope(config.threads):
-            self._update_instruments(np.arange(n), as_of=self._as_of())
-            self._sync_linear(full=True)
-        self.last_snapshot: RiskSnapshot | None = None
-        self.last_refresh_ns: int | None = None
+        The factor scenarios are recoloured to covariance :math:`s^2 D R(\\theta) D`
+        (:func:`riskstream.risk.conditioning.recolour`; an identity conditioning is
+        ``None``) and everything derived from them is rebuilt: option grids and their axes,
+        factor vols, the linear P&L vectors in full (a switch costs about one engine build's
+        option revaluation; it happens when the detected regime changes, not every tick).
+        Back to ``None`` the original scenario set is used again: the figures are those of
+        an engine freshly built on the same market state, bit for bit. The next snapshot
+        records the conditioning in force. Switching to the one in force does nothing.
+
+        Raises
+        ------
+        InputError
+            ``risk.regime_conditional`` is off.
+        """
+        if self._scenario_moments is None:
+            raise InputError(
+                "risk.regime_conditional", False, "true to condition the scenarios on a regime"
+            )
+        if conditioning is not None and conditioning.is_identity:
+            conditioning = None
+        if conditioning == self.regime_conditioning:
+            return
+        self.scenarios = self._base_scenarios  # drop the old recoloured set before the new
+        new = (
+            self._base_scenarios
+            if conditioning is None
+            else recolour(self._base_scenarios, self._scenario_moments, conditioning)
+        )
+        self._use_scenarios(new)
+        self.regime_conditioning = conditioning
+        self._margin = None  # a full rebuild: margin at today's prices too, as a new engine
+        self._update_instruments(np.arange(self.n), as_of=self._as_of(), force_grid=True)
+        self._sync_linear(full=True)
 
     # ------------------------------------------------------------------ positions
 
@@ -1068,6 +1127,9 @@ class RiskEngine:
             greeks=self._greeks(),
             aggregates=self._aggregates(head_var, head_es),
             excluded=self._exclusions(),
+            regime_conditioning=(
+                None if self.regime_conditioning is None else self.regime_conditioning.as_dict()
+            ),
         )
 
     # ------------------------------------------------------------------ pieces

@@ -30,9 +30,10 @@ same point. The requirement of a product group is its worst point's net loss.
 The risk engine margins its derivatives book with SPAN (:meth:`riskstream.risk.engine.
 RiskEngine.span_margin`: the 16 scenarios of :func:`span_scenarios`, options revalued in
 full as in :func:`option_risk_array`, :func:`price_scan_range` for the scan ranges,
-:func:`scan_risk_by_group` per combined commodity) and funds the margin calls in the funding part of L-VaR
-(:func:`riskstream.risk.liquidity.funding_cost`). Margin lives in ``risk`` because the
-risk engine needs it (``limits``, which imports ``risk``, may use it from here).
+:func:`scan_risk_by_group` per combined commodity) and funds the margin calls in the
+funding part of L-VaR (:func:`riskstream.risk.liquidity.funding_cost`). Margin lives in
+``risk`` because the risk engine needs it (``limits``, which imports ``risk``, may use it
+from here).
 """
 
 from __future__ import annotations

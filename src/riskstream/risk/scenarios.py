@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Protocol
 
 import numpy as np
@@ -42,19 +42,28 @@ class ScenarioSet:
         columns (only those with exposure) and gathers a few tail rows.
     fingerprint : str
         Hash of the moves (recorded in snapshots for lineage).
+    row_major : dict of int to ndarray, optional (init only)
+        The same moves in row-major (C) order when the caller already has them; by
+        default they are copied from ``shocks``.
     """
 
     shocks: dict[int, np.ndarray]
     fingerprint: str
+    row_major: InitVar[dict[int, np.ndarray] | None] = None
 
     def rows(self, horizon_days: int, rows: np.ndarray) -> np.ndarray:
         """Moves of a few scenarios, shape (len(rows), n_factors), from the row-major copy."""
         return self._row_major[horizon_days][rows]
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, row_major: dict[int, np.ndarray] | None) -> None:
         # A row-major copy for gathering a few tail scenarios fast (a row gather from the
-        # column-major array touches one cache line per factor per row).
-        copies = {h: np.ascontiguousarray(a) for h, a in self.shocks.items()}
+        # column-major array touches one cache line per factor per row); ``row_major``
+        # passes one already made (equal to ``shocks``, C order).
+        copies = row_major or {h: np.ascontiguousarray(a) for h, a in self.shocks.items()}
+        for h, a in self.shocks.items():
+            c = copies.get(h)
+            if c is None or c.shape != a.shape or not c.flags.c_contiguous:
+                raise InputError(f"row_major[{h}]", "missing or mis-shaped", f"C-order {a.shape}")
         for a in copies.values():
             a.setflags(write=False)
         object.__setattr__(self, "_row_major", copies)

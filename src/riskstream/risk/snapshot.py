@@ -114,6 +114,10 @@ class RiskSnapshot:
         Positions left out, with the reason.
     regime_probabilities : dict or None
         Filled by the regime package when wired.
+    regime_conditioning : dict or None
+        The regime conditioning of the scenarios in force (``regime``, ``vol_multiplier``,
+        ``market_variance_ratio``, ``probability``; see
+        :mod:`riskstream.risk.conditioning`), None when the figures are unconditional.
     """
 
     ts_ns: int
@@ -132,6 +136,7 @@ class RiskSnapshot:
     aggregates: dict[str, dict[str, dict[str, float]]]
     excluded: tuple[Exclusion, ...]
     regime_probabilities: dict[str, float] | None = None
+    regime_conditioning: dict[str, Any] | None = None
     lineage_id: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -183,6 +188,7 @@ class RiskSnapshot:
             "aggregates": self.aggregates,
             "excluded": [e.as_dict() for e in self.excluded],
             "regime_probabilities": self.regime_probabilities,
+            "regime_conditioning": self.regime_conditioning,
         }
         if contributions:
             out["component_var"] = self.component_var.tolist()

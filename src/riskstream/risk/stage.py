@@ -17,6 +17,16 @@ from riskstream.risk.engine import RiskEngine
 from riskstream.risk.snapshot import RiskSnapshot
 
 
+def conditioning_text(conditioning: dict[str, Any] | None) -> str:
+    """A snapshot's regime conditioning in words, e.g. ``crisis: vol x1.85, market var x2.4``."""
+    if conditioning is None:
+        return "unconditional"
+    return (
+        f"{conditioning['regime']}: vol x{conditioning['vol_multiplier']:.2f}, "
+        f"market var x{conditioning['market_variance_ratio']:.2f}"
+    )
+
+
 class RiskStage:
     """Refresh the risk engine on event time and report its latest snapshot."""
 
@@ -61,6 +71,7 @@ class RiskStage:
             "risk_lineage_id": self.last.lineage_id,
             "risk_refresh_p50_ms": float(np.percentile(ms, 50)),
             "risk_refresh_p99_ms": float(np.percentile(ms, 99)),
+            "risk_conditioning": self.last.regime_conditioning,
         }
 
     def view(self) -> list[tuple[str, str]]:
@@ -77,6 +88,7 @@ class RiskStage:
                 f"{head.impact_cost:,.0f}, funding {head.funding_cost:,.0f})",
             ),
         ]
+        rows.append(("conditioning", conditioning_text(self.last.regime_conditioning)))
         for c in self.last.top_contributors[:5]:
             rows.append((f"  ES contrib {c.symbol}", f"{c.component_es:,.0f}"))
         if self.last.excluded:

@@ -1,7 +1,7 @@
-"""REST routes (``/api/v1``): reference data, positions, risk, limits, alerts, regimes,
-audit and keys. Reads answer from the risk cache and the in-memory history, never from
-the engine; changes are validated whole, applied in one transaction with their audit
-entries, or not at all."""
+"""REST routes (``/api/v1``): reference data, positions, risk, limits, alerts, kill
+switches, regimes, audit and keys. Reads answer from the risk cache and the in-memory
+history, never from the engine; changes are validated whole, applied in one transaction
+with their audit entries, or not at all."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskstream.core.errors import InputError
+from riskstream.limits.model import LimitType
 from riskstream.service.app import context, require
 from riskstream.service.auth import Principal, Role
 from riskstream.service.cache import Cached, finite
 from riskstream.service.context import ServiceContext
-from riskstream.service.limits import LIMIT_TYPES
 from riskstream.store.audit import append_audit, read_audit
 from riskstream.store.refdb import POSITIONS
 
@@ -325,38 +325,126 @@ def risk_instrument(
 # ---------------------------------------------------------------- limits, alerts, regimes
 
 
+def _limit_types(rows: list[dict[str, Any]]) -> list[str]:
+    """The limit types in use, in the limits package's order (the heatmap's columns)."""
+    used = {r["limit_type"] for r in rows}
+    return [t.value for t in LimitType if t.value in used]
+
+
 @router.get("/limits", tags=["limits"])
 def limits(ctx: Ctx, _who: Viewer) -> dict[str, Any]:
-    """Limits in force and their latest utilisation (desk × limit type)."""
-    return {
-        "limit_types": list(LIMIT_TYPES),
-        "limits": ctx.limits.limits(),
-        "utilisation": [u.as_dict() for u in ctx.feed.utilisation],
-    }
+    """Every limit in force (``source``: the stage's reference set or stored in the
+    reference DB), each monitored limit's latest utilisation — exposure over the hard
+    threshold, status ok / warning / breach from the limits stage's monitor — and the
+    kill switches. ``available`` is false when no limits stage publishes: utilisation
+    is then null with status ``n/a``."""
+    rows = ctx.limits.utilisation()
+    return finite(
+        {
+            "available": ctx.limits.available(),
+            "limit_types": _limit_types(rows),
+            "limits": ctx.limits.limits(),
+            "utilisation": rows,
+            "kill_switches": ctx.limits.switches(),
+        }
+    )
 
 
 class LimitChange(_Body):
-    limit: Annotated[float, Field(gt=0, allow_inf_nan=False, description="base currency")]
+    soft: Annotated[
+        float, Field(allow_inf_nan=False, description="warning threshold, the type's unit")
+    ]
+    hard: Annotated[float, Field(allow_inf_nan=False, description="breach threshold")]
+    enabled: bool = True
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-@router.put("/limits/{scope}/{limit_type}", tags=["limits"])
+LimitPath = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@router.put("/limits/{scope}/{key}/{limit_type}", tags=["limits"])
 def set_limit(
-    ctx: Ctx, who: RiskManager, scope: str, limit_type: str, body: LimitChange
+    ctx: Ctx,
+    who: RiskManager,
+    scope: LimitPath,
+    key: LimitPath,
+    limit_type: LimitPath,
+    body: LimitChange,
 ) -> dict[str, Any]:
-    """Change one desk limit (audited; applies from the next snapshot)."""
+    """Create or change a limit — ``scope`` firm, desk, strategy, trader, instrument or
+    asset_class; ``key`` its member (``firm`` for the firm); ``limit_type`` one of the
+    limits package's types — stored in the reference DB with its audit entry. The
+    limits package validates it (0 < soft <= hard, known scope and type: 422 naming the
+    field otherwise); the running limits stage checks it from the next snapshot."""
+    limit = {"scope": scope, "key": key, "limit_type": limit_type}
+    limit |= body.model_dump(exclude={"reason"})
     with ctx.write_lock:
-        return ctx.limits.set_limit(
-            scope, limit_type, body.limit, who.name, who.role.label, body.reason
-        )
+        return ctx.limits.set_limit(who.actor, limit, body.reason)
+
+
+@router.delete("/limits/{scope}/{key}/{limit_type}", tags=["limits"])
+def delete_limit(
+    ctx: Ctx,
+    who: RiskManager,
+    scope: LimitPath,
+    key: LimitPath,
+    limit_type: LimitPath,
+    reason: Annotated[str, Query(min_length=1, max_length=500)],
+) -> dict[str, Any]:
+    """Remove a stored limit (audited); a reference limit of the same id applies again."""
+    with ctx.write_lock:
+        return ctx.limits.delete_limit(who.actor, f"{scope}:{key}/{limit_type}", reason)
 
 
 @router.get("/alerts", tags=["limits"])
 def alerts(
     ctx: Ctx, _who: Viewer, since_id: Annotated[int, Query(ge=0)] = 0
 ) -> list[dict[str, Any]]:
-    """Limit alerts (warning, critical breach, back-within-limit info), oldest first."""
+    """Limit alerts from the limits stage's monitor (critical on a breach, warning past
+    the soft threshold, info when a limit clears; raised on state changes only, with
+    hysteresis), oldest first."""
     return [a.as_dict() for a in ctx.limits.alerts(since_id)]
+
+
+@router.get("/killswitches", tags=["limits"])
+def kill_switches(ctx: Ctx, _who: Viewer) -> list[dict[str, Any]]:
+    """Kill-switch states: the global one (``firm:firm``) first, then every scope whose
+    switch has moved (``active``, ``reducing``: risk-increasing orders refused,
+    ``halted``: all orders refused), with trigger, reason, actor and time."""
+    return ctx.limits.switches()
+
+
+class SwitchEngage(_Body):
+    state: Literal["halted", "reducing"] = "halted"
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class SwitchRelease(_Body):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+ScopePath = Annotated[
+    str, Path(min_length=1, max_length=160, description="firm, or scope:key (desk:Rates)")
+]
+
+
+@router.post("/killswitches/{scope_id}/engage", tags=["limits"])
+def engage_switch(
+    ctx: Ctx, who: RiskManager, scope_id: ScopePath, body: SwitchEngage
+) -> dict[str, Any]:
+    """Engage a kill switch by hand (audited); the pipeline refuses orders at once."""
+    with ctx.write_lock:
+        return ctx.limits.engage(who.actor, scope_id, body.state, body.reason)
+
+
+@router.post("/killswitches/{scope_id}/release", tags=["limits"])
+def release_switch(
+    ctx: Ctx, who: RiskManager, scope_id: ScopePath, body: SwitchRelease
+) -> dict[str, Any]:
+    """Release a kill switch, resuming trading in the scope (audited; 422 when it is not
+    engaged)."""
+    with ctx.write_lock:
+        return ctx.limits.release(who.actor, scope_id, body.reason)
 
 
 @router.get("/regimes", tags=["regimes"])

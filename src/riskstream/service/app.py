@@ -27,15 +27,17 @@ from fastapi.staticfiles import StaticFiles
 
 from riskstream.core.clock import Clock, SystemClock
 from riskstream.core.errors import InputError, RiskstreamError
+from riskstream.limits.model import PermissionDeniedError
 from riskstream.service.auth import KeyStore, Principal, Role
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
 from riskstream.service.context import ServiceContext
 from riskstream.service.feed import SnapshotFeed
-from riskstream.service.limits import DeskLimitMonitor, LimitProvider
+from riskstream.service.limits import LimitProvider, LimitService
 from riskstream.service.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from riskstream.service.portfolio import PortfolioView
 from riskstream.store.cache import Cache, MemoryCache
+from riskstream.store.limits_repo import LimitRepository
 from riskstream.store.refdb import RefDB
 
 log = logging.getLogger("riskstream.service")
@@ -149,6 +151,11 @@ def _input_error(_request: Request, exc: InputError) -> JSONResponse:
     )
 
 
+def _permission_denied(_request: Request, exc: PermissionDeniedError) -> JSONResponse:
+    """The limits package's own role check refused (nothing was changed): 403."""
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
 def create_app(
     config: ServiceConfig,
     db: RefDB,
@@ -169,7 +176,7 @@ def create_app(
     cache : Cache, optional
         Risk cache backend (default an in-process :class:`MemoryCache`).
     limits : LimitProvider, optional
-        Default :class:`DeskLimitMonitor` on ``config``.
+        Default :class:`LimitService` over the limits and kill switches in ``db``.
     clock : Clock, optional
         Wall clock (publication times, staleness, audit timestamps).
     follow_cache : bool
@@ -192,7 +199,7 @@ def create_app(
         stale_after_s=config.stale_after_s,
         clock=clock,
     )
-    limits = limits if limits is not None else DeskLimitMonitor(config, db, clock)
+    limits = limits if limits is not None else LimitService(LimitRepository(db), clock)
     feed = SnapshotFeed(
         risk_cache, limits, metrics, PortfolioView(db.load_universe()), config.history_size, clock
     )
@@ -221,6 +228,7 @@ def create_app(
     app.state.ctx = ctx
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(PermissionDeniedError, _permission_denied)
 
     @app.exception_handler(RiskstreamError)
     def _riskstream_error(_request: Request, exc: RiskstreamError) -> JSONResponse:

@@ -9,12 +9,13 @@ Stripe tokens); comparison is constant-time. Clients send the key in the ``X-API
 header (browsers: the dashboard's login form keeps it in ``sessionStorage`` and sends
 it as the first WebSocket message, never in a URL, so it never lands in access logs).
 
-**Roles** are ordered; each grants everything below it:
+**Roles** (:class:`riskstream.limits.model.Role`, one definition for the service and the
+limits package) are ordered; each grants everything below it:
 
 ========== ==================================================================
 viewer      read instruments, positions, risk, limits, alerts, regimes, stream
 analyst     + drill-down to every instrument's contribution, risk history
-risk_manager + change positions and limits, acknowledge alerts
+risk_manager + change positions and limits, engage and release kill switches
 admin       + manage API keys, read the audit log
 ========== ==================================================================
 """
@@ -22,7 +23,6 @@ admin       + manage API keys, read the audit log
 from __future__ import annotations
 
 import base64
-import enum
 import hashlib
 import hmac
 import re
@@ -33,32 +33,13 @@ import sqlalchemy as sa
 
 from riskstream.core.clock import Clock, SystemClock
 from riskstream.core.errors import InputError
+from riskstream.limits.model import Actor, Role
 from riskstream.store.audit import append_audit
 from riskstream.store.refdb import API_KEYS, RefDB
 
 KEY_PATTERN = re.compile(r"^rsk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 SECRET_PATTERN = re.compile(r"rsk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
 """Matches a key anywhere in text (used to redact logs)."""
-
-
-class Role(enum.IntEnum):
-    """Access levels, ordered: a role may do everything a lower one may."""
-
-    VIEWER = 1
-    ANALYST = 2
-    RISK_MANAGER = 3
-    ADMIN = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: str) -> Role:
-        try:
-            return cls[value.strip().upper()]
-        except KeyError:
-            raise InputError("role", value, "one of " + ", ".join(r.label for r in cls)) from None
 
 
 @dataclass(frozen=True)
@@ -71,6 +52,11 @@ class Principal:
 
     def allows(self, needed: Role) -> bool:
         return self.role >= needed
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the limits package's actor (its own role checks and audit)."""
+        return Actor(self.name, self.role)
 
 
 def hash_key(key: str) -> str:
@@ -98,7 +84,7 @@ class KeyStore:
         InputError
             The name is empty, too long or already taken, or the role is unknown.
         """
-        role = Role.parse(role) if isinstance(role, str) else role
+        role = Role.parse(role)
         name = name.strip()
         if not 1 <= len(name) <= 64:
             raise InputError("name", name, "1 to 64 characters")

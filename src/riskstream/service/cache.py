@@ -12,7 +12,9 @@ its age. A value is
 * **gone** once the cache's TTL (``ttl_s``) expires it — the API then answers 503.
 
 Keys: ``<prefix>:snapshot`` (the snapshot without per-instrument arrays, JSON),
-``<prefix>:aggregates:<level>`` (JSON) and ``<prefix>:contributions`` (the per-instrument
+``<prefix>:aggregates:<level>`` (JSON), ``<prefix>:limits`` (the limits stage's state after
+checking this snapshot — utilisation, alerts, kill switches — JSON, written only when a
+limits stage runs) and ``<prefix>:contributions`` (the per-instrument
 component VaR and ES as raw little-endian float64 after an ``int64 published_ns, int64 n``
 header: 160 kB for 10,000 instruments, written and read without parsing), so the
 headline answer never carries the arrays.
@@ -103,15 +105,21 @@ class RiskCache:
     def contributions_key(self) -> str:
         return f"{self.prefix}:contributions"
 
+    @property
+    def limits_key(self) -> str:
+        return f"{self.prefix}:limits"
+
     def publish(
         self,
         snapshot: dict[str, Any],
         component_var: np.ndarray | None = None,
         component_es: np.ndarray | None = None,
         published_ns: int | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> int:
         """Store a snapshot (``RiskSnapshot.as_dict()``), its aggregates by level and,
-        when given, the per-instrument Euler contributions; returns the publication time.
+        when given, the per-instrument Euler contributions and the limits state; returns
+        the publication time.
 
         Parameters
         ----------
@@ -121,6 +129,9 @@ class RiskCache:
             Per-instrument component VaR and ES, base currency.
         published_ns : int, optional
             Publication time (default: the clock's now).
+        limits : dict, optional
+            The limits stage's state after checking this snapshot
+            (``LimitsStage.published()``).
         """
         published_ns = self.clock.now_ns() if published_ns is None else int(published_ns)
         snapshot = finite(
@@ -134,6 +145,8 @@ class RiskCache:
         items = {self.snapshot_key: envelope(snapshot)}
         for level, rows in (snapshot.get("aggregates") or {}).items():
             items[self.aggregates_key(level)] = envelope(rows)
+        if limits is not None:
+            items[self.limits_key] = envelope(finite(limits))
         if component_var is not None and component_es is not None:
             parts = np.stack([component_var, component_es]).astype("<f8", copy=False)
             items[self.contributions_key] = (
@@ -157,10 +170,22 @@ class RiskCache:
 
     def _read(self, key: str) -> Cached | None:
         (raw,) = self.cache.get_many([key])
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes | None) -> Cached | None:
         if raw is None:
             return None
         env = json.loads(raw)
         return self._cached(env["value"], env["published_ns"])
+
+    def latest_with_limits(self) -> tuple[Cached | None, dict[str, Any] | None]:
+        """The latest snapshot and the limits state published with it (None when none was,
+        e.g. no limits stage runs), read together."""
+        raw_snapshot, raw_limits = self.cache.get_many([self.snapshot_key, self.limits_key])
+        snapshot, limits = self._parse(raw_snapshot), self._parse(raw_limits)
+        if snapshot is None or limits is None or limits.published_ns != snapshot.published_ns:
+            return snapshot, None
+        return snapshot, limits.value
 
     def latest(self) -> Cached | None:
         """The latest snapshot (without per-instrument arrays), or None when none was

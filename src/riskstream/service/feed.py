@@ -2,8 +2,9 @@
 follow a shared cache) and :class:`ServiceStage` (the pipeline stage that pushes).
 
 On every snapshot the feed writes the risk cache, appends a compact record to the
-in-memory history (what the charts and ``/api/v1/risk/history`` read), evaluates the
-limits, raises alerts and updates the Prometheus metrics. It is thread-safe: the pipeline
+in-memory history (what the charts and ``/api/v1/risk/history`` read), hands the limits
+stage's published state (utilisation, alerts, kill switches) to the limit provider and
+updates the Prometheus metrics. It is thread-safe: the pipeline
 pushes from its thread, the web server reads from its own.
 """
 
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from riskstream.core.clock import Clock, SystemClock
+from riskstream.limits.killswitch import TradingState
+from riskstream.limits.monitor import STATUS, Alert
 from riskstream.regime.stage import REGIME_NAMES
 from riskstream.service.cache import RiskCache
-from riskstream.service.limits import Alert, LimitProvider, Utilisation
+from riskstream.service.limits import LimitProvider
 from riskstream.service.metrics import ServiceMetrics
 from riskstream.service.portfolio import PortfolioView
 
@@ -41,6 +44,7 @@ def _summary(snapshot: dict[str, Any], published_ns: int, pnl: float | None) -> 
         "greeks",
         "aggregates",
         "regime_probabilities",
+        "regime_conditioning",
     )
     out = {k: snapshot.get(k) for k in keep}
     out["published_ns"] = published_ns
@@ -58,8 +62,7 @@ class SnapshotFeed:
     limits : LimitProvider
     metrics : ServiceMetrics
     portfolio : PortfolioView
-        For gross notionals and P&L; replaced by :meth:`set_portfolio` after position
-        changes.
+        For the P&L; replaced by :meth:`set_portfolio` after position changes.
     history_size : int
         Compact snapshot records kept.
     clock : Clock, optional
@@ -81,7 +84,6 @@ class SnapshotFeed:
         self.portfolio = portfolio
         self.clock = clock or SystemClock()
         self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
-        self.utilisation: list[Utilisation] = []
         self.version = 0
         self._lock = threading.Lock()
         self._last_published: int | None = None
@@ -98,6 +100,7 @@ class SnapshotFeed:
         pnl: float | None = None,
         regime_probabilities: dict[str, float] | None = None,
         cycle_s: float | None = None,
+        limits: dict[str, Any] | None = None,
     ) -> list[Alert]:
         """Publish one snapshot from the pipeline.
 
@@ -105,14 +108,17 @@ class SnapshotFeed:
         ----------
         snapshot : RiskSnapshot
         prices : ndarray of shape (n_instruments,), optional
-            Latest prices (mid); used for gross notionals and, when ``pnl`` is not
-            given, the mark-to-market P&L against reference prices.
+            Latest prices (mid); when ``pnl`` is not given, the mark-to-market P&L
+            against reference prices.
         pnl : float, optional
             The P&L to report, base currency.
         regime_probabilities : dict, optional
             Overrides the snapshot's (when the regime stage runs beside risk).
         cycle_s : float, optional
             Wall time the refresh took, for the cycle-time histogram.
+        limits : dict, optional
+            The limits stage's state after checking this snapshot
+            (``LimitsStage.published()``); None when no limits stage runs.
 
         Returns
         -------
@@ -127,23 +133,25 @@ class SnapshotFeed:
         data["pnl"] = pnl
         if cycle_s is not None:
             self.metrics.risk_cycle.observe(cycle_s)
-        published = self.cache.publish(data, snapshot.component_var, snapshot.component_es)
-        return self._ingest(data, published, prices)
+        published = self.cache.publish(
+            data, snapshot.component_var, snapshot.component_es, limits=limits
+        )
+        return self._ingest(data, published, limits)
 
     def follow_cache(self) -> bool:
-        """Take in the cached snapshot if another process published a new one (for
-        ``riskstream serve`` beside a pipeline sharing a Redis cache); True if new."""
-        cached = self.cache.latest()
+        """Take in the cached snapshot (and the limits state published with it) if another
+        process published a new one (for ``riskstream serve`` beside a pipeline sharing a
+        Redis cache); True if new."""
+        cached, limits = self.cache.latest_with_limits()
         if cached is None or cached.published_ns == self._last_published:
             return False
-        self._ingest(cached.value, cached.published_ns, None)
+        self._ingest(cached.value, cached.published_ns, limits)
         return True
 
     def _ingest(
-        self, data: dict[str, Any], published_ns: int, prices: np.ndarray | None
+        self, data: dict[str, Any], published_ns: int, limits: dict[str, Any] | None
     ) -> list[Alert]:
-        gross = self.portfolio.gross_notional_by_desk(prices)
-        rows, alerts = self.limits.evaluate(data, gross, published_ns)
+        rows, alerts = self.limits.evaluate(limits, published_ns)
         m = self.metrics
         m.snapshots.inc()
         m.last_snapshot.set(published_ns / 1e9)
@@ -155,14 +163,22 @@ class SnapshotFeed:
             m.pnl.set(data["pnl"])
         for regime, p in (data.get("regime_probabilities") or {}).items():
             m.regime.labels(str(regime)).set(p)
+        # limits: the series of limits no longer in force go (a clear, then the current set)
+        m.utilisation.clear()
+        m.limit_state.clear()
         for row in rows:
-            m.utilisation.labels(row.scope, row.limit_type).set(row.utilisation)
+            scope = f"{row['scope']}:{row['key']}"
+            m.utilisation.labels(scope, row["limit_type"]).set(row["utilisation"])
+            m.limit_state.labels(scope, row["limit_type"]).set(STATUS.index(row["status"]))
+        m.kill_switch.clear()
+        order = [s.value for s in TradingState]
+        for switch in self.limits.switches():
+            m.kill_switch.labels(switch["scope_id"]).set(order.index(switch["state"]))
         for alert in alerts:
             if alert.severity != "info":
-                m.breaches.labels(alert.scope, alert.limit_type, alert.severity).inc()
+                m.breaches.labels(alert.scope_id, alert.limit_type, alert.severity).inc()
         with self._lock:
             self.history.append(_summary(data, published_ns, data.get("pnl")))
-            self.utilisation = rows
             self._last_published = published_ns
             self.version += 1
         return alerts
@@ -210,6 +226,10 @@ class ServiceStage:
         Has ``market_state`` (``mid`` prices), ``latencies_ns()`` and ``summary()``.
     regime_stage : object, optional
         Has ``probabilities`` (dict) — passed with each snapshot when present.
+    limits_stage : LimitsStage, optional
+        Its published state (utilisation, alerts, kill switches) goes with each snapshot;
+        the service works on its kill-switch board and asks it to re-read stored limits
+        after a change (``LimitProvider.attach``).
     min_interval_s : float
         Push at most this often (wall clock): the dashboard needs ~4 Hz, not 10.
 
@@ -226,11 +246,15 @@ class ServiceStage:
         md_stage: Any | None = None,
         regime_stage: Any | None = None,
         min_interval_s: float = 0.2,
+        limits_stage: Any | None = None,
     ):
         self.feed = feed
         self.risk_stage = risk_stage
         self.md_stage = md_stage
         self.regime_stage = regime_stage
+        self.limits_stage = limits_stage
+        if limits_stage is not None:
+            feed.limits.attach(limits_stage.controller.board, limits_stage.request_reload)
         self.min_interval_s = min_interval_s
         self.pushed = 0
         self._last = None
@@ -268,7 +292,10 @@ class ServiceStage:
                 for k, p in enumerate(self.regime_stage.probabilities)
             }
         cycle = self.risk_stage.refresh_ms[-1] / 1e3 if self.risk_stage.refresh_ms else None
-        self.feed.push(snap, prices=prices, regime_probabilities=regimes, cycle_s=cycle)
+        limits = self.limits_stage.published() if self.limits_stage is not None else None
+        self.feed.push(
+            snap, prices=prices, regime_probabilities=regimes, cycle_s=cycle, limits=limits
+        )
         summary = {"events": self._events, "events_per_s": self._events / (wall - self._started)}
         if self.md_stage is not None:
             summary["quarantine_by_reason"] = self.md_stage.summary().get(
@@ -279,7 +306,11 @@ class ServiceStage:
         self.pushed += 1
 
     def summary(self) -> dict[str, Any]:
-        return {"service_snapshots_pushed": self.pushed}
+        return {
+            "service_snapshots_pushed": self.pushed,
+            "service_limit_rows": len(self.feed.limits.utilisation()),
+            "service_limits_available": self.feed.limits.available(),
+        }
 
     def view(self) -> list[tuple[str, str]]:
         return [("snapshots to service", f"{self.pushed:,}")]

@@ -1,26 +1,29 @@
-"""Limit utilisation and breach alerts for the dashboard, until the limits package
-(issue 8) supplies its own :class:`LimitProvider`.
+"""The service's window on :mod:`riskstream.limits`: what the dashboard, the REST API and the
+metrics show of limits, alerts and kill switches, and the changes they make.
 
-What the service shows is defined here by the :class:`LimitProvider` protocol — rows of
-:class:`Utilisation` (scope × limit type) and :class:`Alert` records — so a fuller limits
-engine replaces :class:`DeskLimitMonitor` without touching the API or the dashboard.
+There is one limits engine, the pipeline's :class:`~riskstream.limits.stage.LimitsStage`.
+After each check it publishes its state (:meth:`LimitsStage.published`: the limits in force,
+their utilisation and ok / warning / breach states with the monitor's hysteresis, its alerts
+and the kill switches), which travels with the risk snapshot — pushed by the
+:class:`~riskstream.service.feed.ServiceStage` in process, or through the shared risk cache
+to a ``riskstream serve`` in another process. :class:`LimitService` reads that state; it
+computes nothing itself.
 
-:class:`DeskLimitMonitor` checks four limits per desk against each snapshot:
+Changes go through the limits package, so they are validated (an unknown scope or type, a
+threshold that is not a positive number, ``soft > hard`` are refused naming the field),
+role-checked and audited in the reference DB (:class:`~riskstream.limits.registry.LimitRegistry`
+and :class:`~riskstream.limits.killswitch.KillSwitchBoard` over
+:class:`~riskstream.store.limits_repo.LimitRepository`). In process the service works on the
+stage's own kill-switch board and asks the stage to re-read the stored limits before its next
+check (:meth:`LimitService.attach`); another process's stage re-reads the store every
+``limits.store_poll_s``.
 
-``var``, ``es``
-    the desk's Euler contribution to portfolio VaR / ES (Tasche 2000) — the share of firm
-    risk the desk is accountable for, which sums over desks to the firm figure;
-``lvar``
-    the desk's component VaR plus its pro-rata share of the portfolio's liquidity add-on,
-    ``C_d * LVaR / VaR`` (Bangia et al. 1999 add-on allocated by risk contribution);
-``gross_notional``
-    ``sum |q x price x multiplier x fx|`` over the desk's positions.
-
-Utilisation is ``exposure / limit``; at or above ``warn_utilisation`` it raises a
-``warning``, at or above 1 a ``critical`` breach. An alert fires when a (desk, limit)
-pair moves to a worse state, and an ``info`` one when it returns within limits. Limit
-changes are audited; at start-up the latest audited value of each limit is re-applied,
-so the audit log is the record of limits in force.
+**No limits stage publishing** (``riskstream serve`` following a cache that carries no limits
+state, or snapshots pushed without one): the service lists the limits stored in the
+reference DB with ``utilisation`` and ``exposure`` null and status ``n/a`` — not computed
+here, because a second monitor would raise its own alerts and disagree with the one that
+acts on breaches, and the pipeline alone holds the position-level inputs (P&L for drawdowns,
+volumes for liquidation horizons). Kill switches then show their saved states.
 """
 
 from __future__ import annotations
@@ -28,188 +31,185 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from riskstream.core.clock import Clock, SystemClock
-from riskstream.core.errors import InputError
-from riskstream.service.config import ServiceConfig
-from riskstream.store.audit import append_audit, read_audit
-from riskstream.store.refdb import RefDB
+from riskstream.limits.killswitch import GLOBAL, KillSwitchBoard, SwitchStore, TradingState
+from riskstream.limits.model import Actor, LimitDefinition
+from riskstream.limits.monitor import Alert
+from riskstream.limits.registry import LimitRegistry, LimitStore
 
-LIMIT_TYPES: tuple[str, ...] = ("var", "es", "lvar", "gross_notional")
-SEVERITY_RANK = {"ok": 0, "warning": 1, "critical": 2}
-
-
-@dataclass(frozen=True)
-class Utilisation:
-    """One cell of the heatmap: a scope's exposure against one limit."""
-
-    scope: str
-    limit_type: str
-    exposure: float
-    limit: float
-    utilisation: float
-    status: str  # ok | warning | critical
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+NOT_AVAILABLE = "n/a"
 
 
-@dataclass(frozen=True)
-class Alert:
-    """A limit event shown in the alert panel."""
-
-    alert_id: int
-    ts_ns: int
-    severity: str  # info | warning | critical
-    scope: str
-    limit_type: str
-    utilisation: float
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+class LimitsStore(LimitStore, SwitchStore, Protocol):
+    """Limits and kill-switch states in one store (``LimitRepository``)."""
 
 
 class LimitProvider(Protocol):
     """What the service needs of a limits engine."""
 
+    def attach(self, board: KillSwitchBoard, reload: Callable[[], None]) -> None:
+        """Work on an in-process limits stage's kill-switch board and reload hook."""
+
     def evaluate(
-        self, snapshot: dict[str, Any], gross_by_scope: dict[str, float], ts_ns: int
-    ) -> tuple[list[Utilisation], list[Alert]]:
-        """Utilisation of every limit for one snapshot, and the alerts it raises."""
+        self, state: dict[str, Any] | None, ts_ns: int
+    ) -> tuple[list[dict[str, Any]], list[Alert]]:
+        """Take in the limits state published with a snapshot (None: no limits stage);
+        returns the utilisation rows and the alerts new since the last state."""
+
+    def available(self) -> bool:
+        """Whether a limits stage publishes utilisation."""
+
+    def utilisation(self) -> list[dict[str, Any]]:
+        """One row per monitored limit: its definition, exposure, utilisation, status."""
 
     def limits(self) -> list[dict[str, Any]]:
-        """Every limit in force: ``{scope, limit_type, limit}``."""
+        """Every limit in force (``LimitDefinition.as_dict()`` plus ``source``)."""
 
-    def set_limit(
-        self, scope: str, limit_type: str, value: float, actor: str, role: str, reason: str
-    ) -> dict[str, Any]:
-        """Change one limit (audited); returns ``{before, after}``."""
+    def set_limit(self, actor: Actor, limit: dict[str, Any], reason: str) -> dict[str, Any]:
+        """Create or change a limit (validated, role-checked, audited)."""
+
+    def delete_limit(self, actor: Actor, limit_id: str, reason: str) -> dict[str, Any]:
+        """Remove a stored limit (role-checked, audited)."""
 
     def alerts(self, since_id: int = 0) -> list[Alert]:
-        """Alerts raised, oldest first, with ids above ``since_id``."""
+        """Alerts, oldest first, with ids above ``since_id``."""
+
+    def switches(self) -> list[dict[str, Any]]:
+        """Kill-switch states, the global (``firm:firm``) one first."""
+
+    def engage(self, actor: Actor, scope_id: str, state: str, reason: str) -> dict[str, Any]:
+        """Engage a kill switch by hand; returns the transition."""
+
+    def release(self, actor: Actor, scope_id: str, reason: str) -> dict[str, Any]:
+        """Release a kill switch; returns the transition."""
 
 
-class DeskLimitMonitor:
-    """Per-desk VaR / ES / L-VaR / gross-notional limits (see the module doc)."""
+class LimitService:
+    """:class:`LimitProvider` over :mod:`riskstream.limits` (see the module docstring).
 
-    def __init__(
-        self,
-        config: ServiceConfig,
-        db: RefDB | None = None,
-        clock: Clock | None = None,
-        max_alerts: int = 1000,
-    ):
-        self.config = config
-        self.db = db
+    Parameters
+    ----------
+    store : LimitsStore
+        Where limits, switch states and their audit live
+        (:class:`~riskstream.store.limits_repo.LimitRepository` on the reference DB).
+    clock : Clock, optional
+        Audit timestamps.
+    max_alerts : int
+        Alerts kept for ``/api/v1/alerts`` and the stream.
+    """
+
+    def __init__(self, store: LimitsStore, clock: Clock | None = None, max_alerts: int = 1000):
+        self.store = store
         self.clock = clock or SystemClock()
-        self._overrides: dict[tuple[str, str], float] = {}
-        self._state: dict[tuple[str, str], str] = {}
+        self._board: KillSwitchBoard | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._state: dict[str, Any] | None = None
         self._alerts: deque[Alert] = deque(maxlen=max_alerts)
         self._ids = itertools.count(1)
+        self._run: str | None = None
+        self._last_source_id = 0
         self._lock = threading.Lock()
-        self._desks: set[str] = set(config.desk_limits)
-        if db is not None:
-            for entry in read_audit(db, action="limit.set", limit=1_000_000):
-                scope, limit_type = entry.target.removeprefix("limit:").split("/", 1)
-                self._overrides[(scope, limit_type)] = float(entry.after["limit"])
 
-    def limit_of(self, scope: str, limit_type: str) -> float:
-        if (scope, limit_type) in self._overrides:
-            return self._overrides[(scope, limit_type)]
-        desk = self.config.desk_limits.get(scope, self.config.default_limits)
-        return float(getattr(desk, limit_type))
+    def attach(self, board: KillSwitchBoard, reload: Callable[[], None]) -> None:
+        """Work on an in-process pipeline's limits stage: its kill-switch ``board`` (so a
+        release acts at once) and its ``reload`` hook (called after each limit change)."""
+        self._board = board
+        self._listeners.append(reload)
 
-    def limits(self) -> list[dict[str, Any]]:
-        scopes = sorted(self._desks | {s for s, _ in self._overrides})
-        return [
-            {"scope": s, "limit_type": t, "limit": self.limit_of(s, t)}
-            for s in scopes
-            for t in LIMIT_TYPES
-        ]
+    def _registry(self) -> LimitRegistry:
+        # read afresh: another process (the CLI, a second service) may have changed them
+        return LimitRegistry(self.store, self.clock)
 
-    def set_limit(
-        self, scope: str, limit_type: str, value: float, actor: str, role: str, reason: str
-    ) -> dict[str, Any]:
-        if limit_type not in LIMIT_TYPES:
-            raise InputError("limit_type", limit_type, "one of " + ", ".join(LIMIT_TYPES))
-        if scope not in self._desks:
-            known = ", ".join(sorted(self._desks)) or "none yet"
-            raise InputError("scope", scope, f"a desk of the portfolio ({known})")
-        before = self.limit_of(scope, limit_type)
-        if self.db is not None:
-            with self.db.transaction() as conn:
-                append_audit(
-                    conn,
-                    ts_ns=self.clock.now_ns(),
-                    actor=actor,
-                    role=role,
-                    action="limit.set",
-                    target=f"limit:{scope}/{limit_type}",
-                    before={"limit": before},
-                    after={"limit": value},
-                    reason=reason,
-                )
-        with self._lock:
-            self._overrides[(scope, limit_type)] = float(value)
-        return {"scope": scope, "limit_type": limit_type, "before": before, "after": value}
+    def _switchboard(self) -> KillSwitchBoard:
+        if self._board is not None:
+            return self._board
+        return KillSwitchBoard(self.store, self.clock)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    # ---------------------------------------------------------------- the published state
 
     def evaluate(
-        self, snapshot: dict[str, Any], gross_by_scope: dict[str, float], ts_ns: int
-    ) -> tuple[list[Utilisation], list[Alert]]:
-        desks = (snapshot.get("aggregates") or {}).get("desk", {})
-        var, lvar = snapshot.get("var") or 0.0, snapshot.get("lvar") or 0.0
-        liquidity_ratio = lvar / var if var > 0 else 1.0
-        rows: list[Utilisation] = []
-        fired: list[Alert] = []
+        self, state: dict[str, Any] | None, ts_ns: int
+    ) -> tuple[list[dict[str, Any]], list[Alert]]:
+        new: list[Alert] = []
         with self._lock:
-            self._desks |= set(desks) | set(gross_by_scope)
-            for desk in sorted(self._desks):
-                agg = desks.get(desk, {})
-                exposure = {
-                    "var": agg.get("component_var", 0.0),
-                    "es": agg.get("component_es", 0.0),
-                    "lvar": agg.get("component_var", 0.0) * liquidity_ratio,
-                    "gross_notional": gross_by_scope.get(desk, 0.0),
-                }
-                for limit_type in LIMIT_TYPES:
-                    limit = self.limit_of(desk, limit_type)
-                    used = exposure[limit_type] / limit
-                    status = (
-                        "critical"
-                        if used >= 1.0
-                        else "warning"
-                        if used >= self.config.warn_utilisation
-                        else "ok"
-                    )
-                    rows.append(
-                        Utilisation(desk, limit_type, exposure[limit_type], limit, used, status)
-                    )
-                    alert = self._transition(desk, limit_type, status, used, limit, ts_ns)
-                    if alert is not None:
-                        fired.append(alert)
-        return rows, fired
+            self._state = state
+            if state is None:
+                return [], []
+            if state.get("run_id") != self._run:  # a new pipeline run numbers alerts from 1
+                self._run, self._last_source_id = state.get("run_id"), 0
+            for raw in state.get("alerts") or ():
+                if raw["alert_id"] <= self._last_source_id:
+                    continue
+                self._last_source_id = raw["alert_id"]
+                alert = Alert(**{**raw, "alert_id": next(self._ids)})
+                self._alerts.append(alert)
+                new.append(alert)
+            return list(state.get("utilisation") or ()), new
 
-    def _transition(
-        self, desk: str, limit_type: str, status: str, used: float, limit: float, ts_ns: int
-    ) -> Alert | None:
-        previous = self._state.get((desk, limit_type), "ok")
-        self._state[(desk, limit_type)] = status
-        if SEVERITY_RANK[status] > SEVERITY_RANK[previous]:
-            word = "BREACH" if status == "critical" else "warning"
-            message = f"{word}: desk {desk} {limit_type} at {used:.0%} of its limit {limit:,.0f}"
-            severity = status
-        elif status == "ok" and previous != "ok":
-            message = f"desk {desk} {limit_type} back within limits ({used:.0%})"
-            severity = "info"
-        else:
-            return None
-        alert = Alert(next(self._ids), ts_ns, severity, desk, limit_type, used, message)
-        self._alerts.append(alert)
-        return alert
+    def available(self) -> bool:
+        return self._state is not None
+
+    def utilisation(self) -> list[dict[str, Any]]:
+        state = self._state
+        if state is not None:
+            return list(state.get("utilisation") or ())
+        return [
+            {**lim.as_dict(), "exposure": None, "utilisation": None, "status": NOT_AVAILABLE}
+            for lim in self._registry().limits()
+            if lim.enabled
+        ]
+
+    def _stored_rows(self) -> list[dict[str, Any]]:
+        return [{**lim.as_dict(), "source": "stored"} for lim in self._registry().limits()]
+
+    def limits(self) -> list[dict[str, Any]]:
+        state = self._state
+        return list(state["limits"]) if state is not None else self._stored_rows()
 
     def alerts(self, since_id: int = 0) -> list[Alert]:
         with self._lock:
             return [a for a in self._alerts if a.alert_id > since_id]
+
+    def switches(self) -> list[dict[str, Any]]:
+        state = self._state
+        if self._board is not None or state is None:
+            rows = self._switchboard().status()
+        else:
+            rows = list(state.get("switches") or ())
+        if not any(r["scope_id"] == GLOBAL for r in rows):
+            rows.insert(
+                0,
+                {"scope_id": GLOBAL, "state": TradingState.ACTIVE.value, "trigger": "",
+                 "reason": "", "actor": "", "ts_ns": None},
+            )  # fmt: skip
+        rows.sort(key=lambda r: (r["scope_id"] != GLOBAL, r["scope_id"]))
+        return rows
+
+    # ---------------------------------------------------------------- changes
+
+    def set_limit(self, actor: Actor, limit: dict[str, Any], reason: str) -> dict[str, Any]:
+        change = self._registry().set_limit(actor, LimitDefinition.from_dict(limit), reason)
+        self._changed()
+        return change
+
+    def delete_limit(self, actor: Actor, limit_id: str, reason: str) -> dict[str, Any]:
+        change = self._registry().delete_limit(actor, limit_id, reason)
+        self._changed()
+        return change
+
+    def engage(self, actor: Actor, scope_id: str, state: str, reason: str) -> dict[str, Any]:
+        transition = self._switchboard().engage(actor, scope_id, reason, state)
+        self._changed()
+        return transition.as_dict()
+
+    def release(self, actor: Actor, scope_id: str, reason: str) -> dict[str, Any]:
+        transition = self._switchboard().release(actor, scope_id, reason)
+        self._changed()
+        return transition.as_dict()

@@ -80,7 +80,15 @@ class ServiceMetrics:
         )
         self.utilisation = Gauge(
             "riskstream_limit_utilisation",
-            "Exposure over limit, per scope and limit type (1 = at the limit).",
+            "Exposure over the hard limit, per scope (scope:key) and limit type (1 = at the "
+            "hard limit).",
+            ["scope", "limit_type"],
+            registry=r,
+        )
+        self.limit_state = Gauge(
+            "riskstream_limit_state",
+            "State of each limit, with the limits monitor's hysteresis: 0 ok, 1 warning "
+            "(soft threshold), 2 breach (hard threshold).",
             ["scope", "limit_type"],
             registry=r,
         )
@@ -88,6 +96,13 @@ class ServiceMetrics:
             "riskstream_limit_breaches",
             "Limit alerts raised, by severity.",
             ["scope", "limit_type", "severity"],
+            registry=r,
+        )
+        self.kill_switch = Gauge(
+            "riskstream_kill_switch_state",
+            "Trading state of each kill switch that has moved (scope firm:firm is global): "
+            "0 active, 1 reducing, 2 halted.",
+            ["scope"],
             registry=r,
         )
         self.errors = Counter(
@@ -132,7 +147,9 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "riskstream_pnl",
         "riskstream_regime_probability",
         "riskstream_limit_utilisation",
+        "riskstream_limit_state",
         "riskstream_limit_breaches_total",
+        "riskstream_kill_switch_state",
         "riskstream_errors_total",
         "riskstream_http_requests_total",
         "riskstream_http_request_seconds_bucket",

@@ -51,18 +51,6 @@ class PortfolioView:
             .with_columns(pl.col("symbol").alias("instrument"))
         )
 
-    def gross_notional_by_desk(self, prices: np.ndarray | None = None) -> dict[str, float]:
-        """``sum |q x price x multiplier x fx|`` per desk, base currency (reference prices
-        where ``prices`` is None or NaN)."""
-        px = (
-            self.ref_price if prices is None else np.where(np.isnan(prices), self.ref_price, prices)
-        )
-        ids = self.positions["instrument_id"].to_numpy()
-        gross = np.abs(self.positions["quantity"].to_numpy() * px[ids] * self.value_per_unit[ids])
-        frame = pl.DataFrame({"desk": self.positions["desk"], "gross": gross})
-        rows = frame.group_by("desk").agg(pl.col("gross").sum()).iter_rows()
-        return {desk: float(g) for desk, g in rows}
-
     def pnl(self, prices: np.ndarray) -> float:
         """Mark-to-market P&L against the reference prices, base currency."""
         ids = self.positions["instrument_id"].to_numpy()

@@ -9,8 +9,9 @@ Messages (JSON), every ``push_interval_ms`` (default 250 ms, so at least once a 
 
 ``{"type": "snapshot", ...}``
     when a new snapshot arrived: the compact record (VaR/ES/L-VaR per measure, P&L,
-    aggregates, top contributors, regime probabilities), its ``stale``/``age_s`` and the
-    limit utilisation rows;
+    aggregates, top contributors, regime probabilities), its ``stale``/``age_s``, the
+    limit utilisation rows (``utilisation``; ``limits_available`` false when no limits
+    stage publishes) and the kill switches (``kill_switches``);
 ``{"type": "alert", ...}``
     each new limit alert, once;
 ``{"type": "heartbeat", "stale": ..., "age_s": ...}``
@@ -56,7 +57,15 @@ def _snapshot_message(ctx: ServiceContext) -> dict[str, Any] | None:
         **summary,
         "age_s": age_s,
         "stale": age_s > ctx.config.stale_after_s,
-        "utilisation": [u.as_dict() for u in ctx.feed.utilisation],
+    }
+
+
+def _limits_message(ctx: ServiceContext) -> dict[str, Any]:
+    """The limits part of a snapshot message (may read the reference DB: off the loop)."""
+    return {
+        "utilisation": ctx.limits.utilisation(),
+        "limits_available": ctx.limits.available(),
+        "kill_switches": ctx.limits.switches(),
     }
 
 
@@ -95,6 +104,7 @@ async def stream(ws: WebSocket) -> None:
             message = _snapshot_message(ctx)
             if message is not None and version != seen_version:
                 seen_version = version
+                message |= await asyncio.to_thread(_limits_message, ctx)
                 await _send(ws, message)
             else:
                 cached_age = None if message is None else message["age_s"]

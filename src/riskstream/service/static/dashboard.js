@@ -5,7 +5,12 @@
 
 const KEY = "riskstream.apiKey";
 const MAX_POINTS = 600;
-const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional"];
+// The limits package's scopes and limit types, in its order (heatmap rows and columns).
+const SCOPES = ["firm", "desk", "strategy", "trader", "instrument", "asset_class"];
+const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional", "net_notional", "position_size",
+  "delta", "gamma", "vega", "concentration", "drawdown", "liquidation_days"];
+const MAX_HEAT_ROWS = 20;  // the most used scopes, when there are more
+const ROLES = ["viewer", "analyst", "risk_manager", "admin"];
 // A fresh layout object per call: Plotly writes into layouts (axis types, ranges), so
 // charts must never share one.
 const layout = (extra) => ({
@@ -19,14 +24,18 @@ const CONFIG = { displayModeBar: false, responsive: true };
 const $ = (id) => document.getElementById(id);
 const state = { key: null, ws: null, series: { t: [], var: [], es: [], lvar: [], pnl: [] },
   regimes: { t: [], p: {} }, count: 0, drill: { by: "desk", filters: {} }, lastDrill: 0,
-  drillSeq: 0, alerts: 0, retry: null, role: null };
+  drillSeq: 0, alerts: 0, retry: null, role: null, switches: null };
 
 const money = (x) => (x === null || x === undefined || Number.isNaN(x)) ? "—" :
   (Math.abs(x) >= 1e6 ? (x / 1e6).toFixed(2) + "M" : Math.abs(x) >= 1e3 ? (x / 1e3).toFixed(1) + "k" : x.toFixed(0));
 const toDate = (ns) => new Date(ns / 1e6);
 
-async function api(path) {
-  const res = await fetch(path, { headers: { "X-API-Key": state.key } });
+async function api(path, body) {
+  const init = { headers: { "X-API-Key": state.key } };
+  if (body !== undefined) {
+    init.method = "POST"; init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
   if (!res.ok) {
     const body = await res.json().catch(() => ({}));
     const err = new Error(body.detail || res.statusText);
@@ -50,6 +59,7 @@ async function signIn(key) {
     $("who").textContent = `${me.name} · ${me.role}`;
     $("login").hidden = true; $("dash").hidden = false; $("logout").hidden = false;
     initCharts();
+    refreshLimits();
     connect();
   } catch (e) {
     sessionStorage.removeItem(KEY);
@@ -129,6 +139,9 @@ function render(r) {
   const rp = r.regime_probabilities;
   if (rp) { const best = Object.entries(rp).sort((a, b) => b[1] - a[1])[0];
     $("t-regime").textContent = `${best[0]} ${(best[1] * 100).toFixed(0)}%`; }
+  const rc = r.regime_conditioning;  // the regime the risk figures are conditioned on
+  $("l-regime").textContent = rc
+    ? `Regime · risk on ${rc.regime} (vol ×${rc.vol_multiplier.toFixed(2)})` : "Regime";
 
   // Plotly.react redraws only what changed by reference: hand it fresh arrays each time.
   const t = s.t.slice();
@@ -145,21 +158,91 @@ function render(r) {
     x: gt, y: g.p[name].slice(), name, stackgroup: "one", mode: "lines" })),
     layout({ yaxis: { range: [0, 1], gridcolor: "#263445" } }), CONFIG);
 
-  if (r.utilisation) renderHeatmap(r.utilisation);
+  if (r.utilisation) renderHeatmap(r.utilisation, r.limits_available);
+  if (r.kill_switches) renderSwitches(r.kill_switches);
   const now = Date.now();
   if (now - state.lastDrill > 2000) { state.lastDrill = now; refreshDrill(); }
 }
 
-function renderHeatmap(rows) {
-  const desks = [...new Set(rows.map((u) => u.scope))];
-  const z = desks.map((d) => LIMIT_TYPES.map((t) => {
-    const u = rows.find((x) => x.scope === d && x.limit_type === t); return u ? u.utilisation : null; }));
-  const text = z.map((row) => row.map((v) => v === null ? "" : (v * 100).toFixed(0) + "%"));
-  Plotly.react("chart-heatmap", [{ type: "heatmap", x: LIMIT_TYPES, y: desks, z, text,
-    zmin: 0, zmax: 1.2, hovertemplate: "%{y} %{x}: %{text}<extra></extra>",
-    texttemplate: "%{text}",
+// Limits: the limits stage's figures as the service publishes them (REST at sign-in and
+// after a kill-switch action, then with every snapshot on the stream).
+async function refreshLimits() {
+  try {
+    const d = await api("/api/v1/limits");
+    renderHeatmap(d.utilisation, d.available); renderSwitches(d.kill_switches);
+  } catch (e) { $("heat-note").textContent = e.message; }
+}
+
+const scopeLabel = (r) => r.scope === "firm" ? "firm" : `${r.scope}:${r.key}`;
+const amount = (type, x) => x === null || x === undefined ? "n/a" :
+  type === "concentration" ? (x * 100).toFixed(1) + "%" :
+  type === "liquidation_days" ? x.toFixed(2) + " d" : money(x);
+
+function renderHeatmap(rows, available) {
+  const types = LIMIT_TYPES.filter((t) => rows.some((r) => r.limit_type === t));
+  const scopes = new Map();
+  for (const r of rows) {
+    const label = scopeLabel(r);
+    if (!scopes.has(label)) scopes.set(label, { scope: r.scope, top: -1, cells: {} });
+    const s = scopes.get(label); s.cells[r.limit_type] = r;
+    s.top = Math.max(s.top, r.utilisation === null ? -1 : r.utilisation);
+  }
+  let shown = [...scopes.entries()];
+  if (shown.length > MAX_HEAT_ROWS) shown = shown.sort((a, b) => b[1].top - a[1].top).slice(0, MAX_HEAT_ROWS);
+  shown.sort((a, b) => SCOPES.indexOf(a[1].scope) - SCOPES.indexOf(b[1].scope) || a[0].localeCompare(b[0]));
+  const cell = (s, t, f) => { const c = s.cells[t]; return c ? f(c) : null; };
+  const z = shown.map(([, s]) => types.map((t) => cell(s, t, (c) => c.utilisation)));
+  // the colour is the utilisation; the text also names the monitor's state (its soft
+  // threshold differs per limit, and hysteresis holds a state a band past it)
+  const mark = { ok: "", warning: " · warn", breach: " · breach" };
+  const text = shown.map(([, s]) => types.map((t) => cell(s, t, (c) =>
+    c.utilisation === null ? "n/a" : (c.utilisation * 100).toFixed(0) + "%" + (mark[c.status] || "")) || ""));
+  const hover = shown.map(([label, s]) => types.map((t) => cell(s, t, (c) =>
+    `${label} ${t}: ${amount(t, c.exposure)} of hard ${amount(t, c.hard)} (soft ${amount(t, c.soft)}) — ${c.status}`) || ""));
+  Plotly.react("chart-heatmap", [{ type: "heatmap", x: types, y: shown.map(([label]) => label), z, text,
+    customdata: hover, zmin: 0, zmax: 1.2, hovertemplate: "%{customdata}<extra></extra>",
+    texttemplate: "%{text}", xgap: 2, ygap: 2,
     colorscale: [[0, "#1d6b45"], [0.55, "#2fbf71"], [0.667, "#f0b429"], [0.833, "#ef4e4e"], [1, "#8b1c1c"]] }],
-    layout({ margin: { l: 130, r: 10, t: 10, b: 40 } }), CONFIG);
+    layout({ margin: { l: 150, r: 10, t: 10, b: 70 }, yaxis: { autorange: "reversed", gridcolor: "#263445" } }), CONFIG);
+  const notes = [];
+  if (!available) notes.push("Utilisation not available: no limits stage is publishing; limits as stored in the reference DB.");
+  if (scopes.size > shown.length) notes.push(`The ${shown.length} most used of ${scopes.size} scopes.`);
+  if (!rows.length) notes.push("No limits in force.");
+  $("heat-note").textContent = notes.join(" ");
+}
+
+function renderSwitches(rows) {
+  const seen = JSON.stringify(rows);
+  if (seen === state.switches) return;  // redraw on change only: a button must stay clickable
+  state.switches = seen;
+  const body = $("switches").tBodies[0];
+  const manager = ROLES.indexOf(state.role) >= ROLES.indexOf("risk_manager");
+  body.replaceChildren(...rows.map((s) => {
+    const tr = document.createElement("tr");
+    tr.className = s.state; tr.dataset.scope = s.scope_id; tr.dataset.state = s.state;
+    const name = document.createElement("td");
+    name.textContent = s.scope_id === "firm:firm" ? "firm (global)" : s.scope_id;
+    const st = document.createElement("td"); st.className = "state"; st.textContent = s.state;
+    const why = document.createElement("td"); why.className = "why";
+    why.textContent = s.trigger ? `${s.trigger} · ${s.actor}: ${s.reason}` : "";
+    const act = document.createElement("td");
+    if (manager && s.state !== "active") {
+      const b = document.createElement("button"); b.className = "ghost release"; b.textContent = "Release";
+      b.addEventListener("click", () => release(s.scope_id)); act.append(b);
+    }
+    tr.append(name, st, why, act);
+    return tr;
+  }));
+}
+
+async function release(scopeId) {
+  const reason = window.prompt(`Reason for releasing the ${scopeId} kill switch (audited):`);
+  if (!reason) return;
+  try {
+    await api(`/api/v1/killswitches/${encodeURIComponent(scopeId)}/release`, { reason });
+    $("switch-note").textContent = `${scopeId} released.`;
+  } catch (e) { $("switch-note").textContent = e.message; }
+  refreshLimits();
 }
 
 function addAlert(a) {
@@ -167,7 +250,7 @@ function addAlert(a) {
   const empty = list.querySelector(".empty"); if (empty) empty.remove();
   const li = document.createElement("li");
   li.className = a.severity; li.dataset.alertId = a.alert_id; li.dataset.severity = a.severity;
-  li.dataset.scope = a.scope; li.dataset.limitType = a.limit_type;
+  li.dataset.scope = a.scope_id; li.dataset.limitType = a.limit_type; li.dataset.limitId = a.limit_id;
   const sev = document.createElement("span"); sev.className = "sev"; sev.textContent = a.severity;
   const time = document.createElement("span"); time.className = "time";
   time.textContent = new Date(a.ts_ns / 1e6).toISOString().slice(11, 19);
