@@ -21,7 +21,7 @@ trough of the crash (``trough_loss_avoided_usd``), ``reduction_trades``,
 engaged and first reduction order sent, wall clock), and the kill-switch states. The last
 line is one JSON object.
 
-    PYTHONPATH=src python bench/flash_crash.py [--events-per-s 5000] [--snapshot-s 1]
+    PYTHONPATH=src python bench/flash_crash.py [--events-per-s 20000] [--snapshot-s 1] [--no-regime]
 """
 
 from __future__ import annotations
@@ -173,7 +173,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--universe-seed", type=int, default=7)
-    p.add_argument("--events-per-s", type=float, default=5000.0)
+    p.add_argument(
+        "--events-per-s",
+        type=float,
+        default=20000.0,
+        help="simulated events per second: enough quotes on the regime model's instruments "
+        "for the detector to see the crisis within seconds (at 5,000 it cannot)",
+    )
     p.add_argument("--snapshot-s", type=float, default=1.0)
     p.add_argument("--scenarios", type=int, default=2000)
     p.add_argument("--seconds", type=float, default=None, help="default: through the recovery")
