@@ -124,10 +124,10 @@ def _book_series(events, universe, sim, instrument: int, every_ns: int):
 
 
 def test_flash_crash_falls_thins_and_partly_recovers(universe):
-    """The flash crash (at 30 s: 60 s fall, 20 s trough, 60 s recovery, default 7.5 % drop):
-    the S&P future falls 6-9 % in the stream and the model, spreads widen at least 5x and
-    depth thins at least 4x at the trough, the regime is forced to crisis, and half of the
-    fall is won back; every phase is logged."""
+    """The flash crash (at 30 s: 60 s fall, 20 s trough, 60 s recovery, default 9 % drop):
+    the S&P future falls 7.5-10.5 % in the stream and the model, spreads widen at least 5x
+    and depth thins at least 4x at the trough, the regime is forced to crisis, and a quarter
+    of the fall is won back; every phase is logged."""
     crash = FlashCrashConfig(at_s=30.0, fall_s=60.0, trough_s=20.0, recovery_s=60.0)
     config = SimulatorConfig(
         seed=4, events_per_s=1500, start=MIDDAY, regimes=CALM, flash_crash=crash,
@@ -146,8 +146,8 @@ def test_flash_crash_falls_thins_and_partly_recovers(universe):
     before = fair[fair[:, 0] < t0 + 30e9, 1].mean()
     trough = fair[(fair[:, 0] > t0 + 85e9) & (fair[:, 0] < t0 + 110e9), 1].min()
     after = fair[fair[:, 0] > t0 + 175e9, 1].mean()
-    assert 0.91 < trough / before < 0.94
-    assert (after - trough) / (before - trough) == pytest.approx(0.5, abs=0.15)
+    assert 0.895 < trough / before < 0.925
+    assert (after - trough) / (before - trough) == pytest.approx(0.25, abs=0.1)
 
     series = _book_series(events, universe, sim, es, 500_000_000)
     t = series[:, 0]
@@ -155,7 +155,7 @@ def test_flash_crash_falls_thins_and_partly_recovers(universe):
     low = series[(t > t0 + 92e9) & (t < t0 + 110e9)]
     assert low[:, 1].mean() > 5 * calm[:, 1].mean()  # spreads
     assert low[:, 2].mean() < calm[:, 2].mean() / 4  # depth
-    assert 0.91 < low[:, 3].min() / calm[:, 3].mean() < 0.945  # the book follows the fall
+    assert 0.895 < low[:, 3].min() / calm[:, 3].mean() < 0.93  # the book follows the fall
 
     log = sim.scenario_log()
     assert log["phase"].to_list() == ["fall", "trough", "recovery"]
@@ -168,7 +168,7 @@ def test_flash_crash_falls_thins_and_partly_recovers(universe):
 
 def test_flash_crash_marks_the_reference_portfolio_by_its_market_beta():
     """On the generated reference universe, the crash marks every equity and future down by
-    its market beta times the 7.5 % fall (idiosyncratic noise over four minutes is a small
+    its market beta times the 9 % fall (idiosyncratic noise over four minutes is a small
     fraction of that), so the portfolio's equity and futures P&L is its beta-weighted net
     exposure times the fall, within 20 %. (The reference portfolio is close to market
     neutral, so that is a few million on $500M gross; a directional book loses more.)"""
@@ -191,7 +191,7 @@ def test_flash_crash_marks_the_reference_portfolio_by_its_market_beta():
     moves = model.fair[ids] / start[ids] - 1.0
     expected = np.expm1(beta * np.log(1.0 - crash.drop))
     assert np.median(np.abs(moves - expected)) < 0.01
-    assert expected.min() < -0.06 and np.median(expected) < -0.06
+    assert expected.min() < -0.07 and np.median(expected) < -0.07
     pnl = float(units @ (model.fair[ids] - start[ids]))
     predicted = float(units @ (start[ids] * expected))
     assert pnl == pytest.approx(predicted, rel=0.2)

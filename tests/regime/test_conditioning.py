@@ -93,3 +93,26 @@ def test_bad_input() -> None:
     m = regime_moments(np.zeros((2, 2)), np.stack([np.eye(2)] * 2), w)
     with pytest.raises(InputError, match="regime"):
         m.conditioning(2)
+
+
+def test_moments_measured_on_labelled_regimes(regime_data) -> None:
+    """An ensemble fitted with known regimes keeps each regime's sample moments; model_moments
+    reads those first (with the regimes' sample shares as weights) and recovers the
+    simulator's ordering and market-variance ratios as the complete-data HMM does."""
+    from types import SimpleNamespace
+
+    from riskstream.regime.ensemble import _labelled_moments
+
+    x, s, _, _ = regime_data
+    labelled = _labelled_moments(x, s, 3)
+    assert labelled is not None
+    means, covs, shares = labelled
+    np.testing.assert_allclose(shares, np.bincount(s, minlength=3) / len(s))
+    np.testing.assert_allclose(covs[2], np.cov(x[s == 2], rowvar=False, bias=True), rtol=1e-10)
+    m = model_moments(SimpleNamespace(regime_moments_=labelled))
+    _, theta = _population(6, shares)
+    assert list(m.vol_multiplier) == sorted(m.vol_multiplier)
+    np.testing.assert_allclose(m.market_variance_ratio, theta, rtol=0.25)
+    assert m.conditioning(2)[0] > 1.3
+    # a regime with fewer rows than a covariance needs: no labelled moments (the HMM's used)
+    assert _labelled_moments(x[:50], np.r_[np.zeros(48, int), 1, 2], 3) is None

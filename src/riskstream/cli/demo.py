@@ -196,8 +196,13 @@ def demo(
         pace=pace,
     )
 
-    stop = {"requested": False}
+    # Ctrl-C and SIGTERM ask for a stop between two pipeline steps, never inside one: an
+    # interrupt between the stages of a step would leave them disagreeing on what was seen.
+    stop = {"requested": False, "interrupted": False}
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
+    previous_int = signal.signal(
+        signal.SIGINT, lambda *_: stop.update(requested=True, interrupted=True)
+    )
     deadline = None if duration is None else time.perf_counter() + duration
     title = f"Riskstream — {len(universe):,} instruments"
     try:
@@ -213,10 +218,13 @@ def demo(
                     live.update(_render(pipeline.view(), title))
                     last_render = now
             live.update(_render(pipeline.view(), title))
+        if stop["interrupted"]:
+            console.print("interrupted — shutting down cleanly")
     except KeyboardInterrupt:
         console.print("interrupted — shutting down cleanly")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         pipeline.close()
         bus.close()
         if service is not None:

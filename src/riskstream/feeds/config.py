@@ -72,15 +72,23 @@ class RegimeConfig(ConfigModel):
 
 class FlashCrashConfig(ConfigModel):
     """The ``flash-crash`` scenario: a fast fall of the equity market, liquidity evaporating,
-    then a partial recovery (after the pattern of 6 May 2010: the E-mini fell about 5 % in
-    minutes and recovered most of it — CFTC-SEC staff report, 30 September 2010)."""
+    then a partial recovery.
+
+    The size of the fall is that of 6 May 2010, when the Dow Jones Industrial Average lost
+    about 9 % from the previous close within minutes before rebounding (CFTC-SEC staff
+    report, 30 September 2010). The recovery is slower than that day's, when most of the
+    fall came back within twenty minutes: here a quarter of it comes back in the five
+    minutes after the trough, so a book that held on is still well down when the scenario
+    ends. ``riskstream simulate --scenario flash-crash`` and ``bench/flash_crash.py`` run it;
+    every field can be changed in ``[simulator.flash_crash]``.
+    """
 
     at_s: Annotated[float, Field(ge=0.0)] = 120.0  # simulated seconds after the start
-    drop: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.075  # fall of the market factor
+    drop: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.09  # fall of the market factor
     fall_s: Annotated[float, Field(gt=0.0)] = 180.0
     trough_s: Annotated[float, Field(ge=0.0)] = 60.0
     recovery_s: Annotated[float, Field(gt=0.0)] = 300.0
-    recovery_fraction: Probability = 0.5  # share of the fall won back
+    recovery_fraction: Probability = 0.25  # share of the fall won back
     spread_mult: Annotated[float, Field(ge=1.0)] = 8.0  # spreads at the trough, x normal
     depth_divisor: Annotated[float, Field(ge=1.0)] = 6.0  # depth at the trough, / normal
 

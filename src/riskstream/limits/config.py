@@ -18,8 +18,10 @@ class LimitsConfig(ConfigModel):
     """
 
     hysteresis: Annotated[float, Field(ge=0, lt=0.5)] = 0.05  # a state clears this far below
-    reduction_target_utilisation: Fraction = 0.8  # reduce until the limit is used this much
-    stop_loss_var_fraction: Fraction = 0.25  # a stop-loss cuts the scope's VaR to this share
+    # reduce until the limit is used this much: half, so that the next snapshots' noise (or
+    # a regime switch raising VaR again) does not breach it at once
+    reduction_target_utilisation: Fraction = 0.5
+    stop_loss_var_fraction: Fraction = 0.1  # a stop-loss takes 90% of the scope's VaR off
     reduction_quotes: Annotated[int, Field(ge=1, le=100_000)] = 256  # books quoted per plan
     reduction_max_rounds: Annotated[int, Field(ge=1, le=20)] = 4  # re-plan after re-pricing
     auto_reduce: bool = True  # a hard breach puts the scope in REDUCING and sends trades
@@ -29,7 +31,10 @@ class LimitsConfig(ConfigModel):
     stale_feed_s: Annotated[float, Field(gt=0)] = 30.0  # no update this long is stale
     stale_feed_share: Fraction = 0.5  # ... for this share of held instruments -> firm halt
     schedule_periods: Annotated[int, Field(ge=1, le=1000)] = 10  # Almgren-Chriss child orders
-    schedule_horizon_s: Annotated[float, Field(gt=0)] = 60.0  # to finish the reduction
+    # an emergency reduction finishes within this: in a crash the price risk of waiting
+    # outweighs the extra impact of trading fast (Almgren & Chriss 2000: urgency grows with
+    # volatility)
+    schedule_horizon_s: Annotated[float, Field(gt=0)] = 15.0
     risk_aversion: Annotated[float, Field(ge=0)] = 1e-6  # Almgren-Chriss lambda, per currency
     max_participation: Fraction = 0.1  # of ADV per day, for the liquidation horizon
     venue_depth_levels: Annotated[int, Field(ge=1, le=50)] = 10  # synthetic book levels

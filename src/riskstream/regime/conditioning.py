@@ -154,7 +154,9 @@ def regime_moments(means: ArrayLike, covariances: ArrayLike, weights: ArrayLike)
 
 
 def model_moments(model: Any) -> RegimeMoments:
-    """:func:`regime_moments` of a fitted Gaussian HMM — a
+    """:func:`regime_moments` of a fitted :class:`~riskstream.regime.ensemble.RegimeEnsemble`
+    measured on the rows of each of its training regimes (``regime_moments_``, with the
+    regimes' sample shares as weights) when it has them; otherwise of a fitted Gaussian HMM — a
     :class:`~riskstream.regime.hmm.HMMDetector`, or the one inside a
     :class:`~riskstream.regime.ensemble.RegimeEnsemble` (which always holds one) — with its
     chain's stationary distribution as weights.
@@ -164,6 +166,9 @@ def model_moments(model: Any) -> RegimeMoments:
     ModelError
         The model holds no fitted Gaussian HMM.
     """
+    labelled = getattr(model, "regime_moments_", None)
+    if labelled is not None:  # an ensemble's moments measured on its labelled regimes
+        return regime_moments(*labelled)
     hmm = getattr(model, "detectors_", {}).get("hmm", model)
     if not hasattr(hmm, "covars_") or not hasattr(hmm, "transmat_"):
         raise ModelError(f"{type(model).__name__} holds no fitted Gaussian HMM (covars_)")

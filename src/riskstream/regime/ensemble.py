@@ -39,6 +39,7 @@ from riskstream.regime.base import (
 from riskstream.regime.changepoint import CusumDetector, MosumDetector
 from riskstream.regime.config import RegimeConfig
 from riskstream.regime.dfm import DynamicFactorDetector
+from riskstream.regime.features import regime_covariances
 from riskstream.regime.hmm import HMMDetector
 from riskstream.regime.lstm import LSTMDetector
 from riskstream.regime.msgarch import MSGarchDetector
@@ -165,6 +166,7 @@ class RegimeEnsemble:
                 hmm = make_detector("hmm", self.config).fit(r[:split], lab[:split])
                 self.labels_source_ = "given"
             self.detectors_ = {"hmm": hmm}
+            self.regime_moments_ = _labelled_moments(r, lab, k)
             for name in self.names:
                 if name != "hmm":
                     self.detectors_[name] = make_detector(name, self.config).fit(
@@ -244,3 +246,20 @@ class RegimeEnsemble:
             labels = hysteresis_labels(smooth, self.config.hysteresis, -1)
             self.reset()
             return labels, smooth
+
+
+def _labelled_moments(
+    returns: np.ndarray, labels: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(means (K, n), covariances (K, n, n), shares (K,)) of the returns in each labelled
+    regime — the regime-conditional second moments measured directly on the rows of each
+    regime (what :func:`riskstream.regime.conditioning.model_moments` reads); None when a
+    regime has too few rows (n_assets + 1) for a covariance. Read off the labels rather than
+    the HMM's states: on sparse, standardised tick returns an EM fit can split the sample
+    along other lines (zero-return bars, say) than the regimes' volatilities."""
+    onehot = np.eye(k)[labels]
+    counts = onehot.sum(axis=0)
+    if counts.min() < returns.shape[1] + 1:
+        return None
+    means = (onehot.T @ returns) / counts[:, None]
+    return means, regime_covariances(returns, onehot), counts / counts.sum()
