@@ -108,6 +108,7 @@ def test_moments_measured_on_labelled_regimes(regime_data) -> None:
     assert labelled is not None
     means, covs, shares = labelled
     np.testing.assert_allclose(shares, np.bincount(s, minlength=3) / len(s))
+    np.testing.assert_allclose(means[2], x[s == 2].mean(axis=0), rtol=1e-10)
     np.testing.assert_allclose(covs[2], np.cov(x[s == 2], rowvar=False, bias=True), rtol=1e-10)
     m = model_moments(SimpleNamespace(regime_moments_=labelled))
     _, theta = _population(6, shares)
