@@ -175,6 +175,7 @@ def test_regime_switch_conditions_the_risk_engine() -> None:
     switch(3, 0, np.array([0.8, 0.1, 0.1]))  # calm: back to the unconditional scenarios
     assert engine.regime_conditioning is None and switch.switches == 2
     assert engine.refresh().headline.var == base
+    assert switch.log == [(1, "crisis"), (3, "unconditional")]  # when, and to what
     summary = switch.summary()
     assert summary["risk_regime_switches"] == 2 and summary["risk_regime_switch_ms_max"] > 0
     assert set(summary["risk_regime_table"]) == {"calm", "volatile", "crisis"}

@@ -329,6 +329,7 @@ class RegimeSwitch:
         self.regime = -1  # regime last acted on
         self.switches = 0
         self.switch_ms: list[float] = []
+        self.log: list[tuple[int, str]] = []  # (ts_ns, conditioning switched to)
 
     def __call__(self, ts_ns: int, regime: int, probabilities: np.ndarray) -> None:
         from riskstream.risk.conditioning import RegimeConditioning
@@ -344,6 +345,8 @@ class RegimeSwitch:
         if self.engine.regime_conditioning != before:
             self.switch_ms.append((time.perf_counter() - started) * 1e3)
             self.switches += 1
+            now = self.engine.regime_conditioning
+            self.log.append((ts_ns, "unconditional" if now is None else now.regime))
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         pass
