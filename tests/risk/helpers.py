@@ -3,7 +3,9 @@
 ``BootstrapGenerator`` is a test double of the models package's scenario-generator
 contract (``fit(history) -> self``, ``generate(n, horizon_days, seed)``): it sums
 ``horizon_days`` daily rows drawn with replacement. Tests of the engine use it so they do
-not depend on the models package's estimators.
+not depend on the models package's estimators. ``factor_moves`` is the daily factor
+history they draw from: a seeded one-factor Student-t model (test input, not a market
+model; real runs read stored history through :mod:`riskstream.risk.factor_history`).
 """
 
 from __future__ import annotations
@@ -27,11 +29,28 @@ from riskstream.core.state import MarketState
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.engine import RiskEngine
 from riskstream.risk.factors import build_factor_space
-from riskstream.risk.history import synthetic_factor_history
+from riskstream.risk.factors import FactorSpace
 from riskstream.risk.scenarios import ScenarioSet
 
 AS_OF = dt.datetime(2026, 6, 1, 15, 0, tzinfo=dt.UTC)
 AS_OF_NS = int(AS_OF.timestamp() * 1e9)
+
+
+def factor_moves(space: FactorSpace, n_days: int, seed: int) -> np.ndarray:
+    """Daily factor moves (n_days, n_factors) in generator units, for engine tests.
+
+    One common Student-t(5) shock with loading 0.6 plus independent t(5) noise, scaled per
+    kind: 1.5% daily for price factors (log returns), 5 bp for rate factors (absolute),
+    4% for vol factors (log changes), whose common loading is negative (vols rise when
+    prices fall).
+    """
+    rng = np.random.default_rng(seed)
+    t5 = np.sqrt(3.0 / 5.0)  # unit-variance Student-t(5)
+    common = rng.standard_t(5, n_days)[:, None] * t5
+    noise = rng.standard_t(5, (n_days, space.n_factors)) * t5
+    scale = np.array([0.015, 0.0005, 0.04])[space.kind]
+    load = np.where(space.kind == 2, -0.6, 0.6)
+    return (load * common + np.sqrt(1 - 0.36) * noise) * scale
 
 
 class BootstrapGenerator:
@@ -184,7 +203,7 @@ def make_engine(
     universe = universe or make_universe()
     config = config or RiskConfig(n_scenarios=n_scenarios, horizons_days=(1, 10))
     space = build_factor_space(universe.instruments, universe.base_currency)
-    history = synthetic_factor_history(space, 500, seed)
+    history = factor_moves(space, 500, seed)
     scen = ScenarioSet.from_generator(
         BootstrapGenerator().fit(history),
         space.kind,

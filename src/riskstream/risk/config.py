@@ -104,9 +104,14 @@ class RiskConfig(ConfigModel):
     confidence_levels, horizons_days : tuple
         Every VaR/ES figure is reported at each level and horizon.
     n_scenarios, seed : int
-        Scenarios drawn per horizon, and the seed of the draw (determinism).
-    history_days : int
-        Length of the factor history the scenario generator is fitted on.
+        Scenarios drawn per horizon by ``mc`` and ``fhs``, and the seed of the draw
+        (determinism). ``historical`` (and ``parametric``) use ``window_days`` scenarios.
+    window_days : int
+        The number of most recent daily factor moves of the stored history the scenario
+        model is fitted on (:mod:`riskstream.risk.factor_history`). For ``historical`` the
+        scenarios are the last ``window_days`` overlapping ``h``-day windows of those moves
+        at every horizon ``h``, so the history must hold ``window_days + max(h) - 1`` moves
+        (else an error naming both lengths).
     euler_var_neighbours : int
         Half-width (in ranks) of the neighbourhood of the VaR scenario used for component
         VaR (kernel estimator); 0 picks ``max(2, n_scenarios // 400)``.
@@ -139,7 +144,7 @@ class RiskConfig(ConfigModel):
     horizons_days: tuple[Annotated[int, Field(ge=1, le=250)], ...] = (1, 10)
     n_scenarios: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
     seed: Annotated[int, Field(ge=0)] = 7
-    history_days: Annotated[int, Field(ge=30, le=20_000)] = 750
+    window_days: Annotated[int, Field(ge=30, le=20_000)] = 750
     euler_var_neighbours: Annotated[int, Field(ge=0)] = 0
     grid_spot_points: Annotated[int, Field(ge=5, le=1001)] = 61
     grid_vol_points: Annotated[int, Field(ge=2, le=101)] = 11
