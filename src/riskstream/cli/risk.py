@@ -1,16 +1,33 @@
 """riskstream risk / riskstream var: portfolio risk from the engine, and VaR of one series.
 
-``riskstream risk`` wires the engine for a one-off run: the reference universe (and either
-its own positions or a positions file), a market state at the reference prices, a factor
-history, a scenario set drawn by the chosen ``riskstream.models`` generator, one refresh.
+``riskstream risk`` wires the engine for a one-off run over the loaded book (the reference
+DB's universe, or a positions file on it) and the stored market history
+(:class:`riskstream.store.market_history.MarketHistory`, the ``prices``, ``curves`` and
+``vols`` tables):
 
-Factor history: until a stored history of real or replayed market data exists, the
-history is drawn from the documented factor model of :mod:`riskstream.risk.history`
-(``risk.history_days`` days, seed ``risk.seed``): deterministic, so the same command
-gives the same figures. ``historical`` (and ``parametric``, whose covariance is estimated
-from the same scenarios) uses the most recent ``n_scenarios`` overlapping ``h``-day
-windows, so the history spans ``n_scenarios + h - 1`` days. Option implied vols are solved
-from the options' reference prices (:func:`implied_vols`).
+* **as-of**: ``--as-of`` or the last date a close of one of the book's instruments (or of
+  an FX pair) is stored;
+* **marks**: each instrument's last stored close on or before the as-of date; FX
+  translation from the stored FX pair closes that day (:func:`riskstream.core.fx.
+  rates_to_base`, cross rates included); an option without a close is priced by the
+  engine's own model (Black-Scholes-Merton on a stock, Black-76 on a future) at its
+  implied vol;
+* **implied vols**: read off the underlying's stored vol surface at the option's
+  moneyness and expiry (:func:`riskstream.risk.factor_history.surface_vols`); without a
+  stored surface, solved from the option's own close (:func:`implied_vols`); neither: the
+  engine excludes and lists the position;
+* **rates**: each option's zero rate to expiry from its currency's stored curve at the
+  as-of date (linear in zero rate), else the reference curve of
+  :func:`riskstream.feeds.markets.zero_rate`;
+* **scenarios**: the daily moves of the book's own risk factors over the last
+  ``risk.window_days`` (``--window``) days of that history
+  (:func:`riskstream.risk.factor_history.build_factor_history`, with its proxies), drawn
+  by the configured generator; ``historical`` takes the last ``window_days`` overlapping
+  ``h``-day windows at every horizon (``window_days`` scenarios), ``mc`` and ``fhs`` fit
+  on the last ``window_days`` moves and draw ``risk.n_scenarios``.
+
+``--json`` reports the history used (``history``: source, first and last date,
+observations, proxies, window_days).
 """
 
 from __future__ import annotations
@@ -20,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import typer
 
 from riskstream.cli import app, print_json, settings
@@ -33,42 +51,48 @@ def build_engine(
     universe: Any,
     config: Any,
     *,
+    history: Any,
     publish: Any = None,
     cache: Any = None,
     market: Any = None,
     clock: Any = None,
+    implied_vol: np.ndarray | None = None,
+    as_of: dt.date | None = None,
 ) -> Any:
-    """A risk engine over ``universe`` (see the module doc).
+    """A risk engine over ``universe`` with scenarios from stored market history.
 
-    ``market`` is the live :class:`~riskstream.core.state.MarketState` (from the md stage);
-    without one, a state quoting every instrument at its reference price. ``clock``
-    defaults to 16:00 UTC on the universe's as-of date.
+    Parameters
+    ----------
+    universe : Universe
+    config : RiskConfig
+    history : MarketHistoryFrames
+        The stored market history (:mod:`riskstream.risk.factor_history`); the scenarios
+        are the configured generator's, fitted on the last ``config.window_days`` daily
+        moves of the book's own factors up to ``as_of``.
+    market : MarketState, optional
+        The live market state (from the md stage); without one, a state quoting every
+        instrument at its reference price.
+    clock : Clock, optional
+        Defaults to 16:00 UTC on the as-of date.
+    implied_vol : ndarray of shape (n_instruments,), optional
+        Option implied vols; by default solved from the reference prices
+        (:func:`implied_vols`).
+    as_of : datetime.date, optional
+        Last date of history used; default the last date of the book's stored series.
+
+    Returns
+    -------
+    RiskEngine
+        With ``history_lineage``: the factor history's lineage
+        (:meth:`~riskstream.risk.factor_history.FactorHistory.as_dict`) and ``window_days``.
     """
     from riskstream.core.clock import ManualClock
     from riskstream.core.state import MarketState
-    from riskstream.models import scenario_generator
     from riskstream.risk.engine import RiskEngine
     from riskstream.risk.factors import build_factor_space
-    from riskstream.risk.history import synthetic_factor_history
-    from riskstream.risk.scenarios import ScenarioSet
 
     space = build_factor_space(universe.instruments, universe.base_currency)
-    longest = max(config.horizons_days)
-    historical = config.method in ("historical", "parametric")
-    # Historical scenarios are the most recent n overlapping h-day windows of the history
-    # (exact historical simulation), so the history covers n_scenarios + h - 1 days.
-    days = (
-        max(config.history_days, config.n_scenarios + longest - 1)
-        if historical
-        else (config.history_days)
-    )
-    history = synthetic_factor_history(space, days, config.seed)
-    generator = scenario_generator("historical" if historical else config.method)
-    generator.fit(history)
-    scenarios = ScenarioSet.from_generator(
-        generator, space.kind, config.horizons_days, config.n_scenarios, config.seed
-    )
-    del history
+    factor_history, scenarios = draw_scenarios(space, universe, config, history, as_of)
     n = len(universe)
     if market is None:
         market = MarketState(n)
@@ -76,31 +100,97 @@ def build_engine(
         market.mid[:] = px
         market.last[:] = px
         market.seq[:] = 1
-    as_of = getattr(universe, "as_of", None) or dt.date.today()
-    rates = option_rates(universe, as_of)
-    implied = implied_vols(universe, as_of, rates, config.dividend_yield)
+    day = (
+        as_of
+        or getattr(universe, "as_of", None)
+        or dt.date.fromisoformat(str(factor_history.dates[-1]))
+    )
+    rates = option_rates(universe, day, history.curves)
+    if implied_vol is None:
+        implied_vol = implied_vols(universe, day, rates, config.dividend_yield)
     if clock is None:
         clock = ManualClock(
-            int(dt.datetime.combine(as_of, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
+            int(dt.datetime.combine(day, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
         )
-    return RiskEngine(
-        universe, market, scenarios, implied, config, clock, publish, cache, rates=rates
+    engine = RiskEngine(
+        universe, market, scenarios, implied_vol, config, clock, publish, cache, rates=rates
     )
+    engine.history_lineage = {**factor_history.as_dict(), "window_days": config.window_days}
+    return engine
 
 
-def option_rates(universe: Any, as_of: dt.date) -> np.ndarray:
-    """Each option's continuously compounded zero rate to expiry on its currency's curve
-    (the reference curves of :func:`riskstream.feeds.markets.zero_rate`, the ones the
-    universe priced its options with); NaN for other instruments."""
-    from riskstream.feeds.markets import zero_rate
+def draw_scenarios(
+    space: Any, universe: Any, config: Any, history: Any, as_of: dt.date | None
+) -> tuple[Any, Any]:
+    """The factor history of ``space`` and the scenario set drawn from it.
+
+    ``historical`` and ``parametric`` (whose covariance comes from the same scenarios):
+    the last ``window_days`` overlapping ``h``-day windows of the daily moves at every
+    horizon, so the history holds ``window_days + max(h) - 1`` moves; ``mc`` and ``fhs``:
+    fitted on the last ``window_days`` moves, ``n_scenarios`` drawn per horizon.
+    """
+    from riskstream.models import scenario_generator
+    from riskstream.models.scenarios import HistoricalSimulation
+    from riskstream.risk.factor_history import build_factor_history
+    from riskstream.risk.scenarios import ScenarioSet
+
+    historical = config.method in ("historical", "parametric")
+    longest = max(config.horizons_days) if historical else 1
+    fh = build_factor_history(
+        space,
+        universe.instruments,
+        universe.base_currency,
+        history,
+        config.window_days,
+        longest,
+        as_of,
+    )
+    if historical:
+        generator = HistoricalSimulation(paths="overlapping").fit(fh.moves)
+        n_scenarios = config.window_days
+    else:
+        generator = scenario_generator(config.method).fit(fh.moves)
+        n_scenarios = config.n_scenarios
+    scenarios = ScenarioSet.from_generator(
+        generator, space.kind, config.horizons_days, n_scenarios, config.seed
+    )
+    return fh, scenarios
+
+
+def option_rates(universe: Any, as_of: dt.date, curves: pl.DataFrame | None = None) -> np.ndarray:
+    """Each option's continuously compounded zero rate to expiry (NaN for other instruments).
+
+    From its currency's stored zero curve on the last date on or before ``as_of`` (linear
+    in zero rate, flat beyond the stored tenors: :class:`riskstream.pricing.curves.
+    ZeroCurve`); a currency without a stored curve uses the reference curve of
+    :func:`riskstream.feeds.markets.zero_rate` (the one the generated universe priced its
+    options with); a currency with neither is NaN (the engine's ``risk.rate``).
+    """
+    from riskstream.feeds.markets import CURRENCIES, zero_rate
+    from riskstream.pricing.curves import ZeroCurve
     from riskstream.risk.factors import epoch_days, year_fraction
 
     inst = universe.instruments
     out = np.full(inst.height, np.nan)
     opt = np.flatnonzero((inst["asset_class"] == "option").to_numpy())
-    if opt.size:
-        years = year_fraction(epoch_days(inst["expiry"])[opt], as_of)
-        out[opt] = zero_rate(inst["currency"].to_numpy()[opt], np.maximum(years, 0.0))
+    if opt.size == 0:
+        return out
+    years = np.maximum(year_fraction(epoch_days(inst["expiry"])[opt], as_of), 0.0)
+    ccy = inst["currency"].to_numpy()[opt]
+    known = set(CURRENCIES["currency"].to_list())
+    for c in np.unique(ccy):
+        sel = ccy == c
+        rows = (
+            curves.filter((pl.col("currency") == c) & (pl.col("date") <= as_of))
+            if curves is not None and curves.height
+            else None
+        )
+        if rows is not None and rows.height:
+            last = rows.filter(pl.col("date") == rows["date"].max()).sort("tenor_years")
+            curve = ZeroCurve(last["tenor_years"].to_numpy(), last["zero_rate"].to_numpy())
+            out[opt[sel]] = curve.zero_rate(years[sel])
+        elif c in known:
+            out[opt[sel]] = zero_rate(ccy[sel], years[sel])
     return out
 
 
@@ -157,30 +247,155 @@ def implied_vols(
     return out
 
 
+def book_as_of(universe: Any, history: Any) -> dt.date:
+    """The last date a close of one of the book's instruments (or of an FX pair) is stored.
+
+    Raises
+    ------
+    InputError
+        No close of any of them is stored.
+    """
+    from riskstream.core.fx import PAIR
+
+    symbols = universe.instruments["symbol"].to_list()
+    rows = history.prices.filter(
+        pl.col("symbol").is_in(symbols) | pl.col("symbol").str.contains(PAIR.pattern)
+    )
+    if rows.height == 0:
+        raise InputError(
+            "history",
+            history.source,
+            "stored closes of the book's instruments (`riskstream history load FILE`)",
+        )
+    return rows["date"].max()
+
+
+def mark_to_history(
+    universe: Any, history: Any, as_of: dt.date, dividend_yield: float
+) -> tuple[Any, Any, np.ndarray, dict[str, Any]]:
+    """Marks, FX rates and implied vols of a book at ``as_of`` from stored history.
+
+    Returns
+    -------
+    (universe, market, implied_vol, info)
+        The universe with ``fx_to_base`` from the stored FX closes and ``as_of``; a
+        :class:`~riskstream.core.state.MarketState` at the last close on or before
+        ``as_of`` (NaN, hence excluded by the engine, where none is stored; options
+        without a close at their model value); each option's implied vol (see the module
+        doc); and counts of how each was obtained.
+    """
+    from riskstream.core.fx import rates_to_base, split_pair
+    from riskstream.core.instruments import Universe
+    from riskstream.core.state import MarketState
+    from riskstream.pricing import black76_price, bsm_price
+    from riskstream.risk.factor_history import surface_vols
+    from riskstream.risk.factors import epoch_days, year_fraction
+
+    inst = universe.instruments
+    last = (
+        history.prices.filter((pl.col("date") <= as_of) & (pl.col("close") > 0))
+        .sort("date")
+        .group_by("symbol")
+        .agg(pl.col("close").last())
+    )
+    close = dict(zip(last["symbol"].to_list(), last["close"].to_list(), strict=True))
+    pairs = {k: v for k, v in close.items() if split_pair(k)}
+    fx = rates_to_base(pairs, inst["currency"].unique().sort().to_list(), universe.base_currency)
+    fx.setdefault(universe.base_currency, 1.0)
+    symbols = inst["symbol"].to_list()
+    px = np.array([close.get(x, np.nan) for x in symbols], dtype=np.float64)
+    marked = Universe(
+        inst,
+        universe.books,
+        universe.positions,
+        universe.base_currency,
+        fx,
+        as_of,
+    )
+    n = inst.height
+    asset = inst["asset_class"].to_numpy()
+    opt = np.flatnonzero(asset == "option")
+    iv = np.full(n, np.nan)
+    info: dict[str, Any] = {"as_of": as_of.isoformat(), "closes": int(np.isfinite(px).sum())}
+    if opt.size:
+        und = inst["underlying_id"].to_numpy()[opt].astype(np.int64)
+        spot = px[und]
+        strike = inst["strike"].to_numpy().astype(np.float64)[opt]
+        years = year_fraction(epoch_days(inst["expiry"])[opt], as_of)
+        rates = option_rates(marked, as_of, history.curves)
+        surface = surface_vols(history.vols, [symbols[u] for u in und], strike / spot, years, as_of)
+        # Without a stored surface, the vol that reproduces the option's own close.
+        own = np.isfinite(px[opt])
+        solvable = np.where(np.isfinite(px), px, inst["ref_price"].to_numpy())
+        solved_from = Universe(
+            inst.with_columns(pl.Series("ref_price", solvable)),
+            universe.books,
+            universe.positions,
+            universe.base_currency,
+            fx,
+            as_of,
+        )
+        solved = implied_vols(solved_from, as_of, rates, dividend_yield)[opt]
+        vol = np.where(np.isfinite(surface), surface, np.where(own, solved, np.nan))
+        iv[opt] = vol
+        call = inst["right"].to_numpy()[opt] == "C"
+        on_future = asset[und] == "future"
+        model = np.where(
+            on_future,
+            black76_price(spot, strike, years, rates[opt], np.nan_to_num(vol), call),
+            bsm_price(spot, strike, years, rates[opt], dividend_yield, np.nan_to_num(vol), call),
+        )
+        priced = ~own & np.isfinite(vol) & (vol > 0) & np.isfinite(spot)
+        px[opt[priced]] = model[priced]
+        info.update(
+            options=int(opt.size),
+            option_vols_from_surface=int(np.isfinite(surface).sum()),
+            option_vols_from_close=int((~np.isfinite(surface) & own & np.isfinite(solved)).sum()),
+            options_priced_by_model=int(priced.sum()),
+        )
+    info["unmarked"] = [symbols[i] for i in np.flatnonzero(~np.isfinite(px))][:50]
+    market = MarketState(n)
+    market.mid[:] = px
+    market.last[:] = px
+    market.seq[:] = 1
+    return marked, market, iv, info
+
+
 @app.command("risk")
 def risk_command(
     ctx: typer.Context,
     portfolio: Path | None = typer.Option(
-        None, "--portfolio", help="Positions file (CSV or YAML: book, symbol, quantity)."
+        None,
+        "--portfolio",
+        help="Positions file (CSV or YAML: book, symbol, quantity); default the loaded book.",
     ),
     use_universe: bool = typer.Option(
-        False, "--universe", help="Use the reference universe's own positions."
+        False, "--universe", help="The reference DB's own positions (the default)."
     ),
     method: str = typer.Option(
         "historical", "--method", help="historical | parametric | mc | fhs."
     ),
     confidence: float = typer.Option(0.99, "--confidence", help="VaR/ES level, e.g. 0.99."),
     horizon: int = typer.Option(1, "--horizon", help="Horizon in days (simulated paths)."),
+    window: int | None = typer.Option(
+        None, "--window", help="Daily moves of stored history used (default risk.window_days)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Date YYYY-MM-DD (default: the book's last stored close)."
+    ),
     by: str | None = typer.Option(
         None, "--by", help="Also break down by asset_class | desk | strategy | trader | instrument."
     ),
-    scenarios: int | None = typer.Option(None, "--scenarios", help="Number of scenarios."),
+    scenarios: int | None = typer.Option(
+        None, "--scenarios", help="Scenarios drawn by mc and fhs (historical: --window)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """VaR, ES, liquidity-adjusted VaR (part by part) and Euler contributions of a portfolio.
+    """VaR, ES, liquidity-adjusted VaR (part by part) and Euler contributions of the book.
 
-    Losses are positive amounts in the base currency. ES >= VaR; the Euler contributions
-    sum to VaR and ES.
+    Computed from the stored market history of the book's own risk factors, marked at the
+    last stored closes (see ``riskstream history load``). Losses are positive amounts in
+    the base currency. ES >= VaR; the Euler contributions sum to VaR and ES.
     """
     from riskstream.cli.universe import ensure_universe
     from riskstream.core.instruments import Universe
@@ -191,12 +406,13 @@ def risk_command(
         raise InputError("--method", method, f"one of {', '.join(METHODS)}")
     if by is not None and by not in BY_CHOICES:
         raise InputError("--by", by, f"one of {', '.join(BY_CHOICES)}")
-    if (portfolio is None) == (not use_universe):
+    if portfolio is not None and use_universe:
         raise InputError(
-            "--portfolio/--universe", None, "exactly one of --portfolio FILE or --universe"
+            "--portfolio/--universe", None, "at most one of --portfolio FILE or --universe"
         )
     check_confidence(confidence, "--confidence")
     check_horizon(horizon, "--horizon")
+    day = _parse_date(as_of, "--as-of") if as_of is not None else None
     s = settings(ctx)
     universe = ensure_universe(s)
     if portfolio is not None:
@@ -216,13 +432,23 @@ def risk_command(
     }
     if scenarios is not None:
         update["n_scenarios"] = scenarios
-    config = type(s.risk).model_validate({**s.risk.model_dump(), **update})
-    engine = build_engine(universe, config)
+    if window is not None:
+        update["window_days"] = window
+    config = _risk_config(s.risk, update)
+    history = load_history(s)
+    day = day or book_as_of(universe, history)
+    marked, market, implied, marks = mark_to_history(universe, history, day, config.dividend_yield)
+    engine = build_engine(
+        marked, config, history=history, market=market, implied_vol=implied, as_of=day
+    )
     snap = engine.refresh()
     out = snap.as_dict()
     out["instruments"] = len(universe)
     out["positions"] = universe.positions.height
-    out["implied_vol_source"] = "implied from reference option prices (currency zero rates)"
+    out["as_of"] = day.isoformat()
+    out["history"] = engine.history_lineage
+    out["marks"] = marks
+    out["fx_to_base"] = marked.fx_to_base
     if by == "instrument":
         held = np.flatnonzero(engine.qty)
         order = held[np.argsort(-snap.component_es[held], kind="stable")]
@@ -242,6 +468,32 @@ def risk_command(
         print_json(out)
         return
     _print_table(out, by)
+
+
+def load_history(s: Any) -> Any:
+    """The configured history store's market history as in-memory frames."""
+    from riskstream.store.market_history import MarketHistory
+
+    return MarketHistory.from_config(s.store).frames()
+
+
+def _risk_config(base: Any, update: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return type(base).model_validate({**base.model_dump(), **update})
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        field = str(e["loc"][0]) if e["loc"] else "risk"
+        flag = {"window_days": "--window", "n_scenarios": "--scenarios"}.get(field, field)
+        raise InputError(flag, e.get("input"), e["msg"].lower()) from None
+
+
+def _parse_date(text: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, text, "a date YYYY-MM-DD") from None
 
 
 def _print_table(out: dict[str, Any], by: str | None) -> None:
@@ -271,6 +523,11 @@ def _print_table(out: dict[str, Any], by: str | None) -> None:
         for label, v in out["by"][by].items():
             table.add_row(label, f"{v['component_var']:,.0f}", f"{v['component_es']:,.0f}")
         console.print(table)
+    hist = out["history"]
+    console.print(
+        f"history: {hist['observations']} daily moves, {hist['first_date']} to "
+        f"{hist['last_date']} ({hist['source']}); {len(hist['proxies'])} factor(s) proxied"
+    )
     if out["excluded"]:
         console.print(f"{len(out['excluded'])} position(s) excluded (see --json 'excluded')")
 

@@ -748,3 +748,86 @@ def build_factor_history(
         proxies=tuple(proxies),
         gaps={keys[f]: int(gap_days[f]) for f in range(nf) if gap_days[f]},
     )
+
+
+def surface_vols(
+    vols: pl.DataFrame,
+    underlying: list[str | None],
+    moneyness: np.ndarray,
+    expiry_years: np.ndarray,
+    as_of: dt.date,
+) -> np.ndarray:
+    """Implied vols of options read off each underlying's latest stored surface.
+
+    For each option, the surface of its underlying on the last date on or before ``as_of``
+    with stored vols: per stored expiry, linear in vol across moneyness (flat beyond the
+    stored strikes); across expiries, total variance :math:`\\sigma^2 T` linear in ``T``
+    (flat vol beyond the first and last expiry) — the interpolation of
+    :func:`atm_vol_levels`, at the option's own moneyness and expiry.
+
+    Parameters
+    ----------
+    vols : polars.DataFrame
+        The ``vols`` table (:class:`MarketHistoryFrames`).
+    underlying : list of str or None, length n
+        Each option's underlying symbol as stored in ``vols``.
+    moneyness, expiry_years : ndarray of shape (n,)
+        Strike over spot, and years to expiry.
+    as_of : datetime.date
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        NaN where the underlying has no stored surface (or the inputs are not finite).
+    """
+    m = np.asarray(moneyness, dtype=np.float64)
+    t = np.asarray(expiry_years, dtype=np.float64)
+    out = np.full(m.shape, np.nan)
+    names = sorted({u for u in underlying if u is not None})
+    rows = vols.filter(
+        pl.col("underlying").is_in(names)
+        & (pl.col("date") <= as_of)
+        & pl.col("implied_vol").is_finite()
+        & (pl.col("implied_vol") > 0)
+        & (pl.col("expiry_years") > 0)
+    )
+    if rows.height == 0:
+        return out
+    latest = rows.group_by("underlying").agg(pl.col("date").max().alias("last"))
+    rows = (
+        rows.join(latest, on="underlying")
+        .filter(pl.col("date") == pl.col("last"))
+        .sort("underlying", "expiry_years", "moneyness")
+    )
+    who = np.asarray([u if u is not None else "" for u in underlying], dtype=object)
+    for (name,), surf in rows.group_by(["underlying"], maintain_order=True):
+        sel = np.flatnonzero((who == name) & np.isfinite(m) & np.isfinite(t))
+        if sel.size == 0:
+            continue
+        expiries = np.unique(surf["expiry_years"].to_numpy())
+        # vol of every option at its moneyness on each stored expiry: (n_expiries, n_sel)
+        smile = np.stack(
+            [
+                np.interp(
+                    m[sel],
+                    (e := surf.filter(pl.col("expiry_years") == x))["moneyness"].to_numpy(),
+                    e["implied_vol"].to_numpy(),
+                )
+                for x in expiries
+            ]
+        )
+        w = smile**2 * expiries[:, None]  # total variance per expiry
+        tt = np.clip(t[sel], expiries[0], expiries[-1])
+        hi = np.clip(np.searchsorted(expiries, tt, side="left"), 1, max(expiries.size - 1, 1))
+        if expiries.size == 1:
+            out[sel] = smile[0]
+            continue
+        lo = hi - 1
+        cols = np.arange(sel.size)
+        frac = (tt - expiries[lo]) / (expiries[hi] - expiries[lo])
+        var = w[lo, cols] + (w[hi, cols] - w[lo, cols]) * frac
+        vol = np.sqrt(var / tt)
+        # flat in vol beyond the first and last stored expiry
+        vol = np.where(t[sel] < expiries[0], smile[0], vol)
+        out[sel] = np.where(t[sel] > expiries[-1], smile[-1], vol)
+    return out
