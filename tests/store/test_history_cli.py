@@ -1,4 +1,4 @@
-"""`riskstream history load|show`: the JSON contract, fill, and bad files (exit 2, nothing loaded)."""
+"""`riskstream history load|show`: the JSON contract, fill, bad files (exit 2, nothing loaded)."""
 
 from __future__ import annotations
 

@@ -12,59 +12,77 @@ import pytest
 from riskstream.core.errors import InputError, LoadError
 from riskstream.store.history_files import SCHEMAS, read_history_file
 
-PRICES = "date,symbol,close\n"
-CURVES = "date,currency,tenor_years,zero_rate\n"
-VOLS = "date,underlying,expiry_years,moneyness,implied_vol\n"
+HEADER = {
+    "prices": "date,symbol,close",
+    "curves": "date,currency,tenor_years,zero_rate",
+    "vols": "date,underlying,expiry_years,moneyness,implied_vol",
+}
+GOOD = {
+    "prices": "2024-01-02,A,1",
+    "curves": "2024-01-02,USD,1,0.03",
+    "vols": "2024-01-02,S,1,1,0.2",
+}
 
-# (kind, file text, bad line, field, a phrase of what was expected). Each file has a good
-# first data row, so "nothing loaded" means the good rows are refused too.
-BAD = {
-    "unparseable date": ("prices", PRICES + "2024-01-02,A,1\n2024-02-30,A,1\n", 3, "date", "ISO"),
-    "missing column": ("prices", "date,symbol\n2024-01-02,A\n", 1, "close", "a column"),
-    "extra column": ("prices", "date,symbol,close,volume\n2024-01-02,A,1,5\n", 1, "column", "only"),
-    "extra field": (
-        "prices",
-        PRICES + "2024-01-02,A,1\n2024-01-03,A,1,9\n",
-        3,
-        "(extra columns)",
-        "3 fields",
-    ),
-    "missing value": ("prices", PRICES + "2024-01-02,A,1\n2024-01-03,A,\n", 3, "close", "finite"),
-    "non-numeric": ("prices", PRICES + "2024-01-02,A,1\n2024-01-03,A,1.2.3\n", 3, "close", "finite"),
-    "nan": ("prices", PRICES + "2024-01-02,A,1\n2024-01-03,A,nan\n", 3, "close", "finite"),
-    "infinite": ("prices", PRICES + "2024-01-02,A,1\n2024-01-03,A,-inf\n", 3, "close", "finite"),
-    "empty symbol": ("prices", PRICES + "2024-01-02,A,1\n2024-01-03, ,2\n", 3, "symbol", "non-empty"),
-    "repeated key": ("prices", PRICES + "2024-01-02,A,1\n2024-01-02,A,2\n", 3, "key", "line 2"),
-    "negative tenor": ("curves", CURVES + "2024-01-02,USD,1,0.03\n2024-01-02,USD,-1,0.03\n", 3, "tenor_years", ">= 0"),
-    "bad currency": ("curves", CURVES + "2024-01-02,USD,1,0.03\n2024-01-02,usd,1,0.03\n", 3, "currency", "ISO 4217"),
-    "long currency": ("curves", CURVES + "2024-01-02,USD,1,0.03\n2024-01-02,USDX,1,0.03\n", 3, "currency", "ISO 4217"),
-    "repeated tenor": ("curves", CURVES + "2024-01-02,USD,1,0.03\n2024-01-02,USD,1.0,0.04\n", 3, "key", "line 2"),
-    "negative expiry": ("vols", VOLS + "2024-01-02,SPX,1,1,0.2\n2024-01-02,SPX,-0.5,1,0.2\n", 3, "expiry_years", "> 0"),
-    "zero expiry": ("vols", VOLS + "2024-01-02,SPX,1,1,0.2\n2024-01-02,SPX,0,1,0.2\n", 3, "expiry_years", "> 0"),
-    "negative vol": ("vols", VOLS + "2024-01-02,SPX,1,1,0.2\n2024-01-02,SPX,1,1.1,-0.2\n", 3, "implied_vol", "> 0"),
-    "negative moneyness": ("vols", VOLS + "2024-01-02,SPX,1,1,0.2\n2024-01-02,SPX,1,-1,0.2\n", 3, "moneyness", "> 0"),
-}  # fmt: skip
+# (kind, the bad row, its field, a phrase of what was expected). Each file is the header, a
+# good row (line 2), then the bad row (line 3): "nothing loaded" refuses the good row too.
+BAD_ROWS = {
+    "unparseable date": ("prices", "2024-02-30,A,1", "date", "ISO"),
+    "extra field": ("prices", "2024-01-03,A,1,9", "(extra columns)", "3 fields"),
+    "missing value": ("prices", "2024-01-03,A,", "close", "finite"),
+    "non-numeric": ("prices", "2024-01-03,A,1.2.3", "close", "finite"),
+    "nan": ("prices", "2024-01-03,A,nan", "close", "finite"),
+    "infinite": ("prices", "2024-01-03,A,-inf", "close", "finite"),
+    "empty symbol": ("prices", "2024-01-03, ,2", "symbol", "non-empty"),
+    "repeated key": ("prices", "2024-01-02,A,2", "key", "already at line 2"),
+    "negative tenor": ("curves", "2024-01-02,USD,-1,0.03", "tenor_years", ">= 0"),
+    "bad currency": ("curves", "2024-01-02,usd,1,0.03", "currency", "ISO 4217"),
+    "long currency": ("curves", "2024-01-02,USDX,1,0.03", "currency", "ISO 4217"),
+    "repeated tenor": ("curves", "2024-01-02,USD,1.0,0.04", "key", "already at line 2"),
+    "negative expiry": ("vols", "2024-01-02,S,-0.5,1,0.2", "expiry_years", "> 0"),
+    "zero expiry": ("vols", "2024-01-02,S,0,1,0.2", "expiry_years", "> 0"),
+    "negative vol": ("vols", "2024-01-02,S,1,1.1,-0.2", "implied_vol", "> 0"),
+    "negative moneyness": ("vols", "2024-01-02,S,1,-1,0.2", "moneyness", "> 0"),
+}
 
 
-@pytest.mark.parametrize("case", list(BAD))
+@pytest.mark.parametrize("case", list(BAD_ROWS))
 def test_each_bad_row_kind_is_named_and_nothing_returned(case: str, tmp_path: Path) -> None:
-    kind, text, line, field, expected = BAD[case]
+    kind, row, field, expected = BAD_ROWS[case]
     path = tmp_path / "bad.csv"
-    path.write_text(text)
+    path.write_text(f"{HEADER[kind]}\n{GOOD[kind]}\n{row}\n")
     with pytest.raises(LoadError) as info:
         read_history_file(path, kind)
     errors = info.value.errors
-    assert [(e.location, e.field) for e in errors] == [(f"{path}:{line}", field)]
+    assert [(e.location, e.field) for e in errors] == [(f"{path}:3", field)]
     assert expected in errors[0].expected
-    assert f"{path}:{line}: field '{field}' has value" in str(info.value)
+    assert f"{path}:3: field '{field}' has value" in str(info.value)
     assert "nothing loaded" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "field", "value", "expected"),
+    [
+        ("date,symbol", "close", None, "a column named close"),
+        ("date,symbol,close,volume", "column", "volume", "only the columns"),
+    ],
+)
+def test_missing_and_extra_columns_are_named_at_line_1(
+    header: str, field: str, value: str | None, expected: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(f"{header}\n2024-01-02,A,1,5\n")
+    with pytest.raises(LoadError) as info:
+        read_history_file(path, "prices")
+    error = info.value.errors[0]
+    assert (error.location, error.field, error.value) == (f"{path}:1", field, value)
+    assert expected in error.expected
 
 
 def test_every_bad_row_is_listed_in_line_order(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(
-        PRICES
-        + "2024-01-02,A,1\n"  # 2 good
+        HEADER["prices"]
+        + "\n2024-01-02,A,1\n"  # 2 good
         + "2024-01-03,A\n"  # 3 missing close
         + "2024-01-04,A,1,9\n"  # 4 extra field
         + "2024-01-05,A,x\n"  # 5 non-numeric
