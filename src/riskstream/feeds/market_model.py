@@ -74,14 +74,14 @@ VOL_OF_VOL = 0.8
 def smile_shape(
     skew: np.ndarray | float, log_moneyness: np.ndarray | float, years: np.ndarray | float
 ) -> np.ndarray:
-    """The smile factor :math:`1 - s\,x + c\,x^2`, :math:`x = \ln(K/S)/\sqrt{T}`, of the
+    """The smile factor :math:`1 - s\\,x + c\\,x^2`, :math:`x = \\ln(K/S)/\\sqrt{T}`, of the
     surface (:data:`SMILE_SKEW`), before clipping; shapes broadcast."""
     x = log_moneyness / np.sqrt(years)
     return 1.0 - skew * x + SMILE_CURVATURE * x * x
 
 
 def term_shape(years: np.ndarray | float) -> np.ndarray:
-    """The calm term structure factor :math:`1 + b(\sqrt{T} - 1/2)` of the surface."""
+    """The calm term structure factor :math:`1 + b(\\sqrt{T} - 1/2)` of the surface."""
     return 1.0 + TERM_SLOPE * (np.sqrt(years) - 0.5)
 
 
@@ -107,7 +107,7 @@ def surface_vol(
 
 def reversion_fraction(dt: float, half_life: float) -> float:
     """Share of the gap to its target that a mean-reverting level closes in ``dt`` (same
-    units as ``half_life``): :math:`1 - e^{-\kappa\,dt}`, :math:`\kappa = \ln 2 / h`."""
+    units as ``half_life``): :math:`1 - e^{-\\kappa\\,dt}`, :math:`\\kappa = \\ln 2 / h`."""
     kappa = math.log(2.0) / half_life
     return 1.0 - math.exp(-kappa * dt)
 
@@ -120,11 +120,12 @@ def implied_vol_log_move(
     underlying_move: np.ndarray,
     noise: np.ndarray,
 ) -> np.ndarray:
-    """One step of the log implied-volatility level :math:`\ln v`: mean reversion of a share
+    """One step of the log implied-volatility level :math:`\\ln v`: mean reversion of a share
     ``reversion`` (:func:`reversion_fraction`) of the gap to the regime's level, the leverage
-    effect :math:`\ell\, d\ln S` (Black 1976; Christie 1982) and the vol-of-vol shock
+    effect :math:`\\ell\\, d\\ln S` (Black 1976; Christie 1982) and the vol-of-vol shock
     ``noise``. Returns the move, shape of ``iv_log``."""
     return reversion * (target_log - iv_log) + leverage * underlying_move + noise
+
 
 YEAR_NS = 365 * NS_PER_DAY  # ACT/365 year fractions for expiries and maturities
 BOND_REPRICE_NS = NS_PER_S  # bond fair values are refreshed once a simulated second
