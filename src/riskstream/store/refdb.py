@@ -89,6 +89,7 @@ INSTRUMENTS = sa.Table(
     sa.Column("maturity", sa.Date),
     sa.Column("coupon_frequency", sa.SmallInteger),
     sa.Column("rating", sa.String(8)),
+    sa.Column("dividend_yield", sa.Float),
 )
 BOOKS = sa.Table(
     "books",
