@@ -86,9 +86,7 @@ def write_parquet(path: Path, records: list[dict]) -> Path:
 
 
 def read(path: Path, stored: Universe | None = None, replace: bool = False):
-    return read_instruments(
-        path, stored, CLOSES, base_currency="USD", as_of=AS_OF, replace=replace
-    )
+    return read_instruments(path, stored, CLOSES, base_currency="USD", as_of=AS_OF, replace=replace)
 
 
 def errors_of(excinfo: pytest.ExceptionInfo[LoadError]) -> list[str]:
@@ -176,8 +174,11 @@ def test_each_required_field_missing_is_named(tmp_path: Path, cls: str) -> None:
             read(f)
         article = "an" if cls[0] in "aeiou" else "a"
         line = 3 if cls != "equity" else 2
-        assert f"{f}:{line}: field '{field}' has value None; expected {expected} (required for "
-        f"{article} {cls})" in errors_of(excinfo)
+        message = (
+            f"{f}:{line}: field '{field}' has value None; expected {expected} (required for "
+            f"{article} {cls})"
+        )
+        assert message in errors_of(excinfo)
 
 
 def test_bad_values_and_cross_row_errors_are_all_reported(tmp_path: Path) -> None:

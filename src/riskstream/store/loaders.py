@@ -106,6 +106,7 @@ def read_positions_and_books(
             row_errors.append(
                 InputError(name, row[name], f"only the fields {', '.join(FIELDS)}", where)
             )
+        undescribed = False  # a new book without all its columns: reported once, here
         if "book" in row and any(f in row for f in BOOK_FIELDS):
             name = str(row["book"]).strip()
             given = {f: str(row[f]).strip() for f in BOOK_FIELDS if f in row}
@@ -122,6 +123,7 @@ def read_positions_and_books(
                                 where,
                             )
                         )
+                undescribed = any(f not in row for f in BOOK_FIELDS)
                 if not row_errors:
                     new_books[name] = {"book_id": next_book, "name": name, **given}
                     book_names[name] = next_book
@@ -144,8 +146,12 @@ def read_positions_and_books(
             row_errors.append(
                 InputError(f, row[f], "no value unless the book is named by book", where)
             )
-        book_id = _resolve(
-            row, "book", "book_id", book_names, known_books, "a book", where, row_errors
+        book_id = (
+            None
+            if undescribed
+            else _resolve(
+                row, "book", "book_id", book_names, known_books, "a book", where, row_errors
+            )
         )
         instrument_id = _resolve(
             row,
