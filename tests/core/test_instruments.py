@@ -108,3 +108,14 @@ def test_input_error_message_names_field_value_and_expectation() -> None:
     load = LoadError("positions.csv", [error])
     assert "1 bad record(s), nothing loaded" in str(load)
     assert error.as_dict()["location"] == "positions.csv:14"
+
+
+def test_dividend_yield_is_an_optional_fraction() -> None:
+    # A continuous annual yield q: 0 <= q < 1 (0.02 = 2 %); None means no dividends.
+    assert Instrument(**EQUITY).dividend_yield is None
+    assert Instrument(**EQUITY, dividend_yield=0.015).dividend_yield == 0.015
+    for bad in (-0.01, 1.0, 2.5, float("inf")):
+        with pytest.raises(ValidationError, match="dividend_yield"):
+            Instrument(**EQUITY, dividend_yield=bad)
+    frame = records_to_frame([Instrument(**EQUITY, dividend_yield=0.02)], INSTRUMENT_SCHEMA)
+    assert frame["dividend_yield"].to_list() == [0.02]

@@ -179,3 +179,72 @@ def test_load_is_all_or_nothing(
     assert after.height >= before.height
     assert load_positions(good, refdb, replace=True) == 2
     assert refdb.positions().height == 2
+
+
+def test_a_positions_file_creates_the_books_it_describes(
+    refdb: RefDB, small_universe: Universe, tmp_path: Path, names
+) -> None:
+    refdb.save_universe(small_universe)
+    n_books = small_universe.books.height
+    f = tmp_path / "pos.csv"
+    f.write_text(
+        "book,symbol,quantity,desk,strategy,trader\n"
+        f"NEW-1,{names['stock']},10,Equities,Value,jdoe\n"  # created
+        f"NEW-1,{names['bond']},20,,,\n"  # later rows may leave them out
+        f"NEW-2,{names['stock']},5,Macro,Carry,asmith\n"
+        f"{names['book']},{names['future']},-3,,,\n"
+    )
+    assert load_positions(f, refdb) == 4
+    books = refdb.books()
+    assert books.height == n_books + 2
+    new = books.filter(pl.col("name").str.starts_with("NEW-")).rows()
+    assert new == [
+        (n_books, "NEW-1", "Equities", "Value", "jdoe"),
+        (n_books + 1, "NEW-2", "Macro", "Carry", "asmith"),
+    ]
+    assert sorted(refdb.positions(book_id=n_books)["quantity"].to_list()) == [10.0, 20.0]
+    assert refdb.positions(book_id=n_books + 1)["quantity"].to_list() == [5.0]
+
+
+def test_book_columns_must_create_or_agree(
+    refdb: RefDB, small_universe: Universe, tmp_path: Path, names
+) -> None:
+    refdb.save_universe(small_universe)
+    stored = small_universe.books.row(0, named=True)
+    before = (refdb.books(), refdb.positions())
+    f = tmp_path / "pos.csv"
+    f.write_text(
+        "book,book_id,symbol,quantity,desk,strategy,trader\n"
+        f"NEW-1,,{names['stock']},10,Equities,,\n"  # 2: strategy and trader missing
+        f"{stored['name']},,{names['stock']},1,Other desk,,\n"  # 3: changes a stored book
+        f",0,{names['bond']},1,Equities,,\n"  # 4: a book named by id cannot be described
+        f"NEW-3,,{names['stock']},1,D,S,T\n"  # 5: good
+        f"NEW-3,,{names['bond']},1,D,S2,T\n"  # 6: disagrees with line 5
+    )
+    with pytest.raises(LoadError) as info:
+        load_positions(f, refdb)
+    got = [str(e) for e in info.value.errors]
+    src = str(f)
+    assert got == [
+        f"{src}:2: field 'strategy' has value None; expected a strategy name: book 'NEW-1' is "
+        "new, so desk, strategy and trader are all needed to create it",
+        f"{src}:2: field 'trader' has value None; expected a trader name: book 'NEW-1' is "
+        "new, so desk, strategy and trader are all needed to create it",
+        f"{src}:3: field 'desk' has value 'Other desk'; expected {stored['desk']!r}, book "
+        f"{stored['name']!r}'s desk (a positions file creates books, it does not change them)",
+        f"{src}:4: field 'desk' has value 'Equities'; expected no value unless the book is "
+        "named by book",
+        f"{src}:6: field 'strategy' has value 'S2'; expected 'S', book 'NEW-3''s strategy (a "
+        "positions file creates books, it does not change them)",
+    ]
+    assert refdb.books().equals(before[0]) and refdb.positions().equals(before[1])
+
+
+def test_positions_load_from_parquet(tmp_path: Path, small_universe, names) -> None:
+    f = tmp_path / "pos.parquet"
+    pl.DataFrame(
+        {"book": [names["book"], names["book2"]], "symbol": [names["stock"], names["bond"]],
+         "quantity": [100.0, -5.0]}
+    ).write_parquet(f)  # fmt: skip
+    frame = read_positions(f, small_universe)
+    assert frame["quantity"].to_list() == [100.0, -5.0]

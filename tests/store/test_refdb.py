@@ -162,3 +162,47 @@ def test_unreachable_server_is_service_unavailable() -> None:
     db = RefDB("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(ServiceUnavailableError, match=r"127\.0\.0\.1"):
         db.migrate()
+
+
+def test_migration_0004_adds_and_drops_dividend_yield(
+    refdb_url: str, small_universe: Universe
+) -> None:
+    # Upgrade to head, downgrade to 0003 (the column goes, the data stays), upgrade again:
+    # the column is back, null for rows written before it existed.
+    from alembic import command
+    from alembic.config import Config
+
+    from riskstream.store.refdb import MIGRATIONS
+
+    db = RefDB(refdb_url)
+    db.migrate()
+    with_yield = small_universe.instruments.with_columns(
+        dividend_yield=pl.when(pl.col("asset_class") == "equity").then(0.02)
+    )
+    universe = Universe(
+        with_yield,
+        small_universe.books,
+        small_universe.positions,
+        small_universe.base_currency,
+        small_universe.fx_to_base,
+        small_universe.as_of,
+    )
+    db.save_universe(universe)
+    assert db.instruments()["dividend_yield"].equals(with_yield["dividend_yield"])
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(db.engine).get_columns("instruments")}
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert db.revision() == "0003"
+    assert "dividend_yield" not in columns()
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM instruments")).scalar() == len(universe)
+    db.migrate()
+    assert "dividend_yield" in columns()
+    assert db.instruments()["dividend_yield"].null_count() == len(universe)
+    db.close()

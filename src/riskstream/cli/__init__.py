@@ -85,6 +85,8 @@ from riskstream.cli import (  # noqa: E402, F401
     backtest,
     book,
     demo,
+    history,
+    instruments,
     limits,
     models,
     price,

@@ -20,6 +20,7 @@ from riskstream.core.instruments import Universe
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe, universe_summary
 from riskstream.settings import Settings
+from riskstream.store.instrument_loader import SOURCE_KEY, USER_SOURCE
 from riskstream.store.loaders import load_positions
 from riskstream.store.refdb import RefDB
 
@@ -55,16 +56,21 @@ def _save_generated(db: RefDB, config: UniverseConfig) -> Universe:
 
 
 def ensure_universe(settings: Settings) -> Universe:
-    """The universe of ``settings.universe``, from the reference DB when it holds one
-    generated with exactly those settings (instruments, seed, base currency, AUM target,
-    as-of date), else generated and saved there (replacing what was stored).
+    """The universe to work on: a user's own (``riskstream instruments load``) when the
+    reference DB holds one, whatever ``settings.universe`` says; else the universe of
+    ``settings.universe``, from the reference DB when it holds one generated with exactly
+    those settings (instruments, seed, base currency, AUM target, as-of date), else generated
+    and saved there (replacing what was stored).
 
-    Positions loaded since generation (``riskstream positions load``) are kept: the stored
-    universe is returned as it is.
+    Positions loaded since (``riskstream positions load``) are kept: the stored universe is
+    returned as it is.
     """
     db = open_refdb(settings)
     try:
-        if db.meta().get(GENERATOR_KEY) == settings.universe.model_dump_json():
+        meta = db.meta()
+        if meta.get(SOURCE_KEY) == USER_SOURCE:
+            return db.load_universe()
+        if meta.get(GENERATOR_KEY) == settings.universe.model_dump_json():
             return db.load_universe()
         return _save_generated(db, settings.universe)
     finally:
@@ -133,19 +139,34 @@ def load(
 ) -> None:
     """Validate a positions file and load it into the reference DB, all rows or none.
 
-    Columns: book (name) or book_id, symbol or instrument_id, quantity (signed).
+    Columns: book (name) or book_id, symbol or instrument_id, quantity (signed); optional
+    desk, strategy, trader create a book the file names that does not exist yet.
     """
     db = open_refdb(settings(ctx))
     try:
         if not db.has_universe():
             raise RiskstreamError(
-                f"{db!r} holds no reference data; run `riskstream universe generate` first"
+                f"{db!r} holds no reference data; run `riskstream instruments load FILE` "
+                "(your own instruments) or `riskstream universe generate` first"
             )
+        books_before = db.books().height
         written = load_positions(file, db, replace=replace)
         total = db.positions().height
+        books_created = db.books().height - books_before
     finally:
         db.close()
     if as_json:
-        print_json({"file": str(file), "loaded": written, "replace": replace, "positions": total})
+        print_json(
+            {
+                "file": str(file),
+                "loaded": written,
+                "replace": replace,
+                "positions": total,
+                "books_created": books_created,
+            }
+        )
     else:
-        Console().print(f"loaded {written:,} positions from {file}; {total:,} positions in total")
+        created = f"; {books_created:,} books created" if books_created else ""
+        Console().print(
+            f"loaded {written:,} positions from {file}{created}; {total:,} positions in total"
+        )

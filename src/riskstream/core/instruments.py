@@ -77,6 +77,11 @@ class Instrument(_Record):
     maturity: dt.date | None = None
     coupon_frequency: Literal[1, 2, 4, 12] | None = None
     rating: str | None = None
+    dividend_yield: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="continuous annual dividend yield q of an equity or index (0.02 = 2 %); "
+        "its forward is S exp((r - q) T), so an option on it is priced with the same q",
+    )
 
     @model_validator(mode="after")
     def _fields_of_its_class(self) -> Self:
@@ -134,6 +139,7 @@ INSTRUMENT_SCHEMA: dict[str, pl.DataType] = {
     "maturity": pl.Date(),
     "coupon_frequency": pl.Int8(),
     "rating": pl.String(),
+    "dividend_yield": pl.Float64(),
 }
 """Columns of an instrument table, in order (one row per :class:`Instrument`)."""
 

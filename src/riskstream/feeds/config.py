@@ -18,6 +18,10 @@ class UniverseConfig(ConfigModel):
     base_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     aum_base: Annotated[float, Field(gt=0)] = 500_000_000.0  # minimum gross exposure (base ccy)
     as_of: dt.date = dt.date(2024, 6, 28)  # date of the reference prices; expiries follow it
+    # Business days (Mon-Fri) of simulated daily market history written with the universe
+    # (riskstream.feeds.daily_history), ending on as_of: 1,000 is about four years, enough
+    # for a 750-day scenario window plus multi-day horizons.
+    history_days: Annotated[int, Field(ge=2, le=20_000)] = 1_000
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -70,6 +74,40 @@ class RegimeConfig(ConfigModel):
         return self
 
 
+class DailyHistoryConfig(ConfigModel):
+    """Time scales of the simulator's *daily* market history
+    (:func:`riskstream.feeds.daily_history.simulate_daily_history`).
+
+    The tick simulator's regime chain (:class:`RegimeConfig`) runs per simulated minute, with
+    spells of minutes so that a demo session sees every regime; a day of it would mix all
+    three. The daily history keeps the same three regimes with the same volatility
+    multipliers, drifts and jump intensities, the same exit routes
+    (:math:`P_{ij}/(1-P_{ii})` of ``transition_per_min``), but spells at the time scale of
+    real markets: the chain leaves regime ``i`` with probability ``1 / spell_days[i]`` each
+    business day, so spells are geometric with mean ``spell_days[i]``. The defaults, about
+    four and a half months calm, a month volatile and two weeks in crisis, give stationary
+    shares of about 76 % calm, 20 % volatile and 4 % crisis days (the crisis multiplier of
+    2.8 puts the market's volatility near 36 %, a VIX in the 40s, a level reached in the
+    worst episodes only: 1998, 2002, 2008-09, 2011, 2020).
+
+    ``implied_vol_half_life_days`` is the half-life of the implied-volatility level's mean
+    reversion to the regime's model volatility at the daily step (the simulator's
+    ``implied_vol_half_life_s`` is on its compressed minute scale), about a month: the order
+    of the half-life of shocks to the VIX.
+    """
+
+    spell_days: PerRegime = (90.0, 20.0, 10.0)
+    implied_vol_half_life_days: Annotated[float, Field(gt=0)] = 20.0
+
+    @model_validator(mode="after")
+    def _spells(self) -> Self:
+        if any(v < 1.0 for v in self.spell_days):
+            raise ValueError(
+                f"spell_days is {self.spell_days}; expected at least 1 day in each regime"
+            )
+        return self
+
+
 class FlashCrashConfig(ConfigModel):
     """The ``flash-crash`` scenario: a fast fall of the equity market, liquidity evaporating,
     then a partial recovery.
@@ -119,6 +157,7 @@ class SimulatorConfig(ConfigModel):
     min_update_s: Annotated[float, Field(gt=0)] = 60.0  # every instrument moves this often
     event_share: EventShareConfig = EventShareConfig()
     regimes: RegimeConfig = RegimeConfig()
+    daily_history: DailyHistoryConfig = DailyHistoryConfig()
     flash_crash: FlashCrashConfig = FlashCrashConfig()
     idio_jumps_per_day: Annotated[float, Field(ge=0)] = 0.02  # per equity
     idio_jump_sd: Annotated[float, Field(ge=0)] = 0.04

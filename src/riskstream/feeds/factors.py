@@ -94,6 +94,12 @@ NS_TAU_YEARS = 2.0
 1.8 x tau = 3.6 years, as Diebold & Li's lambda = 0.0609 per month peaks it at 30 months)."""
 
 
+def sovereign_market_beta(country: str) -> float:
+    """Yield move of ``country``'s government curve per unit of market log return
+    (:data:`BOND_MARKET_BETA`: emerging issuers sell off with equities, developed ones rally)."""
+    return BOND_MARKET_BETA["emerging" if country in EMERGING_SOVEREIGNS else "developed"]
+
+
 def nelson_siegel_loadings(years: np.ndarray, tau: float = NS_TAU_YEARS) -> np.ndarray:
     """Level, slope and curvature loadings of yields at maturities ``years``.
 
@@ -275,9 +281,8 @@ def build_factor_model(
                 beta = BOND_MARKET_BETA["developed"] - CREDIT_MARKET_BETA[grade]
                 idio[d] = 0.0030 if grade == "IG" else 0.0060
             else:
-                em = country[i] in EMERGING_SOVEREIGNS
-                beta = BOND_MARKET_BETA["emerging" if em else "developed"]
-                idio[d] = 0.0015 if em else 0.0008
+                beta = sovereign_market_beta(country[i])
+                idio[d] = 0.0015 if country[i] in EMERGING_SOVEREIGNS else 0.0008
             rows.append((d, 0, beta))
 
     loadings = np.zeros((len(driver_keys), len(names)))

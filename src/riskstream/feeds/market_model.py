@@ -70,6 +70,63 @@ Surface*, 2006, ch. 7)."""
 VOL_OF_VOL = 0.8
 """Annual volatility of the log implied-volatility level besides its leverage response."""
 
+
+def smile_shape(
+    skew: np.ndarray | float, log_moneyness: np.ndarray | float, years: np.ndarray | float
+) -> np.ndarray:
+    """The smile factor :math:`1 - s\\,x + c\\,x^2`, :math:`x = \\ln(K/S)/\\sqrt{T}`, of the
+    surface (:data:`SMILE_SKEW`), before clipping; shapes broadcast."""
+    x = log_moneyness / np.sqrt(years)
+    return 1.0 - skew * x + SMILE_CURVATURE * x * x
+
+
+def term_shape(years: np.ndarray | float) -> np.ndarray:
+    """The calm term structure factor :math:`1 + b(\\sqrt{T} - 1/2)` of the surface."""
+    return 1.0 + TERM_SLOPE * (np.sqrt(years) - 0.5)
+
+
+def atm_surface_vol(
+    calm: np.ndarray | float, level: np.ndarray | float, years: np.ndarray | float
+) -> np.ndarray:
+    """At-the-money implied volatility :math:`a(T)` of the surface (:data:`SMILE_SKEW`) for an
+    underlying of calm level ``calm`` whose level is now ``level``; shapes broadcast."""
+    return (calm + (level - calm) * np.exp(-years / STRESS_TERM_DECAY_YEARS)) * term_shape(years)
+
+
+def surface_vol(
+    atm: np.ndarray | float,
+    skew: np.ndarray | float,
+    log_moneyness: np.ndarray | float,
+    years: np.ndarray | float,
+) -> np.ndarray:
+    """Implied volatility on the surface at log-moneyness ``ln(K/S)`` and maturity ``years``
+    given its at-the-money level ``atm`` (:func:`atm_surface_vol`): the smile clipped to
+    ``[atm/2, 3 atm]``; shapes broadcast."""
+    return np.clip(atm * smile_shape(skew, log_moneyness, years), 0.5 * atm, 3.0 * atm)
+
+
+def reversion_fraction(dt: float, half_life: float) -> float:
+    """Share of the gap to its target that a mean-reverting level closes in ``dt`` (same
+    units as ``half_life``): :math:`1 - e^{-\\kappa\\,dt}`, :math:`\\kappa = \\ln 2 / h`."""
+    kappa = math.log(2.0) / half_life
+    return 1.0 - math.exp(-kappa * dt)
+
+
+def implied_vol_log_move(
+    iv_log: np.ndarray,
+    target_log: np.ndarray,
+    reversion: float,
+    leverage: float,
+    underlying_move: np.ndarray,
+    noise: np.ndarray,
+) -> np.ndarray:
+    """One step of the log implied-volatility level :math:`\\ln v`: mean reversion of a share
+    ``reversion`` (:func:`reversion_fraction`) of the gap to the regime's level, the leverage
+    effect :math:`\\ell\\, d\\ln S` (Black 1976; Christie 1982) and the vol-of-vol shock
+    ``noise``. Returns the move, shape of ``iv_log``."""
+    return reversion * (target_log - iv_log) + leverage * underlying_move + noise
+
+
 YEAR_NS = 365 * NS_PER_DAY  # ACT/365 year fractions for expiries and maturities
 BOND_REPRICE_NS = NS_PER_S  # bond fair values are refreshed once a simulated second
 
@@ -234,9 +291,8 @@ class MarketModel:
         q = np.where(self.opt_black76, self.opt_rate, 0.0)
         price = self.ref[self.options]
         sigma = bsm_implied_vol(price, S, self.opt_strike, T, self.opt_rate, q, self.opt_call)
-        x = np.log(self.opt_strike / S) / np.sqrt(T)
-        smile = 1.0 - self.opt_skew * x + SMILE_CURVATURE * x * x
-        term = 1.0 + TERM_SLOPE * (np.sqrt(T) - 0.5)
+        smile = smile_shape(self.opt_skew, np.log(self.opt_strike / S), T)
+        term = term_shape(T)
         intrinsic = np.maximum(np.where(self.opt_call, S - self.opt_strike, self.opt_strike - S), 0)
         usable = (smile > 0.55) & (smile < 2.9) & (price > 1.05 * intrinsic + 1e-9)
         usable &= np.isfinite(sigma)
@@ -256,9 +312,7 @@ class MarketModel:
         if u >= len(self.underlyings) or self.underlyings[u] != underlying_id:
             raise KeyError(f"instrument {underlying_id} has no options")
         T = np.asarray(years, dtype=np.float64)
-        anchor, v = self.iv_anchor[u], math.exp(self.iv_log[u])
-        decay = np.exp(-T / STRESS_TERM_DECAY_YEARS)
-        return (anchor + (v - anchor) * decay) * (1.0 + TERM_SLOPE * (np.sqrt(T) - 0.5))
+        return atm_surface_vol(self.iv_anchor[u], math.exp(self.iv_log[u]), T)
 
     def option_vols(self) -> np.ndarray:
         """Implied volatility of every option (in ``self.options`` order) on the surface now
@@ -267,12 +321,8 @@ class MarketModel:
         S = self.fair[self.opt_under]
         v = np.exp(self.iv_log)[self._under_pos]
         anchor = self.iv_anchor[self._under_pos]
-        atm = (anchor + (v - anchor) * np.exp(-T / STRESS_TERM_DECAY_YEARS)) * (
-            1.0 + TERM_SLOPE * (np.sqrt(T) - 0.5)
-        )
-        x = np.log(self.opt_strike / S) / np.sqrt(T)
-        smile = 1.0 - self.opt_skew * x + SMILE_CURVATURE * x * x
-        return np.clip(atm * smile, 0.5 * atm, 3.0 * atm)
+        atm = atm_surface_vol(anchor, v, T)
+        return surface_vol(atm, self.opt_skew, np.log(self.opt_strike / S), T)
 
     def option_prices(self) -> np.ndarray:
         """Fair prices of every option now (Black-Scholes, Black-76 on futures)."""
@@ -337,13 +387,12 @@ class MarketModel:
 
         # Implied volatility: mean reversion to the regime's level, leverage, vol of vol.
         if len(self.underlyings):
-            kappa = math.log(2.0) / cfg.implied_vol_half_life_s
+            reversion = reversion_fraction(dt_s, cfg.implied_vol_half_life_s)
             target = np.log(self.iv_anchor * self.iv_regime_ratio[r])
             under_move = dz[self.driver_of[self.underlyings]]
-            self.iv_log += (
-                (1.0 - math.exp(-kappa * dt_s)) * (target - self.iv_log)
-                + cfg.leverage * under_move
-                + VOL_OF_VOL * math.sqrt(dt_y) * rng.standard_normal(len(self.underlyings))
+            noise = VOL_OF_VOL * math.sqrt(dt_y) * rng.standard_normal(len(self.underlyings))
+            self.iv_log += implied_vol_log_move(
+                self.iv_log, target, reversion, cfg.leverage, under_move, noise
             )
         self.t_ns = int(t_ns)
         self._reprice(t_ns)

@@ -32,7 +32,8 @@ Conventions the rest of Riskstream relies on:
   quote), bonds in units of 1,000 face quoted per 100 (``multiplier`` 10).
 * Reference prices are mid-2024 levels (:mod:`riskstream.feeds.markets`) at
   ``config.as_of``; option prices are Black-Scholes / Black-76 with a skewed volatility
-  smile and zero dividends, bond prices discount at the currency curve plus a spread.
+  smile and zero dividends (so ``dividend_yield`` is left null, meaning zero), bond prices
+  discount at the currency curve plus a spread.
 
 **AUM** (:func:`~riskstream.feeds.exposure.gross_exposure`) is the *gross exposure* of the
 portfolio in the base currency, the "gross method" of the AIFMD (Commission Delegated
@@ -207,7 +208,12 @@ def generate_universe(config: UniverseConfig | None = None) -> Universe:
     fx = asset_classes.fx(counts["fx"], config.as_of)
     bonds = asset_classes.bonds(streams[1], counts["bond"], equities, config.as_of)
     full = pl.concat([equities, futures, options, fx, bonds], how="diagonal_relaxed")
-    full = full.with_columns(instrument_id=pl.int_range(full.height, dtype=pl.Int32))
+    # Dividend yields are left null (zero): the reference option prices are Black-Scholes
+    # with zero dividends (module docstring), and the two must agree.
+    full = full.with_columns(
+        instrument_id=pl.int_range(full.height, dtype=pl.Int32),
+        dividend_yield=pl.lit(None, dtype=pl.Float64),
+    )
     instruments = full.select([pl.col(c).cast(t) for c, t in INSTRUMENT_SCHEMA.items()])
     fx_to_base = {c: rate / usd[config.base_currency] for c, rate in usd.items()}
     books = _books(streams[2])

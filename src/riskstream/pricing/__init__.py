@@ -28,7 +28,7 @@ from riskstream.pricing.bonds import (
     effective_duration,
     key_rate_durations,
 )
-from riskstream.pricing.curves import ZeroCurve
+from riskstream.pricing.curves import KEY_RATE_TENORS_Y, ZeroCurve
 from riskstream.pricing.forwards import (
     ForwardGreeks,
     forward_greeks,
@@ -43,6 +43,7 @@ from riskstream.pricing.implied_vol import black76_implied_vol, bsm_implied_vol
 from riskstream.pricing.kernels import bsm_price_grid, bsm_price_grid_parallel
 
 __all__ = [
+    "KEY_RATE_TENORS_Y",
     "BondRisk",
     "FixedRateBond",
     "ForwardGreeks",

@@ -19,6 +19,11 @@ from numpy.typing import ArrayLike
 
 from riskstream.core.errors import InputError
 
+KEY_RATE_TENORS_Y: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0)
+"""The key-rate pillars (years) of every zero curve Riskstream keeps: the risk engine's curve
+factors and the simulator's daily curve history are both on these tenors (3 months to 30
+years, the usual key-rate set of Ho 1992)."""
+
 
 @dataclass(frozen=True)
 class ZeroCurve:

@@ -12,6 +12,13 @@ A file lists positions, one per row (CSV) or per list item (YAML)::
 
 The book is named by ``book`` (its name) or ``book_id``; the instrument by ``symbol`` or
 ``instrument_id``; ``quantity`` is signed (long > 0, short < 0), in the instrument's units.
+A ``.parquet`` file holds the same columns (its "line" in errors is the 1-based row).
+
+Books: optional columns ``desk``, ``strategy``, ``trader`` create a book that does not exist
+yet (a new user has none): a ``book`` name not in the reference data, given with all three on
+its first row, becomes a new book (next free ``book_id``); its later rows may repeat them
+(they must agree) or leave them empty. For a book that exists they may be given only with its
+stored values: a positions file creates books, it never changes them.
 
 Every row is checked — types (the :class:`~riskstream.core.instruments.Position` model), that
 the book and instrument exist in the reference data, that no (book, instrument) repeats — and
@@ -31,15 +38,22 @@ import yaml
 from pydantic import ValidationError
 
 from riskstream.core.errors import InputError, LoadError
-from riskstream.core.instruments import POSITION_SCHEMA, Position, Universe
+from riskstream.core.instruments import BOOK_SCHEMA, POSITION_SCHEMA, Position, Universe
 from riskstream.store.refdb import RefDB
 
-FIELDS = ("book", "book_id", "symbol", "instrument_id", "quantity")
+FIELDS = ("book", "book_id", "symbol", "instrument_id", "quantity", "desk", "strategy", "trader")
 """Columns (keys) a positions file may use."""
+
+
+BOOK_FIELDS = ("desk", "strategy", "trader")
+"""Columns that describe a book a positions file creates."""
 
 
 def read_positions(path: str | Path, reference: RefDB | Universe) -> pl.DataFrame:
     """Read and validate a positions file against the reference data.
+
+    Positions in books the file creates (``desk``, ``strategy``, ``trader``) carry the new
+    books' ids; :func:`read_positions_and_books` also returns those books.
 
     Parameters
     ----------
@@ -58,17 +72,28 @@ def read_positions(path: str | Path, reference: RefDB | Universe) -> pl.DataFram
     LoadError
         Any row is bad (all bad rows are listed), or the file cannot be read or parsed.
     """
+    return read_positions_and_books(path, reference)[0]
+
+
+def read_positions_and_books(
+    path: str | Path, reference: RefDB | Universe
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`read_positions`, and the books the file creates (:data:`BOOK_SCHEMA`, possibly
+    empty)."""
     path = Path(path)
     source = str(path)
-    rows = _read_rows(path)
+    rows = read_rows(path, FIELDS, "positions")
     if isinstance(reference, RefDB):
         instruments, books = reference.instruments(), reference.books()
     else:
         instruments, books = reference.instruments, reference.books
-    symbols = _unique_index(instruments["symbol"], instruments["instrument_id"])
-    book_names = _unique_index(books["name"], books["book_id"])
+    symbols = unique_index(instruments["symbol"], instruments["instrument_id"])
+    book_names = unique_index(books["name"], books["book_id"])
     known_instruments = set(instruments["instrument_id"].to_list())
     known_books = set(books["book_id"].to_list())
+    stored_books = {r["name"]: r for r in books.iter_rows(named=True)}
+    new_books: dict[str, dict[str, Any]] = {}
+    next_book = max(known_books, default=-1) + 1
 
     errors: list[InputError] = []
     good: list[Position] = []
@@ -81,8 +106,52 @@ def read_positions(path: str | Path, reference: RefDB | Universe) -> pl.DataFram
             row_errors.append(
                 InputError(name, row[name], f"only the fields {', '.join(FIELDS)}", where)
             )
-        book_id = _resolve(
-            row, "book", "book_id", book_names, known_books, "a book", where, row_errors
+        undescribed = False  # a new book without all its columns: reported once, here
+        if "book" in row and any(f in row for f in BOOK_FIELDS):
+            name = str(row["book"]).strip()
+            given = {f: str(row[f]).strip() for f in BOOK_FIELDS if f in row}
+            known = stored_books.get(name) or new_books.get(name)
+            if known is None:
+                for f in BOOK_FIELDS:
+                    if f not in row:
+                        row_errors.append(
+                            InputError(
+                                f,
+                                None,
+                                f"a {f} name: book {name!r} is new, so desk, strategy and "
+                                "trader are all needed to create it",
+                                where,
+                            )
+                        )
+                undescribed = any(f not in row for f in BOOK_FIELDS)
+                if not row_errors:
+                    new_books[name] = {"book_id": next_book, "name": name, **given}
+                    book_names[name] = next_book
+                    known_books.add(next_book)
+                    next_book += 1
+            else:
+                for f, value in given.items():
+                    if value != known[f]:
+                        row_errors.append(
+                            InputError(
+                                f,
+                                value,
+                                f"{known[f]!r}, book {name!r}'s {f} (a positions file creates "
+                                "books, it does not change them)",
+                                where,
+                            )
+                        )
+        elif any(f in row for f in BOOK_FIELDS):
+            f = next(f for f in BOOK_FIELDS if f in row)
+            row_errors.append(
+                InputError(f, row[f], "no value unless the book is named by book", where)
+            )
+        book_id = (
+            None
+            if undescribed
+            else _resolve(
+                row, "book", "book_id", book_names, known_books, "a book", where, row_errors
+            )
         )
         instrument_id = _resolve(
             row,
@@ -123,7 +192,7 @@ def read_positions(path: str | Path, reference: RefDB | Universe) -> pl.DataFram
         good.append(position)
     if errors:
         raise LoadError(source, errors)
-    return pl.DataFrame(
+    positions = pl.DataFrame(
         {
             "book_id": [p.book_id for p in good],
             "instrument_id": [p.instrument_id for p in good],
@@ -131,10 +200,17 @@ def read_positions(path: str | Path, reference: RefDB | Universe) -> pl.DataFram
         },
         schema=POSITION_SCHEMA,
     )
+    created = pl.DataFrame(
+        [{k: b[k] for k in BOOK_SCHEMA} for b in new_books.values()],
+        schema=BOOK_SCHEMA,
+        orient="row",
+    )
+    return positions, created
 
 
 def load_positions(path: str | Path, refdb: RefDB, *, replace: bool = False) -> int:
-    """Validate a positions file and write it to the reference DB in one transaction.
+    """Validate a positions file and write it (and the books it creates) to the reference DB
+    in one transaction.
 
     Parameters
     ----------
@@ -156,19 +232,33 @@ def load_positions(path: str | Path, refdb: RefDB, *, replace: bool = False) -> 
     LoadError
         Any row is bad; nothing is written.
     """
-    positions = read_positions(path, refdb)
-    return refdb.upsert_positions(positions, replace=replace)
+    positions, books = read_positions_and_books(path, refdb)
+    return refdb.upsert_positions(
+        positions, replace=replace, new_books=books if books.height else None
+    )
 
 
 # ---------------------------------------------------------------------------- parsing
 
 
-def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, raw record) pairs of a CSV or YAML file."""
+def read_rows(
+    path: Path, fields: tuple[str, ...], list_key: str
+) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, raw record) pairs of a CSV, YAML or Parquet file.
+
+    Empty CSV cells and null Parquet values are left out of a record (a missing field). A
+    Parquet file has no lines: its "line" is the 1-based row number. ``fields`` names the
+    columns in the error for a CSV without a header; ``list_key`` is the key under which a
+    YAML file may hold its list (``{positions: [...]}``).
+    """
     source = str(path)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".yaml", ".yml"):
-        raise LoadError(source, [InputError("file", source, "a .csv, .yaml or .yml file")])
+    if suffix not in (".csv", ".yaml", ".yml", ".parquet", ".pq"):
+        raise LoadError(
+            source, [InputError("file", source, "a .csv, .yaml, .yml or .parquet file")]
+        )
+    if suffix in (".parquet", ".pq"):
+        return _parquet_rows(path, source)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -177,16 +267,33 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise LoadError(
             source, [InputError("file", source, f"a readable UTF-8 file ({exc})")]
         ) from None
-    return _csv_rows(text, source) if suffix == ".csv" else _yaml_rows(text, source)
+    if suffix == ".csv":
+        return _csv_rows(text, source, fields)
+    return _yaml_rows(text, source, list_key)
 
 
-def _csv_rows(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
+def _parquet_rows(path: Path, source: str) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        frame = pl.read_parquet(path)
+    except FileNotFoundError:
+        raise LoadError(source, [InputError("file", source, "an existing file")]) from None
+    except Exception as exc:  # polars raises several types for a damaged file
+        raise LoadError(
+            source, [InputError("file", source, f"a readable Parquet file ({exc})")]
+        ) from None
+    return [
+        (i + 1, {k: v for k, v in row.items() if v is not None and v != ""})
+        for i, row in enumerate(frame.iter_rows(named=True))
+    ]
+
+
+def _csv_rows(text: str, source: str, fields: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(text.splitlines(keepends=True), skipinitialspace=True)
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise LoadError(
             source,
-            [InputError("header", "", f"a header naming {', '.join(FIELDS)}", f"{source}:1")],
+            [InputError("header", "", f"a header naming {', '.join(fields)}", f"{source}:1")],
         )
     reader.fieldnames = header
     rows = []
@@ -203,7 +310,7 @@ def _csv_rows(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def _yaml_rows(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
+def _yaml_rows(text: str, source: str, list_key: str) -> list[tuple[int, dict[str, Any]]]:
     try:
         data = yaml.safe_load(text)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -213,9 +320,9 @@ def _yaml_rows(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
         raise LoadError(
             source, [InputError("yaml", getattr(exc, "problem", str(exc)), "valid YAML", where)]
         ) from None
-    if isinstance(data, dict) and set(data) == {"positions"}:
-        data = data["positions"]
-        root = next(v for k, v in root.value if k.value == "positions")
+    if isinstance(data, dict) and set(data) == {list_key}:
+        data = data[list_key]
+        root = next(v for k, v in root.value if k.value == list_key)
     if data is None:
         return []
     if not isinstance(data, list):
@@ -223,9 +330,9 @@ def _yaml_rows(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
             source,
             [
                 InputError(
-                    "positions",
+                    list_key,
                     type(data).__name__,
-                    "a list of positions, or a mapping {positions: [...]}",
+                    f"a list of {list_key}, or a mapping {{{list_key}: [...]}}",
                     f"{source}:1",
                 )
             ],
@@ -233,11 +340,11 @@ def _yaml_rows(text: str, source: str) -> list[tuple[int, dict[str, Any]]]:
     rows = []
     for node, item in zip(root.value, data, strict=True):
         line = node.start_mark.line + 1
-        rows.append((line, item if isinstance(item, dict) else {"(position)": item}))
+        rows.append((line, item if isinstance(item, dict) else {f"({list_key[:-1]})": item}))
     return rows
 
 
-def _unique_index(names: pl.Series, ids: pl.Series) -> dict[str, int | None]:
+def unique_index(names: pl.Series, ids: pl.Series) -> dict[str, int | None]:
     """name → id; a name used twice maps to ``None`` (ambiguous)."""
     index: dict[str, int | None] = {}
     for name, id_ in zip(names.to_list(), ids.to_list(), strict=True):

@@ -89,6 +89,7 @@ INSTRUMENTS = sa.Table(
     sa.Column("maturity", sa.Date),
     sa.Column("coupon_frequency", sa.SmallInteger),
     sa.Column("rating", sa.String(8)),
+    sa.Column("dividend_yield", sa.Float),
 )
 BOOKS = sa.Table(
     "books",
@@ -331,7 +332,13 @@ class RefDB:
             where = POSITIONS.c.book_id == book_id if book_id is not None else None
             return _read(conn, POSITIONS, POSITION_SCHEMA, "book_id", "instrument_id", where=where)
 
-    def upsert_positions(self, positions: pl.DataFrame, *, replace: bool = False) -> int:
+    def upsert_positions(
+        self,
+        positions: pl.DataFrame,
+        *,
+        replace: bool = False,
+        new_books: pl.DataFrame | None = None,
+    ) -> int:
         """Set the quantity of each (book, instrument) given, in one transaction.
 
         Parameters
@@ -340,6 +347,8 @@ class RefDB:
             Rows with :data:`POSITION_SCHEMA` columns; each pair at most once.
         replace : bool
             Delete every other position first (the file is the whole portfolio).
+        new_books : polars.DataFrame, optional
+            Books (:data:`BOOK_SCHEMA`) to insert or update first, in the same transaction.
 
         Returns
         -------
@@ -353,8 +362,14 @@ class RefDB:
         sqlalchemy.exc.IntegrityError
             A book or instrument does not exist (nothing is written).
         """
+        before = (BOOKS, new_books, BOOK_SCHEMA, ("book_id",)) if new_books is not None else None
         return self._upsert(
-            POSITIONS, positions, POSITION_SCHEMA, ("book_id", "instrument_id"), replace=replace
+            POSITIONS,
+            positions,
+            POSITION_SCHEMA,
+            ("book_id", "instrument_id"),
+            replace=replace,
+            before=before,
         )
 
     def _upsert(
@@ -365,27 +380,47 @@ class RefDB:
         key: tuple[str, ...],
         *,
         replace: bool = False,
+        before: tuple[sa.Table, pl.DataFrame, dict[str, pl.DataType], tuple[str, ...]]
+        | None = None,
     ) -> int:
-        frame = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
-        if not frame.select(key).is_unique().all():
-            dup = frame.filter(frame.select(key).is_duplicated()).row(0, named=True)
-            raise InputError(",".join(key), tuple(dup[k] for k in key), "each key at most once")
+        frame = _checked(frame, schema, key)
         with self.transaction() as conn:
+            if before is not None:  # e.g. new books, in the same transaction as positions
+                _upsert_in(conn, before[0], _checked(*before[1:]), before[2], before[3])
             if replace:
                 conn.execute(table.delete())
-            if frame.height:
-                dialect = conn.dialect.name
-                if dialect == "sqlite":
-                    from sqlalchemy.dialects.sqlite import insert
-                else:
-                    from sqlalchemy.dialects.postgresql import insert
-                stmt = insert(table)
-                updates = {c: stmt.excluded[c] for c in schema if c not in key}
-                conn.execute(
-                    stmt.on_conflict_do_update(index_elements=list(key), set_=updates),
-                    frame.to_dicts(),
-                )
+            _upsert_in(conn, table, frame, schema, key)
         return frame.height
+
+
+def _checked(
+    frame: pl.DataFrame, schema: dict[str, pl.DataType], key: tuple[str, ...]
+) -> pl.DataFrame:
+    frame = frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+    if not frame.select(key).is_unique().all():
+        dup = frame.filter(frame.select(key).is_duplicated()).row(0, named=True)
+        raise InputError(",".join(key), tuple(dup[k] for k in key), "each key at most once")
+    return frame
+
+
+def _upsert_in(
+    conn: Connection,
+    table: sa.Table,
+    frame: pl.DataFrame,
+    schema: dict[str, pl.DataType],
+    key: tuple[str, ...],
+) -> None:
+    if not frame.height:
+        return
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(table)
+    updates = {c: stmt.excluded[c] for c in schema if c not in key}
+    conn.execute(
+        stmt.on_conflict_do_update(index_elements=list(key), set_=updates), frame.to_dicts()
+    )
 
 
 def _insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
