@@ -471,10 +471,31 @@ def risk_command(
 
 
 def load_history(s: Any) -> Any:
-    """The configured history store's market history as in-memory frames."""
+    """The configured history store's market history (``settings.store.history``) as
+    :class:`~riskstream.risk.factor_history.MarketHistoryFrames`."""
+    from riskstream.risk.factor_history import MarketHistoryFrames
     from riskstream.store.market_history import MarketHistory
 
-    return MarketHistory.from_config(s.store).frames()
+    store = MarketHistory.from_config(s.store)
+    versions = ", ".join(f"{k} v{store.version(k)}" for k in ("prices", "curves", "vols"))
+    return MarketHistoryFrames(
+        store.prices(), store.curves(), store.vols(), f"history store {store.root} ({versions})"
+    )
+
+
+def simulated_history(universe: Any, days: int, seed: int, config: Any = None) -> Any:
+    """The tick simulator's daily history of ``universe`` (``days`` business days ending on
+    its as-of date, :func:`riskstream.feeds.daily_history.simulate_daily_history`) as
+    :class:`~riskstream.risk.factor_history.MarketHistoryFrames` — for benches and tests
+    that run the simulator without a history store."""
+    from riskstream.feeds.config import SimulatorConfig
+    from riskstream.feeds.daily_history import simulate_daily_history
+    from riskstream.risk.factor_history import MarketHistoryFrames
+
+    d = simulate_daily_history(universe, config or SimulatorConfig(), days, seed)
+    return MarketHistoryFrames(
+        d.prices, d.curves, d.vols, f"simulator daily history ({days} business days, seed {seed})"
+    )
 
 
 def _risk_config(base: Any, update: dict[str, Any]) -> Any:
