@@ -79,7 +79,7 @@ def _regime_switch(
 
 
 def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
-    from riskstream.cli.risk import build_engine
+    from riskstream.cli.risk import build_engine, simulated_history
     from riskstream.md.engine import MarketDataEngine
     from riskstream.risk.config import RiskConfig
     from riskstream.risk.stage import RiskStage
@@ -87,12 +87,16 @@ def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
     universe, sim = _market(args)
     risk_cfg = RiskConfig(
         n_scenarios=args.scenarios,
+        window_days=args.scenarios,  # historical simulation: one scenario per daily move
         snapshot_interval_ms=int(args.snapshot_s * 1000),
         horizons_days=(1,),
         confidence_levels=(0.99,),
         regime_conditional=acting and args.regime,
     )
-    engine = build_engine(universe, risk_cfg)
+    # Scenarios from the simulator's own daily history of this universe (the market model
+    # the flash crash runs on), window_days + 1 business days ending today.
+    history = simulated_history(universe, risk_cfg.window_days + 1, args.seed)
+    engine = build_engine(universe, risk_cfg, history=history)
     md = MarketDataEngine(len(universe), market_state=engine.market)
     risk_stage = RiskStage(engine)
     first = engine.refresh(sim.now_ns)

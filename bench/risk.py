@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from riskstream.cli.risk import build_engine
+from riskstream.cli.risk import build_engine, simulated_history
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe
 from riskstream.risk.config import RiskConfig
@@ -78,11 +78,13 @@ def main() -> None:
     universe = generate_universe(UniverseConfig(instruments=args.instruments, seed=args.seed))
     config = RiskConfig(
         n_scenarios=args.scenarios,
+        window_days=args.scenarios,  # historical simulation: one scenario per window
         horizons_days=tuple(int(h) for h in args.horizons.split(",")),
         seed=args.seed,
         threads=args.threads,
     )
-    engine = build_engine(universe, config)
+    days = config.window_days + max(config.horizons_days)  # window + h - 1 moves
+    engine = build_engine(universe, config, history=simulated_history(universe, days, args.seed))
     snap = engine.refresh()  # warm-up: numba compilation, first full computation
     build_s = time.perf_counter() - started
 

@@ -28,8 +28,7 @@ from riskstream.core.instruments import (
 from riskstream.core.state import MarketState
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.engine import RiskEngine
-from riskstream.risk.factors import build_factor_space
-from riskstream.risk.factors import FactorSpace
+from riskstream.risk.factors import FactorSpace, build_factor_space
 from riskstream.risk.scenarios import ScenarioSet
 
 AS_OF = dt.datetime(2026, 6, 1, 15, 0, tzinfo=dt.UTC)

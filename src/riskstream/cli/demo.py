@@ -23,7 +23,7 @@ from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
 from riskstream.cli.regime import RegimeSwitch, demo_regime_stage, ensure_demo_model
-from riskstream.cli.risk import build_engine
+from riskstream.cli.risk import build_engine, load_history
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
 from riskstream.limits.stage import build_limits_stage
@@ -53,7 +53,15 @@ def build_stages(
     """
     market_state = MarketState(len(universe))
     md = MdStage(len(universe), cfg.md, market_state)
-    risk = RiskStage(build_engine(universe, cfg.risk, market=market_state, clock=simulator.clock))
+    risk = RiskStage(
+        build_engine(
+            universe,
+            cfg.risk,
+            history=load_history(cfg),
+            market=market_state,
+            clock=simulator.clock,
+        )
+    )
 
     def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
         batch = md.drain_quarantine()

@@ -185,7 +185,7 @@ def budgets(
     reference prices (``riskstream risk``'s engine); the allocation is proportional to
     them (``--method euler``) or equal.
     """
-    from riskstream.cli.risk import build_engine
+    from riskstream.cli.risk import build_engine, load_history
     from riskstream.cli.universe import ensure_universe
     from riskstream.core.errors import InputError
     from riskstream.limits.budget import RiskBudget
@@ -196,7 +196,7 @@ def budgets(
         raise InputError("--by", by, "one of strategy, trader, desk")
     cfg = settings(ctx)
     universe = ensure_universe(cfg)
-    engine = build_engine(universe, cfg.risk)
+    engine = build_engine(universe, cfg.risk, history=load_history(cfg))
     snap = engine.refresh()
     contrib = allocate_to_positions(snap.component_var, engine.pos_inst, engine.pos_qty)
     if total is None:
