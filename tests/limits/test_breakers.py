@@ -4,10 +4,12 @@ run (flash crash included), and the halts survive a restart."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
-from riskstream.cli.risk import build_engine
+from riskstream.cli.risk import build_engine, simulated_history
 from riskstream.core.clock import ManualClock
 from riskstream.core.events import empty_events
 from riskstream.core.instruments import Universe
@@ -34,13 +36,19 @@ from riskstream.store.refdb import RefDB
 
 S = 10**9
 T0 = 1_000 * S  # event time of the first batch
-RISK = RiskConfig(n_scenarios=500, horizons_days=(1,), confidence_levels=(0.99,))
+RISK = RiskConfig(window_days=250, horizons_days=(1,), confidence_levels=(0.99,))
 MANAGER = Actor("meg", Role.RISK_MANAGER)
 
 
 @pytest.fixture(scope="module")
 def universe() -> Universe:
     return generate_universe(UniverseConfig(instruments=300, seed=3))
+
+
+@functools.cache
+def _history(universe: Universe):
+    """The simulator's daily history of the universe: the window's 250 moves."""
+    return simulated_history(universe, RISK.window_days + 1, seed=3)
 
 
 def _quote_all(market: MarketState, now_ns: int, half_spread: float = 5e-4) -> None:
@@ -51,7 +59,7 @@ def _quote_all(market: MarketState, now_ns: int, half_spread: float = 5e-4) -> N
 
 
 def _stage(universe: Universe, limits: list[LimitDefinition], store=None, **cfg) -> LimitsStage:
-    risk_stage = RiskStage(build_engine(universe, RISK))
+    risk_stage = RiskStage(build_engine(universe, RISK, history=_history(universe)))
     _quote_all(risk_stage.engine.market, T0)
     risk_stage.last = risk_stage.engine.refresh(T0)
     config = LimitsConfig(schedule_periods=4, schedule_horizon_s=4.0, **cfg)
@@ -226,8 +234,12 @@ def test_no_trip_in_a_normal_simulated_run_with_a_flash_crash(universe) -> None:
     sim = MarketSimulator(
         universe, SimulatorConfig(seed=5, events_per_s=4_000, flash_crash=crash), "flash-crash"
     )
-    engine = build_engine(universe, RISK.model_copy(update={"snapshot_interval_ms": 1000}),
-                          market=MarketState(len(universe)))  # fmt: skip
+    engine = build_engine(
+        universe,
+        RISK.model_copy(update={"snapshot_interval_ms": 1000}),
+        history=_history(universe),
+        market=MarketState(len(universe)),
+    )
     md = MarketDataEngine(len(universe), market_state=engine.market)
     risk_stage = RiskStage(engine)
     stage = build_limits_stage(risk_stage, md, [], LimitsConfig())

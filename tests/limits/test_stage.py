@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from riskstream.cli.risk import build_engine
+from riskstream.cli.risk import build_engine, simulated_history
 from riskstream.core.events import empty_events
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe
@@ -26,8 +26,9 @@ from riskstream.risk.stage import RiskStage
 @pytest.fixture(scope="module")
 def risk_stage() -> RiskStage:
     universe = generate_universe(UniverseConfig(instruments=300, seed=3))
-    config = RiskConfig(n_scenarios=500, horizons_days=(1,), confidence_levels=(0.99,))
-    stage = RiskStage(build_engine(universe, config))
+    config = RiskConfig(window_days=250, horizons_days=(1,), confidence_levels=(0.99,))
+    history = simulated_history(universe, config.window_days + 1, seed=3)
+    stage = RiskStage(build_engine(universe, config, history=history))
     stage.last = stage.engine.refresh(0)
     return stage
 
