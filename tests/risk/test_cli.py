@@ -1,4 +1,4 @@
-"""`riskstream var` and `riskstream risk`."""
+"""`riskstream var` and `riskstream risk` (on stored market history, real data included)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,34 @@ from riskstream.risk.measures import var_es
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RISKSTREAM_STORE__DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RISKSTREAM_UNIVERSE__INSTRUMENTS", "300")
+    monkeypatch.setenv("RISKSTREAM_UNIVERSE__HISTORY_DAYS", "200")
     monkeypatch.setenv("RISKSTREAM_RISK__N_SCENARIOS", "500")
-    monkeypatch.setenv("RISKSTREAM_RISK__HISTORY_DAYS", "600")
+    monkeypatch.setenv("RISKSTREAM_RISK__WINDOW_DAYS", "150")
     monkeypatch.delenv("RISKSTREAM_CONFIG", raising=False)
     return tmp_path
+
+
+def stored_universe():
+    """The configured reference universe with its simulated daily history in the history
+    store (``universe.history_days`` business days from the simulator's market model),
+    as ``riskstream universe generate`` leaves them."""
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.config import load_config
+    from riskstream.feeds.config import SimulatorConfig
+    from riskstream.feeds.daily_history import simulate_daily_history
+    from riskstream.settings import Settings
+    from riskstream.store.market_history import MarketHistory
+
+    s = load_config(Settings)
+    universe = ensure_universe(s)
+    store = MarketHistory.from_config(s.store)
+    if not store.exists("prices"):
+        daily = simulate_daily_history(
+            universe, SimulatorConfig(), s.universe.history_days, s.universe.seed
+        )
+        for kind, frame in daily.tables().items():
+            store.load(frame, kind, "simulator")
+    return s, universe
 
 
 def run(*args: str):
@@ -75,6 +99,7 @@ def test_var_rejects_nan_and_ambiguous_columns(tmp_path):
 
 
 def test_risk_universe_json(env):
+    stored_universe()
     result = run("risk", "--universe", "--confidence", "0.975", "--by", "desk", "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output.strip().splitlines()[-1])
@@ -92,14 +117,15 @@ def test_risk_universe_json(env):
         .splitlines()[-1]
     )
     assert again["lineage_id"] == out["lineage_id"] and again["var"] == out["var"]
+    # the history used: the last 150 daily moves of the stored simulated history
+    hist = out["history"]
+    assert hist["observations"] == 150 and hist["window_days"] == 150
+    assert hist["source"].startswith("history store") and hist["last_date"] == out["as_of"]
+    assert out["as_of"] == "2024-06-28" and hist["proxies"] == []
 
 
 def test_risk_portfolio_file_and_bad_input(env):
-    from riskstream.cli.universe import ensure_universe
-    from riskstream.core.config import load_config
-    from riskstream.settings import Settings
-
-    universe = ensure_universe(load_config(Settings))
+    _, universe = stored_universe()
     sym = universe.instruments["symbol"].to_list()
     book = universe.books["name"][0]
     path = env / "pos.csv"
@@ -117,20 +143,23 @@ def test_risk_portfolio_file_and_bad_input(env):
     assert result.exception is not None and "NOPE" in str(result.exception)
     result = run("risk", "--universe", "--method", "magic")
     assert isinstance(result.exception, InputError) and result.exception.field == "--method"
+    # 199 stored moves: a 195-day window at a 10-day horizon needs 204, never shortened
+    result = run("risk", "--window", "195", "--horizon", "10", "--json")
+    assert isinstance(result.exception, InputError) and result.exception.field == "window_days"
+    assert "195 + 10 - 1 = 204 daily moves" in str(result.exception)
+    assert "holds 199 (2023-09-25 to 2024-06-28)" in str(result.exception)
+    result = run("risk", "--as-of", "2024-13-01")
+    assert isinstance(result.exception, InputError) and result.exception.field == "--as-of"
 
 
 def test_engine_values_options_at_their_quotes(env):
     # Implied vols are solved from the reference prices (riskstream.pricing implied-vol
     # solver) at each option's currency zero rate, so the engine's model value of every
     # option at today's spot reproduces its quote (the grid node at zero move is exact).
-    from riskstream.cli.risk import build_engine
-    from riskstream.cli.universe import ensure_universe
-    from riskstream.core.config import load_config
-    from riskstream.settings import Settings
+    from riskstream.cli.risk import build_engine, load_history
 
-    s = load_config(Settings)
-    universe = ensure_universe(s)
-    engine = build_engine(universe, s.risk)
+    s, universe = stored_universe()
+    engine = build_engine(universe, s.risk, history=load_history(s))
     inst = universe.instruments
     opts = engine.opt_ids
     quote = inst["ref_price"].to_numpy()[opts] * engine.multiplier[opts] * engine.fx[opts]
@@ -146,17 +175,13 @@ def test_engine_values_options_at_their_quotes(env):
 def test_demo_risk_stage_reads_the_md_market_state(env):
     # The demo's risk stage runs on the live MarketState that md writes: until quotes
     # arrive every position is excluded (no made-up prices), then VaR is live.
-    from riskstream.cli.risk import build_engine
-    from riskstream.cli.universe import ensure_universe
-    from riskstream.core.config import load_config
+    from riskstream.cli.risk import build_engine, load_history
     from riskstream.core.state import MarketState
     from riskstream.risk.stage import RiskStage
-    from riskstream.settings import Settings
 
-    cfg = load_config(Settings)
-    universe = ensure_universe(cfg)
+    cfg, universe = stored_universe()
     state = MarketState(len(universe))
-    stage = RiskStage(build_engine(universe, cfg.risk, market=state))
+    stage = RiskStage(build_engine(universe, cfg.risk, history=load_history(cfg), market=state))
     t0 = 1_719_590_400_000_000_000
     stage.on_batch(np.zeros(0), t0)  # no quotes yet: every position excluded, VaR 0
     assert stage.last.headline.var == 0.0 and len(stage.last.excluded) == universe.positions.height
