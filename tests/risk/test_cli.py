@@ -283,3 +283,100 @@ def test_historical_var_es_of_a_real_book_match_an_independent_computation(real_
     assert hist["last_date"] == "2018-12-31" == out["as_of"]
     assert hist["first_date"] == str(wide["date"][-500]) and hist["proxies"] == []
     assert out["positions"] == 5 and out["excluded"] == []
+
+
+def test_risk_lists_proxies_marks_options_on_the_stored_surface_and_fx_from_pairs(
+    real_book,
+):
+    # Add to the real book: MSFT with only its last 300 closes (proxied by its sector's
+    # equal-weighted move before), a EUR stock with EURUSD closes (translation at the
+    # stored rate), and an AAPL call without a close of its own (priced by the model at
+    # the vol read off AAPL's stored surface).
+    from skfolio.datasets import load_sp500_dataset
+
+    from riskstream.pricing import bsm_price
+
+    tmp, prices = real_book
+    dates = prices.filter(pl.col("symbol") == "SPX")["date"]
+    n = dates.len()
+    msft = load_sp500_dataset()["MSFT"]
+    msft = msft[msft.index <= "2018-12-31"].iloc[-300:]
+    eurusd = 1.10 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.005, n)))
+    extra = pl.concat(
+        [
+            pl.DataFrame(
+                {"date": list(msft.index.date), "symbol": "MSFT", "close": msft.to_numpy()},
+                schema={"date": pl.Date, "symbol": pl.String, "close": pl.Float64},
+            ),
+            pl.DataFrame({"date": dates, "symbol": "EURUSD", "close": eurusd}),
+            pl.DataFrame({"date": dates, "symbol": "SAP", "close": np.linspace(90, 110, n)}),
+        ]
+    )
+    (tmp / "extra.csv").write_text(extra.write_csv())
+    atm = 0.25 + 0.05 * np.sin(np.arange(n) / 40)
+    vols = pl.DataFrame(
+        {
+            "date": np.repeat(dates.to_numpy(), 4),
+            "underlying": "AAPL",
+            "expiry_years": np.tile([0.1, 0.1, 0.5, 0.5], n),
+            "moneyness": np.tile([0.9, 1.1, 0.9, 1.1], n),
+            "implied_vol": np.repeat(atm, 4),
+        }
+    )
+    (tmp / "vols.csv").write_text(vols.write_csv())
+    (tmp / "more.csv").write_text(
+        "symbol,asset_class,currency,multiplier,sector,underlying,strike,expiry,right,"
+        "exercise,ref_price\n"
+        "MSFT,equity,USD,1,stock,,,,,,\n"
+        "SAP,equity,EUR,1,,,,,,,\n"
+        "AAPL 190315C40,option,USD,100,,AAPL,40,2019-03-15,call,european,1.0\n"
+    )
+    (tmp / "more_pos.csv").write_text(
+        "book,symbol,quantity\nreal,MSFT,500\nreal,SAP,100\nreal,AAPL 190315C40,10\n"
+    )
+    for args in (
+        ("history", "load", str(tmp / "extra.csv")),
+        ("history", "load", str(tmp / "vols.csv"), "--kind", "vols"),
+        ("instruments", "load", str(tmp / "more.csv")),
+        ("positions", "load", str(tmp / "more_pos.csv")),
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+    result = run("risk", "--window", "500", "--by", "instrument", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out["excluded"] == [] and out["positions"] == 8
+    (proxy,) = out["history"]["proxies"]
+    assert proxy["factor"] == "EQ:MSFT" and proxy["days"] == 201
+    assert proxy["proxy"].startswith("sector stock (3 equities")
+    assert "299 overlapping days" in proxy["reason"]
+    assert out["history"]["series"]["VOL:EQ:AAPL"].startswith("vols:AAPL (ATM 30-day")
+    assert out["history"]["series"]["FX:EUR"] == "prices:EURUSD^1 (log return)"
+    assert out["fx_to_base"]["EUR"] == pytest.approx(eurusd[-1], rel=1e-12)
+    marks = out["marks"]
+    assert marks["option_vols_from_surface"] == 1 and marks["options_priced_by_model"] == 1
+    # the option's model value at the stored surface's vol (flat in strike: atm[-1])
+    from riskstream.cli.risk import build_engine, load_history, mark_to_history
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.config import load_config
+    from riskstream.settings import Settings
+
+    s = load_config(Settings)
+    universe = ensure_universe(s)
+    history = load_history(s)
+    day = dt.date(2018, 12, 31)
+    marked, market, iv, _ = mark_to_history(universe, history, day, 0.0)
+    engine = build_engine(
+        marked,
+        s.risk.model_copy(update={"window_days": 500}),
+        history=history,
+        market=market,
+        implied_vol=iv,
+        as_of=day,
+    )
+    opt = int(np.flatnonzero(engine.symbol == "AAPL 190315C40")[0])
+    assert iv[opt] == pytest.approx(atm[-1], rel=1e-12)
+    aapl = prices.filter((pl.col("symbol") == "AAPL") & (pl.col("date") == day))["close"][0]
+    years = (dt.date(2019, 3, 15) - day).days / 365.0
+    price = bsm_price(aapl, 40.0, years, engine.rate[opt], 0.0, atm[-1], True)
+    assert market.mid[opt] == pytest.approx(float(price), rel=1e-12)

@@ -20,6 +20,7 @@ from riskstream.risk.factor_history import (
     build_factor_history,
     chained_moves,
     series_moves,
+    surface_vols,
 )
 from riskstream.risk.factors import build_factor_space
 from tests.risk.helpers import _inst
@@ -238,6 +239,36 @@ def test_vol_factor_is_the_30_day_atm_vol_interpolated():
     np.testing.assert_allclose(
         fh.moves[:, fh.keys.index("VOL:EQ:ACME")], np.diff(np.log(levels)), atol=1e-12
     )
+
+
+def test_surface_vols_read_the_latest_surface_at_each_options_strike_and_expiry():
+    # A stored grid of 2 expiries x 3 moneyness on two dates; options read the latest
+    # date's: exact at nodes, linear in moneyness, linear in total variance across
+    # expiries, flat beyond the ends; an unknown underlying gets NaN.
+    t1, t2 = 0.25, 1.0
+    grid = {(t1, 0.9): 0.30, (t1, 1.0): 0.25, (t1, 1.1): 0.22}
+    grid |= {(t2, 0.9): 0.28, (t2, 1.0): 0.26, (t2, 1.1): 0.25}
+    rows = [(D0, "X", t, m, v + 0.5) for (t, m), v in grid.items()]  # older, ignored
+    rows += [(D0 + dt.timedelta(1), "X", t, m, v) for (t, m), v in grid.items()]
+    vols = pl.DataFrame(
+        rows,
+        schema={
+            "date": pl.Date,
+            "underlying": pl.String,
+            "expiry_years": pl.Float64,
+            "moneyness": pl.Float64,
+            "implied_vol": pl.Float64,
+        },
+        orient="row",
+    )
+    m = np.array([1.0, 0.95, 1.0, 1.0, 0.8, 1.0])
+    t = np.array([t1, t1, 0.5, 2.0, 0.1, 0.5])
+    got = surface_vols(vols, ["X", "X", "X", "X", "X", "Y"], m, t, D0 + dt.timedelta(5))
+    w = 0.25**2 * t1 + (0.26**2 * t2 - 0.25**2 * t1) * (0.5 - t1) / (t2 - t1)
+    expect = [0.25, 0.275, np.sqrt(w / 0.5), 0.26, 0.30, np.nan]
+    np.testing.assert_allclose(got, expect, rtol=1e-12)
+    # as of the first date, the older surface
+    assert surface_vols(vols, ["X"], np.ones(1), np.full(1, t1), D0)[0] == pytest.approx(0.75)
 
 
 # ------------------------------------------------------------------------ proxies
