@@ -220,12 +220,12 @@ def _wide(
     out = np.full((calendar.size, len(names)), np.nan)
     if not names or frame.height == 0:
         return out
-    col = {n: j for j, n in enumerate(names)}
     rows = frame.filter(pl.col(key).is_in(names))
     d = rows["date"].cast(pl.Int32).to_numpy().astype(np.int64)
     i = np.searchsorted(calendar, d)
     ok = (i < calendar.size) & (calendar[np.minimum(i, calendar.size - 1)] == d)
-    j = np.array([col[k] for k in rows[key].to_list()], dtype=np.int64)
+    j = rows[key].replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)
+    j = j.to_numpy()
     out[i[ok], j[ok]] = rows[value].to_numpy()[ok]
     return out
 
@@ -500,6 +500,13 @@ def build_factor_history(
     fx_ccy: dict[int, str] = {}
     rate_key: dict[int, tuple[str, float]] = {}
     vol_names: dict[int, list[str]] = {}
+    futures_of: dict[int, list[int]] = {}
+    options_of: dict[int, list[int]] = {}
+    for i in range(len(symbol)):
+        if asset[i] == "future":
+            futures_of.setdefault(int(space.spot_factor[i]), []).append(i)
+        elif asset[i] == "option" and space.vol_factor[i] >= 0:
+            options_of.setdefault(int(space.vol_factor[i]), []).append(i)
     for f, key in enumerate(keys):
         head, _, rest = key.partition(":")
         if head == "EQ":
@@ -509,19 +516,14 @@ def build_factor_history(
             if named:
                 price_sym[f] = named[0]
             else:
-                chains[f] = [
-                    i
-                    for i in range(len(symbol))
-                    if asset[i] == "future" and space.spot_factor[i] == f
-                ]
+                chains[f] = futures_of.get(f, [])
         elif head == "FX":
             fx_ccy[f] = rest
         elif head == "IR":
             ccy, tenor = rest.split(":")
             rate_key[f] = (ccy, float(tenor.rstrip("Y")))
         elif head == "VOL":
-            opts = [i for i in range(len(symbol)) if space.vol_factor[i] == f]
-            names = [symbol[und[i]] for i in opts if und[i] is not None]
+            names = [symbol[und[i]] for i in options_of.get(f, []) if und[i] is not None]
             spot = rest.partition(":")[2]
             names += [spot, spot.partition(":")[2]]
             vol_names[f] = [n for n in dict.fromkeys(names) if n]
@@ -533,11 +535,13 @@ def build_factor_history(
         REFERENCE_VOL_EXPIRY_YEARS,
     )
     vol_pick: dict[int, str] = {}
+    counts = atm.group_by("underlying").len()
+    dates_of = dict(zip(counts["underlying"].to_list(), counts["len"].to_list(), strict=True))
     for f, names in vol_names.items():
-        counts = atm.filter(pl.col("underlying").is_in(names)).group_by("underlying").len()
-        if counts.height:
-            best = dict(zip(counts["underlying"], counts["len"], strict=True))
-            vol_pick[f] = max(names, key=lambda n: (best.get(n, 0), -names.index(n)))
+        # the stored underlying name with the most dates (first listed on ties)
+        stored_names = [n for n in names if dates_of.get(n, 0)]
+        if stored_names:
+            vol_pick[f] = max(stored_names, key=lambda n: (dates_of[n], -names.index(n)))
     curve_ccys = sorted(
         {c for c, _ in rate_key.values()} | ({base_currency} if rate_key else set())
     )
@@ -662,7 +666,7 @@ def build_factor_history(
     full = np.isfinite(moves).all(axis=0)
     eq = [f for f in range(nf) if keys[f].startswith("EQ:") and full[f]]
     sector_of = {f"EQ:{symbol[i]}": sector[i] for i in range(len(symbol)) if asset[i] == "equity"}
-    n_opts = {f: int((space.vol_factor == f).sum()) for f in vol_names}
+    n_opts = {f: len(options_of.get(f, [])) for f in vol_names}
 
     def mean_of(cols: list[int]) -> np.ndarray:
         return moves[:, cols].mean(axis=1)
