@@ -558,7 +558,11 @@ def build_factor_history(
     )
     held = calendar.size - 1 if calendar.size else 0
     if held < need:
-        span = f" ({_fmt(calendar[0])} to {_fmt(calendar[-1])})" if calendar.size else ""
+        span = (
+            f" ({_fmt(calendar[0])} to {_fmt(calendar[-1])})"
+            if calendar.size
+            else f" (no stored series of them in {history.source})"
+        )
         raise InputError(
             "window_days",
             window_days,
