@@ -380,3 +380,81 @@ def test_risk_lists_proxies_marks_options_on_the_stored_surface_and_fx_from_pair
     years = (dt.date(2019, 3, 15) - day).days / 365.0
     price = bsm_price(aapl, 40.0, years, engine.rate[opt], 0.0, atm[-1], True)
     assert market.mid[opt] == pytest.approx(float(price), rel=1e-12)
+
+
+def test_a_book_of_every_class_runs_on_its_stored_history(real_book):
+    # Equities and indices (real closes), a future on the S&P 500 instrument, an FX
+    # forward-free spot pair, a bond on a stored USD zero curve and an option on a stored
+    # surface: every factor kind comes from the store, nothing is excluded.
+    tmp, prices = real_book
+    dates = prices.filter(pl.col("symbol") == "SPX")["date"]
+    n = dates.len()
+    rng = np.random.default_rng(3)
+    level = 0.02 + np.cumsum(rng.normal(0, 0.0004, n))
+    curves = pl.DataFrame(
+        {
+            "date": np.repeat(dates.to_numpy(), 3),
+            "currency": "USD",
+            "tenor_years": np.tile([1.0, 5.0, 10.0], n),
+            "zero_rate": np.repeat(level, 3) + np.tile([0.0, 0.004, 0.008], n),
+        }
+    )
+    (tmp / "curves.csv").write_text(curves.write_csv())
+    vols = pl.DataFrame(
+        {"date": dates, "underlying": "SPX", "expiry_years": 0.25, "moneyness": 1.0}
+    ).with_columns(implied_vol=pl.lit(0.18) + pl.Series(rng.normal(0, 0.005, n)))
+    (tmp / "vols.csv").write_text(vols.write_csv())
+    eurgbp = 0.88 * np.exp(np.cumsum(rng.normal(0, 0.004, n)))
+    gbpusd = 1.30 * np.exp(np.cumsum(rng.normal(0, 0.005, n)))
+    closes = pl.concat(
+        [
+            pl.DataFrame({"date": dates, "symbol": "EURGBP", "close": eurgbp}),
+            pl.DataFrame({"date": dates, "symbol": "GBPUSD", "close": gbpusd}),
+            pl.DataFrame({"date": dates, "symbol": "UST5", "close": np.full(n, 98.0)}),
+            pl.DataFrame({"date": dates, "symbol": "ESH9", "close": 2500 + np.arange(n) * 0.1}),
+            pl.DataFrame({"date": dates[-5:], "symbol": "AAPL 190315C40", "close": [1.5] * 5}),
+        ]
+    )
+    (tmp / "more_prices.csv").write_text(closes.write_csv())
+    (tmp / "more.csv").write_text(
+        "symbol,asset_class,currency,multiplier,underlying,strike,expiry,right,exercise,"
+        "base,quote,coupon,maturity,frequency,ref_price\n"
+        "ESH9,future,USD,50,SPX,,2019-03-15,,,,,,,,\n"
+        "EURGBP,fx,GBP,1,,,,,,EUR,GBP,,,,\n"
+        "UST5,bond,USD,10,,,,,,,,0.03,2023-12-31,2,\n"
+        "SPX 190315P2400,option,USD,100,SPX,2400,2019-03-15,put,european,,,,,,50\n"
+        "AAPL 190315C40,option,USD,100,AAPL,40,2019-03-15,call,european,,,,,,\n"
+    )
+    (tmp / "more_pos.csv").write_text(
+        "book,symbol,quantity\nreal,ESH9,-2\nreal,EURGBP,100000\nreal,UST5,1000\n"
+        "real,SPX 190315P2400,5\nreal,AAPL 190315C40,-3\n"
+    )
+    for args in (
+        ("history", "load", str(tmp / "curves.csv"), "--kind", "curves"),
+        ("history", "load", str(tmp / "vols.csv"), "--kind", "vols"),
+        ("history", "load", str(tmp / "more_prices.csv")),
+        ("instruments", "load", str(tmp / "more.csv")),
+        ("positions", "load", str(tmp / "more_pos.csv")),
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+    result = run("risk", "--window", "250", "--horizon", "10", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out["excluded"] == [] and out["es"] >= out["var"] > 0
+    series = out["history"]["series"]
+    assert series["IR:USD:5Y"].startswith("curves:USD") and "VOL:EQ:SPX" in series
+    assert series["FX:EUR"] == "prices:EURGBP^1 x GBPUSD^1 (log return)"  # a cross rate
+    assert out["fx_to_base"]["GBP"] == pytest.approx(gbpusd[-1], rel=1e-12)
+    # key tenors outside the stored 1Y-10Y move with the nearest stored tenor, listed
+    flat = {p["factor"]: p for p in out["history"]["proxies"]}
+    assert flat["IR:USD:30Y"]["proxy"] == "curves:USD 10Y" and "IR:USD:5Y" not in flat
+    assert out["history"]["observations"] == 259
+    # AAPL has no stored vols: its option's vol is solved from its own close, and its vol
+    # factor moves with the stored one of the underlying with the most options (beta 1:
+    # no overlap to estimate one on)
+    marks = out["marks"]
+    assert marks["option_vols_from_surface"] == 1 and marks["option_vols_from_close"] == 1
+    assert marks["options_priced_by_model"] == 1
+    vol = flat["VOL:EQ:AAPL"]
+    assert vol["proxy"] == "VOL:EQ:SPX" and vol["beta"] == 1.0 and vol["days"] == 259

@@ -326,16 +326,18 @@ def mark_to_history(
         surface = surface_vols(history.vols, [symbols[u] for u in und], strike / spot, years, as_of)
         # Without a stored surface, the vol that reproduces the option's own close.
         own = np.isfinite(px[opt])
-        solvable = np.where(np.isfinite(px), px, inst["ref_price"].to_numpy())
-        solved_from = Universe(
-            inst.with_columns(pl.Series("ref_price", solvable)),
-            universe.books,
-            universe.positions,
-            universe.base_currency,
-            fx,
-            as_of,
-        )
-        solved = implied_vols(solved_from, as_of, rates, dividend_yield)[opt]
+        solved = np.full(opt.size, np.nan)
+        if np.any(own & ~np.isfinite(surface)):
+            solvable = np.where(np.isfinite(px), px, inst["ref_price"].to_numpy())
+            solved_from = Universe(
+                inst.with_columns(pl.Series("ref_price", solvable)),
+                universe.books,
+                universe.positions,
+                universe.base_currency,
+                fx,
+                as_of,
+            )
+            solved = implied_vols(solved_from, as_of, rates, dividend_yield)[opt]
         vol = np.where(np.isfinite(surface), surface, np.where(own, solved, np.nan))
         iv[opt] = vol
         call = inst["right"].to_numpy()[opt] == "C"
