@@ -5,8 +5,8 @@ DB's universe, or a positions file on it) and the stored market history
 (:class:`riskstream.store.market_history.MarketHistory`, the ``prices``, ``curves`` and
 ``vols`` tables):
 
-* **as-of**: ``--as-of`` or the last date a close of one of the book's instruments (or of
-  an FX pair) is stored;
+* **as-of**: ``--as-of`` or the last date a close of one of the book's instruments is
+  stored (:func:`book_as_of`);
 * **marks**: each instrument's last stored close on or before the as-of date; FX
   translation from the stored FX pair closes that day (:func:`riskstream.core.fx.
   rates_to_base`, cross rates included); an option without a close is priced by the
@@ -248,19 +248,19 @@ def implied_vols(
 
 
 def book_as_of(universe: Any, history: Any) -> dt.date:
-    """The last date a close of one of the book's instruments (or of an FX pair) is stored.
+    """The as-of date of a book's stored history: the last date a close of one of its
+    instruments is stored (else, for a book with no closes of its own such as bonds marked
+    off curves, the last date of its currencies' stored curves).
 
     Raises
     ------
     InputError
-        No close of any of them is stored.
+        Nothing of the book is stored.
     """
-    from riskstream.core.fx import PAIR
-
-    symbols = universe.instruments["symbol"].to_list()
-    rows = history.prices.filter(
-        pl.col("symbol").is_in(symbols) | pl.col("symbol").str.contains(PAIR.pattern)
-    )
+    inst = universe.instruments
+    rows = history.prices.filter(pl.col("symbol").is_in(inst["symbol"].to_list()))
+    if rows.height == 0:
+        rows = history.curves.filter(pl.col("currency").is_in(inst["currency"].to_list()))
     if rows.height == 0:
         raise InputError(
             "history",
