@@ -458,3 +458,32 @@ def test_a_book_of_every_class_runs_on_its_stored_history(real_book):
     assert marks["options_priced_by_model"] == 1
     vol = flat["VOL:EQ:AAPL"]
     assert vol["proxy"] == "VOL:EQ:SPX" and vol["beta"] == 1.0 and vol["days"] == 259
+
+
+def test_historical_scenarios_are_the_last_window_overlapping_windows_at_every_horizon():
+    # window_days scenarios per horizon: for h days, the sums of the moves over the last
+    # window_days overlapping h-day windows (the h = 10 set reaches 9 days further back);
+    # mc/fhs fit on the last window_days moves and draw n_scenarios.
+    from riskstream.cli.risk import draw_scenarios, simulated_history
+    from riskstream.feeds.config import UniverseConfig
+    from riskstream.feeds.universe import generate_universe
+    from riskstream.risk.config import RiskConfig
+    from riskstream.risk.factors import PRICE, build_factor_space
+
+    universe = generate_universe(UniverseConfig(instruments=60, seed=2))
+    history = simulated_history(universe, 120, seed=2)
+    space = build_factor_space(universe.instruments, universe.base_currency)
+    config = RiskConfig(window_days=100, horizons_days=(1, 10))
+    fh, scen = draw_scenarios(space, universe, config, history, None)
+    assert fh.n_moves == 109 and scen.n_scenarios == 100
+    price = space.kind == PRICE
+    for h in (1, 10):
+        sums = np.stack([fh.moves[t : t + h].sum(axis=0) for t in range(fh.n_moves - h + 1)])
+        sums = sums[-100:]
+        sums[:, price] = np.expm1(sums[:, price])
+        # scenarios are stored as float32: 2^-24 relative, 1e-9 absolute on ~1% moves
+        np.testing.assert_allclose(scen.shocks[h], sums, rtol=1e-6, atol=1e-9)
+    with pytest.raises(InputError, match="100 \\+ 30 - 1 = 129 daily moves"):
+        draw_scenarios(
+            space, universe, config.model_copy(update={"horizons_days": (30,)}), history, None
+        )
