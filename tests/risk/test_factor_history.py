@@ -16,13 +16,15 @@ from riskstream.risk.factor_history import (
     MIN_OVERLAP_DAYS,
     REFERENCE_VOL_EXPIRY_YEARS,
     MarketHistoryFrames,
-    atm_vol_levels,
     build_factor_history,
+)
+from riskstream.risk.factors import build_factor_space
+from riskstream.risk.market_series import (
+    atm_vol_levels,
     chained_moves,
     series_moves,
     surface_vols,
 )
-from riskstream.risk.factors import build_factor_space
 from tests.risk.helpers import _inst
 
 D0 = dt.date(2024, 1, 1)

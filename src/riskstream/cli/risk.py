@@ -13,7 +13,7 @@ DB's universe, or a positions file on it) and the stored market history
   engine's own model (Black-Scholes-Merton on a stock, Black-76 on a future) at its
   implied vol;
 * **implied vols**: read off the underlying's stored vol surface at the option's
-  moneyness and expiry (:func:`riskstream.risk.factor_history.surface_vols`); without a
+  moneyness and expiry (:func:`riskstream.risk.market_series.surface_vols`); without a
   stored surface, solved from the option's own close (:func:`implied_vols`); neither: the
   engine excludes and lists the position;
 * **rates**: each option's zero rate to expiry from its currency's stored curve at the
@@ -288,8 +288,8 @@ def mark_to_history(
     from riskstream.core.instruments import Universe
     from riskstream.core.state import MarketState
     from riskstream.pricing import black76_price, bsm_price
-    from riskstream.risk.factor_history import surface_vols
     from riskstream.risk.factors import epoch_days, year_fraction
+    from riskstream.risk.market_series import surface_vols
 
     inst = universe.instruments
     last = (

@@ -83,6 +83,14 @@ import polars as pl
 from riskstream.core.errors import InputError
 from riskstream.core.fx import rate_history_to_base
 from riskstream.risk.factors import KEY_RATE_TENORS_Y, FactorSpace
+from riskstream.risk.market_series import (
+    atm_vol_levels,
+    chained_moves,
+    curve_levels,
+    ols_beta,
+    series_moves,
+    wide_matrix,
+)
 
 REFERENCE_VOL_EXPIRY_YEARS = 30.0 / 365.0
 """Expiry of the constant-maturity at-the-money vol that drives each vol factor."""
@@ -208,219 +216,6 @@ class FactorHistory:
             "proxies": [p.as_dict() for p in self.proxies],
             "gaps": dict(self.gaps),
         }
-
-
-# ------------------------------------------------------------------------ series algebra
-
-
-def _wide(
-    frame: pl.DataFrame, key: str, value: str, names: list[str], calendar: np.ndarray
-) -> np.ndarray:
-    """Long ``date, key, value`` rows as a (n_calendar, len(names)) matrix, NaN where absent."""
-    out = np.full((calendar.size, len(names)), np.nan)
-    if not names or frame.height == 0:
-        return out
-    rows = frame.filter(pl.col(key).is_in(names))
-    d = rows["date"].cast(pl.Int32).to_numpy().astype(np.int64)
-    i = np.searchsorted(calendar, d)
-    ok = (i < calendar.size) & (calendar[np.minimum(i, calendar.size - 1)] == d)
-    j = rows[key].replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)
-    j = j.to_numpy()
-    out[i[ok], j[ok]] = rows[value].to_numpy()[ok]
-    return out
-
-
-def series_moves(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Moves of level series on a calendar, with the missing-day convention of the module.
-
-    Parameters
-    ----------
-    levels : ndarray of shape (n_calendar, k)
-        Transformed levels (log price, zero rate, log vol); NaN where not observed.
-
-    Returns
-    -------
-    moves : ndarray of shape (n_calendar - 1, k)
-        ``moves[t - 1]`` is the change from the last observation on or before calendar date
-        ``t - 1`` to date ``t``'s level: the full change on an observed date (over a gap
-        too), 0 on a gap inside the series' life, NaN before its first observation (and on
-        it) and after its last.
-    gaps : ndarray of bool, shape (n_calendar - 1, k)
-        The moves on unobserved calendar dates strictly inside each series' life (zero).
-    """
-    levels = np.asarray(levels, dtype=np.float64)
-    n, k = levels.shape
-    if n < 2:
-        return np.empty((0, k)), np.zeros((0, k), dtype=bool)
-    observed = np.isfinite(levels)
-    rows = np.arange(n)[:, None]
-    last = np.maximum.accumulate(np.where(observed, rows, -1), axis=0)
-    cols = np.arange(k)[None, :]
-    filled = np.where(last >= 0, levels[np.maximum(last, 0), cols], np.nan)
-    moves = filled[1:] - filled[:-1]  # NaN up to the first observation
-    final = np.where(observed.any(axis=0), n - 1 - np.argmax(observed[::-1], axis=0), -1)
-    moves[rows[1:] > final[None, :]] = np.nan  # after the last observation: no data
-    first = np.argmax(observed, axis=0)
-    inside = (rows > first[None, :]) & (rows < final[None, :]) & ~observed
-    return moves, inside[1:]
-
-
-def chained_moves(log_closes: np.ndarray, expiry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log returns of a chain of futures contracts, never across a roll.
-
-    Parameters
-    ----------
-    log_closes : ndarray of shape (n_calendar, n_contracts)
-        Log closes, NaN where a contract has none.
-    expiry : ndarray of shape (n_contracts,)
-        Contracts' expiries (any sortable unit); the nearest is preferred.
-
-    Returns
-    -------
-    moves : ndarray of shape (n_calendar - 1,)
-        On each date, the return of the nearest-expiry contract with closes on that date
-        and the previous calendar date; else of the nearest-expiry contract with a close
-        that day and an earlier one (its move since, over a gap); 0 on a date inside the
-        chain's life where no contract trades; NaN outside it.
-    gaps : ndarray of bool, shape (n_calendar - 1,)
-        Dates inside the chain's life with no return (zero).
-    """
-    order = np.argsort(expiry, kind="stable")
-    lc = np.asarray(log_closes, dtype=np.float64)[:, order]
-    n, m = lc.shape
-    if n < 2 or m == 0:
-        return np.full(max(n - 1, 0), np.nan), np.zeros(max(n - 1, 0), dtype=bool)
-    own, _ = series_moves(lc)  # each contract's moves, gaps bridged within the contract
-    both = np.isfinite(lc[1:]) & np.isfinite(lc[:-1])
-    today = np.isfinite(lc[1:]) & np.isfinite(own)
-    out = np.full(n - 1, np.nan)
-    for mask in (today, both):  # the later assignment wins: prefer contracts with both
-        pick = np.argmax(mask, axis=1)
-        has = mask.any(axis=1)
-        out[has] = own[np.flatnonzero(has), pick[has]]
-    observed = np.isfinite(lc).any(axis=1)
-    first = int(np.argmax(observed)) if observed.any() else n
-    final = int(n - 1 - np.argmax(observed[::-1])) if observed.any() else -1
-    t = np.arange(1, n)
-    dead = (t <= first) | (t > final)
-    gap = ~np.isfinite(out) & ~dead
-    out[gap] = 0.0
-    out[dead] = np.nan
-    return out, gap
-
-
-def atm_vol_levels(vols: pl.DataFrame, expiry_years: float) -> pl.DataFrame:
-    """Constant-maturity at-the-money implied vol per underlying and date.
-
-    Moneyness: linear in vol to moneyness 1 (flat beyond the stored strikes). Expiry: linear
-    in total variance :math:`\\sigma^2 T` to ``expiry_years`` (flat vol beyond the first and
-    last stored expiry).
-
-    Returns
-    -------
-    polars.DataFrame
-        ``underlying, date, atm_vol``.
-    """
-    m, v, t = pl.col("moneyness"), pl.col("implied_vol"), pl.col("expiry_years")
-    atm = (
-        vols.filter(v.is_finite() & (v > 0) & (t > 0))
-        .sort("underlying", "date", "expiry_years", "moneyness")
-        .group_by("underlying", "date", "expiry_years")
-        .agg(
-            lo_m=m.filter(m <= 1.0).last(),
-            lo_v=v.filter(m <= 1.0).last(),
-            hi_m=m.filter(m >= 1.0).first(),
-            hi_v=v.filter(m >= 1.0).first(),
-        )
-        .with_columns(
-            vol=pl.when(pl.col("lo_m").is_null())
-            .then(pl.col("hi_v"))
-            .when(pl.col("hi_m").is_null() | (pl.col("hi_m") == pl.col("lo_m")))
-            .then(pl.col("lo_v"))
-            .otherwise(
-                pl.col("lo_v")
-                + (pl.col("hi_v") - pl.col("lo_v"))
-                * (1.0 - pl.col("lo_m"))
-                / (pl.col("hi_m") - pl.col("lo_m"))
-            )
-        )
-    )
-    w = pl.col("vol") ** 2 * t  # total implied variance
-    te = expiry_years
-    return (
-        atm.sort("underlying", "date", "expiry_years")
-        .group_by("underlying", "date")
-        .agg(
-            lo_t=t.filter(t <= te).last(),
-            lo_w=w.filter(t <= te).last(),
-            lo_v=pl.col("vol").filter(t <= te).last(),
-            hi_t=t.filter(t >= te).first(),
-            hi_w=w.filter(t >= te).first(),
-            hi_v=pl.col("vol").filter(t >= te).first(),
-        )
-        .select(
-            "underlying",
-            "date",
-            atm_vol=pl.when(pl.col("lo_t").is_null())
-            .then(pl.col("hi_v"))
-            .when(pl.col("hi_t").is_null() | (pl.col("hi_t") == pl.col("lo_t")))
-            .then(pl.col("lo_v"))
-            .otherwise(
-                (
-                    (
-                        pl.col("lo_w")
-                        + (pl.col("hi_w") - pl.col("lo_w"))
-                        * (te - pl.col("lo_t"))
-                        / (pl.col("hi_t") - pl.col("lo_t"))
-                    )
-                    / te
-                ).sqrt()
-            ),
-        )
-    )
-
-
-def curve_levels(
-    curves: pl.DataFrame, currency: str, tenors: tuple[float, ...], calendar: np.ndarray
-) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """Zero rates of one currency's curve at ``tenors`` on each calendar date.
-
-    Linear in zero rate between the tenors stored that date, flat beyond them (as
-    :class:`riskstream.pricing.curves.ZeroCurve`). Returns the (n_calendar, len(tenors))
-    levels (NaN on dates without a curve) and the shortest and longest stored tenor.
-    """
-    out = np.full((calendar.size, len(tenors)), np.nan)
-    rows = curves.filter((pl.col("currency") == currency) & pl.col("zero_rate").is_finite()).sort(
-        "date", "tenor_years"
-    )
-    if rows.height == 0:
-        return out, None
-    d = rows["date"].cast(pl.Int32).to_numpy().astype(np.int64)
-    tenor = rows["tenor_years"].to_numpy()
-    rate = rows["zero_rate"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-    ends = np.r_[starts[1:], d.size]
-    at = np.searchsorted(calendar, d[starts])
-    keys = np.asarray(tenors)
-    for s, e, i in zip(starts, ends, at, strict=True):
-        if i < calendar.size and calendar[i] == d[s]:
-            out[i] = np.interp(keys, tenor[s:e], rate[s:e])
-    return out, (float(tenor.min()), float(tenor.max()))
-
-
-def ols_beta(y: np.ndarray, x: np.ndarray) -> tuple[float, int]:
-    """OLS slope of ``y`` on ``x`` (with intercept) over the days both are finite, and the
-    number of such days; ``nan`` when there are fewer than two or ``x`` does not vary."""
-    ok = np.isfinite(y) & np.isfinite(x)
-    n = int(ok.sum())
-    if n < 2:
-        return float("nan"), n
-    xs, ys = x[ok] - x[ok].mean(), y[ok] - y[ok].mean()
-    var = float(xs @ xs)
-    return (float(xs @ ys) / var if var > 0 else float("nan")), n
-
-
-# ---------------------------------------------------------------------------- the build
 
 
 def _fmt(d: np.int64 | int) -> str:
@@ -579,13 +374,13 @@ def build_factor_history(
     if price_sym:
         fs = list(price_sym)
         names = sorted(set(price_sym.values()))
-        m, g = series_moves(np.log(_wide(prices, "symbol", "close", names, calendar)))
+        m, g = series_moves(np.log(wide_matrix(prices, "symbol", "close", names, calendar)))
         col = {n: j for j, n in enumerate(names)}
         for f in fs:
             moves[:, f], gaps[:, f] = m[:, col[price_sym[f]]], g[:, col[price_sym[f]]]
             series[keys[f]] = f"prices:{price_sym[f]} (log return)"
     if chains:
-        lc = np.log(_wide(prices, "symbol", "close", contract_syms, calendar))
+        lc = np.log(wide_matrix(prices, "symbol", "close", contract_syms, calendar))
         col = {n: j for j, n in enumerate(contract_syms)}
         for f, rows in chains.items():
             cs = sorted({symbol[i]: expiry_days[i] for i in rows}.items())
@@ -602,7 +397,7 @@ def build_factor_history(
             )
     if fx_ccy:
         ccys = sorted(set(fx_ccy.values()))
-        m, g = series_moves(np.log(_wide(fx_rates, "symbol", "close", ccys, calendar)))
+        m, g = series_moves(np.log(wide_matrix(fx_rates, "symbol", "close", ccys, calendar)))
         for f, c in fx_ccy.items():
             j = ccys.index(c)
             moves[:, f], gaps[:, f] = m[:, j], g[:, j]
@@ -631,7 +426,7 @@ def build_factor_history(
             )
     if vol_names:
         names = sorted(set(vol_pick.values()))
-        m, g = series_moves(np.log(_wide(atm, "underlying", "atm_vol", names, calendar)))
+        m, g = series_moves(np.log(wide_matrix(atm, "underlying", "atm_vol", names, calendar)))
         for f in vol_names:
             if f not in vol_pick:
                 series[keys[f]] = "none stored"
@@ -756,86 +551,3 @@ def build_factor_history(
         proxies=tuple(proxies),
         gaps={keys[f]: int(gap_days[f]) for f in range(nf) if gap_days[f]},
     )
-
-
-def surface_vols(
-    vols: pl.DataFrame,
-    underlying: list[str | None],
-    moneyness: np.ndarray,
-    expiry_years: np.ndarray,
-    as_of: dt.date,
-) -> np.ndarray:
-    """Implied vols of options read off each underlying's latest stored surface.
-
-    For each option, the surface of its underlying on the last date on or before ``as_of``
-    with stored vols: per stored expiry, linear in vol across moneyness (flat beyond the
-    stored strikes); across expiries, total variance :math:`\\sigma^2 T` linear in ``T``
-    (flat vol beyond the first and last expiry) — the interpolation of
-    :func:`atm_vol_levels`, at the option's own moneyness and expiry.
-
-    Parameters
-    ----------
-    vols : polars.DataFrame
-        The ``vols`` table (:class:`MarketHistoryFrames`).
-    underlying : list of str or None, length n
-        Each option's underlying symbol as stored in ``vols``.
-    moneyness, expiry_years : ndarray of shape (n,)
-        Strike over spot, and years to expiry.
-    as_of : datetime.date
-
-    Returns
-    -------
-    ndarray of shape (n,)
-        NaN where the underlying has no stored surface (or the inputs are not finite).
-    """
-    m = np.asarray(moneyness, dtype=np.float64)
-    t = np.asarray(expiry_years, dtype=np.float64)
-    out = np.full(m.shape, np.nan)
-    names = sorted({u for u in underlying if u is not None})
-    rows = vols.filter(
-        pl.col("underlying").is_in(names)
-        & (pl.col("date") <= as_of)
-        & pl.col("implied_vol").is_finite()
-        & (pl.col("implied_vol") > 0)
-        & (pl.col("expiry_years") > 0)
-    )
-    if rows.height == 0:
-        return out
-    latest = rows.group_by("underlying").agg(pl.col("date").max().alias("last"))
-    rows = (
-        rows.join(latest, on="underlying")
-        .filter(pl.col("date") == pl.col("last"))
-        .sort("underlying", "expiry_years", "moneyness")
-    )
-    who = np.asarray([u if u is not None else "" for u in underlying], dtype=object)
-    for (name,), surf in rows.group_by(["underlying"], maintain_order=True):
-        sel = np.flatnonzero((who == name) & np.isfinite(m) & np.isfinite(t))
-        if sel.size == 0:
-            continue
-        expiries = np.unique(surf["expiry_years"].to_numpy())
-        # vol of every option at its moneyness on each stored expiry: (n_expiries, n_sel)
-        smile = np.stack(
-            [
-                np.interp(
-                    m[sel],
-                    (e := surf.filter(pl.col("expiry_years") == x))["moneyness"].to_numpy(),
-                    e["implied_vol"].to_numpy(),
-                )
-                for x in expiries
-            ]
-        )
-        w = smile**2 * expiries[:, None]  # total variance per expiry
-        tt = np.clip(t[sel], expiries[0], expiries[-1])
-        hi = np.clip(np.searchsorted(expiries, tt, side="left"), 1, max(expiries.size - 1, 1))
-        if expiries.size == 1:
-            out[sel] = smile[0]
-            continue
-        lo = hi - 1
-        cols = np.arange(sel.size)
-        frac = (tt - expiries[lo]) / (expiries[hi] - expiries[lo])
-        var = w[lo, cols] + (w[hi, cols] - w[lo, cols]) * frac
-        vol = np.sqrt(var / tt)
-        # flat in vol beyond the first and last stored expiry
-        vol = np.where(t[sel] < expiries[0], smile[0], vol)
-        out[sel] = np.where(t[sel] > expiries[-1], smile[-1], vol)
-    return out
