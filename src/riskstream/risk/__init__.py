@@ -18,6 +18,11 @@ from riskstream.risk.euler import (
     marginal_var,
     tail_rows,
 )
+from riskstream.risk.factor_history import (
+    FactorHistory,
+    MarketHistoryFrames,
+    build_factor_history,
+)
 from riskstream.risk.factors import FactorSpace, build_factor_space
 from riskstream.risk.liquidity import (
     AlmgrenChriss,
@@ -45,9 +50,11 @@ __all__ = [
     "AlmgrenChriss",
     "Contributor",
     "Exclusion",
+    "FactorHistory",
     "FactorSpace",
     "FundingCost",
     "LiquidityConfig",
+    "MarketHistoryFrames",
     "Measure",
     "RiskConfig",
     "RiskEngine",
@@ -58,6 +65,7 @@ __all__ = [
     "VaRResult",
     "aggregate",
     "bangia_spread_cost",
+    "build_factor_history",
     "build_factor_space",
     "component_es",
     "component_var",
