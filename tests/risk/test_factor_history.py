@@ -192,6 +192,32 @@ def test_curve_key_tenor_interpolated_between_stored_tenors_and_flat_beyond():
     assert "IR:USD:5Y" not in flat
 
 
+def test_a_tenor_added_to_the_stored_curve_is_not_a_jump():
+    # 2Y and 10Y stored every day, 30Y from day 3 at a higher level: on day 3 the 30Y key
+    # moves with the tenors stored on both days (the 10Y, flat beyond), not by the 80 bp
+    # difference between the 30Y and the 10Y level; from day 4 with the 30Y itself.
+    days = _days(5)
+    r10 = np.array([0.045, 0.046, 0.044, 0.047, 0.046])
+    r30 = np.array([np.nan, np.nan, 0.052, 0.050, 0.053])
+    rows = [(d, "USD", 2.0, 0.04) for d in days]
+    rows += [(d, "USD", 10.0, r) for d, r in zip(days, r10, strict=True)]
+    rows += [(d, "USD", 30.0, r) for d, r in zip(days, r30, strict=True) if np.isfinite(r)]
+    curves = pl.DataFrame(
+        rows,
+        schema={
+            "date": pl.Date,
+            "currency": pl.String,
+            "tenor_years": pl.Float64,
+            "zero_rate": pl.Float64,
+        },
+        orient="row",
+    )
+    _, fh = _build([_bond(0, 30)], _history(curves=curves), window=4)
+    got = fh.moves[:, fh.keys.index("IR:USD:30Y")]
+    np.testing.assert_allclose(got, [0.001, -0.002, -0.002, 0.003], atol=1e-15)
+    assert "IR:USD:30Y" not in {p.factor for p in fh.proxies}  # 30Y is within 2Y-30Y
+
+
 def test_vol_factor_is_the_30_day_atm_vol_interpolated():
     # Two expiries around 30 days, two strikes around ATM: moneyness 1 linear in vol,
     # then total variance linear in expiry.

@@ -20,7 +20,8 @@ Where each factor comes from
   rate_history_to_base`: direct, inverted or a cross rate such as JPY through EUR).
 * ``IR:<CCY>:<T>Y`` — the currency's zero curve on each date, interpolated linearly in zero
   rate at the key tenor and flat beyond the first and last stored tenor (the convention of
-  :class:`riskstream.pricing.curves.ZeroCurve`); the move is the absolute change.
+  :class:`riskstream.pricing.curves.ZeroCurve`); the move is the absolute change, measured
+  on the tenors stored on both dates (a tenor added to the stored curve is not a jump).
 * ``VOL:<spot key>`` — the underlying's at-the-money implied vol at a fixed 30-day expiry
   (:data:`REFERENCE_VOL_EXPIRY_YEARS`): per stored expiry, the vol at moneyness 1
   interpolated linearly in moneyness (flat beyond the stored strikes); across expiries,
@@ -86,7 +87,7 @@ from riskstream.risk.factors import KEY_RATE_TENORS_Y, FactorSpace
 from riskstream.risk.market_series import (
     atm_vol_levels,
     chained_moves,
-    curve_levels,
+    curve_moves,
     ols_beta,
     series_moves,
     wide_matrix,
@@ -410,18 +411,14 @@ def build_factor_history(
     base_curve: np.ndarray | None = None
     if rate_key:
         tenors = KEY_RATE_TENORS_Y
-        levels: dict[str, tuple[np.ndarray, tuple[float, float] | None]] = {
-            c: curve_levels(curves, c, tenors, calendar) for c in curve_ccys
-        }
-        curve_moves = {c: series_moves(lv) for c, (lv, _) in levels.items()}
-        base_curve = curve_moves[base_currency][0]
+        by_ccy = {c: curve_moves(curves, c, tenors, calendar) for c in curve_ccys}
+        base_curve = by_ccy[base_currency][0]
         for f, (c, tenor) in rate_key.items():
             j = tenors.index(tenor)
-            moves[:, f], gaps[:, f] = curve_moves[c][0][:, j], curve_moves[c][1][:, j]
-            bounds = levels[c][1]
+            moves[:, f], gaps[:, f] = by_ccy[c][0][:, j], by_ccy[c][1][:, j]
             series[keys[f]] = (
                 f"curves:{c} (zero rate at {tenor:g}Y, linear in rate, absolute change)"
-                if bounds
+                if by_ccy[c][2]
                 else "none stored"
             )
     if vol_names:
@@ -446,7 +443,7 @@ def build_factor_history(
         # Key tenors beyond a curve's stored tenors move with the nearest stored one
         # (flat extrapolation, the ZeroCurve convention): listed as proxies.
         for f, (c, tenor) in rate_key.items():
-            bounds = levels[c][1]
+            bounds = by_ccy[c][2]
             if bounds is None or bounds[0] <= tenor <= bounds[1]:
                 continue
             near = bounds[0] if tenor < bounds[0] else bounds[1]

@@ -10,8 +10,9 @@ numpy matrices:
   inside its life, NaN outside it;
 * :func:`chained_moves` — a futures chain's returns, each from one contract (never across a
   roll);
-* :func:`curve_levels` — zero rates at key tenors, linear in rate, flat beyond the stored
-  tenors (:class:`riskstream.pricing.curves.ZeroCurve`'s convention);
+* :func:`curve_moves` — changes of zero rates at key tenors, linear in rate, flat beyond
+  the stored tenors (:class:`riskstream.pricing.curves.ZeroCurve`'s convention), on the
+  tenors stored on both dates;
 * :func:`atm_vol_levels`, :func:`surface_vols` — implied vols read off stored surfaces:
   linear in vol across moneyness, linear in total variance :math:`\\sigma^2 T` across
   expiries (the interpolation that keeps total variance increasing in expiry when the
@@ -198,32 +199,55 @@ def atm_vol_levels(vols: pl.DataFrame, expiry_years: float) -> pl.DataFrame:
     )
 
 
-def curve_levels(
+def curve_moves(
     curves: pl.DataFrame, currency: str, tenors: tuple[float, ...], calendar: np.ndarray
-) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """Zero rates of one currency's curve at ``tenors`` on each calendar date.
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
+    """Daily changes of one currency's zero rates at key ``tenors``, on a calendar.
 
-    Linear in zero rate between the tenors stored that date, flat beyond them (as
-    :class:`riskstream.pricing.curves.ZeroCurve`). Returns the (n_calendar, len(tenors))
-    levels (NaN on dates without a curve) and the shortest and longest stored tenor.
+    On each date the curve was stored, the change since its previous stored date of the
+    zero rate at each key tenor, interpolated linearly in zero rate and flat beyond the
+    stored tenors (:class:`riskstream.pricing.curves.ZeroCurve`'s convention) — on the
+    tenors stored on *both* dates, so a tenor that starts (or stops) being stored does not
+    show as a jump of the curve. Dates without a curve follow :func:`series_moves`: zero
+    inside the curve's life, NaN before its first and after its last stored date.
+
+    Returns
+    -------
+    moves : ndarray of shape (n_calendar - 1, len(tenors))
+        Absolute changes (decimal).
+    gaps : ndarray of bool, same shape
+        Calendar dates inside the curve's life without a stored curve.
+    bounds : (float, float) or None
+        Shortest and longest tenor stored (None: no curve).
     """
-    out = np.full((calendar.size, len(tenors)), np.nan)
-    rows = curves.filter((pl.col("currency") == currency) & pl.col("zero_rate").is_finite()).sort(
-        "date", "tenor_years"
-    )
-    if rows.height == 0:
-        return out, None
-    d = rows["date"].cast(pl.Int32).to_numpy().astype(np.int64)
-    tenor = rows["tenor_years"].to_numpy()
-    rate = rows["zero_rate"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-    ends = np.r_[starts[1:], d.size]
-    at = np.searchsorted(calendar, d[starts])
-    keys = np.asarray(tenors)
-    for s, e, i in zip(starts, ends, at, strict=True):
-        if i < calendar.size and calendar[i] == d[s]:
-            out[i] = np.interp(keys, tenor[s:e], rate[s:e])
-    return out, (float(tenor.min()), float(tenor.max()))
+    n, k = calendar.size, len(tenors)
+    moves = np.full((max(n - 1, 0), k), np.nan)
+    gaps = np.zeros((max(n - 1, 0), k), dtype=bool)
+    rows = curves.filter((pl.col("currency") == currency) & pl.col("zero_rate").is_finite())
+    rows = rows.filter(pl.col("date").cast(pl.Int32).is_in(calendar.astype(np.int32).tolist()))
+    if rows.height == 0 or n < 2:
+        return moves, gaps, None
+    wide = rows.pivot(on="tenor_years", index="date", values="zero_rate").sort("date")
+    pillars = np.array([float(c) for c in wide.columns[1:]])
+    order = np.argsort(pillars)
+    pillars = pillars[order]
+    rates = wide.drop("date").to_numpy()[:, order].astype(np.float64)
+    at = np.searchsorted(calendar, wide["date"].cast(pl.Int32).to_numpy())
+    keys = np.asarray(tenors, dtype=np.float64)
+    for j in range(1, at.size):
+        both = np.isfinite(rates[j]) & np.isfinite(rates[j - 1])
+        if both.any():
+            t = pillars[both]
+            moves[at[j] - 1] = np.interp(keys, t, rates[j, both]) - np.interp(
+                keys, t, rates[j - 1, both]
+            )
+    inside = np.zeros(n, dtype=bool)
+    inside[at[0] + 1 : at[-1]] = True
+    inside[at] = False
+    gap = inside[1:]
+    moves[gap] = 0.0
+    gaps[gap] = True
+    return moves, gaps, (float(pillars[0]), float(pillars[-1]))
 
 
 def ols_beta(y: np.ndarray, x: np.ndarray) -> tuple[float, int]:
