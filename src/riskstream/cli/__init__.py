@@ -85,6 +85,7 @@ from riskstream.cli import (  # noqa: E402, F401
     backtest,
     book,
     demo,
+    history,
     limits,
     models,
     price,
