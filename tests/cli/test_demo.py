@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from riskstream.store.history import TABLES
+
 pytestmark = pytest.mark.slow
 
 
@@ -92,10 +94,15 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        # Press Ctrl-C once events flow: history's first Delta commit shows they do.
+        # Press Ctrl-C once events flow: the tick tables' first Delta commit shows they do
+        # (the daily market history written at the first start sits beside them).
         deadline = time.monotonic() + 240
         history = tmp_path / "data" / "history"
-        while not any(history.rglob("*.parquet")) and time.monotonic() < deadline:
+
+        def ticks_written() -> bool:
+            return any(any((history / t).rglob("*.parquet")) for t in TABLES)
+
+        while not ticks_written() and time.monotonic() < deadline:
             assert process.poll() is None, process.stderr.read()[-2000:]
             time.sleep(0.5)
         process.send_signal(signal.SIGINT)

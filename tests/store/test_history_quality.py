@@ -173,3 +173,41 @@ def test_robust_z_agrees_with_scipy() -> None:
     assert check.count == len(expected) >= 2  # into and out of the bad print at least
     got = np.array([o["robust_z"] for o in check.flagged])
     np.testing.assert_allclose(got, z[expected], rtol=2e-5)
+
+
+def test_a_small_append_is_checked_against_the_stored_history(history) -> None:
+    """A one-day load is scored with the stored series around it (``context_days``)."""
+    days = [d for d in (D(2024, 1, 1) + dt.timedelta(days=i) for i in range(33)) if d.weekday() < 5]
+    assert len(days) == 25 and days[-1] == D(2024, 2, 2)  # Mon 1 Jan .. Fri 2 Feb
+    closes = [100.0 if i % 2 == 0 else 101.0 for i in range(25)]
+    first = history.load(
+        pl.DataFrame({"date": days, "symbol": "X", "close": closes}), "prices", "file:x.csv"
+    )
+    assert [first.quality[c].count for c in ("gaps", "stale", "outliers")] == [0, 0, 0]
+    # Wed 7 Feb at 1010 (a slipped decimal); Mon 5 and Tue 6 missing
+    append = pl.DataFrame({"date": [D(2024, 2, 7)], "symbol": "X", "close": [1010.0]})
+    report = history.load(append, "prices", "live", fill="forward")
+    q = report.quality
+    # gaps: 5 and 6 Feb, between the stored 2 Feb and the loaded 7 Feb; filled with 2 Feb's 100
+    assert [g["date"] for g in q["gaps"].flagged] == ["2024-02-05", "2024-02-06"]
+    assert q["filled"].count == 2
+    assert history.prices(start=D(2024, 2, 5), end=D(2024, 2, 6))["close"].to_list() == [
+        100.0,
+        100.0,
+    ]
+    # outliers, worked by hand: the 25 returns are 12 x -a, 12 x +a (a = ln 1.01) and
+    # ln(1010/100). Median = 13th smallest = +a; |r - a| is 0 (12x), 2a (12x) and
+    # ln 10.1 - a = ln 10, so MAD = 2a and z = ln 10 / (1.4826 * 2 ln 1.01) = 78.0 > 10.
+    # Only that return involves the load, so only it is reported.
+    assert q["outliers"].count == 1
+    (outlier,) = q["outliers"].flagged
+    assert (outlier["date"], outlier["prev_close"]) == ("2024-02-07", 100.0)
+    # tolerance: ln(101/100) and -ln(100/101) differ in the last bits only
+    assert outlier["robust_z"] == pytest.approx(
+        math.log(10) / (1.4826 * 2 * math.log(1.01)), rel=1e-12
+    )
+    # stale: 2, 5 and 6 Feb (the fill) repeat 100 but involve no loaded row; the run that
+    # does is 7-8 Feb at 1010
+    again = pl.DataFrame({"date": [D(2024, 2, 8)], "symbol": "X", "close": [1010.0]})
+    stale = history.load(again, "prices", "live").quality["stale"]
+    assert stale.count == 1 and stale.flagged[0]["first_date"] == "2024-02-07"

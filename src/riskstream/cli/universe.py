@@ -2,6 +2,14 @@
 
 :func:`ensure_universe` is what other commands (``demo``) call to get the configured
 universe: the stored one when it was generated from the same settings, else a new one.
+
+Generating a universe also writes its simulated daily market history
+(:func:`riskstream.feeds.daily_history.simulate_daily_history`, ``universe.history_days``
+business days ending on ``as_of``, drawn from the tick simulator's market model with
+``settings.simulator``) into the market history store with source ``"simulator"``, before
+the reference data (history first, then instruments). A regeneration first deletes every
+row whose source is ``"simulator"``; rows a user loaded (any other source) are kept and win
+where they meet a simulated key.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from deltalake import DeltaTable
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -18,10 +27,13 @@ from riskstream.cli import app, print_json, settings
 from riskstream.core.errors import InputError, RiskstreamError
 from riskstream.core.instruments import Universe
 from riskstream.feeds.config import UniverseConfig
+from riskstream.feeds.daily_history import simulate_daily_history
 from riskstream.feeds.universe import generate_universe, universe_summary
 from riskstream.settings import Settings
+from riskstream.store.history_files import KEYS
 from riskstream.store.instrument_loader import SOURCE_KEY, USER_SOURCE
 from riskstream.store.loaders import load_positions
+from riskstream.store.market_history import MarketHistory
 from riskstream.store.refdb import RefDB
 
 universe_app = typer.Typer(
@@ -44,23 +56,68 @@ def open_refdb(settings: Settings) -> RefDB:
     return db
 
 
-def _save_generated(db: RefDB, config: UniverseConfig) -> Universe:
+HISTORY_KEY = "generator.history"
+"""``universe_meta`` key holding the simulator settings the stored simulated history was drawn
+with (JSON of the market-model fields of ``settings.simulator``)."""
+SIMULATOR_SOURCE = "simulator"
+"""``source`` of the simulated history's rows in the market history store."""
+_NOT_MODEL = {
+    "events_per_s", "speedup", "batch_events", "start", "step_ms", "min_update_s",
+    "event_share", "flash_crash",
+}  # fmt: skip
+"""Simulator settings that shape the tick stream but not the daily market model."""
+
+
+def _history_key(settings: Settings) -> str:
+    return settings.simulator.model_dump_json(exclude=_NOT_MODEL)
+
+
+def _write_history(settings: Settings, universe: Universe, config: UniverseConfig) -> dict:
+    """Simulate the universe's daily history and store it in place of the simulated history
+    stored before (see the module docstring); a summary, JSON-ready."""
+    history = simulate_daily_history(universe, settings.simulator, config.history_days, config.seed)
+    store = MarketHistory.from_config(settings.store)
+    rows: dict[str, int] = {}
+    for kind, frame in history.tables().items():
+        if store.exists(kind):
+            DeltaTable(store.uri(kind)).delete(f"source = '{SIMULATOR_SOURCE}'")
+            held = store.scan(kind)
+            if held is not None:  # a user's rows win where they meet simulated keys
+                keys = list(KEYS[kind])
+                frame = frame.join(held.select(keys).collect(), on=keys, how="anti")
+        rows[kind] = store.load(frame, kind, source=SIMULATOR_SOURCE).rows_loaded
+    dates = history.regimes["date"]
+    return {
+        "source": SIMULATOR_SOURCE,
+        "store": store.root,
+        "days": config.history_days,
+        "first_date": dates[0].isoformat(),
+        "last_date": dates[-1].isoformat(),
+        "rows": rows,
+        "added_pairs": list(history.added_pairs),
+    }
+
+
+def _save_generated(db: RefDB, settings: Settings, config: UniverseConfig) -> tuple[Universe, dict]:
     universe = generate_universe(config)
+    history = _write_history(settings, universe, config)
     meta = {
         GENERATOR_KEY: config.model_dump_json(),
+        HISTORY_KEY: _history_key(settings),
         "generator.instruments": str(config.instruments),
         "generator.seed": str(config.seed),
     }
     db.save_universe(universe, meta)
-    return universe
+    return universe, history
 
 
 def ensure_universe(settings: Settings) -> Universe:
     """The universe to work on: a user's own (``riskstream instruments load``) when the
     reference DB holds one, whatever ``settings.universe`` says; else the universe of
     ``settings.universe``, from the reference DB when it holds one generated with exactly
-    those settings (instruments, seed, base currency, AUM target, as-of date), else generated
-    and saved there (replacing what was stored).
+    those settings (instruments, seed, base currency, AUM target, as-of date, history days)
+    and its history with the same simulator settings, else generated and saved there with
+    its simulated daily history (replacing what was stored).
 
     Positions loaded since (``riskstream positions load``) are kept: the stored universe is
     returned as it is.
@@ -70,9 +127,11 @@ def ensure_universe(settings: Settings) -> Universe:
         meta = db.meta()
         if meta.get(SOURCE_KEY) == USER_SOURCE:
             return db.load_universe()
-        if meta.get(GENERATOR_KEY) == settings.universe.model_dump_json():
+        if meta.get(GENERATOR_KEY) == settings.universe.model_dump_json() and meta.get(
+            HISTORY_KEY
+        ) == _history_key(settings):
             return db.load_universe()
-        return _save_generated(db, settings.universe)
+        return _save_generated(db, settings, settings.universe)[0]
     finally:
         db.close()
 
@@ -96,19 +155,30 @@ def generate(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Random seed (same seed, same universe)."),
     base_currency: str | None = typer.Option(None, "--base-currency", help="e.g. USD, EUR."),
+    history_days: int | None = typer.Option(
+        None, "--history-days", help="Business days of simulated daily history (default 1,000)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Generate the reference universe and portfolio and save it to the reference DB."""
+    """Generate the reference universe and portfolio, write its simulated daily market
+    history to the history store and save the universe to the reference DB."""
     cfg = settings(ctx)
-    config = _config(cfg.universe, instruments=instruments, seed=seed, base_currency=base_currency)
+    config = _config(
+        cfg.universe,
+        instruments=instruments,
+        seed=seed,
+        base_currency=base_currency,
+        history_days=history_days,
+    )
     db = open_refdb(cfg)
     try:
-        universe = _save_generated(db, config)
+        universe, history = _save_generated(db, cfg, config)
     finally:
         db.close()
     summary = universe_summary(universe)
     summary["refdb"] = db.url.render_as_string(hide_password=True)
     summary["seed"] = config.seed
+    summary["history"] = history
     if as_json:
         print_json(summary)
         return
@@ -125,6 +195,12 @@ def generate(
         f"{summary['positions']:,} positions in {summary['books']} books; "
         f"AUM (gross exposure) {summary['aum']:,.0f} {summary['base_currency']}; "
         f"saved to {summary['refdb']}"
+    )
+    console.print(
+        f"simulated daily history {history['first_date']} to {history['last_date']} "
+        f"({history['days']:,} business days): "
+        + ", ".join(f"{n:,} {kind} rows" for kind, n in history["rows"].items())
+        + f" in {history['store']}"
     )
 
 

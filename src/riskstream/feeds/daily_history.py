@@ -38,8 +38,8 @@ What each series is:
 * FX spot ``ref * exp(z)``; FX forwards at covered interest parity off the spot,
   ``ref * exp(z + c (T_t - T_0))`` with the simulator's carry ``c = r_quote - r_base``
   (:attr:`MarketModel.fx_carry`) and ``T_t`` the ACT/365 years to value date on day ``t``;
-* bonds: priced from the yield ``y0 + z`` (``y0`` reprices ``ref_price`` today,
-  :attr:`MarketModel.bond_y0`) at each day's remaining maturity with
+* bonds: priced from the yield ``y0 + z`` (``y0`` reprices ``ref_price`` today) at each
+  day's remaining maturity with
   :func:`riskstream.pricing.bond_price_from_yield` (a bond issued after a past date carries
   its yield path there);
 * a currency pair series for every currency of the universe that its FX spot instruments do
@@ -89,7 +89,7 @@ from riskstream.feeds.market_model import (
     surface_vol,
 )
 from riskstream.feeds.markets import CURRENCIES, FX_PAIRS, zero_rate
-from riskstream.pricing import KEY_RATE_TENORS_Y, bond_price_from_yield
+from riskstream.pricing import KEY_RATE_TENORS_Y, bond_price_from_yield, bond_yield_from_price
 
 SURFACE_EXPIRIES_Y: tuple[float, ...] = (1.0 / 12.0, 0.25, 0.5, 1.0, 2.0)
 SURFACE_MONEYNESS: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2)
@@ -358,6 +358,37 @@ def _extended_factors(fm: FactorModel, currencies: list[str]) -> FactorModel:
 # --------------------------------------------------------------------------- public API
 
 
+def daily_market_model(
+    universe: Universe, config: SimulatorConfig
+) -> tuple[MarketModel, pl.DataFrame, tuple[str, ...]]:
+    """The tick simulator's market model of ``universe`` as of its ``as_of`` date, with the
+    currency pairs the history adds (see :func:`simulate_daily_history`).
+
+    Returns
+    -------
+    model : MarketModel
+        Built as :class:`~riskstream.feeds.simulator.MarketSimulator` builds it: the same
+        structure stream of ``config.seed``, so the same betas for the same drivers.
+    instruments : polars.DataFrame
+        The universe's instruments followed by the added FX spot pairs (ids continuing).
+    added_pairs : tuple of str
+        Symbols of the added pairs.
+    """
+    as_of = getattr(universe, "as_of", None)
+    if as_of is None:
+        raise InputError("universe.as_of", None, "the date of the reference prices")
+    unknown = sorted(set(_universe_currencies(universe)) - set(CURRENCIES["currency"]))
+    if unknown:
+        raise InputError("currency", unknown[0], f"one of {sorted(CURRENCIES['currency'])}")
+    inst, added = _with_conversion_pairs(universe, as_of)
+    # MarketSimulator spawns three streams from config.seed: structure, dynamics, flow.
+    structure = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3)[0])
+    start = dt.datetime.combine(as_of, config.session_open_utc, tzinfo=dt.UTC)
+    start_ns = int(start.timestamp()) * NS_PER_S
+    unused = np.random.default_rng(0)  # the model's path stream: construction draws nothing
+    return MarketModel(inst, config, start_ns, structure, unused), inst, added
+
+
 def simulate_daily_history(
     universe: Universe, config: SimulatorConfig, days: int, seed: int
 ) -> DailyHistory:
@@ -387,25 +418,12 @@ def simulate_daily_history(
     """
     if days < 2:
         raise InputError("days", days, "at least 2 business days")
-    as_of = getattr(universe, "as_of", None)
-    if as_of is None:
-        raise InputError("universe.as_of", None, "the date of the reference prices")
-    inst, added = _with_conversion_pairs(universe, as_of)
+    model, inst, added = daily_market_model(universe, config)
     currencies = _universe_currencies(universe)
-    unknown = sorted(set(currencies) - set(CURRENCIES["currency"]))
-    if unknown:
-        raise InputError("currency", unknown[0], f"one of {sorted(CURRENCIES['currency'])}")
-
-    # The tick simulator's model of this universe: its structure stream is the first of
-    # the three it spawns from config.seed (riskstream.feeds.simulator.MarketSimulator).
-    structure = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3)[0])
-    start = dt.datetime.combine(as_of, config.session_open_utc, tzinfo=dt.UTC)
-    start_ns = int(start.timestamp()) * NS_PER_S
-    rng = np.random.default_rng(seed)
-    model = MarketModel(inst, config, start_ns, structure, rng)  # construction draws nothing
     fm = _extended_factors(model.factors, currencies)
+    rng = np.random.default_rng(seed)
 
-    dates = business_days(as_of, days)
+    dates = business_days(universe.as_of, days)
     P = daily_transition_matrix(config)
     regimes = simulate_regimes(P, days, config.regimes.initial, rng)
     dF, dz = simulate_driver_moves(fm, config, regimes, rng, model.equity_drivers)
@@ -444,22 +462,24 @@ def _prices(inst: pl.DataFrame, model: MarketModel, z: np.ndarray, dates: np.nda
         extra_years[:, forward] = (dates[-1] - dates[:, None]).astype(np.float64) / DAYS_PER_YEAR
         closes[:, fx] = ref[fx] * np.exp(z[:, driver[fx]] + model.fx_carry * extra_years)
 
-    # Bonds: the yield path at each day's remaining maturity, priced in chunks of similar
-    # maturity (the cash-flow grid is as long as the longest bond of a chunk).
+    # Bonds: the yield path at each day's remaining maturity (ACT/365 from each close; y0
+    # reprices ref_price at today's close), priced in chunks of similar maturity (the
+    # cash-flow grid is as long as the longest bond of a chunk).
     bonds = model.bonds
     if len(bonds):
         maturity = inst["maturity"].to_numpy()[bonds].astype("datetime64[D]")
         years = (maturity[None, :] - dates[:, None]).astype(np.float64) / DAYS_PER_YEAR
         years = np.maximum(years, 1e-4)
-        yields = model.bond_y0 + z[:, driver[bonds]]
+        coupon, freq = model.bond_coupon, model.bond_freq
+        y0 = bond_yield_from_price(ref[bonds], coupon, years[-1], freq)
+        yields = y0 + z[:, driver[bonds]]
         order = np.argsort(years[0])
         for chunk in np.array_split(order, max(1, len(order) // 50)):
             closes[:, bonds[chunk]] = bond_price_from_yield(
-                yields[:, chunk], model.bond_coupon[chunk], years[:, chunk],
-                model.bond_freq[chunk],
-            )  # fmt: skip
-    # Today is the reference: exp(0) gives it exactly for the others; a bond's yield y0
-    # reprices it to the solver's tolerance, so the last close is set to it.
+                yields[:, chunk], coupon[chunk], years[:, chunk], freq[chunk]
+            )
+    # Today is the reference: exp(0) gives it exactly for the others; a bond's y0 reprices
+    # it to the yield solver's tolerance, so its last close is set to it.
     closes[-1, ids] = ref[ids]
     symbols = inst["symbol"].to_numpy()[ids]
     date_col, key_col, vals = _long(dates, symbols, {"close": closes[:, ids]})
@@ -554,6 +574,7 @@ __all__ = [
     "SURFACE_MONEYNESS",
     "DailyHistory",
     "business_days",
+    "daily_market_model",
     "daily_transition_matrix",
     "simulate_daily_history",
     "simulate_driver_moves",

@@ -3,10 +3,15 @@
 Each check flags and counts; none changes the data. The one adjustment, a forward fill of
 the gaps, happens only when asked (``fill="forward"``) and its rows are marked.
 
-Checks (run on the rows of one load, per series: a symbol, a currency or an underlying)
--------------------------------------------------------------------------------------------
+Checks (per series: a symbol, a currency or an underlying)
+-----------------------------------------------------------
+Each check sees a series as it will be stored: the loaded rows (column :data:`LOADED`
+True) with the stored rows around them (False), so a one-day live append is checked against
+its history. Only findings that involve a loaded row are reported.
+
 gaps
-    Business days missing inside a series' span (first to last date of the load). The
+    Business days missing inside a series' span that border a loaded row (the
+    observation before or after the missing day is one). The
     calendar is Monday to Friday: exchange holidays (Good Friday, 25 December, ...) are
     reported as gaps too, since a user holiday calendar is out of scope; read them as
     "no observation on a weekday". Counted per missing (series, day).
@@ -117,13 +122,28 @@ def records(frame: pl.DataFrame, limit: int) -> list[dict[str, Any]]:
     ]
 
 
+LOADED = "loaded"
+"""Boolean column marking the rows of the load among the stored context rows."""
+
+
+def _flagged(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the :data:`LOADED` column (all True when absent: all rows are new)."""
+    return frame if LOADED in frame.columns else frame.with_columns(pl.lit(True).alias(LOADED))
+
+
 def missing_business_days(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
-    """(series, date) of every Monday-Friday day without an observation inside each
-    series' first-to-last-date span, sorted."""
+    """Every Monday-Friday day without an observation inside a series' first-to-last-date
+    span that borders a loaded row (its previous or next observation date is one).
+
+    Returns columns (series, date, from_date), sorted; ``from_date`` is the series' latest
+    observation date before the missing day (what a forward fill copies).
+    """
     series = SERIES[kind]
+    frame = _flagged(frame)
     if frame.height == 0:
-        return pl.DataFrame(schema={series: pl.String, "date": pl.Date})
-    present = frame.select(series, "date").unique()
+        return pl.DataFrame(schema={series: pl.String, "date": pl.Date, "from_date": pl.Date})
+    # one row per observed (series, date): loaded if any of its rows is (a curve's tenors)
+    present = frame.group_by(series, "date").agg(pl.col(LOADED).any()).sort("date")
     spans = present.group_by(series).agg(
         pl.col("date").min().alias("first"), pl.col("date").max().alias("last")
     )
@@ -132,17 +152,28 @@ def missing_business_days(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
         .explode("date")
         .filter(pl.col("date").dt.weekday() <= 5)  # ISO weekday: Monday 1 ... Friday 5
     )
-    return weekdays.join(present, on=[series, "date"], how="anti").sort(series, "date")
+    missing = weekdays.join(present, on=[series, "date"], how="anti").sort("date")
+    neighbour = {"by": series, "left_on": "date", "check_sortedness": False}  # sorted above
+    before = present.select(series, pl.col("date").alias("from_date"), pl.col(LOADED).alias("_b"))
+    after = present.select(series, pl.col("date").alias("_next"), pl.col(LOADED).alias("_a"))
+    return (
+        missing.join_asof(before, right_on="from_date", strategy="backward", **neighbour)
+        .join_asof(after, right_on="_next", strategy="forward", **neighbour)
+        .filter(pl.col("_b") | pl.col("_a"))
+        .select(series, "date", "from_date")
+        .sort(series, "date")
+    )
 
 
 def check_gaps(frame: pl.DataFrame, kind: str, max_listed: int = MAX_LISTED) -> QualityCheck:
-    missing = missing_business_days(frame, kind)
+    """Missing business days next to loaded rows (:func:`missing_business_days`)."""
+    missing = missing_business_days(frame, kind).drop("from_date")
     return QualityCheck(missing.height, records(missing, max_listed), {"calendar": CALENDAR})
 
 
 def check_stale(prices: pl.DataFrame, max_listed: int = MAX_LISTED) -> QualityCheck:
-    """Runs of >= 2 equal consecutive closes per symbol (``prices`` sorted or not)."""
-    ordered = prices.sort("symbol", "date")
+    """Runs of >= 2 equal consecutive closes per symbol that contain a loaded row."""
+    ordered = _flagged(prices).sort("symbol", "date")
     new_run = (pl.col("close") != pl.col("close").shift(1)).over("symbol").fill_null(True)
     runs = (
         ordered.with_columns(new_run.cum_sum().over("symbol").alias("_run"))
@@ -152,9 +183,10 @@ def check_stale(prices: pl.DataFrame, max_listed: int = MAX_LISTED) -> QualityCh
             pl.col("date").last().alias("last_date"),
             pl.len().alias("length"),
             pl.col("close").first(),
+            pl.col(LOADED).any().alias("_loaded"),
         )
-        .filter(pl.col("length") >= 2)
-        .drop("_run")
+        .filter((pl.col("length") >= 2) & pl.col("_loaded"))
+        .drop("_run", "_loaded")
     )
     return QualityCheck(
         runs.height,
@@ -166,10 +198,14 @@ def check_stale(prices: pl.DataFrame, max_listed: int = MAX_LISTED) -> QualityCh
 def log_returns(prices: pl.DataFrame) -> pl.DataFrame:
     """Per symbol, ``log_return = ln(close / previous close)`` between consecutive
     observations (sorted by symbol, date; the first observation has none and is left out).
-    Closes must be positive."""
+    Closes must be positive. A return is *loaded* when either of its closes is."""
+    prices = _flagged(prices)
     return (
         prices.sort("symbol", "date")
-        .with_columns(pl.col("close").shift(1).over("symbol").alias("prev_close"))
+        .with_columns(
+            pl.col("close").shift(1).over("symbol").alias("prev_close"),
+            (pl.col(LOADED) | pl.col(LOADED).shift(1).over("symbol")).alias(LOADED),
+        )
         .filter(pl.col("prev_close").is_not_null())
         .with_columns((pl.col("close") / pl.col("prev_close")).log().alias("log_return"))
     )
@@ -181,7 +217,9 @@ def check_outliers(
     min_returns: int = MIN_RETURNS,
     max_listed: int = MAX_LISTED,
 ) -> QualityCheck:
-    """Returns with robust z-score above ``outlier_z`` (see the module docstring)."""
+    """Loaded returns with robust z-score above ``outlier_z``, the median and MAD taken
+    over all of the series' returns given (stored context and load; see the module
+    docstring)."""
     returns = log_returns(prices)
     r = pl.col("log_return")
     scored = returns.with_columns(
@@ -189,13 +227,13 @@ def check_outliers(
     ).with_columns((r - pl.col("_median")).abs().median().over("symbol").alias("_mad"))
     usable = (pl.col("_n") >= min_returns) & (pl.col("_mad") > 0)
     skipped = (
-        scored.filter(~usable)
+        scored.filter(~usable & pl.col(LOADED))
         .group_by("symbol", maintain_order=True)
-        .agg(pl.len().alias("returns"), pl.col("_mad").first().alias("mad"))
+        .agg(pl.col("_n").first().alias("returns"), pl.col("_mad").first().alias("mad"))
         .sort("symbol")
     )
     flagged = (
-        scored.filter(usable)
+        scored.filter(usable & pl.col(LOADED))
         .with_columns(
             ((r - pl.col("_median")).abs() / (MAD_TO_SIGMA * pl.col("_mad"))).alias("robust_z")
         )
@@ -221,23 +259,16 @@ def split_non_positive(prices: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
 
 
 def forward_fill_rows(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
-    """Rows for every missing business day (:func:`missing_business_days`), copying the
-    series' latest earlier observation date: its close, or its whole curve or surface
-    (every tenor, or every expiry × moneyness, of that date). Same columns as ``frame``."""
+    """Rows for every reported gap (:func:`missing_business_days`), copying the series'
+    latest earlier observation date (stored or loaded): its close, or its whole curve or
+    surface (every tenor, or every expiry × moneyness, of that date). Returns the
+    canonical columns of ``kind`` (without :data:`LOADED`)."""
     series = SERIES[kind]
+    columns = [c for c in frame.columns if c != LOADED]
     missing = missing_business_days(frame, kind)
     if missing.height == 0:
-        return frame.clear()
-    observed = frame.select(series, pl.col("date").alias("from_date")).unique().sort("from_date")
-    sources = missing.sort("date").join_asof(
-        observed,
-        left_on="date",
-        right_on="from_date",
-        by=series,
-        strategy="backward",
-        check_sortedness=False,  # both sides sorted by date above
+        return frame.select(columns).clear()
+    filled = missing.join(
+        frame.select(columns).rename({"date": "from_date"}), on=[series, "from_date"]
     )
-    filled = sources.join(
-        frame.rename({"date": "from_date"}), on=[series, "from_date"], how="inner"
-    )
-    return filled.select(frame.columns).sort(list(frame.columns[:2]))
+    return filled.select(columns).sort(series, "date")

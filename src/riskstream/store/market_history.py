@@ -29,8 +29,9 @@ its rows are unique by construction) and partitioned by date, like the tick tabl
 
 Each load comes with a :class:`~riskstream.store.history_quality.HistoryLoadReport`
 (gaps, stale prices, outlier returns, non-positive prices; see
-:mod:`riskstream.store.history_quality`). The checks run on the loaded rows, not on what the
-store held before.
+:mod:`riskstream.store.history_quality`). The checks see each touched series as it will be
+stored, the load among up to ``context_days`` of stored rows on each side, and report
+what involves a loaded row: a one-day append is checked against its history.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from riskstream.store.history_files import (
     empty_frame,
 )
 from riskstream.store.history_quality import (
+    LOADED,
     MAX_LISTED,
     MIN_RETURNS,
     OUTLIER_Z,
@@ -123,6 +125,9 @@ class MarketHistory:
         Fewest returns a series needs for its outliers to be scored (default 20).
     max_listed : int
         Findings listed per check in a report (all are counted).
+    context_days : int
+        Calendar days of stored history on each side of a load that its checks see
+        (default 366: a year of returns sets the outlier scale of a one-day append).
     """
 
     def __init__(
@@ -131,6 +136,7 @@ class MarketHistory:
         outlier_z: float = OUTLIER_Z,
         min_returns: int = MIN_RETURNS,
         max_listed: int = MAX_LISTED,
+        context_days: int = 366,
     ):
         self.root = str(root)
         if "://" not in self.root:
@@ -138,6 +144,7 @@ class MarketHistory:
         self.outlier_z = outlier_z
         self.min_returns = min_returns
         self.max_listed = max_listed
+        self.context_days = context_days
 
     @classmethod
     def from_config(cls, store_config: Any) -> MarketHistory:
@@ -208,13 +215,21 @@ class MarketHistory:
                 records(quarantined.select("symbol", "date", "close"), self.max_listed),
                 {"action": "quarantined"},
             )
-        quality["gaps"] = check_gaps(rows, kind, self.max_listed)
+        # the checks see each touched series as it will be stored: the load among its
+        # stored neighbours (the load wins where keys meet)
+        combined = pl.concat(
+            [
+                rows.with_columns(pl.lit(True).alias(LOADED)),
+                self._context(kind, rows).with_columns(pl.lit(False).alias(LOADED)),
+            ]
+        )
+        quality["gaps"] = check_gaps(combined, kind, self.max_listed)
         if kind == "prices":
-            quality["stale"] = check_stale(rows, self.max_listed)
+            quality["stale"] = check_stale(combined, self.max_listed)
             quality["outliers"] = check_outliers(
-                rows, self.outlier_z, self.min_returns, self.max_listed
+                combined, self.outlier_z, self.min_returns, self.max_listed
             )
-        filled = forward_fill_rows(rows, kind) if fill == "forward" else rows.clear()
+        filled = forward_fill_rows(combined, kind) if fill == "forward" else rows.clear()
         quality["filled"] = QualityCheck(
             filled.height,
             records(
@@ -270,6 +285,25 @@ class MarketHistory:
         ).with_columns(date=pl.from_epoch("ts", time_unit="ns").dt.date())
         self._append("prices_intraday", rows, partition_by=["date"])
         return rows.height
+
+    def _context(self, kind: str, rows: pl.DataFrame) -> pl.DataFrame:
+        """Stored rows of the series in ``rows`` within ``context_days`` of its dates, less
+        the keys ``rows`` replaces."""
+        scan = self.scan(kind)
+        if scan is None or rows.height == 0:
+            return rows.clear()
+        margin = dt.timedelta(days=self.context_days)
+        series = SERIES[kind]
+        stored = (
+            scan.filter(
+                pl.col(series).is_in(rows[series].unique().to_list()),
+                pl.col("date") >= rows["date"].min() - margin,  # type: ignore[operator]
+                pl.col("date") <= rows["date"].max() + margin,  # type: ignore[operator]
+            )
+            .select(list(SCHEMAS[kind]))
+            .collect()
+        )
+        return stored.join(rows.select(KEYS[kind]), on=list(KEYS[kind]), how="anti")
 
     def _canonical(self, frame: pl.DataFrame, kind: str) -> pl.DataFrame:
         schema = SCHEMAS[kind]
