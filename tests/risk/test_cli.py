@@ -28,26 +28,15 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def stored_universe():
-    """The configured reference universe with its simulated daily history in the history
-    store (``universe.history_days`` business days from the simulator's market model),
-    as ``riskstream universe generate`` leaves them."""
+    """The configured reference universe; ``ensure_universe`` stores its simulated daily
+    history (``universe.history_days`` business days of the simulator's market model) in
+    the history store, which the risk command reads."""
     from riskstream.cli.universe import ensure_universe
     from riskstream.core.config import load_config
-    from riskstream.feeds.config import SimulatorConfig
-    from riskstream.feeds.daily_history import simulate_daily_history
     from riskstream.settings import Settings
-    from riskstream.store.market_history import MarketHistory
 
     s = load_config(Settings)
-    universe = ensure_universe(s)
-    store = MarketHistory.from_config(s.store)
-    if not store.exists("prices"):
-        daily = simulate_daily_history(
-            universe, SimulatorConfig(), s.universe.history_days, s.universe.seed
-        )
-        for kind, frame in daily.tables().items():
-            store.load(frame, kind, "simulator")
-    return s, universe
+    return s, ensure_universe(s)
 
 
 def run(*args: str):
