@@ -447,6 +447,9 @@ def test_a_book_of_every_class_runs_on_its_stored_history(real_book):
     assert marks["options_priced_by_model"] == 1
     vol = flat["VOL:EQ:AAPL"]
     assert vol["proxy"] == "VOL:EQ:SPX" and vol["beta"] == 1.0 and vol["days"] == 259
+    table = run("risk", "--window", "250")  # the human-readable report says the same
+    assert table.exit_code == 0, table.output
+    assert "history: 250 daily moves" in table.output and "factor(s) proxied" in table.output
 
 
 def test_historical_scenarios_are_the_last_window_overlapping_windows_at_every_horizon():
@@ -476,3 +479,19 @@ def test_historical_scenarios_are_the_last_window_overlapping_windows_at_every_h
         draw_scenarios(
             space, universe, config.model_copy(update={"horizons_days": (30,)}), history, None
         )
+
+
+@pytest.mark.parametrize("method", ["parametric", "fhs", "mc"])
+def test_every_method_fits_on_the_window_of_stored_moves(real_book, method):
+    # fhs and mc fit their GARCH filters on the last --window daily moves (500) and draw
+    # --scenarios paths of h days; parametric reads the historical windows.
+    result = run(
+        "risk", "--method", method, "--window", "500", "--horizon", "5",
+        "--scenarios", "2000", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    expected = 504 if method == "parametric" else 500  # window + h - 1 for the windows
+    assert out["history"]["observations"] == expected
+    assert out["n_scenarios"] == (500 if method == "parametric" else 2000)
+    assert out["es"] >= out["var"] > 0
