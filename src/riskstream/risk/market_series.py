@@ -16,7 +16,8 @@ numpy matrices:
 * :func:`atm_vol_levels`, :func:`surface_vols` — implied vols read off stored surfaces:
   linear in vol across moneyness, linear in total variance :math:`\\sigma^2 T` across
   expiries (the interpolation that keeps total variance increasing in expiry when the
-  stored surface has no calendar arbitrage), flat beyond the stored ends;
+  stored surface has no calendar arbitrage: Gatheral, *The Volatility Surface*, 2006,
+  ch. 3), flat beyond the stored ends;
 * :func:`ols_beta` — the slope of one series of moves on another over their overlap.
 """
 
