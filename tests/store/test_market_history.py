@@ -234,3 +234,10 @@ def test_any_partition_in_any_order_gives_the_same_table(case) -> None:
         for chunk in chunks:
             history.load(prices_frame(chunk), "prices", "t")
         assert history.prices().equals(prices_frame(rows).sort("symbol", "date"))
+
+
+def test_an_empty_load_writes_nothing(history) -> None:
+    for kind in ("prices", "curves", "vols"):
+        report = history.load(pl.DataFrame(schema=SCHEMAS[kind]), kind, "t", fill="forward")
+        assert (report.rows_loaded, report.version, report.first_date) == (0, -1, None)
+        assert not history.exists(kind)
