@@ -86,7 +86,7 @@ def check_kind(kind: str) -> Kind:
     """``kind`` if it is one of :data:`KINDS`, else an :class:`InputError`."""
     if kind not in KINDS:
         raise InputError("kind", kind, f"one of {', '.join(KINDS)}")
-    return kind  # type: ignore[return-value]
+    return kind
 
 
 def empty_frame(kind: str) -> pl.DataFrame:

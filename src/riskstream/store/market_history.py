@@ -265,8 +265,8 @@ class MarketHistory:
             rows_loaded=written.height,
             rows_quarantined=quarantined.height,
             series=written[SERIES[kind]].n_unique(),
-            first_date=written["date"].min() if written.height else None,  # type: ignore[arg-type]
-            last_date=written["date"].max() if written.height else None,  # type: ignore[arg-type]
+            first_date=written["date"].min() if written.height else None,
+            last_date=written["date"].max() if written.height else None,
             version=self.version(kind),
             quality=quality,
         )
@@ -297,8 +297,8 @@ class MarketHistory:
         stored = (
             scan.filter(
                 pl.col(series).is_in(rows[series].unique().to_list()),
-                pl.col("date") >= rows["date"].min() - margin,  # type: ignore[operator]
-                pl.col("date") <= rows["date"].max() + margin,  # type: ignore[operator]
+                pl.col("date") >= rows["date"].min() - margin,
+                pl.col("date") <= rows["date"].max() + margin,
             )
             .select(list(SCHEMAS[kind]))
             .collect()
