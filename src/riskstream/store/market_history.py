@@ -349,6 +349,30 @@ class MarketHistory:
             writer_properties=_WRITER,
         )
 
+    # -- maintenance -----------------------------------------------------------------------
+    def compact(self) -> dict[str, Any]:
+        """Rewrite each table's small files into large ones (Delta OPTIMIZE; each MERGE or
+        live append adds files). The data, and every read's result, is unchanged; the
+        rewrite is a new version."""
+        return {
+            table: DeltaTable(self.uri(table)).optimize.compact(writer_properties=_WRITER)
+            for table in MARKET_TABLES
+            if self.exists(table)
+        }
+
+    def vacuum(self, retention_hours: int = 168, dry_run: bool = False) -> dict[str, list[str]]:
+        """Delete files no version younger than ``retention_hours`` references (time travel
+        before that window stops working); returns the files per table."""
+        return {
+            table: DeltaTable(self.uri(table)).vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=False,
+            )
+            for table in MARKET_TABLES
+            if self.exists(table)
+        }
+
     # -- reading ---------------------------------------------------------------------------
     def scan(self, table: str, version: TimeTravel = None) -> pl.LazyFrame | None:
         """A lazy scan of ``table`` at ``version`` (None if the table does not exist)."""
