@@ -31,7 +31,7 @@ outliers (prices)
     1974, JASA 69; Rousseeuw & Croux 1993, JASA 88, "Alternatives to the median absolute
     deviation"); the median and MAD have a 50% breakdown point, so a few bad prints cannot
     hide themselves by inflating the scale, as they would with a mean and standard
-    deviation. Daily returns are fat-tailed (a 1987-style -20% day is about 17 robust
+    deviation. Daily returns are fat-tailed (a 1987-style -20% day is about 19 robust
     standard deviations of a 1.2%-vol index), so the threshold is set far out, at 10, to
     flag likely bad prints (a missing decimal, a wrong currency), not merely big market
     days. A series with fewer than ``min_returns`` returns, or a MAD of zero (mostly
