@@ -34,7 +34,7 @@ def latest_closes(settings: Settings) -> pl.DataFrame:
     ``close``); empty when nothing has been loaded yet."""
     from riskstream.store.market_history import MarketHistory
 
-    closes = MarketHistory(settings.store.history).last_closes()
+    closes = MarketHistory.from_config(settings.store).last_closes()
     if closes.is_empty():
         return pl.DataFrame(schema=CLOSES_SCHEMA)
     return closes.select([pl.col(c).cast(t) for c, t in CLOSES_SCHEMA.items()])

@@ -59,8 +59,9 @@ Defaults (each use is counted in :attr:`InstrumentLoad.defaults_applied`)
     **placeholders** so a book loads: supply the instruments' real ADV and spreads for a
     meaningful L-VaR.
 ``ref_price``
-    The latest close of the symbol in the history store (so history is loaded first); with
-    neither, the row is an error (an option's model value cannot be known here either).
+    The latest close of the symbol in the history store (so history is loaded first); for a
+    future without closes of its own, its underlying's latest close (the basis is ignored);
+    with neither, the row is an error (an option's model value cannot be known here either).
 ``sector``
     A bond with ``issuer``: ``corporate:<issuer>``; a future with a series ``underlying``:
     that name.
@@ -395,6 +396,12 @@ def load_instruments(
     return result
 
 
+def _close(last_close: dict[str, float], symbol: str) -> bool:
+    """Whether the history store holds a positive close for ``symbol``."""
+    value = last_close.get(symbol)
+    return value is not None and value > 0
+
+
 def _instrument_fields(
     rec: dict[str, Any],
     ids: dict[str, int],
@@ -448,10 +455,14 @@ def _instrument_fields(
     default("lot_size", lot)
     default("adv", LIQUIDITY_DEFAULTS[cls]["adv"])
     default("spread_bps", LIQUIDITY_DEFAULTS[cls]["spread_bps"])
+    # A future with no close of its own is marked at its underlying series' close: the basis
+    # (carry to expiry, under 1 % for an index future a few months out) is ignored.
+    series = rec.get("underlying") if cls == "future" else None
+    price_of = symbol if _close(last_close, symbol) else series
     if "ref_price" in rec:
         out["ref_price"] = rec["ref_price"]
-    elif symbol in last_close and last_close[symbol] is not None and last_close[symbol] > 0:
-        out["ref_price"] = float(last_close[symbol])
+    elif price_of is not None and _close(last_close, price_of):
+        out["ref_price"] = float(last_close[price_of])
         defaults["ref_price"] = defaults.get("ref_price", 0) + 1
     else:
         errors.append(
