@@ -28,7 +28,7 @@ AAPL 280115C200,option,USD,100,AAPL,200,2028-01-15,C,american,,,,,,30,
 ESH8,future,USD,50,SPX,,2028-03-17,,,,,,,,,
 EURUSD,fx,USD,1,,,,,,EUR,USD,,,,,
 T 4 02/15/34,bond,USD,10,,,,,,,,0.04,2034-02-15,2,,
-"""  # noqa: E501
+"""
 POSITIONS = """\
 book,symbol,quantity,desk,strategy,trader
 MYBOOK,AAPL,1000,Equities,Core,me
@@ -88,8 +88,11 @@ def test_a_new_users_book_loads_in_order(data_dir: Path, tmp_path: Path, history
     # Instruments before history: reference prices and FX rates cannot be found.
     result = run("instruments", "load", str(inst))
     assert result.exit_code != 0
-    assert "field 'ref_price' has value None; expected a positive price, or a stored close " \
-        "for AAPL: load its history first (riskstream history load)" in str(result.exception)  # fmt: skip
+    expected = (
+        "field 'ref_price' has value None; expected a positive price, or a stored close for "
+        "AAPL: load its history first (riskstream history load)"
+    )
+    assert expected in str(result.exception)
 
     assert run("history", "load", str(history_file), "--json").exit_code == 0
     out = last_json(run("instruments", "load", str(inst), "--json"))
