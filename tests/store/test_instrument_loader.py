@@ -327,3 +327,16 @@ def test_a_bad_file_leaves_the_store_as_it_was(stored: RefDB, tmp_path: Path) ->
     with pytest.raises(LoadError):
         load_instruments(f, stored, CLOSES, base_currency="USD", as_of=AS_OF)
     assert stored.load_universe().instruments.equals(before.instruments)
+
+
+def test_kept_instruments_must_outlive_the_new_as_of(stored: RefDB, tmp_path: Path) -> None:
+    # Upserting at a later as-of date would keep an expired option and future: refused.
+    later = dt.date(2027, 6, 1)
+    f = write_csv(tmp_path / "later.csv", [{**FIVE_CLASSES[0], "ref_price": 240.0}])
+    with pytest.raises(LoadError) as excinfo:
+        load_instruments(f, stored, CLOSES, base_currency="USD", as_of=later)
+    assert errors_of(excinfo) == [
+        f"{f}: field 'as_of' has value '2027-06-01'; expected a date before the expiry or "
+        "maturity of every stored instrument the file keeps; 2 expire by then (AAPL "
+        "270115C200, ESH7): list them in the file, or load it with --replace"
+    ]
