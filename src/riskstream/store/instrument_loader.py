@@ -21,11 +21,12 @@ option      ``underlying`` (symbol of an instrument in this file or already stor
 future      ``expiry``; ``underlying`` optional: the symbol of an instrument (the future then
             moves with that instrument's risk factor), or the name of a price series in the
             history store that is not an instrument (an index such as ``SPX``, a commodity):
-            it is kept in ``sector``, the convention of the reference universe, whose futures
-            carry their index or commodity there (``index:SPX``) and whose risk engine keys
-            a future's factor by it (``FUT:<sector>``, all expiries on one factor; see
-            :func:`riskstream.risk.factors.build_factor_space`). Without ``underlying`` the
-            future is its own factor (its own stored closes).
+            it is kept, as given, in ``sector`` — the convention of the reference universe,
+            whose futures carry their index or commodity there (``index:SPX``) and whose
+            risk engine keys a future's factor by it (``FUT:<sector>``, all expiries on one
+            factor; see :func:`riskstream.risk.factors.build_factor_space`), its history
+            being the series the sector names (or its part after ``index:``). Without
+            ``underlying`` the future is its own factor (its own stored closes).
 fx          ``base`` and ``quote`` (ISO codes: price = quote units per base unit, stored as
             ``base_currency`` and ``currency``; ``currency``, when given, must equal
             ``quote``); ``expiry`` optional (an outright forward's value date)
@@ -89,7 +90,14 @@ import polars as pl
 from pydantic import ValidationError
 
 from riskstream.core.errors import InputError, LoadError
-from riskstream.core.instruments import ASSET_CLASSES, INSTRUMENT_SCHEMA, Instrument, Universe
+from riskstream.core.instruments import (
+    ASSET_CLASSES,
+    BOOK_SCHEMA,
+    INSTRUMENT_SCHEMA,
+    POSITION_SCHEMA,
+    Instrument,
+    Universe,
+)
 from riskstream.store.instrument_fields import (
     COLUMNS,
     EXPECTED_WHEN_MISSING,
@@ -327,18 +335,8 @@ def read_instruments(
         books = stored.books
     else:
         dropped = 0
-        positions = pl.DataFrame(
-            schema={"book_id": pl.Int32(), "instrument_id": pl.Int32(), "quantity": pl.Float64()}
-        )
-        books = pl.DataFrame(
-            schema={
-                "book_id": pl.Int32(),
-                "name": pl.String(),
-                "desk": pl.String(),
-                "strategy": pl.String(),
-                "trader": pl.String(),
-            }
-        )
+        positions = pl.DataFrame(schema=POSITION_SCHEMA)
+        books = pl.DataFrame(schema=BOOK_SCHEMA)
 
     stored_rates = dict(stored.fx_to_base) if stored is not None and not replace else {}
     fx_rates = currency_rates(table, closes, base_currency, stored_rates, source)
