@@ -171,3 +171,17 @@ def test_a_bad_file_exits_2_and_lists_every_bad_row(
         not (data_dir / "refdata.db").exists()
         or not RefDB(f"sqlite:///{data_dir / 'refdata.db'}").has_universe()
     )
+
+
+def test_as_of_picks_the_closes_of_that_date(data_dir: Path, tmp_path: Path, history_file) -> None:
+    assert run("history", "load", str(history_file)).exit_code == 0
+    inst = tmp_path / "eq.csv"
+    inst.write_text("symbol,asset_class,currency,multiplier\nAAPL,equity,USD,1\n")
+    out = last_json(run("instruments", "load", str(inst), "--as-of", "2026-05-31", "--json"))
+    assert out["as_of"] == "2026-05-31"  # a Sunday: the Friday's close is the latest
+    closes = pl.read_csv(history_file, try_parse_dates=True)
+    friday = closes.filter((pl.col("symbol") == "AAPL") & (pl.col("date") == dt.date(2026, 5, 29)))
+    stored = RefDB(f"sqlite:///{data_dir / 'refdata.db'}").instruments()
+    assert stored["ref_price"][0] == pytest.approx(friday["close"][0], rel=1e-12)
+    result = run("instruments", "load", str(inst), "--as-of", "31/05/2026")
+    assert result.exception.field == "--as-of"
