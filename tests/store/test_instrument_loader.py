@@ -10,9 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskstream.core.errors import LoadError
-from riskstream.core.instruments import INSTRUMENT_SCHEMA, Universe
+from riskstream.core.instruments import BOOK_SCHEMA, INSTRUMENT_SCHEMA, POSITION_SCHEMA, Universe
 from riskstream.store.instrument_fields import LIQUIDITY_DEFAULTS
 from riskstream.store.instrument_loader import (
     SOURCE_KEY,
@@ -292,6 +294,7 @@ def test_upsert_updates_by_symbol_and_appends(stored: RefDB, tmp_path: Path) -> 
     put = inst.row(7, named=True)
     assert put["symbol"] == "AAPL 270115P180" and put["underlying_id"] == 0
     assert stored.positions().height == 2 and load.positions_dropped == 0
+    assert inst.row(0, named=True)["dividend_yield"] == 0.005  # through the reference DB
     assert stored.meta()[SOURCE_KEY] == USER_SOURCE
 
 
@@ -327,3 +330,75 @@ def test_a_bad_file_leaves_the_store_as_it_was(stored: RefDB, tmp_path: Path) ->
     with pytest.raises(LoadError):
         load_instruments(f, stored, CLOSES, base_currency="USD", as_of=AS_OF)
     assert stored.load_universe().instruments.equals(before.instruments)
+
+
+def test_kept_instruments_must_outlive_the_new_as_of(stored: RefDB, tmp_path: Path) -> None:
+    # Upserting at a later as-of date would keep an expired option and future: refused.
+    later = dt.date(2027, 6, 1)
+    f = write_csv(tmp_path / "later.csv", [{**FIVE_CLASSES[0], "ref_price": 240.0}])
+    with pytest.raises(LoadError) as excinfo:
+        load_instruments(f, stored, CLOSES, base_currency="USD", as_of=later)
+    assert errors_of(excinfo) == [
+        f"{f}: field 'as_of' has value '2027-06-01'; expected a date before the expiry or "
+        "maturity of every stored instrument the file keeps; 2 expire by then (AAPL "
+        "270115C200, ESH7): list them in the file, or load it with --replace"
+    ]
+
+
+POOL = [f"S{i}" for i in range(12)]
+
+
+@given(
+    first=st.lists(st.sampled_from(POOL), min_size=1, max_size=8, unique=True),
+    second=st.lists(st.sampled_from(POOL), min_size=1, max_size=8, unique=True),
+    held=st.lists(st.booleans(), min_size=8, max_size=8),
+)
+@settings(max_examples=40)
+def test_merge_invariants(first: list[str], second: list[str], held: list[bool]) -> None:
+    # Upsert: stored ids never move, new symbols follow in file order, nothing is dropped.
+    # Replace: ids are the file order; a position survives exactly when its symbol does, with
+    # its quantity, at its symbol's new id.
+    import tempfile
+
+    def equities(symbols: list[str], price: float) -> list[dict]:
+        return [
+            {"symbol": s, "asset_class": "equity", "currency": "USD", "multiplier": 1,
+             "ref_price": price}
+            for s in symbols
+        ]  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = read(write_csv(Path(tmp) / "a.csv", equities(first, 10.0))).universe
+        qty = [float(i + 1) for i, h in enumerate(held[: len(first)]) if h]
+        ids = [i for i, h in enumerate(held[: len(first)]) if h]
+        stored = Universe(
+            base.instruments,
+            pl.DataFrame(
+                {"book_id": [0], "name": ["B"], "desk": ["d"], "strategy": ["s"], "trader": ["t"]},
+                schema=BOOK_SCHEMA,
+            ),
+            pl.DataFrame(
+                {"book_id": [0] * len(ids), "instrument_id": ids, "quantity": qty},
+                schema=POSITION_SCHEMA,
+            ),
+            "USD",
+            {"USD": 1.0},
+            AS_OF,
+        )
+        f = write_csv(Path(tmp) / "b.csv", equities(second, 20.0))
+        up = read(f, stored).universe
+        symbols = up.instruments["symbol"].to_list()
+        assert symbols[: len(first)] == first
+        assert symbols[len(first) :] == [s for s in second if s not in first]
+        assert up.instruments["instrument_id"].to_list() == list(range(len(symbols)))
+        assert up.positions.equals(stored.positions)
+        price = dict(up.instruments.select("symbol", "ref_price").iter_rows())
+        assert all(price[s] == (20.0 if s in second else 10.0) for s in symbols)
+
+        load = read(f, stored, replace=True)
+        rep = load.universe
+        assert rep.instruments["symbol"].to_list() == second
+        before = {first[i]: q for i, q in zip(ids, qty, strict=True)}
+        after = {second[i]: q for i, q in rep.positions.select("instrument_id", "quantity").rows()}
+        assert after == {s: q for s, q in before.items() if s in second}
+        assert load.positions_dropped == len(before) - len(after)

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from riskstream.cli import app, print_json, settings
 from riskstream.cli.universe import open_refdb
+from riskstream.core.errors import InputError
 from riskstream.settings import Settings
 from riskstream.store.instrument_loader import load_instruments
 
@@ -29,12 +30,13 @@ app.add_typer(instruments_app, name="instruments")
 CLOSES_SCHEMA = {"symbol": pl.String(), "date": pl.Date(), "close": pl.Float64()}
 
 
-def latest_closes(settings: Settings) -> pl.DataFrame:
-    """The latest stored close of every series in the history store (``symbol``, ``date``,
-    ``close``); empty when nothing has been loaded yet."""
+def latest_closes(settings: Settings, as_of: dt.date | None = None) -> pl.DataFrame:
+    """The latest stored close of every series in the history store on or before ``as_of``
+    (default: the latest stored), columns ``symbol``, ``date``, ``close``; empty when nothing
+    has been loaded yet."""
     from riskstream.store.market_history import MarketHistory
 
-    closes = MarketHistory(settings.store.history).last_closes()
+    closes = MarketHistory.from_config(settings.store).last_closes(as_of=as_of)
     if closes.is_empty():
         return pl.DataFrame(schema=CLOSES_SCHEMA)
     return closes.select([pl.col(c).cast(t) for c, t in CLOSES_SCHEMA.items()])
@@ -50,6 +52,12 @@ def load(
         help="The file is the whole instrument table: ids are reassigned in file order and "
         "positions in instruments it lacks are dropped.",
     ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Date of the reference prices (YYYY-MM-DD): closes on or before it. Default: "
+        "the latest stored close.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Validate an instruments file and load it into the reference DB, all rows or none.
@@ -60,9 +68,15 @@ def load(
     missing reference prices and FX rates come from its latest closes.
     """
     cfg = settings(ctx)
-    closes = latest_closes(cfg)
-    # The reference prices' date: the latest stored close, else today (all prices given).
-    as_of = closes["date"].max() if closes.height else dt.datetime.now(dt.UTC).date()
+    try:
+        date = dt.date.fromisoformat(as_of) if as_of is not None else None
+    except ValueError:
+        raise InputError("--as-of", as_of, "a date YYYY-MM-DD") from None
+    closes = latest_closes(cfg, date)
+    # The reference prices' date: as asked, else the latest stored close, else today (when
+    # the file gives every price and nothing needs an FX rate).
+    if date is None:
+        date = closes["date"].max() if closes.height else dt.datetime.now(dt.UTC).date()
     db = open_refdb(cfg)
     try:
         result = load_instruments(
@@ -70,7 +84,7 @@ def load(
             db,
             closes,
             base_currency=cfg.universe.base_currency,
-            as_of=as_of,
+            as_of=date,
             replace=replace,
         )
     finally:

@@ -1,6 +1,6 @@
-"""The columns of an instruments file, their parsers, the per-class rules and the FX rates
-of its currencies (see :mod:`riskstream.store.instrument_loader` for the format and the
-defaults)."""
+"""The columns of an instruments file, their parsers, the per-class rules (references,
+defaults) and the FX rates of its currencies (see :mod:`riskstream.store.instrument_loader`
+for the format and the defaults)."""
 
 from __future__ import annotations
 
@@ -295,4 +295,127 @@ def currency_rates(
             )
     if errors:
         raise LoadError(source, errors)
+    return out
+
+
+def _close(last_close: dict[str, float], symbol: str) -> bool:
+    """Whether the history store holds a positive close for ``symbol``."""
+    value = last_close.get(symbol)
+    return value is not None and value > 0
+
+
+def instrument_record(
+    rec: dict[str, Any],
+    ids: dict[str, int],
+    referable: dict[str, int],
+    class_of: dict[str, str],
+    last_close: dict[str, float],
+    as_of: dt.date,
+    replace: bool,
+    where: str,
+    errors: list[InputError],
+    defaults: dict[str, int],
+) -> dict[str, Any]:
+    """The :class:`Instrument` fields of one parsed row: references resolved, defaults set."""
+    cls, symbol = rec["asset_class"], rec["symbol"]
+    out: dict[str, Any] = {
+        "instrument_id": ids[symbol],
+        "symbol": symbol,
+        "asset_class": cls,
+        "currency": rec.get("currency", rec.get("quote")),
+        "multiplier": rec["multiplier"],
+    }
+    for name in (
+        "sector",
+        "rating",
+        "expiry",
+        "strike",
+        "right",
+        "exercise",
+        "coupon",
+        "maturity",
+        "dividend_yield",
+    ):
+        if name in rec:
+            out[name] = rec[name]
+    if "frequency" in rec:
+        out["coupon_frequency"] = rec["frequency"]
+    if "base" in rec:
+        out["base_currency"] = rec["base"]
+
+    def default(name: str, value: Any) -> None:
+        if name in rec:
+            out[name] = rec[name]
+        else:
+            out[name] = value
+            defaults[name] = defaults.get(name, 0) + 1
+
+    default("country", out["currency"][:2])
+    default("exchange", "OTC" if cls in ("fx", "bond") else "XXXX")
+    tick, lot = TICK_LOT_DEFAULTS[cls]
+    default("tick_size", tick)
+    default("lot_size", lot)
+    default("adv", LIQUIDITY_DEFAULTS[cls]["adv"])
+    default("spread_bps", LIQUIDITY_DEFAULTS[cls]["spread_bps"])
+    # A future with no close of its own is marked at its underlying series' close: the basis
+    # (carry to expiry, under 1 % for an index future a few months out) is ignored.
+    series = rec.get("underlying") if cls == "future" else None
+    price_of = symbol if _close(last_close, symbol) else series
+    if "ref_price" in rec:
+        out["ref_price"] = rec["ref_price"]
+    elif price_of is not None and _close(last_close, price_of):
+        out["ref_price"] = float(last_close[price_of])
+        defaults["ref_price"] = defaults.get("ref_price", 0) + 1
+    else:
+        errors.append(
+            InputError(
+                "ref_price",
+                None,
+                f"a positive price, or a stored close for "
+                f"{symbol}: load its history first (riskstream history load)",
+                where,
+            )
+        )
+    if cls == "bond" and "issuer" in rec:
+        out["sector"] = f"corporate:{rec['issuer']}"[:64]
+        defaults["sector"] = defaults.get("sector", 0) + 1
+
+    underlying = rec.get("underlying")
+    if underlying is not None:
+        if underlying in referable and underlying != symbol:
+            if cls == "option" and class_of.get(underlying) == "option":
+                errors.append(
+                    InputError(
+                        "underlying", underlying, "an instrument that is not an option", where
+                    )
+                )
+            out["underlying_id"] = referable[underlying]
+        elif cls == "future" and underlying not in class_of and underlying in last_close:
+            if "sector" in rec:
+                errors.append(
+                    InputError(
+                        "sector",
+                        rec["sector"],
+                        f"no sector: a future's sector holds its underlying series {underlying}",
+                        where,
+                    )
+                )
+            out["sector"] = underlying
+            defaults["sector"] = defaults.get("sector", 0) + 1
+        else:
+            scope = "in this file" if replace else "in this file or already stored"
+            expected = f"the symbol of an instrument {scope}"
+            if cls == "future":
+                expected += ", or a price series in the history store (riskstream history load)"
+            errors.append(InputError("underlying", underlying, expected, where))
+    for name in ("expiry", "maturity"):
+        if name in out and out[name] <= as_of:
+            errors.append(
+                InputError(
+                    name,
+                    out[name].isoformat(),
+                    f"a date after the as-of date {as_of.isoformat()}",
+                    where,
+                )
+            )
     return out

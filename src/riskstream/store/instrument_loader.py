@@ -21,11 +21,12 @@ option      ``underlying`` (symbol of an instrument in this file or already stor
 future      ``expiry``; ``underlying`` optional: the symbol of an instrument (the future then
             moves with that instrument's risk factor), or the name of a price series in the
             history store that is not an instrument (an index such as ``SPX``, a commodity):
-            it is kept in ``sector``, the convention of the reference universe, whose futures
-            carry their index or commodity there (``index:SPX``) and whose risk engine keys
-            a future's factor by it (``FUT:<sector>``, all expiries on one factor; see
-            :func:`riskstream.risk.factors.build_factor_space`). Without ``underlying`` the
-            future is its own factor (its own stored closes).
+            it is kept, as given, in ``sector`` — the convention of the reference universe,
+            whose futures carry their index or commodity there (``index:SPX``) and whose
+            risk engine keys a future's factor by it (``FUT:<sector>``, all expiries on one
+            factor; see :func:`riskstream.risk.factors.build_factor_space`), its history
+            being the series the sector names (or its part after ``index:``). Without
+            ``underlying`` the future is its own factor (its own stored closes).
 fx          ``base`` and ``quote`` (ISO codes: price = quote units per base unit, stored as
             ``base_currency`` and ``currency``; ``currency``, when given, must equal
             ``quote``); ``expiry`` optional (an outright forward's value date)
@@ -59,8 +60,9 @@ Defaults (each use is counted in :attr:`InstrumentLoad.defaults_applied`)
     **placeholders** so a book loads: supply the instruments' real ADV and spreads for a
     meaningful L-VaR.
 ``ref_price``
-    The latest close of the symbol in the history store (so history is loaded first); with
-    neither, the row is an error (an option's model value cannot be known here either).
+    The latest close of the symbol in the history store (so history is loaded first); for a
+    future without closes of its own, its underlying's latest close (the basis is ignored);
+    with neither, the row is an error (an option's model value cannot be known here either).
 ``sector``
     A bond with ``issuer``: ``corporate:<issuer>``; a future with a series ``underlying``:
     that name.
@@ -88,14 +90,20 @@ import polars as pl
 from pydantic import ValidationError
 
 from riskstream.core.errors import InputError, LoadError
-from riskstream.core.instruments import ASSET_CLASSES, INSTRUMENT_SCHEMA, Instrument, Universe
+from riskstream.core.instruments import (
+    ASSET_CLASSES,
+    BOOK_SCHEMA,
+    INSTRUMENT_SCHEMA,
+    POSITION_SCHEMA,
+    Instrument,
+    Universe,
+)
 from riskstream.store.instrument_fields import (
     COLUMNS,
     EXPECTED_WHEN_MISSING,
-    LIQUIDITY_DEFAULTS,
-    TICK_LOT_DEFAULTS,
     check_class,
     currency_rates,
+    instrument_record,
     parse_row,
 )
 from riskstream.store.loaders import read_rows, unique_index
@@ -271,7 +279,7 @@ def read_instruments(
         if not ok:
             continue
         row_errors = []
-        inst = _instrument_fields(
+        inst = instrument_record(
             rec, ids, referable, class_of, last_close, as_of, replace, where, row_errors, defaults
         )
         if row_errors:
@@ -283,6 +291,25 @@ def read_instruments(
             for e in exc.errors():
                 name = ".".join(str(p) for p in e["loc"]) or "row"
                 errors.append(InputError(name, e.get("input"), e["msg"].lower(), where))
+    # Stored instruments the file leaves as they are must still be alive at the new as-of
+    # date (e.g. a generated universe's options, priced at its older date).
+    expired = kept.filter(
+        (pl.col("expiry") <= as_of).fill_null(False)
+        | (pl.col("maturity") <= as_of).fill_null(False)
+    )
+    if expired.height:
+        shown = ", ".join(expired["symbol"].head(5).to_list())
+        shown += ", ..." if expired.height > 5 else ""
+        errors.append(
+            InputError(
+                "as_of",
+                as_of.isoformat(),
+                f"a date before the expiry or maturity of every stored instrument the file "
+                f"keeps; {expired.height} expire by then ({shown}): "
+                "list them in the file, or load it with --replace",
+                source,
+            )
+        )
     if errors:
         raise LoadError(source, sorted(errors, key=_line_of))
 
@@ -308,18 +335,8 @@ def read_instruments(
         books = stored.books
     else:
         dropped = 0
-        positions = pl.DataFrame(
-            schema={"book_id": pl.Int32(), "instrument_id": pl.Int32(), "quantity": pl.Float64()}
-        )
-        books = pl.DataFrame(
-            schema={
-                "book_id": pl.Int32(),
-                "name": pl.String(),
-                "desk": pl.String(),
-                "strategy": pl.String(),
-                "trader": pl.String(),
-            }
-        )
+        positions = pl.DataFrame(schema=POSITION_SCHEMA)
+        books = pl.DataFrame(schema=BOOK_SCHEMA)
 
     stored_rates = dict(stored.fx_to_base) if stored is not None and not replace else {}
     fx_rates = currency_rates(table, closes, base_currency, stored_rates, source)
@@ -393,116 +410,3 @@ def load_instruments(
     meta[SOURCE_KEY] = USER_SOURCE
     refdb.save_universe(result.universe, meta)
     return result
-
-
-def _instrument_fields(
-    rec: dict[str, Any],
-    ids: dict[str, int],
-    referable: dict[str, int],
-    class_of: dict[str, str],
-    last_close: dict[str, float],
-    as_of: dt.date,
-    replace: bool,
-    where: str,
-    errors: list[InputError],
-    defaults: dict[str, int],
-) -> dict[str, Any]:
-    """The :class:`Instrument` fields of one parsed row: references resolved, defaults set."""
-    cls, symbol = rec["asset_class"], rec["symbol"]
-    out: dict[str, Any] = {
-        "instrument_id": ids[symbol],
-        "symbol": symbol,
-        "asset_class": cls,
-        "currency": rec.get("currency", rec.get("quote")),
-        "multiplier": rec["multiplier"],
-    }
-    for name in (
-        "sector",
-        "rating",
-        "expiry",
-        "strike",
-        "right",
-        "exercise",
-        "coupon",
-        "maturity",
-        "dividend_yield",
-    ):
-        if name in rec:
-            out[name] = rec[name]
-    if "frequency" in rec:
-        out["coupon_frequency"] = rec["frequency"]
-    if "base" in rec:
-        out["base_currency"] = rec["base"]
-
-    def default(name: str, value: Any) -> None:
-        if name in rec:
-            out[name] = rec[name]
-        else:
-            out[name] = value
-            defaults[name] = defaults.get(name, 0) + 1
-
-    default("country", out["currency"][:2])
-    default("exchange", "OTC" if cls in ("fx", "bond") else "XXXX")
-    tick, lot = TICK_LOT_DEFAULTS[cls]
-    default("tick_size", tick)
-    default("lot_size", lot)
-    default("adv", LIQUIDITY_DEFAULTS[cls]["adv"])
-    default("spread_bps", LIQUIDITY_DEFAULTS[cls]["spread_bps"])
-    if "ref_price" in rec:
-        out["ref_price"] = rec["ref_price"]
-    elif symbol in last_close and last_close[symbol] is not None and last_close[symbol] > 0:
-        out["ref_price"] = float(last_close[symbol])
-        defaults["ref_price"] = defaults.get("ref_price", 0) + 1
-    else:
-        errors.append(
-            InputError(
-                "ref_price",
-                None,
-                f"a positive price, or a stored close for "
-                f"{symbol}: load its history first (riskstream history load)",
-                where,
-            )
-        )
-    if cls == "bond" and "issuer" in rec:
-        out["sector"] = f"corporate:{rec['issuer']}"[:64]
-        defaults["sector"] = defaults.get("sector", 0) + 1
-
-    underlying = rec.get("underlying")
-    if underlying is not None:
-        if underlying in referable and underlying != symbol:
-            if cls == "option" and class_of.get(underlying) == "option":
-                errors.append(
-                    InputError(
-                        "underlying", underlying, "an instrument that is not an option", where
-                    )
-                )
-            out["underlying_id"] = referable[underlying]
-        elif cls == "future" and underlying not in class_of and underlying in last_close:
-            if "sector" in rec:
-                errors.append(
-                    InputError(
-                        "sector",
-                        rec["sector"],
-                        f"no sector: a future's sector holds its underlying series {underlying}",
-                        where,
-                    )
-                )
-            out["sector"] = underlying
-            defaults["sector"] = defaults.get("sector", 0) + 1
-        else:
-            scope = "in this file" if replace else "in this file or already stored"
-            expected = f"the symbol of an instrument {scope}"
-            if cls == "future":
-                expected += ", or a price series in the history store (riskstream history load)"
-            errors.append(InputError("underlying", underlying, expected, where))
-    for name in ("expiry", "maturity"):
-        if name in out and out[name] <= as_of:
-            errors.append(
-                InputError(
-                    name,
-                    out[name].isoformat(),
-                    f"a date after the as-of date {as_of.isoformat()}",
-                    where,
-                )
-            )
-    return out
