@@ -541,9 +541,8 @@ def _vols(
     # phi^(T-t) (x_T* - x_T) gives the path's law given x_T = x_T* (the AR(1) bridge).
     phi = 1.0 - reversion
     decay = phi ** np.arange(len(dates) - 1, -1, -1, dtype=np.float64)[:, None]
-    gap = np.log(calm) - x[-1]
-    level = calm * np.exp(x + decay * gap - np.log(calm))
-    level[-1] = calm
+    level = np.exp(x + decay * (np.log(calm) - x[-1]))
+    level[-1] = calm  # exp(log(calm)) may differ from it in the last bit
     asset = inst["asset_class"].to_numpy()
     skew = np.where(asset[under] == "future", SMILE_SKEW["index"], SMILE_SKEW["stock"])
     expiries = np.asarray(SURFACE_EXPIRIES_Y)
