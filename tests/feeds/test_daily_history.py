@@ -167,6 +167,8 @@ def test_bad_input_is_named():
     u = small_universe()
     with pytest.raises(InputError, match="days"):
         simulate_daily_history(u, CONFIG, 1, seed=1)
+    with pytest.raises(InputError, match="seed"):
+        simulate_daily_history(u, CONFIG, 10, seed=-1)
     undated = Universe(u.instruments, u.books, u.positions, u.base_currency, u.fx_to_base)
     with pytest.raises(InputError, match="as_of"):
         simulate_daily_history(undated, CONFIG, 10, seed=1)

@@ -414,10 +414,13 @@ def simulate_daily_history(
     Raises
     ------
     InputError
-        ``days`` < 2, no ``as_of`` date, or a currency that no FX pair converts.
+        ``days`` < 2, a negative ``seed``, no ``as_of`` date, or a currency that no FX
+        pair converts.
     """
     if days < 2:
         raise InputError("days", days, "at least 2 business days")
+    if seed < 0:
+        raise InputError("seed", seed, "a non-negative integer")
     model, inst, added = daily_market_model(universe, config)
     currencies = _universe_currencies(universe)
     fm = _extended_factors(model.factors, currencies)
