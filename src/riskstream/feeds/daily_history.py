@@ -16,9 +16,11 @@ the business day before it when ``as_of`` falls on a weekend), with :math:`h = 1
 days per year:
 
 1. the regime :math:`r_t` follows the daily chain (:func:`daily_transition_matrix`);
-2. factors move :math:`dF = \\mu_r h\\, e_{mkt} + m_r \\sigma \\sqrt{h}\\, Z + J`, with
-   compound-Poisson market jumps :math:`J` (``market_jumps_per_day`` of the regime, sizes
-   :math:`N(\\mu_J, \\sigma_J)`);
+2. factors move
+   :math:`dF = \\mu_r h\\, e_{mkt} + m_r \\sigma \\sqrt{h} Z + (J - \\lambda_r \\mu_J)\\, e_{mkt}`,
+   with compound-Poisson market jumps :math:`J` (``market_jumps_per_day``
+   :math:`\\lambda_r` of the regime, sizes :math:`N(\\mu_J, \\sigma_J)`), compensated so the
+   regime's expected market move is its drift :math:`\\mu_r` (see the note below);
 3. drivers move :math:`dz = B\\, dF + m^\\varepsilon_r \\sigma^\\varepsilon \\sqrt{h}\\, Z'`
    plus idiosyncratic equity jumps (``idio_jumps_per_day``, :math:`N(0, \\sigma_{J,i})`).
 
@@ -29,6 +31,11 @@ instrument's last close is its ``ref_price`` exactly, every curve ends at today'
 path is drawn backwards from today's regime (``regimes.initial``, where the tick simulator
 starts) with the time-reversed chain :math:`\\hat P_{ij} = \\pi_j P_{ji} / \\pi_i`, which
 gives exactly the law of a stationary chain conditioned on its last state.
+
+Decision (jumps): the tick simulator adds its market jumps (mean -1 %, 0.1 to 2 a day by
+regime) uncompensated, which in a session of minutes is invisible but over years would drag
+the market down by about 60 % a year; the daily history compensates them (Merton 1976), so
+each regime's drift is what ``market_drift_per_year`` says and the jumps only fatten tails.
 
 What each series is:
 
@@ -248,11 +255,15 @@ def simulate_driver_moves(
         * (factors.factor_vols * math.sqrt(h))
         * rng.standard_normal((steps, len(factors.factor_vols)))
     )
-    # Compound-Poisson market jumps: the sum of N normal jumps is N mu + sqrt(N) sd Z.
-    n_jumps = rng.poisson(np.asarray(rc.market_jumps_per_day)[r])
+    # Compound-Poisson market jumps: the sum of N normal jumps is N mu + sqrt(N) sd Z. They
+    # are compensated (Merton 1976): the drift is lowered by their mean lambda mu_J, so the
+    # regime's expected move is market_drift_per_year. Uncompensated, the jumps' -1 % mean
+    # at 0.1 to 2 a day would add about -60 % a year to the market over a long history.
+    intensity = np.asarray(rc.market_jumps_per_day)[r]
+    n_jumps = rng.poisson(intensity)
     dF[:, market] += (
         np.asarray(rc.market_drift_per_year)[r] * h
-        + n_jumps * config.market_jump_mean
+        + (n_jumps - intensity) * config.market_jump_mean
         + np.sqrt(n_jumps) * config.market_jump_sd * rng.standard_normal(steps)
     )
     dz = dF @ factors.loadings.T
