@@ -46,7 +46,8 @@ What each series is:
   ``ref * exp(z + c (T_t - T_0))`` with the simulator's carry ``c = r_quote - r_base``
   (:attr:`MarketModel.fx_carry`) and ``T_t`` the ACT/365 years to value date on day ``t``;
 * bonds: priced from the yield ``y0 + z`` (``y0`` reprices ``ref_price`` today) at each
-  day's remaining maturity with
+  day's remaining maturity (dirty prices, as ``ref_price`` and the simulator's fair
+  values) with
   :func:`riskstream.pricing.bond_price_from_yield` (a bond issued after a past date carries
   its yield path there);
 * a currency pair series for every currency of the universe that its FX spot instruments do
@@ -62,7 +63,8 @@ What each series is:
   :func:`surface_vol`) on :data:`SURFACE_EXPIRIES_Y` x :data:`SURFACE_MONEYNESS`, its level
   following the simulator's step (:func:`implied_vol_log_move`: mean reversion to the
   regime's model volatility, the leverage effect, vol of vol) at the daily step, pinned to
-  the calm level today by the AR(1) bridge (below).
+  the calm level today by the AR(1) bridge :math:`x_t + \\phi^{T-t} (x^*_T - x_T)`, the
+  path's law given its last value.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from riskstream.core.clock import NS_PER_S
+from riskstream.core.clock import NS_PER_DAY, NS_PER_S
 from riskstream.core.errors import InputError
 from riskstream.core.fx import conversion_paths, pair_symbol, split_pair
 from riskstream.core.instruments import Universe
@@ -89,6 +91,7 @@ from riskstream.feeds.factors import (
 from riskstream.feeds.market_model import (
     SMILE_SKEW,
     VOL_OF_VOL,
+    YEAR_NS,
     MarketModel,
     atm_surface_vol,
     implied_vol_log_move,
@@ -102,7 +105,7 @@ SURFACE_EXPIRIES_Y: tuple[float, ...] = (1.0 / 12.0, 0.25, 0.5, 1.0, 2.0)
 SURFACE_MONEYNESS: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2)
 """The fixed grid (years to expiry x strike/spot) of the simulated implied-vol history."""
 
-DAYS_PER_YEAR = 365.0  # ACT/365 year fractions for value dates and maturities, as MarketModel
+DAYS_PER_YEAR = YEAR_NS / NS_PER_DAY  # ACT/365 years to value dates and maturities
 USD = "USD"
 
 PRICES_SCHEMA = {"date": pl.Date, "symbol": pl.String, "close": pl.Float64}
