@@ -121,6 +121,10 @@ def test_file_level_errors(tmp_path: Path) -> None:
         read_history_file(not_parquet, "prices")
     with pytest.raises(InputError, match="kind"):
         read_history_file(empty, "bonds")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"date,symbol,close\n2024-01-02,A,\xff\xfe1\n")
+    with pytest.raises(LoadError, match="a readable UTF-8 CSV file"):
+        read_history_file(binary, "prices")
 
 
 def test_good_csv_parses_to_the_canonical_schema(tmp_path: Path) -> None:

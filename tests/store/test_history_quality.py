@@ -9,10 +9,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import median_abs_deviation, norm
 
-from riskstream.store.history_files import read_history_file
-from riskstream.store.history_quality import MAD_TO_SIGMA, check_outliers, log_returns
+from riskstream.store.history_files import SCHEMAS, read_history_file
+from riskstream.store.history_quality import (
+    MAD_TO_SIGMA,
+    check_outliers,
+    check_stale,
+    forward_fill_rows,
+    log_returns,
+    missing_business_days,
+)
 from riskstream.store.market_history import FILL_SOURCE, MarketHistory
 
 D = dt.date
@@ -211,3 +220,56 @@ def test_a_small_append_is_checked_against_the_stored_history(history) -> None:
     again = pl.DataFrame({"date": [D(2024, 2, 8)], "symbol": "X", "close": [1010.0]})
     stale = history.load(again, "prices", "live").quality["stale"]
     assert stale.count == 1 and stale.flagged[0]["first_date"] == "2024-02-07"
+
+
+@st.composite
+def series_frames(draw):
+    """Price rows of 1-3 symbols on random calendar days (weekends included), each row
+    loaded or stored context at random, with a few repeated closes."""
+    rows = []
+    for symbol in draw(st.lists(st.sampled_from("ABC"), min_size=1, max_size=3, unique=True)):
+        offsets = draw(st.lists(st.integers(0, 40), min_size=1, max_size=15, unique=True))
+        for offset in sorted(offsets):
+            rows.append(
+                {
+                    "date": D(2024, 3, 1) + dt.timedelta(days=offset),
+                    "symbol": symbol,
+                    "close": float(draw(st.sampled_from([1, 2, 2, 3]))),
+                    "loaded": draw(st.booleans()),
+                }
+            )
+    return pl.DataFrame(rows, schema={**SCHEMAS["prices"], "loaded": pl.Boolean})
+
+
+@settings(max_examples=60, deadline=None)
+@given(series_frames())
+def test_gaps_stale_and_fill_match_brute_force(frame: pl.DataFrame) -> None:
+    """The vectorised checks against their definitions, by plain loops over each series."""
+    gaps, runs = set(), set()
+    for (symbol,), rows in frame.sort("date").group_by(["symbol"]):
+        days, closes, loaded = (
+            rows["date"].to_list(),
+            rows["close"].to_list(),
+            rows["loaded"].to_list(),
+        )
+        for i in range(1, len(days)):
+            day = days[i - 1] + dt.timedelta(days=1)
+            while day < days[i]:
+                if day.weekday() < 5 and (loaded[i - 1] or loaded[i]):
+                    gaps.add((symbol, day))
+                day += dt.timedelta(days=1)
+        start = 0
+        for i in range(1, len(days) + 1):
+            if i == len(days) or closes[i] != closes[start]:
+                if i - start >= 2 and any(loaded[start:i]):
+                    runs.add((symbol, days[start], i - start))
+                start = i
+    missing = missing_business_days(frame, "prices")
+    assert set(missing.select("symbol", "date").iter_rows()) == gaps
+    stale = check_stale(frame, max_listed=1000)
+    assert {
+        (r["symbol"], D.fromisoformat(r["first_date"]), r["length"]) for r in stale.flagged
+    } == runs
+    # a forward fill leaves no gap next to the loaded rows
+    filled = forward_fill_rows(frame, "prices").with_columns(pl.lit(False).alias("loaded"))
+    assert missing_business_days(pl.concat([frame, filled]), "prices").height == 0

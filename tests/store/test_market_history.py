@@ -234,3 +234,61 @@ def test_any_partition_in_any_order_gives_the_same_table(case) -> None:
         for chunk in chunks:
             history.load(prices_frame(chunk), "prices", "t")
         assert history.prices().equals(prices_frame(rows).sort("symbol", "date"))
+
+
+def test_an_empty_load_writes_nothing(history) -> None:
+    for kind in ("prices", "curves", "vols"):
+        report = history.load(pl.DataFrame(schema=SCHEMAS[kind]), kind, "t", fill="forward")
+        assert (report.rows_loaded, report.version, report.first_date) == (0, -1, None)
+        assert not history.exists(kind)
+
+
+def test_compact_keeps_the_data_and_vacuum_ends_time_travel(history) -> None:
+    for day in range(1, 6):  # five loads, five versions, many small files
+        history.load(prices_frame([(D(2024, 1, day), "A", float(day))]), "prices", "t")
+    before = history.prices()
+    assert history.compact()["prices"]["numFilesRemoved"] >= 2
+    assert history.prices().equals(before)
+    assert history.version("prices") == 5  # the rewrite is a version of its own
+    removed = history.vacuum(retention_hours=0)["prices"]
+    assert len(removed) >= 2
+    assert history.prices().equals(before)
+    with pytest.raises(FileNotFoundError):  # the files of version 0 are gone
+        history.prices(version=0)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from(["SPX", "NDX"]),
+            st.sampled_from([1 / 12, 0.25, 1 / 3, 1.0]),  # floats with no exact decimal form
+            st.sampled_from([0.8, 0.9, 1.0, 1.1]),
+        ),
+        min_size=1,
+        max_size=10,
+        unique=True,
+    ),
+    st.data(),
+)
+def test_vol_surfaces_upsert_by_float_keys_in_any_order(keys, data) -> None:
+    """The same property for vols, whose key holds floats (expiry 1/3 year): MERGE matches
+    them exactly, so a reload in any split updates, never duplicates."""
+    rows = pl.DataFrame(
+        {
+            "date": [D(2024, 1, 1) + dt.timedelta(days=k[0]) for k in keys],
+            "underlying": [k[1] for k in keys],
+            "expiry_years": [k[2] for k in keys],
+            "moneyness": [k[3] for k in keys],
+            "implied_vol": [0.1 + 0.01 * i for i in range(len(keys))],
+        }
+    )
+    order = data.draw(st.permutations(range(len(keys))))
+    cut = data.draw(st.integers(0, len(keys)))
+    with tempfile.TemporaryDirectory() as folder:
+        history = MarketHistory(folder)
+        for part in (order[:cut], order[cut:], list(range(len(keys)))):  # then all again
+            history.load(rows[part], "vols", "t")
+        expected = rows.sort("underlying", "date", "expiry_years", "moneyness")
+        assert history.vols().equals(expected)

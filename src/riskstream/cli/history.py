@@ -53,7 +53,7 @@ def load(
     cfg = settings(ctx)
     frame = read_history_file(file, kind)
     history = MarketHistory.from_config(cfg.store)
-    report = history.load(frame, kind, f"file:{file.name}", fill=fill)  # type: ignore[arg-type]
+    report = history.load(frame, kind, f"file:{file.name}", fill=fill)
     payload = report.as_dict()
     payload["file"] = str(file)
     if as_json:

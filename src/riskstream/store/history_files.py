@@ -86,7 +86,7 @@ def check_kind(kind: str) -> Kind:
     """``kind`` if it is one of :data:`KINDS`, else an :class:`InputError`."""
     if kind not in KINDS:
         raise InputError("kind", kind, f"one of {', '.join(KINDS)}")
-    return kind  # type: ignore[return-value]
+    return kind
 
 
 def empty_frame(kind: str) -> pl.DataFrame:
@@ -247,10 +247,18 @@ def _read_csv(path: Path, kind: str) -> tuple[pl.DataFrame, np.ndarray, list[Inp
         raw = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.NoDataError:
         return empty_frame(kind), np.zeros(0, np.int64), _header_errors([], kind, source)
-    except pl.exceptions.ComputeError:
+    except pl.exceptions.ComputeError as exc:
         # rows with more fields than the header: find each one's line, then read the rest
-        errors = _ragged_lines(path, source)
-        raw = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
+        try:
+            errors = _ragged_lines(path, source)
+            raw = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
+        except (OSError, UnicodeDecodeError, pl.exceptions.ComputeError):
+            errors = []
+        if not errors:  # not a ragged file: unreadable (polars' first line says why)
+            why = str(exc).strip().splitlines()[0]
+            raise LoadError(
+                source, [InputError("file", source, f"a readable UTF-8 CSV file ({why})")]
+            ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LoadError(
             source, [InputError("file", source, f"a readable UTF-8 CSV file ({exc})")]

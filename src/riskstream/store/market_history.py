@@ -265,8 +265,8 @@ class MarketHistory:
             rows_loaded=written.height,
             rows_quarantined=quarantined.height,
             series=written[SERIES[kind]].n_unique(),
-            first_date=written["date"].min() if written.height else None,  # type: ignore[arg-type]
-            last_date=written["date"].max() if written.height else None,  # type: ignore[arg-type]
+            first_date=written["date"].min() if written.height else None,
+            last_date=written["date"].max() if written.height else None,
             version=self.version(kind),
             quality=quality,
         )
@@ -297,8 +297,8 @@ class MarketHistory:
         stored = (
             scan.filter(
                 pl.col(series).is_in(rows[series].unique().to_list()),
-                pl.col("date") >= rows["date"].min() - margin,  # type: ignore[operator]
-                pl.col("date") <= rows["date"].max() + margin,  # type: ignore[operator]
+                pl.col("date") >= rows["date"].min() - margin,
+                pl.col("date") <= rows["date"].max() + margin,
             )
             .select(list(SCHEMAS[kind]))
             .collect()
@@ -348,6 +348,30 @@ class MarketHistory:
             partition_by=partition_by,
             writer_properties=_WRITER,
         )
+
+    # -- maintenance -----------------------------------------------------------------------
+    def compact(self) -> dict[str, Any]:
+        """Rewrite each table's small files into large ones (Delta OPTIMIZE; each MERGE or
+        live append adds files). The data, and every read's result, is unchanged; the
+        rewrite is a new version."""
+        return {
+            table: DeltaTable(self.uri(table)).optimize.compact(writer_properties=_WRITER)
+            for table in MARKET_TABLES
+            if self.exists(table)
+        }
+
+    def vacuum(self, retention_hours: int = 168, dry_run: bool = False) -> dict[str, list[str]]:
+        """Delete files no version younger than ``retention_hours`` references (time travel
+        before that window stops working); returns the files per table."""
+        return {
+            table: DeltaTable(self.uri(table)).vacuum(
+                retention_hours=retention_hours,
+                dry_run=dry_run,
+                enforce_retention_duration=False,
+            )
+            for table in MARKET_TABLES
+            if self.exists(table)
+        }
 
     # -- reading ---------------------------------------------------------------------------
     def scan(self, table: str, version: TimeTravel = None) -> pl.LazyFrame | None:

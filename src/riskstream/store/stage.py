@@ -14,10 +14,11 @@ so history accumulates as the system runs:
 * daily closes into ``prices`` (source "live"): at each change of UTC date of event time,
   and at :meth:`HistoryStage.close` for the day in progress; upserted like any load, so a
   restart that replays a day corrects its close rather than duplicating it;
-* intraday bar closes into ``prices_intraday`` (ts, symbol, close), every
-  ``intraday_bar_ns`` of event time (default 60 s: fine enough for intraday risk and
-  realised volatility, coarse enough to stay small: 10,000 instruments x 1,440 bars = 14M
-  rows a day). They are kept apart from ``prices`` so the daily table stays one row per
+* intraday bar closes into ``prices_intraday`` (ts = the bar's end, symbol, close), each
+  written when event time passes its bar's end, every ``intraday_bar_ns`` (default 60 s:
+  fine enough for intraday risk and realised volatility, coarse enough to stay small:
+  10,000 instruments x 1,440 bars = 14M rows a day; the bar in progress at ``close`` is
+  not written). They are kept apart from ``prices`` so the daily table stays one row per
   (date, symbol), the sampling every scenario model assumes.
 
 A close is the instrument's mid (the fair value between bid and ask), else its last trade
