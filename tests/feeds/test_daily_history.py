@@ -88,6 +88,18 @@ def test_same_seed_same_history_other_seed_another(small, small_history):
     assert not other.prices.equals(small_history.prices)
 
 
+def test_rows_in_series_then_date_order(small_history):
+    """Rows come sorted as the history store keeps them (series, date, grid point)."""
+    keys = {
+        "prices": ["symbol", "date"],
+        "curves": ["currency", "date", "tenor_years"],
+        "vols": ["underlying", "date", "expiry_years", "moneyness"],
+    }
+    for kind, frame in small_history.tables().items():
+        assert frame.equals(frame.sort(keys[kind])), kind
+        assert frame.select(keys[kind]).is_unique().all(), kind
+
+
 def test_business_days_ending_on_as_of(small, small_history):
     for frame in (*small_history.tables().values(), small_history.regimes):
         dates = frame["date"].unique().sort()

@@ -453,12 +453,27 @@ def simulate_daily_history(
     return DailyHistory(prices, curves, vols, regime_frame, added)
 
 
-def _long(dates: np.ndarray, keys: np.ndarray, values: dict[str, np.ndarray]) -> dict:
-    """Columns of a long frame from (T, n) value arrays: date-major rows."""
-    T, n = len(dates), len(keys)
-    date_col = pl.Series("date", dates).cast(pl.Date).gather(np.repeat(np.arange(T), n))
-    key_col = pl.Series(keys).gather(np.tile(np.arange(n), T))
-    return date_col, key_col, {k: v.reshape(-1) for k, v in values.items()}
+def _long(
+    schema: dict[str, pl.DataType],
+    dates: np.ndarray,
+    series: np.ndarray,
+    values: np.ndarray,
+    points: dict[str, np.ndarray] | None = None,
+) -> pl.DataFrame:
+    """A long frame of ``schema`` (date, series, point columns..., value) from ``values`` of
+    shape (T dates, S series, P points per series), rows sorted by series (in ``series``
+    order), date, point: the history store's order, so its checks sort little."""
+    T, S = values.shape[:2]
+    P = values.shape[2] if values.ndim == 3 else 1
+    names = list(schema)
+    columns = {
+        names[0]: pl.Series(dates).cast(pl.Date).gather(np.tile(np.repeat(np.arange(T), P), S)),
+        names[1]: pl.Series(series).gather(np.repeat(np.arange(S), T * P)),
+    }
+    for name, point in (points or {}).items():
+        columns[name] = np.tile(point, S * T)
+    columns[names[-1]] = np.moveaxis(values.reshape(T, S, P), 1, 0).reshape(-1)
+    return pl.DataFrame(columns, schema=schema)
 
 
 def _prices(inst: pl.DataFrame, model: MarketModel, z: np.ndarray, dates: np.ndarray):
@@ -498,11 +513,9 @@ def _prices(inst: pl.DataFrame, model: MarketModel, z: np.ndarray, dates: np.nda
     # Today is the reference: exp(0) gives it exactly for the others; a bond's y0 reprices
     # it to the yield solver's tolerance, so its last close is set to it.
     closes[-1, ids] = ref[ids]
-    symbols = inst["symbol"].to_numpy()[ids]
-    date_col, key_col, vals = _long(dates, symbols, {"close": closes[:, ids]})
-    return pl.DataFrame(
-        {"date": date_col, "symbol": key_col, "close": vals["close"]}, schema=PRICES_SCHEMA
-    )
+    symbols = inst["symbol"].to_numpy()[ids].astype(str)
+    order = np.argsort(symbols, kind="stable")
+    return _long(PRICES_SCHEMA, dates, symbols[order], closes[:, ids[order]])
 
 
 def _curves(fm: FactorModel, dF: np.ndarray, currencies: list[str], dates: np.ndarray):
@@ -517,15 +530,8 @@ def _curves(fm: FactorModel, dF: np.ndarray, currencies: list[str], dates: np.nd
     moves = global_moves[:, None, :] + (local + beta * market[:, None])[:, :, None]
     levels = _anchored_levels(moves)  # (T, C, n_tenors)
     today = zero_rate(np.array(currencies)[:, None], tenors[None, :])  # (C, n_tenors)
-    rates = today + levels
-    T, C, K = rates.shape
-    keys = np.repeat(np.array(currencies), K)
-    date_col, key_col, vals = _long(dates, keys, {"zero_rate": rates.reshape(T, C * K)})
-    tenor_col = np.tile(tenors, T * C)
-    return pl.DataFrame(
-        {"date": date_col, "currency": key_col, "tenor_years": tenor_col, **vals},
-        schema=CURVES_SCHEMA,
-    )
+    rates = today + levels  # currencies are sorted
+    return _long(CURVES_SCHEMA, dates, np.array(currencies), rates, {"tenor_years": tenors})
 
 
 def _vols(
@@ -570,19 +576,14 @@ def _vols(
         atm[..., None], skew[None, :, None, None], log_m[None, None, None, :],
         expiries[None, None, :, None],
     )  # fmt: skip  # (T, U, E, M)
-    symbols = np.repeat(inst["symbol"].to_numpy()[under], E * M)
-    T = len(dates)
-    date_col, key_col, vals = _long(dates, symbols, {"implied_vol": vols.reshape(T, U * E * M)})
-    return pl.DataFrame(
-        {
-            "date": date_col,
-            "underlying": key_col,
-            "expiry_years": np.tile(np.repeat(expiries, M), T * U),
-            "moneyness": np.tile(np.asarray(SURFACE_MONEYNESS), T * U * E),
-            **vals,
-        },
-        schema=VOLS_SCHEMA,
-    )
+    symbols = inst["symbol"].to_numpy()[under].astype(str)
+    order = np.argsort(symbols, kind="stable")
+    points = {
+        "expiry_years": np.repeat(expiries, M),
+        "moneyness": np.tile(np.asarray(SURFACE_MONEYNESS), E),
+    }
+    grid = vols[:, order].reshape(len(dates), U, E * M)
+    return _long(VOLS_SCHEMA, dates, symbols[order], grid, points)
 
 
 __all__ = [
