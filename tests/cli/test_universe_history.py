@@ -89,19 +89,27 @@ def test_regeneration_replaces_simulated_rows_and_keeps_a_users(data_dir: Path) 
     assert set(simulated["symbol"]) <= symbols
 
 
-def test_ensure_universe_redraws_the_history_when_the_simulator_changes(
+def test_ensure_universe_redraws_only_the_history_when_the_simulator_changes(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RISKSTREAM_UNIVERSE__INSTRUMENTS", "120")
     monkeypatch.setenv("RISKSTREAM_UNIVERSE__HISTORY_DAYS", str(DAYS))
-    ensure_universe(load_config(Settings))
+    first = ensure_universe(load_config(Settings))
+    db = RefDB(load_config(Settings).store.refdb)
+    db.upsert_positions(first.positions.head(1).with_columns(quantity=pl.lit(42.0)))
     store = MarketHistory(data_dir / "history")
     version = store.version("prices")
     ensure_universe(load_config(Settings))  # same settings: nothing rewritten
     assert store.version("prices") == version
     before = store.prices()
     monkeypatch.setenv("RISKSTREAM_SIMULATOR__SEED", "99")  # other betas: another history
-    ensure_universe(load_config(Settings))
+    again = ensure_universe(load_config(Settings))
     assert store.version("prices") > version
     after = store.prices()
     assert after.height == before.height and not after.equals(before)
+    # the reference data and the positions loaded since are kept
+    assert again.instruments.equals(first.instruments)
+    assert 42.0 in again.positions["quantity"].to_list()
+    redrawn = store.version("prices")
+    assert ensure_universe(load_config(Settings)).positions.equals(again.positions)
+    assert store.version("prices") == redrawn  # settled: the meta records the new settings

@@ -71,7 +71,8 @@ def _wide_log_returns(prices: pl.DataFrame) -> pl.DataFrame:
 def _market_symbol(universe: Universe) -> str:
     """The front S&P 500 future: the market factor's closest traded proxy."""
     inst = universe.instruments
-    es = inst.filter(pl.col("sector") == "index:SPX").sort("expiry")
+    es = inst.filter((pl.col("asset_class") == "future") & (pl.col("sector") == "index:SPX"))
+    es = es.sort("expiry")
     return es["symbol"][0]
 
 
@@ -85,6 +86,18 @@ def test_same_seed_same_history_other_seed_another(small, small_history):
     assert small_history.regimes.equals(again.regimes)
     other = simulate_daily_history(small, CONFIG, DAYS, seed=6)
     assert not other.prices.equals(small_history.prices)
+
+
+def test_rows_in_series_then_date_order(small_history):
+    """Rows come sorted as the history store keeps them (series, date, grid point)."""
+    keys = {
+        "prices": ["symbol", "date"],
+        "curves": ["currency", "date", "tenor_years"],
+        "vols": ["underlying", "date", "expiry_years", "moneyness"],
+    }
+    for kind, frame in small_history.tables().items():
+        assert frame.equals(frame.sort(keys[kind])), kind
+        assert frame.select(keys[kind]).is_unique().all(), kind
 
 
 def test_business_days_ending_on_as_of(small, small_history):
@@ -167,6 +180,8 @@ def test_bad_input_is_named():
     u = small_universe()
     with pytest.raises(InputError, match="days"):
         simulate_daily_history(u, CONFIG, 1, seed=1)
+    with pytest.raises(InputError, match="seed"):
+        simulate_daily_history(u, CONFIG, 10, seed=-1)
     undated = Universe(u.instruments, u.books, u.positions, u.base_currency, u.fx_to_base)
     with pytest.raises(InputError, match="as_of"):
         simulate_daily_history(undated, CONFIG, 10, seed=1)
@@ -193,8 +208,8 @@ def _expected_daily_covariance(fm, config: SimulatorConfig, weights, jump_driver
     """Unconditional covariance of one day's driver moves under regime weights ``weights``:
     E[Cov | regime] + Cov(E[move | regime]) (law of total covariance), with the diffusion
     of each regime (FactorModel.covariance at its multipliers, per year, times one day),
-    compound-Poisson market jumps (variance lambda (mu^2 + sd^2) a day, mean lambda mu) and
-    the equities' idiosyncratic jumps."""
+    compound-Poisson market jumps (variance lambda (mu^2 + sd^2) a day; compensated, so the
+    regime's mean move is its drift alone) and the equities' idiosyncratic jumps."""
     rc = config.regimes
     h = 1.0 / config.trading_days_per_year
     b = fm.loadings[:, fm.factor("market")]
@@ -208,9 +223,7 @@ def _expected_daily_covariance(fm, config: SimulatorConfig, weights, jump_driver
             fm.covariance(rc.factor_vol_mult[r], rc.idio_vol_mult[r]) * h
             + np.outer(b, b) * jump_var
         )
-        means[r] = (
-            rc.market_drift_per_year[r] * h + rc.market_jumps_per_day[r] * config.market_jump_mean
-        )
+        means[r] = rc.market_drift_per_year[r] * h
     cov += np.outer(b, b) * (weights @ means**2 - (weights @ means) ** 2)
     cov[jump_drivers, jump_drivers] += config.idio_jumps_per_day * config.idio_jump_sd**2
     return cov
@@ -248,6 +261,27 @@ def test_driver_covariance_is_the_model_mixture(small):
     occupied = np.eye(3)[regimes[1:]].reshape(batches, -1, 3).mean(axis=1)
     se_occupancy = occupied.std(axis=0, ddof=1) / np.sqrt(batches)
     assert (np.abs(occupied.mean(axis=0) - weights) < 4.5 * se_occupancy).all()
+
+
+def test_market_drift_is_the_regimes_with_jumps_compensated(small):
+    """Each regime's mean daily market-factor move is market_drift_per_year / trading days:
+    the jumps (mean -1 %, up to 2 a day) add tails, not drift (Merton 1976). Tolerance: 4.5
+    standard errors of the mean of the regime's days (the moves are independent given the
+    regime path)."""
+    model, _, _ = daily_market_model(small, CONFIG)
+    fm = model.factors
+    rng = np.random.default_rng(8)
+    regimes = simulate_regimes(daily_transition_matrix(CONFIG), 200_001, 0, rng)
+    dF, _ = simulate_driver_moves(fm, CONFIG, regimes, rng, model.equity_drivers)
+    market = dF[:, fm.factor("market")]
+    for r in range(3):
+        days = market[regimes[1:] == r]
+        expected = CONFIG.regimes.market_drift_per_year[r] / CONFIG.trading_days_per_year
+        se = days.std() / np.sqrt(len(days))
+        assert abs(days.mean() - expected) < 4.5 * se, (r, days.mean(), expected, se)
+        # uncompensated, the jumps would shift the mean by lambda * mu: many errors away
+        shift = CONFIG.regimes.market_jumps_per_day[r] * CONFIG.market_jump_mean
+        assert abs(shift) > 9 * se
 
 
 # --------------------------------------------------------------------------- regimes

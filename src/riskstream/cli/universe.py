@@ -115,23 +115,27 @@ def ensure_universe(settings: Settings) -> Universe:
     """The universe to work on: a user's own (``riskstream instruments load``) when the
     reference DB holds one, whatever ``settings.universe`` says; else the universe of
     ``settings.universe``, from the reference DB when it holds one generated with exactly
-    those settings (instruments, seed, base currency, AUM target, as-of date, history days)
-    and its history with the same simulator settings, else generated and saved there with
-    its simulated daily history (replacing what was stored).
+    those settings (instruments, seed, base currency, AUM target, as-of date, history days),
+    else generated and saved there with its simulated daily history (replacing what was
+    stored).
 
     Positions loaded since (``riskstream positions load``) are kept: the stored universe is
-    returned as it is.
+    returned as it is. When only the simulator's market-model settings changed since the
+    history was drawn, the history is redrawn and the reference data kept.
     """
     db = open_refdb(settings)
     try:
         meta = db.meta()
         if meta.get(SOURCE_KEY) == USER_SOURCE:
             return db.load_universe()
-        if meta.get(GENERATOR_KEY) == settings.universe.model_dump_json() and meta.get(
-            HISTORY_KEY
-        ) == _history_key(settings):
-            return db.load_universe()
-        return _save_generated(db, settings, settings.universe)[0]
+        if meta.get(GENERATOR_KEY) != settings.universe.model_dump_json():
+            return _save_generated(db, settings, settings.universe)[0]
+        universe = db.load_universe()
+        if meta.get(HISTORY_KEY) != _history_key(settings):
+            reference = generate_universe(settings.universe)  # what the history is of
+            _write_history(settings, reference, settings.universe)
+            db.save_universe(universe, {**meta, HISTORY_KEY: _history_key(settings)})
+        return universe
     finally:
         db.close()
 

@@ -16,9 +16,11 @@ the business day before it when ``as_of`` falls on a weekend), with :math:`h = 1
 days per year:
 
 1. the regime :math:`r_t` follows the daily chain (:func:`daily_transition_matrix`);
-2. factors move :math:`dF = \\mu_r h\\, e_{mkt} + m_r \\sigma \\sqrt{h}\\, Z + J`, with
-   compound-Poisson market jumps :math:`J` (``market_jumps_per_day`` of the regime, sizes
-   :math:`N(\\mu_J, \\sigma_J)`);
+2. factors move
+   :math:`dF = \\mu_r h\\, e_{mkt} + m_r \\sigma \\sqrt{h} Z + (J - \\lambda_r \\mu_J)\\, e_{mkt}`,
+   with compound-Poisson market jumps :math:`J` (``market_jumps_per_day``
+   :math:`\\lambda_r` of the regime, sizes :math:`N(\\mu_J, \\sigma_J)`), compensated so the
+   regime's expected market move is its drift :math:`\\mu_r` (see the note below);
 3. drivers move :math:`dz = B\\, dF + m^\\varepsilon_r \\sigma^\\varepsilon \\sqrt{h}\\, Z'`
    plus idiosyncratic equity jumps (``idio_jumps_per_day``, :math:`N(0, \\sigma_{J,i})`).
 
@@ -30,6 +32,11 @@ path is drawn backwards from today's regime (``regimes.initial``, where the tick
 starts) with the time-reversed chain :math:`\\hat P_{ij} = \\pi_j P_{ji} / \\pi_i`, which
 gives exactly the law of a stationary chain conditioned on its last state.
 
+Decision (jumps): the tick simulator adds its market jumps (mean -1 %, 0.1 to 2 a day by
+regime) uncompensated, which in a session of minutes is invisible but over years would drag
+the market down by about 60 % a year; the daily history compensates them (Merton 1976), so
+each regime's drift is what ``market_drift_per_year`` says and the jumps only fatten tails.
+
 What each series is:
 
 * equities and futures: ``ref * exp(z)`` (every contract of an underlying moves with its one
@@ -39,7 +46,8 @@ What each series is:
   ``ref * exp(z + c (T_t - T_0))`` with the simulator's carry ``c = r_quote - r_base``
   (:attr:`MarketModel.fx_carry`) and ``T_t`` the ACT/365 years to value date on day ``t``;
 * bonds: priced from the yield ``y0 + z`` (``y0`` reprices ``ref_price`` today) at each
-  day's remaining maturity with
+  day's remaining maturity (dirty prices, as ``ref_price`` and the simulator's fair
+  values) with
   :func:`riskstream.pricing.bond_price_from_yield` (a bond issued after a past date carries
   its yield path there);
 * a currency pair series for every currency of the universe that its FX spot instruments do
@@ -55,7 +63,8 @@ What each series is:
   :func:`surface_vol`) on :data:`SURFACE_EXPIRIES_Y` x :data:`SURFACE_MONEYNESS`, its level
   following the simulator's step (:func:`implied_vol_log_move`: mean reversion to the
   regime's model volatility, the leverage effect, vol of vol) at the daily step, pinned to
-  the calm level today by the AR(1) bridge (below).
+  the calm level today by the AR(1) bridge :math:`x_t + \\phi^{T-t} (x^*_T - x_T)`, the
+  path's law given its last value.
 """
 
 from __future__ import annotations
@@ -67,7 +76,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from riskstream.core.clock import NS_PER_S
+from riskstream.core.clock import NS_PER_DAY, NS_PER_S
 from riskstream.core.errors import InputError
 from riskstream.core.fx import conversion_paths, pair_symbol, split_pair
 from riskstream.core.instruments import Universe
@@ -82,6 +91,7 @@ from riskstream.feeds.factors import (
 from riskstream.feeds.market_model import (
     SMILE_SKEW,
     VOL_OF_VOL,
+    YEAR_NS,
     MarketModel,
     atm_surface_vol,
     implied_vol_log_move,
@@ -95,7 +105,7 @@ SURFACE_EXPIRIES_Y: tuple[float, ...] = (1.0 / 12.0, 0.25, 0.5, 1.0, 2.0)
 SURFACE_MONEYNESS: tuple[float, ...] = (0.8, 0.9, 1.0, 1.1, 1.2)
 """The fixed grid (years to expiry x strike/spot) of the simulated implied-vol history."""
 
-DAYS_PER_YEAR = 365.0  # ACT/365 year fractions for value dates and maturities, as MarketModel
+DAYS_PER_YEAR = YEAR_NS / NS_PER_DAY  # ACT/365 years to value dates and maturities
 USD = "USD"
 
 PRICES_SCHEMA = {"date": pl.Date, "symbol": pl.String, "close": pl.Float64}
@@ -248,11 +258,15 @@ def simulate_driver_moves(
         * (factors.factor_vols * math.sqrt(h))
         * rng.standard_normal((steps, len(factors.factor_vols)))
     )
-    # Compound-Poisson market jumps: the sum of N normal jumps is N mu + sqrt(N) sd Z.
-    n_jumps = rng.poisson(np.asarray(rc.market_jumps_per_day)[r])
+    # Compound-Poisson market jumps: the sum of N normal jumps is N mu + sqrt(N) sd Z. They
+    # are compensated (Merton 1976): the drift is lowered by their mean lambda mu_J, so the
+    # regime's expected move is market_drift_per_year. Uncompensated, the jumps' -1 % mean
+    # at 0.1 to 2 a day would add about -60 % a year to the market over a long history.
+    intensity = np.asarray(rc.market_jumps_per_day)[r]
+    n_jumps = rng.poisson(intensity)
     dF[:, market] += (
         np.asarray(rc.market_drift_per_year)[r] * h
-        + n_jumps * config.market_jump_mean
+        + (n_jumps - intensity) * config.market_jump_mean
         + np.sqrt(n_jumps) * config.market_jump_sd * rng.standard_normal(steps)
     )
     dz = dF @ factors.loadings.T
@@ -414,10 +428,13 @@ def simulate_daily_history(
     Raises
     ------
     InputError
-        ``days`` < 2, no ``as_of`` date, or a currency that no FX pair converts.
+        ``days`` < 2, a negative ``seed``, no ``as_of`` date, or a currency that no FX
+        pair converts.
     """
     if days < 2:
         raise InputError("days", days, "at least 2 business days")
+    if seed < 0:
+        raise InputError("seed", seed, "a non-negative integer")
     model, inst, added = daily_market_model(universe, config)
     currencies = _universe_currencies(universe)
     fm = _extended_factors(model.factors, currencies)
@@ -436,12 +453,27 @@ def simulate_daily_history(
     return DailyHistory(prices, curves, vols, regime_frame, added)
 
 
-def _long(dates: np.ndarray, keys: np.ndarray, values: dict[str, np.ndarray]) -> dict:
-    """Columns of a long frame from (T, n) value arrays: date-major rows."""
-    T, n = len(dates), len(keys)
-    date_col = pl.Series("date", dates).cast(pl.Date).gather(np.repeat(np.arange(T), n))
-    key_col = pl.Series(keys).gather(np.tile(np.arange(n), T))
-    return date_col, key_col, {k: v.reshape(-1) for k, v in values.items()}
+def _long(
+    schema: dict[str, pl.DataType],
+    dates: np.ndarray,
+    series: np.ndarray,
+    values: np.ndarray,
+    points: dict[str, np.ndarray] | None = None,
+) -> pl.DataFrame:
+    """A long frame of ``schema`` (date, series, point columns..., value) from ``values`` of
+    shape (T dates, S series, P points per series), rows sorted by series (in ``series``
+    order), date, point: the history store's order, so its checks sort little."""
+    T, S = values.shape[:2]
+    P = values.shape[2] if values.ndim == 3 else 1
+    names = list(schema)
+    columns = {
+        names[0]: pl.Series(dates).cast(pl.Date).gather(np.tile(np.repeat(np.arange(T), P), S)),
+        names[1]: pl.Series(series).gather(np.repeat(np.arange(S), T * P)),
+    }
+    for name, point in (points or {}).items():
+        columns[name] = np.tile(point, S * T)
+    columns[names[-1]] = np.moveaxis(values.reshape(T, S, P), 1, 0).reshape(-1)
+    return pl.DataFrame(columns, schema=schema)
 
 
 def _prices(inst: pl.DataFrame, model: MarketModel, z: np.ndarray, dates: np.ndarray):
@@ -481,11 +513,9 @@ def _prices(inst: pl.DataFrame, model: MarketModel, z: np.ndarray, dates: np.nda
     # Today is the reference: exp(0) gives it exactly for the others; a bond's y0 reprices
     # it to the yield solver's tolerance, so its last close is set to it.
     closes[-1, ids] = ref[ids]
-    symbols = inst["symbol"].to_numpy()[ids]
-    date_col, key_col, vals = _long(dates, symbols, {"close": closes[:, ids]})
-    return pl.DataFrame(
-        {"date": date_col, "symbol": key_col, "close": vals["close"]}, schema=PRICES_SCHEMA
-    )
+    symbols = inst["symbol"].to_numpy()[ids].astype(str)
+    order = np.argsort(symbols, kind="stable")
+    return _long(PRICES_SCHEMA, dates, symbols[order], closes[:, ids[order]])
 
 
 def _curves(fm: FactorModel, dF: np.ndarray, currencies: list[str], dates: np.ndarray):
@@ -500,15 +530,8 @@ def _curves(fm: FactorModel, dF: np.ndarray, currencies: list[str], dates: np.nd
     moves = global_moves[:, None, :] + (local + beta * market[:, None])[:, :, None]
     levels = _anchored_levels(moves)  # (T, C, n_tenors)
     today = zero_rate(np.array(currencies)[:, None], tenors[None, :])  # (C, n_tenors)
-    rates = today + levels
-    T, C, K = rates.shape
-    keys = np.repeat(np.array(currencies), K)
-    date_col, key_col, vals = _long(dates, keys, {"zero_rate": rates.reshape(T, C * K)})
-    tenor_col = np.tile(tenors, T * C)
-    return pl.DataFrame(
-        {"date": date_col, "currency": key_col, "tenor_years": tenor_col, **vals},
-        schema=CURVES_SCHEMA,
-    )
+    rates = today + levels  # currencies are sorted
+    return _long(CURVES_SCHEMA, dates, np.array(currencies), rates, {"tenor_years": tenors})
 
 
 def _vols(
@@ -541,9 +564,8 @@ def _vols(
     # phi^(T-t) (x_T* - x_T) gives the path's law given x_T = x_T* (the AR(1) bridge).
     phi = 1.0 - reversion
     decay = phi ** np.arange(len(dates) - 1, -1, -1, dtype=np.float64)[:, None]
-    gap = np.log(calm) - x[-1]
-    level = calm * np.exp(x + decay * gap - np.log(calm))
-    level[-1] = calm
+    level = np.exp(x + decay * (np.log(calm) - x[-1]))
+    level[-1] = calm  # exp(log(calm)) may differ from it in the last bit
     asset = inst["asset_class"].to_numpy()
     skew = np.where(asset[under] == "future", SMILE_SKEW["index"], SMILE_SKEW["stock"])
     expiries = np.asarray(SURFACE_EXPIRIES_Y)
@@ -554,19 +576,14 @@ def _vols(
         atm[..., None], skew[None, :, None, None], log_m[None, None, None, :],
         expiries[None, None, :, None],
     )  # fmt: skip  # (T, U, E, M)
-    symbols = np.repeat(inst["symbol"].to_numpy()[under], E * M)
-    T = len(dates)
-    date_col, key_col, vals = _long(dates, symbols, {"implied_vol": vols.reshape(T, U * E * M)})
-    return pl.DataFrame(
-        {
-            "date": date_col,
-            "underlying": key_col,
-            "expiry_years": np.tile(np.repeat(expiries, M), T * U),
-            "moneyness": np.tile(np.asarray(SURFACE_MONEYNESS), T * U * E),
-            **vals,
-        },
-        schema=VOLS_SCHEMA,
-    )
+    symbols = inst["symbol"].to_numpy()[under].astype(str)
+    order = np.argsort(symbols, kind="stable")
+    points = {
+        "expiry_years": np.repeat(expiries, M),
+        "moneyness": np.tile(np.asarray(SURFACE_MONEYNESS), E),
+    }
+    grid = vols[:, order].reshape(len(dates), U, E * M)
+    return _long(VOLS_SCHEMA, dates, symbols[order], grid, points)
 
 
 __all__ = [
