@@ -53,7 +53,11 @@ def build_stages(
     """
     market_state = MarketState(len(universe))
     md = MdStage(len(universe), cfg.md, market_state)
-    risk = RiskStage(build_engine(universe, cfg.risk, market=market_state, clock=simulator.clock))
+    risk = RiskStage(
+        build_engine(
+            universe, cfg.risk, market=market_state, clock=simulator.clock, models=cfg.models
+        )
+    )
 
     def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
         batch = md.drain_quarantine()

@@ -37,8 +37,12 @@ def build_engine(
     cache: Any = None,
     market: Any = None,
     clock: Any = None,
+    models: Any = None,
 ) -> Any:
     """A risk engine over ``universe`` (see the module doc).
+
+    ``models`` is the ``[models]`` settings (:class:`~riskstream.models.ModelsConfig`,
+    default: its defaults) the scenario generator is built from.
 
     ``market`` is the live :class:`~riskstream.core.state.MarketState` (from the md stage);
     without one, a state quoting every instrument at its reference price. ``clock``
@@ -46,7 +50,7 @@ def build_engine(
     """
     from riskstream.core.clock import ManualClock
     from riskstream.core.state import MarketState
-    from riskstream.models import scenario_generator
+    from riskstream.models import ModelsConfig, generator_from_config
     from riskstream.risk.engine import RiskEngine
     from riskstream.risk.factors import build_factor_space
     from riskstream.risk.history import synthetic_factor_history
@@ -63,7 +67,8 @@ def build_engine(
         else (config.history_days)
     )
     history = synthetic_factor_history(space, days, config.seed)
-    generator = scenario_generator("historical" if historical else config.method)
+    models = ModelsConfig() if models is None else models
+    generator = generator_from_config("historical" if historical else config.method, models)
     generator.fit(history)
     scenarios = ScenarioSet.from_generator(
         generator, space.kind, config.horizons_days, config.n_scenarios, config.seed
@@ -217,7 +222,7 @@ def risk_command(
     if scenarios is not None:
         update["n_scenarios"] = scenarios
     config = type(s.risk).model_validate({**s.risk.model_dump(), **update})
-    engine = build_engine(universe, config)
+    engine = build_engine(universe, config, models=s.models)
     snap = engine.refresh()
     out = snap.as_dict()
     out["instruments"] = len(universe)

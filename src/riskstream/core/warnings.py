@@ -6,9 +6,10 @@ A model fit that does not fully succeed is kept, flagged, never hidden. Two kind
 * :class:`ConvergenceWarning` — an optimiser stopped without meeting its convergence test
   (iteration cap, line-search failure, EM not converged). The estimates are the best point
   reached, usable but not certified to be the maximum-likelihood estimate.
-* :class:`DataScaleWarning` — the data are far from the scale the model is specified for
-  (daily log returns in decimal): usually a unit mistake, e.g. prices or currency amounts
-  passed as returns.
+* :class:`DataScaleWarning` — the data's scale defeats the model: ``arch``'s own warning
+  (a series far from the magnitude its optimiser is tuned for), or a series whose
+  resolution is coarse against its moves (mostly zero returns: stale or tick-quantised
+  prices). Riskstream's GARCH estimators rescale internally, so magnitude alone is fine.
 
 Each fitted estimator appends the message to its ``warnings_`` list as well as emitting the
 warning, so the message travels with the model into the scenario set and the risk snapshot's
@@ -34,7 +35,7 @@ class ConvergenceWarning(RiskstreamWarning):
 
 
 class DataScaleWarning(RiskstreamWarning):
-    """The data are far from the scale the model expects (check their units)."""
+    """The data's scale or resolution defeats the model (see the module notes)."""
 
 
 # third-party warning classes translated to ours, by class name (``core`` imports none of

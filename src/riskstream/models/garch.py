@@ -65,11 +65,12 @@ for :math:`\\alpha, \\beta, \\nu` to be identified."""
 
 NU_BOUNDS = (2.05, 500.0)
 
-DAILY_SD_RANGE = (1e-6, 100.0)
-"""Decimal daily standard deviations outside this range draw a :class:`DataScaleWarning`.
-The estimators rescale internally, so the fit itself is unaffected, but a series a millionth
-of a basis point or 10,000% a day is almost surely not a return series in decimal (prices,
-currency amounts, or returns already in basis points)."""
+MAX_ZERO_SHARE = 0.5
+"""A column with more than this share of returns exactly zero draws a
+:class:`~riskstream.core.warnings.DataScaleWarning`: its resolution (the price tick, or a
+stale quote carried forward) is coarse against its daily moves, so the likelihood is
+dominated by the quantisation, not by the volatility dynamics. The magnitude of a series is
+no concern: the estimators are scale-equivariant (any unit fits alike)."""
 
 _DISTS = ("normal", "t")
 _MEANS = ("constant", "zero")
@@ -322,7 +323,7 @@ class GarchVolatility(Estimator):
             The optimiser stopped short of convergence (recorded in ``warnings_``;
             ``converged_`` is False).
         DataScaleWarning
-            The series is far from decimal daily returns (see :data:`DAILY_SD_RANGE`).
+            Most returns are exactly zero (see :data:`MAX_ZERO_SHARE`).
         """
         from arch import arch_model
 
@@ -524,7 +525,7 @@ class GarchPanel(Estimator):
             A column's optimiser stopped short of convergence from every start (recorded in
             ``warnings_``; ``converged_`` is False for it).
         DataScaleWarning
-            A column is far from decimal daily returns (see :data:`DAILY_SD_RANGE`).
+            Most of a column's returns are exactly zero (see :data:`MAX_ZERO_SHARE`).
         """
         if self.o not in (0, 1) or isinstance(self.o, bool):
             raise InputError("o", self.o, "0 (GARCH) or 1 (GJR-GARCH)")
@@ -698,15 +699,15 @@ def _backcast(y: np.ndarray, has_mu: bool) -> float:
 
 
 def _check_scale(model: Estimator, y: np.ndarray) -> None:
-    """:class:`DataScaleWarning` for each column of decimal returns ``y`` (n_obs, n_assets)
-    whose standard deviation is outside :data:`DAILY_SD_RANGE`."""
-    sd = y.std(axis=0)
-    lo, hi = DAILY_SD_RANGE
-    for k in np.flatnonzero((sd < lo) | (sd > hi)):
+    """:class:`DataScaleWarning` for each column of returns ``y`` (n_obs, n_assets) with
+    more than :data:`MAX_ZERO_SHARE` of its values exactly zero."""
+    zero = (y == 0.0).mean(axis=0)
+    for k in np.flatnonzero(zero > MAX_ZERO_SHARE):
         model._warn(
             DataScaleWarning,
-            f"column {k}: daily standard deviation {sd[k]:.3g} is outside [{lo:g}, {hi:g}]; "
-            "expected daily log returns in decimal (0.01 = 1%) — check the units",
+            f"column {k}: {zero[k]:.0%} of the returns are exactly zero (stale or coarsely "
+            "quantised prices); the GARCH fit reflects the data's resolution, not its "
+            "volatility",
         )
 
 
