@@ -18,6 +18,8 @@ from hmmlearn.hmm import GaussianHMM
 from numpy.typing import ArrayLike
 
 from riskstream.core.errors import ModelError
+from riskstream.core.warnings import ConvergenceWarning
+from riskstream.models.base import Estimator
 from riskstream.regime.base import (
     align_states,
     check_labels,
@@ -32,7 +34,7 @@ from riskstream.regime.base import (
 MIN_OBS_PER_PARAM = 5
 
 
-class HMMDetector:
+class HMMDetector(Estimator):
     """Gaussian HMM regime detector (full covariance per state).
 
     Parameters
@@ -60,6 +62,10 @@ class HMMDetector:
         Law of the first state.
     loglik_ : float
         Log-likelihood of the training sample (standardised units).
+    converged_ : bool
+        Whether EM met its tolerance (``monitor_.converged``) on the restart kept.
+    warnings_ : list of str
+        Convergence warnings of the fit.
     """
 
     name = "hmm"
@@ -88,6 +94,8 @@ class HMMDetector:
             EM produced a degenerate fit on every restart.
         """
         with single_threaded():
+            self._start_warnings()
+            self.converged_ = True
             k = self.n_regimes
             n_assets = np.asarray(returns).reshape(len(returns), -1).shape[1]
             n_params = k * (k - 1) + k * (n_assets + n_assets * (n_assets + 1) // 2)
@@ -116,6 +124,14 @@ class HMMDetector:
                     best, best_score = model, score
             if best is None:
                 raise ModelError("Gaussian HMM: EM failed to converge on every restart")
+            self.converged_ = bool(best.monitor_.converged)
+            if not self.converged_:
+                self._warn(
+                    ConvergenceWarning,
+                    f"EM stopped after {best.monitor_.iter} iterations without meeting its "
+                    f"tolerance {best.monitor_.tol} (n_iter={self.n_iter}); the best "
+                    "restart is kept",
+                )
             order = volatility_order(np.trace(best.covars_, axis1=1, axis2=2))
             if lab is not None:
                 order = align_states(best.predict_proba(z), lab)
