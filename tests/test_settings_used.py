@@ -59,9 +59,7 @@ def _names_read() -> frozenset[str]:
     for path in SRC.rglob("*.py"):
         tree = ast.parse(path.read_text(), str(path))
         roots = (
-            [n for n in ast.walk(tree) if _is_property(n)]
-            if path.name in CONFIG_FILES
-            else [tree]
+            [n for n in ast.walk(tree) if _is_property(n)] if path.name in CONFIG_FILES else [tree]
         )
         for root in roots:
             docstrings = {
@@ -96,9 +94,7 @@ def test_the_check_finds_the_config_models() -> None:
 def test_every_setting_is_read(config: type[ConfigModel]) -> None:
     read = _names_read()
     unused = [f for f in config.model_fields if f not in read]
-    assert not unused, (
-        f"{config.__name__} fields nothing reads: {unused}; wire them or delete them"
-    )
+    assert not unused, f"{config.__name__} fields nothing reads: {unused}; wire them or delete them"
 
 
 def test_the_check_would_catch_an_unused_field() -> None:

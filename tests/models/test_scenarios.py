@@ -37,7 +37,9 @@ def fitted(factors: np.ndarray) -> dict[str, ScenarioGenerator]:
         "hs_boot": HistoricalSimulation(paths="bootstrap").fit(factors),
         "fhs": FilteredHistoricalSimulation().fit(factors),
         "mc_t": MonteCarloSimulation().fit(factors),
-        "mc_gauss": MonteCarloSimulation(copula=GaussianCopula(), volatility=GarchPanel(dist="normal")).fit(factors),
+        "mc_gauss": MonteCarloSimulation(
+            copula=GaussianCopula(), volatility=GarchPanel(dist="normal")
+        ).fit(factors),
     }
 
 

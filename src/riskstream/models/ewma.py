@@ -22,13 +22,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from riskstream.core.errors import ModelError
-from riskstream.models.base import Estimator
 from riskstream.models._validation import (
     as_return_row,
     as_returns_matrix,
     check_positive_int,
     check_unit_interval,
 )
+from riskstream.models.base import Estimator
 
 BACKCAST_OBS = 75
 BACKCAST_DECAY = 0.94

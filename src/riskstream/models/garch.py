@@ -46,7 +46,6 @@ from scipy.optimize import minimize
 
 from riskstream.core.errors import InputError, ModelError
 from riskstream.core.warnings import ConvergenceWarning, DataScaleWarning, third_party_warnings
-from riskstream.models.base import Estimator
 from riskstream.models._validation import (
     as_return_row,
     as_returns_matrix,
@@ -55,6 +54,7 @@ from riskstream.models._validation import (
     check_nonnegative_int,
     check_positive_int,
 )
+from riskstream.models.base import Estimator
 
 SCALE = 100.0
 """Returns are multiplied by this (decimal → percent) before GARCH estimation."""

@@ -281,9 +281,7 @@ class MonteCarloSimulation(_Generator):
 
     def fit(self, returns: ArrayLike) -> MonteCarloSimulation:
         """Fit the GARCH marginals and the copula; returns self."""
-        if self.copula is not None and not isinstance(
-            self.copula, GaussianCopula | StudentTCopula
-        ):
+        if self.copula is not None and not isinstance(self.copula, GaussianCopula | StudentTCopula):
             raise InputError(
                 "copula", self.copula, "a GaussianCopula or StudentTCopula instance (or None)"
             )

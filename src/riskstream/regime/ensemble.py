@@ -251,9 +251,7 @@ class RegimeEnsemble(Estimator):
             if len(np.unique(stack_y)) < 2:
                 raise InputError("labels", "one regime in the sample", "at least 2 regimes")
             with third_party_warnings(log, "RegimeEnsemble: stacker"):
-                self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(
-                    stack_x, stack_y
-                )
+                self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
             self.scale_ = r.std(axis=0)
             self.reset()
             return self

@@ -34,6 +34,16 @@ from riskstream.regime.base import (
 MIN_OBS_PER_PARAM = 5
 
 
+def _em_converged(monitor: object) -> bool:
+    """Whether EM met its tolerance: the last log-likelihood gain below ``tol``.
+
+    hmmlearn's own ``ConvergenceMonitor.converged`` also answers True when the iteration
+    cap is reached, which is exactly the case to flag.
+    """
+    history = list(monitor.history)
+    return len(history) >= 2 and history[-1] - history[-2] < monitor.tol
+
+
 class HMMDetector(Estimator):
     """Gaussian HMM regime detector (full covariance per state).
 
@@ -63,7 +73,8 @@ class HMMDetector(Estimator):
     loglik_ : float
         Log-likelihood of the training sample (standardised units).
     converged_ : bool
-        Whether EM met its tolerance (``monitor_.converged``) on the restart kept.
+        Whether EM met its tolerance on the restart kept (the log-likelihood gain of its
+        last iteration below ``tol``; reaching ``n_iter`` first is not convergence).
     warnings_ : list of str
         Convergence warnings of the fit.
     """
@@ -124,7 +135,7 @@ class HMMDetector(Estimator):
                     best, best_score = model, score
             if best is None:
                 raise ModelError("Gaussian HMM: EM failed to converge on every restart")
-            self.converged_ = bool(best.monitor_.converged)
+            self.converged_ = _em_converged(best.monitor_)
             if not self.converged_:
                 self._warn(
                     ConvergenceWarning,
