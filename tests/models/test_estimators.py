@@ -289,3 +289,20 @@ def test_regime_ensemble_from_config_matches_instances() -> None:
         seed=4,
     )
     assert _flat(by_name.get_params(deep=False)) == _flat(by_instance.get_params(deep=False))
+
+
+def test_ewma_lambda_setting_reaches_the_backtest_ewma(sp500_log: np.ndarray) -> None:
+    """``[models] ewma_lambda`` is the decay of ``riskstream backtest var``'s EWMA model:
+    day one's 99% VaR is the normal quantile times the EWMA volatility of that decay
+    (RiskMetrics 1996, zero mean). Tolerance: the walk-forward standardises the series and
+    scales back, a relative rounding of ~1e-15."""
+    from scipy.stats import norm
+
+    from riskstream.backtest.rolling import walk_forward
+
+    x = sp500_log[-700:]
+    fast = walk_forward(x, np.arange(700), "ewma", window=500, ewma_lambda=0.9)
+    sigma = EWMACovariance(lam=0.9).fit(x[:500]).volatility_[0]
+    assert fast.var[0] == pytest.approx(norm.ppf(0.99) * sigma, rel=1e-9)
+    default = walk_forward(x, np.arange(700), "ewma", window=500)
+    assert default.var[0] != pytest.approx(fast.var[0], rel=1e-3)
