@@ -192,7 +192,7 @@ def main() -> None:
     collect_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     cfg = RegimeConfig(bar_s=args.bar_s, instruments=args.assets)
-    model = RegimeEnsemble(cfg).fit(np.vstack(xs), np.concatenate(ys))
+    model = RegimeEnsemble.from_config(cfg).fit(np.vstack(xs), np.concatenate(ys))
     fit_s = time.perf_counter() - t0
 
     runs = [run_stream(model, args, seed, args.source) for seed in test_seeds]

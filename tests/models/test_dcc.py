@@ -10,6 +10,7 @@ import pytest
 
 from riskstream.core.errors import InputError
 from riskstream.models.dcc import DCCGarch, _dcc_nll
+from riskstream.models.garch import GarchPanel
 
 QBAR = np.array([[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]])
 
@@ -58,7 +59,7 @@ def test_recovers_known_dcc_parameters() -> None:
     asymptotic standard errors here are ≈ 0.008 (a) and 0.02 (b). Tolerance: 0.025 / 0.06.
     """
     y = simulate_dcc(0.05, 0.90, 3000, seed=11)
-    fit = DCCGarch(dist="normal", mean="zero").fit(y)
+    fit = DCCGarch(volatility=GarchPanel(dist="normal", mean="zero")).fit(y)
     assert fit.a_ == pytest.approx(0.05, abs=0.025)
     assert fit.b_ == pytest.approx(0.90, abs=0.06)
     assert fit.correlation_.shape == (3000, 3, 3)
@@ -75,7 +76,7 @@ def test_recovers_known_dcc_parameters() -> None:
 def test_constant_correlation_data_gives_small_a() -> None:
     """With a = 0 (constant correlation) the estimate of a is near zero."""
     y = simulate_dcc(0.0, 0.0, 2000, seed=5)
-    fit = DCCGarch(dist="normal", mean="zero").fit(y)
+    fit = DCCGarch(volatility=GarchPanel(dist="normal", mean="zero")).fit(y)
     assert fit.a_ < 0.02
     assert math.isfinite(fit.loglikelihood_)
 

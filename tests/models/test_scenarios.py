@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from riskstream.core.errors import InputError, ModelError
 from riskstream.models import (
     FilteredHistoricalSimulation,
+    GarchPanel,
+    GaussianCopula,
     HistoricalSimulation,
     MonteCarloSimulation,
     ScenarioGenerator,
@@ -35,7 +37,9 @@ def fitted(factors: np.ndarray) -> dict[str, ScenarioGenerator]:
         "hs_boot": HistoricalSimulation(paths="bootstrap").fit(factors),
         "fhs": FilteredHistoricalSimulation().fit(factors),
         "mc_t": MonteCarloSimulation().fit(factors),
-        "mc_gauss": MonteCarloSimulation(copula="gaussian", dist="normal").fit(factors),
+        "mc_gauss": MonteCarloSimulation(
+            copula=GaussianCopula(), volatility=GarchPanel(dist="normal")
+        ).fit(factors),
     }
 
 
@@ -137,7 +141,8 @@ def test_factory_names_and_errors(factors: np.ndarray) -> None:
     assert isinstance(scenario_generator("HS", paths="bootstrap"), HistoricalSimulation)
     assert isinstance(scenario_generator("fhs", o=1), FilteredHistoricalSimulation)
     mc = scenario_generator("mc", copula="gaussian")
-    assert isinstance(mc, MonteCarloSimulation) and mc.copula == "gaussian"
+    assert isinstance(mc, MonteCarloSimulation) and isinstance(mc.copula, GaussianCopula)
+    assert scenario_generator("fhs", o=1).volatility.get_params()["o"] == 1
     with pytest.raises(InputError, match="'name'"):
         scenario_generator("garch")
     with pytest.raises(InputError, match="params"):
@@ -167,7 +172,7 @@ def test_update_absorbs_a_new_day(factors: np.ndarray) -> None:
     assert fhs.generate(100, 2, seed=1).shape == (100, 3)
     hs = HistoricalSimulation().fit(factors[:-1]).update(factors[-1])
     np.testing.assert_array_equal(hs.generate(5, 1), factors[-5:])
-    mc = MonteCarloSimulation(copula="gaussian").fit(factors[:-1]).update(factors[-1])
+    mc = MonteCarloSimulation(copula=GaussianCopula()).fit(factors[:-1]).update(factors[-1])
     np.testing.assert_allclose(mc.volatility_, fhs.volatility_, rtol=1e-6)
     with pytest.raises(InputError, match="r_t"):
         hs.update(factors[-1, :2])

@@ -90,7 +90,7 @@ class _Prices:
 
 def test_stage_publishes_every_update() -> None:
     x, s = simulate_regime_returns(2000, n_assets=4, seed=8)
-    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
     xt, _ = simulate_regime_returns(300, n_assets=4, seed=9)
     published: list[tuple[int, int, np.ndarray]] = []
     stage = RegimeStage(model, _Prices(xt), bar_s=0.25,
@@ -109,7 +109,7 @@ def test_stage_publishes_every_update() -> None:
 
 def test_stage_counts_missing_prices() -> None:
     x, s = simulate_regime_returns(2000, n_assets=2, seed=8)
-    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
     stage = RegimeStage(model, lambda: np.array([np.nan, 1.0]), bar_s=1.0)
     stage.on_batch(np.empty(0), 0)
     assert stage.skipped == 1 and stage.updates == 0
@@ -134,7 +134,7 @@ def test_demo_regime_stage_from_model_file(tmp_path, monkeypatch) -> None:
     ids = tracked_instruments(universe, 3)
     assert set(universe.instruments["asset_class"].to_numpy()[ids]) <= {"equity", "future", "fx"}
     x, s = simulate_regime_returns(2000, n_assets=3, seed=4)
-    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
     symbols = universe.instruments["symbol"].to_numpy()[ids].tolist()
     save_model(tmp_path / "regime.model", model, symbols)
     stage = demo_regime_stage(cfg, universe, state)
@@ -156,7 +156,7 @@ def test_regime_switch_conditions_the_risk_engine() -> None:
     from tests.risk.helpers import make_engine
 
     x, s = simulate_regime_returns(2000, n_assets=4, seed=8)
-    model = RegimeEnsemble(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
     engine = make_engine(config=RiskConfig(n_scenarios=500, horizons_days=(1,),
                                            regime_conditional=True))  # fmt: skip
     base = engine.refresh().headline.var

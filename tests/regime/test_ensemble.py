@@ -27,7 +27,7 @@ FAST = RegimeConfig(lstm_window=16, lstm_hidden=8, lstm_epochs=4)
 @pytest.fixture(scope="module")
 def ensemble(regime_data) -> RegimeEnsemble:
     x, s, _, _ = regime_data
-    return RegimeEnsemble(FAST).fit(x, s)
+    return RegimeEnsemble.from_config(FAST).fit(x, s)
 
 
 @pytest.mark.slow

@@ -52,7 +52,9 @@ def test_ensemble_flags_known_episodes_and_high_vix(sp500) -> None:
     import arch.data.vix
 
     cfg = RegimeConfig(lstm_window=16, lstm_hidden=8, lstm_epochs=4)
-    model = RegimeEnsemble(cfg, ["hmm", "msgarch", "cusum", "lstm"]).fit(sp500.to_numpy())
+    model = RegimeEnsemble.from_config(cfg, ["hmm", "msgarch", "cusum", "lstm"]).fit(
+        sp500.to_numpy()
+    )
     regime, _ = model.predict(sp500.to_numpy())
     share = _share_high(sp500, regime)
     for name in EPISODES:

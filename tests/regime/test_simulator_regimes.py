@@ -34,7 +34,7 @@ def test_ensemble_detects_simulator_regimes_out_of_sample() -> None:
     x, labels = simulator_bars(_simulator(universe, 3), ids, BAR_S, minutes=12)
     assert len(np.unique(labels)) == 3
     cfg = RegimeConfig(bar_s=BAR_S, lstm_window=16, lstm_hidden=8, lstm_epochs=4)
-    model = RegimeEnsemble(cfg, ["hmm", "msgarch", "cusum", "lstm"]).fit(x, labels)
+    model = RegimeEnsemble.from_config(cfg, ["hmm", "msgarch", "cusum", "lstm"]).fit(x, labels)
 
     sim = _simulator(universe, 2)  # a seed never used for fitting
     detected, truth = [], []

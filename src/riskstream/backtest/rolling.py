@@ -191,8 +191,10 @@ def make_forecaster(
     refit_every_days: int = 20,
     n_scenarios: int = 2000,
     seed: int = 0,
+    ewma_lambda: float = 0.94,
 ) -> Forecaster:
-    """Build the walk-forward forecaster of model ``name`` (one of :data:`MODELS`)."""
+    """Build the walk-forward forecaster of model ``name`` (one of :data:`MODELS`);
+    ``ewma_lambda`` is the decay of ``ewma`` (``[models] ewma_lambda``)."""
     if name in ("hs", "fhs", "mc"):
         return _ScenarioForecaster(
             returns, window, confidence, refit_every_days, n_scenarios, seed, name
@@ -200,7 +202,7 @@ def make_forecaster(
     if name == "garch-t":
         return _GarchTForecaster(returns, window, confidence, refit_every_days)
     if name == "ewma":
-        return _EWMAForecaster(returns, window, confidence)
+        return _EWMAForecaster(returns, window, confidence, ewma_lambda)
     raise InputError("models", name, f"one of {', '.join(MODELS)}")
 
 
@@ -214,6 +216,7 @@ def walk_forward(
     refit_every_days: int = 20,
     n_scenarios: int = 2000,
     seed: int = 0,
+    ewma_lambda: float = 0.94,
 ) -> ForecastRun:
     """Walk one model forward over a return series.
 
@@ -234,6 +237,8 @@ def walk_forward(
         Scenarios per day for ``fhs`` and ``mc``.
     seed : int, default 0
         Day ``t`` uses seed ``seed + t``: reproducible and independent across days.
+    ewma_lambda : float, default 0.94
+        Decay factor of the ``ewma`` model (RiskMetrics' daily 0.94).
 
     Returns
     -------
@@ -251,7 +256,9 @@ def walk_forward(
         raise InputError("refit_every_days", refit_every_days, "a whole number of days >= 1")
     scale = float(np.std(x[:window], ddof=1)) or 1.0
     scaled = x / scale
-    forecaster = make_forecaster(model, scaled, window, c, refit_every_days, n_scenarios, seed)
+    forecaster = make_forecaster(
+        model, scaled, window, c, refit_every_days, n_scenarios, seed, ewma_lambda
+    )
     n_out = x.size - window
     var = np.empty((n_out, 1 + len(FRTB_LEVELS)))
     es = np.empty(n_out)

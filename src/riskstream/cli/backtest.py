@@ -136,6 +136,7 @@ def var(
         refit_every_days=refit_every,
         n_scenarios=scenarios,
         seed=seed,
+        ewma_lambda=settings(ctx).models.ewma_lambda,
     )
     results = [(run, validate_run(run, es_simulations, seed)) for run in runs]
     mcs = compare_runs(runs, seed=seed) if len(runs) > 1 else None

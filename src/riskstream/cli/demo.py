@@ -60,6 +60,7 @@ def build_stages(
             history=load_history(cfg),
             market=market_state,
             clock=simulator.clock,
+            models=cfg.models,
         )
     )
 

@@ -196,7 +196,7 @@ def budgets(
         raise InputError("--by", by, "one of strategy, trader, desk")
     cfg = settings(ctx)
     universe = ensure_universe(cfg)
-    engine = build_engine(universe, cfg.risk, history=load_history(cfg))
+    engine = build_engine(universe, cfg.risk, history=load_history(cfg), models=cfg.models)
     snap = engine.refresh()
     contrib = allocate_to_positions(snap.component_var, engine.pos_inst, engine.pos_qty)
     if total is None:

@@ -93,20 +93,12 @@ def scenarios_command(
     """Generate horizon log-return scenarios of every factor in a returns file."""
     import polars as pl
 
-    from riskstream.models import scenario_generator
+    from riskstream.models import generator_from_config
 
     cfg = settings(ctx).models
     names, values = _read_returns(returns, None)
     name = method or cfg.scenario_method
-    params: dict[str, object] = {}
-    if name in ("historical", "hs"):
-        params["paths"] = cfg.hs_paths
-    else:
-        params |= {"o": 1 if cfg.garch_asymmetric else 0, "dist": cfg.garch_dist}
-        params["mean"] = cfg.garch_mean
-        if name == "mc":
-            params["copula"] = cfg.copula
-    generator = scenario_generator(name, **params).fit(values)
+    generator = generator_from_config(name, cfg).fit(values)
     n = n_scenarios or cfg.scenarios
     scen = generator.generate(n, horizon, seed=cfg.seed if seed is None else seed)
     if out is not None:

@@ -82,7 +82,7 @@ def fit_cmd(
     cfg = settings(ctx).regime.model_copy(update={"n_regimes": regimes})
     _, returns, names, lab = read_returns(input, label_column=labels)
     chosen = None if detectors is None else [d.strip() for d in detectors.split(",")]
-    ensemble = RegimeEnsemble(cfg, chosen).fit(returns, lab)
+    ensemble = RegimeEnsemble.from_config(cfg, chosen).fit(returns, lab)
     save_model(model, ensemble, names)
     print_json(
         {
@@ -90,7 +90,7 @@ def fit_cmd(
             "rows": len(returns),
             "assets": len(names),
             "regimes": regimes,
-            "detectors": ensemble.names,
+            "detectors": ensemble.names_,
             "labels": ensemble.labels_source_,
         }
     )
@@ -230,7 +230,7 @@ def fit_demo_model(
     ids = tracked_instruments(universe, cfg.regime.instruments)
     rate = float(simulator.arrivals_per_s[ids].sum())
     returns, labels = observed_bars(universe, ids, cfg, minutes, regime_speed, rate)
-    ensemble = RegimeEnsemble(cfg.regime).fit(returns, labels)
+    ensemble = RegimeEnsemble.from_config(cfg.regime).fit(returns, labels)
     symbols = universe.instruments["symbol"].to_numpy()[ids].tolist()
     saved = save_model(path or default_model_path(cfg), ensemble, symbols)
     return {"model": str(saved), "rows": len(returns), "assets": symbols,

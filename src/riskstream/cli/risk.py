@@ -58,6 +58,7 @@ def build_engine(
     clock: Any = None,
     implied_vol: np.ndarray | None = None,
     as_of: dt.date | None = None,
+    models: Any = None,
 ) -> Any:
     """A risk engine over ``universe`` with scenarios from stored market history.
 
@@ -79,6 +80,9 @@ def build_engine(
         (:func:`implied_vols`).
     as_of : datetime.date, optional
         Last date of history used; default the last date of the book's stored series.
+    models : ModelsConfig, optional
+        The ``[models]`` settings the scenario generator is built from
+        (:func:`riskstream.models.generator_from_config`; default: their defaults).
 
     Returns
     -------
@@ -92,7 +96,7 @@ def build_engine(
     from riskstream.risk.factors import build_factor_space
 
     space = build_factor_space(universe.instruments, universe.base_currency)
-    factor_history, scenarios = draw_scenarios(space, universe, config, history, as_of)
+    factor_history, scenarios = draw_scenarios(space, universe, config, history, as_of, models)
     n = len(universe)
     if market is None:
         market = MarketState(n)
@@ -120,17 +124,22 @@ def build_engine(
 
 
 def draw_scenarios(
-    space: Any, universe: Any, config: Any, history: Any, as_of: dt.date | None
+    space: Any,
+    universe: Any,
+    config: Any,
+    history: Any,
+    as_of: dt.date | None,
+    models: Any = None,
 ) -> tuple[Any, Any]:
     """The factor history of ``space`` and the scenario set drawn from it.
 
     ``historical`` and ``parametric`` (whose covariance comes from the same scenarios):
     the last ``window_days`` overlapping ``h``-day windows of the daily moves at every
     horizon, so the history holds ``window_days + max(h) - 1`` moves; ``mc`` and ``fhs``:
-    fitted on the last ``window_days`` moves, ``n_scenarios`` drawn per horizon.
+    fitted on the last ``window_days`` moves, ``n_scenarios`` drawn per horizon. The
+    generator is built from the ``[models]`` settings (``models``, default their defaults).
     """
-    from riskstream.models import scenario_generator
-    from riskstream.models.scenarios import HistoricalSimulation
+    from riskstream.models import ModelsConfig, generator_from_config
     from riskstream.risk.factor_history import build_factor_history
     from riskstream.risk.scenarios import ScenarioSet
 
@@ -145,12 +154,10 @@ def draw_scenarios(
         longest,
         as_of,
     )
-    if historical:
-        generator = HistoricalSimulation(paths="overlapping").fit(fh.moves)
-        n_scenarios = config.window_days
-    else:
-        generator = scenario_generator(config.method).fit(fh.moves)
-        n_scenarios = config.n_scenarios
+    models = ModelsConfig() if models is None else models
+    generator = generator_from_config("historical" if historical else config.method, models)
+    generator.fit(fh.moves)
+    n_scenarios = config.window_days if historical else config.n_scenarios
     scenarios = ScenarioSet.from_generator(
         generator, space.kind, config.horizons_days, n_scenarios, config.seed
     )
@@ -441,7 +448,13 @@ def risk_command(
     day = day or book_as_of(universe, history)
     marked, market, implied, marks = mark_to_history(universe, history, day, config.dividend_yield)
     engine = build_engine(
-        marked, config, history=history, market=market, implied_vol=implied, as_of=day
+        marked,
+        config,
+        history=history,
+        market=market,
+        implied_vol=implied,
+        as_of=day,
+        models=s.models,
     )
     snap = engine.refresh()
     out = snap.as_dict()

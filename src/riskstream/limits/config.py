@@ -23,7 +23,6 @@ class LimitsConfig(ConfigModel):
     reduction_target_utilisation: Fraction = 0.5
     stop_loss_var_fraction: Fraction = 0.1  # a stop-loss takes 90% of the scope's VaR off
     reduction_quotes: Annotated[int, Field(ge=1, le=100_000)] = 256  # books quoted per plan
-    reduction_max_rounds: Annotated[int, Field(ge=1, le=20)] = 4  # re-plan after re-pricing
     auto_reduce: bool = True  # a hard breach puts the scope in REDUCING and sends trades
     circuit_breakers: bool = True  # price-gap and stale-feed halts, checked every batch
     price_gap_fraction: Fraction = 0.15  # a mid jumps this much between two batches (and

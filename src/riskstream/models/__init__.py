@@ -2,11 +2,15 @@
 generators (historical, filtered historical, Monte Carlo).
 
 Inputs are daily log returns in decimal, shaped (n_obs, n_assets), oldest first. Every model
-follows one shape: parameters in ``__init__``, ``fit(...)`` returns ``self``, fitted state ends
-in ``_``. Scenario generators share ``fit(returns)`` / ``generate(n_scenarios, horizon_days,
-seed)`` and are built by name with :func:`scenario_generator`.
+is a scikit-learn estimator (:class:`~riskstream.models.base.Estimator`): parameters in
+``__init__``, ``fit(...)`` returns ``self``, fitted state ends in ``_`` (``warnings_`` lists
+the fit's convergence and data-scale warnings), ``get_params`` / ``clone``; parts are
+composed by passing instances. Scenario generators share ``fit(returns)`` /
+``generate(n_scenarios, horizon_days, seed)``; :func:`scenario_generator` (by name) and
+:func:`generator_from_config` (from ``[models]``) build them for the CLI and the engine.
 """
 
+from riskstream.models.base import Estimator, clone
 from riskstream.models.config import ModelsConfig
 from riskstream.models.copulas import (
     GaussianCopula,
@@ -24,6 +28,7 @@ from riskstream.models.scenarios import (
     HistoricalSimulation,
     MonteCarloSimulation,
     ScenarioGenerator,
+    generator_from_config,
     scenario_generator,
 )
 
@@ -31,6 +36,7 @@ __all__ = [
     "SCALE",
     "DCCGarch",
     "EWMACovariance",
+    "Estimator",
     "FilteredHistoricalSimulation",
     "GarchPanel",
     "GarchVolatility",
@@ -40,6 +46,8 @@ __all__ = [
     "MonteCarloSimulation",
     "ScenarioGenerator",
     "StudentTCopula",
+    "clone",
+    "generator_from_config",
     "kendall_tau_matrix",
     "make_copula",
     "nearest_correlation",

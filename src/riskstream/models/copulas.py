@@ -38,6 +38,7 @@ from scipy.special import gammaln, ndtri, stdtrit
 from riskstream.core.errors import InputError, ModelError
 from riskstream.models._quantile_map import scores_to_innovations
 from riskstream.models._validation import check_choice, check_positive_int
+from riskstream.models.base import Estimator
 
 NU_RANGE = (2.01, 200.0)
 """Search interval of the t-copula degrees of freedom; the upper end is ~Gaussian."""
@@ -255,7 +256,7 @@ def gaussian_copula_loglik(u: np.ndarray, corr: np.ndarray) -> float:
     return float(-0.5 * (u.shape[0] * logdet + np.sum(y * y) - np.sum(x * x)))
 
 
-class GaussianCopula:
+class GaussianCopula(Estimator):
     """Gaussian copula fitted to pseudo-observations.
 
     Parameters
@@ -272,6 +273,8 @@ class GaussianCopula:
         ``inf`` — the Gaussian copula is the t copula's limit as :math:`\\nu \\to \\infty`.
     loglikelihood_ : float
         Copula log-likelihood at the fit.
+    warnings_ : list of str
+        Always empty (closed-form fit); kept for the common estimator shape.
     """
 
     def __init__(self, method: str = "normal_scores") -> None:
@@ -281,6 +284,7 @@ class GaussianCopula:
         """Fit to pseudo-observations ``u`` (n_obs, n_dims) in (0, 1); returns self."""
         method = check_choice(self.method, "method", ("normal_scores", "kendall"))
         arr = _validate_uniforms(u)
+        self._start_warnings()  # closed form: nothing to converge
         if method == "kendall":
             corr = np.sin(0.5 * np.pi * kendall_tau_matrix(arr))
         else:
@@ -304,7 +308,7 @@ class GaussianCopula:
         return gen.standard_normal((n, self._chol.shape[0])) @ self._chol.T
 
 
-class StudentTCopula:
+class StudentTCopula(Estimator):
     """Student-t copula fitted to pseudo-observations.
 
     Parameters
@@ -323,6 +327,8 @@ class StudentTCopula:
         Degrees of freedom, maximising the copula likelihood with :math:`R` fixed.
     loglikelihood_ : float
         Copula log-likelihood at (:math:`R`, :math:`\\nu`).
+    warnings_ : list of str
+        Fit warnings (empty: a failed search over :math:`\\nu` raises ModelError).
     """
 
     def __init__(self, method: str = "kendall", nu: float | None = None) -> None:
@@ -335,6 +341,7 @@ class StudentTCopula:
         if self.nu is not None and not (np.isfinite(self.nu) and self.nu > 0):
             raise InputError("nu", self.nu, "a positive number of degrees of freedom")
         arr = _validate_uniforms(u)
+        self._start_warnings()
         if method == "kendall":
             corr = np.sin(0.5 * np.pi * kendall_tau_matrix(arr))
         else:
@@ -383,6 +390,7 @@ def _check_fitted(copula: object) -> None:
 
 
 def make_copula(name: str) -> GaussianCopula | StudentTCopula:
-    """``"gaussian"`` or ``"t"`` → an unfitted copula with default settings."""
+    """``"gaussian"`` or ``"t"`` → an unfitted copula with default settings (for the CLI
+    and settings; in code, pass an instance)."""
     kind = check_choice(name, "copula", ("gaussian", "t"))
     return GaussianCopula() if kind == "gaussian" else StudentTCopula()

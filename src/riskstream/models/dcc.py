@@ -31,7 +31,9 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
 from riskstream.core.errors import InputError, ModelError
+from riskstream.core.warnings import ConvergenceWarning
 from riskstream.models._validation import check_positive_int
+from riskstream.models.base import Estimator, clone
 from riskstream.models.garch import GarchPanel
 
 MAX_PERSISTENCE = 0.9999
@@ -92,17 +94,17 @@ def _normalize(q: np.ndarray) -> np.ndarray:
     return r
 
 
-class DCCGarch:
+class DCCGarch(Estimator):
     """DCC(1,1)-GARCH conditional correlation by Engle's two-step QML.
 
     Parameters
     ----------
-    o : {0, 1}, default 0
-        GJR term in the univariate GARCH step.
-    dist : {"t", "normal"}, default "t"
-        Innovation distribution of the univariate step (the correlation step is Gaussian
-        quasi-likelihood, consistent whatever the true distribution).
-    mean : {"constant", "zero"}, default "constant"
+    volatility : GarchPanel, optional
+        The univariate step (default ``GarchPanel()``: GARCH(1,1)-t, constant mean); cloned
+        before fitting. Its ``dist`` is the univariate likelihood only — the correlation step
+        is Gaussian quasi-likelihood, consistent whatever the true distribution.
+    max_iter : int, default 300
+        SLSQP iteration cap of the correlation step.
 
     Attributes
     ----------
@@ -119,12 +121,15 @@ class DCCGarch:
         One-step-ahead :math:`R_{T+1}`.
     loglikelihood_ : float
         Maximised correlation log-likelihood :math:`\\ell_C`.
+    converged_ : bool
+        Whether the correlation step met SLSQP's tolerance.
+    warnings_ : list of str
+        The univariate step's warnings and the correlation step's.
     """
 
-    def __init__(self, o: int = 0, dist: str = "t", mean: str = "constant") -> None:
-        self.o = o
-        self.dist = dist
-        self.mean = mean
+    def __init__(self, volatility: GarchPanel | None = None, max_iter: int = 300) -> None:
+        self.volatility = volatility
+        self.max_iter = max_iter
 
     def fit(self, returns: ArrayLike) -> DCCGarch:
         """Two-step estimation on ``returns`` (n_obs, n_assets ≥ 2), daily log returns.
@@ -141,7 +146,11 @@ class DCCGarch:
             raise InputError(
                 "returns", f"array of shape {arr.shape}", "(n_obs, n_assets) with n_assets ≥ 2"
             )
-        self.garch_ = GarchPanel(o=self.o, dist=self.dist, mean=self.mean).fit(arr)
+        max_iter = check_positive_int(self.max_iter, "max_iter")
+        log = self._start_warnings()
+        vol = GarchPanel() if self.volatility is None else clone(self.volatility)
+        self.garch_ = vol.fit(arr)
+        log.extend(self.garch_.warnings_)
         z = np.ascontiguousarray(self.garch_.standardized_residuals_)
         qbar = z.T @ z / z.shape[0]
 
@@ -157,10 +166,17 @@ class DCCGarch:
             method="SLSQP",
             bounds=[(0.0, 1.0), (0.0, 1.0)],
             constraints=[{"type": "ineq", "fun": lambda th: MAX_PERSISTENCE - th[0] - th[1]}],
-            options={"maxiter": 300, "ftol": 1e-10},
+            options={"maxiter": max_iter, "ftol": 1e-10},
         )
         if not np.isfinite(res.fun):
             raise ModelError(f"DCC correlation likelihood did not converge: {res.message}")
+        self.converged_ = bool(res.success)
+        if not res.success:
+            self._warn(
+                ConvergenceWarning,
+                f"the correlation step did not converge (status {res.status}: "
+                f"{res.message}); the best (a, b) reached is kept",
+            )
         a, b = (float(v) for v in np.clip(res.x, 0.0, 1.0))
         self.a_, self.b_ = a, b
         self.qbar_ = qbar

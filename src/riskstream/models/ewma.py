@@ -28,6 +28,7 @@ from riskstream.models._validation import (
     check_positive_int,
     check_unit_interval,
 )
+from riskstream.models.base import Estimator
 
 BACKCAST_OBS = 75
 BACKCAST_DECAY = 0.94
@@ -54,7 +55,7 @@ def backcast_covariance(returns: np.ndarray) -> np.ndarray:
     return (head * w[:, None]).T @ head
 
 
-class EWMACovariance:
+class EWMACovariance(Estimator):
     """RiskMetrics EWMA covariance, volatility and correlation of daily log returns.
 
     Parameters
@@ -75,6 +76,8 @@ class EWMACovariance:
         (row ``t`` is :math:`\\sqrt{\\mathrm{diag}\\,\\Sigma_t}`).
     n_obs_ : int
         Observations absorbed so far (``fit`` plus every ``update``).
+    warnings_ : list of str
+        Always empty (no optimiser); kept for the common estimator shape.
 
     Examples
     --------
@@ -98,6 +101,7 @@ class EWMACovariance:
         """
         lam = check_unit_interval(self.lam, "lam")
         r = as_returns_matrix(returns, min_obs=2)
+        self._start_warnings()  # a closed-form recursion: nothing to converge
         n_obs, n_assets = r.shape
         sigma = backcast_covariance(r)
         vol_path = np.empty((n_obs, n_assets))

@@ -37,7 +37,6 @@ Two estimators:
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
 from riskstream.core.errors import InputError, ModelError
+from riskstream.core.warnings import ConvergenceWarning, DataScaleWarning, third_party_warnings
 from riskstream.models._validation import (
     as_return_row,
     as_returns_matrix,
@@ -54,6 +54,7 @@ from riskstream.models._validation import (
     check_nonnegative_int,
     check_positive_int,
 )
+from riskstream.models.base import Estimator
 
 SCALE = 100.0
 """Returns are multiplied by this (decimal → percent) before GARCH estimation."""
@@ -63,6 +64,13 @@ MIN_GARCH_OBS = 100
 for :math:`\\alpha, \\beta, \\nu` to be identified."""
 
 NU_BOUNDS = (2.05, 500.0)
+
+MAX_ZERO_SHARE = 0.5
+"""A column with more than this share of returns exactly zero draws a
+:class:`~riskstream.core.warnings.DataScaleWarning`: its resolution (the price tick, or a
+stale quote carried forward) is coarse against its daily moves, so the likelihood is
+dominated by the quantisation, not by the volatility dynamics. The magnitude of a series is
+no concern: the estimators are scale-equivariant (any unit fits alike)."""
 
 _DISTS = ("normal", "t")
 _MEANS = ("constant", "zero")
@@ -244,7 +252,7 @@ def _panel_simulate(mu, omega, alpha, gamma, beta, sigma2_next, z):  # pragma: n
 # ---------------------------------------------------------------------------------------
 
 
-class GarchVolatility:
+class GarchVolatility(Estimator):
     """GJR-GARCH(p, o, q) volatility of one return series, estimated with ``arch``.
 
     Parameters
@@ -285,6 +293,10 @@ class GarchVolatility:
         times a power of ten when the percent series' variance falls outside ``arch``'s
         well-conditioned range [1, 1000] (very calm or very wild series). ``params_`` are
         reported in percent units whatever it is.
+    converged_ : bool
+        Whether the optimiser met its convergence test.
+    warnings_ : list of str
+        Convergence and data-scale warnings of the fit (empty when clean).
     """
 
     def __init__(
@@ -304,8 +316,14 @@ class GarchVolatility:
         InputError
             Bad orders/dist/mean; fewer than :data:`MIN_GARCH_OBS` observations; NaN/inf or
             constant returns.
-        ModelError
-            The optimiser did not converge.
+
+        Warns
+        -----
+        ConvergenceWarning
+            The optimiser stopped short of convergence (recorded in ``warnings_``;
+            ``converged_`` is False).
+        DataScaleWarning
+            Most returns are exactly zero (see :data:`MAX_ZERO_SHARE`).
         """
         from arch import arch_model
 
@@ -328,14 +346,19 @@ class GarchVolatility:
             dist="t" if dist == "t" else "normal",
             rescale=False,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        log = self._start_warnings()
+        _check_scale(self, y_pct[:, None] / SCALE)
+        # arch's own ConvergenceWarning / DataScaleWarning are re-raised as ours and logged;
+        # its flag is checked below, so it need not warn a second time (show_warning=False)
+        with third_party_warnings(log, type(self).__name__):
             result = model.fit(disp="off", show_warning=False)
         if result.convergence_flag != 0:
-            raise ModelError(
-                f"GARCH({p},{o},{q}) estimation did not converge: "
-                f"{result.optimization_result.message}"
+            self._warn(
+                ConvergenceWarning,
+                f"GARCH({p},{o},{q}) estimation did not converge "
+                f"({result.optimization_result.message}); the best point reached is kept",
             )
+        self.converged_ = result.convergence_flag == 0
         self.result_ = result
         self.scale_ = SCALE * k
         # back to percent units: mu scales with the data, omega with its square
@@ -435,7 +458,7 @@ class GarchVolatility:
 # ---------------------------------------------------------------------------------------
 
 
-class GarchPanel:
+class GarchPanel(Estimator):
     """GARCH(1,1) or GJR-GARCH(1,1,1) fitted column by column to a panel of returns, fast.
 
     Same model, likelihood, start-up (backcast) and constraints as ``arch``; the
@@ -449,6 +472,10 @@ class GarchPanel:
         1 adds the GJR leverage term :math:`\\gamma`.
     dist : {"t", "normal"}, default "t"
     mean : {"constant", "zero"}, default "constant"
+    max_iter : int, default 500
+        SLSQP iteration cap per start point. A column whose optimiser stops without meeting
+        its tolerance from every start keeps its best point and draws a
+        :class:`~riskstream.core.warnings.ConvergenceWarning`.
 
     Attributes
     ----------
@@ -467,12 +494,19 @@ class GarchPanel:
         Maximised log-likelihood per column (percent-scaled data).
     scale_ : float
         :data:`SCALE`.
+    converged_ : ndarray of bool, shape (n_assets,)
+        Whether SLSQP met its convergence test for each column (from at least one start).
+    warnings_ : list of str
+        Convergence and data-scale warnings of the fit (empty when clean).
     """
 
-    def __init__(self, o: int = 0, dist: str = "t", mean: str = "constant") -> None:
+    def __init__(
+        self, o: int = 0, dist: str = "t", mean: str = "constant", max_iter: int = 500
+    ) -> None:
         self.o = o
         self.dist = dist
         self.mean = mean
+        self.max_iter = max_iter
 
     def fit(self, returns: ArrayLike) -> GarchPanel:
         """Fit every column of ``returns`` (n_obs, n_assets), daily log returns (decimal).
@@ -483,22 +517,43 @@ class GarchPanel:
             ``o`` not 0 or 1, bad ``dist``/``mean``, too few observations, NaN/inf or
             constant columns.
         ModelError
-            A column's likelihood could not be maximised (named by column index).
+            A column's likelihood could not be evaluated anywhere (named by column index).
+
+        Warns
+        -----
+        ConvergenceWarning
+            A column's optimiser stopped short of convergence from every start (recorded in
+            ``warnings_``; ``converged_`` is False for it).
+        DataScaleWarning
+            Most of a column's returns are exactly zero (see :data:`MAX_ZERO_SHARE`).
         """
         if self.o not in (0, 1) or isinstance(self.o, bool):
             raise InputError("o", self.o, "0 (GARCH) or 1 (GJR-GARCH)")
         dist = check_choice(self.dist, "dist", _DISTS)
         mean = check_choice(self.mean, "mean", _MEANS)
+        max_iter = check_positive_int(self.max_iter, "max_iter")
         y_all = as_returns_matrix(returns, min_obs=MIN_GARCH_OBS) * SCALE
+        self._start_warnings()
+        _check_scale(self, y_all / SCALE)
         n_obs, n_assets = y_all.shape
         has_mu, has_gamma, dist_t = mean == "constant", self.o == 1, dist == "t"
         names = _param_names(has_mu, has_gamma, dist_t)
         params = np.empty((n_assets, len(names)))
         loglik = np.empty(n_assets)
+        converged = np.ones(n_assets, dtype=bool)
         for k in range(n_assets):
-            theta, nll = _fit_one(np.ascontiguousarray(y_all[:, k]), has_mu, has_gamma, dist_t, k)
+            y_k = np.ascontiguousarray(y_all[:, k])
+            theta, nll, ok, status = _fit_one(y_k, has_mu, has_gamma, dist_t, k, max_iter)
             params[k] = theta
             loglik[k] = -nll
+            if not ok:
+                converged[k] = False
+                self._warn(
+                    ConvergenceWarning,
+                    f"column {k}: SLSQP did not converge from any start ({status}); "
+                    "the best point reached is kept",
+                )
+        self.converged_ = converged
         col = {name: params[:, i] for i, name in enumerate(names)}
         zeros = np.zeros(n_assets)
         self.mu_ = col.get("mu", zeros).copy()
@@ -643,15 +698,35 @@ def _backcast(y: np.ndarray, has_mu: bool) -> float:
     return float(np.sum(e[:tau] ** 2 * w / w.sum()))
 
 
+def _check_scale(model: Estimator, y: np.ndarray) -> None:
+    """:class:`DataScaleWarning` for each column of returns ``y`` (n_obs, n_assets) with
+    more than :data:`MAX_ZERO_SHARE` of its values exactly zero."""
+    zero = (y == 0.0).mean(axis=0)
+    for k in np.flatnonzero(zero > MAX_ZERO_SHARE):
+        model._warn(
+            DataScaleWarning,
+            f"column {k}: {zero[k]:.0%} of the returns are exactly zero (stale or coarsely "
+            "quantised prices); the GARCH fit reflects the data's resolution, not its "
+            "volatility",
+        )
+
+
 def _fit_one(
-    y_in: np.ndarray, has_mu: bool, has_gamma: bool, dist_t: bool, column: int
-) -> tuple[np.ndarray, float]:
+    y_in: np.ndarray,
+    has_mu: bool,
+    has_gamma: bool,
+    dist_t: bool,
+    column: int,
+    max_iter: int = 500,
+) -> tuple[np.ndarray, float, bool, str]:
     """Maximise one column's likelihood with SLSQP from the best of a few start points.
 
     The optimiser's tolerances and finite-difference steps are absolute, so the series is
     first divided by its standard deviation :math:`s` (GARCH is scale-equivariant) and the
     estimates mapped back: :math:`\\mu s`, :math:`\\omega s^2`, the log-likelihood less
-    :math:`n \\ln s`; :math:`\\alpha, \\gamma, \\beta, \\nu` are unit-free.
+    :math:`n \\ln s`; :math:`\\alpha, \\gamma, \\beta, \\nu` are unit-free. Returns the
+    estimates, the negative log-likelihood, whether any start met SLSQP's tolerance (the
+    estimates are the lowest objective reached either way) and the best run's status.
     """
     s = float(y_in.std())
     y = y_in / s
@@ -691,6 +766,7 @@ def _fit_one(
         starts.append(np.array(theta))
     start = min(starts, key=objective)
     best = None
+    converged = False
     for method_start in (start, *starts):
         res = minimize(
             objective,
@@ -698,11 +774,12 @@ def _fit_one(
             method="SLSQP",
             bounds=bounds,
             constraints=constraints,
-            options={"maxiter": 500, "ftol": 1e-9},
+            options={"maxiter": max_iter, "ftol": 1e-9},
         )
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun - 1e-9):
             best = res
         if res.success:
+            converged = True
             break
     if best is None or not np.isfinite(best.fun) or best.fun >= 1e99:
         raise ModelError(f"GARCH fit of column {column} did not converge")
@@ -710,4 +787,5 @@ def _fit_one(
     if has_mu:
         theta[0] *= s
     theta[1 if has_mu else 0] *= s * s
-    return theta, float(best.fun) + y.shape[0] * np.log(s)
+    status = "converged" if converged else f"status {best.status}: {best.message}"
+    return theta, float(best.fun) + y.shape[0] * np.log(s), converged, status

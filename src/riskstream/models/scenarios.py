@@ -19,6 +19,14 @@ differ from the √h-scaled one-day distribution.
   and pushed through the GARCH recursion day by day.
 * :class:`MonteCarloSimulation` — GARCH-t marginals joined by a copula fitted to the
   standardised residuals' ranks, simulated through the GARCH recursion.
+
+Generators are composed from estimator instances (:mod:`riskstream.models.base`):
+``FilteredHistoricalSimulation(volatility=GarchPanel(o=1))``,
+``MonteCarloSimulation(copula=GaussianCopula(), volatility=GarchPanel(dist="normal"))``.
+:func:`scenario_generator` (by name) and :func:`generator_from_config` (from the ``[models]``
+settings) build them for the CLI and the risk engine. A fitted generator's ``warnings_``
+lists its parts' convergence and data-scale warnings; the risk engine carries them into
+the scenario set and the snapshot's lineage.
 """
 
 from __future__ import annotations
@@ -37,7 +45,14 @@ from riskstream.models._validation import (
     check_choice,
     check_positive_int,
 )
-from riskstream.models.copulas import make_copula, pseudo_observations
+from riskstream.models.base import Estimator, clone
+from riskstream.models.config import ModelsConfig
+from riskstream.models.copulas import (
+    GaussianCopula,
+    StudentTCopula,
+    make_copula,
+    pseudo_observations,
+)
 from riskstream.models.garch import GarchPanel
 
 
@@ -64,7 +79,7 @@ def _check_seed(seed: int | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-class _Generator:
+class _Generator(Estimator):
     """Shared checks: fitted state and the ``generate`` arguments."""
 
     def _require_fit(self) -> None:
@@ -102,6 +117,8 @@ class HistoricalSimulation(_Generator):
     returns_ : ndarray of shape (n_obs, n_factors)
         The history (daily log returns, decimal).
     n_factors_ : int
+    warnings_ : list of str
+        Always empty (nothing is estimated).
     """
 
     def __init__(self, paths: str = "overlapping") -> None:
@@ -110,6 +127,7 @@ class HistoricalSimulation(_Generator):
     def fit(self, returns: ArrayLike) -> HistoricalSimulation:
         """Store the validated history (n_obs, n_factors); returns self."""
         check_choice(self.paths, "paths", ("overlapping", "bootstrap"))
+        self._start_warnings()
         self.returns_ = as_returns_matrix(returns, min_obs=2)
         self.n_factors_ = self.returns_.shape[1]
         return self
@@ -170,12 +188,10 @@ class FilteredHistoricalSimulation(_Generator):
 
     Parameters
     ----------
-    o : {0, 1}, default 0
-        GJR leverage term in the filter.
-    dist : {"t", "normal"}, default "t"
-        Likelihood used to estimate the filter (the scenarios use the empirical residuals,
-        whatever this is).
-    mean : {"constant", "zero"}, default "constant"
+    volatility : GarchPanel, optional
+        The filter (default ``GarchPanel()``: GARCH(1,1)-t, constant mean; ``o=1`` for the
+        GJR leverage term); cloned before fitting. Its ``dist`` is the likelihood used to
+        estimate the filter — the scenarios use the empirical residuals, whatever it is.
 
     Attributes
     ----------
@@ -185,16 +201,19 @@ class FilteredHistoricalSimulation(_Generator):
     volatility_ : ndarray of shape (n_factors,)
         Today's one-day volatility forecast :math:`\\sigma_{T+1}` (decimal).
     n_factors_ : int
+    warnings_ : list of str
+        The filter's convergence and data-scale warnings.
     """
 
-    def __init__(self, o: int = 0, dist: str = "t", mean: str = "constant") -> None:
-        self.o = o
-        self.dist = dist
-        self.mean = mean
+    def __init__(self, volatility: GarchPanel | None = None) -> None:
+        self.volatility = volatility
 
     def fit(self, returns: ArrayLike) -> FilteredHistoricalSimulation:
         """Fit one GARCH filter per factor; returns self."""
-        self.garch_ = GarchPanel(o=self.o, dist=self.dist, mean=self.mean).fit(returns)
+        log = self._start_warnings()
+        vol = GarchPanel() if self.volatility is None else clone(self.volatility)
+        self.garch_ = vol.fit(returns)
+        log.extend(self.garch_.warnings_)
         self.standardized_residuals_ = self.garch_.standardized_residuals_
         self.volatility_ = self.garch_.next_volatility_
         self.n_factors_ = self.standardized_residuals_.shape[1]
@@ -235,12 +254,11 @@ class MonteCarloSimulation(_Generator):
 
     Parameters
     ----------
-    copula : {"t", "gaussian"}, default "t"
-    o : {0, 1}, default 0
-        GJR leverage term.
-    dist : {"t", "normal"}, default "t"
-        GARCH innovation distribution (the marginal).
-    mean : {"constant", "zero"}, default "constant"
+    copula : GaussianCopula or StudentTCopula, optional
+        The dependence (default ``StudentTCopula()``); cloned before fitting.
+    volatility : GarchPanel, optional
+        The marginals (default ``GarchPanel()``: GARCH(1,1)-t, constant mean; its ``dist``
+        is the marginal innovation law, ``o=1`` adds the GJR term); cloned before fitting.
 
     Attributes
     ----------
@@ -249,22 +267,32 @@ class MonteCarloSimulation(_Generator):
     volatility_ : ndarray of shape (n_factors,)
         Today's one-day volatility forecast (decimal).
     n_factors_ : int
+    warnings_ : list of str
+        The marginals' and the copula's convergence and data-scale warnings.
     """
 
     def __init__(
-        self, copula: str = "t", o: int = 0, dist: str = "t", mean: str = "constant"
+        self,
+        copula: GaussianCopula | StudentTCopula | None = None,
+        volatility: GarchPanel | None = None,
     ) -> None:
         self.copula = copula
-        self.o = o
-        self.dist = dist
-        self.mean = mean
+        self.volatility = volatility
 
     def fit(self, returns: ArrayLike) -> MonteCarloSimulation:
         """Fit the GARCH marginals and the copula; returns self."""
-        copula = make_copula(self.copula)
-        self.garch_ = GarchPanel(o=self.o, dist=self.dist, mean=self.mean).fit(returns)
+        if self.copula is not None and not isinstance(self.copula, GaussianCopula | StudentTCopula):
+            raise InputError(
+                "copula", self.copula, "a GaussianCopula or StudentTCopula instance (or None)"
+            )
+        log = self._start_warnings()
+        copula = StudentTCopula() if self.copula is None else clone(self.copula)
+        vol = GarchPanel() if self.volatility is None else clone(self.volatility)
+        self.garch_ = vol.fit(returns)
+        log.extend(self.garch_.warnings_)
         u = pseudo_observations(self.garch_.standardized_residuals_)
         self.copula_ = copula.fit(u)
+        log.extend(self.copula_.warnings_)
         self.volatility_ = self.garch_.next_volatility_
         self.n_factors_ = u.shape[1]
         return self
@@ -302,7 +330,8 @@ _ALIASES = {
 def scenario_generator(
     name: str, **params: object
 ) -> HistoricalSimulation | FilteredHistoricalSimulation | MonteCarloSimulation:
-    """Build an unfitted scenario generator by name.
+    """Build an unfitted scenario generator by name (for the CLI; in code, construct the
+    class with estimator instances).
 
     Parameters
     ----------
@@ -310,7 +339,10 @@ def scenario_generator(
         ``"historical"`` / ``"hs"``, ``"fhs"`` (``"filtered_historical"``), ``"mc"``
         (``"monte_carlo"``); case-insensitive.
     **params
-        Passed to the class (e.g. ``paths="bootstrap"``, ``copula="gaussian"``, ``o=1``).
+        The class's own parameters (``paths``, ``volatility``, ``copula`` as instances), or
+        the plain-value shortcuts of the CLI: ``o``, ``dist``, ``mean``, ``max_iter`` build
+        the ``GarchPanel`` of ``fhs``/``mc``, and ``copula="t"`` / ``"gaussian"`` the copula
+        of ``mc`` (:func:`~riskstream.models.copulas.make_copula`).
 
     Raises
     ------
@@ -321,7 +353,48 @@ def scenario_generator(
     if key not in _ALIASES:
         raise InputError("name", name, "one of " + ", ".join(sorted(_ALIASES)))
     cls = _ALIASES[key]
+    params = dict(params)
+    if cls is not HistoricalSimulation:
+        garch = {k: params.pop(k) for k in _GARCH_SHORTCUTS if k in params}
+        if garch:
+            if "volatility" in params:
+                raise InputError("params", sorted(garch), "either volatility= or GARCH settings")
+            params["volatility"] = GarchPanel(**garch)  # type: ignore[arg-type]
+        if cls is MonteCarloSimulation and isinstance(params.get("copula"), str):
+            params["copula"] = make_copula(params["copula"])  # type: ignore[arg-type]
     try:
         return cls(**params)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InputError("params", sorted(params), f"parameters of {cls.__name__}: {exc}") from None
+
+
+_GARCH_SHORTCUTS = ("o", "dist", "mean", "max_iter")
+
+
+def generator_from_config(
+    method: str, models: ModelsConfig
+) -> HistoricalSimulation | FilteredHistoricalSimulation | MonteCarloSimulation:
+    """The unfitted scenario generator of ``method`` built from the ``[models]`` settings.
+
+    ``historical`` takes ``hs_paths``; ``fhs`` and ``mc`` a :class:`GarchPanel` with
+    ``garch_dist``, ``garch_mean`` and ``garch_asymmetric`` (``o=1``); ``mc`` also the
+    ``copula``. This is how the risk engine and ``riskstream scenarios`` honour the
+    settings.
+
+    Raises
+    ------
+    InputError
+        Unknown ``method``.
+    """
+    key = method.lower().replace("-", "_") if isinstance(method, str) else method
+    cls = _ALIASES.get(key)
+    if cls is None:
+        raise InputError("method", method, "one of " + ", ".join(sorted(_ALIASES)))
+    if cls is HistoricalSimulation:
+        return HistoricalSimulation(paths=models.hs_paths)
+    volatility = GarchPanel(
+        o=1 if models.garch_asymmetric else 0, dist=models.garch_dist, mean=models.garch_mean
+    )
+    if cls is FilteredHistoricalSimulation:
+        return FilteredHistoricalSimulation(volatility=volatility)
+    return MonteCarloSimulation(copula=make_copula(models.copula), volatility=volatility)

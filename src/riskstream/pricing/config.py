@@ -10,8 +10,11 @@ from riskstream.core.config import ConfigModel
 
 
 class PricingConfig(ConfigModel):
-    """How American options are priced (binomial tree) and implied volatilities solved."""
+    """How American options are priced (the PDE or a binomial tree), for the CLI's Greeks.
+
+    The implied-volatility solvers take no setting: they solve to a relative price error
+    of 1e-12 (:func:`riskstream.pricing.bsm_implied_vol`), as accurate as double precision
+    allows at a cost of one or two Newton steps more than a loose tolerance."""
 
     american_method: Literal["pde", "leisen-reimer", "crr"] = "pde"  # for Greeks (CLI)
     american_steps: Annotated[int, Field(ge=10, le=20_000)] | None = None  # method default
-    implied_vol_tol: Annotated[float, Field(gt=0, lt=1e-3)] = 1e-12

@@ -32,6 +32,8 @@ from numpy.typing import ArrayLike
 from sklearn.mixture import GaussianMixture
 
 from riskstream.core.errors import InputError
+from riskstream.core.warnings import third_party_warnings
+from riskstream.models.base import Estimator
 from riskstream.regime.base import (
     check_labels,
     check_returns,
@@ -182,7 +184,7 @@ def mosum_kernel(x, scale, g, crit, state, buf, alarms, seg_mean, seg_n):  # pra
         seg_n[t] = seg[d]
 
 
-class _ChangePointDetector:
+class _ChangePointDetector(Estimator):
     """Shared fit / classify logic of the CUSUM and MOSUM detectors."""
 
     name = "changepoint"
@@ -198,6 +200,7 @@ class _ChangePointDetector:
         mixture over 32-row rolling means of the features finds them (ordered by variance).
         """
         r = check_returns(returns, min_obs=200)
+        self._start_warnings()  # scikit-learn's mixture ConvergenceWarning lands here
         self.scale_ = r.std(axis=0)
         x = cp_inputs(r / self.scale_)
         k = self.n_regimes
@@ -207,7 +210,8 @@ class _ChangePointDetector:
             smooth = np.column_stack(
                 [np.convolve(x[:, j], kernel, mode="full")[: len(x)] for j in range(x.shape[1])]
             )[window:]
-            gm = GaussianMixture(k, random_state=self.seed, n_init=3).fit(smooth)
+            with third_party_warnings(self.warnings_, f"{type(self).__name__}: mixture"):
+                gm = GaussianMixture(k, random_state=self.seed, n_init=3).fit(smooth)
             order = volatility_order(gm.means_[:, 0])
             rank = np.empty(k, dtype=np.int64)
             rank[order] = np.arange(k)

@@ -27,7 +27,6 @@ the factor-volatility signal.
 
 from __future__ import annotations
 
-import warnings
 from typing import Self
 
 import numpy as np
@@ -36,6 +35,8 @@ from numpy.typing import ArrayLike
 from sklearn.mixture import GaussianMixture
 
 from riskstream.core.errors import ModelError
+from riskstream.core.warnings import ConvergenceWarning, third_party_warnings
+from riskstream.models.base import Estimator
 from riskstream.regime.base import (
     align_states,
     check_labels,
@@ -92,7 +93,7 @@ def factor_filter(z, lam, phi, sig2, state, halflife):  # pragma: no cover - num
     return factor, signals
 
 
-class DynamicFactorDetector:
+class DynamicFactorDetector(Estimator):
     """Regime detector on the volatility and loadings of a one-factor dynamic factor model.
 
     Parameters
@@ -102,6 +103,8 @@ class DynamicFactorDetector:
         Half-life of the signal EWMAs, in rows.
     seed : int, default 7
         Seed of the Gaussian mixture.
+    max_iter : int, default 100
+        Iteration cap of the factor model's likelihood maximisation (statsmodels).
 
     Attributes
     ----------
@@ -115,14 +118,22 @@ class DynamicFactorDetector:
         :math:`\\sigma^2_i`.
     mixture_ : GaussianMixture
         Map from signals to regimes (components ordered by factor volatility).
+    converged_ : bool
+        Whether the factor model's likelihood maximisation converged (statsmodels'
+        ``mle_retvals``).
+    warnings_ : list of str
+        Convergence warnings of the fit (statsmodels' re-raised as Riskstream's).
     """
 
     name = "dfm"
 
-    def __init__(self, n_regimes: int = 3, halflife: float = 8.0, seed: int = 7):
+    def __init__(
+        self, n_regimes: int = 3, halflife: float = 8.0, seed: int = 7, max_iter: int = 100
+    ):
         self.n_regimes = n_regimes
         self.halflife = halflife
         self.seed = seed
+        self.max_iter = max_iter
 
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
         """Fit the factor model, then the mixture over the filtered signals.
@@ -140,10 +151,20 @@ class DynamicFactorDetector:
             self.scale_ = r.std(axis=0)
             z = r / self.scale_
             tail = z[-MAX_FIT_OBS:]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # statsmodels' convergence chatter
+            log = self._start_warnings()
+            # statsmodels' ConvergenceWarning is re-raised as ours and logged; its
+            # mle_retvals flag is the authority (checked below)
+            with third_party_warnings(log, "DynamicFactorDetector: statsmodels"):
                 model = sm.tsa.DynamicFactor(tail, k_factors=1, factor_order=1)
-                res = model.fit(disp=False, maxiter=100)
+                res = model.fit(disp=False, maxiter=self.max_iter)
+            retvals = getattr(res, "mle_retvals", None) or {}
+            self.converged_ = bool(retvals.get("converged", True))
+            if not self.converged_ and not any("ConvergenceWarning" in w for w in log):
+                self._warn(
+                    ConvergenceWarning,
+                    f"the factor model's likelihood did not converge in {self.max_iter} "
+                    "iterations; the best point reached is kept",
+                )
             n = r.shape[1]
             params = np.asarray(res.params)
             lam = params[:n]

@@ -30,6 +30,8 @@ from numpy.typing import ArrayLike
 from sklearn.linear_model import LogisticRegression
 
 from riskstream.core.errors import InputError
+from riskstream.core.warnings import third_party_warnings
+from riskstream.models.base import Estimator, clone
 from riskstream.regime.base import (
     check_labels,
     check_returns,
@@ -85,7 +87,8 @@ def hysteresis_labels(probs, margin, current):  # pragma: no cover - numba
 
 
 def make_detector(name: str, cfg: RegimeConfig):
-    """Build a base detector by name (one of :data:`DETECTORS`)."""
+    """Build a base detector by name (one of :data:`DETECTORS`) from the ``[regime]``
+    settings — for the CLI and settings; in code, construct the class."""
     k, seed = cfg.n_regimes, cfg.seed
     if name == "hmm":
         return HMMDetector(k, seed=seed)
@@ -104,22 +107,31 @@ def make_detector(name: str, cfg: RegimeConfig):
     raise InputError("detector", name, f"one of {', '.join(DETECTORS)}")
 
 
-class RegimeEnsemble:
+class RegimeEnsemble(Estimator):
     """Stacked, Kalman-smoothed ensemble of regime detectors.
 
     Parameters
     ----------
-    config : RegimeConfig, optional
-        Number of regimes, seed, smoothing and LSTM settings.
-    detectors : sequence of str, optional
-        Base detectors by name (default: all of :data:`DETECTORS`; ``hmm`` is always
-        included, it provides the labels when none are given; ``dfm`` is dropped for a
-        single asset, which has no cross-section to factor).
+    detectors : sequence of detector instances, optional
+        The base detectors (unfitted; cloned before fitting). Default: one of each of
+        :data:`DETECTORS` with ``n_regimes`` and ``seed``. An :class:`HMMDetector` is always
+        used — it provides the labels when none are given — so one is added when missing;
+        a :class:`DynamicFactorDetector` is dropped for a single asset (no cross-section to
+        factor). Each detector's ``n_regimes`` must equal the ensemble's.
+    n_regimes : int, default 3
+    smoothing_q, smoothing_r : float, default 0.02, 0.1
+        Process and noise variances of the local-level smoother (module notes).
+    hysteresis : float, default 0.1
+        Margin a new regime's probability must win by.
+    seed : int, default 7
+        Seed of the default detectors (and of the HMM added when missing).
 
     Attributes
     ----------
     detectors_ : dict[str, detector]
-        The fitted base detectors.
+        The fitted base detectors, by name.
+    names_ : list of str
+        Their names, in stacking order.
     stacker_ : LogisticRegression
         Map from the detectors' log-probabilities to the regime.
     labels_source_ : str
@@ -129,24 +141,79 @@ class RegimeEnsemble:
         missing from it).
     detector_probs_ : dict[str, ndarray of shape (K,)]
         Each base detector's probabilities at the last :meth:`filter`.
+    warnings_ : list of str
+        Every detector's fit warnings (prefixed by its class) and the stacker's.
     """
 
     name = "ensemble"
 
     def __init__(
         self,
-        config: RegimeConfig | None = None,
-        detectors: tuple[str, ...] | list[str] | None = None,
+        detectors: tuple | list | None = None,
+        n_regimes: int = 3,
+        smoothing_q: float = 0.02,
+        smoothing_r: float = 0.1,
+        hysteresis: float = 0.1,
+        seed: int = 7,
     ):
-        self.config = config or RegimeConfig()
+        self.detectors = detectors
+        self.n_regimes = n_regimes
+        self.smoothing_q = smoothing_q
+        self.smoothing_r = smoothing_r
+        self.hysteresis = hysteresis
+        self.seed = seed
+
+    @classmethod
+    def from_config(
+        cls, config: RegimeConfig, detectors: tuple[str, ...] | list[str] | None = None
+    ) -> RegimeEnsemble:
+        """The ensemble of the ``[regime]`` settings, detectors by name (default: all of
+        :data:`DETECTORS`) — the string path of the CLI."""
         names = list(detectors or DETECTORS)
-        if "hmm" not in names:
-            names.insert(0, "hmm")
         for name in names:
             if name not in DETECTORS:
                 raise InputError("detector", name, f"one of {', '.join(DETECTORS)}")
-        self.names = names
-        self.n_regimes = self.config.n_regimes
+        return cls(
+            detectors=[make_detector(name, config) for name in names],
+            n_regimes=config.n_regimes,
+            smoothing_q=config.smoothing_q,
+            smoothing_r=config.smoothing_r,
+            hysteresis=config.hysteresis,
+            seed=config.seed,
+        )
+
+    def _base_detectors(self, n_assets: int) -> dict[str, object]:
+        """Unfitted clones of the detectors to fit, by name, HMM first."""
+        k, seed = self.n_regimes, self.seed
+        given = (
+            [clone(d) for d in self.detectors]
+            if self.detectors is not None
+            else [
+                HMMDetector(k, seed=seed),
+                MSGarchDetector(k, seed=seed),
+                DynamicFactorDetector(k, seed=seed),
+                CusumDetector(k, seed=seed),
+                MosumDetector(k, seed=seed),
+                LSTMDetector(k, seed=seed),
+            ]
+        )
+        out: dict[str, object] = {}
+        for det in given:
+            name = getattr(det, "name", None)
+            if name not in DETECTORS:
+                raise InputError("detectors", det, f"detectors among {', '.join(DETECTORS)}")
+            if name in out:
+                raise InputError("detectors", name, "one detector of each kind")
+            if det.n_regimes != k:
+                raise InputError(f"{name}.n_regimes", det.n_regimes, f"{k} (the ensemble's)")
+            out[name] = det
+        if "hmm" not in out:
+            out = {"hmm": HMMDetector(k, seed=seed), **out}
+        else:
+            out = {"hmm": out.pop("hmm"), **out}
+        if n_assets < 2:  # a factor model needs a cross-section
+            out.pop("dfm", None)
+        return out
 
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
         """Fit the detectors on the first 70% of ``returns`` (n_obs, n_assets), the stacker
@@ -154,24 +221,25 @@ class RegimeEnsemble:
         with single_threaded():
             r = check_returns(returns, min_obs=500)
             k = self.n_regimes
-            if r.shape[1] < 2 and "dfm" in self.names:  # a factor model needs cross-section
-                self.names = [n for n in self.names if n != "dfm"]
+            log = self._start_warnings()
+            detectors = self._base_detectors(r.shape[1])
+            self.names_ = list(detectors)
             split = int(len(r) * (1.0 - STACK_SHARE))
+            hmm = detectors["hmm"]
             if labels is None:
-                hmm = make_detector("hmm", self.config).fit(r[:split])
+                hmm.fit(r[:split])
                 lab = hmm.smoothed_states(r)
                 self.labels_source_ = "hmm-viterbi"
             else:
                 lab = check_labels(labels, len(r), k)
-                hmm = make_detector("hmm", self.config).fit(r[:split], lab[:split])
+                hmm.fit(r[:split], lab[:split])
                 self.labels_source_ = "given"
-            self.detectors_ = {"hmm": hmm}
             self.regime_moments_ = _labelled_moments(r, lab, k)
-            for name in self.names:
+            for name, det in detectors.items():
                 if name != "hmm":
-                    self.detectors_[name] = make_detector(name, self.config).fit(
-                        r[:split], lab[:split]
-                    )
+                    det.fit(r[:split], lab[:split])
+                log.extend(getattr(det, "warnings_", []))
+            self.detectors_ = detectors
             stack_x = self._stack_features(
                 {name: det.predict_proba(r) for name, det in self.detectors_.items()}
             )
@@ -182,13 +250,14 @@ class RegimeEnsemble:
             stack_x, stack_y = stack_x[start:], lab[start:]
             if len(np.unique(stack_y)) < 2:
                 raise InputError("labels", "one regime in the sample", "at least 2 regimes")
-            self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
+            with third_party_warnings(log, "RegimeEnsemble: stacker"):
+                self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
             self.scale_ = r.std(axis=0)
             self.reset()
             return self
 
     def _stack_features(self, probs: dict[str, np.ndarray]) -> np.ndarray:
-        return np.hstack([np.log(np.maximum(probs[n], STACK_FLOOR)) for n in self.names])
+        return np.hstack([np.log(np.maximum(probs[n], STACK_FLOOR)) for n in self.names_])
 
     def _stacked(self, x: np.ndarray) -> np.ndarray:
         """Stacker probabilities over all K regimes (a regime unseen in training gets 0)."""
@@ -211,9 +280,9 @@ class RegimeEnsemble:
         self.detector_probs_ = {name: p[0] for name, p in probs.items()}
         raw = self._stacked(self._stack_features(probs))
         smooth = local_level_filter(
-            raw, self.config.smoothing_q, self.config.smoothing_r, self._level, self._p_var
+            raw, self.smoothing_q, self.smoothing_r, self._level, self._p_var
         )
-        self._regime = int(hysteresis_labels(smooth, self.config.hysteresis, self._regime)[0])
+        self._regime = int(hysteresis_labels(smooth, self.hysteresis, self._regime)[0])
         return smooth[0]
 
     @property
@@ -238,12 +307,12 @@ class RegimeEnsemble:
             raw = self._stacked(self._stack_features(probs))
             smooth = local_level_filter(
                 raw,
-                self.config.smoothing_q,
-                self.config.smoothing_r,
+                self.smoothing_q,
+                self.smoothing_r,
                 np.full(self.n_regimes, 1.0 / self.n_regimes),
                 np.array([DIFFUSE_P0]),
             )
-            labels = hysteresis_labels(smooth, self.config.hysteresis, -1)
+            labels = hysteresis_labels(smooth, self.hysteresis, -1)
             self.reset()
             return labels, smooth
 

@@ -18,6 +18,8 @@ from hmmlearn.hmm import GaussianHMM
 from numpy.typing import ArrayLike
 
 from riskstream.core.errors import ModelError
+from riskstream.core.warnings import ConvergenceWarning
+from riskstream.models.base import Estimator
 from riskstream.regime.base import (
     align_states,
     check_labels,
@@ -32,7 +34,17 @@ from riskstream.regime.base import (
 MIN_OBS_PER_PARAM = 5
 
 
-class HMMDetector:
+def _em_converged(monitor: object) -> bool:
+    """Whether EM met its tolerance: the last log-likelihood gain below ``tol``.
+
+    hmmlearn's own ``ConvergenceMonitor.converged`` also answers True when the iteration
+    cap is reached, which is exactly the case to flag.
+    """
+    history = list(monitor.history)
+    return len(history) >= 2 and history[-1] - history[-2] < monitor.tol
+
+
+class HMMDetector(Estimator):
     """Gaussian HMM regime detector (full covariance per state).
 
     Parameters
@@ -60,6 +72,11 @@ class HMMDetector:
         Law of the first state.
     loglik_ : float
         Log-likelihood of the training sample (standardised units).
+    converged_ : bool
+        Whether EM met its tolerance on the restart kept (the log-likelihood gain of its
+        last iteration below ``tol``; reaching ``n_iter`` first is not convergence).
+    warnings_ : list of str
+        Convergence warnings of the fit.
     """
 
     name = "hmm"
@@ -88,6 +105,8 @@ class HMMDetector:
             EM produced a degenerate fit on every restart.
         """
         with single_threaded():
+            self._start_warnings()
+            self.converged_ = True
             k = self.n_regimes
             n_assets = np.asarray(returns).reshape(len(returns), -1).shape[1]
             n_params = k * (k - 1) + k * (n_assets + n_assets * (n_assets + 1) // 2)
@@ -116,6 +135,14 @@ class HMMDetector:
                     best, best_score = model, score
             if best is None:
                 raise ModelError("Gaussian HMM: EM failed to converge on every restart")
+            self.converged_ = _em_converged(best.monitor_)
+            if not self.converged_:
+                self._warn(
+                    ConvergenceWarning,
+                    f"EM stopped after {best.monitor_.iter} iterations without meeting its "
+                    f"tolerance {best.monitor_.tol} (n_iter={self.n_iter}); the best "
+                    "restart is kept",
+                )
             order = volatility_order(np.trace(best.covars_, axis1=1, axis2=2))
             if lab is not None:
                 order = align_states(best.predict_proba(z), lab)

@@ -18,7 +18,10 @@ from typing import Any
 from riskstream.core.errors import InputError, ModelError
 
 FORMAT = "riskstream-regime-model"
-VERSION = 1
+VERSION = 2
+"""2: the detectors and the ensemble are scikit-learn estimators (parameters in
+``__init__``, ``names_``, ``warnings_``); a version-1 file is refused with a request to
+refit (``riskstream regime fit`` / ``fit-sim``) rather than unpickled into the new classes."""
 
 
 def save_model(path: str | Path, model: Any, assets: list[str]) -> Path:
@@ -29,7 +32,8 @@ def save_model(path: str | Path, model: Any, assets: list[str]) -> Path:
         "version": VERSION,
         "n_regimes": int(model.n_regimes),
         "assets": list(assets),
-        "detectors": list(getattr(model, "names", [])),
+        "detectors": list(getattr(model, "names_", [])),
+        "warnings": list(getattr(model, "warnings_", [])),
         "labels_source": getattr(model, "labels_source_", None),
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike
 from torch import nn
 
 from riskstream.core.errors import InputError
+from riskstream.models.base import Estimator
 from riskstream.regime.base import check_labels, check_returns, check_row, require_fitted
 from riskstream.regime.features import stream_features, stream_state
 
@@ -39,7 +40,7 @@ class _Net(nn.Module):
         return self.head(out[:, -1, :])  # logits of the window's last row
 
 
-class LSTMDetector:
+class LSTMDetector(Estimator):
     """Supervised LSTM regime classifier.
 
     Parameters
@@ -89,6 +90,7 @@ class LSTMDetector:
             raise InputError("labels", None, "regime labels (the LSTM is supervised)")
         r = check_returns(returns, min_obs=max(200, 4 * self.window))
         lab = check_labels(labels, len(r), self.n_regimes)
+        self._start_warnings()  # a fixed number of epochs: no convergence test
         self.scale_ = r.std(axis=0)
         z = r / self.scale_
         raw = stream_features(np.ascontiguousarray(z), stream_state(), HL_FAST, HL_SLOW)

@@ -33,6 +33,8 @@ from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 
 from riskstream.core.errors import ModelError
+from riskstream.core.warnings import ConvergenceWarning
+from riskstream.models.base import Estimator
 from riskstream.regime.base import (
     align_states,
     check_labels,
@@ -142,7 +144,7 @@ def _pack(omega, alpha, beta, transition) -> np.ndarray:
     return np.concatenate([np.log(omega), logit(persistence), logit(share), logits[off]])
 
 
-class MSGarchDetector:
+class MSGarchDetector(Estimator):
     """Markov-switching GARCH(1,1) regime detector (Haas, Mittnik & Paolella 2004).
 
     Parameters
@@ -166,6 +168,10 @@ class MSGarchDetector:
         Regime transition matrix.
     loglik_ : float
         Maximised log-likelihood.
+    converged_ : bool
+        Whether L-BFGS-B met its tolerance from the best start.
+    warnings_ : list of str
+        Convergence warnings of the fit.
     """
 
     name = "msgarch"
@@ -206,6 +212,7 @@ class MSGarchDetector:
         with single_threaded():
             k = self.n_regimes
             e = check_returns(eps, min_obs=max(200, 60 * k * k), field="eps")[:, 0]
+            self._start_warnings()
             if not hasattr(self, "scale_"):
                 self.scale_ = np.ones(1)
                 self.factor_scale_ = 1.0
@@ -232,6 +239,13 @@ class MSGarchDetector:
                     best = res
             if best is None or not np.isfinite(best.fun):
                 raise ModelError("MS-GARCH: likelihood maximisation failed from every start")
+            self.converged_ = bool(best.success)
+            if not best.success:
+                self._warn(
+                    ConvergenceWarning,
+                    f"L-BFGS-B did not converge from the best start ({best.message}); the "
+                    "best point reached is kept",
+                )
             om, al, be, p = _unpack(best.x, k)
             order = volatility_order(om / (1.0 - al - be))
             self.omega_, self.alpha_, self.beta_ = om[order], al[order], be[order]

@@ -256,4 +256,4 @@ def recolour(
     digest = hashlib.blake2b(digest_size=8)
     digest.update(scenarios.fingerprint.encode())
     digest.update(repr((conditioning.regime, s, theta)).encode())
-    return ScenarioSet(shocks, digest.hexdigest(), row_major)
+    return ScenarioSet(shocks, digest.hexdigest(), row_major, scenarios.model_warnings)

@@ -1127,6 +1127,7 @@ class RiskEngine:
             greeks=self._greeks(),
             aggregates=self._aggregates(head_var, head_es),
             excluded=self._exclusions(),
+            model_warnings=self.scenarios.model_warnings,
             regime_conditioning=(
                 None if self.regime_conditioning is None else self.regime_conditioning.as_dict()
             ),

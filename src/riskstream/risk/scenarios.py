@@ -45,11 +45,15 @@ class ScenarioSet:
     row_major : dict of int to ndarray, optional (init only)
         The same moves in row-major (C) order when the caller already has them; by
         default they are copied from ``shocks``.
+    model_warnings : tuple of str
+        The scenario model's fit warnings (``warnings_`` of the generator: convergence,
+        data scale), carried into each snapshot's lineage; empty for a clean fit.
     """
 
     shocks: dict[int, np.ndarray]
     fingerprint: str
     row_major: InitVar[dict[int, np.ndarray] | None] = None
+    model_warnings: tuple[str, ...] = ()
 
     def rows(self, horizon_days: int, rows: np.ndarray) -> np.ndarray:
         """Moves of a few scenarios, shape (len(rows), n_factors), from the row-major copy."""
@@ -77,8 +81,14 @@ class ScenarioSet:
         return next(iter(self.shocks.values())).shape[0]
 
     @classmethod
-    def from_log_moves(cls, moves: dict[int, np.ndarray], kind: np.ndarray) -> ScenarioSet:
-        """Build from additive moves (log returns, rate changes, vol log changes).
+    def from_log_moves(
+        cls,
+        moves: dict[int, np.ndarray],
+        kind: np.ndarray,
+        model_warnings: Sequence[str] = (),
+    ) -> ScenarioSet:
+        """Build from additive moves (log returns, rate changes, vol log changes);
+        ``model_warnings`` are the fit warnings of the model that drew them.
 
         Raises
         ------
@@ -106,7 +116,7 @@ class ScenarioSet:
             out[int(h)] = arr
             digest.update(np.int64(h).tobytes())
             digest.update(arr.tobytes())
-        return cls(out, digest.hexdigest())
+        return cls(out, digest.hexdigest(), model_warnings=tuple(model_warnings))
 
     @classmethod
     def from_generator(
@@ -117,11 +127,12 @@ class ScenarioSet:
         n_scenarios: int,
         seed: int,
     ) -> ScenarioSet:
-        """Draw every horizon from a fitted generator (seed ``seed + h`` per horizon)."""
+        """Draw every horizon from a fitted generator (seed ``seed + h`` per horizon); the
+        generator's ``warnings_`` (a non-converged GARCH, say) become ``model_warnings``."""
         moves = {
             int(h): generator.generate(n_scenarios, int(h), seed + int(h)) for h in horizons_days
         }
-        return cls.from_log_moves(moves, kind)
+        return cls.from_log_moves(moves, kind, getattr(generator, "warnings_", ()))
 
 
 def factor_daily_vol(history: np.ndarray) -> np.ndarray:

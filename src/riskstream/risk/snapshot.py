@@ -118,6 +118,9 @@ class RiskSnapshot:
         The regime conditioning of the scenarios in force (``regime``, ``vol_multiplier``,
         ``market_variance_ratio``, ``probability``; see
         :mod:`riskstream.risk.conditioning`), None when the figures are unconditional.
+    model_warnings : tuple of str
+        The scenario model's fit warnings (a non-converged GARCH, data-scale problems;
+        :mod:`riskstream.core.warnings`), part of the lineage; empty for a clean fit.
     """
 
     ts_ns: int
@@ -137,6 +140,7 @@ class RiskSnapshot:
     excluded: tuple[Exclusion, ...]
     regime_probabilities: dict[str, float] | None = None
     regime_conditioning: dict[str, Any] | None = None
+    model_warnings: tuple[str, ...] = ()
     lineage_id: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -152,6 +156,7 @@ class RiskSnapshot:
                 self.config_fingerprint,
                 self.scenarios_fingerprint,
                 self.method,
+                *self.model_warnings,  # none: the id is unchanged from a clean fit's
             ):
                 h.update(part.encode())
                 h.update(b"\0")
@@ -189,6 +194,7 @@ class RiskSnapshot:
             "excluded": [e.as_dict() for e in self.excluded],
             "regime_probabilities": self.regime_probabilities,
             "regime_conditioning": self.regime_conditioning,
+            "model_warnings": list(self.model_warnings),
         }
         if contributions:
             out["component_var"] = self.component_var.tolist()
