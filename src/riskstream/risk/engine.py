@@ -43,6 +43,7 @@ from scipy.special import ndtri
 
 from riskstream.core.clock import Clock
 from riskstream.core.errors import InputError
+from riskstream.core.fx import rates_to_base, split_pair
 from riskstream.core.instruments import ASSET_CLASSES, Universe
 from riskstream.core.state import MarketState
 from riskstream.pricing import bond_risk, bond_yield_from_price
@@ -68,6 +69,7 @@ from riskstream.risk.kernels import (
 from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapshot
+from riskstream.risk.vol_surface import VolSurface
 
 EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
 AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
@@ -187,6 +189,30 @@ class RiskEngine:
         currencies = sorted(set(inst["currency"].to_list()))
         self._ccy_code = np.searchsorted(currencies, inst["currency"].to_numpy())
         self.currency = inst["currency"].to_list()
+        # Live FX: the universe's FX spot instruments (pairs without expiry) quote every
+        # currency's value in the base currency (riskstream.core.fx.rates_to_base, cross
+        # rates by the shortest chain); a currency no quoted chain reaches keeps the
+        # universe's reference rate (listed in the snapshot's ``marks``).
+        self._currencies = currencies
+        self._fx_reference = {c: float(fx[c]) for c in currencies}
+        pair = np.array([split_pair(str(sym)) is not None for sym in self.symbol], dtype=bool)
+        no_expiry = inst["expiry"].is_null().to_numpy()
+        self.is_fx_spot = (self.asset_class == FX) & no_expiry & pair
+        self.fx_spot_ids = np.flatnonzero(self.is_fx_spot)
+        self.fx_to_base, self.fx_reference_currencies = self._live_fx_rates()
+        self.fx = np.array([self.fx_to_base[c] for c in self.currency], dtype=np.float64)
+        self.fx_updates = 0
+        # Early exercise and dividends from reference data: American options are valued
+        # with Barone-Adesi-Whaley on the grids; an option on a stock or index takes its
+        # underlying's ``dividend_yield`` column where given, else ``config.dividend_yield``.
+        if "exercise" in inst.columns:
+            self.american = (inst["exercise"] == "american").fill_null(False).to_numpy()
+        else:
+            self.american = np.zeros(n, dtype=bool)
+        self.dividend_yield = np.full(n, config.dividend_yield)
+        if "dividend_yield" in inst.columns:
+            dy = inst["dividend_yield"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            self.dividend_yield = np.where(np.isfinite(dy), dy, config.dividend_yield)
 
         iv = np.asarray(implied_vol, dtype=np.float64)
         if iv.shape != (n,):
@@ -238,6 +264,27 @@ class RiskEngine:
         self.opt_base = np.zeros(self.opt_ids.size)
         self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
         self.opt_expiry = np.zeros(self.opt_ids.size)
+        und_ok = (und_inst >= 0) & (und_inst < n)
+        self.opt_q = np.where(
+            und_ok, self.dividend_yield[np.clip(und_inst, 0, max(n - 1, 0))], config.dividend_yield
+        )
+        self.opt_american = self.american[self.opt_ids]
+        self.opt_vol_built = np.full(self.opt_ids.size, np.nan)  # vol each grid was built at
+        self.grid_builds = 0  # underlyings' grids (re)built, every cause
+        self.vol_rebuilds = 0  # of which because the live vols moved past the threshold
+        self.vol_moves = 0  # refreshes in which some option's live vol moved
+        # Live implied vols (riskstream.risk.vol_surface): the engine owns this surface and
+        # feeds it the option quotes of the market state it reads.
+        self.vols = VolSurface(
+            self.opt_owner,
+            np.nan_to_num(self._expiry_days[self.opt_ids]).astype(np.int64),
+            self.strike[self.opt_ids],
+            self.is_call[self.opt_ids],
+            self.opt_american,
+            self.on_future,
+            self.implied_vol[self.opt_ids],
+            int(config.vol_quote_stale_s * 1e9),
+        )
         self._base_scenarios = scenarios
         self._use_scenarios(scenarios)
         # SPAN's scan ranges are the exchange's parameters: set once from the unconditional
@@ -269,10 +316,13 @@ class RiskEngine:
         )
         self.set_positions(universe.positions, universe.books, rebuild=False)
         with _thread_scope(config.threads):
+            self._refresh_vols(self.opt_ids, self._as_of(), int(clock.now_ns()))
             self._update_instruments(np.arange(n), as_of=self._as_of())
             self._sync_linear(full=True)
         self.last_snapshot: RiskSnapshot | None = None
         self.last_refresh_ns: int | None = None
+        # counters of the live marks count from here: the build is not a market move
+        self.vol_moves = self.vol_rebuilds = self.grid_builds = 0
 
     def _use_scenarios(self, scenarios: ScenarioSet) -> None:
         """Adopt a scenario set and derive what is fixed for it: the option grids' axes,
@@ -451,15 +501,6 @@ class RiskEngine:
             self._rebuild_books(np.array([self.opt_owner[k]]))
         self._sync_linear()
 
-    @_with_threads
-    def set_implied_vol(self, instrument_ids: np.ndarray, vols: np.ndarray) -> None:
-        """New implied vols for options: their underlyings' grids are rebuilt."""
-        ids = np.asarray(instrument_ids, dtype=np.int64)
-        self.implied_vol[ids] = np.asarray(vols, dtype=np.float64)
-        self._margin = None
-        self._update_instruments(ids, as_of=self._as_of(), force_grid=True)
-        self._sync_linear()
-
     # ------------------------------------------------------------------ updates
 
     def _as_of(self) -> dt.date:
@@ -545,16 +586,17 @@ class RiskEngine:
         strike, vol = self.strike[ids], self.implied_vol[ids]
         is_call, on_future = self.is_call[ids], self.on_future[opts]
         unit, rate = self.multiplier[ids] * self.fx[ids], self.rate[ids]
-        q_div = self.config.dividend_yield
+        q_div, american = self.opt_q[opts], self.opt_american[opts]
         expiry = self.opt_expiry[opts]
         ahead = np.maximum(expiry - mc.margin_period_days / 365.0, 0.0)
         zero = np.zeros(1)
         now = grids.build_option_grids(
-            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div
+            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div, american
         )[:, 0, 0]
         later = grids.build_option_grids(
-            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div
-        )
+            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div,
+            american,
+        )  # fmt: skip
         q = self.qty[ids]
         book = np.tensordot(q, later, axes=1)  # (n_price_moves, n_vol_moves)
         return float(q @ now) - book[self._span_ix, self._span_iv]
@@ -576,10 +618,26 @@ class RiskEngine:
             self.u_x_lo[k], self.u_dx[k] = -x_max, 2 * x_max / (nx - 1)
             self.u_v_lo[k], self.u_dv[k] = -v_max * 1.01, 2 * v_max * 1.01 / (nv - 1)
 
-    def _update_instruments(self, ids: np.ndarray, as_of: dt.date, force_grid: bool = False):
-        """Re-derive prices, validity and loadings of ``ids`` and everything depending on them."""
+    def _update_instruments(
+        self,
+        ids: np.ndarray,
+        as_of: dt.date,
+        force_grid: bool = False,
+        rebuild_us: np.ndarray | None = None,
+        books_us: np.ndarray | None = None,
+    ):
+        """Re-derive prices, validity and loadings of ``ids`` and everything depending on them.
+
+        ``rebuild_us``: underlyings whose grids are rebuilt (their live vols moved past the
+        threshold); ``books_us``: underlyings whose Greeks and books are recomputed on their
+        grids as they are (vols moved less, or an FX rate rescaled them)."""
         ids = np.asarray(ids, dtype=np.int64)
+        rebuild_us = np.empty(0, np.int64) if rebuild_us is None else rebuild_us
+        books_us = np.empty(0, np.int64) if books_us is None else books_us
         if ids.size == 0:
+            extra = np.union1d(rebuild_us, books_us).astype(np.int64)
+            if extra.size:
+                self._update_underlyings(extra, False, rebuild_us)
             return
         # Options whose underlying changed are touched too; their books are revalued. An
         # option's own quote does not move its model value: its book is revalued only if
@@ -688,12 +746,19 @@ class RiskEngine:
             flipped = oi[(reason_all[opt] == "") != was_valid[opt]]
             owners = self.opt_owner[self.opt_index[oi if force_grid else flipped]]
             touched = np.union1d(moved_books, owners)
-            if touched.size:
-                self._update_underlyings(touched, force_grid)
+        else:
+            touched = moved_books
+        touched = np.union1d(np.union1d(touched, rebuild_us), books_us).astype(np.int64)
+        if touched.size:
+            self._update_underlyings(touched, force_grid, rebuild_us)
 
-    def _update_underlyings(self, us: np.ndarray, force_grid: bool) -> None:
-        """Move the spot of underlyings ``us``; rebuild grids out of range or forced."""
+    def _update_underlyings(
+        self, us: np.ndarray, force_grid: bool, rebuild_us: np.ndarray | None = None
+    ) -> None:
+        """Move the spot of underlyings ``us``; rebuild grids out of range, forced, or in
+        ``rebuild_us`` (live vols moved)."""
         us = np.asarray(us, dtype=np.int64)
+        vol_moved = set() if rebuild_us is None else set(rebuild_us.tolist())
         for k in us:
             u = self.und_ids[k]
             spot = self.price[u] if 0 <= u < self.n else np.nan
@@ -709,6 +774,9 @@ class RiskEngine:
                 or abs(x_now) > 0.5 * self.u_margin[k]
             ):
                 self._build_grid(int(k))
+            elif int(k) in vol_moved:
+                self._build_grid(int(k))
+                self.vol_rebuilds += 1
             else:
                 self.u_x_now[k] = x_now
         self._option_greeks(us)
@@ -739,16 +807,18 @@ class RiskEngine:
             self.on_future[opts],
             self.multiplier[ids] * self.fx[ids],
             self.rate[ids],
-            cfg.dividend_yield,
+            self.opt_q[opts],
+            self.opt_american[opts],
         )
         g[~ok] = 0.0
         self.opt_grid[opts] = g
         self.opt_built_ok[opts] = ok
+        self.opt_vol_built[opts] = np.where(ok, vol, np.nan)
+        self.grid_builds += 1
 
     def _option_greeks(self, us: np.ndarray) -> None:
         """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
-        at the current spot (analytic Greeks of the pricing package, one batched call)."""
-        cfg = self.config
+        at the current spot (pricing package's Greeks at the live vols, one batched call)."""
         # Greeks feed the held book's aggregates, funding and impact: held options only
         # (a trade on another option recomputes its underlying's, see apply_trade).
         opts = np.flatnonzero(np.isin(self.opt_owner, us) & (self.qty[self.opt_ids] != 0))
@@ -771,10 +841,11 @@ class RiskEngine:
             strike,
             expiry,
             self.rate[ids],
-            cfg.dividend_yield,
+            self.opt_q[opts],
             vol,
             self.is_call[ids],
             self.on_future[opts],
+            self.opt_american[opts],
         )
         self.unit_delta[ids] = unit * delta * spot  # S dV/dS: per unit relative move
         self.unit_gamma[ids] = unit * gamma * spot * spot  # S^2 d2V/dS2
@@ -847,8 +918,15 @@ class RiskEngine:
     def refresh(self, now_ns: int | None = None) -> RiskSnapshot:
         """Apply market changes since the last refresh, recompute and publish a snapshot."""
         changed = self.market.take_updated()
-        if changed.size:
-            self._update_instruments(changed, as_of=self._as_of())
+        as_of = self._as_of()
+        ts = int(self.clock.now_ns() if now_ns is None else now_ns)
+        # FX first (it rescales option grids), then the vols (solved at the new spots)
+        fx_ids, fx_books = self._refresh_fx(changed)
+        vol_ids, rebuild_us, vol_books = self._refresh_vols(changed, as_of, ts)
+        ids = np.union1d(np.union1d(changed, fx_ids), vol_ids).astype(np.int64)
+        books = np.union1d(fx_books, vol_books).astype(np.int64)
+        if ids.size or rebuild_us.size or books.size:
+            self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=books)
         self._refreshes += 1
         full = self._refreshes % self.config.full_recompute_every == 0
         self._sync_linear(full=full)
@@ -865,6 +943,94 @@ class RiskEngine:
         if self.cache is not None:
             self.cache["risk:snapshot"] = snap.as_dict()
         return snap
+
+    def _live_fx_rates(self) -> tuple[dict[str, float], tuple[str, ...]]:
+        """Each currency's value in the base currency from the FX spot quotes of the market
+        state (mid, else last), and the currencies left on their reference rates."""
+        ids = self.fx_spot_ids
+        mid, last = self.market.mid[ids], self.market.last[ids]
+        px = np.where(np.isfinite(mid) & (mid > 0), mid, last)
+        prices = {str(sym): float(p) for sym, p in zip(self.symbol[ids], px, strict=True)}
+        base = self.base_currency
+        try:
+            return rates_to_base(prices, self._currencies, base), ()
+        except InputError:  # some currency unreachable: it alone keeps its reference rate
+            out, reference = {}, []
+            for c in self._currencies:
+                try:
+                    out[c] = rates_to_base(prices, [c], base)[c]
+                except InputError:
+                    out[c] = self._fx_reference[c]
+                    reference.append(c)
+            return out, tuple(reference)
+
+    def _refresh_fx(self, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Follow the FX spot quotes: when one moved, every currency's rate is re-derived,
+        and the instruments of the currencies whose rate changed are translated again —
+        their option grids rescaled by the rate ratio (a grid is linear in the FX rate).
+        Returns the instruments to re-derive and the option underlyings whose books move."""
+        none = np.empty(0, dtype=np.int64)
+        if self.fx_spot_ids.size == 0 or not self.is_fx_spot[changed].any():
+            return none, none
+        rates, reference = self._live_fx_rates()
+        new_by_code = np.array([rates[c] for c in self._currencies])
+        old_by_code = np.array([self.fx_to_base[c] for c in self._currencies])
+        self.fx_to_base, self.fx_reference_currencies = rates, reference
+        moved = np.flatnonzero(new_by_code != old_by_code)
+        if moved.size == 0:
+            return none, none
+        self.fx_updates += 1
+        ids = np.flatnonzero(np.isin(self._ccy_code, moved))
+        new = new_by_code[self._ccy_code[ids]]
+        ratio = new / self.fx[ids]
+        self.fx[ids] = new
+        o = self.opt_index[ids]
+        sel = o >= 0
+        self.opt_grid[o[sel]] *= ratio[sel][:, None, None]
+        self._margin = None  # margins are in the base currency
+        return ids, np.unique(self.opt_owner[o[sel]])
+
+    def _refresh_vols(
+        self, changed: np.ndarray, as_of: dt.date, now_ns: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read the updated option quotes into the live surface and adopt its vols.
+
+        Returns the options whose vol changed (instrument ids, to re-derive), the
+        underlyings whose grids must be rebuilt (a held option's vol moved past the
+        threshold since its grid was built: ``vol_rebuild_abs`` and ``vol_rebuild_rel``) and
+        the other underlyings whose vols moved (Greeks and books at the live vols)."""
+        none = np.empty(0, dtype=np.int64)
+        if self.opt_ids.size == 0:
+            return none, none, none
+        o = self.opt_index[changed]
+        o = o[o >= 0]
+        m, oi = self.market, self.opt_ids
+        und = np.clip(self.underlying[oi], 0, self.n - 1)
+        mid, last = m.mid[und], m.last[und]
+        spot = np.where(np.isfinite(mid) & (mid > 0), mid, last)
+        spot = np.where(self.underlying[oi] >= 0, spot, np.nan)
+        expiry = year_fraction(self._expiry_days[oi], as_of)
+        moved_us = self.vols.update(
+            o, m.bid[oi], m.ask[oi], m.ts_ns[oi], spot, expiry, self.rate[oi], self.opt_q, now_ns
+        )
+        if moved_us.size == 0:
+            return none, none, none
+        new, old = self.vols.vol, self.implied_vol[oi]
+        diff = np.flatnonzero(~((new == old) | (np.isnan(new) & np.isnan(old))))
+        if diff.size == 0:
+            return none, none, none
+        self.vol_moves += 1
+        self.implied_vol[oi[diff]] = new[diff]
+        cfg = self.config
+        built = self.opt_vol_built[diff]
+        held = self.qty[oi[diff]] != 0
+        step = np.abs(new[diff] - built)
+        far = ~np.isfinite(built) | (
+            (step > cfg.vol_rebuild_abs) & (step > cfg.vol_rebuild_rel * built)
+        )
+        rebuild = np.unique(self.opt_owner[diff[held & far]])
+        books = np.setdiff1d(np.unique(self.opt_owner[diff]), rebuild)
+        return oi[diff], rebuild, books
 
     def exposures(self) -> np.ndarray:
         """Linear factor exposures of the portfolio, shape (n_factors,), base currency."""
@@ -1130,7 +1296,24 @@ class RiskEngine:
             regime_conditioning=(
                 None if self.regime_conditioning is None else self.regime_conditioning.as_dict()
             ),
+            fx_to_base=dict(self.fx_to_base),
+            marks=self.marks(),
         )
+
+    def marks(self) -> dict[str, Any]:
+        """The live marks in force: FX and implied-vol state, and how often each moved."""
+        valid = self.implied_vol[self.opt_ids]
+        valid = valid[np.isfinite(valid)]
+        return {
+            "fx_updates": self.fx_updates,
+            "fx_reference_currencies": list(self.fx_reference_currencies),
+            "vol_moves": self.vol_moves,
+            "grid_builds": self.grid_builds,
+            "vol_grid_rebuilds": self.vol_rebuilds,
+            "flagged_quotes": dict(self.vols.flag_counts),
+            "flagged_now": self.vols.flagged_now(),
+            "median_implied_vol": float(np.median(valid)) if valid.size else None,
+        }
 
     # ------------------------------------------------------------------ pieces
 

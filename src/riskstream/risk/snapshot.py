@@ -118,6 +118,12 @@ class RiskSnapshot:
         The regime conditioning of the scenarios in force (``regime``, ``vol_multiplier``,
         ``market_variance_ratio``, ``probability``; see
         :mod:`riskstream.risk.conditioning`), None when the figures are unconditional.
+    fx_to_base : dict or None
+        Units of the base currency per unit of each currency, the live rates the figures
+        were translated at (downstream marks, P&L and limits read them from here).
+    marks : dict or None
+        The live marks' state (:meth:`riskstream.risk.engine.RiskEngine.marks`): FX and
+        vol updates, grid rebuilds, flagged option quotes by reason.
     """
 
     ts_ns: int
@@ -138,6 +144,8 @@ class RiskSnapshot:
     regime_probabilities: dict[str, float] | None = None
     regime_conditioning: dict[str, Any] | None = None
     lineage_id: str = field(default="")
+    fx_to_base: dict[str, float] | None = None
+    marks: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_var", _readonly(self.component_var))
@@ -189,6 +197,8 @@ class RiskSnapshot:
             "excluded": [e.as_dict() for e in self.excluded],
             "regime_probabilities": self.regime_probabilities,
             "regime_conditioning": self.regime_conditioning,
+            "fx_to_base": self.fx_to_base,
+            "marks": self.marks,
         }
         if contributions:
             out["component_var"] = self.component_var.tolist()
