@@ -570,7 +570,7 @@ def _norm_pdf(x: float) -> float:
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_call: bool):
     """Critical spot of early exercise (S* for a call, S** for a put) and the exponent
     (q2 or q1) of the Barone-Adesi-Whaley premium; ``(nan, nan)`` when early exercise is
@@ -592,12 +592,16 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
             qe = 0.5 * (-(n_ - 1.0) + math.sqrt((n_ - 1.0) ** 2 + 4.0 * m_ / k_))
         q_inf = 0.5 * (-(n_ - 1.0) + math.sqrt(max((n_ - 1.0) ** 2 + 4.0 * m_, 0.0)))
         s_inf = K / (1.0 - 1.0 / q_inf) if q_inf > 1.0 else 1e6 * K
+        if not s_inf - K > 1e-12 * K:  # σ -> 0: exercise as soon as in the money
+            return K, qe
         h2 = -(b * T + 2.0 * vst) * K / (s_inf - K)
         si = K + (s_inf - K) * (1.0 - math.exp(h2))
     else:
         qe = 0.5 * (-(n_ - 1.0) - math.sqrt((n_ - 1.0) ** 2 + 4.0 * m_ / k_))
         q_inf = 0.5 * (-(n_ - 1.0) - math.sqrt((n_ - 1.0) ** 2 + 4.0 * m_))
         s_inf = K / (1.0 - 1.0 / q_inf)
+        if not K - s_inf > 1e-12 * K:
+            return K, qe
         h1 = (b * T - 2.0 * vst) * K / (K - s_inf)
         si = s_inf + (K - s_inf) * math.exp(h1)
     for _ in range(200):
@@ -611,6 +615,8 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
             )
             if abs(lhs - rhs) / K < 1e-10:
                 break
+            if slope == 1.0:
+                break
             si = (K + rhs - slope * si) / (1.0 - slope)
         else:
             lhs = K - si
@@ -621,29 +627,38 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
             )
             if abs(lhs - rhs) / K < 1e-10:
                 break
+            if slope == -1.0:
+                break
             si = (K - rhs + slope * si) / (1.0 + slope)
         if not si > 0.0:
             return math.nan, math.nan
+    if not (math.isfinite(si) and math.isfinite(qe)):
+        return math.nan, math.nan
     return si, qe
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _baw_from_critical(S, K, T, r, q, sigma, is_call, s_crit, q_exp, euro):
-    # Premium over the European value ``euro`` given the critical price and exponent.
+    # Value given the critical price and exponent and the European value ``euro``. An
+    # American option is worth at least its exercise value and its European value; the
+    # approximation is held to both bounds (it can dip below them where the Newton
+    # iteration for the critical price is ill-conditioned, as sigma -> 0).
+    intrinsic = max(S - K, 0.0) if is_call else max(K - S, 0.0)
+    floor = max(euro, intrinsic)
     if math.isnan(s_crit):
-        return euro
-    carry = math.exp((r - q - r) * T)
+        return floor
+    carry = math.exp(-q * T)  # e^{(b - r) T}
     vst = sigma * math.sqrt(T)
     d1 = (math.log(s_crit / K) + (r - q + 0.5 * sigma * sigma) * T) / vst
     if is_call:
         if s_crit <= S:
-            return S - K
+            return max(S - K, floor)
         a2 = (s_crit / q_exp) * (1.0 - carry * norm_cdf(d1))
-        return euro + a2 * (S / s_crit) ** q_exp
+        return max(euro + a2 * (S / s_crit) ** q_exp, floor)
     if s_crit >= S:
-        return K - S
+        return max(K - S, floor)
     a1 = -(s_crit / q_exp) * (1.0 - carry * norm_cdf(-d1))
-    return euro + a1 * (S / s_crit) ** q_exp
+    return max(euro + a1 * (S / s_crit) ** q_exp, floor)
 
 
 @njit(cache=True)
@@ -702,7 +717,7 @@ baw_price_grid = njit(cache=True)(_baw_price_grid)
 baw_price_grid_parallel = njit(cache=True, parallel=True)(_baw_price_grid)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _baw_implied_vol_one(
     price: float, S: float, K: float, T: float, r: float, q: float, is_call: bool, tol: float
 ) -> float:

@@ -1308,7 +1308,6 @@ class RiskEngine:
             "fx_updates": self.fx_updates,
             "fx_reference_currencies": list(self.fx_reference_currencies),
             "vol_moves": self.vol_moves,
-            "grid_builds": self.grid_builds,
             "vol_grid_rebuilds": self.vol_rebuilds,
             "flagged_quotes": dict(self.vols.flag_counts),
             "flagged_now": self.vols.flagged_now(),
