@@ -230,17 +230,22 @@ def baw_implied_vol(
     is_call: ArrayLike,
     *,
     tol: float = 1e-10,
+    guess: ArrayLike | None = None,
 ) -> np.ndarray:
     """Implied volatility of American option prices under :func:`baw_price`.
 
     NaN where no σ in [1e-4, 5] reproduces the price: at or below the exercise value (a
     deep in-the-money American quote at intrinsic has no unique vol) or above the
-    no-arbitrage bound. ``tol`` is relative to the price.
+    no-arbitrage bound. ``tol`` is relative to the price. ``guess`` (optional, broadcast
+    like the others; NaN for none) starts the search near a known vol, e.g. the option's
+    vol at its previous quote: a few evaluations instead of a dozen.
     """
+    guess = np.nan if guess is None else guess
     arrays = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (price, S, K, T, r, q)),
+        *(np.asarray(x, dtype=np.float64) for x in (price, S, K, T, r, q, guess)),
         np.asarray(is_call, dtype=bool),
     )
     shape = arrays[0].shape
     flat = [np.ascontiguousarray(a).ravel() for a in arrays]
-    return baw_implied_vol_flat(*flat, float(tol)).reshape(shape)
+    price, S, K, T, r, q, guess, is_call = flat
+    return baw_implied_vol_flat(price, S, K, T, r, q, is_call, float(tol), guess).reshape(shape)

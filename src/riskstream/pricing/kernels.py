@@ -575,6 +575,13 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
     """Critical spot of early exercise (S* for a call, S** for a put) and the exponent
     (q2 or q1) of the Barone-Adesi-Whaley premium; ``(nan, nan)`` when early exercise is
     never optimal (call with q <= 0, put with r <= 0) or ``T``/``sigma`` are not positive."""
+    return _baw_critical(K, T, r, q, sigma, is_call, math.nan)
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_critical(K, T, r, q, sigma, is_call, seed):
+    # baw_critical_price, Newton's iteration started at ``seed`` when it is a positive
+    # number (e.g. the critical price at a nearby σ), else at Haug's seed.
     b = r - q
     if T <= 0.0 or sigma <= 0.0 or (is_call and b >= r) or ((not is_call) and r <= 0.0):
         return math.nan, math.nan
@@ -604,16 +611,23 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
             return K, qe
         h1 = (b * T - 2.0 * vst) * K / (K - s_inf)
         si = s_inf + (K - s_inf) * math.exp(h1)
+    if seed > 0.0:
+        si = seed
+    kdf = K * math.exp(-r * T)
     for _ in range(200):
         d1 = (math.log(si / K) + (b + 0.5 * s2) * T) / vst
-        euro = bsm_price_scalar(si, K, T, r, q, sigma, is_call)
+        d2 = d1 - vst
+        if is_call:
+            euro = si * carry * norm_cdf(d1) - kdf * norm_cdf(d2)
+        else:
+            euro = kdf * norm_cdf(-d2) - si * carry * norm_cdf(-d1)
         if is_call:
             lhs = si - K
             rhs = euro + (1.0 - carry * norm_cdf(d1)) * si / qe
             slope = (
                 carry * norm_cdf(d1) * (1.0 - 1.0 / qe) + (1.0 - carry * _norm_pdf(d1) / vst) / qe
             )
-            if abs(lhs - rhs) / K < 1e-10:
+            if abs(lhs - rhs) / K < 1e-9:
                 break
             if slope == 1.0:
                 break
@@ -625,7 +639,7 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
                 -carry * norm_cdf(-d1) * (1.0 - 1.0 / qe)
                 - (1.0 + carry * _norm_pdf(-d1) / vst) / qe
             )
-            if abs(lhs - rhs) / K < 1e-10:
+            if abs(lhs - rhs) / K < 1e-9:
                 break
             if slope == -1.0:
                 break
@@ -638,27 +652,30 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
 
 
 @njit(cache=True, error_model="numpy")
-def _baw_from_critical(S, K, T, r, q, sigma, is_call, s_crit, q_exp, euro):
-    # Value given the critical price and exponent and the European value ``euro``. An
-    # American option is worth at least its exercise value and its European value; the
-    # approximation is held to both bounds (it can dip below them where the Newton
-    # iteration for the critical price is ill-conditioned, as sigma -> 0).
+def _baw_coefficient(K, T, r, q, sigma, is_call, s_crit, q_exp):
+    # A2 (call) or A1 (put) of the premium A (S / s_crit)^q_exp; independent of S.
+    if math.isnan(s_crit):
+        return math.nan
+    carry = math.exp(-q * T)  # e^{(b - r) T}
+    d1 = (math.log(s_crit / K) + (r - q + 0.5 * sigma * sigma) * T) / (sigma * math.sqrt(T))
+    if is_call:
+        return (s_crit / q_exp) * (1.0 - carry * norm_cdf(d1))
+    return -(s_crit / q_exp) * (1.0 - carry * norm_cdf(-d1))
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_from_critical(S, K, is_call, s_crit, q_exp, coef, euro):
+    # Value given the critical price, exponent and coefficient and the European value
+    # ``euro``. An American option is worth at least its exercise value and its European
+    # value; the approximation is held to both bounds (it can dip below them where the
+    # Newton iteration for the critical price is ill-conditioned, as sigma -> 0).
     intrinsic = max(S - K, 0.0) if is_call else max(K - S, 0.0)
     floor = max(euro, intrinsic)
     if math.isnan(s_crit):
         return floor
-    carry = math.exp(-q * T)  # e^{(b - r) T}
-    vst = sigma * math.sqrt(T)
-    d1 = (math.log(s_crit / K) + (r - q + 0.5 * sigma * sigma) * T) / vst
-    if is_call:
-        if s_crit <= S:
-            return max(S - K, floor)
-        a2 = (s_crit / q_exp) * (1.0 - carry * norm_cdf(d1))
-        return max(euro + a2 * (S / s_crit) ** q_exp, floor)
-    if s_crit >= S:
-        return max(K - S, floor)
-    a1 = -(s_crit / q_exp) * (1.0 - carry * norm_cdf(-d1))
-    return max(euro + a1 * (S / s_crit) ** q_exp, floor)
+    if (is_call and s_crit <= S) or (not is_call and s_crit >= S):
+        return floor  # exercise region: the exercise value
+    return max(euro + coef * (S / s_crit) ** q_exp, floor)
 
 
 @njit(cache=True)
@@ -666,9 +683,16 @@ def baw_price_scalar(
     S: float, K: float, T: float, r: float, q: float, sigma: float, is_call: bool
 ) -> float:
     """Barone-Adesi-Whaley value of one American option (see the section comment)."""
+    return _baw_seeded(S, K, T, r, q, sigma, is_call, math.nan)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_seeded(S, K, T, r, q, sigma, is_call, seed):
+    # (value, critical price), the critical price's iteration started at ``seed``.
     euro = bsm_price_scalar(S, K, T, r, q, sigma, is_call)
-    s_crit, q_exp = baw_critical_price(K, T, r, q, sigma, is_call)
-    return _baw_from_critical(S, K, T, r, q, sigma, is_call, s_crit, q_exp, euro)
+    s_crit, q_exp = _baw_critical(K, T, r, q, sigma, is_call, seed)
+    coef = _baw_coefficient(K, T, r, q, sigma, is_call, s_crit, q_exp)
+    return _baw_from_critical(S, K, is_call, s_crit, q_exp, coef, euro), s_crit
 
 
 @njit(cache=True)
@@ -701,15 +725,37 @@ def _baw_price_grid(
     nv = vol_factors.shape[0]
     out = np.empty((n, ns, nv))
     for i in prange(n):
-        for k in range(nv):
-            sig = sigma[i] * vol_factors[k]
-            s_crit, q_exp = baw_critical_price(K[i], T[i], r[i], q[i], sig, is_call[i])
+        Ki, Ti, ri, qi, call = K[i], T[i], r[i], q[i], is_call[i]
+        if Ti <= 0.0 or sigma[i] <= 0.0:
             for j in range(ns):
                 s = S[i] * spot_factors[j]
-                euro = bsm_price_scalar(s, K[i], T[i], r[i], q[i], sig, is_call[i])
-                out[i, j, k] = _baw_from_critical(
-                    s, K[i], T[i], r[i], q[i], sig, is_call[i], s_crit, q_exp, euro
-                )
+                v = max(bsm_price_scalar(s, Ki, Ti, ri, qi, sigma[i], call), 0.0)
+                v = max(v, max(s - Ki, 0.0) if call else max(Ki - s, 0.0))
+                for k in range(nv):
+                    out[i, j, k] = v
+            continue
+        sqrt_t = math.sqrt(Ti)
+        df_q = math.exp(-qi * Ti)
+        kdf = Ki * math.exp(-ri * Ti)
+        log_m = math.log(S[i] / Ki)
+        seed = math.nan
+        for k in range(nv):
+            sig = sigma[i] * vol_factors[k]
+            s_crit, q_exp = _baw_critical(Ki, Ti, ri, qi, sig, call, seed)
+            seed = s_crit  # the next vol node's boundary is near
+            coef = _baw_coefficient(Ki, Ti, ri, qi, sig, call, s_crit, q_exp)
+            vst = sig * sqrt_t
+            drift = (ri - qi + 0.5 * sig * sig) * Ti
+            for j in range(ns):
+                s = S[i] * spot_factors[j]
+                # European value (the bsm_price_grid arithmetic), then the premium
+                d1 = (log_m + math.log(spot_factors[j]) + drift) / vst
+                d2 = d1 - vst
+                if call:
+                    euro = s * df_q * norm_cdf(d1) - kdf * norm_cdf(d2)
+                else:
+                    euro = kdf * norm_cdf(-d2) - s * df_q * norm_cdf(-d1)
+                out[i, j, k] = _baw_from_critical(s, Ki, call, s_crit, q_exp, coef, euro)
     return out
 
 
@@ -719,26 +765,56 @@ baw_price_grid_parallel = njit(cache=True, parallel=True)(_baw_price_grid)
 
 @njit(cache=True, error_model="numpy")
 def _baw_implied_vol_one(
-    price: float, S: float, K: float, T: float, r: float, q: float, is_call: bool, tol: float
+    price: float,
+    S: float,
+    K: float,
+    T: float,
+    r: float,
+    q: float,
+    is_call: bool,
+    tol: float,
+    guess: float,
 ) -> float:
     """σ at which the Barone-Adesi-Whaley value equals ``price``; NaN outside the bounds.
 
-    The value increases with σ; the root is bracketed in [1e-4, 5] and found by the Illinois
-    variant of regula falsi (Dowell and Jarratt 1971: superlinear, never leaves the bracket).
-    A price at or below the value at the bracket's low end (the exercise value, or the
-    zero-vol forward value) or above its high end has no implied vol: NaN."""
+    The value increases with σ; the root is bracketed and found by the Illinois variant of
+    regula falsi (Dowell and Jarratt 1971: superlinear, never leaves the bracket). With a
+    ``guess`` (e.g. the option's vol at its previous quote) the first bracket is ±2 % around
+    it, widened to [guess, 5] or [1e-4, guess] if the root is outside; without one,
+    [1e-4, 5]. A price at or below the value at 1e-4 (the exercise value, or the zero-vol
+    forward value) or above the value at 5 has no implied vol: NaN."""
     if not (T > 0.0 and S > 0.0 and K > 0.0 and price > 0.0) or math.isnan(price):
         return math.nan
-    lo, hi = 1e-4, 5.0
-    f_lo = baw_price_scalar(S, K, T, r, q, lo, is_call) - price
-    f_hi = baw_price_scalar(S, K, T, r, q, hi, is_call) - price
+    # each evaluation starts the critical price's iteration at the last one's
+    if guess > 1e-4 and guess < 5.0:
+        lo, hi = guess * 0.98, min(guess * 1.02, 5.0)
+        v, seed = _baw_seeded(S, K, T, r, q, lo, is_call, math.nan)
+        f_lo = v - price
+        v, seed = _baw_seeded(S, K, T, r, q, hi, is_call, seed)
+        f_hi = v - price
+        if f_lo >= 0.0:
+            hi, f_hi = lo, f_lo
+            lo = 1e-4
+            f_lo = _baw_seeded(S, K, T, r, q, lo, is_call, math.nan)[0] - price
+        elif f_hi <= 0.0:
+            lo, f_lo = hi, f_hi
+            hi = 5.0
+            f_hi = _baw_seeded(S, K, T, r, q, hi, is_call, math.nan)[0] - price
+    else:
+        lo, hi = 1e-4, 5.0
+        f_lo = _baw_seeded(S, K, T, r, q, lo, is_call, math.nan)[0] - price
+        v, seed = _baw_seeded(S, K, T, r, q, hi, is_call, math.nan)
+        f_hi = v - price
     if f_lo >= 0.0 or f_hi <= 0.0:
         return math.nan
     side = 0
     x = lo
     for _ in range(200):
         x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        f = baw_price_scalar(S, K, T, r, q, x, is_call) - price
+        v, s_new = _baw_seeded(S, K, T, r, q, x, is_call, seed)
+        if s_new > 0.0:
+            seed = s_new
+        f = v - price
         if abs(f) <= tol * price or hi - lo < 1e-12:
             return x
         if f > 0.0:
@@ -755,9 +831,12 @@ def _baw_implied_vol_one(
 
 
 @njit(cache=True)
-def baw_implied_vol_flat(price, S, K, T, r, q, is_call, tol: float) -> np.ndarray:
-    """Barone-Adesi-Whaley implied volatilities of flat, equally long arrays."""
+def baw_implied_vol_flat(price, S, K, T, r, q, is_call, tol: float, guess) -> np.ndarray:
+    """Barone-Adesi-Whaley implied volatilities of flat, equally long arrays (``guess``:
+    starting vols, NaN for none)."""
     out = np.empty(price.shape[0])
     for i in range(price.shape[0]):
-        out[i] = _baw_implied_vol_one(price[i], S[i], K[i], T[i], r[i], q[i], is_call[i], tol)
+        out[i] = _baw_implied_vol_one(
+            price[i], S[i], K[i], T[i], r[i], q[i], is_call[i], tol, guess[i]
+        )
     return out

@@ -135,11 +135,12 @@ class RiskConfig(ConfigModel):
         An option quote older than this (seconds of the clock) is stale: flagged, and the
         option takes the live surface's vol (:mod:`riskstream.risk.vol_surface`).
     vol_rebuild_abs, vol_rebuild_rel : float
-        An underlying's option grids are rebuilt at the live vols when the vol of any held
-        option of it has moved, since its grid was built, by more than both
-        ``vol_rebuild_abs`` (vol points as a decimal: 0.005 = half a vol point) and
-        ``vol_rebuild_rel`` of its vol (0.02 = 2 %); smaller moves keep the grid (values
-        read off it are then those at the build vols; Greeks use the live vols always).
+        An underlying's option grids are rebuilt at the live vols when its held options'
+        vols have moved, since the grids were built, by a vega-weighted mean absolute move
+        (weights |quantity x vega|) above both ``vol_rebuild_abs`` (vol points as a
+        decimal: 0.005 = half a vol point) and ``vol_rebuild_rel`` of their vega-weighted
+        vol (0.02 = 2 %); smaller moves keep the grids (values read off them are then those
+        at the build vols; Greeks use the live vols always).
     """
 
     snapshot_interval_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 100

@@ -987,7 +987,8 @@ class RiskEngine:
         o = self.opt_index[ids]
         sel = o >= 0
         self.opt_grid[o[sel]] *= ratio[sel][:, None, None]
-        self._margin = None  # margins are in the base currency
+        # SPAN margin follows at the next full refresh (as for vols): clearing houses
+        # margin a few times a day, and a tick must not pay for a rescan
         return ids, np.unique(self.opt_owner[o[sel]])
 
     def _refresh_vols(
@@ -1021,15 +1022,28 @@ class RiskEngine:
             return none, none, none
         self.vol_moves += 1
         self.implied_vol[oi[diff]] = new[diff]
-        cfg = self.config
-        built = self.opt_vol_built[diff]
-        held = self.qty[oi[diff]] != 0
-        step = np.abs(new[diff] - built)
-        far = ~np.isfinite(built) | (
-            (step > cfg.vol_rebuild_abs) & (step > cfg.vol_rebuild_rel * built)
-        )
-        rebuild = np.unique(self.opt_owner[diff[held & far]])
-        books = np.setdiff1d(np.unique(self.opt_owner[diff]), rebuild)
+        # Rebuild an underlying's grids when its held book's vols moved enough to matter:
+        # the vega-weighted mean absolute move of its held options' vols since the grids
+        # were built, weights |quantity x vega| (what a vol move does to the book's value),
+        # above both thresholds (absolute, and relative to the book's vega-weighted vol).
+        # Weighting by vega keeps tick-rounding noise in the vols of low-vega quotes (deep
+        # in or out of the money) from rebuilding grids whose value it barely moves.
+        cfg, n_u = self.config, self.und_ids.size
+        held = (self.qty[oi] != 0) & (self.reason[oi] == "")
+        w = np.abs(self.qty[oi] * self.unit_vega[oi]) * held
+        built = self.opt_vol_built
+        known = np.isfinite(built)
+        dev = np.where(known, np.abs(self.implied_vol[oi] - built), 0.0)
+        den = np.bincount(self.opt_owner, w, minlength=n_u)
+        move = np.bincount(self.opt_owner, w * dev, minlength=n_u)
+        level = np.bincount(self.opt_owner, w * np.where(known, built, 0.0), minlength=n_u)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            move, level = move / den, level / den
+        far = (den > 0) & (move > cfg.vol_rebuild_abs) & (move > cfg.vol_rebuild_rel * level)
+        far |= np.bincount(self.opt_owner, held & ~known, minlength=n_u) > 0
+        moved_k = np.unique(self.opt_owner[diff])
+        rebuild = moved_k[far[moved_k]]
+        books = np.setdiff1d(moved_k, rebuild)
         return oi[diff], rebuild, books
 
     def exposures(self) -> np.ndarray:

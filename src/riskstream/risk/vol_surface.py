@@ -281,7 +281,10 @@ class VolSurface:
             if eu.any():
                 out[eu] = bsm_implied_vol(mid[eu], *(x[eu] for x in args), tol=1e-10)
             if amer.any():
-                out[amer] = baw_implied_vol(mid[amer], *(x[amer] for x in args))
+                # start from the option's vol now (its last quote's, or the surface's)
+                out[amer] = baw_implied_vol(
+                    mid[amer], *(x[amer] for x in args), guess=self.vol[o[amer]]
+                )
             bad = ~(np.isfinite(out) & (out > 0))
             flag[solve[bad]] = OUTSIDE_BOUNDS
             iv[solve] = out
