@@ -98,6 +98,15 @@ def _with_threads(method):
     return wrapper
 
 
+def _members(size: int, *arrays: np.ndarray) -> np.ndarray:
+    """Sorted distinct values in ``0..size-1`` of the integer ``arrays``: a mark per value
+    (O(size), no sort; union1d and unique sort or hash, which shows on every refresh)."""
+    mark = np.zeros(size, dtype=bool)
+    for a in arrays:
+        mark[a] = True
+    return np.flatnonzero(mark)
+
+
 def _digest(*arrays: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=8)
     for a in arrays:
@@ -642,10 +651,12 @@ class RiskEngine:
         # Options whose underlying changed are touched too; their books are revalued. An
         # option's own quote does not move its model value: its book is revalued only if
         # its validity changes (or a grid rebuild is forced).
-        moved_books = np.flatnonzero(np.isin(self.und_ids, ids))
+        touched_ids = np.zeros(self.n + 1, dtype=bool)  # last slot: no underlying (-1)
+        touched_ids[ids] = True
+        moved_books = np.flatnonzero(touched_ids[self.und_ids])
         if self.opt_ids.size:
-            dep = self.opt_ids[np.isin(self.underlying[self.opt_ids], ids)]
-            ids = np.union1d(ids, dep)
+            dep = self.opt_ids[touched_ids[self.underlying[self.opt_ids]]]
+            ids = _members(self.n, ids, dep)
         was_valid = self.reason[ids] == ""
         mid, last = self.market.mid[ids], self.market.last[ids]
         price = np.where(np.isfinite(mid) & (mid > 0), mid, last)
@@ -922,11 +933,14 @@ class RiskEngine:
         ts = int(self.clock.now_ns() if now_ns is None else now_ns)
         # FX first (it rescales option grids), then the vols (solved at the new spots)
         fx_ids, fx_books = self._refresh_fx(changed)
-        vol_ids, rebuild_us, vol_books = self._refresh_vols(changed, as_of, ts)
-        ids = np.union1d(np.union1d(changed, fx_ids), vol_ids).astype(np.int64)
-        books = np.union1d(fx_books, vol_books).astype(np.int64)
-        if ids.size or rebuild_us.size or books.size:
-            self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=books)
+        vol_ids, rebuild_us, vol_greeks = self._refresh_vols(changed, as_of, ts)
+        ids = _members(self.n, changed, fx_ids, vol_ids)
+        if ids.size or rebuild_us.size or fx_books.size:
+            self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=fx_books)
+        if vol_greeks.size:
+            # vols moved less than the rebuild threshold: the grids (and so the scenario
+            # P&L) stay, the Greeks follow the live vols
+            self._option_greeks(vol_greeks)
         self._refreshes += 1
         full = self._refreshes % self.config.full_recompute_every == 0
         self._sync_linear(full=full)
@@ -989,7 +1003,7 @@ class RiskEngine:
         self.opt_grid[o[sel]] *= ratio[sel][:, None, None]
         # SPAN margin follows at the next full refresh (as for vols): clearing houses
         # margin a few times a day, and a tick must not pay for a rescan
-        return ids, np.unique(self.opt_owner[o[sel]])
+        return ids, _members(self.und_ids.size, self.opt_owner[o[sel]])
 
     def _refresh_vols(
         self, changed: np.ndarray, as_of: dt.date, now_ns: int
@@ -997,9 +1011,9 @@ class RiskEngine:
         """Read the updated option quotes into the live surface and adopt its vols.
 
         Returns the options whose vol changed (instrument ids, to re-derive), the
-        underlyings whose grids must be rebuilt (a held option's vol moved past the
-        threshold since its grid was built: ``vol_rebuild_abs`` and ``vol_rebuild_rel``) and
-        the other underlyings whose vols moved (Greeks and books at the live vols)."""
+        underlyings whose grids must be rebuilt (their held book's vols moved past the
+        threshold since the grids were built: ``vol_rebuild_abs`` and ``vol_rebuild_rel``)
+        and the other underlyings whose vols moved (Greeks at the live vols)."""
         none = np.empty(0, dtype=np.int64)
         if self.opt_ids.size == 0:
             return none, none, none
@@ -1041,7 +1055,7 @@ class RiskEngine:
             move, level = move / den, level / den
         far = (den > 0) & (move > cfg.vol_rebuild_abs) & (move > cfg.vol_rebuild_rel * level)
         far |= np.bincount(self.opt_owner, held & ~known, minlength=n_u) > 0
-        moved_k = np.unique(self.opt_owner[diff])
+        moved_k = _members(n_u, self.opt_owner[diff])
         rebuild = moved_k[far[moved_k]]
         books = np.setdiff1d(moved_k, rebuild)
         return oi[diff], rebuild, books

@@ -260,7 +260,10 @@ class VolSurface:
         changed = np.asarray(changed, dtype=np.int64)
         # quotes that aged past the stale limit since they were read leave the surface
         aged = np.flatnonzero((self.flag == OK) & (now_ns - self.quote_ts > self.stale_ns))
-        changed = np.union1d(changed, aged)
+        mark = np.zeros(self.n, dtype=bool)
+        mark[changed] = True
+        mark[aged] = True
+        changed = np.flatnonzero(mark)
         if changed.size == 0:
             return np.empty(0, dtype=np.int64)
         b, a, ts = bid[changed], ask[changed], quote_ts[changed]
@@ -293,8 +296,10 @@ class VolSurface:
         self.quote_ts[changed] = ts
         # The strike conditions on every usable quote of the slices touched; a quote flagged
         # for arbitrage earlier is tested again (its neighbours may have moved).
-        slices = np.unique(self.slice_of[changed])
-        in_touched = np.isin(self.slice_of, slices)
+        touched = np.zeros(self.starts.size - 1, dtype=bool)
+        touched[self.slice_of[changed]] = True
+        slices = np.flatnonzero(touched)
+        in_touched = touched[self.slice_of]
         was_arb = self.flag == ARBITRAGE
         retest = in_touched & ((self.flag == OK) | was_arb)
         self.flag[retest] = OK
@@ -314,7 +319,8 @@ class VolSurface:
         newly[changed] = False
         self.flag_counts["arbitrage"] += int(newly.sum())
         # surface of the underlyings touched
-        unds = np.unique(self.owner[changed])
+        n_u = self.und_slices.size - 1
+        unds = np.flatnonzero(np.bincount(self.owner[changed], minlength=n_u))
         self.slice_expiry[self.slice_of] = expiry_years
         before = self.vol.copy()
         good = self.flag == OK
@@ -331,7 +337,7 @@ class VolSurface:
             self.vol,
         )
         moved = np.flatnonzero(self.vol != before)
-        return np.unique(self.owner[moved])
+        return np.flatnonzero(np.bincount(self.owner[moved], minlength=n_u))
 
     def flagged_now(self) -> dict[str, int]:
         """Options whose latest quote is flagged now, by reason (an option never quoted
