@@ -581,7 +581,16 @@ def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_
 @njit(cache=True, error_model="numpy")
 def _baw_critical(K, T, r, q, sigma, is_call, seed):
     # baw_critical_price, Newton's iteration started at ``seed`` when it is a positive
-    # number (e.g. the critical price at a nearby σ), else at Haug's seed.
+    # number (e.g. the critical price at a nearby σ), else at Haug's seed; a seeded
+    # iteration that fails (a seed far from the root) is run again from Haug's seed.
+    s_crit, q_exp = _baw_critical_from(K, T, r, q, sigma, is_call, seed)
+    if seed > 0.0 and math.isnan(s_crit):
+        return _baw_critical_from(K, T, r, q, sigma, is_call, math.nan)
+    return s_crit, q_exp
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_critical_from(K, T, r, q, sigma, is_call, seed):
     b = r - q
     if T <= 0.0 or sigma <= 0.0 or (is_call and b >= r) or ((not is_call) and r <= 0.0):
         return math.nan, math.nan
