@@ -171,6 +171,8 @@ def test_fx_moves_in_the_engine_when_the_fx_quote_moves() -> None:
     ratio = 1.155 / 1.10
     assert after.fx_to_base["EUR"] == pytest.approx(1.155, rel=1e-15)
     assert after.marks["fx_updates"] == 1
+    assert stage.summary()["risk_marks"]["fx_updates"] == 1
+    assert dict(stage.view())["live marks"].endswith("1 FX updates")
     # the EUR equity's base value, and the book's VaR and ES (all of it EUR), scale by the
     # rate ratio (to rounding)
     assert engine.unit_value[sap] == pytest.approx(150.0 * 1.155, rel=1e-14)

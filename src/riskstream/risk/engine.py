@@ -1000,7 +1000,7 @@ class RiskEngine:
         self.fx[ids] = new
         o = self.opt_index[ids]
         sel = o >= 0
-        self.opt_grid[o[sel]] *= ratio[sel][:, None, None]
+        grids.scale_grids(self.opt_grid, o[sel], ratio[sel])
         # SPAN margin follows at the next full refresh (as for vols): clearing houses
         # margin a few times a day, and a tick must not pay for a rescan
         return ids, _members(self.und_ids.size, self.opt_owner[o[sel]])

@@ -215,6 +215,17 @@ def underlying_pnl(
 
 
 @njit(cache=True)
+def scale_grids(grids, sel, factor):  # pragma: no cover - numba
+    """grids[sel[j]] *= factor[j], in place (no temporary copy of the grids)."""
+    for j in range(sel.shape[0]):
+        g = grids[sel[j]]
+        f = factor[j]
+        for a in range(g.shape[0]):
+            for b in range(g.shape[1]):
+                g[a, b] *= f
+
+
+@njit(cache=True)
 def values_now(grids, sel, owner, x_lo, dx, v_lo, dv, x_now, out):  # pragma: no cover
     """out[o] = grid o read at its underlying's current spot and unchanged vol."""
     for j in range(sel.shape[0]):
