@@ -639,15 +639,16 @@ class RiskEngine:
 
         ``rebuild_us``: underlyings whose grids are rebuilt (their live vols moved past the
         threshold); ``books_us``: underlyings whose Greeks and books are recomputed on their
-        grids as they are (vols moved less, or an FX rate rescaled them)."""
+        grids as they are (an FX rate rescaled them). Returns the underlyings whose Greeks
+        and books were recomputed (None when nothing was touched)."""
         ids = np.asarray(ids, dtype=np.int64)
         rebuild_us = np.empty(0, np.int64) if rebuild_us is None else rebuild_us
         books_us = np.empty(0, np.int64) if books_us is None else books_us
         if ids.size == 0:
-            extra = np.union1d(rebuild_us, books_us).astype(np.int64)
+            extra = _members(self.und_ids.size, rebuild_us, books_us)
             if extra.size:
                 self._update_underlyings(extra, False, rebuild_us)
-            return
+            return extra
         # Options whose underlying changed are touched too; their books are revalued. An
         # option's own quote does not move its model value: its book is revalued only if
         # its validity changes (or a grid rebuild is forced).
@@ -759,9 +760,10 @@ class RiskEngine:
             touched = np.union1d(moved_books, owners)
         else:
             touched = moved_books
-        touched = np.union1d(np.union1d(touched, rebuild_us), books_us).astype(np.int64)
+        touched = _members(self.und_ids.size, touched, rebuild_us, books_us)
         if touched.size:
             self._update_underlyings(touched, force_grid, rebuild_us)
+        return touched
 
     def _update_underlyings(
         self, us: np.ndarray, force_grid: bool, rebuild_us: np.ndarray | None = None
@@ -936,7 +938,9 @@ class RiskEngine:
         vol_ids, rebuild_us, vol_greeks = self._refresh_vols(changed, as_of, ts)
         ids = _members(self.n, changed, fx_ids, vol_ids)
         if ids.size or rebuild_us.size or fx_books.size:
-            self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=fx_books)
+            done = self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=fx_books)
+            if done is not None and done.size:  # their Greeks are already at the live vols
+                vol_greeks = vol_greeks[~np.isin(vol_greeks, done)]
         if vol_greeks.size:
             # vols moved less than the rebuild threshold: the grids (and so the scenario
             # P&L) stay, the Greeks follow the live vols
