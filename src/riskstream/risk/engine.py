@@ -18,7 +18,15 @@ Design for speed (see docs/architecture.md, "Risk"):
 
 Inputs arrive by injection: the universe (instruments, books, positions), the market state
 (written by ``md``), the scenario set (drawn by a ``riskstream.models`` generator),
-implied vols, the clock, and the outputs ``publish(snapshot)`` and a ``cache`` mapping.
+starting implied vols, the clock, and the outputs ``publish(snapshot)`` and a ``cache``
+mapping.
+
+**Live marks.** The engine owns its vols and FX rates and takes them from the market state
+it reads: option quotes feed a sticky-strike implied-vol surface
+(:mod:`riskstream.risk.vol_surface`; bad quotes flagged and counted), FX spot quotes give
+every currency's rate to the base (:func:`riskstream.core.fx.rates_to_base`); both are
+published in each snapshot (``fx_to_base``, ``marks``). American options are valued with
+Barone-Adesi-Whaley on the grids (early-exercise premium in every scenario).
 Same inputs give the same snapshot, bit for bit.
 
 Bad input never yields a silent wrong number: a position on an unknown instrument, an
@@ -127,7 +135,8 @@ class RiskEngine:
     scenarios : ScenarioSet
         Factor moves per horizon; must cover ``config.horizons_days``.
     implied_vol : ndarray of shape (n_instruments,)
-        Implied volatility of each option (annual decimal); ignored for other classes.
+        Starting implied volatility of each option (annual decimal; ignored for other
+        classes), kept until the option's quotes (or its surface) give a live one.
     config : RiskConfig
     clock : Clock
         Source of the as-of time (expiries, intraday pattern, snapshot time).
