@@ -993,9 +993,16 @@ class RiskEngine:
 
     def _refresh_fx(self, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Follow the FX spot quotes: when one moved, every currency's rate is re-derived,
-        and the instruments of the currencies whose rate changed are translated again —
-        their option grids rescaled by the rate ratio (a grid is linear in the FX rate).
-        Returns the instruments to re-derive and the option underlyings whose books move."""
+        and the instruments of the currencies whose rate changed are translated again.
+
+        Translation is done in place: every per-unit base-currency quantity of an
+        instrument (loadings, value, delta, gamma, vega, DV01, daily sigma; option grids and
+        their values now) is linear in its currency's rate, so it is multiplied by the rate
+        ratio, and so are the option books (grid, value now, scenario P&L) of underlyings
+        whose options are all in that currency — no repricing. Instruments whose own price
+        moved in the same refresh are re-derived from scratch by the caller anyway.
+        Returns the instruments to re-derive (none) and the option underlyings whose books
+        must be recomputed (those with options in several currencies)."""
         none = np.empty(0, dtype=np.int64)
         if self.fx_spot_ids.size == 0 or not self.is_fx_spot[changed].any():
             return none, none
@@ -1007,16 +1014,42 @@ class RiskEngine:
         if moved.size == 0:
             return none, none
         self.fx_updates += 1
+        code_ratio = np.ones(len(self._currencies))
+        code_ratio[moved] = new_by_code[moved] / old_by_code[moved]
         ids = np.flatnonzero(np.isin(self._ccy_code, moved))
-        new = new_by_code[self._ccy_code[ids]]
-        ratio = new / self.fx[ids]
-        self.fx[ids] = new
+        ratio = code_ratio[self._ccy_code[ids]]
+        self.fx[ids] = new_by_code[self._ccy_code[ids]]
+        self.lin_s[ids] *= ratio[:, None]
+        for per_unit in (
+            self.unit_value,
+            self.unit_delta,
+            self.unit_gamma,
+            self.unit_vega,
+            self.unit_dv01,
+            self.unit_sigma,
+        ):
+            per_unit[ids] *= ratio
         o = self.opt_index[ids]
         sel = o >= 0
         grids.scale_grids(self.opt_grid, o[sel], ratio[sel])
+        self.opt_base[o[sel]] *= ratio[sel]
+        # option books: one rate per underlying when all its options share a currency
+        opt_ratio = code_ratio[self._ccy_code[self.opt_ids]]
+        n_u = self.und_ids.size
+        lo = np.full(n_u, np.inf)
+        hi = np.full(n_u, -np.inf)
+        np.minimum.at(lo, self.opt_owner, opt_ratio)
+        np.maximum.at(hi, self.opt_owner, opt_ratio)
+        touched = (lo != 1.0) | (hi != 1.0)
+        uniform = np.flatnonzero(touched & (lo == hi))
+        r_u = lo[uniform]
+        self.u_grid[uniform] *= r_u[:, None, None]
+        self.u_base[uniform] *= r_u
+        for h in self.horizons:
+            self.u_pnl[h][uniform] *= r_u[:, None]
         # SPAN margin follows at the next full refresh (as for vols): clearing houses
         # margin a few times a day, and a tick must not pay for a rescan
-        return ids, _members(self.und_ids.size, self.opt_owner[o[sel]])
+        return none, np.flatnonzero(touched & (lo != hi))
 
     def _refresh_vols(
         self, changed: np.ndarray, as_of: dt.date, now_ns: int
