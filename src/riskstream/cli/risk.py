@@ -207,14 +207,16 @@ def implied_vols(
     """Implied vol of every option from its reference price (NaN for other instruments).
 
     Black-Scholes-Merton (``dividend_yield``) for options on stocks, Black-76 for options on
-    futures, at each option's rate (``rates``, per instrument), so the engine's model value
-    at today's spot reproduces the quoted price. Reference prices are rounded to the tick,
-    so a deep in-the-money quote can sit up to a tick *below* the discounted intrinsic value
-    (the zero-vol price); such quotes are read as half a tick above it. Where no vol
+    futures, Barone-Adesi-Whaley for American options (see the code for quotes below the
+    exercise value), at each option's rate (``rates``, per instrument), so the engine's
+    model value at today's spot reproduces the quoted price. Reference prices are rounded to
+    the tick, so a deep in-the-money quote can sit up to a tick *below* the discounted
+    intrinsic value (the zero-vol price); such quotes are read as half a tick above it. Where no vol
     reproduces a price even so, the result is NaN and the engine excludes and lists the
     position.
     """
     from riskstream.pricing import (
+        baw_implied_vol,
         black76_implied_vol,
         black76_price,
         bsm_implied_vol,
@@ -251,6 +253,19 @@ def implied_vols(
         quote[b], spot[b], strike[b], expiry[b], r[b], dividend_yield, call[b]
     )
     out[opt[f]] = black76_implied_vol(quote[f], spot[f], strike[f], expiry[f], r[f], call[f])
+    # American options by the engine's American model (Barone-Adesi-Whaley). A quote at or
+    # below the exercise value carries no vol (the simulator's reference prices are
+    # European values, so deep in-the-money American puts sit below it): such an option
+    # keeps the European vol of its quote, and the engine adds the exercise premium.
+    if "exercise" in inst.columns:
+        am = inst["exercise"].to_numpy()[opt] == "american"
+        if am.any():
+            q = np.where(on_future, r, dividend_yield)[am]
+            iv = baw_implied_vol(
+                quote[am], spot[am], strike[am], expiry[am], r[am], q, call[am],
+                guess=out[opt[am]],
+            )  # fmt: skip
+            out[opt[am]] = np.where(np.isfinite(iv), iv, out[opt[am]])
     return out
 
 

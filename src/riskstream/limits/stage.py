@@ -97,8 +97,18 @@ def frame_from_engine(
     )
 
 
-def market_context(engine: Any) -> MarketContext:
-    """Reduction inputs from a risk engine's prices and sensitivities (fresh arrays)."""
+def fx_per_instrument(
+    fx_to_base: dict[str, float], names: np.ndarray, codes: np.ndarray
+) -> np.ndarray:
+    """Each instrument's FX rate to base from a snapshot's ``fx_to_base`` (the live rates
+    the engine published); ``names[codes]`` is each instrument's currency."""
+    return np.array([fx_to_base[str(c)] for c in names], dtype=np.float64)[codes]
+
+
+def market_context(engine: Any, fx: np.ndarray | None = None) -> MarketContext:
+    """Reduction inputs from a risk engine's prices and sensitivities (fresh arrays);
+    ``fx`` is each instrument's rate to base as the latest snapshot published it (default:
+    the engine's rates at start)."""
     price = np.asarray(engine.price, dtype=np.float64)
     mid = np.where(np.isfinite(engine.market.mid), engine.market.mid, price)
     mid = np.where(np.isfinite(mid) & (mid > 0), mid, 1.0)
@@ -109,7 +119,9 @@ def market_context(engine: Any) -> MarketContext:
     sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 0.01)
     return MarketContext(
         mid=mid,
-        value_per_price=np.asarray(engine.multiplier * engine.fx, dtype=np.float64),
+        value_per_price=np.asarray(
+            engine.multiplier * (engine.fx if fx is None else fx), dtype=np.float64
+        ),
         spread_rel=np.maximum(spread_rel, 1e-6),
         adv=np.asarray(engine.adv, dtype=np.float64),
         sigma_daily=sigma,
@@ -227,6 +239,12 @@ class LimitsStage:
         self.snapshots_checked = 0
         controller.on_fill = self._apply_fill
         self._books = np.asarray(self.engine.pos_book, dtype=np.int64)
+        # FX to base per instrument: the rates of the latest snapshot (live FX), read from
+        # the snapshot, never from the engine's state; the engine's start rates until then
+        self._ccy_names, self._ccy_codes = np.unique(
+            np.asarray(self.engine.currency, dtype=str), return_inverse=True
+        )
+        self._fx = np.asarray(self.engine.fx, dtype=np.float64).copy()
         self.synthetic: SyntheticDepth | None = None
         # P&L is marked against each instrument's first valid mark (instruments whose
         # prices arrive late start then). The counterfactual is the positions as they
@@ -296,7 +314,7 @@ class LimitsStage:
         """Mark-to-market value per unit (price x multiplier x FX; option premiums, not
         delta-equivalents), base currency; NaN where the price is not known."""
         e = self.engine
-        mark = e.price * e.multiplier * e.fx
+        mark = e.price * e.multiplier * self._fx
         first = np.isnan(self._mark0) & np.isfinite(mark)
         self._mark0[first] = mark[first]
         return mark
@@ -333,7 +351,9 @@ class LimitsStage:
             self._last_lineage = snap.lineage_id
             cfg = self.controller.config
             self._gap_scale = self._elasticity()
-            ctx = market_context(self.engine)
+            if snap.fx_to_base:
+                self._fx = fx_per_instrument(snap.fx_to_base, self._ccy_names, self._ccy_codes)
+            ctx = market_context(self.engine, self._fx)
             self.controller.market = ctx
             if self.synthetic is not None:
                 self.synthetic.mid = ctx.mid

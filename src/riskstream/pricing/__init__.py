@@ -9,6 +9,8 @@ from riskstream.pricing.american import (
     american_black76_greeks,
     american_greeks,
     american_price,
+    baw_implied_vol,
+    baw_price,
 )
 from riskstream.pricing.black_scholes import (
     Greeks,
@@ -40,7 +42,12 @@ from riskstream.pricing.forwards import (
     fx_forward_rate_simple,
 )
 from riskstream.pricing.implied_vol import black76_implied_vol, bsm_implied_vol
-from riskstream.pricing.kernels import bsm_price_grid, bsm_price_grid_parallel
+from riskstream.pricing.kernels import (
+    baw_price_grid,
+    baw_price_grid_parallel,
+    bsm_price_grid,
+    bsm_price_grid_parallel,
+)
 
 __all__ = [
     "KEY_RATE_TENORS_Y",
@@ -52,6 +59,10 @@ __all__ = [
     "american_black76_greeks",
     "american_greeks",
     "american_price",
+    "baw_implied_vol",
+    "baw_price",
+    "baw_price_grid",
+    "baw_price_grid_parallel",
     "black76_greeks",
     "black76_implied_vol",
     "black76_price",

@@ -544,3 +544,308 @@ def pde_flat(
         out[2, i] = res[2]
         out[3, i] = res[3]
     return out
+
+
+# --- Barone-Adesi-Whaley quadratic approximation (American options) ---------------------
+#
+# Barone-Adesi and Whaley (1987), "Efficient analytic approximation of American option
+# values", *Journal of Finance* 42(2); in the cost-of-carry form b = r - q of Haug, *The
+# Complete Guide to Option Pricing Formulas* (2nd ed., 2007), sec. 3.3.1. The early-exercise
+# premium solves the Black-Scholes PDE approximately (the time derivative of the premium is
+# dropped after a change of variable), which gives a quadratic in the exponent:
+#
+#   call:  C = c(S) + A2 (S/S*)^q2  for S < S*,   S - K  otherwise
+#   put:   P = p(S) + A1 (S/S**)^q1 for S > S**,  K - S  otherwise
+#
+# with N = 2b/σ², M = 2r/σ², k = 1 - e^{-rT}, q2,1 = (-(N-1) ± sqrt((N-1)² + 4M/k))/2, the
+# critical prices S*, S** solved by Newton's method (Haug's seed and iteration), and
+# A2 = (S*/q2)(1 - e^{(b-r)T} N(d1(S*))), A1 = -(S**/q1)(1 - e^{(b-r)T} N(-d1(S**))).
+# A call is never exercised early when b >= r (no dividend yield), a put when r <= 0: the
+# value is then the European one. The critical price depends on σ but not on S, so on a grid
+# it is solved once per vol node and every spot node is closed form.
+
+
+@njit(cache=True)
+def _norm_pdf(x: float) -> float:
+    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+@njit(cache=True, error_model="numpy")
+def baw_critical_price(K: float, T: float, r: float, q: float, sigma: float, is_call: bool):
+    """Critical spot of early exercise (S* for a call, S** for a put) and the exponent
+    (q2 or q1) of the Barone-Adesi-Whaley premium; ``(nan, nan)`` when early exercise is
+    never optimal (call with q <= 0, put with r <= 0) or ``T``/``sigma`` are not positive."""
+    return _baw_critical(K, T, r, q, sigma, is_call, math.nan)
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_critical(K, T, r, q, sigma, is_call, seed):
+    # baw_critical_price, Newton's iteration started at ``seed`` when it is a positive
+    # number (e.g. the critical price at a nearby σ), else at Haug's seed; a seeded
+    # iteration that fails (a seed far from the root) is run again from Haug's seed.
+    s_crit, q_exp = _baw_critical_from(K, T, r, q, sigma, is_call, seed)
+    if seed > 0.0 and math.isnan(s_crit):
+        return _baw_critical_from(K, T, r, q, sigma, is_call, math.nan)
+    return s_crit, q_exp
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_critical_from(K, T, r, q, sigma, is_call, seed):
+    b = r - q
+    if T <= 0.0 or sigma <= 0.0 or (is_call and b >= r) or ((not is_call) and r <= 0.0):
+        return math.nan, math.nan
+    s2 = sigma * sigma
+    n_ = 2.0 * b / s2
+    m_ = 2.0 * r / s2
+    k_ = 1.0 - math.exp(-r * T)
+    sqrt_t = math.sqrt(T)
+    vst = sigma * sqrt_t
+    carry = math.exp((b - r) * T)
+    if is_call:
+        if r == 0.0:  # the limit of 4M/k as r -> 0: 8/(σ² T)
+            qe = 0.5 * (-(n_ - 1.0) + math.sqrt((n_ - 1.0) ** 2 + 4.0 * 2.0 / (s2 * T)))
+        else:
+            qe = 0.5 * (-(n_ - 1.0) + math.sqrt((n_ - 1.0) ** 2 + 4.0 * m_ / k_))
+        q_inf = 0.5 * (-(n_ - 1.0) + math.sqrt(max((n_ - 1.0) ** 2 + 4.0 * m_, 0.0)))
+        s_inf = K / (1.0 - 1.0 / q_inf) if q_inf > 1.0 else 1e6 * K
+        if not s_inf - K > 1e-12 * K:  # σ -> 0: exercise as soon as in the money
+            return K, qe
+        h2 = -(b * T + 2.0 * vst) * K / (s_inf - K)
+        si = K + (s_inf - K) * (1.0 - math.exp(h2))
+    else:
+        qe = 0.5 * (-(n_ - 1.0) - math.sqrt((n_ - 1.0) ** 2 + 4.0 * m_ / k_))
+        q_inf = 0.5 * (-(n_ - 1.0) - math.sqrt((n_ - 1.0) ** 2 + 4.0 * m_))
+        s_inf = K / (1.0 - 1.0 / q_inf)
+        if not K - s_inf > 1e-12 * K:
+            return K, qe
+        h1 = (b * T - 2.0 * vst) * K / (K - s_inf)
+        si = s_inf + (K - s_inf) * math.exp(h1)
+    if seed > 0.0:
+        si = seed
+    kdf = K * math.exp(-r * T)
+    for _ in range(200):
+        d1 = (math.log(si / K) + (b + 0.5 * s2) * T) / vst
+        d2 = d1 - vst
+        if is_call:
+            euro = si * carry * norm_cdf(d1) - kdf * norm_cdf(d2)
+        else:
+            euro = kdf * norm_cdf(-d2) - si * carry * norm_cdf(-d1)
+        if is_call:
+            lhs = si - K
+            rhs = euro + (1.0 - carry * norm_cdf(d1)) * si / qe
+            slope = (
+                carry * norm_cdf(d1) * (1.0 - 1.0 / qe) + (1.0 - carry * _norm_pdf(d1) / vst) / qe
+            )
+            if abs(lhs - rhs) / K < 1e-9:
+                break
+            if slope == 1.0:
+                break
+            si = (K + rhs - slope * si) / (1.0 - slope)
+        else:
+            lhs = K - si
+            rhs = euro - (1.0 - carry * norm_cdf(-d1)) * si / qe
+            slope = (
+                -carry * norm_cdf(-d1) * (1.0 - 1.0 / qe)
+                - (1.0 + carry * _norm_pdf(-d1) / vst) / qe
+            )
+            if abs(lhs - rhs) / K < 1e-9:
+                break
+            if slope == -1.0:
+                break
+            si = (K - rhs + slope * si) / (1.0 + slope)
+        if not si > 0.0:
+            return math.nan, math.nan
+    if not (math.isfinite(si) and math.isfinite(qe)):
+        return math.nan, math.nan
+    return si, qe
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_coefficient(K, T, r, q, sigma, is_call, s_crit, q_exp):
+    # A2 (call) or A1 (put) of the premium A (S / s_crit)^q_exp; independent of S.
+    if math.isnan(s_crit):
+        return math.nan
+    carry = math.exp(-q * T)  # e^{(b - r) T}
+    d1 = (math.log(s_crit / K) + (r - q + 0.5 * sigma * sigma) * T) / (sigma * math.sqrt(T))
+    if is_call:
+        return (s_crit / q_exp) * (1.0 - carry * norm_cdf(d1))
+    return -(s_crit / q_exp) * (1.0 - carry * norm_cdf(-d1))
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_from_critical(S, K, is_call, s_crit, q_exp, coef, euro):
+    # Value given the critical price, exponent and coefficient and the European value
+    # ``euro``. An American option is worth at least its exercise value and its European
+    # value; the approximation is held to both bounds (it can dip below them where the
+    # Newton iteration for the critical price is ill-conditioned, as sigma -> 0).
+    intrinsic = max(S - K, 0.0) if is_call else max(K - S, 0.0)
+    floor = max(euro, intrinsic)
+    if math.isnan(s_crit):
+        return floor
+    if (is_call and s_crit <= S) or (not is_call and s_crit >= S):
+        return floor  # exercise region: the exercise value
+    return max(euro + coef * (S / s_crit) ** q_exp, floor)
+
+
+@njit(cache=True)
+def baw_price_scalar(
+    S: float, K: float, T: float, r: float, q: float, sigma: float, is_call: bool
+) -> float:
+    """Barone-Adesi-Whaley value of one American option (see the section comment)."""
+    return _baw_seeded(S, K, T, r, q, sigma, is_call, math.nan)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_seeded(S, K, T, r, q, sigma, is_call, seed):
+    # (value, critical price), the critical price's iteration started at ``seed``.
+    euro = bsm_price_scalar(S, K, T, r, q, sigma, is_call)
+    s_crit, q_exp = _baw_critical(K, T, r, q, sigma, is_call, seed)
+    coef = _baw_coefficient(K, T, r, q, sigma, is_call, s_crit, q_exp)
+    return _baw_from_critical(S, K, is_call, s_crit, q_exp, coef, euro), s_crit
+
+
+@njit(cache=True)
+def baw_price_flat(S, K, T, r, q, sigma, is_call) -> np.ndarray:
+    """Barone-Adesi-Whaley values of flat, equally long arrays."""
+    out = np.empty(S.shape[0])
+    for i in range(S.shape[0]):
+        out[i] = baw_price_scalar(S[i], K[i], T[i], r[i], q[i], sigma[i], is_call[i])
+    return out
+
+
+def _baw_price_grid(
+    S: np.ndarray,
+    K: np.ndarray,
+    T: np.ndarray,
+    r: np.ndarray,
+    q: np.ndarray,
+    sigma: np.ndarray,
+    is_call: np.ndarray,
+    spot_factors: np.ndarray,
+    vol_factors: np.ndarray,
+) -> np.ndarray:
+    """Revalue ``n`` American options (Barone-Adesi-Whaley) on a grid of relative spot and
+    volatility shocks; same shapes and calling convention as :func:`bsm_price_grid`:
+    ``out[i, j, k] = baw(S[i] * spot_factors[j], K[i], T[i], r[i], q[i],
+    sigma[i] * vol_factors[k], is_call[i])``. The critical price is solved once per (option,
+    vol node); each spot node is then closed form. Options on futures: ``S = F``, ``q = r``."""
+    n = S.shape[0]
+    ns = spot_factors.shape[0]
+    nv = vol_factors.shape[0]
+    out = np.empty((n, ns, nv))
+    for i in prange(n):
+        Ki, Ti, ri, qi, call = K[i], T[i], r[i], q[i], is_call[i]
+        if Ti <= 0.0 or sigma[i] <= 0.0:
+            for j in range(ns):
+                s = S[i] * spot_factors[j]
+                v = max(bsm_price_scalar(s, Ki, Ti, ri, qi, sigma[i], call), 0.0)
+                v = max(v, max(s - Ki, 0.0) if call else max(Ki - s, 0.0))
+                for k in range(nv):
+                    out[i, j, k] = v
+            continue
+        sqrt_t = math.sqrt(Ti)
+        df_q = math.exp(-qi * Ti)
+        kdf = Ki * math.exp(-ri * Ti)
+        log_m = math.log(S[i] / Ki)
+        seed = math.nan
+        for k in range(nv):
+            sig = sigma[i] * vol_factors[k]
+            s_crit, q_exp = _baw_critical(Ki, Ti, ri, qi, sig, call, seed)
+            seed = s_crit  # the next vol node's boundary is near
+            coef = _baw_coefficient(Ki, Ti, ri, qi, sig, call, s_crit, q_exp)
+            vst = sig * sqrt_t
+            drift = (ri - qi + 0.5 * sig * sig) * Ti
+            for j in range(ns):
+                s = S[i] * spot_factors[j]
+                # European value (the bsm_price_grid arithmetic), then the premium
+                d1 = (log_m + math.log(spot_factors[j]) + drift) / vst
+                d2 = d1 - vst
+                if call:
+                    euro = s * df_q * norm_cdf(d1) - kdf * norm_cdf(d2)
+                else:
+                    euro = kdf * norm_cdf(-d2) - s * df_q * norm_cdf(-d1)
+                out[i, j, k] = _baw_from_critical(s, Ki, call, s_crit, q_exp, coef, euro)
+    return out
+
+
+baw_price_grid = njit(cache=True)(_baw_price_grid)
+baw_price_grid_parallel = njit(cache=True, parallel=True)(_baw_price_grid)
+
+
+@njit(cache=True, error_model="numpy")
+def _baw_implied_vol_one(
+    price: float,
+    S: float,
+    K: float,
+    T: float,
+    r: float,
+    q: float,
+    is_call: bool,
+    tol: float,
+    guess: float,
+) -> float:
+    """σ at which the Barone-Adesi-Whaley value equals ``price``; NaN outside the bounds.
+
+    The value increases with σ; the root is bracketed and found by the Illinois variant of
+    regula falsi (Dowell and Jarratt 1971: superlinear, never leaves the bracket). With a
+    ``guess`` (e.g. the option's vol at its previous quote) the first bracket is ±2 % around
+    it, widened to [guess, 5] or [1e-4, guess] if the root is outside; without one,
+    [1e-4, 5]. A price at or below the value at 1e-4 (the exercise value, or the zero-vol
+    forward value) or above the value at 5 has no implied vol: NaN."""
+    if not (T > 0.0 and S > 0.0 and K > 0.0 and price > 0.0) or math.isnan(price):
+        return math.nan
+    # each evaluation starts the critical price's iteration at the last one's
+    if guess > 1e-4 and guess < 5.0:
+        lo, hi = guess * 0.98, min(guess * 1.02, 5.0)
+        v, seed = _baw_seeded(S, K, T, r, q, lo, is_call, math.nan)
+        f_lo = v - price
+        v, seed = _baw_seeded(S, K, T, r, q, hi, is_call, seed)
+        f_hi = v - price
+        if f_lo >= 0.0:
+            hi, f_hi = lo, f_lo
+            lo = 1e-4
+            f_lo = _baw_seeded(S, K, T, r, q, lo, is_call, math.nan)[0] - price
+        elif f_hi <= 0.0:
+            lo, f_lo = hi, f_hi
+            hi = 5.0
+            f_hi = _baw_seeded(S, K, T, r, q, hi, is_call, math.nan)[0] - price
+    else:
+        lo, hi = 1e-4, 5.0
+        f_lo = _baw_seeded(S, K, T, r, q, lo, is_call, math.nan)[0] - price
+        v, seed = _baw_seeded(S, K, T, r, q, hi, is_call, math.nan)
+        f_hi = v - price
+    if f_lo >= 0.0 or f_hi <= 0.0:
+        return math.nan
+    side = 0
+    x = lo
+    for _ in range(200):
+        x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        v, s_new = _baw_seeded(S, K, T, r, q, x, is_call, seed)
+        if s_new > 0.0:
+            seed = s_new
+        f = v - price
+        if abs(f) <= tol * price or hi - lo < 1e-12:
+            return x
+        if f > 0.0:
+            hi, f_hi = x, f
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+        else:
+            lo, f_lo = x, f
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+    return x
+
+
+@njit(cache=True)
+def baw_implied_vol_flat(price, S, K, T, r, q, is_call, tol: float, guess) -> np.ndarray:
+    """Barone-Adesi-Whaley implied volatilities of flat, equally long arrays (``guess``:
+    starting vols, NaN for none)."""
+    out = np.empty(price.shape[0])
+    for i in range(price.shape[0]):
+        out[i] = _baw_implied_vol_one(
+            price[i], S[i], K[i], T[i], r[i], q[i], is_call[i], tol, guess[i]
+        )
+    return out

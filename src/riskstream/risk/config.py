@@ -136,6 +136,16 @@ class RiskConfig(ConfigModel):
         :mod:`riskstream.risk.conditioning`); off, the figures are unconditional (the
         scenario set's through-the-cycle law). On, the engine computes the scenarios'
         moments once at start (three sweeps of the scenario matrix).
+    vol_quote_stale_s : float
+        An option quote older than this (seconds of the clock) is stale: flagged, and the
+        option takes the live surface's vol (:mod:`riskstream.risk.vol_surface`).
+    vol_rebuild_abs, vol_rebuild_rel : float
+        An underlying's option grids are rebuilt at the live vols when its held options'
+        vols have moved, since the grids were built, by a vega-weighted mean absolute move
+        (weights |quantity x vega|) above both ``vol_rebuild_abs`` (vol points as a
+        decimal: 0.005 = half a vol point) and ``vol_rebuild_rel`` of their vega-weighted
+        vol (0.02 = 2 %); smaller moves keep the grids (values read off them are then those
+        at the build vols; Greeks use the live vols always).
     """
 
     snapshot_interval_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 100
@@ -156,6 +166,9 @@ class RiskConfig(ConfigModel):
     threads: Annotated[int, Field(ge=1, le=256)] = 1
     regime_conditional: bool = False
     liquidity: LiquidityConfig = LiquidityConfig()
+    vol_quote_stale_s: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 60.0
+    vol_rebuild_abs: NonNegative = 0.005
+    vol_rebuild_rel: NonNegative = 0.02
 
     def fingerprint(self) -> str:
         """Hash of the settings that shape the figures (``threads`` does not: results are

@@ -18,7 +18,15 @@ Design for speed (see docs/architecture.md, "Risk"):
 
 Inputs arrive by injection: the universe (instruments, books, positions), the market state
 (written by ``md``), the scenario set (drawn by a ``riskstream.models`` generator),
-implied vols, the clock, and the outputs ``publish(snapshot)`` and a ``cache`` mapping.
+starting implied vols, the clock, and the outputs ``publish(snapshot)`` and a ``cache``
+mapping.
+
+**Live marks.** The engine owns its vols and FX rates and takes them from the market state
+it reads: option quotes feed a sticky-strike implied-vol surface
+(:mod:`riskstream.risk.vol_surface`; bad quotes flagged and counted), FX spot quotes give
+every currency's rate to the base (:func:`riskstream.core.fx.rates_to_base`); both are
+published in each snapshot (``fx_to_base``, ``marks``). American options are valued with
+Barone-Adesi-Whaley on the grids (early-exercise premium in every scenario).
 Same inputs give the same snapshot, bit for bit.
 
 Bad input never yields a silent wrong number: a position on an unknown instrument, an
@@ -43,6 +51,7 @@ from scipy.special import ndtri
 
 from riskstream.core.clock import Clock
 from riskstream.core.errors import InputError
+from riskstream.core.fx import rates_to_base, split_pair
 from riskstream.core.instruments import ASSET_CLASSES, Universe
 from riskstream.core.state import MarketState
 from riskstream.pricing import bond_risk, bond_yield_from_price
@@ -68,6 +77,7 @@ from riskstream.risk.kernels import (
 from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapshot
+from riskstream.risk.vol_surface import VolSurface
 
 EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
 AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
@@ -96,6 +106,15 @@ def _with_threads(method):
     return wrapper
 
 
+def _members(size: int, *arrays: np.ndarray) -> np.ndarray:
+    """Sorted distinct values in ``0..size-1`` of the integer ``arrays``: a mark per value
+    (O(size), no sort; union1d and unique sort or hash, which shows on every refresh)."""
+    mark = np.zeros(size, dtype=bool)
+    for a in arrays:
+        mark[a] = True
+    return np.flatnonzero(mark)
+
+
 def _digest(*arrays: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=8)
     for a in arrays:
@@ -116,7 +135,8 @@ class RiskEngine:
     scenarios : ScenarioSet
         Factor moves per horizon; must cover ``config.horizons_days``.
     implied_vol : ndarray of shape (n_instruments,)
-        Implied volatility of each option (annual decimal); ignored for other classes.
+        Starting implied volatility of each option (annual decimal; ignored for other
+        classes), kept until the option's quotes (or its surface) give a live one.
     config : RiskConfig
     clock : Clock
         Source of the as-of time (expiries, intraday pattern, snapshot time).
@@ -187,6 +207,30 @@ class RiskEngine:
         currencies = sorted(set(inst["currency"].to_list()))
         self._ccy_code = np.searchsorted(currencies, inst["currency"].to_numpy())
         self.currency = inst["currency"].to_list()
+        # Live FX: the universe's FX spot instruments (pairs without expiry) quote every
+        # currency's value in the base currency (riskstream.core.fx.rates_to_base, cross
+        # rates by the shortest chain); a currency no quoted chain reaches keeps the
+        # universe's reference rate (listed in the snapshot's ``marks``).
+        self._currencies = currencies
+        self._fx_reference = {c: float(fx[c]) for c in currencies}
+        pair = np.array([split_pair(str(sym)) is not None for sym in self.symbol], dtype=bool)
+        no_expiry = inst["expiry"].is_null().to_numpy()
+        self.is_fx_spot = (self.asset_class == FX) & no_expiry & pair
+        self.fx_spot_ids = np.flatnonzero(self.is_fx_spot)
+        self.fx_to_base, self.fx_reference_currencies = self._live_fx_rates()
+        self.fx = np.array([self.fx_to_base[c] for c in self.currency], dtype=np.float64)
+        self.fx_updates = 0
+        # Early exercise and dividends from reference data: American options are valued
+        # with Barone-Adesi-Whaley on the grids; an option on a stock or index takes its
+        # underlying's ``dividend_yield`` column where given, else ``config.dividend_yield``.
+        if "exercise" in inst.columns:
+            self.american = (inst["exercise"] == "american").fill_null(False).to_numpy()
+        else:
+            self.american = np.zeros(n, dtype=bool)
+        self.dividend_yield = np.full(n, config.dividend_yield)
+        if "dividend_yield" in inst.columns:
+            dy = inst["dividend_yield"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            self.dividend_yield = np.where(np.isfinite(dy), dy, config.dividend_yield)
 
         iv = np.asarray(implied_vol, dtype=np.float64)
         if iv.shape != (n,):
@@ -238,6 +282,27 @@ class RiskEngine:
         self.opt_base = np.zeros(self.opt_ids.size)
         self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
         self.opt_expiry = np.zeros(self.opt_ids.size)
+        und_ok = (und_inst >= 0) & (und_inst < n)
+        self.opt_q = np.where(
+            und_ok, self.dividend_yield[np.clip(und_inst, 0, max(n - 1, 0))], config.dividend_yield
+        )
+        self.opt_american = self.american[self.opt_ids]
+        self.opt_vol_built = np.full(self.opt_ids.size, np.nan)  # vol each grid was built at
+        self.grid_builds = 0  # underlyings' grids (re)built, every cause
+        self.vol_rebuilds = 0  # of which because the live vols moved past the threshold
+        self.vol_moves = 0  # refreshes in which some option's live vol moved
+        # Live implied vols (riskstream.risk.vol_surface): the engine owns this surface and
+        # feeds it the option quotes of the market state it reads.
+        self.vols = VolSurface(
+            self.opt_owner,
+            np.nan_to_num(self._expiry_days[self.opt_ids]).astype(np.int64),
+            self.strike[self.opt_ids],
+            self.is_call[self.opt_ids],
+            self.opt_american,
+            self.on_future,
+            self.implied_vol[self.opt_ids],
+            int(config.vol_quote_stale_s * 1e9),
+        )
         self._base_scenarios = scenarios
         self._use_scenarios(scenarios)
         # SPAN's scan ranges are the exchange's parameters: set once from the unconditional
@@ -269,10 +334,13 @@ class RiskEngine:
         )
         self.set_positions(universe.positions, universe.books, rebuild=False)
         with _thread_scope(config.threads):
+            self._refresh_vols(self.opt_ids, self._as_of(), int(clock.now_ns()))
             self._update_instruments(np.arange(n), as_of=self._as_of())
             self._sync_linear(full=True)
         self.last_snapshot: RiskSnapshot | None = None
         self.last_refresh_ns: int | None = None
+        # counters of the live marks count from here: the build is not a market move
+        self.vol_moves = self.vol_rebuilds = self.grid_builds = 0
 
     def _use_scenarios(self, scenarios: ScenarioSet) -> None:
         """Adopt a scenario set and derive what is fixed for it: the option grids' axes,
@@ -451,15 +519,6 @@ class RiskEngine:
             self._rebuild_books(np.array([self.opt_owner[k]]))
         self._sync_linear()
 
-    @_with_threads
-    def set_implied_vol(self, instrument_ids: np.ndarray, vols: np.ndarray) -> None:
-        """New implied vols for options: their underlyings' grids are rebuilt."""
-        ids = np.asarray(instrument_ids, dtype=np.int64)
-        self.implied_vol[ids] = np.asarray(vols, dtype=np.float64)
-        self._margin = None
-        self._update_instruments(ids, as_of=self._as_of(), force_grid=True)
-        self._sync_linear()
-
     # ------------------------------------------------------------------ updates
 
     def _as_of(self) -> dt.date:
@@ -545,16 +604,17 @@ class RiskEngine:
         strike, vol = self.strike[ids], self.implied_vol[ids]
         is_call, on_future = self.is_call[ids], self.on_future[opts]
         unit, rate = self.multiplier[ids] * self.fx[ids], self.rate[ids]
-        q_div = self.config.dividend_yield
+        q_div, american = self.opt_q[opts], self.opt_american[opts]
         expiry = self.opt_expiry[opts]
         ahead = np.maximum(expiry - mc.margin_period_days / 365.0, 0.0)
         zero = np.zeros(1)
         now = grids.build_option_grids(
-            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div
+            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div, american
         )[:, 0, 0]
         later = grids.build_option_grids(
-            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div
-        )
+            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div,
+            american,
+        )  # fmt: skip
         q = self.qty[ids]
         book = np.tensordot(q, later, axes=1)  # (n_price_moves, n_vol_moves)
         return float(q @ now) - book[self._span_ix, self._span_iv]
@@ -576,18 +636,37 @@ class RiskEngine:
             self.u_x_lo[k], self.u_dx[k] = -x_max, 2 * x_max / (nx - 1)
             self.u_v_lo[k], self.u_dv[k] = -v_max * 1.01, 2 * v_max * 1.01 / (nv - 1)
 
-    def _update_instruments(self, ids: np.ndarray, as_of: dt.date, force_grid: bool = False):
-        """Re-derive prices, validity and loadings of ``ids`` and everything depending on them."""
+    def _update_instruments(
+        self,
+        ids: np.ndarray,
+        as_of: dt.date,
+        force_grid: bool = False,
+        rebuild_us: np.ndarray | None = None,
+        books_us: np.ndarray | None = None,
+    ):
+        """Re-derive prices, validity and loadings of ``ids`` and everything depending on them.
+
+        ``rebuild_us``: underlyings whose grids are rebuilt (their live vols moved past the
+        threshold); ``books_us``: underlyings whose Greeks and books are recomputed on their
+        grids as they are (an FX rate rescaled them). Returns the underlyings whose Greeks
+        and books were recomputed (None when nothing was touched)."""
         ids = np.asarray(ids, dtype=np.int64)
+        rebuild_us = np.empty(0, np.int64) if rebuild_us is None else rebuild_us
+        books_us = np.empty(0, np.int64) if books_us is None else books_us
         if ids.size == 0:
-            return
+            extra = _members(self.und_ids.size, rebuild_us, books_us)
+            if extra.size:
+                self._update_underlyings(extra, False, rebuild_us)
+            return extra
         # Options whose underlying changed are touched too; their books are revalued. An
         # option's own quote does not move its model value: its book is revalued only if
         # its validity changes (or a grid rebuild is forced).
-        moved_books = np.flatnonzero(np.isin(self.und_ids, ids))
+        touched_ids = np.zeros(self.n + 1, dtype=bool)  # last slot: no underlying (-1)
+        touched_ids[ids] = True
+        moved_books = np.flatnonzero(touched_ids[self.und_ids])
         if self.opt_ids.size:
-            dep = self.opt_ids[np.isin(self.underlying[self.opt_ids], ids)]
-            ids = np.union1d(ids, dep)
+            dep = self.opt_ids[touched_ids[self.underlying[self.opt_ids]]]
+            ids = _members(self.n, ids, dep)
         was_valid = self.reason[ids] == ""
         mid, last = self.market.mid[ids], self.market.last[ids]
         price = np.where(np.isfinite(mid) & (mid > 0), mid, last)
@@ -688,12 +767,20 @@ class RiskEngine:
             flipped = oi[(reason_all[opt] == "") != was_valid[opt]]
             owners = self.opt_owner[self.opt_index[oi if force_grid else flipped]]
             touched = np.union1d(moved_books, owners)
-            if touched.size:
-                self._update_underlyings(touched, force_grid)
+        else:
+            touched = moved_books
+        touched = _members(self.und_ids.size, touched, rebuild_us, books_us)
+        if touched.size:
+            self._update_underlyings(touched, force_grid, rebuild_us)
+        return touched
 
-    def _update_underlyings(self, us: np.ndarray, force_grid: bool) -> None:
-        """Move the spot of underlyings ``us``; rebuild grids out of range or forced."""
+    def _update_underlyings(
+        self, us: np.ndarray, force_grid: bool, rebuild_us: np.ndarray | None = None
+    ) -> None:
+        """Move the spot of underlyings ``us``; rebuild grids out of range, forced, or in
+        ``rebuild_us`` (live vols moved)."""
         us = np.asarray(us, dtype=np.int64)
+        vol_moved = set() if rebuild_us is None else set(rebuild_us.tolist())
         for k in us:
             u = self.und_ids[k]
             spot = self.price[u] if 0 <= u < self.n else np.nan
@@ -709,6 +796,9 @@ class RiskEngine:
                 or abs(x_now) > 0.5 * self.u_margin[k]
             ):
                 self._build_grid(int(k))
+            elif int(k) in vol_moved:
+                self._build_grid(int(k))
+                self.vol_rebuilds += 1
             else:
                 self.u_x_now[k] = x_now
         self._option_greeks(us)
@@ -739,16 +829,18 @@ class RiskEngine:
             self.on_future[opts],
             self.multiplier[ids] * self.fx[ids],
             self.rate[ids],
-            cfg.dividend_yield,
+            self.opt_q[opts],
+            self.opt_american[opts],
         )
         g[~ok] = 0.0
         self.opt_grid[opts] = g
         self.opt_built_ok[opts] = ok
+        self.opt_vol_built[opts] = np.where(ok, vol, np.nan)
+        self.grid_builds += 1
 
     def _option_greeks(self, us: np.ndarray) -> None:
         """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
-        at the current spot (analytic Greeks of the pricing package, one batched call)."""
-        cfg = self.config
+        at the current spot (pricing package's Greeks at the live vols, one batched call)."""
         # Greeks feed the held book's aggregates, funding and impact: held options only
         # (a trade on another option recomputes its underlying's, see apply_trade).
         opts = np.flatnonzero(np.isin(self.opt_owner, us) & (self.qty[self.opt_ids] != 0))
@@ -771,10 +863,11 @@ class RiskEngine:
             strike,
             expiry,
             self.rate[ids],
-            cfg.dividend_yield,
+            self.opt_q[opts],
             vol,
             self.is_call[ids],
             self.on_future[opts],
+            self.opt_american[opts],
         )
         self.unit_delta[ids] = unit * delta * spot  # S dV/dS: per unit relative move
         self.unit_gamma[ids] = unit * gamma * spot * spot  # S^2 d2V/dS2
@@ -847,8 +940,20 @@ class RiskEngine:
     def refresh(self, now_ns: int | None = None) -> RiskSnapshot:
         """Apply market changes since the last refresh, recompute and publish a snapshot."""
         changed = self.market.take_updated()
-        if changed.size:
-            self._update_instruments(changed, as_of=self._as_of())
+        as_of = self._as_of()
+        ts = int(self.clock.now_ns() if now_ns is None else now_ns)
+        # FX first (it rescales option grids), then the vols (solved at the new spots)
+        fx_ids, fx_books = self._refresh_fx(changed)
+        vol_ids, rebuild_us, vol_greeks = self._refresh_vols(changed, as_of, ts)
+        ids = _members(self.n, changed, fx_ids, vol_ids)
+        if ids.size or rebuild_us.size or fx_books.size:
+            done = self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=fx_books)
+            if done is not None and done.size:  # their Greeks are already at the live vols
+                vol_greeks = vol_greeks[~np.isin(vol_greeks, done)]
+        if vol_greeks.size:
+            # vols moved less than the rebuild threshold: the grids (and so the scenario
+            # P&L) stay, the Greeks follow the live vols
+            self._option_greeks(vol_greeks)
         self._refreshes += 1
         full = self._refreshes % self.config.full_recompute_every == 0
         self._sync_linear(full=full)
@@ -865,6 +970,141 @@ class RiskEngine:
         if self.cache is not None:
             self.cache["risk:snapshot"] = snap.as_dict()
         return snap
+
+    def _live_fx_rates(self) -> tuple[dict[str, float], tuple[str, ...]]:
+        """Each currency's value in the base currency from the FX spot quotes of the market
+        state (mid, else last), and the currencies left on their reference rates."""
+        ids = self.fx_spot_ids
+        mid, last = self.market.mid[ids], self.market.last[ids]
+        px = np.where(np.isfinite(mid) & (mid > 0), mid, last)
+        prices = {str(sym): float(p) for sym, p in zip(self.symbol[ids], px, strict=True)}
+        base = self.base_currency
+        try:
+            return rates_to_base(prices, self._currencies, base), ()
+        except InputError:  # some currency unreachable: it alone keeps its reference rate
+            out, reference = {}, []
+            for c in self._currencies:
+                try:
+                    out[c] = rates_to_base(prices, [c], base)[c]
+                except InputError:
+                    out[c] = self._fx_reference[c]
+                    reference.append(c)
+            return out, tuple(reference)
+
+    def _refresh_fx(self, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Follow the FX spot quotes: when one moved, every currency's rate is re-derived,
+        and the instruments of the currencies whose rate changed are translated again.
+
+        Translation is done in place: every per-unit base-currency quantity of an
+        instrument (loadings, value, delta, gamma, vega, DV01, daily sigma; option grids and
+        their values now) is linear in its currency's rate, so it is multiplied by the rate
+        ratio, and so are the option books (grid, value now, scenario P&L) of underlyings
+        whose options are all in that currency — no repricing. Instruments whose own price
+        moved in the same refresh are re-derived from scratch by the caller anyway.
+        Returns the instruments to re-derive (none) and the option underlyings whose books
+        must be recomputed (those with options in several currencies)."""
+        none = np.empty(0, dtype=np.int64)
+        if self.fx_spot_ids.size == 0 or not self.is_fx_spot[changed].any():
+            return none, none
+        rates, reference = self._live_fx_rates()
+        new_by_code = np.array([rates[c] for c in self._currencies])
+        old_by_code = np.array([self.fx_to_base[c] for c in self._currencies])
+        self.fx_to_base, self.fx_reference_currencies = rates, reference
+        moved = np.flatnonzero(new_by_code != old_by_code)
+        if moved.size == 0:
+            return none, none
+        self.fx_updates += 1
+        code_ratio = np.ones(len(self._currencies))
+        code_ratio[moved] = new_by_code[moved] / old_by_code[moved]
+        ids = np.flatnonzero(np.isin(self._ccy_code, moved))
+        ratio = code_ratio[self._ccy_code[ids]]
+        self.fx[ids] = new_by_code[self._ccy_code[ids]]
+        self.lin_s[ids] *= ratio[:, None]
+        for per_unit in (
+            self.unit_value,
+            self.unit_delta,
+            self.unit_gamma,
+            self.unit_vega,
+            self.unit_dv01,
+            self.unit_sigma,
+        ):
+            per_unit[ids] *= ratio
+        o = self.opt_index[ids]
+        sel = o >= 0
+        grids.scale_grids(self.opt_grid, o[sel], ratio[sel])
+        self.opt_base[o[sel]] *= ratio[sel]
+        # option books: one rate per underlying when all its options share a currency
+        opt_ratio = code_ratio[self._ccy_code[self.opt_ids]]
+        n_u = self.und_ids.size
+        lo = np.full(n_u, np.inf)
+        hi = np.full(n_u, -np.inf)
+        np.minimum.at(lo, self.opt_owner, opt_ratio)
+        np.maximum.at(hi, self.opt_owner, opt_ratio)
+        touched = (lo != 1.0) | (hi != 1.0)
+        uniform = np.flatnonzero(touched & (lo == hi))
+        r_u = lo[uniform]
+        self.u_grid[uniform] *= r_u[:, None, None]
+        self.u_base[uniform] *= r_u
+        for h in self.horizons:
+            self.u_pnl[h][uniform] *= r_u[:, None]
+        # SPAN margin follows at the next full refresh (as for vols): clearing houses
+        # margin a few times a day, and a tick must not pay for a rescan
+        return none, np.flatnonzero(touched & (lo != hi))
+
+    def _refresh_vols(
+        self, changed: np.ndarray, as_of: dt.date, now_ns: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Read the updated option quotes into the live surface and adopt its vols.
+
+        Returns the options whose vol changed (instrument ids, to re-derive), the
+        underlyings whose grids must be rebuilt (their held book's vols moved past the
+        threshold since the grids were built: ``vol_rebuild_abs`` and ``vol_rebuild_rel``)
+        and the other underlyings whose vols moved (Greeks at the live vols)."""
+        none = np.empty(0, dtype=np.int64)
+        if self.opt_ids.size == 0:
+            return none, none, none
+        o = self.opt_index[changed]
+        o = o[o >= 0]
+        m, oi = self.market, self.opt_ids
+        und = np.clip(self.underlying[oi], 0, self.n - 1)
+        mid, last = m.mid[und], m.last[und]
+        spot = np.where(np.isfinite(mid) & (mid > 0), mid, last)
+        spot = np.where(self.underlying[oi] >= 0, spot, np.nan)
+        expiry = year_fraction(self._expiry_days[oi], as_of)
+        moved_us = self.vols.update(
+            o, m.bid[oi], m.ask[oi], m.ts_ns[oi], spot, expiry, self.rate[oi], self.opt_q, now_ns
+        )
+        if moved_us.size == 0:
+            return none, none, none
+        new, old = self.vols.vol, self.implied_vol[oi]
+        diff = np.flatnonzero(~((new == old) | (np.isnan(new) & np.isnan(old))))
+        if diff.size == 0:
+            return none, none, none
+        self.vol_moves += 1
+        self.implied_vol[oi[diff]] = new[diff]
+        # Rebuild an underlying's grids when its held book's vols moved enough to matter:
+        # the vega-weighted mean absolute move of its held options' vols since the grids
+        # were built, weights |quantity x vega| (what a vol move does to the book's value),
+        # above both thresholds (absolute, and relative to the book's vega-weighted vol).
+        # Weighting by vega keeps tick-rounding noise in the vols of low-vega quotes (deep
+        # in or out of the money) from rebuilding grids whose value it barely moves.
+        cfg, n_u = self.config, self.und_ids.size
+        held = (self.qty[oi] != 0) & (self.reason[oi] == "")
+        w = np.abs(self.qty[oi] * self.unit_vega[oi]) * held
+        built = self.opt_vol_built
+        known = np.isfinite(built)
+        dev = np.where(known, np.abs(self.implied_vol[oi] - built), 0.0)
+        den = np.bincount(self.opt_owner, w, minlength=n_u)
+        move = np.bincount(self.opt_owner, w * dev, minlength=n_u)
+        level = np.bincount(self.opt_owner, w * np.where(known, built, 0.0), minlength=n_u)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            move, level = move / den, level / den
+        far = (den > 0) & (move > cfg.vol_rebuild_abs) & (move > cfg.vol_rebuild_rel * level)
+        far |= np.bincount(self.opt_owner, held & ~known, minlength=n_u) > 0
+        moved_k = _members(n_u, self.opt_owner[diff])
+        rebuild = moved_k[far[moved_k]]
+        books = np.setdiff1d(moved_k, rebuild)
+        return oi[diff], rebuild, books
 
     def exposures(self) -> np.ndarray:
         """Linear factor exposures of the portfolio, shape (n_factors,), base currency."""
@@ -1131,7 +1371,23 @@ class RiskEngine:
             regime_conditioning=(
                 None if self.regime_conditioning is None else self.regime_conditioning.as_dict()
             ),
+            fx_to_base=dict(self.fx_to_base),
+            marks=self.marks(),
         )
+
+    def marks(self) -> dict[str, Any]:
+        """The live marks in force: FX and implied-vol state, and how often each moved."""
+        valid = self.implied_vol[self.opt_ids]
+        valid = valid[np.isfinite(valid)]
+        return {
+            "fx_updates": self.fx_updates,
+            "fx_reference_currencies": list(self.fx_reference_currencies),
+            "vol_moves": self.vol_moves,
+            "vol_grid_rebuilds": self.vol_rebuilds,
+            "flagged_quotes": dict(self.vols.flag_counts),
+            "flagged_now": self.vols.flagged_now(),
+            "median_implied_vol": float(np.median(valid)) if valid.size else None,
+        }
 
     # ------------------------------------------------------------------ pieces
 

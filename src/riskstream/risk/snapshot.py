@@ -121,6 +121,12 @@ class RiskSnapshot:
     model_warnings : tuple of str
         The scenario model's fit warnings (a non-converged GARCH, data-scale problems;
         :mod:`riskstream.core.warnings`), part of the lineage; empty for a clean fit.
+    fx_to_base : dict or None
+        Units of the base currency per unit of each currency, the live rates the figures
+        were translated at (downstream marks, P&L and limits read them from here).
+    marks : dict or None
+        The live marks' state (:meth:`riskstream.risk.engine.RiskEngine.marks`): FX and
+        vol updates, grid rebuilds, flagged option quotes by reason.
     """
 
     ts_ns: int
@@ -142,6 +148,8 @@ class RiskSnapshot:
     regime_conditioning: dict[str, Any] | None = None
     model_warnings: tuple[str, ...] = ()
     lineage_id: str = field(default="")
+    fx_to_base: dict[str, float] | None = None
+    marks: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_var", _readonly(self.component_var))
@@ -195,6 +203,8 @@ class RiskSnapshot:
             "regime_probabilities": self.regime_probabilities,
             "regime_conditioning": self.regime_conditioning,
             "model_warnings": list(self.model_warnings),
+            "fx_to_base": self.fx_to_base,
+            "marks": self.marks,
         }
         if contributions:
             out["component_var"] = self.component_var.tolist()

@@ -72,6 +72,7 @@ class RiskStage:
             "risk_refresh_p50_ms": float(np.percentile(ms, 50)),
             "risk_refresh_p99_ms": float(np.percentile(ms, 99)),
             "risk_conditioning": self.last.regime_conditioning,
+            "risk_marks": self.last.marks,
         }
 
     def view(self) -> list[tuple[str, str]]:
@@ -89,6 +90,19 @@ class RiskStage:
             ),
         ]
         rows.append(("conditioning", conditioning_text(self.last.regime_conditioning)))
+        marks = self.last.marks
+        if marks is not None:
+            flagged = sum(marks["flagged_now"].values())
+            vol = marks["median_implied_vol"]
+            rows.append(
+                (
+                    "live marks",
+                    f"median vol {vol:.1%} · {marks['vol_grid_rebuilds']} vol rebuilds · "
+                    f"{flagged} quotes flagged · {marks['fx_updates']} FX updates"
+                    if vol is not None
+                    else f"{marks['fx_updates']} FX updates",
+                )
+            )
         for c in self.last.top_contributors[:5]:
             rows.append((f"  ES contrib {c.symbol}", f"{c.component_es:,.0f}"))
         if self.last.excluded:

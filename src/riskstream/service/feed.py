@@ -129,7 +129,7 @@ class SnapshotFeed:
         if regime_probabilities is not None:
             data["regime_probabilities"] = dict(regime_probabilities)
         if pnl is None and prices is not None:
-            pnl = self.portfolio.pnl(prices)
+            pnl = self.portfolio.pnl(prices, snapshot.fx_to_base)
         data["pnl"] = pnl
         if cycle_s is not None:
             self.metrics.risk_cycle.observe(cycle_s)

@@ -37,9 +37,12 @@ class PortfolioView:
         fx = universe.fx_to_base
         self.n_instruments = inst.height
         self.ref_price = inst["ref_price"].to_numpy().astype(np.float64)
+        self.multiplier = inst["multiplier"].to_numpy().astype(np.float64)
+        self.currency_names, self.currency_codes = np.unique(
+            np.asarray(inst["currency"].to_list(), dtype=str), return_inverse=True
+        )
         self.value_per_unit = (
-            inst["multiplier"].to_numpy()
-            * np.array([fx.get(c, np.nan) for c in inst["currency"].to_list()])
+            self.multiplier * np.array([fx.get(c, np.nan) for c in inst["currency"].to_list()])
         ).astype(np.float64)
         self.positions = (
             universe.positions.join(universe.books, on="book_id", how="left")
@@ -51,13 +54,23 @@ class PortfolioView:
             .with_columns(pl.col("symbol").alias("instrument"))
         )
 
-    def pnl(self, prices: np.ndarray) -> float:
-        """Mark-to-market P&L against the reference prices, base currency."""
+    def pnl(self, prices: np.ndarray, fx_to_base: dict[str, float] | None = None) -> float:
+        """Mark-to-market P&L against the reference prices and rates, base currency.
+
+        ``fx_to_base``: the live rates (a risk snapshot's), so the P&L carries the currency
+        translation: ``q m (p fx_now - p_ref fx_ref)``; without, the reference rates.
+        """
         ids = self.positions["instrument_id"].to_numpy()
-        move = np.nan_to_num(prices[ids] - self.ref_price[ids])
-        return float(
-            np.sum(self.positions["quantity"].to_numpy() * move * self.value_per_unit[ids])
-        )
+        q = self.positions["quantity"].to_numpy()
+        if fx_to_base is None:
+            value_now = self.value_per_unit
+        else:
+            ref = self.universe.fx_to_base  # a currency the snapshot lacks: reference rate
+            rates = np.array([fx_to_base.get(c, ref.get(c, np.nan)) for c in self.currency_names])
+            value_now = self.multiplier * rates[self.currency_codes]
+        now = prices[ids] * value_now[ids]
+        ref = self.ref_price[ids] * self.value_per_unit[ids]
+        return float(np.sum(q * np.nan_to_num(now - ref)))
 
     def contributions(
         self,
