@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?= --duration 30
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test bench lint format clean
+.PHONY: venv demo test example bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## example: the real-data example book (skfolio, arch.data, ECB rates) — VaR, ES, L-VaR and
+## the backtest of the engine's 1-day VaR, in its own data folder
+EXAMPLE_DIR ?= .riskstream-example
+example: $(STAMP)
+	rm -rf $(EXAMPLE_DIR)
+	$(PY) examples/real_book/build_files.py $(EXAMPLE_DIR)/files
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream history load $(EXAMPLE_DIR)/files/prices.csv
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream history load $(EXAMPLE_DIR)/files/vols.csv --kind vols
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream instruments load $(EXAMPLE_DIR)/files/instruments.csv --replace
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream positions load $(EXAMPLE_DIR)/files/positions.csv --replace
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream risk --universe --method historical --confidence 0.99 --horizon 1 --window 500
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream backtest book --window 500 --report $(EXAMPLE_DIR)/backtest.html
+
 ## bench: every benchmark in bench/, each printing one JSON object as its last line
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
@@ -37,4 +50,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) .riskstream .pytest_cache
+	rm -rf $(VENV) .riskstream .riskstream-example .pytest_cache
