@@ -78,6 +78,7 @@ def build_stages(
         ),
         state=market_state,
         quarantine_source=quarantined,
+        symbols=universe.instruments["symbol"].to_list(),
     )
     # Limits act on every snapshot: limits stored in the reference DB (set through the API
     # or `riskstream limits set`) overlay the reference ones sized on the first full
