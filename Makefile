@@ -35,7 +35,7 @@ example: $(STAMP)
 	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream instruments load $(EXAMPLE_DIR)/files/instruments.csv --replace
 	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream positions load $(EXAMPLE_DIR)/files/positions.csv --replace
 	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream risk --universe --method historical --confidence 0.99 --horizon 1 --window 500
-	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream backtest book --window 500 --report $(EXAMPLE_DIR)/backtest.html
+	RISKSTREAM_STORE__DATA_DIR=$(EXAMPLE_DIR) $(VENV)/bin/riskstream backtest book --window 500 --days 700 --report $(EXAMPLE_DIR)/backtest.html
 
 ## bench: every benchmark in bench/, each printing one JSON object as its last line
 bench: $(STAMP)

@@ -114,9 +114,27 @@ def test_a_new_users_book_loads_in_order(data_dir: Path, tmp_path: Path, history
     assert out == {"file": str(pos), "loaded": 6, "replace": False, "positions": 6,
                    "books_created": 1}  # fmt: skip
     assert db.books().rows() == [(0, "MYBOOK", "Equities", "Core", "me")]
-    # The risk command runs on the loaded book (its figures are tested with the engine).
-    out = last_json(run("risk", "--portfolio", str(pos), "--json"))
+    # The risk command needs the bond's curve: without one stored it names the factor.
+    result = run("risk", "--portfolio", str(pos), "--window", "400", "--json")
+    assert result.exit_code != 0 and "IR:USD:" in str(result.exception)
+    # With a (flat, randomly moving) USD curve it runs on the loaded book (its figures are
+    # tested with the engine); with no implied vols stored, the option's vol factor is
+    # proxied by the underlying's realised vol, and the output says so.
+    rng = np.random.default_rng(6)
+    days = pl.date_range(dt.date(2025, 1, 1), LAST, eager=True)
+    days = days.filter(days.dt.weekday() <= 5)
+    level = 0.04 + np.cumsum(rng.normal(0, 0.0005, days.len()))
+    curves = pl.concat(
+        pl.DataFrame({"date": days, "currency": "USD", "tenor_years": t, "zero_rate": level})
+        for t in (0.25, 2.0, 10.0, 30.0)
+    )
+    curves.write_csv(tmp_path / "curves.csv")
+    assert run("history", "load", str(tmp_path / "curves.csv"), "--kind", "curves").exit_code == 0
+    out = last_json(run("risk", "--portfolio", str(pos), "--window", "400", "--json"))
     assert out["instruments"] == 6 and out["positions"] == 6
+    proxies = {p["factor"]: p["proxy"] for p in out["history"]["proxies"]}
+    assert proxies["VOL:EQ:AAPL"].startswith("EQ:AAPL realised vol")
+    assert set(out["aggregates"]["desk"]) == {"Equities"}  # of the book the file created
 
 
 def test_ensure_universe_keeps_the_users_universe(

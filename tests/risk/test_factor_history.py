@@ -20,6 +20,7 @@ from riskstream.risk.factor_history import (
 )
 from riskstream.risk.factors import build_factor_space
 from riskstream.risk.market_series import (
+    TRAILING_GAP_DAYS,
     atm_vol_levels,
     chained_moves,
     series_moves,
@@ -92,12 +93,26 @@ def test_price_factor_moves_are_log_returns_on_any_calendar(returns, traded):
 
 
 def test_series_moves_missing_before_and_after_the_series():
-    lv = np.array([[np.nan], [1.0], [np.nan], [1.5], [np.nan]])
+    lv = np.array([[np.nan], [1.0], [np.nan], [1.5], [np.nan], [np.nan], [np.nan], [np.nan]])
     moves, gaps = series_moves(lv)
-    # date 1 is the first observation (no move), date 2 a gap, date 3 the move since 1,
-    # date 4 after the last observation: no data
-    np.testing.assert_array_equal(moves[:, 0], [np.nan, 0.0, 0.5, np.nan])
-    np.testing.assert_array_equal(gaps[:, 0], [False, True, False, False])
+    # date 1 is the first observation (no move), date 2 a gap, date 3 the move since 1;
+    # dates 4-7, more than TRAILING_GAP_DAYS after the last observation: the series ended
+    assert TRAILING_GAP_DAYS == 3
+    np.testing.assert_array_equal(moves[:, 0], [np.nan, 0.0, 0.5, *[np.nan] * 4])
+    np.testing.assert_array_equal(gaps[:, 0], [False, True, False, *[False] * 4])
+
+
+def test_a_holiday_of_its_own_market_at_the_end_of_the_calendar_is_a_gap():
+    # The US markets closed on 5 December 2018 while the ECB fixed EURUSD: a US stock has
+    # no close on the calendar's last date but is alive, with a zero move counted as a gap.
+    lv = np.array([[1.0], [1.2], [np.nan]])
+    moves, gaps = series_moves(lv)
+    np.testing.assert_array_equal(moves[:, 0], [pytest.approx(0.2), 0.0])
+    np.testing.assert_array_equal(gaps[:, 0], [False, True])
+    # a futures chain the same
+    chain, chain_gaps = chained_moves(np.log([[100.0], [101.0], [np.nan]]), np.array([1]))
+    np.testing.assert_allclose(chain, [np.log(1.01), 0.0])
+    np.testing.assert_array_equal(chain_gaps, [False, True])
 
 
 def test_futures_chain_never_returns_across_a_roll():
@@ -409,3 +424,22 @@ def test_as_of_cuts_the_history_and_lineage_reports_it():
     np.testing.assert_allclose(
         fh.moves[:, 0], np.diff(np.log(np.linspace(100, 150, 50)))[19:39], atol=1e-12
     )
+
+
+def test_realised_vol_proxy_is_the_riskmetrics_recursion():
+    # RiskMetrics Technical Document (1996) §5.2: sigma^2_t+1 = l sigma^2_t + (1 - l) r_t^2;
+    # the proxy's move is the log change of sigma once r_t is known, checked here against
+    # the recursion written out from the EWMA's own start value.
+    from riskstream.models import EWMACovariance
+    from riskstream.risk.factor_history import realised_vol_moves
+
+    r = np.random.default_rng(3).standard_t(5, 300) * 0.01
+    var0 = EWMACovariance(0.94).fit(r).volatility_path_[0, 0] ** 2
+    var = [var0]
+    for x in r:
+        var.append(0.94 * var[-1] + 0.06 * x * x)
+    expect = 0.5 * np.diff(np.log(var))
+    np.testing.assert_allclose(realised_vol_moves(r), expect, rtol=1e-10)
+    # a jump in the returns raises the proxy vol: the move that day is positive
+    r[150] = 0.08
+    assert realised_vol_moves(r)[150] > 0.1

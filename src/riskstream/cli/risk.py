@@ -322,10 +322,20 @@ def mark_to_history(
     )
     close = dict(zip(last["symbol"].to_list(), last["close"].to_list(), strict=True))
     pairs = {k: v for k, v in close.items() if split_pair(k)}
-    fx = rates_to_base(pairs, inst["currency"].unique().sort().to_list(), universe.base_currency)
+    # every currency the book holds, including the base legs of its FX pairs
+    currencies = pl.concat([inst["currency"], inst["base_currency"].drop_nulls()]).unique()
+    fx = rates_to_base(pairs, currencies.sort().to_list(), universe.base_currency)
     fx.setdefault(universe.base_currency, 1.0)
     symbols = inst["symbol"].to_list()
     px = np.array([close.get(x, np.nan) for x in symbols], dtype=np.float64)
+    # A future without closes of its own is marked at its underlying's close, as
+    # `riskstream instruments load` sets its reference price (the basis is ignored): the
+    # underlying instrument's, else the series its sector names (e.g. "SPX", "index:SPX").
+    asset = inst["asset_class"].to_numpy()
+    series = [underlying_series(inst, i, close) for i in range(inst.height)]
+    for i in np.flatnonzero((asset == "future") & ~np.isfinite(px)):
+        u = inst["underlying_id"][int(i)]
+        px[i] = px[u] if u is not None else close.get(series[i] or "", np.nan)
     marked = Universe(
         inst,
         universe.books,
@@ -335,7 +345,6 @@ def mark_to_history(
         as_of,
     )
     n = inst.height
-    asset = inst["asset_class"].to_numpy()
     opt = np.flatnonzero(asset == "option")
     iv = np.full(n, np.nan)
     info: dict[str, Any] = {"as_of": as_of.isoformat(), "closes": int(np.isfinite(px).sum())}
@@ -345,7 +354,11 @@ def mark_to_history(
         strike = inst["strike"].to_numpy().astype(np.float64)[opt]
         years = year_fraction(epoch_days(inst["expiry"])[opt], as_of)
         rates = option_rates(marked, as_of, history.curves)
-        surface = surface_vols(history.vols, [symbols[u] for u in und], strike / spot, years, as_of)
+        # The surface stored under the underlying's symbol, else under the series a future
+        # underlying follows (options on ESH9 read the SPX surface).
+        stored = set(history.vols["underlying"].unique().to_list())
+        names = [symbols[u] if symbols[u] in stored else series[u] for u in und]
+        surface = surface_vols(history.vols, names, strike / spot, years, as_of)
         # Without a stored surface, the vol that reproduces the option's own close.
         own = np.isfinite(px[opt])
         solved = np.full(opt.size, np.nan)
@@ -383,6 +396,19 @@ def mark_to_history(
     market.last[:] = px
     market.seq[:] = 1
     return marked, market, iv, info
+
+
+def underlying_series(inst: pl.DataFrame, i: int, stored: Any) -> str | None:
+    """The stored price series a future follows when it is not an instrument: its sector
+    (``SPX``), or the part after ``index:`` / ``commodity:`` (the reference universe's
+    ``index:SPX``), whichever ``stored`` (a set or mapping of series names) holds."""
+    if inst["asset_class"][i] != "future":
+        return None
+    sector = inst["sector"][i] or ""
+    for name in (sector, sector.partition(":")[2]):
+        if name and name in stored:
+            return name
+    return None
 
 
 @app.command("risk")
@@ -424,7 +450,7 @@ def risk_command(
     from riskstream.cli.universe import ensure_universe
     from riskstream.core.instruments import Universe
     from riskstream.risk.measures import check_confidence, check_horizon
-    from riskstream.store.loaders import read_positions
+    from riskstream.store.loaders import read_positions_and_books
 
     if method not in METHODS:
         raise InputError("--method", method, f"one of {', '.join(METHODS)}")
@@ -440,10 +466,11 @@ def risk_command(
     s = settings(ctx)
     universe = ensure_universe(s)
     if portfolio is not None:
-        positions = read_positions(portfolio, universe)
+        # a file may create books (desk, strategy, trader columns): they join the stored ones
+        positions, new_books = read_positions_and_books(portfolio, universe)
         universe = Universe(
             universe.instruments,
-            universe.books,
+            pl.concat([universe.books, new_books]),
             positions,
             universe.base_currency,
             universe.fx_to_base,

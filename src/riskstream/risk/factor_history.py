@@ -55,7 +55,9 @@ no stored data at all) is filled, on its missing days only, with ``beta x`` a pr
   those dates); a key tenor beyond the curve's stored tenors is its nearest stored tenor
   (flat extrapolation, listed with beta 1);
 * an implied vol: the vol factor with full history of the underlying with the most options
-  in the instrument table (ties: first in factor order).
+  in the instrument table (ties: first in factor order); with no implied vol stored for any
+  underlying, the log change of the underlying's own EWMA realised volatility
+  (:func:`realised_vol_moves`; beta 1, and it understates vega risk: load vols).
 
 ``beta`` is the OLS slope of the factor's own moves on the proxy's, over the days both
 have, when there are at least :data:`MIN_OVERLAP_DAYS`; otherwise 1 (and the lineage says
@@ -98,6 +100,27 @@ REFERENCE_VOL_EXPIRY_YEARS = 30.0 / 365.0
 
 MIN_OVERLAP_DAYS = 60
 """Fewest days of overlap for an OLS proxy beta; below it the beta is 1 (said so)."""
+
+
+REALISED_VOL_LAMBDA = 0.94
+"""Decay of the realised-vol proxy of an implied-vol factor (RiskMetrics 1996, daily)."""
+
+
+def realised_vol_moves(returns: np.ndarray, lam: float = REALISED_VOL_LAMBDA) -> np.ndarray:
+    """Log changes of the EWMA volatility of a return series: the last-resort proxy of an
+    implied-vol factor when no implied vol of any underlying is stored.
+
+    The RiskMetrics recursion (:class:`riskstream.models.EWMACovariance`); the move on day
+    ``t`` is the log change of the volatility once ``r_t`` is known. Realised volatility is
+    smoother than implied volatility, so this proxy understates vega risk (its beta cannot be
+    estimated without an implied series: it is 1); the lineage says so.
+    """
+    from riskstream.models import EWMACovariance
+
+    ewma = EWMACovariance(lam).fit(np.asarray(returns, dtype=np.float64))
+    path = np.append(ewma.volatility_path_[:, 0], ewma.volatility_[0])
+    return np.log(path[1:] / path[:-1])
+
 
 PRICES_SCHEMA = {"date": pl.Date(), "symbol": pl.String(), "close": pl.Float64()}
 CURVES_SCHEMA = {
@@ -507,6 +530,11 @@ def build_factor_history(
             if cand:
                 p = max(cand, key=lambda q: (n_opts[q], -q))
                 return keys[p], moves[:, p]
+            spot = keys.index(rest) if rest in keys else -1
+            if spot >= 0 and np.isfinite(moves[:, spot]).all():
+                return f"{rest} realised vol (EWMA, lambda {REALISED_VOL_LAMBDA})", (
+                    realised_vol_moves(moves[:, spot])
+                )
             return None
         return None
 

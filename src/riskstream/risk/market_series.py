@@ -64,7 +64,7 @@ def series_moves(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``moves[t - 1]`` is the change from the last observation on or before calendar date
         ``t - 1`` to date ``t``'s level: the full change on an observed date (over a gap
         too), 0 on a gap inside the series' life, NaN before its first observation (and on
-        it) and after its last.
+        it) and after its last (but see :data:`TRAILING_GAP_DAYS`).
     gaps : ndarray of bool, shape (n_calendar - 1, k)
         The moves on unobserved calendar dates strictly inside each series' life (zero).
     """
@@ -79,10 +79,25 @@ def series_moves(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     filled = np.where(last >= 0, levels[np.maximum(last, 0), cols], np.nan)
     moves = filled[1:] - filled[:-1]  # NaN up to the first observation
     final = np.where(observed.any(axis=0), n - 1 - np.argmax(observed[::-1], axis=0), -1)
-    moves[rows[1:] > final[None, :]] = np.nan  # after the last observation: no data
+    end = _life_end(final, n)
+    moves[rows[1:] > end[None, :]] = np.nan  # after the last observation: no data
     first = np.argmax(observed, axis=0)
-    inside = (rows > first[None, :]) & (rows < final[None, :]) & ~observed
+    inside = (rows > first[None, :]) & (rows <= end[None, :]) & ~observed
     return moves, inside[1:]
+
+
+TRAILING_GAP_DAYS = 3
+"""A series without observations on at most this many of the calendar's *last* dates is
+still alive there (a holiday of its own market while others trade, e.g. the US markets'
+closure of 5 December 2018): zero moves, counted as gaps, like a gap inside its life.
+Beyond that the series is taken as ended and its factor needs a proxy."""
+
+
+def _life_end(final: np.ndarray | int, n: int) -> np.ndarray:
+    """The last calendar row of each series' life: its last observation, or the calendar's
+    end when that observation is at most :data:`TRAILING_GAP_DAYS` rows before it."""
+    final = np.asarray(final)
+    return np.where((final >= 0) & (n - 1 - final <= TRAILING_GAP_DAYS), n - 1, final)
 
 
 def chained_moves(log_closes: np.ndarray, expiry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +135,7 @@ def chained_moves(log_closes: np.ndarray, expiry: np.ndarray) -> tuple[np.ndarra
         out[has] = own[np.flatnonzero(has), pick[has]]
     observed = np.isfinite(lc).any(axis=1)
     first = int(np.argmax(observed)) if observed.any() else n
-    final = int(n - 1 - np.argmax(observed[::-1])) if observed.any() else -1
+    final = int(_life_end(n - 1 - np.argmax(observed[::-1]), n)) if observed.any() else -1
     t = np.arange(1, n)
     dead = (t <= first) | (t > final)
     gap = ~np.isfinite(out) & ~dead
