@@ -2,16 +2,12 @@
 
 The setup (documented so any figure can be reproduced):
 
-**Market.** Three risk factors, simulated daily (``dt = 1/252`` year) from a seed:
-
-- the equity index :math:`S` (start 100) with log return
-  :math:`\\sigma_t\\sqrt{dt}\\,\\varepsilon_t`, :math:`\\varepsilon_t` standardised Student-t
-  with 5 degrees of freedom (fat tails);
-- its implied volatility :math:`\\sigma_t` (flat smile; start 20%), a log-Ornstein-Uhlenbeck
-  process mean-reverting to 20% (speed 4/year, vol-of-vol 90%/year) whose shocks have
-  correlation -0.7 with the index's (the leverage effect: vol rises when the index falls);
-- a 10-year yield :math:`y_t` (start 4%), Gaussian with 6 bp daily volatility and weak mean
-  reversion.
+**Market.** Three risk factors, daily, taken from the simulator's daily history (the one
+market model of the project, :mod:`riskstream.feeds.daily_history`; the CLI wires it,
+``riskstream.cli.backtest.simulated_book_market``): the equity index :math:`S` — the
+close of the universe's most-optioned underlying —, its implied volatility :math:`\\sigma`
+(the stored 1-year at-the-money vol, used flat across strikes) and a 10-year yield
+:math:`y` (the USD zero rate at 10 years). A :class:`MarketPath` holds them.
 
 **Book.** Constant-maturity positions, re-established each morning so the book's shape does
 not drift as contracts age (a common validation device; the day's P&L is still that of
@@ -70,47 +66,22 @@ class MarketPath:
     yield_: np.ndarray
 
 
-def simulate_market(n_days: int, seed: int = 7) -> MarketPath:
-    """Simulate the three risk factors over ``n_days`` business days (see module notes)."""
-    if n_days < 2:
-        raise InputError("n_days", n_days, "at least 2 days")
-    rng = np.random.default_rng(seed)
-    nu = 5.0
-    eps = rng.standard_t(nu, n_days) * np.sqrt((nu - 2.0) / nu)
-    vol_shock = -0.7 * eps + np.sqrt(1 - 0.49) * rng.standard_normal(n_days)
-    rate_shock = rng.standard_normal(n_days)
-    spot = np.empty(n_days + 1)
-    vol = np.empty(n_days + 1)
-    yld = np.empty(n_days + 1)
-    spot[0], vol[0], yld[0] = 100.0, 0.20, 0.04
-    kappa, vol_of_vol, long_vol = 4.0, 0.9, np.log(0.20)
-    for t in range(n_days):
-        spot[t + 1] = spot[t] * np.exp(vol[t] * np.sqrt(DT_YEARS) * eps[t])
-        log_vol = np.log(vol[t])
-        log_vol += kappa * (long_vol - log_vol) * DT_YEARS
-        log_vol += vol_of_vol * np.sqrt(DT_YEARS) * vol_shock[t]
-        vol[t + 1] = np.exp(log_vol)
-        yld[t + 1] = yld[t] + 0.05 * (0.04 - yld[t]) * DT_YEARS + 0.0006 * rate_shock[t]
-    start = np.datetime64("2020-01-01")
-    dates = np.busday_offset(start, np.arange(n_days + 1), roll="forward")
-    return MarketPath(dates=dates, spot=spot, vol=vol, yield_=yld)
-
-
-def book_pnl_attribution(
-    n_days: int = 1500, seed: int = 7, book: Book | None = None
-) -> PnLAttribution:
-    """Simulate the market, revalue the book daily and explain its P&L by factor.
+def book_pnl_attribution(market: MarketPath, book: Book | None = None) -> PnLAttribution:
+    """Revalue the book daily along ``market`` and explain its P&L by factor.
 
     Returns
     -------
     PnLAttribution
-        ``n_days`` days of hypothetical P&L (currency) with delta, gamma, vega, theta,
-        carry and residual components, and the FRTB PLA test of RTPL against HPL.
+        The hypothetical P&L (currency) of every day of ``market`` after the first, with
+        delta, gamma, vega, theta, carry and residual components, and the FRTB PLA test of
+        RTPL against HPL.
     """
     from riskstream.pricing import bond_price_from_yield, bond_risk, bsm_greeks, bsm_price
 
     book = book or Book()
-    m = simulate_market(n_days, seed)
+    m = market
+    if m.spot.size < 3:
+        raise InputError("market", f"{m.spot.size} days", "at least 3 days")
     s0, s1 = m.spot[:-1, None], m.spot[1:, None]
     v0, v1 = m.vol[:-1, None], m.vol[1:, None]
     qty = np.asarray(book.option_quantity)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -192,12 +192,51 @@ def var(
         console.print(f"Report: {paths[0]} (figures: {paths[1]})")
 
 
+def simulated_book_market(days: int = 1501, seed: int = 7, instruments: int = 1000) -> Any:
+    """The simulated option/bond book's market (:class:`riskstream.backtest.book.MarketPath`)
+    from the simulator's daily history of a reference universe of ``instruments``:
+    the closes of its most-optioned underlying, that underlying's stored 1-year
+    at-the-money implied vol, and the USD 10-year zero rate, over ``days`` business days."""
+    import polars as pl
+
+    from riskstream.backtest.book import MarketPath
+    from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+    from riskstream.feeds.daily_history import simulate_daily_history
+    from riskstream.feeds.universe import generate_universe
+
+    universe = generate_universe(UniverseConfig(instruments=instruments, seed=seed))
+    history = simulate_daily_history(universe, SimulatorConfig(seed=seed), days, seed)
+    inst = universe.instruments
+    counts = (
+        inst.filter(pl.col("asset_class") == "option")
+        .group_by("underlying_id")
+        .len()
+        .sort(["len", "underlying_id"], descending=[True, False])
+    )
+    symbol = inst["symbol"][int(counts["underlying_id"][0])]
+    spot = history.prices.filter(pl.col("symbol") == symbol).sort("date")
+    vol = history.vols.filter(
+        (pl.col("underlying") == symbol)
+        & (pl.col("expiry_years") == 1.0)
+        & (pl.col("moneyness") == 1.0)
+    ).sort("date")
+    rate = history.curves.filter(
+        (pl.col("currency") == "USD") & (pl.col("tenor_years") == 10.0)
+    ).sort("date")
+    return MarketPath(
+        dates=spot["date"].to_numpy().astype("datetime64[D]"),
+        spot=spot["close"].to_numpy(),
+        vol=vol["implied_vol"].to_numpy(),
+        yield_=rate["zero_rate"].to_numpy(),
+    )
+
+
 def _load_series(data: str) -> tuple[str, np.ndarray, np.ndarray, PnLAttribution | None]:
     """(name, dates, daily P&L, attribution or None) for ``--data``."""
     if data == "simulated":
         from riskstream.backtest.book import book_pnl_attribution
 
-        attribution = book_pnl_attribution()
+        attribution = book_pnl_attribution(simulated_book_market())
         return "simulated option/bond book", attribution.dates, attribution.hpl, attribution
     from riskstream.backtest.data import load_returns
 
