@@ -281,7 +281,7 @@ def book(
     from riskstream.cli.risk import (
         _risk_config,
         book_as_of,
-        build_engine,
+        engine_as_of,
         load_history,
         mark_to_history,
         underlying_series,
@@ -320,21 +320,14 @@ def book(
         weights=universe.positions["quantity"].to_numpy(),
         minlength=inst.height,
     )
-    marks = {}
-    for day in calendar[-days - 1 :]:
-        marked, market, implied, _ = mark_to_history(universe, history, day, config.dividend_yield)
-        marks[day] = (marked, market, implied)
+    marks = {
+        day: mark_to_history(universe, history, day, config.dividend_yield)
+        for day in calendar[-days - 1 :]
+    }
     pnl, var99, es99, var975, scenarios = [], [], [], [], []
     for before, day in zip(calendar[-days - 1 : -1], calendar[-days:], strict=True):
-        marked, market, implied = marks[before]
-        engine = build_engine(
-            marked,
-            config,
-            history=history,
-            market=market,
-            implied_vol=implied,
-            as_of=before,
-            models=s.models,
+        engine, (marked, market, _, _) = engine_as_of(
+            universe, config, history, before, s.models, marks[before]
         )
         snap = engine.refresh()
         var99.append(snap.measure(0.99, 1).var)

@@ -398,6 +398,26 @@ def mark_to_history(
     return marked, market, iv, info
 
 
+def engine_as_of(
+    universe: Any, config: Any, history: Any, day: dt.date, models: Any, marked: Any = None
+) -> tuple[Any, Any]:
+    """The risk engine of a stored book as of ``day``, as ``riskstream risk`` builds it: the
+    marks, FX rates and implied vols of that day (:func:`mark_to_history`, or ``marked``,
+    its result when the caller has it) and scenarios from the window of daily moves up to
+    that day. Returns the engine and the marks."""
+    marks = marked or mark_to_history(universe, history, day, config.dividend_yield)
+    engine = build_engine(
+        marks[0],
+        config,
+        history=history,
+        market=marks[1],
+        implied_vol=marks[2],
+        as_of=day,
+        models=models,
+    )
+    return engine, marks
+
+
 def underlying_series(inst: pl.DataFrame, i: int, stored: Any) -> str | None:
     """The stored price series a future follows when it is not an instrument: its sector
     (``SPX``), or the part after ``index:`` / ``commodity:`` (the reference universe's
@@ -488,16 +508,7 @@ def risk_command(
     config = _risk_config(s.risk, update)
     history = load_history(s)
     day = day or book_as_of(universe, history)
-    marked, market, implied, marks = mark_to_history(universe, history, day, config.dividend_yield)
-    engine = build_engine(
-        marked,
-        config,
-        history=history,
-        market=market,
-        implied_vol=implied,
-        as_of=day,
-        models=s.models,
-    )
+    engine, (marked, _, _, marks) = engine_as_of(universe, config, history, day, s.models)
     snap = engine.refresh()
     out = snap.as_dict()
     out["instruments"] = len(universe)
