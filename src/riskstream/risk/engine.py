@@ -469,17 +469,18 @@ class RiskEngine:
     def _sync_linear(self, full: bool = False) -> None:
         """Bring the linear scenario P&L up to date with the exposures.
 
-        Only factors whose exposure changed are swept (``pnl += moves[:, f] * change``);
-        ``full`` (and every ``config.full_recompute_every`` refreshes) recomputes from
-        scratch over the factors with exposure.
+        Only factors whose exposure changed are swept (``pnl += moves[:, f] * change``),
+        unless more factors changed than have exposure (a sweep costs one column read per
+        factor either way); ``full`` (and every ``config.full_recompute_every`` refreshes)
+        recomputes from scratch over the factors with exposure.
         """
         new = self.exposures()
         delta = new - self._exposure
         changed = np.flatnonzero(delta)
         if not full and changed.size == 0:
             return
-        if full or changed.size > self.space.n_factors // 4:
-            nz = np.flatnonzero(new)
+        nz = np.flatnonzero(new)
+        if full or changed.size >= nz.size:
             for h in self.horizons:
                 scenario_dot(self.scenarios.shocks[h], new, nz, self.lin_pnl[h])
         else:
