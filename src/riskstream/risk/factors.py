@@ -42,8 +42,7 @@ import numpy as np
 import polars as pl
 
 from riskstream.core.instruments import AssetClass
-
-KEY_RATE_TENORS_Y: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 20.0, 30.0)
+from riskstream.pricing.curves import KEY_RATE_TENORS_Y  # the curves' key-rate pillars
 
 PRICE, RATE, VOL = 0, 1, 2
 FACTOR_KINDS: tuple[str, ...] = ("price", "rate", "vol")
