@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from deltalake import DeltaTable
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -30,7 +29,6 @@ from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.daily_history import simulate_daily_history
 from riskstream.feeds.universe import generate_universe, universe_summary
 from riskstream.settings import Settings
-from riskstream.store.history_files import KEYS
 from riskstream.store.instrument_loader import SOURCE_KEY, USER_SOURCE
 from riskstream.store.loaders import load_positions
 from riskstream.store.market_history import MarketHistory
@@ -79,13 +77,8 @@ def _write_history(settings: Settings, universe: Universe, config: UniverseConfi
     store = MarketHistory.from_config(settings.store)
     rows: dict[str, int] = {}
     for kind, frame in history.tables().items():
-        if store.exists(kind):
-            DeltaTable(store.uri(kind)).delete(f"source = '{SIMULATOR_SOURCE}'")
-            held = store.scan(kind)
-            if held is not None:  # a user's rows win where they meet simulated keys
-                keys = list(KEYS[kind])
-                frame = frame.join(held.select(keys).collect(), on=keys, how="anti")
-        rows[kind] = store.load(frame, kind, source=SIMULATOR_SOURCE).rows_loaded
+        # a user's rows win where they meet simulated keys
+        rows[kind] = store.replace_source(frame, kind, SIMULATOR_SOURCE).rows_loaded
     dates = history.regimes["date"]
     return {
         "source": SIMULATOR_SOURCE,

@@ -271,6 +271,21 @@ class MarketHistory:
             quality=quality,
         )
 
+    def replace_source(self, frame: pl.DataFrame, kind: Kind, source: str) -> HistoryLoadReport:
+        """Replace every row of ``source`` in ``kind`` by ``frame`` (a regenerated simulated
+        history): the old rows of that source are deleted, and where ``frame`` meets a key
+        another source holds (a user's loaded closes), the other source's row is kept.
+        Both steps are Delta versions, so the previous history stays readable by time
+        travel."""
+        kind = check_kind(kind)
+        if self.exists(kind):
+            DeltaTable(self.uri(kind)).delete(f"source = '{source.replace(chr(39), chr(39) * 2)}'")
+            held = self.scan(kind)
+            if held is not None:
+                keys = list(KEYS[kind])
+                frame = frame.join(held.select(keys).collect(), on=keys, how="anti")
+        return self.load(frame, kind, source=source)
+
     def append_intraday(self, bars: pl.DataFrame, source: str, loaded_ns: int) -> int:
         """Append intraday bar closes (columns ts [int64 ns], symbol, close) to
         ``prices_intraday``; returns the rows written."""
