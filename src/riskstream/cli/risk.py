@@ -545,7 +545,10 @@ def load_history(s: Any) -> Any:
     from riskstream.store.market_history import MarketHistory
 
     store = MarketHistory.from_config(s.store)
-    versions = ", ".join(f"{k} v{store.version(k)}" for k in ("prices", "curves", "vols"))
+    versions = ", ".join(
+        f"{k} v{v}" if (v := store.version(k)) >= 0 else f"no {k}"
+        for k in ("prices", "curves", "vols")
+    )
     return MarketHistoryFrames(
         store.prices(), store.curves(), store.vols(), f"history store {store.root} ({versions})"
     )
