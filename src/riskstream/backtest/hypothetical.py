@@ -66,19 +66,19 @@ def hypothetical_pnl(
     if unmarked.size:
         symbol = instruments["symbol"][int(unmarked[0])]
         raise InputError("price", symbol, "a mark on both days for every held instrument")
-    asset = instruments["asset_class"].to_numpy()
-    currency = instruments["currency"].to_list()
-    base = instruments["base_currency"].to_list()
-    m = instruments["multiplier"].to_numpy().astype(np.float64)
-    pnl = 0.0
-    for i in held:
-        c = currency[i]
-        f0, f1 = fx_before[c], fx_after[c]
-        if asset[i] == "future":
-            pnl += q[i] * m[i] * (p1[i] - p0[i]) * f1
-        elif asset[i] == "fx":
-            b0, b1 = fx_before[base[i]], fx_after[base[i]]
-            pnl += q[i] * m[i] * ((b1 - b0) - p0[i] * (f1 - f0))
-        else:
-            pnl += q[i] * m[i] * (p1[i] * f1 - p0[i] * f0)
-    return float(pnl)
+    asset = instruments["asset_class"].to_numpy()[held]
+    currency = instruments["currency"].to_numpy()[held]
+    base = instruments["base_currency"].to_numpy()[held]
+    m = instruments["multiplier"].to_numpy().astype(np.float64)[held]
+    q, p0, p1 = q[held], p0[held], p1[held]
+    f0 = np.array([fx_before[c] for c in currency])
+    f1 = np.array([fx_after[c] for c in currency])
+    fx = asset == "fx"
+    b0 = np.array([fx_before[b] if f else 0.0 for b, f in zip(base, fx, strict=True)])
+    b1 = np.array([fx_after[b] if f else 0.0 for b, f in zip(base, fx, strict=True)])
+    per_unit = np.where(
+        asset == "future",
+        (p1 - p0) * f1,  # variation margin, settled in its currency
+        np.where(fx, (b1 - b0) - p0 * (f1 - f0), p1 * f1 - p0 * f0),
+    )
+    return float(np.sum(q * m * per_unit))
