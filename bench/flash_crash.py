@@ -79,7 +79,7 @@ def _regime_switch(
 
 
 def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
-    from riskstream.cli.risk import build_engine, simulated_history
+    from riskstream.cli.engine import build_engine, simulated_history
     from riskstream.md.engine import MarketDataEngine
     from riskstream.risk.config import RiskConfig
     from riskstream.risk.stage import RiskStage

@@ -53,7 +53,7 @@ import time
 
 import numpy as np
 
-from riskstream.cli.risk import build_engine, implied_vols, option_rates, simulated_history
+from riskstream.cli.engine import build_engine, implied_vols, option_rates, simulated_history
 from riskstream.core.clock import ManualClock
 from riskstream.core.state import MarketState
 from riskstream.feeds.config import UniverseConfig

@@ -9,7 +9,7 @@ import functools
 import numpy as np
 import pytest
 
-from riskstream.cli.risk import build_engine, simulated_history
+from riskstream.cli.engine import build_engine, simulated_history
 from riskstream.core.clock import ManualClock
 from riskstream.core.events import empty_events
 from riskstream.core.instruments import Universe

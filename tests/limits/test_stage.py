@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from riskstream.cli.risk import build_engine, simulated_history
+from riskstream.cli.engine import build_engine, simulated_history
 from riskstream.core.events import empty_events
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe

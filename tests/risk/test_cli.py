@@ -146,7 +146,7 @@ def test_engine_values_options_at_their_quotes(env):
     # Implied vols are solved from the reference prices (riskstream.pricing implied-vol
     # solver) at each option's currency zero rate, so the engine's model value of every
     # option at today's spot reproduces its quote (the grid node at zero move is exact).
-    from riskstream.cli.risk import build_engine, load_history
+    from riskstream.cli.engine import build_engine, load_history
 
     s, universe = stored_universe()
     engine = build_engine(universe, s.risk, history=load_history(s))
@@ -179,7 +179,7 @@ def test_engine_values_options_at_their_quotes(env):
 def test_demo_risk_stage_reads_the_md_market_state(env):
     # The demo's risk stage runs on the live MarketState that md writes: until quotes
     # arrive every position is excluded (no made-up prices), then VaR is live.
-    from riskstream.cli.risk import build_engine, load_history
+    from riskstream.cli.engine import build_engine, load_history
     from riskstream.core.state import MarketState
     from riskstream.risk.stage import RiskStage
 
@@ -359,7 +359,7 @@ def test_risk_lists_proxies_marks_options_on_the_stored_surface_and_fx_from_pair
     marks = out["marks"]
     assert marks["option_vols_from_surface"] == 1 and marks["options_priced_by_model"] == 1
     # the option's model value at the stored surface's vol (flat in strike: atm[-1])
-    from riskstream.cli.risk import build_engine, load_history, mark_to_history
+    from riskstream.cli.engine import build_engine, load_history, mark_to_history
     from riskstream.cli.universe import ensure_universe
     from riskstream.core.config import load_config
     from riskstream.settings import Settings
@@ -470,7 +470,7 @@ def test_historical_scenarios_are_the_last_window_overlapping_windows_at_every_h
     # window_days scenarios per horizon: for h days, the sums of the moves over the last
     # window_days overlapping h-day windows (the h = 10 set reaches 9 days further back);
     # mc/fhs fit on the last window_days moves and draw n_scenarios.
-    from riskstream.cli.risk import draw_scenarios, simulated_history
+    from riskstream.cli.engine import draw_scenarios, simulated_history
     from riskstream.feeds.config import UniverseConfig
     from riskstream.feeds.universe import generate_universe
     from riskstream.risk.config import RiskConfig

@@ -278,12 +278,12 @@ def book(
     from riskstream.backtest.hypothetical import hypothetical_pnl
     from riskstream.backtest.validation import ForecastRun, validate_run
     from riskstream.cli import settings
-    from riskstream.cli.risk import (
-        _risk_config,
+    from riskstream.cli.engine import (
         book_as_of,
         engine_as_of,
         load_history,
         mark_to_history,
+        risk_config,
         underlying_series,
     )
     from riskstream.cli.universe import ensure_universe
@@ -296,7 +296,7 @@ def book(
         update["window_days"] = window
     if method is not None:
         update["method"] = method
-    config = _risk_config(s.risk, update)
+    config = risk_config(s.risk, update)
     universe = ensure_universe(s)
     history = load_history(s)
     inst = universe.instruments

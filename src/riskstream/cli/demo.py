@@ -22,8 +22,8 @@ from rich.table import Table
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
 from riskstream.cli import app, print_json, settings
+from riskstream.cli.engine import build_engine, load_history
 from riskstream.cli.regime import RegimeSwitch, demo_regime_stage, ensure_demo_model
-from riskstream.cli.risk import build_engine, load_history
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
 from riskstream.limits.stage import build_limits_stage

@@ -185,7 +185,7 @@ def budgets(
     reference prices (``riskstream risk``'s engine); the allocation is proportional to
     them (``--method euler``) or equal.
     """
-    from riskstream.cli.risk import build_engine, load_history
+    from riskstream.cli.engine import build_engine, load_history
     from riskstream.cli.universe import ensure_universe
     from riskstream.core.errors import InputError
     from riskstream.limits.budget import RiskBudget
