@@ -2,7 +2,7 @@
 
 The reference universe (``--instruments``, default 10,000 with 3,000 options, 70% of them
 American) at its reference prices, ``--scenarios`` (default 10,000) scenarios per horizon
-(the scenario source of ``riskstream.cli.risk.build_engine``), the default risk config (VaR
+(the scenario source of ``riskstream.cli.engine.build_engine``), the default risk config (VaR
 and ES at 99% and 97.5%, 1 and 10 days, L-VaR with its spread, impact and funding parts,
 Euler contributions per instrument and per desk/strategy/trader/asset class).
 
