@@ -106,7 +106,9 @@ def _follow(publisher, server, market: MovingMarket, db, client: TestClient, key
     pipeline.step()
     follow()
     alerts = client.get("/api/v1/alerts", headers=h).json()
-    assert [a["limit_id"] for a in alerts if a["severity"] == "critical"][-1] == "desk:macro/var"
+    # the new limit's breach is among the critical alerts (the same step may also breach
+    # others, e.g. the firm drawdown on the moving market with live FX, in either order)
+    assert "desk:macro/var" in [a["limit_id"] for a in alerts if a["severity"] == "critical"]
     mine = [a.message for a in publisher.state.ctx.limits.alerts()]
     assert [a["message"] for a in alerts] == mine  # the same alerts on both sides
     switches = {
