@@ -124,7 +124,7 @@ def nats_server() -> Iterator[str]:
 
 
 def synthetic_events(n: int, n_instruments: int = 10_000, seed: int = 7) -> np.ndarray:
-    """A realistic-sized stream (used by ``bench/history_write.py``): random instruments, quotes and trades."""
+    """Random instruments, quotes and trades (for ``bench/history_write.py``)."""
     rng = np.random.default_rng(seed)
     events = empty_events(n)
     events["ts_event"] = 1_700_000_000_000_000_000 + np.arange(n) * 2_000
