@@ -1,17 +1,27 @@
-"""Benchmark: events/s end to end through NATS JetStream (publish → store → consume → ack).
+"""Benchmark: events/s through NATS JetStream into the md stage (books and features).
 
-A publisher (this process) pushes event batches through the ``nats://`` bus (partitioned
-subjects, message ids, confirmed publishes); a consumer in another process applies them
-with :class:`riskstream.bus.CheckpointedConsumer` (checkpoint, then a confirmed
-acknowledgement, per message). The figure is the number of events divided by the time
-from the first publish to the consumer having applied and acknowledged the last one.
+The demo's bus path with ``--bus nats://``, split over two processes: a publisher (this
+process) runs :class:`MarketSimulator` over the reference universe and publishes each batch
+(the demo's ``SimulatorConfig().batch_events`` events) through the ``nats://`` bus at the
+demo's ``BusConfig().partitions`` partitions (partitioned subjects, message ids, confirmed
+publishes); a consumer in another process fetches the messages with a durable consumer and
+applies each to :class:`riskstream.md.MdStage` at ``MdConfig()`` defaults (validation,
+sequencing, L3/L2 books, features, market state), acknowledging after each fetch. Both
+ends run as fast as they can (no pacing); the simulator runs in the publisher's timed loop.
+An untimed warm-up (``--warmup-batches``) compiles the kernels on both sides first.
 
-Run standalone (starts its own nats-server on a free port unless ``--url`` is given)::
+``nats_events_per_s``: timed events / (consumer applied the last one − first timed publish).
+Per-event latency: every event of batch ``k`` carries (consumer's count of applied events
+first reached the events published up to and including batch ``k``) − (batch ``k``'s publish
+started); both ends read ``CLOCK_MONOTONIC``, one clock on one machine. It includes the
+backlog when the consumer is slower than the publisher.
 
-    PYTHONPATH=src python bench/nats_ingest.py --events 2000000
+Run (starts its own nats-server on a free port, as ``tests/servers.py`` does, unless
+``--url`` is given)::
 
-The last line printed is one JSON object (``nats_events_per_s`` and the parameters).
-``bench/ingest.py`` calls :func:`measure_nats_events_per_s` with its own event stream.
+    PYTHONPATH=src python bench/nats_ingest.py --seconds 20
+
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -26,41 +36,61 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
-from riskstream.bus import BusConfig, CheckpointedConsumer, MemoryCheckpointStore, open_bus
-from riskstream.core.events import EVENT_DTYPE, EventKind, empty_events
+from riskstream.bus import BusConfig, open_bus
+from riskstream.core.events import EventKind, empty_events
+from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.feeds.simulator import MarketSimulator
+from riskstream.feeds.universe import generate_universe
+from riskstream.md import MdConfig, MdStage
 
 
-class _Counts:
-    """The consumer's state: events and size applied per instrument (checkpointable)."""
-
-    def __init__(self, n_instruments: int):
-        self.events = np.zeros(n_instruments, dtype=np.int64)
-
-    def apply(self, events: np.ndarray) -> None:
-        self.events += np.bincount(events["instrument_id"], minlength=len(self.events))
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"events": self.events}
-
-    def restore(self, state: Mapping[str, np.ndarray]) -> None:
-        self.events[:] = state["events"]
-
-
-def _consume(config: dict, n_instruments: int, expected: int, ready, done) -> None:
+def _consume(
+    config: dict, n_instruments: int, warmup_events: int, ready, warmed, total_q, out
+) -> None:
+    """The consumer process: NATS → MdStage until the publisher's total arrives."""
     bus = open_bus(BusConfig(**config))
-    counts = _Counts(n_instruments)
-    consumer = CheckpointedConsumer(
-        bus, "bench", counts, counts.apply, MemoryCheckpointStore(), max_messages=64
-    )
-    consumer.consumer  # create the durable consumers before the publisher starts  # noqa: B018
+    stage = MdStage(n_instruments, MdConfig())
+    consumer = bus.consumer("bench", start_after={p: 0 for p in range(bus.partitions)})
     ready.set()
-    stats = consumer.run(until=lambda: counts.events.sum() >= expected, idle_timeout_s=60)
-    done.put({"t_done": time.monotonic(), "applied": int(counts.events.sum()), **vars(stats)})
+    applied = 0
+    total = None  # the publisher's total, once it is known
+    times, counts = [], []
+    idle_since = time.monotonic()
+    while total is None or applied < total:
+        if total is None and not total_q.empty():
+            total = total_q.get()
+            continue
+        messages = consumer.fetch(64, 0.5)
+        if not messages:
+            if time.monotonic() - idle_since > 60:
+                break
+            continue
+        for m in messages:
+            stage.on_batch(m.events, int(m.events["ts_recv"].max()))
+            applied += len(m.events)
+            if applied > warmup_events:
+                times.append(time.monotonic())
+                counts.append(applied)
+        consumer.commit({m.partition: m.seq for m in messages})
+        idle_since = time.monotonic()
+        if applied >= warmup_events and not warmed.is_set():
+            warmed.set()
+    summary = stage.summary()
+    out.put(
+        {
+            "times": np.array(times),
+            "counts": np.array(counts, dtype=np.int64),
+            "applied": applied,
+            "quarantined": summary["quarantined"],
+            "books": summary["books"],
+        }
+    )
+    consumer.close()
     bus.close()
 
 
@@ -93,79 +123,8 @@ def nats_server() -> Iterator[str]:
         shutil.rmtree(store, ignore_errors=True)
 
 
-def measure_nats_events_per_s(
-    events: np.ndarray,
-    url: str | None = None,
-    partitions: int = 4,
-    batch_rows: int = 65_536,
-    stream: str = "RSBENCH",
-) -> dict:
-    """Events/s from publish to acknowledged consumption through NATS JetStream.
-
-    Parameters
-    ----------
-    events : ndarray of EVENT_DTYPE, shape (n,)
-        The events to push (e.g. from the market simulator).
-    url : str, optional
-        A running nats-server with JetStream; by default one is started for the run.
-    partitions : int
-        Partitions (subjects/streams) of the bus.
-    batch_rows : int
-        Events per publish call.
-    stream : str
-        Stream name prefix (deleted before and after the run).
-
-    Returns
-    -------
-    dict
-        ``nats_events_per_s`` (end to end), ``nats_publish_events_per_s`` (publisher
-        side alone), counts and parameters.
-    """
-    if events.dtype != EVENT_DTYPE:
-        raise TypeError(f"expected EVENT_DTYPE events, got {events.dtype}")
-    if url is None:
-        with nats_server() as started:
-            return measure_nats_events_per_s(events, started, partitions, batch_rows, stream)
-    config = {"url": url, "stream": stream, "partitions": partitions}
-    publisher = open_bus(BusConfig(**config))
-    publisher.delete_streams()
-    publisher.close()
-    publisher = open_bus(BusConfig(**config))
-    n_instruments = int(events["instrument_id"].max()) + 1
-    ctx = mp.get_context("spawn")
-    ready, done = ctx.Event(), ctx.Queue()
-    worker = ctx.Process(target=_consume, args=(config, n_instruments, len(events), ready, done))
-    worker.start()
-    try:
-        if not ready.wait(60):
-            raise TimeoutError("the consumer process did not start")
-        t0 = time.monotonic()
-        messages = 0
-        for start in range(0, len(events), batch_rows):
-            messages += publisher.publish(events[start : start + batch_rows]).messages
-        t_published = time.monotonic()
-        result = done.get(timeout=600)
-        worker.join(timeout=30)
-    finally:
-        if worker.is_alive():
-            worker.kill()
-        publisher.delete_streams()
-        publisher.close()
-    elapsed = result["t_done"] - t0
-    return {
-        "nats_events_per_s": round(len(events) / elapsed, 1),
-        "nats_publish_events_per_s": round(len(events) / (t_published - t0), 1),
-        "nats_events": len(events),
-        "nats_applied": result["applied"],
-        "nats_messages": messages,
-        "nats_partitions": partitions,
-        "nats_elapsed_s": round(elapsed, 3),
-        "nats_checkpoints": result["checkpoints"],
-    }
-
-
 def synthetic_events(n: int, n_instruments: int = 10_000, seed: int = 7) -> np.ndarray:
-    """A realistic-sized stream for standalone runs: random instruments, quotes and trades."""
+    """Random instruments, quotes and trades (for ``bench/history_write.py``)."""
     rng = np.random.default_rng(seed)
     events = empty_events(n)
     events["ts_event"] = 1_700_000_000_000_000_000 + np.arange(n) * 2_000
@@ -185,26 +144,112 @@ def synthetic_events(n: int, n_instruments: int = 10_000, seed: int = 7) -> np.n
     return events
 
 
+def weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs: list[float]) -> list[float]:
+    """Percentiles of ``values`` where value ``i`` stands for ``weights[i]`` events."""
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return [float(values[order][np.searchsorted(cum, q / 100 * cum[-1])]) for q in qs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=2_000_000)
-    parser.add_argument("--instruments", type=int, default=10_000)
-    parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--batch-rows", type=int, default=65_536)
-    parser.add_argument("--url", default=None)
+    parser.add_argument("--instruments", type=int, default=UniverseConfig().instruments)
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed publishing seconds")
+    parser.add_argument("--warmup-batches", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--url", default=None, help="a running nats-server (default: start one)")
     args = parser.parse_args()
-    events = synthetic_events(args.events, args.instruments)
-    result = measure_nats_events_per_s(events, args.url, args.partitions, args.batch_rows)
-    result.update(
-        {
-            "instruments": args.instruments,
-            "batch_rows": args.batch_rows,
-            "machine": platform.machine(),
+    if args.url is None:
+        with nats_server() as url:
+            result = run(args, url)
+    else:
+        result = run(args, args.url)
+    print(json.dumps(result))
+
+
+def run(args: argparse.Namespace, url: str) -> dict:
+    sim_config = SimulatorConfig(seed=args.seed)
+    bus_config = BusConfig(url=url, stream="RSBENCH")  # the demo's partitions
+    universe = generate_universe(UniverseConfig(instruments=args.instruments, seed=args.seed))
+    simulator = MarketSimulator(universe, sim_config)
+    publisher = open_bus(bus_config)
+    publisher.delete_streams()
+    publisher.close()
+    publisher = open_bus(bus_config)
+    config = {"url": url, "stream": "RSBENCH", "partitions": bus_config.partitions}
+    ctx = mp.get_context("spawn")
+    ready, warmed, total_q, out = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
+    warm = [simulator.next_batch() for _ in range(args.warmup_batches)]
+    warmup_events = sum(len(b) for b in warm)
+    worker = ctx.Process(
+        target=_consume, args=(config, len(universe), warmup_events, ready, warmed, total_q, out)
+    )
+    worker.start()
+    try:
+        if not ready.wait(120):
+            raise TimeoutError("the consumer process did not start")
+        for batch in warm:  # untimed: both ends compile and fault in their pages
+            publisher.publish(batch)
+        if not warmed.wait(300):
+            raise TimeoutError("the consumer did not finish the warm-up")
+        starts, cums = [], []
+        published = warmup_events
+        gen_s = 0.0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < args.seconds:
+            g0 = time.monotonic()
+            batch = simulator.next_batch()
+            t_pub = time.monotonic()
+            gen_s += t_pub - g0
+            publisher.publish(batch)
+            published += len(batch)
+            starts.append(t_pub)
+            cums.append(published)
+        t_published = time.monotonic()
+        total_q.put(published)
+        result = out.get(timeout=600)
+        worker.join(timeout=30)
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        publisher.delete_streams()
+        publisher.close()
+    times, counts = result["times"], result["counts"]
+    cums_a, starts_a = np.array(cums), np.array(starts)
+    idx = np.searchsorted(counts, cums_a)  # first moment the count reached each batch's end
+    ok = idx < len(counts)
+    done = times[np.minimum(idx, len(counts) - 1)]
+    latency_us = (done - starts_a)[ok] * 1e6
+    sizes = np.diff(np.concatenate([[warmup_events], cums_a]))[ok]
+    p50, p99, p999 = weighted_percentiles(latency_us, sizes, [50, 99, 99.9])
+    events = published - warmup_events
+    elapsed = float(times[-1]) - t0
+    return {
+        "benchmark": "nats_ingest",
+        "path": "simulator -> NATS JetStream (nats-server, loopback) -> other process -> MdStage",
+        "instruments": len(universe),
+        "partitions": bus_config.partitions,
+        "batch_events": sim_config.batch_events,
+        "events": events,
+        "applied": result["applied"] - warmup_events,
+        "nats_events_per_s": round(events / elapsed),
+        "publish_events_per_s": round(events / (t_published - t0)),
+        "publisher_generate_share": round(gen_s / (t_published - t0), 3),
+        "elapsed_s": round(elapsed, 3),
+        "p50_latency_us": round(p50, 1),
+        "p99_latency_us": round(p99, 1),
+        "p999_latency_us": round(p999, 1),
+        "latency": "per event: consumer applied its batch - batch publish started (incl. backlog)",
+        "target": "nats_events_per_s >= 500000",
+        "target_met": bool(events / elapsed >= 500_000),
+        "quarantined": result["quarantined"],
+        "books": result["books"],
+        "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
-        }
-    )
-    print(json.dumps(result))
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        },
+    }
 
 
 if __name__ == "__main__":
