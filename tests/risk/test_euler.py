@@ -78,6 +78,10 @@ def test_incremental_var_is_exact_and_marginal_is_its_slope():
     # A small trade: incremental VaR ~ marginal VaR * size (Jorion, VaR 3rd ed., ch. 7).
     small, _ = incremental_var(pnl, 0.01 * parts[:, 0], 0.99)
     mvar = marginal_var(comp_var, np.ones(3))
+    # Loose on purpose: a 1 % trade moves the HS VaR by re-ranking a single order statistic,
+    # a step of the order of the scenario spacing near the quantile (~0.1-0.2 % of VaR at
+    # n = 20 000), so the abs term 0.2 % of VaR carries it (measured 0.15 % at this seed);
+    # the tight check of the marginal is the bumped-quantity test below (3 % of VaR).
     assert small == pytest.approx(0.01 * mvar[0], rel=0.35, abs=0.002 * v0)
 
 
