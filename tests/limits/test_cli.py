@@ -61,7 +61,6 @@ def test_kill_switch_engage_status_release(data_dir: Path) -> None:
 def test_budgets_allocate_the_firm_var_limit_by_euler_contribution(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("riskstream.cli.risk", reason="needs the risk package's engine")
     monkeypatch.setenv("RISKSTREAM_UNIVERSE__INSTRUMENTS", "300")
     monkeypatch.setenv("RISKSTREAM_RISK__N_SCENARIOS", "500")
     out = run("limits", "budgets", "--by", "desk", "--total", "1000000", "--json")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("riskstream.risk.liquidity", reason="needs the risk package (Almgren-Chriss)")
-
 from riskstream.limits.config import LimitsConfig
 from riskstream.limits.controller import (
     LimitController,

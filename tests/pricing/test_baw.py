@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import QuantLib as ql  # noqa: N813 (QuantLib's own documented alias)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
@@ -19,8 +20,6 @@ from riskstream.pricing import (
     bsm_price_grid,
 )
 from tests.pricing.test_american import BAW_TABLE
-
-ql = pytest.importorskip("QuantLib")
 
 
 def test_haug_table_3_1() -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+import QuantLib as ql  # noqa: N813 (QuantLib's own documented alias)
 
 from riskstream.pricing import (
     FixedRateBond,
@@ -24,8 +25,6 @@ from riskstream.pricing import (
     bsm_greeks,
     bsm_implied_vol,
 )
-
-ql = pytest.importorskip("QuantLib")
 
 TODAY = ql.Date(15, 1, 2025)
 DC = ql.Actual365Fixed()

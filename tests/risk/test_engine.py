@@ -159,8 +159,55 @@ def test_parametric_with_options_is_delta_gamma():
     cfg = RiskConfig(method="parametric", n_scenarios=2000, horizons_days=(1,))
     snap = make_engine(config=cfg).refresh()
     hist = make_engine(config=RiskConfig(n_scenarios=2000, horizons_days=(1,))).refresh()
-    # same scenarios: the delta-gamma Cornish-Fisher VaR is close to the full revaluation
-    assert snap.headline.var == pytest.approx(hist.headline.var, rel=0.35)
+    # Same scenarios: the delta-gamma Cornish-Fisher VaR is close to the full revaluation.
+    # The exact check is the test above; this one bounds the model error. Tolerance 15 %:
+    # the 99 % HS quantile of n = 2000 scenarios has a standard error of about
+    # sqrt(c(1-c)/n)/phi(z) = 0.084 sigma, 3.6 % of VaR for normal P&L (more with the
+    # bootstrapped fat tails), and delta-gamma neglects vanna, volga and the higher
+    # cumulants beyond Cornish-Fisher's fourth order; measured 8 % at this seed.
+    assert snap.headline.var == pytest.approx(hist.headline.var, rel=0.15)
+
+
+def test_parametric_with_options_equals_an_independent_delta_gamma_cornish_fisher():
+    # Independent recomputation in numpy of the delta-gamma Cornish-Fisher VaR (Zangari 1996;
+    # Jorion, Value at Risk 3rd ed., ch. 14) from the engine's Greeks and the full sample
+    # covariance of the scenario moves. P&L Q = d'x + x'Gx/2 with x ~ N(0, S); its cumulants
+    # (Mathai & Provost 1992, quadratic forms in normal variables), with A = G S:
+    # k1 = tr(A)/2, k2 = d'Sd + tr(A^2)/2, k3 = 3 d'SGSd + tr(A^3), k4 = 12 d'SGSGSd + 3 tr(A^4),
+    # then the third-order Cornish-Fisher quantile written out here, not the engine's helper.
+    # Tolerance: both sides compute the same float64 algebra on the same float32 scenarios;
+    # they differ only by summation order (the engine forms S d from a sweep over the
+    # scenario matrix, the test forms S whole), about 1e-12 relative; 1e-8 leaves room.
+    cfg = RiskConfig(method="parametric", n_scenarios=2000, horizons_days=(1,))
+    eng = make_engine(config=cfg)
+    snap = eng.refresh()
+    x = np.asarray(eng.scenarios.shocks[1], dtype=np.float64)
+    cov = np.cov(x, rowvar=False)
+    opt = eng.opt_ids[eng.reason[eng.opt_ids] == ""]
+    assert opt.size > 0  # the book holds options, else this reduces to delta-normal
+    d = eng.exposures().astype(np.float64)
+    spot_f, vol_f = eng.space.spot_factor[opt], eng.space.vol_factor[opt]
+    np.add.at(d, spot_f, eng.qty[opt] * eng.unit_delta[opt])  # dollar delta per unit move
+    np.add.at(d, vol_f, eng.qty[opt] * eng.unit_vega[opt] * eng.implied_vol[opt])
+    g = np.zeros(d.size)
+    np.add.at(g, spot_f, eng.qty[opt] * eng.unit_gamma[opt])  # diagonal dollar gamma
+    G = np.diag(g)
+    A = G @ cov
+    Sd = cov @ d
+    k1 = np.trace(A) / 2
+    k2 = d @ Sd + np.trace(A @ A) / 2
+    k3 = 3 * Sd @ G @ Sd + np.trace(A @ A @ A)
+    k4 = 12 * Sd @ G @ cov @ G @ Sd + 3 * np.trace(A @ A @ A @ A)
+    skew, kurt = k3 / k2**1.5, k4 / k2**2
+    z = ndtri(0.01)
+    w = z + (z**2 - 1) * skew / 6 + (z**3 - 3 * z) * kurt / 24 - (2 * z**3 - 5 * z) * skew**2 / 36
+    var = -(k1 + w * np.sqrt(k2))
+    m = next(m for m in snap.measures if m.confidence == 0.99 and m.horizon_days == 1)
+    assert m.var == pytest.approx(var, rel=1e-8)
+    # the gamma term matters here (skewness about -0.07): the delta-normal VaR z*sqrt(d'Sd)
+    # is about 5 % lower, far outside the tolerance, so a dropped gamma term fails the test
+    assert abs(skew) > 0.01
+    assert -z * np.sqrt(d @ Sd) < var * (1 - 0.02)
 
 
 def test_publish_and_cache_receive_the_snapshot():
