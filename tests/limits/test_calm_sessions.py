@@ -25,7 +25,7 @@ import functools
 
 import pytest
 
-from riskstream.cli.risk import build_engine, simulated_history
+from riskstream.cli.engine import build_engine, simulated_history
 from riskstream.core.instruments import Universe
 from riskstream.core.state import MarketState
 from riskstream.feeds.config import RegimeConfig, SimulatorConfig, UniverseConfig
