@@ -7,6 +7,7 @@ place that wires the packages together.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import typer
 
-from riskstream.core.errors import RiskstreamError
+from riskstream.core.errors import InputError, RiskstreamError
 from riskstream.settings import Settings
 
 app = typer.Typer(
@@ -53,6 +54,17 @@ def print_json(payload: dict[str, Any]) -> None:
     """Print one JSON object on one line (the last line of a ``--json`` command)."""
     sys.stdout.write(json.dumps(payload, default=_json_default, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def date_option(option: str, value: str | None) -> dt.date | None:
+    """A command-line date (``YYYY-MM-DD``), None when not given; a bad one names the
+    option."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(option, value, "a date as YYYY-MM-DD") from None
 
 
 def _json_default(value: Any) -> Any:

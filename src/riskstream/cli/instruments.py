@@ -16,9 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from riskstream.cli import app, print_json, settings
+from riskstream.cli import app, date_option, print_json, settings
 from riskstream.cli.universe import open_refdb
-from riskstream.core.errors import InputError
 from riskstream.settings import Settings
 from riskstream.store.instrument_loader import load_instruments
 
@@ -68,10 +67,7 @@ def load(
     missing reference prices and FX rates come from its latest closes.
     """
     cfg = settings(ctx)
-    try:
-        date = dt.date.fromisoformat(as_of) if as_of is not None else None
-    except ValueError:
-        raise InputError("--as-of", as_of, "a date YYYY-MM-DD") from None
+    date = date_option("--as-of", as_of)
     closes = latest_closes(cfg, date)
     # The reference prices' date: as asked, else the latest stored close, else today (when
     # the file gives every price and nothing needs an FX rate).

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from riskstream.cli import app, print_json, settings
+from riskstream.cli import app, date_option, print_json, settings
 from riskstream.core.errors import InputError
 
 price_app = typer.Typer(
@@ -135,15 +135,6 @@ def option(
         typer.echo(f"  {name:<6} {value: .6f}   {OPTION_CONVENTIONS[name]}")
 
 
-def _parse_date(option: str, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(option, value, "a date as YYYY-MM-DD") from None
-
-
 @price_app.command("bond")
 def bond(
     coupon: float = typer.Option(..., "--coupon", help="Annual coupon rate, decimal (0.05)."),
@@ -180,8 +171,8 @@ def bond(
         _finite("--price", price, minimum=0.0, strict=True, expected="a clean price > 0")
     if yield_ is not None:
         _finite("--yield", yield_, minimum=-0.99 * frequency, strict=True, expected="a yield")
-    settle = _parse_date("--settlement", settlement)
-    mat_date = _parse_date("--maturity-date", maturity_date)
+    settle = date_option("--settlement", settlement)
+    mat_date = date_option("--maturity-date", maturity_date)
     if mat_date is not None:
         if settle is None:
             raise InputError("--settlement", None, "a settlement date with --maturity-date")

@@ -10,7 +10,6 @@ window_days), how the book was marked (``marks``), ``fx_to_base`` and ``as_of``.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import polars as pl
 import typer
 
-from riskstream.cli import app, print_json, settings
+from riskstream.cli import app, date_option, print_json, settings
 from riskstream.cli.engine import (
     book_as_of,
     engine_as_of,
@@ -82,7 +81,7 @@ def risk_command(
         )
     check_confidence(confidence, "--confidence")
     check_horizon(horizon, "--horizon")
-    day = _parse_date(as_of, "--as-of") if as_of is not None else None
+    day = date_option("--as-of", as_of)
     s = settings(ctx)
     universe = ensure_universe(s)
     if portfolio is not None:
@@ -136,13 +135,6 @@ def risk_command(
         print_json(out)
         return
     _print_table(out, by)
-
-
-def _parse_date(text: str, field: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(field, text, "a date YYYY-MM-DD") from None
 
 
 def _print_table(out: dict[str, Any], by: str | None) -> None:
