@@ -443,3 +443,23 @@ def test_realised_vol_proxy_is_the_riskmetrics_recursion():
     # a jump in the returns raises the proxy vol: the move that day is positive
     r[150] = 0.08
     assert realised_vol_moves(r)[150] > 0.1
+
+
+def test_a_curve_missing_on_the_calendars_last_date_is_alive_like_a_series():
+    # the curve convention follows series_moves: a missing last date is a zero move, a gap
+    from riskstream.risk.market_series import curve_moves
+
+    days = _days(4)
+    curves = pl.DataFrame(
+        {
+            "date": days[:3] * 2,
+            "currency": "USD",
+            "tenor_years": [1.0] * 3 + [10.0] * 3,
+            "zero_rate": [0.040, 0.041, 0.043, 0.045, 0.046, 0.047],
+        }
+    )
+    calendar = np.array([(d - dt.date(1970, 1, 1)).days for d in days])
+    moves, gaps, _ = curve_moves(curves, "USD", (1.0, 10.0), calendar)
+    np.testing.assert_allclose(moves[:2, 0], [0.001, 0.002], atol=1e-15)
+    np.testing.assert_array_equal(moves[2], [0.0, 0.0])
+    np.testing.assert_array_equal(gaps[:, 0], [False, False, True])

@@ -258,7 +258,7 @@ def curve_moves(
                 keys, t, rates[j - 1, both]
             )
     inside = np.zeros(n, dtype=bool)
-    inside[at[0] + 1 : at[-1]] = True
+    inside[at[0] + 1 : int(_life_end(at[-1], n)) + 1] = True  # the life of series_moves
     inside[at] = False
     gap = inside[1:]
     moves[gap] = 0.0
