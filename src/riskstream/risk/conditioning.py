@@ -47,6 +47,7 @@ import numpy as np
 from numba import njit, prange
 
 from riskstream.core.errors import InputError
+from riskstream.core.messages import RegimeChanged
 from riskstream.risk.factors import PRICE
 from riskstream.risk.scenarios import ScenarioSet
 
@@ -93,6 +94,18 @@ class RegimeConditioning:
             "market_variance_ratio": float(self.market_variance_ratio),
             "probability": None if self.probability is None else float(self.probability),
         }
+
+
+def conditioning_of(message: RegimeChanged) -> RegimeConditioning | None:
+    """The conditioning a :class:`~riskstream.core.messages.RegimeChanged` asks for (None:
+    unconditional figures)."""
+    target = RegimeConditioning(
+        message.name,
+        message.vol_multiplier,
+        message.market_variance_ratio,
+        float(message.probabilities[message.regime]) if message.probabilities else None,
+    )
+    return None if target.is_identity else target
 
 
 @njit(inline="always")

@@ -41,6 +41,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
@@ -53,10 +54,16 @@ from riskstream.core.clock import Clock
 from riskstream.core.errors import InputError
 from riskstream.core.fx import rates_to_base, split_pair
 from riskstream.core.instruments import ASSET_CLASSES, Universe
+from riskstream.core.messages import PositionsChanged, RegimeChanged
 from riskstream.core.state import MarketState
 from riskstream.pricing import bond_risk, bond_yield_from_price
 from riskstream.risk import euler, grids, liquidity, margin
-from riskstream.risk.conditioning import RegimeConditioning, recolour, scenario_moments
+from riskstream.risk.conditioning import (
+    RegimeConditioning,
+    conditioning_of,
+    recolour,
+    scenario_moments,
+)
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import (
     ASSET_CODE,
@@ -77,6 +84,7 @@ from riskstream.risk.kernels import (
 from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapshot
+from riskstream.risk.valuation import REASON_CODE, Valuation
 from riskstream.risk.vol_surface import VolSurface
 
 EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
@@ -332,6 +340,8 @@ class RiskEngine:
         self._scenario_moments = (
             scenario_moments(scenarios, self.space.kind) if config.regime_conditional else None
         )
+        self._inbox: deque[PositionsChanged | RegimeChanged] = deque()
+        self.positions_version = 0  # the keeper's version in force (0: the universe's)
         self.set_positions(universe.positions, universe.books, rebuild=False)
         with _thread_scope(config.threads):
             self._refresh_vols(self.opt_ids, self._as_of(), int(clock.now_ns()))
@@ -378,6 +388,39 @@ class RiskEngine:
         ).std(axis=0) / np.sqrt(min(scenarios.horizons))
 
     @_with_threads
+    # ------------------------------------------------------------------ inbox
+
+    def send(self, message: PositionsChanged | RegimeChanged) -> None:
+        """Queue a message for the engine (any thread): the engine applies it at the top
+        of its next refresh, on its own thread. This is the only way other stages change
+        what the engine values: the position keeper's :class:`PositionsChanged`, the
+        regime stage's :class:`RegimeChanged`."""
+        if not isinstance(message, PositionsChanged | RegimeChanged):
+            raise InputError("message", type(message).__name__, "PositionsChanged or RegimeChanged")
+        self._inbox.append(message)
+
+    def _drain_inbox(self) -> None:
+        """Apply the queued messages in order (the newest positions version wins)."""
+        while self._inbox:
+            message = self._inbox.popleft()
+            if isinstance(message, PositionsChanged):
+                if message.version > self.positions_version:
+                    self._apply_positions(message)
+            else:
+                self.condition_on_regime(conditioning_of(message))
+
+    def _apply_positions(self, message: PositionsChanged) -> None:
+        positions = pl.DataFrame(
+            {
+                "book_id": message.book_id,
+                "instrument_id": message.instrument_id,
+                "quantity": message.quantity,
+            }
+        )
+        books = pl.DataFrame({k: np.asarray(v) for k, v in message.books.items()})
+        self.set_positions(positions, books)
+        self.positions_version = message.version
+
     def condition_on_regime(self, conditioning: RegimeConditioning | None) -> None:
         """Switch to a regime's volatility and correlation, or back (``None``).
 
@@ -939,7 +982,9 @@ class RiskEngine:
 
     @_with_threads
     def refresh(self, now_ns: int | None = None) -> RiskSnapshot:
-        """Apply market changes since the last refresh, recompute and publish a snapshot."""
+        """Apply queued messages and market changes since the last refresh, recompute and
+        publish a snapshot."""
+        self._drain_inbox()
         changed = self.market.take_updated()
         as_of = self._as_of()
         ts = int(self.clock.now_ns() if now_ns is None else now_ns)
@@ -1374,6 +1419,17 @@ class RiskEngine:
             ),
             fx_to_base=dict(self.fx_to_base),
             marks=self.marks(),
+            valuation=Valuation(
+                price=self.price,
+                unit_value=self.unit_value,
+                unit_delta=self.unit_delta,
+                unit_gamma=self.unit_gamma,
+                unit_vega=self.unit_vega,
+                unit_sigma=self.unit_sigma,
+                fx=self.fx,
+                reason=np.array([REASON_CODE[r] for r in self.reason], dtype=np.uint8),
+                positions_version=self.positions_version,
+            ),
         )
 
     def marks(self) -> dict[str, Any]:

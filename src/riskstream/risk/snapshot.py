@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from riskstream.risk.valuation import Valuation
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -124,6 +126,10 @@ class RiskSnapshot:
     fx_to_base : dict or None
         Units of the base currency per unit of each currency, the live rates the figures
         were translated at (downstream marks, P&L and limits read them from here).
+    valuation : Valuation or None
+        Every instrument's price, per-unit value and sensitivities and validity as valued
+        (:mod:`riskstream.risk.valuation`), with the positions version; downstream stages
+        read these, never the engine.
     marks : dict or None
         The live marks' state (:meth:`riskstream.risk.engine.RiskEngine.marks`): FX and
         vol updates, grid rebuilds, flagged option quotes by reason.
@@ -150,6 +156,7 @@ class RiskSnapshot:
     lineage_id: str = field(default="")
     fx_to_base: dict[str, float] | None = None
     marks: dict[str, Any] | None = None
+    valuation: Valuation | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_var", _readonly(self.component_var))

@@ -1,0 +1,176 @@
+"""Typed messages between stages: what flows downstream, and the requests sent to owners.
+
+The pipeline's stages run as independent consumers (threads of one process for the demo,
+one process each over NATS with ``riskstream up``). They share no mutable objects: each
+piece of state has one owner, and everyone else learns of it through the messages here,
+published on the subjects of :data:`SUBJECTS` (:mod:`riskstream.bus.topics`).
+
+Ownership
+---------
+* ``md`` owns the books and the market state; it publishes :class:`MarketStateDelta`.
+* ``risk`` owns the valuation; it publishes ``RiskSnapshot`` (:mod:`riskstream.risk.snapshot`,
+  the risk package's own type).
+* The position keeper owns the positions: it takes :class:`PositionChangeRequest` (API,
+  files) and :class:`Fill` (executed reduction orders), persists and audits each change, and
+  publishes versioned :class:`PositionsChanged` snapshots. Nobody else writes a position.
+* ``regime`` publishes :class:`RegimeChanged`; ``limits`` publishes :class:`LimitState`
+  and the :class:`Fill` of its reduction orders.
+
+Every message is a frozen dataclass of plain values and numpy arrays, so one codec
+(:mod:`riskstream.core.wire`) carries them over any bus.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+SUBJECTS: dict[str, str] = {
+    "market": "md.delta",  # MarketStateDelta
+    "snapshot": "risk.snapshot",  # RiskSnapshot
+    "positions": "positions.changed",  # PositionsChanged
+    "position_requests": "positions.requests",  # PositionChangeRequest
+    "fills": "fills",  # Fill
+    "regime": "regime.changed",  # RegimeChanged
+    "limits": "limits.state",  # LimitState
+}
+"""The subject of each message kind (a NATS subject, or a queue of the in-memory bus)."""
+
+
+def _frozen_arrays(obj: Any, *names: str) -> None:
+    """Make a message's arrays read-only (a message is immutable once built)."""
+    for name in names:
+        a = np.asarray(getattr(obj, name))
+        if a.flags.writeable:
+            a = a.copy()
+            a.flags.writeable = False
+        object.__setattr__(obj, name, a)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketStateDelta:
+    """The rows of the market state that changed since md's previous delta.
+
+    Attributes
+    ----------
+    seq : int
+        md's delta number (1, 2, … with no holes): a reader detects a lost delta.
+    ts_ns : int
+        Event time of the newest event folded in.
+    instrument_id : ndarray of int64, shape (k,)
+        The instruments whose rows changed.
+    columns : dict of str to ndarray
+        Each :class:`~riskstream.core.state.MarketState` array's values at those rows
+        (``bid``, ``ask``, ``mid``, ``spread``, ``seq``, ``stale``, …).
+    events : int
+        Market events folded into this delta.
+    recv_ns : ndarray of int64
+        ``ts_recv`` (wall-clock receipt) of the events folded in, for the tick-to-risk
+        latency (see :mod:`riskstream.runtime`); may be a sample or empty.
+    """
+
+    seq: int
+    ts_ns: int
+    instrument_id: np.ndarray
+    columns: dict[str, np.ndarray]
+    events: int = 0
+    recv_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        _frozen_arrays(self, "instrument_id", "recv_ns")
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An executed order: ``quantity`` (signed: + bought) of an instrument into a book.
+
+    ``actor`` says who traded: ``system:limits`` for an automatic reduction, a user name
+    for a manual one. ``order_id`` is unique per order and makes a redelivered fill
+    recognisable (the keeper applies each order id once).
+    """
+
+    order_id: str
+    book_id: int
+    instrument_id: int
+    quantity: float
+    price: float
+    ts_ns: int
+    actor: str = "system:limits"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChangeRequest:
+    """Ask the position keeper to set (or add to) one position.
+
+    ``mode="set"`` makes the quantity ``quantity``; ``"add"`` adds it. ``request_id`` is
+    unique per request (a retried request is applied once).
+    """
+
+    request_id: str
+    book_id: int
+    instrument_id: int
+    quantity: float
+    actor: str
+    mode: Literal["set", "add"] = "set"
+    reason: str = ""
+    ts_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsChanged:
+    """The keeper's full, versioned positions after a change (every row, not a diff).
+
+    Attributes
+    ----------
+    version : int
+        Rises by one with every change the keeper commits.
+    ts_ns : int
+        When the change was committed.
+    book_id, instrument_id : ndarray of int64, shape (n,)
+    quantity : ndarray of float64, shape (n,)
+    books : dict of str to ndarray
+        The books table as columns (``book_id``, ``desk``, ``strategy``, ``trader``), for
+        aggregation labels.
+    cause : str
+        ``load``, ``request`` or ``fill`` (what made this version).
+    """
+
+    version: int
+    ts_ns: int
+    book_id: np.ndarray
+    instrument_id: np.ndarray
+    quantity: np.ndarray
+    books: dict[str, np.ndarray]
+    cause: str = "load"
+
+    def __post_init__(self) -> None:
+        _frozen_arrays(self, "book_id", "instrument_id", "quantity")
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeChanged:
+    """The detected regime changed: what the risk engine should condition on.
+
+    ``vol_multiplier`` (s) and ``market_variance_ratio`` (θ) are the regime's conditioning
+    (:mod:`riskstream.risk.conditioning`); s = θ = 1 means unconditional figures.
+    """
+
+    ts_ns: int
+    regime: int
+    name: str
+    probabilities: tuple[float, ...]
+    vol_multiplier: float = 1.0
+    market_variance_ratio: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """What the limits stage published after checking one snapshot (utilisation, alerts,
+    kill switches; :meth:`riskstream.limits.stage.LimitsStage.published`)."""
+
+    ts_ns: int
+    lineage_id: str
+    state: dict[str, Any]
