@@ -16,6 +16,7 @@ from riskstream.models.config import ModelsConfig
 from riskstream.pricing.config import PricingConfig
 from riskstream.regime.config import RegimeConfig
 from riskstream.risk.config import RiskConfig
+from riskstream.runtime.config import RuntimeConfig
 from riskstream.service.config import ServiceConfig
 from riskstream.store.config import StoreConfig
 
@@ -35,3 +36,4 @@ class Settings(ConfigModel):
     regime: RegimeConfig = RegimeConfig()
     limits: LimitsConfig = LimitsConfig()
     service: ServiceConfig = ServiceConfig()
+    runtime: RuntimeConfig = RuntimeConfig()

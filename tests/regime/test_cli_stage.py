@@ -149,8 +149,9 @@ def test_demo_regime_stage_from_model_file(tmp_path, monkeypatch) -> None:
 
 
 def test_regime_switch_conditions_the_risk_engine() -> None:
-    # The regime stage's publications switch the engine on a change of the reported regime
-    # with probability >= regime.switch_probability; calm is the unconditional law.
+    # The regime stage's publications become RegimeChanged messages on a change of the
+    # reported regime with probability >= regime.switch_probability; calm is the
+    # unconditional law. The engine applies them at the top of its next refresh.
     from riskstream.cli.regime import RegimeSwitch
     from riskstream.risk.config import RiskConfig
     from tests.risk.helpers import make_engine
@@ -160,24 +161,30 @@ def test_regime_switch_conditions_the_risk_engine() -> None:
     engine = make_engine(config=RiskConfig(n_scenarios=500, horizons_days=(1,),
                                            regime_conditional=True))  # fmt: skip
     base = engine.refresh().headline.var
-    switch = RegimeSwitch(engine, model, RegimeConfig(switch_probability=0.6))
+    sent = []
+    switch = RegimeSwitch(lambda m: (sent.append(m), engine.send(m)), model,
+                          RegimeConfig(switch_probability=0.6))  # fmt: skip
     vol, theta = switch.table[2]
     assert switch.table[0] == (1.0, 1.0) and vol > 1.2 and theta > 1.0
     switch(0, 2, np.array([0.3, 0.2, 0.5]))  # crisis, not probable enough: no switch
-    assert engine.regime_conditioning is None and switch.switches == 0
+    assert not sent and switch.switches == 0
     switch(1, 2, np.array([0.1, 0.2, 0.7]))
+    assert (sent[-1].name, sent[-1].vol_multiplier, sent[-1].market_variance_ratio) == (
+        "crisis", vol, theta)  # fmt: skip
+    assert engine.regime_conditioning is None  # not before the engine's next refresh
     snap = engine.refresh()
     want = {"regime": "crisis", "vol_multiplier": vol, "market_variance_ratio": theta}
     assert snap.regime_conditioning == {**want, "probability": 0.7}
     assert snap.headline.var > 1.2 * base
     switch(2, 2, np.array([0.0, 0.1, 0.9]))  # same regime: nothing to do
-    assert switch.switches == 1
+    assert switch.switches == 1 and len(sent) == 1
     switch(3, 0, np.array([0.8, 0.1, 0.1]))  # calm: back to the unconditional scenarios
-    assert engine.regime_conditioning is None and switch.switches == 2
+    assert switch.switches == 2
     assert engine.refresh().headline.var == base
+    assert engine.regime_conditioning is None
     assert switch.log == [(1, "crisis"), (3, "unconditional")]  # when, and to what
     summary = switch.summary()
-    assert summary["risk_regime_switches"] == 2 and summary["risk_regime_switch_ms_max"] > 0
+    assert summary["risk_regime_switches"] == 2
     assert set(summary["risk_regime_table"]) == {"calm", "volatile", "crisis"}
     # wired as the stage's publish: a stream through a crisis switches the engine
     xt, st_ = simulate_regime_returns(400, n_assets=4, seed=11)
@@ -186,5 +193,6 @@ def test_regime_switch_conditions_the_risk_engine() -> None:
     seen = set()
     for i in range(401):
         stage.on_batch(np.empty(0), 1_000_000_000 + i * 250_000_000)
+        engine.refresh()
         seen.add(None if engine.regime_conditioning is None else engine.regime_conditioning.regime)
     assert "crisis" in seen or "volatile" in seen

@@ -10,146 +10,35 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from riskstream.bus import open_bus
-from riskstream.bus.relay import through_bus
+from riskstream.bus.topics import MemoryTopics
 from riskstream.cli import app, print_json, settings
-from riskstream.cli.engine import build_engine, load_history
-from riskstream.cli.regime import RegimeSwitch, demo_regime_stage, ensure_demo_model
+from riskstream.cli.regime import default_model_path, ensure_demo_model
 from riskstream.cli.universe import ensure_universe, open_refdb
-from riskstream.core import MarketState, Universe
-from riskstream.limits.stage import build_limits_stage
-from riskstream.md.reasons import reason_text
-from riskstream.md.stage import MdStage
-from riskstream.pipeline import Pipeline, Stage
-from riskstream.risk.stage import RiskStage
-from riskstream.service.feed import ServiceStage
-from riskstream.service.launch import RunningService, start_service
-from riskstream.settings import Settings
-from riskstream.store.history import HistoryStore
-from riskstream.store.limits_repo import LimitRepository
-from riskstream.store.stage import HistoryStage
+from riskstream.core.errors import InputError
+from riskstream.runtime.local import LocalRuntime
+from riskstream.runtime.wiring import STAGES, Wiring
+from riskstream.service.launch import start_service
 
 REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 
 
-def build_stages(
-    cfg: Settings, universe: Universe, simulator: Any, service: RunningService | None = None
-) -> list[Stage]:
-    """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here.
-
-    Market data (sequencing, books, features) writes the shared :class:`MarketState`; the
-    risk engine reads it and refreshes a snapshot every ``risk.snapshot_interval_ms`` of
-    event time; history records ticks, feature snapshots and md's quarantine into Delta
-    tables.
-    """
-    market_state = MarketState(len(universe))
-    md = MdStage(len(universe), cfg.md, market_state)
-    risk = RiskStage(
-        build_engine(
-            universe,
-            cfg.risk,
-            history=load_history(cfg),
-            market=market_state,
-            clock=simulator.clock,
-            models=cfg.models,
-        )
-    )
-
-    def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-        batch = md.drain_quarantine()
-        if len(batch.events) == 0:
-            return None
-        return batch.events, batch.reason, reason_text(batch.reason)
-
-    history = HistoryStage(
-        HistoryStore(
-            cfg.store.history,
-            flush_rows=cfg.store.history_flush_rows,
-            retention_hours=cfg.store.history_retention_hours,
-        ),
-        state=market_state,
-        quarantine_source=quarantined,
-        symbols=universe.instruments["symbol"].to_list(),
-    )
-    # Limits act on every snapshot: limits stored in the reference DB (set through the API
-    # or `riskstream limits set`) overlay the reference ones sized on the first full
-    # snapshot; kill switches persist there too; reductions fill against md's books.
-    repo = LimitRepository(open_refdb(cfg))
-    limits = build_limits_stage(
-        risk, md.engine, config=cfg.limits, switch_store=repo, limit_store=repo
-    )
-    stages: list[Stage] = [SimulatorStage(simulator), md, risk, limits, history]
-    # regime detection on md's observed mids, when a model file exists (the demo trains
-    # one at first start; `riskstream regime fit-sim` fits a longer one)
-    regime = demo_regime_stage(cfg, universe, market_state)
-    if regime is not None:
-        stages.append(regime)
-        # regime-conditional risk: the regime's publications switch the engine's scenarios
-        if cfg.risk.regime_conditional:
-            switch = RegimeSwitch(risk.engine, regime.model, cfg.regime)
-            regime.publish = switch
-            stages.append(switch)
-    if service is not None:
-        stages.append(ServiceStage(service.feed, risk, md, regime, limits_stage=limits))
-    return stages
-
-
-class SimulatorStage:
-    """Reports what the simulator knows that no detector should: the true regime and the
-    injected scenario (shown beside the detected ones, for scoring by eye)."""
-
-    name = "simulator"
-
-    def __init__(self, simulator: Any):
-        self.simulator = simulator
-
-    def on_batch(self, events: Any, now_ns: int) -> None:
-        pass
-
-    def summary(self) -> dict[str, Any]:
-        log = self.simulator.regime_log()
-        return {
-            "true_regime": REGIME_NAMES.get(self.simulator.regime, str(self.simulator.regime)),
-            "regime_changes": max(log.height - 1, 0),
-            "simulated_s": round(self.simulator.elapsed_ns / 1e9, 3),
-        }
-
-    def view(self) -> list[tuple[str, str]]:
-        return [
-            ("simulated time", f"{self.simulator.elapsed_ns / 1e9:,.1f} s"),
-            ("true regime", REGIME_NAMES.get(self.simulator.regime, str(self.simulator.regime))),
-            ("scenario", self.simulator.scenario_phase() or "-"),
-        ]
-
-    def close(self) -> None:
-        pass
-
-
-def _pacer(speedup: float | None) -> Callable[[int], None] | None:
-    """Hold simulated time at ``speedup`` × wall-clock time (None: as fast as possible)."""
-    if speedup is None:
-        return None
-    start: dict[str, float] = {}
-
-    def pace(now_ns: int) -> None:
-        if not start:
-            start["wall"], start["sim"] = time.perf_counter(), now_ns
-            return
-        due = start["wall"] + (now_ns - start["sim"]) / 1e9 / speedup
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(min(delay, 0.5))
-
-    return pace
+def simulator_summary(simulator: Any) -> dict[str, Any]:
+    """What the simulator knows that no detector should: the true regime and how much
+    market time passed (shown beside the detected regime, for scoring by eye)."""
+    log = simulator.regime_log()
+    return {
+        "true_regime": REGIME_NAMES.get(simulator.regime, str(simulator.regime)),
+        "regime_changes": max(log.height - 1, 0),
+        "simulated_s": round(simulator.elapsed_ns / 1e9, 3),
+    }
 
 
 def _render(rows: list[tuple[str, str]], title: str) -> Table:
@@ -197,17 +86,33 @@ def demo(
             cfg.service, open_refdb(cfg), cache_url=cfg.store.cache_url, port=port
         )
         console.print(service.login_help())
-    pace = None if max_speed else _pacer(speedup or cfg.simulator.speedup)
     bus = open_bus(cfg.bus)
-    pipeline = Pipeline(
-        through_bus(simulator.batches(), bus),
-        build_stages(cfg, universe, simulator, service),
-        n_instruments=len(universe),
-        pace=pace,
-    )
+    if not cfg.bus.url.startswith("memory://"):
+        bus.close()
+        raise InputError(
+            "bus.url", cfg.bus.url, "memory:// for the demo (over NATS: `riskstream up`)"
+        )
+    # Every stage is a node on its own thread: the same code as `riskstream up`'s
+    # processes, over the in-memory bus and topics. The feed runs on the wall clock
+    # (market time at --speedup x wall time); --max-speed runs it as fast as md consumes.
+    stages = [s for s in STAGES if s != "regime" or default_model_path(cfg).is_file()]
+    if service is None:
+        stages.remove("service")
+    runtime = LocalRuntime(
+        Wiring(
+            cfg,
+            universe,
+            bus,
+            MemoryTopics(),
+            simulator=simulator,
+            service=service,
+            speed=None if max_speed else (speedup or cfg.simulator.speedup),
+            say=console.print,
+        ),
+        stages,
+    ).start()
 
-    # Ctrl-C and SIGTERM ask for a stop between two pipeline steps, never inside one: an
-    # interrupt between the stages of a step would leave them disagreeing on what was seen.
+    # Ctrl-C and SIGTERM ask for a stop; the stages then drain what was published.
     stop = {"requested": False, "interrupted": False}
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.update(requested=True))
     previous_int = signal.signal(
@@ -216,18 +121,14 @@ def demo(
     deadline = None if duration is None else time.perf_counter() + duration
     title = f"Riskstream — {len(universe):,} instruments"
     try:
-        with Live(_render(pipeline.view(), title), console=console, refresh_per_second=4) as live:
-            last_render = 0.0
-            while not stop["requested"]:
+        with Live(_render(runtime.view(), title), console=console, refresh_per_second=4) as live:
+            while not stop["requested"] and not runtime.failed():
                 if deadline is not None and time.perf_counter() >= deadline:
                     break
-                if not pipeline.step():
-                    break
-                now = time.perf_counter()
-                if now - last_render >= 0.25:
-                    live.update(_render(pipeline.view(), title))
-                    last_render = now
-            live.update(_render(pipeline.view(), title))
+                time.sleep(0.05)
+                live.update(_render(runtime.view(), title))
+            runtime.stop()
+            live.update(_render(runtime.view(), title))
         if stop["interrupted"]:
             console.print("interrupted — shutting down cleanly")
     except KeyboardInterrupt:
@@ -235,11 +136,13 @@ def demo(
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
-        pipeline.close()
+        runtime.stop()
         bus.close()
         if service is not None:
             service.stop()
-    summary = pipeline.summary()
+    summary = runtime.summary()
+    summary.update(simulator_summary(simulator))
+    failed = runtime.failed()
     if json_out:
         print_json(summary)
     else:
@@ -247,3 +150,5 @@ def demo(
             f"processed {summary['events']:,} events in {summary['duration_s']:.1f} s "
             f"({summary['events_per_s']:,.0f} events/s)"
         )
+    if failed:
+        raise typer.Exit(1)

@@ -8,7 +8,6 @@ from the rows up to it only (never smoothed over the future).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -301,52 +300,69 @@ def demo_regime_stage(cfg: Settings, universe: Any, market_state: Any) -> Any | 
 
 
 class RegimeSwitch:
-    """Regime-conditional risk: the regime stage's publications switch the risk engine to
-    the detected regime's volatility and correlation (``risk.regime_conditional``).
+    """Regime-conditional risk: turns the regime stage's publications into
+    :class:`~riskstream.core.messages.RegimeChanged` messages for the risk engine
+    (``risk.regime_conditional``).
 
-    Called as the :class:`~riskstream.regime.RegimeStage`'s ``publish`` at every update; the
-    engine is switched only when the reported regime (the ensemble's, with hysteresis)
-    differs from the one last acted on and its smoothed probability is at least
-    ``regime.switch_probability``. Each regime's conditioning is computed once, here, from
-    the model's regime covariances (:func:`riskstream.regime.conditioning.model_moments`);
-    with ``regime.stress_only`` a calm regime maps to the unconditional scenarios. Also a
-    pipeline stage (by shape) that reports the switches.
+    Called as the :class:`~riskstream.regime.RegimeStage`'s ``publish`` at every update; a
+    message goes out only when the reported regime (the ensemble's, with hysteresis)
+    differs from the one last published and its smoothed probability is at least
+    ``regime.switch_probability``. Each regime's conditioning (s, θ) is computed once,
+    here, from the model's regime covariances
+    (:func:`riskstream.regime.conditioning.model_moments`); with ``regime.stress_only`` a
+    calm regime maps to the unconditional scenarios (s = θ = 1). The engine applies the
+    message at the top of its next refresh (``engine.send``, or over the bus from the
+    regime node); nothing here calls into the engine. Also a pipeline stage (by shape)
+    that reports the switches.
+
+    Parameters
+    ----------
+    publish : callable
+        Receives each :class:`RegimeChanged` (e.g. ``engine.send``, or a topic publisher).
+    model : fitted regime model (``n_regimes``, regime covariances)
+    config : RegimeConfig
     """
 
     name = "regime-risk"
 
-    def __init__(self, engine: Any, model: Any, config: Any):
+    def __init__(self, publish: Callable[[Any], object], model: Any, config: Any):
         from riskstream.regime import REGIME_NAMES
         from riskstream.regime.conditioning import model_moments
 
-        self.engine = engine
+        self.publish = publish
         self.threshold = config.switch_probability
         self.moments = model_moments(model)
         self.names = [REGIME_NAMES.get(k, str(k)) for k in range(model.n_regimes)]
         self.table = [
             self.moments.conditioning(k, config.stress_only) for k in range(model.n_regimes)
         ]
-        self.regime = -1  # regime last acted on
+        self.regime = -1  # regime last published
         self.switches = 0
-        self.switch_ms: list[float] = []
         self.log: list[tuple[int, str]] = []  # (ts_ns, conditioning switched to)
 
     def __call__(self, ts_ns: int, regime: int, probabilities: np.ndarray) -> None:
-        from riskstream.risk.conditioning import RegimeConditioning
+        from riskstream.core.messages import RegimeChanged
 
         if regime < 0 or regime == self.regime or probabilities[regime] < self.threshold:
             return
+        first = self.regime < 0
         self.regime = regime
         s, theta = self.table[regime]
-        target = RegimeConditioning(self.names[regime], s, theta, float(probabilities[regime]))
-        before = self.engine.regime_conditioning
-        started = time.perf_counter()
-        self.engine.condition_on_regime(None if target.is_identity else target)
-        if self.engine.regime_conditioning != before:
-            self.switch_ms.append((time.perf_counter() - started) * 1e3)
-            self.switches += 1
-            now = self.engine.regime_conditioning
-            self.log.append((ts_ns, "unconditional" if now is None else now.regime))
+        identity = s == 1.0 and theta == 1.0
+        if first and identity:
+            return  # the engine starts unconditional: nothing to change
+        self.publish(
+            RegimeChanged(
+                ts_ns=int(ts_ns),
+                regime=int(regime),
+                name=self.names[regime],
+                probabilities=tuple(float(p) for p in probabilities),
+                vol_multiplier=float(s),
+                market_variance_ratio=float(theta),
+            )
+        )
+        self.switches += 1
+        self.log.append((int(ts_ns), "unconditional" if identity else self.names[regime]))
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         pass
@@ -355,7 +371,6 @@ class RegimeSwitch:
         return {
             "risk_regime_conditional": True,
             "risk_regime_switches": self.switches,
-            "risk_regime_switch_ms_max": round(max(self.switch_ms), 1) if self.switch_ms else None,
             "risk_regime_table": {
                 name: {"vol_multiplier": round(s, 4), "market_variance_ratio": round(t, 4)}
                 for name, (s, t) in zip(self.names, self.table, strict=True)
@@ -363,8 +378,7 @@ class RegimeSwitch:
         }
 
     def view(self) -> list[tuple[str, str]]:
-        last = f" (last {self.switch_ms[-1]:,.0f} ms)" if self.switch_ms else ""
-        return [("regime switches of risk", f"{self.switches}{last}, at p >= {self.threshold:.2f}")]
+        return [("regime switches of risk", f"{self.switches}, at p >= {self.threshold:.2f}")]
 
     def close(self) -> None:
         pass

@@ -35,6 +35,7 @@ SUBJECTS: dict[str, str] = {
     "fills": "fills",  # Fill
     "regime": "regime.changed",  # RegimeChanged
     "limits": "limits.state",  # LimitState
+    "stats": "runtime.stats",  # StageStats
 }
 """The subject of each message kind (a NATS subject, or a queue of the in-memory bus)."""
 
@@ -68,7 +69,13 @@ class MarketStateDelta:
         Market events folded into this delta.
     recv_ns : ndarray of int64
         ``ts_recv`` (wall-clock receipt) of the events folded in, for the tick-to-risk
-        latency (see :mod:`riskstream.runtime`); may be a sample or empty.
+        latency (see :mod:`riskstream.runtime`); may be a sample or empty: each sample then
+        stands for ``events / len(recv_ns)`` events.
+    full : bool
+        Every row of the market state (a keyframe md sends now and then, so a reader that
+        starts late, or lost a delta, converges without replaying the whole log).
+    wall_ns : int
+        Wall-clock time md published the delta (ns since the epoch).
     """
 
     seq: int
@@ -77,6 +84,8 @@ class MarketStateDelta:
     columns: dict[str, np.ndarray]
     events: int = 0
     recv_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    full: bool = False
+    wall_ns: int = 0
 
     def __post_init__(self) -> None:
         _frozen_arrays(self, "instrument_id", "recv_ns")
@@ -174,3 +183,32 @@ class LimitState:
     ts_ns: int
     lineage_id: str
     state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StageStats:
+    """A stage's counters and latency histograms, published every second or so by each
+    node of :mod:`riskstream.runtime` (the service shows them; the benches read them).
+
+    Attributes
+    ----------
+    stage : str
+        The node's name (``md``, ``risk``, ``feed`` …).
+    ts_ns : int
+        Wall-clock time of the report (ns since the epoch).
+    figures : dict of str to JSON-friendly values
+        The node's summary (events, lag, refresh times …).
+    histograms : dict of str to ndarray of float64
+        Cumulative per-event counts since the node started, one array per latency
+        figure, over the bucket edges of :mod:`riskstream.runtime.latency` (e.g.
+        ``tick_to_book``, ``tick_to_risk``).
+    started_ns : int
+        Wall-clock start of the node (a change tells a reader the node restarted and its
+        cumulative counts began again).
+    """
+
+    stage: str
+    ts_ns: int
+    figures: dict[str, Any]
+    histograms: dict[str, np.ndarray] = field(default_factory=dict)
+    started_ns: int = 0

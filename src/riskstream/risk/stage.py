@@ -1,4 +1,6 @@
-"""The risk engine as a pipeline stage: a snapshot every ``snapshot_interval_ms`` of event time.
+"""The risk engine as a pipeline stage: a snapshot every ``snapshot_interval_ms`` of event time
+(:meth:`RiskStage.on_batch`), or when its host says (:meth:`RiskStage.refresh`; the runtime's
+risk node refreshes on the wall clock).
 
 Implements the :class:`riskstream.pipeline.Stage` protocol by shape (``risk`` does not
 import the pipeline). The market-data stage before it writes the shared
@@ -43,11 +45,19 @@ class RiskStage:
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         if self._last_ns is not None and now_ns - self._last_ns < self.interval_ns:
             return
+        self.refresh(now_ns)
+
+    def refresh(self, now_ns: int) -> RiskSnapshot:
+        """Refresh now (the runtime's risk node decides when, on the wall clock), stamping
+        the snapshot with market time ``now_ns``."""
         started = time.perf_counter()
         self.last = self.engine.refresh(now_ns)
         self.refresh_ms.append((time.perf_counter() - started) * 1e3)
+        if len(self.refresh_ms) > 100_000:  # a long run keeps the recent ones
+            del self.refresh_ms[:50_000]
         self.snapshots += 1
         self._last_ns = now_ns
+        return self.last
 
     def summary(self) -> dict[str, Any]:
         if self.last is None:

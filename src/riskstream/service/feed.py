@@ -45,6 +45,7 @@ def _summary(snapshot: dict[str, Any], published_ns: int, pnl: float | None) -> 
         "aggregates",
         "regime_probabilities",
         "regime_conditioning",
+        "pipeline",
     )
     out = {k: snapshot.get(k) for k in keep}
     out["published_ns"] = published_ns
@@ -101,6 +102,7 @@ class SnapshotFeed:
         regime_probabilities: dict[str, float] | None = None,
         cycle_s: float | None = None,
         limits: dict[str, Any] | None = None,
+        pipeline: dict[str, Any] | None = None,
     ) -> list[Alert]:
         """Publish one snapshot from the pipeline.
 
@@ -119,6 +121,9 @@ class SnapshotFeed:
         limits : dict, optional
             The limits stage's state after checking this snapshot
             (``LimitsStage.published()``); None when no limits stage runs.
+        pipeline : dict, optional
+            The pipeline's live figures (end-to-end latency percentiles, lag) shown with
+            the snapshot on the dashboard.
 
         Returns
         -------
@@ -131,6 +136,8 @@ class SnapshotFeed:
         if pnl is None and prices is not None:
             pnl = self.portfolio.pnl(prices, snapshot.fx_to_base)
         data["pnl"] = pnl
+        if pipeline is not None:
+            data["pipeline"] = dict(pipeline)
         if cycle_s is not None:
             self.metrics.risk_cycle.observe(cycle_s)
         published = self.cache.publish(

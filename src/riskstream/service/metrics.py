@@ -7,6 +7,7 @@ dashboards and alert rules in ``deploy/`` use only these (a test checks it).
 
 from __future__ import annotations
 
+import numpy as np
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -15,7 +16,12 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from riskstream.core.messages import StageStats
+from riskstream.runtime.latency import EDGES_S, N_BUCKETS, PROMETHEUS_EDGES
 
 __all__ = ["CONTENT_TYPE_LATEST", "METRIC_NAMES", "ServiceMetrics"]
 
@@ -24,6 +30,47 @@ disable_created_metrics()  # no *_created series: they double the output and no 
 # Latency buckets: microseconds to a second (event-to-feature latency targets < 1 ms).
 _LATENCY_BUCKETS = (1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2, 0.1, 1.0)
 _CYCLE_BUCKETS = (1e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class EventLatency(Collector):
+    """A per-event latency histogram filled from the stages' cumulative bucket counts
+    (:class:`~riskstream.core.messages.StageStats`), not one ``observe`` per event: the
+    stages count hundreds of thousands of events a second in bulk
+    (:mod:`riskstream.runtime.latency`), and this exports their counts at about 1, 2 and 5
+    per decade of latency. A stage that restarts begins its counts again; what it had
+    counted before is kept, so the exported counts only grow.
+    """
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry):
+        self.name = name
+        self.documentation = documentation
+        self._base = np.zeros(N_BUCKETS)
+        self._base_sum = 0.0
+        self._counts = np.zeros(N_BUCKETS)
+        self._sum = 0.0
+        self._started: int | None = None
+        registry.register(self)
+
+    def update(self, counts: np.ndarray, started_ns: int, sum_s: float = 0.0) -> None:
+        """The stage's cumulative ``counts`` now (from a node started at ``started_ns``)."""
+        if self._started is not None and started_ns != self._started:
+            self._base += self._counts  # the stage restarted: keep what it had counted
+            self._base_sum += self._sum
+        self._started = started_ns
+        self._counts = np.asarray(counts, dtype=np.float64).copy()
+        self._sum = sum_s
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._base + self._counts
+
+    def collect(self):  # prometheus_client's collector protocol
+        cum = np.cumsum(self.counts)
+        buckets = [(f"{EDGES_S[k]:.4g}", float(cum[k])) for k in PROMETHEUS_EDGES]
+        buckets.append(("+Inf", float(cum[-1])))
+        family = HistogramMetricFamily(self.name, self.documentation)
+        family.add_metric([], buckets, sum_value=self._base_sum + self._sum)
+        yield family
 
 
 class ServiceMetrics:
@@ -124,6 +171,53 @@ class ServiceMetrics:
         self.ws_clients = Gauge(
             "riskstream_websocket_clients", "Open WebSocket streams.", registry=r
         )
+        self.tick_to_book = EventLatency(
+            "riskstream_tick_to_book_seconds",
+            "Per event: wall-clock receipt (ts_recv) to its book and feature update in md.",
+            r,
+        )
+        self.tick_to_risk = EventLatency(
+            "riskstream_tick_to_risk_seconds",
+            "Per event: wall-clock receipt (ts_recv) to the publication of the first risk "
+            "snapshot that reflects it.",
+            r,
+        )
+        self.feed_lag = EventLatency(
+            "riskstream_feed_lag_seconds",
+            "Per event: how late the feed published it against its wall-clock due time.",
+            r,
+        )
+        self.stage_up = Gauge(
+            "riskstream_stage_last_report_timestamp_seconds",
+            "Wall-clock time of each stage's latest statistics report (Unix seconds).",
+            ["stage"],
+            registry=r,
+        )
+        self.latest_stats: dict[str, StageStats] = {}
+
+    _HISTOGRAMS = ("tick_to_book", "tick_to_risk", "feed_lag")
+
+    def observe_stage(self, stats: StageStats) -> None:
+        """Take in one stage's statistics report: its latency histograms and report time."""
+        self.latest_stats[stats.stage] = stats
+        self.stage_up.labels(stats.stage).set(stats.ts_ns / 1e9)
+        for key in self._HISTOGRAMS:
+            counts = stats.histograms.get(key)
+            if counts is not None:
+                sum_s = stats.figures.get(f"{key}_sum_s", 0.0)
+                getattr(self, key).update(counts, stats.started_ns, float(sum_s or 0.0))
+
+    def pipeline_latency(self) -> dict[str, float | None]:
+        """p50 and p99 of the two end-to-end figures so far, for the dashboard."""
+        from riskstream.runtime.latency import percentile_s
+
+        out: dict[str, float | None] = {}
+        for key, unit, scale in (("tick_to_book", "us", 1e6), ("tick_to_risk", "ms", 1e3)):
+            counts = getattr(self, key).counts
+            for q in (50, 99):
+                v = percentile_s(counts, q)
+                out[f"{key}_p{q}_{unit}"] = None if v is None else round(v * scale, 3)
+        return out
 
     def render(self) -> bytes:
         """The exposition-format text of every metric."""
@@ -156,6 +250,12 @@ METRIC_NAMES: frozenset[str] = frozenset(
         "riskstream_http_request_seconds_sum",
         "riskstream_http_request_seconds_count",
         "riskstream_websocket_clients",
+        *(
+            f"riskstream_{name}_seconds_{part}"
+            for name in ("tick_to_book", "tick_to_risk", "feed_lag")
+            for part in ("bucket", "sum", "count")
+        ),
+        "riskstream_stage_last_report_timestamp_seconds",
     }
 )
 """Sample names as they appear on ``/metrics`` (counters gain ``_total``)."""

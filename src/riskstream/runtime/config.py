@@ -1,0 +1,38 @@
+"""Settings of the runtime: how often nodes publish, checkpoint and report, and how the
+supervisor restarts them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from riskstream.core.config import ConfigModel
+
+
+class RuntimeConfig(ConfigModel):
+    """The stages as nodes (:mod:`riskstream.runtime`).
+
+    ``feed_tick_ms``: wall time between two publications of the feed (the events whose
+    market time fell due in between go out together). ``delta_interval_ms``: md publishes
+    the changed rows of its market state this often; ``keyframe_s``: and all of them this
+    often. ``delta_max_rows``: rows per delta message (larger changes go as several, so a
+    message stays under the bus's payload limit). ``recv_samples``: receipt times carried
+    per delta for the tick-to-risk latency. ``checkpoint_s``: md saves its books and
+    acknowledges the bus this often. ``stats_interval_s``: every node reports its figures
+    this often. ``restart_backoff_s`` / ``restart_backoff_max_s``: the supervisor waits this
+    long before restarting a dead stage, doubling per quick death up to the maximum.
+    ``checkpoint_dir``: default ``<store.data_dir>/checkpoints``.
+    """
+
+    feed_tick_ms: Annotated[float, Field(gt=0, le=1000)] = 5.0
+    delta_interval_ms: Annotated[float, Field(gt=0, le=10_000)] = 10.0
+    keyframe_s: Annotated[float, Field(gt=0)] = 2.0
+    delta_max_rows: Annotated[int, Field(ge=16)] = 4096
+    recv_samples: Annotated[int, Field(ge=1, le=1_000_000)] = 512
+    checkpoint_s: Annotated[float, Field(gt=0)] = 5.0
+    stats_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    restart_backoff_s: Annotated[float, Field(gt=0)] = 0.5
+    restart_backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
+    checkpoint_dir: Path | None = None

@@ -1,0 +1,247 @@
+"""The downstream nodes that read md's deltas: regime, history and service.
+
+Each keeps its own :class:`~riskstream.core.state.MarketState` replica, written only by the
+deltas it reads (:func:`riskstream.runtime.md.apply_delta`), and its market time is the
+newest delta's event time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from riskstream.bus.base import Bus
+from riskstream.bus.topics import Topics
+from riskstream.core.messages import SUBJECTS, MarketStateDelta
+from riskstream.core.state import MarketState
+from riskstream.runtime.md import apply_delta
+from riskstream.runtime.risk import subscribe_latest
+
+
+class DeltaReader:
+    """A subscription to md's deltas feeding a private market state."""
+
+    def __init__(self, topics: Topics, n_instruments: int):
+        self.topics = topics
+        self.state = MarketState(n_instruments)
+        self.seq = topics.last_seq(SUBJECTS["market"])
+        self.sub = topics.subscribe(SUBJECTS["market"], start_after=self.seq)
+        self.ts_ns = 0
+        self.deltas = 0
+
+    def read(self, timeout_s: float) -> list[MarketStateDelta]:
+        got = self.sub.fetch(4096, timeout_s)
+        for seq, delta in got:
+            apply_delta(self.state, delta)
+            self.ts_ns = max(self.ts_ns, delta.ts_ns)
+            self.seq = seq
+            self.deltas += 1
+        return [d for _, d in got]
+
+    def caught_up(self) -> bool:
+        return self.seq >= self.topics.last_seq(SUBJECTS["market"])
+
+    def close(self) -> None:
+        self.sub.close()
+
+
+class RegimeNode:
+    """Regime detection on the observed mids: a :class:`~riskstream.regime.RegimeStage` on
+    the node's own market state, stepped at each delta's market time; with
+    ``risk.regime_conditional`` its switches go out as :class:`RegimeChanged` (through
+    :class:`riskstream.cli.regime.RegimeSwitch`) on ``SUBJECTS["regime"]``."""
+
+    name = "regime"
+
+    def __init__(self, topics: Topics, n_instruments: int, build_stage: Any, switch: Any = None):
+        self.topics = topics
+        self.reader = DeltaReader(topics, n_instruments)
+        self.stage = build_stage(self.reader.state)  # RegimeStage over the replica's mids
+        self.switch = switch
+        if switch is not None:
+            self.stage.publish = switch
+
+    def step(self) -> bool:
+        got = self.reader.read(0.02)
+        if got:
+            self.stage.on_batch(np.empty(0), self.reader.ts_ns)
+        return bool(got)
+
+    def idle(self) -> bool:
+        return self.reader.caught_up()
+
+    def summary(self) -> dict[str, Any]:
+        out = self.stage.summary()
+        if self.stage.regime >= 0:
+            out["regime_probabilities"] = [float(p) for p in self.stage.probabilities]
+        if self.switch is not None:
+            out.update(self.switch.summary())
+        return out
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def view(self) -> list[tuple[str, str]]:
+        rows = self.stage.view()
+        if self.switch is not None:
+            rows.extend(self.switch.view())
+        return rows
+
+    def close(self) -> None:
+        self.reader.close()
+        self.stage.close()
+
+
+class HistoryNode:
+    """History: every event of the bus into the tick tables (its own durable consumer,
+    acknowledged after each append), and feature snapshots and closes from its market-state
+    replica (:class:`~riskstream.store.stage.HistoryStage`)."""
+
+    name = "history"
+
+    def __init__(self, bus: Bus, topics: Topics, n_instruments: int, build_stage: Any):
+        self.bus = bus
+        self.reader = DeltaReader(topics, n_instruments)
+        self.stage = build_stage(self.reader.state)
+        self.consumer = bus.consumer("history")
+        self.positions: dict[int, int] = {}
+
+    def step(self) -> bool:
+        self.reader.read(0.0)
+        messages = self.consumer.fetch(256, 0.02)
+        for m in messages:
+            self.stage.on_batch(m.events, max(self.reader.ts_ns, int(m.events["ts_event"].max())))
+            self.positions[m.partition] = m.seq
+        if messages:
+            self.consumer.commit({m.partition: m.seq for m in messages})
+        return bool(messages)
+
+    def idle(self) -> bool:
+        return all(
+            self.positions.get(p, 0) >= self.bus.last_seq(p) for p in range(self.bus.partitions)
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return self.stage.summary()
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def view(self) -> list[tuple[str, str]]:
+        return self.stage.view()
+
+    def close(self) -> None:
+        try:
+            self.stage.close()
+        finally:
+            self.consumer.close()
+            self.reader.close()
+
+
+class ServiceNode:
+    """Feeds the service (dashboard, REST, metrics): the newest risk snapshot with the
+    newest limit state and regime probabilities, at most every ``min_interval_s``; every
+    stage's :class:`StageStats` (latency histograms, counters) into the metrics.
+
+    Parameters
+    ----------
+    feed : SnapshotFeed
+        The running service's feed.
+    topics : Topics
+    n_instruments : int
+    min_interval_s : float
+        The dashboard needs a few updates a second, not every snapshot.
+    """
+
+    name = "service"
+
+    def __init__(self, feed: Any, topics: Topics, n_instruments: int, min_interval_s: float = 0.2):
+        self.feed = feed
+        self.topics = topics
+        self.reader = DeltaReader(topics, n_instruments)
+        self.snapshots = topics.subscribe(SUBJECTS["snapshot"])
+        self.limits = subscribe_latest(topics, SUBJECTS["limits"])
+        self.stats = topics.subscribe(SUBJECTS["stats"])
+        self.min_interval_s = min_interval_s
+        self.pushed = 0
+        self.stage_stats: dict[str, Any] = {}
+        self._limit_state: dict[str, Any] | None = None
+        self._last_push = 0.0
+        self.running: Any = None  # the RunningService this node started (stopped on close)
+
+    def step(self) -> bool:
+        self.reader.read(0.0)
+        for _, stats in self.stats.fetch(256):
+            self.stage_stats[stats.stage] = stats
+            self.feed.metrics.observe_stage(stats)
+        for _, limit_state in self.limits.fetch(256):
+            self._limit_state = limit_state.state
+        now = time.monotonic()
+        wait = self.min_interval_s - (now - self._last_push)
+        got = self.snapshots.latest(timeout_s=min(max(wait, 0.0), 0.05) if wait > 0 else 0.02)
+        if got is None:
+            return False
+        if now - self._last_push < self.min_interval_s:
+            time.sleep(max(self.min_interval_s - (time.monotonic() - self._last_push), 0))
+            newer = self.snapshots.latest(0.0)
+            got = newer or got
+        _, snapshot = got
+        regime = self.stage_stats.get("regime")
+        probabilities = None
+        if regime is not None and regime.figures.get("regime_probabilities"):
+            from riskstream.regime.stage import REGIME_NAMES
+
+            probabilities = {
+                REGIME_NAMES.get(k, str(k)): float(p)
+                for k, p in enumerate(regime.figures["regime_probabilities"])
+            }
+        risk = self.stage_stats.get("risk")
+        refresh = risk.figures.get("risk_refresh_p50_ms") if risk is not None else None
+        self.feed.push(
+            snapshot,
+            prices=self.reader.state.mid,
+            regime_probabilities=probabilities,
+            cycle_s=None if refresh is None else refresh / 1e3,
+            limits=self._limit_state,
+            pipeline=self.pipeline_figures(),
+        )
+        self._last_push = time.monotonic()
+        self.pushed += 1
+        return True
+
+    def pipeline_figures(self) -> dict[str, Any]:
+        """End-to-end latency percentiles (all stages' counts so far) and lags."""
+        out: dict[str, Any] = dict(self.feed.metrics.pipeline_latency())
+        feed = self.stage_stats.get("feed")
+        if feed is not None:
+            out["events_per_s"] = feed.figures.get("feed_events_per_s")
+            out["feed_lag_p99_ms"] = feed.figures.get("feed_lag_p99_ms")
+        risk = self.stage_stats.get("risk")
+        if risk is not None:
+            out["risk_state_lag_p99_ms"] = risk.figures.get("risk_state_lag_p99_ms")
+        return out
+
+    def idle(self) -> bool:
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "service_snapshots_pushed": self.pushed,
+            "service_limit_rows": len(self.feed.limits.utilisation()),
+            "service_limits_available": self.feed.limits.available(),
+        }
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def view(self) -> list[tuple[str, str]]:
+        return [("snapshots to service", f"{self.pushed:,}")]
+
+    def close(self) -> None:
+        for sub in (self.snapshots, self.limits, self.stats):
+            sub.close()
+        self.reader.close()
+        if self.running is not None:
+            self.running.stop()

@@ -1,0 +1,218 @@
+"""The risk node: its own market state from md's deltas, a snapshot every interval of wall time.
+
+The node keeps a :class:`~riskstream.core.state.MarketState` of its own, written only by
+the :class:`~riskstream.core.messages.MarketStateDelta` messages it reads (no object is
+shared with md), and a :class:`~riskstream.risk.engine.RiskEngine` over it. Its loop:
+
+* apply every delta that has arrived (a few vectorised row writes each: applying never
+  falls behind, so the engine always refreshes on the newest state — updates are
+  conflated, never queued);
+* hand the position keeper's :class:`PositionsChanged` and the regime node's
+  :class:`RegimeChanged` to ``engine.send`` (drained at the top of the next refresh);
+* every ``risk.snapshot_interval_ms`` of wall time, refresh and publish the
+  :class:`~riskstream.risk.snapshot.RiskSnapshot` on ``SUBJECTS["snapshot"]``. A refresh
+  longer than the interval delays the next one, never queues a second.
+
+Latency: when a snapshot is published, every event whose receipt time came with a delta
+applied before the refresh gets ``published_wall - ts_recv`` counted in ``tick_to_risk``
+(receipt → the first snapshot that reflects it).
+
+Until the limits stage reads the snapshot's valuation instead of the engine (the position
+keeper's work), the node hosts it (``limits``): it checks each new snapshot on this thread
+and publishes :class:`LimitState`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from riskstream.bus.topics import Topics
+from riskstream.core.events import empty_events
+from riskstream.core.messages import SUBJECTS, LimitState, MarketStateDelta
+from riskstream.risk.stage import RiskStage
+from riskstream.runtime.latency import LatencyHistogram, summary
+from riskstream.runtime.md import apply_delta
+
+
+def subscribe_latest(topics: Topics, subject: str) -> Any:
+    """A reader of ``subject`` positioned before its newest message (the state in force —
+    positions, regime — is the newest one)."""
+    return topics.subscribe(subject, start_after=max(topics.last_seq(subject) - 1, 0))
+
+
+class MarketClock:
+    """The risk node's clock: the market time of the newest delta applied (set by the node;
+    it may start before the engine's default as-of time, so unlike ``ManualClock`` it
+    accepts any value)."""
+
+    def __init__(self, start_ns: int):
+        self._now = int(start_ns)
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def set(self, ts_ns: int) -> None:
+        self._now = int(ts_ns)
+
+
+class RiskNode:
+    """:class:`~riskstream.runtime.node.Node` running the risk engine on the wall clock.
+
+    Parameters
+    ----------
+    stage : RiskStage
+        Over an engine built on this node's own ``MarketState`` and ``clock``.
+    clock : MarketClock
+        The engine's clock; set to the market time of the newest delta.
+    topics : Topics
+    limits : LimitsStage, optional
+        Checked after each refresh (see the module docstring).
+    regime_conditional : bool
+        Pass RegimeChanged messages to the engine (``risk.regime_conditional``).
+    clock_ns : callable
+        The wall clock.
+    """
+
+    name = "risk"
+
+    def __init__(
+        self,
+        stage: RiskStage,
+        clock: MarketClock,
+        topics: Topics,
+        limits: Any = None,
+        regime_conditional: bool = False,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ):
+        self.stage = stage
+        self.engine = stage.engine
+        self.state = stage.engine.market
+        self.clock = clock
+        self.topics = topics
+        self.limits = limits
+        self.regime_conditional = regime_conditional
+        self.clock_ns = clock_ns
+        self.interval_ns = stage.interval_ns
+        self._market_seq = topics.last_seq(SUBJECTS["market"])
+        self.market = topics.subscribe(SUBJECTS["market"], start_after=self._market_seq)
+        self.positions = subscribe_latest(topics, SUBJECTS["positions"])
+        self.regime = subscribe_latest(topics, SUBJECTS["regime"])
+        self.tick_to_risk = LatencyHistogram()
+        self.deltas = 0
+        self.delta_gaps = 0
+        self.messages_sent = 0
+        self.published = 0
+        self.state_lag_ms: list[float] = []
+        self._last_delta_seq = 0
+        self._ts_ns = 0
+        self._newest_wall = 0
+        self._pending: list[tuple[np.ndarray, float]] = []  # (receipts, events per receipt)
+        self._changed = True  # refresh at the first chance
+        self._next_refresh = 0
+        self._no_events = empty_events(0)
+
+    def _apply(self, delta: MarketStateDelta) -> None:
+        if self._last_delta_seq and delta.seq != self._last_delta_seq + 1 and delta.seq != 1:
+            self.delta_gaps += 1  # md restarted or a delta was lost: the next keyframe heals
+        self._last_delta_seq = delta.seq
+        apply_delta(self.state, delta)
+        self.deltas += 1
+        self._ts_ns = max(self._ts_ns, delta.ts_ns)
+        self._newest_wall = max(self._newest_wall, delta.wall_ns)
+        if delta.recv_ns.size and delta.events:
+            self._pending.append((delta.recv_ns, delta.events / delta.recv_ns.size))
+        self._changed = True
+
+    def _drain_messages(self) -> None:
+        for _, message in self.positions.fetch(64):
+            self.engine.send(message)
+            self.messages_sent += 1
+            self._changed = True
+        for _, message in self.regime.fetch(64):
+            if self.regime_conditional:
+                self.engine.send(message)
+                self.messages_sent += 1
+                self._changed = True
+
+    def step(self) -> bool:
+        now = self.clock_ns()
+        wait_s = max(self._next_refresh - now, 0) / 1e9
+        got = self.market.fetch(4096, timeout_s=min(wait_s, 0.02))
+        for seq, delta in got:
+            self._apply(delta)
+            self._market_seq = seq
+        self._drain_messages()
+        if self.limits is not None and got:
+            self.limits.on_batch(self._no_events, self._ts_ns)  # circuit breakers, orders
+        now = self.clock_ns()
+        if now >= self._next_refresh and self._changed and self._ts_ns:
+            self.refresh(now)
+        return bool(got)
+
+    def refresh(self, now: int) -> None:
+        self._next_refresh = max(self._next_refresh + self.interval_ns, now)
+        self.clock.set(self._ts_ns)
+        pending, self._pending, self._changed = self._pending, [], False
+        if self._newest_wall:
+            self.state_lag_ms.append((now - self._newest_wall) / 1e6)
+            if len(self.state_lag_ms) > 100_000:
+                del self.state_lag_ms[:50_000]
+        snap = self.stage.refresh(self._ts_ns)
+        self.topics.publish(SUBJECTS["snapshot"], snap, msg_id=f"snapshot:{snap.lineage_id}")
+        published = self.clock_ns()
+        self.published += 1
+        for recv, weight in pending:
+            self.tick_to_risk.add(published - recv, weight)
+        if self.limits is not None:
+            self.limits.on_batch(self._no_events, self._ts_ns)
+            self.topics.publish(
+                SUBJECTS["limits"],
+                LimitState(snap.ts_ns, snap.lineage_id, self.limits.published()),
+            )
+
+    def idle(self) -> bool:
+        read_all = self._market_seq >= self.topics.last_seq(SUBJECTS["market"])
+        return read_all and not self._changed
+
+    def summary(self) -> dict[str, Any]:
+        out = self.stage.summary()
+        risk = summary(self.tick_to_risk.counts, "ms")
+        lag = np.asarray(self.state_lag_ms)
+        out.update(
+            {
+                "risk_deltas": self.deltas,
+                "risk_delta_gaps": self.delta_gaps,
+                "risk_messages_sent": self.messages_sent,
+                "tick_to_risk_p50_ms": risk["p50_ms"],
+                "tick_to_risk_p99_ms": risk["p99_ms"],
+                "tick_to_risk_sum_s": self.tick_to_risk.sum_s,
+                "risk_state_lag_p99_ms": round(float(np.percentile(lag, 99)), 3)
+                if lag.size
+                else None,
+            }
+        )
+        if self.limits is not None:
+            out.update(self.limits.summary())
+        return out
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        return {"tick_to_risk": self.tick_to_risk.counts}
+
+    def view(self) -> list[tuple[str, str]]:
+        rows = self.stage.view()
+        p99 = summary(self.tick_to_risk.counts, "ms")["p99_ms"]
+        rows.append(("tick → risk p99", "-" if p99 is None else f"{p99:,.1f} ms"))
+        if self.limits is not None:
+            rows.extend(self.limits.view())
+        return rows
+
+    def close(self) -> None:
+        for sub in (self.market, self.positions, self.regime):
+            sub.close()
+        if self.limits is not None:
+            self.limits.close()
+        self.stage.close()
