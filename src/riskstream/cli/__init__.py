@@ -105,6 +105,7 @@ from riskstream.cli import (  # noqa: E402, F401
     regime,
     replay,
     risk,
+    runtime,
     serve,
     simulate,
     universe,
