@@ -83,11 +83,14 @@ class FeedNode:
         self._next_tick = 0
         self._started = time.perf_counter()
 
-    def _fill(self, until_ns: int) -> None:
+    def _fill(self, until_ns: int, max_batches: int = 16) -> None:
         """Generate until the pending events cover market time ``until_ns`` (or the source
-        ends)."""
+        ends), at most ``max_batches`` batches: a source slower than the wall clock then
+        publishes what it has every tick, and its lag shows, instead of going quiet."""
         parts = [self._pending]
-        while self._source_ns < until_ns:
+        while (self._source_ns < until_ns or (len(parts) == 1 and len(parts[0]) == 0)) and len(
+            parts
+        ) <= max_batches:
             try:
                 batch, now_ns = next(self.source)
             except StopIteration:
@@ -107,7 +110,7 @@ class FeedNode:
         now = self.clock_ns()
         if self._wall0 is None:
             self._fill(0)  # the first batch tells where market time starts
-            self._wall0 = now
+            self._wall0 = now = self.clock_ns()
             self._market0 = (
                 int(self._pending["ts_event"][0]) if len(self._pending) else self._source_ns
             )

@@ -1,0 +1,156 @@
+"""The runtime's nodes in one process (memory bus, MemoryTopics): the feed on the wall clock,
+md's deltas rebuilding its market state in a reader, the risk node's conflated refreshes
+and per-event latencies, and the latency histograms themselves."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from riskstream.bus import BusConfig, MemoryCheckpointStore, open_bus
+from riskstream.bus.topics import MemoryTopics
+from riskstream.core.messages import SUBJECTS, MarketStateDelta
+from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.feeds.simulator import MarketSimulator
+from riskstream.feeds.universe import generate_universe
+from riskstream.md.config import MdConfig
+from riskstream.risk.stage import RiskStage
+from riskstream.runtime.config import RuntimeConfig
+from riskstream.runtime.feed import FeedNode
+from riskstream.runtime.latency import EDGES_S, LatencyHistogram, percentile_s
+from riskstream.runtime.md import DELTA_COLUMNS, MdNode
+from riskstream.runtime.readers import DeltaReader
+from riskstream.runtime.risk import MarketClock, RiskNode
+from tests.risk.helpers import make_engine, make_universe, market_from_ref
+
+
+def test_histogram_percentiles_match_numpy_within_half_a_bucket() -> None:
+    # Source: numpy's percentile of the raw values; tolerance: a bucket spans a factor
+    # 10**(1/20) = 1.122, so a geometric interpolation inside it is within 6%.
+    rng = np.random.default_rng(1)
+    lat_ns = rng.lognormal(np.log(2e6), 0.8, 200_000)
+    h = LatencyHistogram()
+    for part in np.array_split(lat_ns, 7):  # filled in bulk, batch by batch
+        h.add(part)
+    assert h.total == pytest.approx(len(lat_ns))
+    assert h.sum_s == pytest.approx(lat_ns.sum() / 1e9)
+    for q in (50, 99, 99.9):
+        assert percentile_s(h.counts, q) == pytest.approx(np.percentile(lat_ns, q) / 1e9, rel=0.06)
+    # a sample standing for many events weighs as much as they do
+    w = LatencyHistogram()
+    w.add(np.array([1e6, 1e8]), weight=np.array([99.0, 1.0]))
+    assert percentile_s(w.counts, 50) == pytest.approx(1e-3, rel=0.06)
+    assert percentile_s(LatencyHistogram().counts, 50) is None
+    assert EDGES_S[0] > 1e-6 and EDGES_S[-1] == pytest.approx(100.0)
+
+
+def _md_pipeline(n: int = 50, speed: float | None = 2.0):
+    universe = generate_universe(UniverseConfig(instruments=n, seed=5))
+    sim = MarketSimulator(universe, SimulatorConfig(seed=5, events_per_s=20_000, batch_events=512))
+    bus = open_bus(BusConfig(partitions=2))
+    topics = MemoryTopics()
+    cfg = RuntimeConfig(delta_interval_ms=2.0, keyframe_s=60.0, delta_max_rows=16)
+    md = MdNode(n, MdConfig(), cfg, bus, topics, MemoryCheckpointStore())
+    feed = FeedNode(sim.batches(), bus, speed=speed, tick_ms=2.0)
+    return universe, sim, bus, topics, md, feed
+
+
+def test_feed_is_paced_by_the_wall_clock_and_md_deltas_rebuild_its_state() -> None:
+    universe, _sim, _bus, topics, md, feed = _md_pipeline()
+    reader = DeltaReader(topics, len(universe))
+    while md.stage.events == 0:  # warm-up: md compiles its kernels
+        feed.step()
+        md.step()
+    feed.step()
+    wall0, market0 = time.time_ns(), feed.market_ns
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.0:
+        feed.step()
+        md.step()
+        reader.read(0.0)
+    feed.step()
+    wall1 = time.time_ns()
+    # market time runs at 2x the wall clock: what the feed published between the two
+    # moments spans 2x their distance (less than a 2 ms tick, 4 ms of market, apart; the
+    # simulator's 20,000 events/s of market time are 40,000 a second to generate)
+    market_s = (feed.market_ns - market0) / 1e9
+    assert market_s == pytest.approx(2.0 * (wall1 - wall0) / 1e9, abs=0.05)
+    assert feed.summary()["feed_lag_max_ms"] < 1_000
+    while not md.idle():
+        md.step()
+    md.publish_delta()
+    reader.read(0.0)
+    # every event got its receipt stamp from the wall clock, and md counted each one
+    assert md.stage.events == feed.events
+    assert md.book_latency.total == pytest.approx(feed.events)
+    p50 = percentile_s(md.book_latency.counts, 50)
+    assert p50 is not None and 0 < p50 < (wall1 - wall0) / 1e9
+    # the reader's replica equals md's state on every carried column (deltas chunked to
+    # 16 rows: several messages per delta)
+    state = md.stage.market_state
+    for name in DELTA_COLUMNS:
+        np.testing.assert_array_equal(getattr(reader.state, name), getattr(state, name))
+    assert reader.deltas > md.deltas / 2 and md.delta_rows > 0
+
+
+def test_max_speed_feed_waits_for_a_slow_consumer() -> None:
+    _universe, _sim, bus, _topics, _md, feed = _md_pipeline(speed=None)
+    backlog = {"n": 10**9}  # md far behind: the feed waits until it catches up
+    feed.backlog, feed.max_backlog = (lambda: backlog["n"]), 4
+    threading.Timer(0.3, lambda: backlog.update(n=0)).start()
+    started = time.monotonic()
+    feed.step()
+    assert time.monotonic() - started >= 0.29
+    for _ in range(4):
+        feed.step()
+    # one simulator batch per step, none held back for the wall clock
+    assert feed.events == 5 * 512 and feed._pending.size == 0
+    assert sum(bus.last_seq(p) for p in range(bus.partitions)) == feed.messages
+
+
+def test_risk_node_conflates_deltas_and_measures_tick_to_risk() -> None:
+    universe = make_universe()
+    state = market_from_ref(universe)  # the node's own replica, written only by deltas
+    engine = make_engine(universe, n_scenarios=200, market=state)
+    n = engine.n
+    topics = MemoryTopics()
+    clock = MarketClock(engine.clock.now_ns())
+    engine.clock = clock
+    node = RiskNode(RiskStage(engine), clock, topics)
+    snaps = topics.subscribe(SUBJECTS["snapshot"], start_after=0)
+    mid = state.mid.copy()
+    now = time.time_ns()
+    recv = now - np.arange(10, dtype=np.int64) * 1_000_000  # received 0..9 ms ago
+    # fifty deltas arrive before the node's first step: one refresh takes them all
+    for k in range(50):
+        cols = {c: getattr(state, c)[:].copy() for c in DELTA_COLUMNS}
+        cols["mid"] = mid * (1 + 1e-4 * k)
+        cols["bid"], cols["ask"] = cols["mid"] * 0.999, cols["mid"] * 1.001
+        cols["last"], cols["spread"] = cols["mid"], cols["ask"] - cols["bid"]
+        cols["ts_ns"] = np.full(n, 1_719_581_400_000_000_000 + k, dtype=np.int64)
+        topics.publish(
+            SUBJECTS["market"],
+            MarketStateDelta(k + 1, 1_719_581_400_000_000_000 + k, np.arange(n), cols,
+                             events=100, recv_ns=recv, wall_ns=now),
+        )  # fmt: skip
+    node.step()
+    got = snaps.fetch(10)
+    assert len(got) == 1 and node.deltas == 50 and node.stage.snapshots == 1
+    assert np.allclose(state.mid, mid * (1 + 49e-4))
+    # every event of every delta counted once, at its receipt-to-publication latency
+    assert node.tick_to_risk.total == pytest.approx(50 * 100)
+    p50 = percentile_s(node.tick_to_risk.counts, 50)
+    assert p50 is not None and 0 < p50 < 10.0
+    # nothing new: no refresh; a new delta after the interval: one more snapshot
+    node.step()
+    assert node.stage.snapshots == 1
+    topics.publish(SUBJECTS["market"], MarketStateDelta(51, 1_719_581_400_000_001_000,
+                   np.arange(1), {"mid": mid[:1] * 1.01}, wall_ns=time.time_ns()))  # fmt: skip
+    deadline = time.monotonic() + 5
+    while node.stage.snapshots < 2 and time.monotonic() < deadline:
+        node.step()
+    assert node.stage.snapshots == 2 and node.idle()
+    assert node.summary()["tick_to_risk_p99_ms"] is not None
