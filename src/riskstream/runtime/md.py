@@ -102,7 +102,9 @@ class MdNode:
         self._ts_ns = max(self._ts_ns, now_ns)
 
     def step(self) -> bool:
-        applied = self.consumer.poll(timeout_s=min(0.005, self._delta_ns / 1e9))
+        # a fetch returns as soon as messages are there; with none it waits up to 50 ms (a
+        # shorter pull can expire before a loaded server answers it)
+        applied = self.consumer.poll(timeout_s=0.05)
         now = self.clock_ns()
         if now - self._last_delta >= self._delta_ns:
             self.publish_delta(now)

@@ -110,7 +110,7 @@ class HistoryNode:
 
     def step(self) -> bool:
         self.reader.read(0.0)
-        messages = self.consumer.fetch(256, 0.02)
+        messages = self.consumer.fetch(64, 0.05)
         for m in messages:
             self.stage.on_batch(m.events, max(self.reader.ts_ns, int(m.events["ts_event"].max())))
             self.positions[m.partition] = m.seq
