@@ -220,6 +220,16 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             with stages(["feed"], env, log_dir) as feed:
                 procs.update(feed)
                 stats.wait_for("feed", args.start_timeout, procs)
+                # md's kernels compile on its first batches, risk's first refreshes fault in
+                # its arrays: the warm-up starts once both have done real work
+                deadline = time.monotonic() + args.start_timeout
+                while not (
+                    (stats.latest("md").figures.get("md_events") or 0) > 0
+                    and (stats.latest("risk").figures.get("risk_snapshots") or 0) >= 2
+                ):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("md and risk did not start working")
+                    stats.poll(0.5)
                 rss: dict[str, list[tuple[float, float]]] = {n: [] for n in procs}
                 started = time.monotonic()
                 marks: list[dict[str, Any]] = []

@@ -40,6 +40,10 @@ limits (circuit breakers), regime and the service read. Depth, volume and microp
 in md (and in md's checkpoint)."""
 
 
+FETCH_EVENTS = 65_536
+"""Events md asks the bus for per round (in messages of the size it sees)."""
+
+
 class MdNode:
     """:class:`~riskstream.runtime.node.Node` running market data.
 
@@ -76,7 +80,7 @@ class MdNode:
         self.topics = topics
         self.clock_ns = clock_ns
         self.consumer = CheckpointedConsumer(
-            bus, "md", self.stage, self._apply, store, checkpoint_every=1 << 62, max_messages=16
+            bus, "md", self.stage, self._apply, store, checkpoint_every=1 << 62, max_messages=64
         )
         self.book_latency = LatencyHistogram()
         self.deltas = 0
@@ -104,7 +108,13 @@ class MdNode:
     def step(self) -> bool:
         # a fetch returns as soon as messages are there; with none it waits up to 50 ms (a
         # shorter pull can expire before a loaded server answers it)
+        before = self.stage.events
         applied = self.consumer.poll(timeout_s=0.05)
+        if applied:
+            # ask for about FETCH_EVENTS events a round: many small messages when the feed
+            # publishes every few ms (one round trip each round), few large ones at max speed
+            per_message = (self.stage.events - before) / applied
+            self.consumer.max_messages = int(np.clip(FETCH_EVENTS / per_message, 8, 1024))
         now = self.clock_ns()
         if now - self._last_delta >= self._delta_ns:
             self.publish_delta(now)

@@ -117,6 +117,7 @@ def _risk(w: Wiring) -> Any:
         w.universe, cfg.risk, history=load_history(cfg), market=state, models=cfg.models
     )
     engine.clock = clock = MarketClock(engine.clock.now_ns())  # market time of the deltas
+    engine.refresh()  # compiles the kernels before the node reports ready (not a snapshot)
     stage = RiskStage(engine)
     # Limits act on every snapshot: stored limits (API or `riskstream limits set`) overlay
     # the reference ones sized on the first full snapshot; kill switches persist in the
