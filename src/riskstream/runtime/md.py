@@ -199,6 +199,25 @@ class MdNode:
         self.consumer.close()
 
 
+def warm_up(md_config: MdConfig, batches: int = 4) -> None:
+    """Compile md's kernels before the node consumes (a node that compiles on its first
+    live batches starts seconds behind the wall clock): a few simulated batches of a small
+    generated universe through a throw-away :class:`MdStage` (the compiled code is shared
+    by the process)."""
+    from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+    from riskstream.feeds.simulator import MarketSimulator
+    from riskstream.feeds.universe import generate_universe
+
+    universe = generate_universe(UniverseConfig(instruments=50))
+    simulator = MarketSimulator(universe, SimulatorConfig(batch_events=2048))
+    stage = MdStage(len(universe), md_config.model_copy(update={"order_capacity": 1 << 12}))
+    for _ in range(batches):
+        events = simulator.next_batch()
+        stage.on_batch(events, int(events["ts_event"][-1]))
+    stage.state()  # the checkpoint path too
+    stage.close()
+
+
 def apply_delta(state: Any, delta: MarketStateDelta) -> None:
     """Write a delta's rows into a reader's own :class:`~riskstream.core.state.MarketState`
     (or any object with the delta's columns as arrays, and ``updated``).

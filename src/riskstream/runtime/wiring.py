@@ -95,8 +95,9 @@ def _feed(w: Wiring) -> Any:
 
 
 def _md(w: Wiring) -> Any:
-    from riskstream.runtime.md import MdNode
+    from riskstream.runtime.md import MdNode, warm_up
 
+    warm_up(w.cfg.md)
     return MdNode(
         len(w.universe), w.cfg.md, w.cfg.runtime, w.bus, w.topics, w.checkpoint_store("md")
     )
