@@ -95,6 +95,7 @@ def test_stages_as_processes_publish_snapshots_with_latencies(
             p.send_signal(signal.SIGTERM)
         for p in procs.values():
             p.wait(60)
+        _latest_stats(stats_sub, seen)  # each stage's last report, sent as it stopped
         topics.close()
     # snapshots crossed the bus as typed messages, in order, stamped with market time
     seqs = [s for s, _ in got]
