@@ -173,7 +173,7 @@ def window(first: Any, last: Any, key: str) -> np.ndarray:
     return np.asarray(last.histograms[key]) - np.asarray(first.histograms[key])
 
 
-def measure(stats: Stats, t0: dict[str, Any], t1: dict[str, Any]) -> dict[str, Any]:
+def measure(t0: dict[str, Any], t1: dict[str, Any]) -> dict[str, Any]:
     """The figures of the window between two sets of reports (by stage)."""
     from riskstream.runtime.latency import percentile_s
 
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 marks.append({n: stats.latest(n) for n in ("feed", "md", "risk")})
     finally:
         stats.close()
-    out = measure(stats, marks[0], marks[-1])
+    out = measure(marks[0], marks[-1])
     out["marks"] = marks
     out["rss"] = rss
     out["logs"] = str(log_dir)
