@@ -26,10 +26,12 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from typing import Any
 
 import numpy as np
+
 from e2e import add_arguments, machine, measure, run, with_server
 
 
@@ -43,7 +45,7 @@ def main() -> None:
     args.mark_every = args.every
     result = with_server(args, run)
     marks, rss = result["marks"], result["rss"]
-    windows = [measure(a, b) for a, b in zip(marks[:-1], marks[1:], strict=True)]
+    windows = [measure(a, b) for a, b in itertools.pairwise(marks)]
     backlog = [m["feed"].figures["feed_events"] - m["md"].figures["md_events"] for m in marks]
 
     def slope(points: list[tuple[float, float]]) -> float | None:
