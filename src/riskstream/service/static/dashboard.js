@@ -139,6 +139,16 @@ function render(r) {
   const rp = r.regime_probabilities;
   if (rp) { const best = Object.entries(rp).sort((a, b) => b[1] - a[1])[0];
     $("t-regime").textContent = `${best[0]} ${(best[1] * 100).toFixed(0)}%`; }
+  const pl = r.pipeline;  // end-to-end latency per event, from the stages' histograms
+  if (pl) {
+    const us = (v) => (v === null || v === undefined ? "—" : v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`);
+    const ms = (v) => (v === null || v === undefined ? "—" : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
+    $("t-latency").textContent =
+      `${us(pl.tick_to_book_p50_us)} / ${us(pl.tick_to_book_p99_us)} · ${ms(pl.tick_to_risk_p50_ms)} / ${ms(pl.tick_to_risk_p99_ms)}`;
+    const rate = pl.events_per_s ? `${Math.round(pl.events_per_s).toLocaleString()} events/s` : "";
+    const lag = pl.feed_lag_p99_ms ? ` · feed lag p99 ${ms(pl.feed_lag_p99_ms)}` : "";
+    $("t-flow").textContent = rate + lag;
+  }
   const rc = r.regime_conditioning;  // the regime the risk figures are conditioned on
   $("l-regime").textContent = rc
     ? `Regime · risk on ${rc.regime} (vol ×${rc.vol_multiplier.toFixed(2)})` : "Regime";
