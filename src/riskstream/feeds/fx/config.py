@@ -9,10 +9,11 @@ settings fingerprint show ``**********``, never the key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from riskstream.core.config import ConfigModel
 
@@ -148,3 +149,17 @@ class FxConfig(ConfigModel):
         url="https://cdn.jsdelivr.net/npm/@fawazahmed0/currency-api@latest/v1/currencies/usd.json",
         quality=0.5,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_defaults(cls, data: Any) -> Any:
+        """A source table given in part (``[fx.ecb] url = …``, or one environment variable)
+        keeps that source's other defaults."""
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        for name in ("ecb", "frankfurter", "open_er_api", "exchangerate_host", "currency_api"):
+            given = data.get(name)
+            if isinstance(given, Mapping):
+                data[name] = {**cls.model_fields[name].default.model_dump(), **given}
+        return data
