@@ -243,3 +243,11 @@ def test_fx_poll_command_once(server: FxServer, tmp_path: Path) -> None:
     history = MarketHistory(tmp_path / "data" / "history")
     assert history.fx_rates(latest=True).height == len(out["rates"])
     assert Path(out["responses"]).parent.parent == tmp_path / "data" / "fx" / "responses"
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    from riskstream.feeds.fx.poller import retry_after_s
+
+    assert retry_after_s("120", START_NS) == 120.0
+    assert retry_after_s("Sat, 29 Jun 2024 00:06:00 GMT", START_NS) == 60.0
+    assert retry_after_s("soon", START_NS) is None and retry_after_s(None, START_NS) is None
