@@ -119,6 +119,12 @@ def poll_command(
 
 def _print_aggregate(result: FxAggregate, where: str) -> None:
     console = Console()
+    if not result.rates:
+        console.print(
+            f"no FX rate published from {where}: "
+            f"{len(result.unpublished)} currencies without enough usable sources"
+        )
+        return
     table = Table(
         title=f"FX rates per 1 {result.base} from {where} (as of {result.as_json()['as_of']})"
     )
