@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from riskstream.bus import BusConfig, open_topics
+from riskstream.bus import BusConfig
+from riskstream.bus.nats_topics import NatsTopics
 from riskstream.core.errors import ServiceUnavailableError
 from riskstream.core.messages import LimitState
 from riskstream.runtime.standby import open_standby
@@ -28,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
 
     bus = BusConfig(url=args.url)
-    topics = open_topics(bus)
+    topics = NatsTopics(bus, timeout_s=1.0)  # a request lost to a broker kill fails fast
     standby = open_standby(topics, bus, "worker", ttl_s=args.ttl, holder=args.name)
     reader = topics.subscribe("md.delta", start_after=0)
     events = 0

@@ -161,7 +161,7 @@ class LeaderTopics:
         return seq
 
     def _take_over(self) -> None:
-        """A new term: re-read what is stored, then publish the backlog newer than it."""
+        """Re-read what is stored, then publish the backlog newer than it."""
         self._floors.clear()
         self._term = self.lease.term
         self.took_over_at = time.monotonic()
@@ -184,7 +184,7 @@ class LeaderTopics:
 
     def _take_over_now(self) -> None:
         with self._lock:
-            if self._term != self.lease.term and self.lease.is_leader:
+            if self._behind() and self.lease.is_leader:
                 try:
                     self._take_over()
                 except ServiceUnavailableError as exc:  # the next publish tries again
@@ -202,9 +202,14 @@ class LeaderTopics:
                     self._backlog.popleft()
                 self._backlog.append((now, subject, message, msg_id))
                 return 0
-            if self._term != self.lease.term:
+            if self._behind():
                 self._take_over()
             return self._store(subject, message, msg_id)
+
+    def _behind(self) -> bool:
+        """A new term, or the same one resumed after the lease lapsed (a broker outage
+        stopped the renewals): what is stored may be newer, and the backlog is unsent."""
+        return self._term != self.lease.term or bool(self._backlog)
 
     def subscribe(self, subject: str, start_after: int | None = None) -> Subscription:
         return self.topics.subscribe(subject, start_after)
