@@ -282,11 +282,9 @@ def test_fx_aggregate_command_names_a_bad_option(tmp_path: Path) -> None:
 
 def test_the_bus_message_crosses_the_wire_codec(tmp_path: Path) -> None:
     """FxRates (nested provenance, None currencies) round-trips through core.wire, the
-    codec of the NATS topics (registered here until core.wire lists it)."""
+    codec of the NATS topics."""
     from riskstream.core import wire
-    from riskstream.core.messages import FxRates
 
-    wire.register(FxRates)
     out = run(response_set(tmp_path, drop=("currency-api.json",)))
     message = out.message("set-folder")
     assert wire.decode(wire.encode(message)) == message
