@@ -283,3 +283,51 @@ def test_websocket_client_survives_a_disconnect_without_lost_or_doubled_events()
     replayed = _engine()
     replayed.process(BitstampParser().parse(recorded))
     assert replayed.levels(0)["bid_sz"].tolist() == eng.levels(0)["bid_sz"].tolist()
+
+
+# ------------------------------------------------------------------ commands
+
+
+@pytest.mark.parametrize(("fmt", "path"), [("lobster", LOB), ("bitstamp", CAPTURE)])
+def test_book_replay_and_feed_replay_accept_the_venue_formats(tmp_path, fmt, path):
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from riskstream.cli import app
+
+    out = tmp_path / "book.parquet"
+    run = CliRunner().invoke(
+        app, ["book", "replay", "--format", fmt, "--input", str(path), "--out", str(out),
+              "--depth", "3", "--crossing", "match"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.output.strip().splitlines()[-1])
+    assert report["crossing"] == "match" and report["rows"] == pl.read_parquet(out).height
+    assert "CROSSED" not in report["quarantine_by_reason"]
+    assert report["books"]["crossed_at_group_end"] == 0
+    run = CliRunner().invoke(
+        app, ["feed", "replay", "--format", fmt, "--input", str(path), "--bus", "memory://"]
+    )
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output.strip().splitlines()[-1])["events"] == report["events"]
+
+
+def test_events_parquet_contract_replays(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from riskstream.cli import app
+    from riskstream.core.events import events_to_arrow
+
+    events = read_messages(LOB).events
+    events["instrument_id"] = 42
+    src = tmp_path / "events.parquet"
+    pq.write_table(pa.Table.from_batches([events_to_arrow(events)]), src)
+    out = tmp_path / "book.csv"
+    run = CliRunner().invoke(
+        app, ["book", "replay", "--format", "events", "--input", str(src), "--out", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.output.strip().splitlines()[-1])
+    assert report["applied"] == len(events) and report["quarantined"] == 0

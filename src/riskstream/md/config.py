@@ -8,6 +8,8 @@ from pydantic import Field
 
 from riskstream.core.config import ConfigModel
 
+MAX_LEVELS = 1 << 16  # the largest max_levels (a replay sizes its books from the data)
+
 
 class MdConfig(ConfigModel):
     """Market data: validation bounds, order-book capacity and feature parameters.
@@ -18,7 +20,7 @@ class MdConfig(ConfigModel):
     """
 
     sources_per_instrument: Annotated[int, Field(ge=1, le=64)] = 4  # feeds sequenced each
-    max_levels: Annotated[int, Field(ge=1, le=4096)] = 64  # price levels per side and book
+    max_levels: Annotated[int, Field(ge=1, le=MAX_LEVELS)] = 64  # price levels per side and book
     order_capacity: Annotated[int, Field(ge=16, le=2**30)] = 1 << 20  # initial order slots
     depth_levels: Annotated[int, Field(ge=1, le=50)] = 5  # top-N for depth and imbalance
     # an aggressive order that locks or crosses the book: "trust" applies it as sent and

@@ -164,7 +164,7 @@ def check_sequence(feeds, recovering, counters, stale, src, inst, seq, kind, fla
     last = feed.last
     if kind == _CLEAR and (flags & _F_RECOVERY) != 0:
         if last == _ZERO or stale[inst] or seq > last:
-            if last != _ZERO and seq > last + _ONE:  # messages lost before the snapshot
+            if last != _ZERO and seq > last + _ONE and not stale[inst]:  # lost messages
                 counters[GAPS] += 1
                 stale[inst] = True
             feed.last = seq
