@@ -95,7 +95,6 @@ class Stats:
     def __init__(self, url: str):
         from riskstream.bus import BusConfig, open_topics
         from riskstream.core.messages import SUBJECTS
-        from riskstream.runtime import node  # noqa: F401 - registers StageStats on the wire
 
         self.topics = open_topics(BusConfig(url=url, stream=STREAM))
         self.sub = self.topics.subscribe(SUBJECTS["stats"], start_after=0)

@@ -10,6 +10,7 @@ from riskstream.backtest.config import BacktestConfig
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.feeds.fx.config import FxConfig
 from riskstream.limits.config import LimitsConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
@@ -37,3 +38,4 @@ class Settings(ConfigModel):
     limits: LimitsConfig = LimitsConfig()
     service: ServiceConfig = ServiceConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    fx: FxConfig = FxConfig()

@@ -17,7 +17,6 @@ import pytest
 from riskstream.bus import BusConfig, open_topics
 from riskstream.core.config import load_config
 from riskstream.core.messages import SUBJECTS
-from riskstream.runtime import node  # noqa: F401 - registers StageStats on the wire
 from riskstream.runtime.latency import percentile_s
 from riskstream.settings import Settings
 from tests.servers import NatsServer

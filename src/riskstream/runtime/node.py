@@ -24,13 +24,6 @@ from riskstream.core.messages import SUBJECTS, StageStats
 
 log = logging.getLogger("riskstream.runtime")
 
-try:  # the wire codec of the typed messages (carries StageStats between processes)
-    from riskstream.core import wire
-
-    wire.register(StageStats)
-except ImportError:  # pragma: no cover - before riskstream.core.wire exists
-    pass
-
 
 class Node(Protocol):
     """One stage as an independent consumer."""
