@@ -73,6 +73,7 @@ class FeedNode:
         self.events = 0
         self.messages = 0
         self.market_ns = 0  # market time of the newest event published
+        self.due_ns = 0  # market time due at the latest step (wall clock x speed)
         self.lag = LatencyHistogram()
         self.lag_max_ns = 0
         self.exhausted = False
@@ -120,7 +121,7 @@ class FeedNode:
             time.sleep(wait / 1e9)
             now = self.clock_ns()
         self._next_tick = max(self._next_tick + self.tick_ns, now)
-        due_ns = self._market0 + round((now - self._wall0) * self.speed)
+        due_ns = self.due_ns = self._market0 + round((now - self._wall0) * self.speed)
         self._fill(due_ns)
         cut = int(np.searchsorted(self._pending["ts_event"], due_ns, side="right"))
         if cut == 0:
