@@ -12,7 +12,7 @@ import pytest
 
 from riskstream.bus import BusConfig, MemoryCheckpointStore, open_bus
 from riskstream.bus.topics import MemoryTopics
-from riskstream.core.messages import SUBJECTS, MarketStateDelta
+from riskstream.core.messages import SUBJECTS, MarketStateDelta, Quarantined
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
 from riskstream.feeds.simulator import MarketSimulator
 from riskstream.feeds.universe import generate_universe
@@ -156,3 +156,18 @@ def test_risk_node_conflates_deltas_and_measures_tick_to_risk() -> None:
         node.step()
     assert node.stage.snapshots == 2 and node.idle()
     assert node.summary()["tick_to_risk_p99_ms"] is not None
+
+
+def test_md_sends_what_it_quarantines_downstream() -> None:
+    # a bad tick is kept with its reason for the history node, never dropped
+    _universe, sim, bus, topics, md, _feed = _md_pipeline()
+    sub = topics.subscribe(SUBJECTS["quarantine"], start_after=0)
+    events = sim.next_batch()[:10].copy()
+    events["size"][3] = -1.0  # an impossible size
+    bus.publish(events)
+    while not md.idle():
+        md.step()
+    md.close()
+    (_, q), *_ = sub.fetch(8)
+    assert isinstance(q, Quarantined) and len(q.events) == len(q.reason) == len(q.reasons) >= 1
+    assert q.events["seq"][0] == events["seq"][3] and q.reasons[0]

@@ -38,6 +38,7 @@ SUBJECTS: dict[str, str] = {
     "regime": "regime.changed",  # RegimeChanged
     "limits": "limits.state",  # LimitState
     "stats": "runtime.stats",  # StageStats
+    "quarantine": "md.quarantine",  # Quarantined
     "fx": "fx.rates",  # FxRates
 }
 """The subject of each message kind (a NATS subject, or a queue of the in-memory bus)."""
@@ -247,3 +248,20 @@ class StageStats:
     figures: dict[str, Any]
     histograms: dict[str, np.ndarray] = field(default_factory=dict)
     started_ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """Events md refused, with why (``md.reasons.Reason`` codes and their text), for the
+    history store's quarantine table: a bad tick is kept and visible, never dropped.
+
+    ``events``: EVENT_DTYPE array, shape (n,); ``reason``: uint8 codes, shape (n,);
+    ``reasons``: the text of each code, shape (n,).
+    """
+
+    events: np.ndarray
+    reason: np.ndarray
+    reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _frozen_arrays(self, "events", "reason")

@@ -373,6 +373,7 @@ def _register_messages() -> None:
         messages.LimitState,
         messages.FxRates,
         messages.StageStats,
+        messages.Quarantined,
     ):
         register(cls)
 

@@ -27,8 +27,9 @@ from riskstream.bus.base import Bus
 from riskstream.bus.checkpoint import CheckpointStore
 from riskstream.bus.consumer import CheckpointedConsumer
 from riskstream.bus.topics import Topics
-from riskstream.core.messages import SUBJECTS, MarketStateDelta
+from riskstream.core.messages import SUBJECTS, MarketStateDelta, Quarantined
 from riskstream.md.config import MdConfig
+from riskstream.md.reasons import reason_text
 from riskstream.md.stage import MdStage
 from riskstream.runtime.config import RuntimeConfig
 from riskstream.runtime.latency import LatencyHistogram, summary
@@ -118,6 +119,7 @@ class MdNode:
         now = self.clock_ns()
         if now - self._last_delta >= self._delta_ns:
             self.publish_delta(now)
+            self.publish_quarantine()
         if now - self._last_checkpoint >= self._checkpoint_ns:
             self.consumer.checkpoint()
             self._last_checkpoint = now
@@ -163,6 +165,17 @@ class MdNode:
             )
         return len(parts)
 
+    def publish_quarantine(self) -> int:
+        """Send the events md refused since the last call (``SUBJECTS["quarantine"]``)."""
+        batch = self.stage.drain_quarantine()
+        if len(batch) == 0:
+            return 0
+        self.topics.publish(
+            SUBJECTS["quarantine"],
+            Quarantined(batch.events, batch.reason, tuple(reason_text(batch.reason))),
+        )
+        return len(batch)
+
     def idle(self) -> bool:
         """Every published event applied and sent downstream in a delta."""
         caught_up = all(
@@ -196,6 +209,7 @@ class MdNode:
 
     def close(self) -> None:
         self.publish_delta()
+        self.publish_quarantine()
         self.consumer.close()
 
 

@@ -106,10 +106,16 @@ class HistoryNode:
         self.reader = DeltaReader(topics, n_instruments)
         self.stage = build_stage(self.reader.state)
         self.consumer = bus.consumer("history")
+        self.topics = topics
+        self._quarantine_seq = topics.last_seq(SUBJECTS["quarantine"])
+        self.quarantine = topics.subscribe(SUBJECTS["quarantine"], self._quarantine_seq)
         self.positions: dict[int, int] = {}
 
     def step(self) -> bool:
         self.reader.read(0.0)
+        for seq, q in self.quarantine.fetch(64):
+            self.stage.add_quarantine(q.events, q.reason, list(q.reasons))
+            self._quarantine_seq = seq
         messages = self.consumer.fetch(64, 0.05)
         for m in messages:
             self.stage.on_batch(m.events, max(self.reader.ts_ns, int(m.events["ts_event"].max())))
@@ -119,7 +125,7 @@ class HistoryNode:
         return bool(messages)
 
     def idle(self) -> bool:
-        return all(
+        return self._quarantine_seq >= self.topics.last_seq(SUBJECTS["quarantine"]) and all(
             self.positions.get(p, 0) >= self.bus.last_seq(p) for p in range(self.bus.partitions)
         )
 
@@ -137,6 +143,7 @@ class HistoryNode:
             self.stage.close()
         finally:
             self.consumer.close()
+            self.quarantine.close()
             self.reader.close()
 
 
