@@ -73,7 +73,7 @@ def _regime_switch(
     path.parent.mkdir(parents=True, exist_ok=True)
     ensure_demo_model(cfg, universe, sim, lambda msg: print(msg, flush=True))
     stage = demo_regime_stage(cfg, universe, engine.market)
-    switch = RegimeSwitch(engine, stage.model, cfg.regime)
+    switch = RegimeSwitch(engine.send, stage.model, cfg.regime)  # applied at the next refresh
     stage.publish = switch
     return stage, switch
 

@@ -4,7 +4,7 @@ This is wiring (like :mod:`riskstream.settings`): it knows every stage, and no s
 it. Each stage consumes the batches (or the state) of the stages before it and exposes what
 it did through :meth:`Stage.summary` (numbers for ``riskstream demo --json``) and
 :meth:`Stage.view` (rows for the live terminal view). Issues that add a stage add it in
-:func:`riskstream.cli.demo.build_stages`.
+:mod:`riskstream.runtime` (the demo and `riskstream up` run the stages as nodes there).
 """
 
 from __future__ import annotations
