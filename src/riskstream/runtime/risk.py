@@ -145,12 +145,17 @@ class RiskNode:
         for seq, delta in got:
             self._apply(delta)
             self._market_seq = seq
-        self._drain_messages()
         if self.limits is not None and got:
             self.limits.on_batch(self._no_events, self._ts_ns)  # circuit breakers, orders
         now = self.clock_ns()
-        if now >= self._next_refresh and self._changed and self._ts_ns:
-            self.refresh(now)
+        if now >= self._next_refresh:
+            # positions and regime are read when a refresh is due (the engine applies them
+            # at its top anyway): between refreshes the loop only waits on deltas
+            self._drain_messages()
+            if self._changed and self._ts_ns:
+                self.refresh(now)
+            else:
+                self._next_refresh = now + min(self.interval_ns, 20_000_000)
         return bool(got)
 
     def refresh(self, now: int) -> None:
