@@ -44,6 +44,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,6 +210,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = stage_env(args, url, data_dir)
     prepare(env)
+    # a fresh bus: md's checkpoint of an earlier run would point past its (empty) partitions
+    shutil.rmtree(data_dir / "checkpoints", ignore_errors=True)
     log_dir = Path(tempfile.mkdtemp(prefix="rs-e2e-logs-"))
     stats = Stats(url)
     consumers = ["risk", "md"]
