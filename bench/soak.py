@@ -45,7 +45,11 @@ def main() -> None:
     args.mark_every = args.every
     result = with_server(args, run)
     marks, rss = result["marks"], result["rss"]
-    windows = [measure(a, b) for a, b in itertools.pairwise(marks)]
+    windows = [
+        measure(a, b)
+        for a, b in itertools.pairwise(marks)
+        if all(b[n].ts_ns > a[n].ts_ns for n in ("feed", "md", "risk"))  # a new report each
+    ]
     backlog = [m["feed"].figures["feed_events"] - m["md"].figures["md_events"] for m in marks]
 
     def slope(points: list[tuple[float, float]]) -> float | None:
