@@ -23,8 +23,7 @@ T0 = 1_700_000_000_000_000_000
 def _held(snapshot: PositionsChanged) -> dict[tuple[int, int], float]:
     return {
         (int(b), int(i)): float(q)
-        for b, i, q in zip(snapshot.book_id, snapshot.instrument_id, snapshot.quantity,
-                           strict=True)  # fmt: skip
+        for b, i, q in zip(snapshot.book_id, snapshot.instrument_id, snapshot.quantity, strict=True)
     }
 
 
@@ -43,7 +42,7 @@ def test_requests_and_fills_are_persisted_audited_and_published(
     topics = MemoryTopics()
     seen = topics.subscribe(SUBJECTS["positions"], start_after=0)
     keeper = PositionKeeper(db, topics, clock=ManualClock(T0))
-    (_, first), = seen.fetch()
+    ((_, first),) = seen.fetch()
     assert first.version == keeper.version == 1 and first.cause == "load"  # save_universe: v1
     assert _held(first) == _stored(db)
     b, i, q = universe.positions.row(0)
@@ -53,7 +52,7 @@ def test_requests_and_fills_are_persisted_audited_and_published(
     answer = requester.request([(0, 3, 40.0)], actor="meg", role="risk_manager", reason="hedge")
     assert answer.ok and answer.version == 2 and not answer.duplicate
     assert answer.changes[0]["after"] == 40.0
-    (_, v2), = seen.fetch()  # one commit, one version: the fill and the request together
+    ((_, v2),) = seen.fetch()  # one commit, one version: the fill and the request together
     assert v2.version == 2 and v2.cause == "request+fill" and v2.fills_seq == 1
     assert set(v2.applied) == {"fill:red-1", f"request:{answer.request_id}"}
     assert _held(v2)[(b, i)] == pytest.approx(0.75 * q) and _held(v2)[(0, 3)] == 40.0
@@ -65,8 +64,9 @@ def test_requests_and_fills_are_persisted_audited_and_published(
     assert fills[0].before == {"quantity": q} and fills[0].after == {"quantity": 0.75 * q}
     assert "red-1" in fills[0].reason and "firm:firm/var" in fills[0].reason
     sets = read_audit(db, action="position.set")
-    assert [(a.actor, a.target, a.after) for a in sets] == [("meg", "position:0/3",
-                                                            {"quantity": 40.0})]  # fmt: skip
+    assert [(a.actor, a.target, a.after) for a in sets] == [
+        ("meg", "position:0/3", {"quantity": 40.0})
+    ]
     # The same order delivered again (a redelivery, a standby re-sending it) changes nothing.
     topics.publish(SUBJECTS["fills"], _fill("red-1", b, i, -0.25 * q))  # no msg id: stored
     keeper.poll()
@@ -97,8 +97,9 @@ def test_a_restart_resumes_from_the_persisted_positions_and_version(db: RefDB) -
     topics = MemoryTopics()
     keeper = PositionKeeper(db, topics)
     requester = PositionRequester(topics, timeout_s=2.0, keeper=keeper)
-    first = requester.request([(1, 2, 7.0)], actor="meg", role="risk_manager", reason="a",
-                              request_id="req-1")  # fmt: skip
+    first = requester.request(
+        [(1, 2, 7.0)], actor="meg", role="risk_manager", reason="a", request_id="req-1"
+    )
     topics.publish(SUBJECTS["fills"], _fill("red-9", 1, 2, -2.0))
     keeper.poll()
     assert keeper.version == 3 and _held(keeper.latest)[(1, 2)] == 5.0
@@ -136,7 +137,7 @@ def test_a_file_load_goes_through_the_same_audit_and_the_keeper_publishes_it(
 ) -> None:
     topics = MemoryTopics()
     keeper = PositionKeeper(db, topics, db_poll_s=0.0)
-    seen = topics.subscribe(SUBJECTS["positions"], start_after=topics.last_seq(SUBJECTS["positions"]))
+    seen = topics.subscribe(SUBJECTS["positions"])
     symbols = db.instruments()["symbol"].to_list()
     book = db.books()["name"][0]
     f = tmp_path / "positions.csv"
@@ -146,7 +147,7 @@ def test_a_file_load_goes_through_the_same_audit_and_the_keeper_publishes_it(
     assert {a.target for a in loads} == {"position:0/0", "position:0/1"}
     assert all(a.actor == "ops" and "positions.csv" in a.reason for a in loads)
     keeper.poll()  # another writer's change: the keeper publishes it
-    (_, v2), = seen.fetch()
+    ((_, v2),) = seen.fetch()
     assert v2.version == 2 and v2.cause == "load" and _held(v2) == _stored(db)
     # and builds on it: its next change is version 3, over the loaded positions
     topics.publish(SUBJECTS["fills"], _fill("red-1", 0, 0, -1.0))

@@ -59,7 +59,16 @@ class PositionRequester:
         request_id = request_id or secrets.token_hex(12)
         (b, i, q), *more = changes
         message = PositionChangeRequest(
-            request_id, b, i, q, actor, mode, reason, ts_ns, tuple(more), role  # type: ignore[arg-type]
+            request_id,
+            b,
+            i,
+            q,
+            actor,
+            mode,
+            reason,
+            ts_ns,
+            tuple(more),
+            role,  # type: ignore[arg-type]
         )
         answers = self.topics.subscribe(SUBJECTS["position_results"])  # from the end now
         try:

@@ -221,8 +221,9 @@ class PositionKeeper:
                 except RiskstreamError:  # the DB is down: keep them, try again next poll
                     self.commit_errors += 1
                     self._retry_fills, self._retry_requests = fills, requests
-                    log.exception("committing %d fills and %d requests failed", len(fills),
-                                  len(requests))  # fmt: skip
+                    log.exception(
+                        "committing %d fills and %d requests failed", len(fills), len(requests)
+                    )
                     return 0
             elif self.wall_clock() - self._last_db_check >= self.db_poll_s:
                 self._check_external()
@@ -300,8 +301,12 @@ class PositionKeeper:
                 out = apply_edits(
                     conn,
                     [PositionEdit(f.book_id, f.instrument_id, f.quantity, "add")],
-                    ts_ns=ts, actor=f.actor, role="system", action="position.fill", reason=why,
-                )  # fmt: skip
+                    ts_ns=ts,
+                    actor=f.actor,
+                    role="system",
+                    action="position.fill",
+                    reason=why,
+                )
                 entries.append((cid, "fill", {"ok": True, "changes": out}))
                 changed += out
                 applied.append(cid)
@@ -314,10 +319,13 @@ class PositionKeeper:
                     first = done.get(cid) or next(e[2] for e in entries if e[0] == cid)
                     answers.append(
                         PositionChangeResult(
-                            r.request_id, True, int(first.get("version", version)),
-                            tuple(first["changes"]), duplicate=True,
+                            r.request_id,
+                            True,
+                            int(first.get("version", version)),
+                            tuple(first["changes"]),
+                            duplicate=True,
                         )
-                    )  # fmt: skip
+                    )
                     continue
                 triples = r.changes()
                 bad = next(
@@ -329,15 +337,19 @@ class PositionKeeper:
                 if bad is not None:  # all or nothing: one bad change refuses the request
                     self.rejected += 1
                     field, message = bad
-                    answers.append(PositionChangeResult(r.request_id, False, error=message,
-                                                        field=field))  # fmt: skip
+                    answers.append(
+                        PositionChangeResult(r.request_id, False, error=message, field=field)
+                    )
                     continue
                 out = apply_edits(
                     conn,
                     [PositionEdit(b, i, q, r.mode) for b, i, q in triples],
-                    ts_ns=r.ts_ns or ts, actor=r.actor, role=r.role,
-                    action=f"position.{r.mode}", reason=r.reason,
-                )  # fmt: skip
+                    ts_ns=r.ts_ns or ts,
+                    actor=r.actor,
+                    role=r.role,
+                    action=f"position.{r.mode}",
+                    reason=r.reason,
+                )
                 entries.append((cid, "request", {"ok": True, "changes": out}))
                 answers.append(PositionChangeResult(r.request_id, True, version, tuple(out)))
                 changed += out

@@ -240,15 +240,25 @@ def load_positions_audited(
     edits = [PositionEdit(b, i, q) for b, i, q in frame.iter_rows()]
     with db.transaction() as conn:
         if new_books is not None and new_books.height:
-            _upsert_in(conn, BOOKS, _checked(new_books, BOOK_SCHEMA, ("book_id",)), BOOK_SCHEMA,
-                       ("book_id",))  # fmt: skip
+            _upsert_in(
+                conn,
+                BOOKS,
+                _checked(new_books, BOOK_SCHEMA, ("book_id",)),
+                BOOK_SCHEMA,
+                ("book_id",),
+            )
         if replace:
             listed = {(e.book_id, e.instrument_id) for e in edits}
             stored = conn.execute(sa.select(POSITIONS.c.book_id, POSITIONS.c.instrument_id)).all()
             edits += [PositionEdit(b, i, 0.0) for b, i in stored if (b, i) not in listed]
         apply_edits(
-            conn, edits, ts_ns=ts_ns, actor=actor, role=role, action="position.load",
+            conn,
+            edits,
+            ts_ns=ts_ns,
+            actor=actor,
+            role=role,
+            action="position.load",
             reason=reason,
-        )  # fmt: skip
+        )
         version = bump_positions_version(conn)
     return frame.height, version

@@ -200,9 +200,7 @@ def bump_positions_version(conn: Connection) -> int:
     writer's change."""
     version = stored_positions_version(conn, lock=True) + 1
     updated = conn.execute(
-        POSITION_STATE.update()
-        .where(POSITION_STATE.c.key == VERSION_KEY)
-        .values(value=version)
+        POSITION_STATE.update().where(POSITION_STATE.c.key == VERSION_KEY).values(value=version)
     ).rowcount
     if not updated:
         conn.execute(POSITION_STATE.insert().values(key=VERSION_KEY, value=version))
