@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import LimitType
 from riskstream.service.cache import finite
 from riskstream.store.limits_repo import LimitRepository
@@ -163,13 +164,15 @@ def test_position_change_is_applied_and_audited(client: TestClient, keys, app) -
         ],
         "reason": "hedge rebalance",
     }
-    told = []  # the pipeline's engine subscribes to position changes (demo wiring)
-    app.state.ctx.position_listeners.append(told.append)
+    # the pipeline's engine and limits follow the position keeper's published versions
+    topics = app.state.ctx.positions.topics
+    told = topics.subscribe(SUBJECTS["positions"])
     r = client.post("/api/v1/positions", json=body, headers=auth(keys, "risk_manager"))
     assert r.status_code == 200 and r.json()["changed"] == 2
-    assert len(told) == 1 and told[0].positions.filter(
-        (told[0].positions["book_id"] == 1) & (told[0].positions["instrument_id"] == 0)
-    )["quantity"].to_list() == [-10.0]
+    (_, version), = told.fetch()
+    assert r.json()["version"] == version.version == 2
+    new = (version.book_id == 1) & (version.instrument_id == 0)
+    assert version.quantity[new].tolist() == [-10.0]
     now = client.get("/api/v1/positions?book_id=1", headers=auth(keys, "viewer")).json()
     qty = {p["instrument_id"]: p["quantity"] for p in now["items"]}
     assert qty[some] == 1234.5 and qty[0] == -10

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from riskstream.bus.topics import Topics
 from riskstream.service.app import create_app
 from riskstream.service.auth import Role
 from riskstream.service.config import ServiceConfig
@@ -61,6 +62,7 @@ def start_service(
     host: str | None = None,
     port: int | None = None,
     demo_keys: bool = True,
+    topics: Topics | None = None,
 ) -> RunningService:
     """Serve ``db``'s universe with a feed for the pipeline to push into.
 
@@ -75,8 +77,12 @@ def start_service(
         Override ``config.host``/``config.port`` (port 0: any free port).
     demo_keys : bool
         Create one key per role for this session (names ``demo-<role>-<tag>``).
+    topics : Topics, optional
+        The pipeline's topics, where its position keeper runs (see :func:`create_app`).
     """
-    app = create_app(config, db, cache=cache if cache is not None else open_cache(cache_url))
+    app = create_app(
+        config, db, cache=cache if cache is not None else open_cache(cache_url), topics=topics
+    )
     keys: dict[str, str] = {}
     if demo_keys:
         import secrets
