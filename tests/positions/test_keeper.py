@@ -168,3 +168,89 @@ def test_snapshots_are_sorted_full_and_read_only(db: RefDB) -> None:
     assert keys == sorted(keys) and len(keys) == db.positions().height
     assert not s.quantity.flags.writeable and set(s.books) >= {"book_id", "desk", "trader"}
     assert np.array_equal(np.sort(s.books["book_id"]), s.books["book_id"])
+
+
+def test_positions_messages_round_trip_over_the_wire() -> None:
+    from riskstream.core import wire
+    from riskstream.core.messages import PositionChangeRequest, PositionChangeResult
+
+    request = PositionChangeRequest("r1", 0, 1, 2.0, "meg", "set", "x", 5, ((0, 2, -1.5),), "admin")
+    result = PositionChangeResult(
+        "r1", True, 7, ({"book_id": 0, "instrument_id": 1, "before": None, "after": 2.0},)
+    )
+    for message in (request, result, _fill("o-1", 0, 1, -1.0)):
+        assert wire.decode(wire.encode(message)) == message
+    snap = PositionsChanged(
+        3,
+        9,
+        np.array([0]),
+        np.array([1]),
+        np.array([2.0]),
+        {"book_id": np.array([0])},
+        "fill",
+        4,
+        ("fill:o-1",),
+    )
+    back = wire.decode(wire.encode(snap))
+    assert (back.version, back.fills_seq, back.applied) == (3, 4, ("fill:o-1",))
+
+
+@pytest.mark.services
+def test_the_keeper_in_another_process_over_nats_answers_and_resumes(
+    nats_server, tmp_path, universe: Universe
+) -> None:
+    # The keeper and its clients on separate NATS connections (as separate processes are):
+    # request/reply works, and a keeper restarted on the same streams resumes after what it
+    # committed, applying a fill published while it was down exactly once.
+    import threading
+
+    from riskstream.bus import BusConfig, open_topics
+
+    db = RefDB(f"sqlite:///{tmp_path / 'ref.db'}")
+    db.migrate()
+    db.save_universe(universe)
+    config = BusConfig(url=nats_server.url)
+    client_bus = open_topics(config)
+
+    def start() -> tuple[PositionKeeper, threading.Event, threading.Thread, object]:
+        bus = open_topics(config)
+        keeper = PositionKeeper(db, bus)
+        stop = threading.Event()
+        thread = threading.Thread(target=keeper.run, args=(stop,), daemon=True)
+        thread.start()
+        return keeper, stop, thread, bus
+
+    keeper, stop, thread, bus = start()
+    try:
+        answer = PositionRequester(client_bus, timeout_s=10.0).request(
+            [(0, 1, 12.0)], actor="meg", role="risk_manager", reason="nats"
+        )
+        assert answer.ok and answer.version == 2
+    finally:
+        stop.set()
+        thread.join(10)
+        keeper.close()
+        bus.close()
+    client_bus.publish(SUBJECTS["fills"], _fill("o-down", 0, 1, -2.0), msg_id="o-down")
+    keeper, stop, thread, bus = start()
+    try:
+        assert keeper.fills_seq == 0 and keeper.requests_seq == 1  # resumed where it was
+        readers = client_bus.subscribe(SUBJECTS["positions"], start_after=0)
+        deadline = __import__("time").monotonic() + 10
+        latest = None
+        while latest is None or latest[1].version < 3:
+            assert __import__("time").monotonic() < deadline, latest
+            latest = readers.latest(0.5) or latest
+        assert _held(latest[1])[(0, 1)] == 10.0 and _stored(db)[(0, 1)] == 10.0
+        # the order re-sent (a standby) is stored once by the bus and applied once
+        assert (
+            client_bus.publish(SUBJECTS["fills"], _fill("o-down", 0, 1, -2.0), msg_id="o-down") == 0
+        )
+    finally:
+        stop.set()
+        thread.join(10)
+        keeper.close()
+        bus.close()
+        client_bus.close()
+        db.close()
+    assert len(read_audit(db, action="position.fill")) == 1

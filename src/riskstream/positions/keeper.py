@@ -175,7 +175,13 @@ class PositionKeeper:
             book_id=np.array([k[0] for k in keys], dtype=np.int64),
             instrument_id=np.array([k[1] for k in keys], dtype=np.int64),
             quantity=np.array([self._held[k] for k in keys], dtype=np.float64),
-            books={c: books[c].to_numpy() for c in books.columns},
+            # plain numpy columns (text as fixed-width unicode): the wire carries no objects
+            books={
+                c: np.array(books[c].to_list(), dtype=str)
+                if books.schema[c] == pl.String
+                else books[c].to_numpy()
+                for c in books.columns
+            },
             cause=cause,
             fills_seq=self.fills_seq,
             applied=applied,
