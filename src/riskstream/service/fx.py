@@ -19,8 +19,9 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from pydantic import BaseModel
 
 from riskstream.core.clock import NS_PER_S
-from riskstream.service.app import _document_roles, require
+from riskstream.service.app import _document_roles
 from riskstream.service.auth import Principal, Role
+from riskstream.service.deps import require
 from riskstream.store.market_history import MarketHistory
 
 router = APIRouter()
