@@ -24,6 +24,7 @@ from riskstream.limits.stage import build_limits_stage
 from riskstream.positions import PositionKeeper, PositionRequester
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.stage import RiskStage
+from riskstream.service.portfolio import PortfolioView
 from riskstream.store.audit import read_audit
 from riskstream.store.refdb import RefDB
 
@@ -95,6 +96,11 @@ def test_a_reduction_goes_through_the_keeper_and_an_api_change_during_it_keeps_b
     assert final.keys() == expected.keys()
     assert all(final[k] == pytest.approx(q, rel=1e-12) for k, q in expected.items())
     assert final == {(b, i): q for b, i, q in db.positions().iter_rows()}
+    # the service's portfolio view follows the same final version
+    newest = topics.subscribe(SUBJECTS["positions"], start_after=0).latest()
+    view = PortfolioView(universe).with_positions(newest[1])
+    shown = view.positions.select("book_id", "instrument_id", "quantity").iter_rows()
+    assert view.version == keeper.version and {(b, i): q for b, i, q in shown} == final
     fills = read_audit(db, action="position.fill", limit=10_000)
     assert len(fills) == len(actions) and {f.actor for f in fills} == {"system:limits"}
     assert len(read_audit(db, action="position.set")) == 1
