@@ -17,6 +17,15 @@ statistically independent streams, not ``seed + i``), and every reduction runs i
 caller over the gathered results in task order. Nothing is summed in the order tasks
 finish.
 
+**One BLAS thread per task.** A multithreaded BLAS splits some reductions across its
+threads, so a GARCH fit (``arch`` through scipy's optimiser) gives different last digits
+with 1 or 2 BLAS threads. Dask's worker processes start with one (the nanny sets
+``OMP_NUM_THREADS=1`` and the like); this process may have more. Every task therefore runs
+under ``threadpoolctl.threadpool_limits(1)``, here and on the workers (:class:`OneThread`),
+and its figures do not depend on the machine's core count. (Bit-for-bit equality across
+machines also needs the same library versions and CPU instruction set: BLAS kernels are
+chosen per CPU.) Parallelism comes from running tasks side by side, not threads within one.
+
 **Shared inputs.** Large inputs every task needs (a return series, a market history, a
 fitted model) travel as ``shared``: on a cluster they are scattered to every worker once
 (``Client.scatter(broadcast=True)``), not pickled into each task. A worker holds one copy
@@ -60,9 +69,26 @@ class TaskMap(Protocol):
     ) -> list[R]: ...
 
 
+class OneThread:
+    """``fn(shared, item)`` run with the BLAS and OpenMP pools limited to one thread (see
+    the module notes); picklable when ``fn`` is (a module-level function)."""
+
+    def __init__(self, fn: Callable[[Any, Any], Any]) -> None:
+        self.fn = fn
+        # Dask names a task after its function: keep the wrapped function's name.
+        self.__name__ = getattr(fn, "__name__", "task")
+
+    def __call__(self, shared: Any, item: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self.fn(shared, item)
+
+
 def local_map(fn: Callable[[Any, T], R], items: Sequence[T], shared: Any = None) -> list[R]:
     """:class:`TaskMap` in this process: the tasks one after another, in order."""
-    return [fn(shared, item) for item in items]
+    task = OneThread(fn)
+    return [task(shared, item) for item in items]
 
 
 class DaskMap:
@@ -78,16 +104,23 @@ class DaskMap:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self._shared: tuple[Any, Any] | None = None  # (object, its future on the workers)
 
     def __call__(
         self, fn: Callable[[Any, T], R], items: Sequence[T], shared: Any = None
     ) -> list[R]:
         if not items:
             return []
-        # Scattered once, hashed so a repeated call reuses the copy the workers hold.
-        data = self.client.scatter(shared, broadcast=True, hash=True)
+        # Scattered once to every worker (in a list: a dict would be scattered key by key,
+        # under its own keys as Dask keys); a later call with the same object reuses the
+        # copy the workers hold (kept alive by holding its future here). Not by content hash:
+        # re-scattering a key whose release is still in flight cancels the new future.
+        if self._shared is None or self._shared[0] is not shared:
+            [future] = self.client.scatter([shared], broadcast=True, hash=False)
+            self._shared = (shared, future)
+        data = self._shared[1]
         # pure=False: each task runs (no dedup by argument hash), keys carry the name.
-        futures = self.client.map(fn, [data] * len(items), list(items), pure=False)
+        futures = self.client.map(OneThread(fn), [data] * len(items), list(items), pure=False)
         return self.client.gather(futures)  # in the order of ``items``
 
 

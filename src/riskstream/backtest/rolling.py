@@ -265,7 +265,9 @@ def walk_forward(
         Forecast days per task, rounded up to whole refit intervals (see the module notes:
         the results do not depend on it, only how finely the work spreads).
     task_map : callable, optional
-        Runs the blocks (:class:`riskstream.cluster.TaskMap`); default here, in order.
+        Runs the blocks (:class:`riskstream.cluster.TaskMap`, which also fixes the BLAS
+        thread count, so its figures do not depend on the machine's cores); default here,
+        in order, with the process's BLAS threads.
 
     Returns
     -------
