@@ -148,6 +148,16 @@ def test_chunked_monte_carlo_on_the_cluster(scheduler: str, stored_book: None) -
     assert sum(d["component_var"] for d in desks) == pytest.approx(m["var"], rel=1e-9)
 
 
+def test_chunked_risk_refuses_what_it_cannot_chunk(stored_book: None) -> None:
+    result = CliRunner().invoke(
+        app, ["risk", "--method", "historical", "--chunk-scenarios", "200", "--json"]
+    )
+    assert isinstance(result.exception, InputError) and result.exception.field == "--method"
+    result = CliRunner().invoke(app, ["risk", "--method", "mc", "--chunk-scenarios", "50"])
+    assert isinstance(result.exception, InputError)
+    assert result.exception.field == "--chunk-scenarios" and result.exception.value == 50
+
+
 def test_chunks_and_seeds_are_fixed_by_the_work() -> None:
     assert chunks(1000, 400) == [(0, 400), (400, 800), (800, 1000)]
     # chunk k's seed is the k-th SeedSequence child: the same however many chunks follow
