@@ -59,6 +59,13 @@ class HMMDetector(Estimator):
         Maximum EM iterations per restart.
     seed : int, default 7
         Seed of the restarts.
+    zero_mean : bool, default True
+        Fix every state's mean return at zero, so states differ by covariance only. Regimes
+        here are states of volatility and correlation, and at bar or daily horizons a
+        state's mean return is not estimable apart from noise (Merton 1980, "On estimating
+        the expected return on the market", *J. Financial Economics* 8): with free means,
+        EM on daily S&P 500 returns splits a calm period into two states of equal variance
+        and opposite drift.
 
     Attributes
     ----------
@@ -83,11 +90,19 @@ class HMMDetector(Estimator):
 
     name = "hmm"
 
-    def __init__(self, n_regimes: int = 3, n_init: int = 2, n_iter: int = 100, seed: int = 7):
+    def __init__(
+        self,
+        n_regimes: int = 3,
+        n_init: int = 2,
+        n_iter: int = 100,
+        seed: int = 7,
+        zero_mean: bool = True,
+    ):
         self.n_regimes = n_regimes
         self.n_init = n_init
         self.n_iter = n_iter
         self.seed = seed
+        self.zero_mean = zero_mean
 
     def fit(self, returns: ArrayLike, labels: ArrayLike | None = None) -> Self:
         """Fit on ``returns`` (n_obs, n_assets).
@@ -120,6 +135,8 @@ class HMMDetector(Estimator):
                 n_assets + 1
             ):
                 return self._fit_supervised(z, lab)
+            if self.zero_mean:
+                return self._fit_zero_mean_em(z, lab)
             best: GaussianHMM | None = None
             best_score = -np.inf
             for i in range(self.n_init):
@@ -157,17 +174,79 @@ class HMMDetector(Estimator):
             self.reset()
             return self
 
+    def _fit_zero_mean_em(self, z: np.ndarray, lab: np.ndarray | None) -> Self:
+        """Baum-Welch with the state means fixed at zero (Rabiner 1989, §III.C, with the mean
+        update dropped: each covariance is the posterior-weighted second moment about zero).
+        Restarts scale the sample covariance by spread multipliers (jittered by seed), so the
+        states start apart; the best likelihood wins."""
+        k, n = self.n_regimes, z.shape[1]
+        base = np.cov(z, rowvar=False).reshape(n, n)
+        rng = np.random.default_rng(self.seed)
+        best = None
+        for i in range(self.n_init):
+            mult = np.geomspace(0.4, 2.5, k) * (np.exp(rng.normal(0, 0.2, k)) if i else 1.0)
+            self.means_ = np.zeros((k, n))
+            self.covars_ = mult[:, None, None] * base[None] + 1e-4 * np.eye(n)
+            self.transmat_ = np.full((k, k), 0.05 / max(k - 1, 1)) + np.eye(k) * (
+                0.95 - 0.05 / max(k - 1, 1)
+            )
+            self.startprob_ = np.full(k, 1.0 / k)
+            history: list[float] = []
+            for _ in range(self.n_iter):
+                self._prepare()
+                gamma, xi_sum, loglik = forward_backward(
+                    self.log_emission(z), self.transmat_, self.startprob_
+                )
+                history.append(float(loglik))
+                if len(history) >= 2 and history[-1] - history[-2] < 1e-4:
+                    break
+                self.transmat_ = (xi_sum + 1e-10) / (xi_sum + 1e-10).sum(axis=1, keepdims=True)
+                self.startprob_ = gamma[0]
+                weight = gamma.sum(axis=0)
+                self.covars_ = np.einsum("tk,ti,tj->kij", gamma, z, z) / weight[
+                    :, None, None
+                ] + 1e-4 * np.eye(n)
+            if best is None or history[-1] > best[0]:
+                best = (history[-1], self.covars_, self.transmat_, self.startprob_, history)
+        score, covars, transmat, startprob, history = best
+        self.converged_ = len(history) >= 2 and history[-1] - history[-2] < 1e-4
+        if not self.converged_:
+            self._warn(
+                ConvergenceWarning,
+                f"zero-mean EM stopped after {self.n_iter} iterations without meeting its "
+                "tolerance 0.0001; the best restart is kept",
+            )
+        self.covars_, self.transmat_, self.startprob_ = covars, transmat, startprob
+        self._prepare()
+        order = volatility_order(np.trace(self.covars_, axis1=1, axis2=2))
+        if lab is not None:
+            order = align_states(self.predict_proba(z * self.scale_), lab)
+        self.means_ = np.zeros((k, n))
+        self.covars_ = self.covars_[order]
+        self.transmat_ = self.transmat_[np.ix_(order, order)]
+        self.startprob_ = self.startprob_[order]
+        self.loglik_ = float(score)
+        self._prepare()
+        self.reset()
+        return self
+
     def _fit_supervised(self, z: np.ndarray, lab: np.ndarray) -> Self:
         k = self.n_regimes
         counts = np.ones((k, k))  # add-one (Laplace) smoothing: no transition impossible
         np.add.at(counts, (lab[:-1], lab[1:]), 1.0)
         self.transmat_ = counts / counts.sum(axis=1, keepdims=True)
         self.startprob_ = np.bincount(lab, minlength=k) / len(lab)
-        self.means_ = np.array([z[lab == j].mean(axis=0) for j in range(k)])
         n = z.shape[1]
-        self.covars_ = np.array(
-            [np.cov(z[lab == j], rowvar=False).reshape(n, n) + 1e-4 * np.eye(n) for j in range(k)]
-        )
+        if self.zero_mean:  # second moments about zero
+            self.means_ = np.zeros((k, n))
+            self.covars_ = np.array(
+                [z[lab == j].T @ z[lab == j] / (lab == j).sum() for j in range(k)]
+            ) + 1e-4 * np.eye(n)
+        else:
+            self.means_ = np.array([z[lab == j].mean(axis=0) for j in range(k)])
+            self.covars_ = np.array(
+                [np.cov(z[lab == j], rowvar=False).reshape(n, n) for j in range(k)]
+            ) + 1e-4 * np.eye(n)
         self._prepare()
         self.reset()
         self.loglik_ = self.score(z * self.scale_)
@@ -300,7 +379,7 @@ class StudentTHMMDetector(HMMDetector):
 
     Parameters
     ----------
-    n_regimes, n_init, n_iter, seed
+    n_regimes, n_init, n_iter, seed, zero_mean
         As :class:`HMMDetector` (``n_init``/``n_iter`` drive the Gaussian EM that starts the
         t EM when no labels are given).
     df : float, optional
@@ -323,10 +402,11 @@ class StudentTHMMDetector(HMMDetector):
         n_init: int = 2,
         n_iter: int = 100,
         seed: int = 7,
+        zero_mean: bool = True,
         df: float | None = None,
         t_iter: int = 30,
     ):
-        super().__init__(n_regimes, n_init, n_iter, seed)
+        super().__init__(n_regimes, n_init, n_iter, seed, zero_mean)
         self.df = df
         self.t_iter = t_iter
 
@@ -363,7 +443,8 @@ class StudentTHMMDetector(HMMDetector):
                 p = z.shape[1]
                 u = (self.df_ + p) / (self.df_ + delta)  # E[precision | row, state]
                 w = gamma * u
-                self.means_ = (w.T @ z) / w.sum(axis=0)[:, None]
+                if not self.zero_mean:
+                    self.means_ = (w.T @ z) / w.sum(axis=0)[:, None]
                 covs = []
                 for j in range(k):
                     dev = z - self.means_[j]
