@@ -4,7 +4,7 @@ The market is in one of :math:`K` hidden states :math:`s_t` following a Markov c
 transition matrix :math:`P`; given the state, the vector of returns is Gaussian,
 :math:`r_t \\mid s_t = k \\sim N(\\mu_k, \\Sigma_k)` (Hamilton 1989; Rabiner 1989, *A tutorial on
 hidden Markov models*, Proc. IEEE 77(2)). Parameters are estimated by Baum–Welch EM: with
-the state means fixed at zero (the default, :math:`\mu_k = 0`) by the zero-mean EM here on
+the state means fixed at zero (the default, :math:`\\mu_k = 0`) by the zero-mean EM here on
 the numba :func:`forward_backward`; with free means by ``hmmlearn`` (the well-kept library,
 whose M-step fails when its means are held fixed). The online forward filter is
 :func:`riskstream.regime.base.hamilton_filter`, so each update costs :math:`O(K^2 + K N^2)`.
