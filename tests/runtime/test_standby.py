@@ -136,3 +136,29 @@ def test_kill_9_of_the_primary_process_over_nats(nats_server) -> None:
     assert {m.state["by"] for _, m in got[:30]} == {"a"} and got[-1][1].state["by"] == "b"
     assert recovered_at is not None and recovered_at - killed_at < 5.0, recovered_at - killed_at
     topics.close()
+
+
+def test_a_reduction_order_is_never_doubled_across_a_takeover() -> None:
+    """Fills have no order, only identity: the new leader sends its whole backlog, and the
+    orders the dead primary already stored (same ``order_id``, same message id) are not
+    stored again."""
+    topics, store, clock = MemoryTopics(), MemoryLeaseStore(), Clock()
+    a = LeaderTopics(topics, Lease(store, "limits", "a", clock=clock))
+    b = LeaderTopics(topics, Lease(store, "limits", "b", clock=clock))
+    a.lease.tick()
+    b.lease.tick()
+
+    def fill(lineage: str) -> Fill:  # the order id is a function of its cause
+        return Fill(f"{lineage}.3.17", 3, 17, -100.0, 10.0, 1, reason="limit breach")
+
+    for lineage in ("L1", "L2"):
+        assert a.publish("fills", fill(lineage)) > 0
+        assert b.publish("fills", fill(lineage)) == 0
+    b.publish("fills", fill("L3"))  # a died before deciding L3
+    clock.now += 2.5
+    b.lease.tick()
+    clock.now += 2.5
+    assert b.lease.tick()
+    assert b.publish("fills", fill("L4")) > 0
+    got = [m.order_id for _, m in topics.subscribe("fills", start_after=0).fetch(100)]
+    assert got == ["L1.3.17", "L2.3.17", "L3.3.17", "L4.3.17"]
