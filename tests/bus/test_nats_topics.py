@@ -166,3 +166,17 @@ def test_messages_survive_a_broker_restart_and_the_reader_resumes(nats_server) -
     assert [m["i"] for _, m in fresh.subscribe("risk.snapshot", 0).fetch(10, 1.0)] == [0, 1, 2, 3]
     fresh.close()
     topics.close()
+
+
+def test_a_reader_whose_consumer_the_server_dropped_recreates_it(nats_server) -> None:
+    """An ephemeral consumer idle past its threshold (or lost in a restart) is deleted by
+    the server, which then answers a fetch with nothing at all: the reader notices the
+    stream holds newer messages and recreates it after its position."""
+    topics = _topics(nats_server.url)
+    reader = topics.subscribe("s", start_after=0)
+    topics.publish("s", 1)
+    assert reader.fetch(10, 1.0) == [(1, 1)]
+    topics._run(topics._js.delete_consumer(reader._stream, reader._sub._consumer), "delete")
+    topics.publish("s", 2)
+    assert reader.fetch(10, 1.0) == [(2, 2)]
+    topics.close()

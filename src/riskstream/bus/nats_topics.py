@@ -301,15 +301,26 @@ class NatsSubscription:
         )
         return self._sub
 
-    async def _pull(self, max_messages: int, timeout_s: float) -> list[tuple[int, bytes]]:
+    async def _fetch(self, max_messages: int, timeout_s: float) -> list[Any]:
         sub = await self._open()
         try:
-            msgs = await sub.fetch(max_messages, timeout=max(timeout_s, MIN_WAIT_S))
+            return await sub.fetch(max_messages, timeout=max(timeout_s, MIN_WAIT_S))
         except TimeoutError:
-            msgs = []
+            return []
         except NatsError:
             await self._drop()  # a consumer the server lost: recreated after the position
             raise
+
+    async def _pull(self, max_messages: int, timeout_s: float) -> list[tuple[int, bytes]]:
+        msgs = await self._fetch(max_messages, timeout_s)
+        if not msgs and self.topics._nc.is_connected:
+            # Nothing came. A consumer the server dropped (idle past IDLE_S, or lost in a
+            # restart) answers nothing rather than an error: if the stream holds messages
+            # after the position, the consumer is gone; recreate it and read again.
+            info = await self.topics._js.stream_info(self._stream)
+            if int(info.state.last_seq) > self.position:
+                await self._drop()
+                msgs = await self._fetch(max_messages, MIN_WAIT_S)
         out = []
         for msg in msgs:
             seq = int(msg.metadata.sequence.stream)
