@@ -244,6 +244,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     watcher = Lease(NatsLeaseStore(args.url, bucket=f"{bus.stream}_LEASES"), "risk")
     while watcher.holder_of() != "primary":
         time.sleep(0.05)
+    watcher.store.close()
     standby = _child("risk", args, "standby")
     _ready(standby, "the standby")
     build_s = time.monotonic() - started
@@ -281,6 +282,12 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     holes = (seqs[-1] - seqs[0] + 1 - len(seqs)) + (seqs[0] - 1) if seqs else 0
     ts = [snap.ts_ns for _, _, snap in got]
     not_newer = sum(1 for a, b in itertools.pairwise(ts) if b <= a)
+    anomalies = [
+        {"seq": (s0, s1), "as_of_ms": ((t1 - t0) / 1e6), "lineage": (l0, l1)}
+        for (_, s0, a0), (_, s1, a1) in itertools.pairwise(got)
+        for t0, t1, l0, l1 in [(a0.ts_ns, a1.ts_ns, a0.lineage_id, a1.lineage_id)]
+        if s1 != s0 + 1 or t1 <= t0
+    ]
     lineages = [snap.lineage_id for _, _, snap in got]
     after = [t for t, seq, _ in got if seq_at_kill is not None and seq > seq_at_kill]
     receipts = np.array([t for t, _, _ in got])
@@ -289,6 +296,9 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "rto_s": round(after[0] - killed_at, 3) if after and killed_at else None,
         "lost_snapshots": int(holes + not_newer),
         "duplicated_snapshots": len(lineages) - len(set(lineages)),
+        "snapshot_holes": int(holes),
+        "snapshots_not_newer": int(not_newer),
+        "anomalies": anomalies[:5],
         "lost_events": int(end["events"] - counts["events"]),
         "duplicated_events": int(counts["delta_duplicates"]),
         "final_state_matches": bool(got) and got[-1][2].market_seq_digest == end["digest"],

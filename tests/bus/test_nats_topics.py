@@ -16,7 +16,7 @@ import pytest
 
 from riskstream.bus import BusConfig, MemoryTopics, open_topics
 from riskstream.bus.nats_topics import NatsTopics
-from riskstream.core.errors import InputError, ServiceUnavailableError
+from riskstream.core.errors import FencedError, InputError, ServiceUnavailableError
 from riskstream.core.messages import Fill, MarketStateDelta
 from tests.servers import free_port
 
@@ -179,4 +179,15 @@ def test_a_reader_whose_consumer_the_server_dropped_recreates_it(nats_server) ->
     topics._run(topics._js.delete_consumer(reader._stream, reader._sub._consumer), "delete")
     topics.publish("s", 2)
     assert reader.fetch(10, 1.0) == [(2, 2)]
+    topics.close()
+
+
+def test_a_fenced_publish_lands_only_on_the_expected_last_message(nats_server) -> None:
+    topics = _topics(nats_server.url)
+    assert topics.publish("s", "a", "id-a") == 1
+    assert topics.publish("s", "b", "id-b", expected_last_seq=1) == 2
+    with pytest.raises(FencedError, match="no longer 1"):
+        topics.publish("s", "late", "id-late", expected_last_seq=1)
+    assert topics.publish("s", "a", "id-a", expected_last_seq=1) == 0  # a duplicate is no conflict
+    assert topics.last_seq("s") == 2
     topics.close()

@@ -47,7 +47,7 @@ from typing import Any
 from riskstream.bus.config import BusConfig
 from riskstream.bus.lease import Lease, LeaseKeeper, LeaseStore, MemoryLeaseStore
 from riskstream.bus.topics import Subscription, Topics
-from riskstream.core.errors import ServiceUnavailableError
+from riskstream.core.errors import FencedError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class LeaderTopics:
         ``time.monotonic()`` of the last takeover (benchmarks measure recovery with it).
     """
 
+    MAX_CONFLICTS = 20
+
     def __init__(
         self,
         topics: Topics,
@@ -123,7 +125,10 @@ class LeaderTopics:
         self.published = 0
         self.took_over_at: float | None = None
         self._backlog: deque[tuple[float, str, Any, str | None]] = deque(maxlen=backlog_max)
+        self.conflicts = 0  # fenced writes refused because someone else wrote first
+        self._fenced = bool(getattr(topics, "supports_fencing", False))
         self._floors: dict[str, int | None] = {}
+        self._last: dict[str, int] = {}
         self._term = -1
         self._lock = threading.Lock()
 
@@ -132,7 +137,8 @@ class LeaderTopics:
         return self.lease.is_leader
 
     def _floor(self, subject: str) -> int | None:
-        """The order key of the newest message stored on ``subject`` (None if none)."""
+        """The order key of the newest message stored on ``subject`` (None if none or
+        unordered); remembers that message's sequence number in ``_last``."""
         if subject not in self._floors:
             last = self.topics.last_seq(subject)
             floor = None
@@ -143,26 +149,47 @@ class LeaderTopics:
                 finally:
                     reader.close()
                 floor = order_key(got[0][1]) if got else None
-            self._floors[subject] = floor
+            self._floors[subject], self._last[subject] = floor, last
         return self._floors[subject]
 
     def _store(self, subject: str, message: Any, msg_id: str | None) -> int:
+        """Publish unless a newer message is stored; fenced on the subject's last sequence
+        number where the topics support it (:meth:`NatsTopics.publish`): a write of a
+        replaced leader, delayed past the end of its lease, can then never land after its
+        successor's, and a successor that meets one re-reads what is stored and decides
+        again."""
         key = order_key(message)
-        if key is not None:
+        msg_id = msg_id or content_id(message)
+        for attempt in range(self.MAX_CONFLICTS):
+            if attempt and not self.lease.is_leader:
+                self.suppressed += 1  # replaced while publishing: the successor decides
+                return 0
             floor = self._floor(subject)
-            if floor is not None and key < floor:
+            if key is not None and floor is not None and key < floor:
                 self.stale += 1
                 return 0
-        seq = self.topics.publish(subject, message, msg_id or content_id(message))
-        if key is not None:
-            self._floors[subject] = key
-        if seq:
-            self.published += 1
-        return seq
+            try:
+                if self._fenced:
+                    expected = self._last[subject]
+                    seq = self.topics.publish(subject, message, msg_id, expected_last_seq=expected)
+                else:
+                    seq = self.topics.publish(subject, message, msg_id)
+            except FencedError:
+                self.conflicts += 1
+                self._floors.pop(subject, None)  # someone else wrote: read it again
+                continue
+            if seq:
+                self.published += 1
+                self._last[subject] = seq
+                if key is not None:
+                    self._floors[subject] = key
+            return seq
+        raise FencedError(subject, self._last.get(subject, 0), "(others keep writing)")
 
     def _take_over(self) -> None:
         """Re-read what is stored, then publish the backlog newer than it."""
         self._floors.clear()
+        self._last.clear()
         self._term = self.lease.term
         self.took_over_at = time.monotonic()
         horizon = self.took_over_at - self.backlog_s
