@@ -23,6 +23,11 @@ The stage publishes through :class:`LeaderTopics`, which wraps the bus's topics:
 * What the standby computed while the primary was dead but its lease not yet expired is
   kept (a short backlog) and published first on taking over, in order, filtered as
   above: a result is late by the recovery time, not lost.
+* Writes are fenced on the subject's last sequence number where the topics support it
+  (NATS): a leader that was replaced while its write was in flight (a pause after its
+  leadership check) has the write refused, and stops; its successor, meeting a write it
+  did not expect, re-reads what is stored and decides again. A lease alone cannot close
+  that window; the fence does.
 * Sequence numbers are the subject stream's (:mod:`riskstream.bus.nats_topics`): one per
   stored message, with no holes, whoever stored it.
 
