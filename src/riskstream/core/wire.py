@@ -371,6 +371,7 @@ def _register_messages() -> None:
         messages.PositionsChanged,
         messages.RegimeChanged,
         messages.LimitState,
+        messages.FxRates,
     ):
         register(cls)
 
