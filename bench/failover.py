@@ -24,8 +24,8 @@ Figures (last line, JSON):
 * ``rto_s``: from the kill (after ``waitpid``: the primary can store nothing more) to the
   consumer's receipt of the first snapshot stored after it.
 * ``lost_snapshots``: snapshot sequence numbers the consumer never received (holes), plus
-  snapshots whose as-of time is not after the previous one's (a stale one published by the
-  new leader hides newer state).
+  snapshots reflecting older input than the one before them (as-of time, then largest
+  market sequence number read): a stale one published by the new leader hides newer state.
 * ``duplicated_snapshots``: lineage ids received twice.
 * ``lost_events`` / ``duplicated_events``: market events the feed published that the final
   leader's state did not fold in / folded twice (each delta counts its events; a delta
@@ -281,12 +281,15 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     seqs = [seq for _, seq, _ in got]
     holes = (seqs[-1] - seqs[0] + 1 - len(seqs)) + (seqs[0] - 1) if seqs else 0
     ts = [snap.ts_ns for _, _, snap in got]
-    not_newer = sum(1 for a, b in itertools.pairwise(ts) if b <= a)
+    # a snapshot reflects older input than its predecessor when its (as-of time, largest
+    # market sequence number read) is smaller; equal as-of times are legitimate (several
+    # deltas can carry the same newest event time, e.g. the opening snapshot's batches)
+    inputs = [(snap.ts_ns, snap.market_seq_max) for _, _, snap in got]
+    not_newer = sum(1 for a, b in itertools.pairwise(inputs) if b < a)
     anomalies = [
-        {"seq": (s0, s1), "as_of_ms": ((t1 - t0) / 1e6), "lineage": (l0, l1)}
-        for (_, s0, a0), (_, s1, a1) in itertools.pairwise(got)
-        for t0, t1, l0, l1 in [(a0.ts_ns, a1.ts_ns, a0.lineage_id, a1.lineage_id)]
-        if s1 != s0 + 1 or t1 <= t0
+        {"seq": (s0, s1), "inputs": (i0, i1)}
+        for (_, s0, _), (_, s1, _), i0, i1 in zip(got, got[1:], inputs, inputs[1:], strict=False)
+        if s1 != s0 + 1 or i1 < i0
     ]
     lineages = [snap.lineage_id for _, _, snap in got]
     after = [t for t, seq, _ in got if seq_at_kill is not None and seq > seq_at_kill]

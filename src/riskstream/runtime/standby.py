@@ -57,15 +57,17 @@ from riskstream.core.errors import FencedError, ServiceUnavailableError
 log = logging.getLogger(__name__)
 
 # identity and order of each message kind, by class name (the risk package's RiskSnapshot
-# included, without importing it): (prefix, identity attribute, ordering attribute or None)
-_IDENTITY: dict[str, tuple[str, str, str | None]] = {
-    "RiskSnapshot": ("snapshot", "lineage_id", "ts_ns"),
-    "MarketStateDelta": ("md", "seq", "seq"),
-    "Fill": ("fill", "order_id", None),
-    "PositionChangeRequest": ("request", "request_id", None),
-    "PositionsChanged": ("positions", "version", "version"),
-    "RegimeChanged": ("regime", "ts_ns", "ts_ns"),
-    "LimitState": ("limits", "lineage_id", "ts_ns"),
+# included, without importing it): (prefix, identity attribute, ordering attributes)
+_IDENTITY: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # as-of time, then the largest market sequence number read: two refreshes can share an
+    # as-of time (several deltas carry the same newest event time), never go back in both
+    "RiskSnapshot": ("snapshot", "lineage_id", ("ts_ns", "market_seq_max")),
+    "MarketStateDelta": ("md", "seq", ("seq",)),
+    "Fill": ("fill", "order_id", ()),
+    "PositionChangeRequest": ("request", "request_id", ()),
+    "PositionsChanged": ("positions", "version", ("version",)),
+    "RegimeChanged": ("regime", "ts_ns", ("ts_ns",)),
+    "LimitState": ("limits", "lineage_id", ("ts_ns",)),
 }
 
 
@@ -80,13 +82,14 @@ def content_id(message: Any) -> str | None:
     return f"{prefix}.{getattr(message, attribute)}"
 
 
-def order_key(message: Any) -> int | None:
-    """Where ``message`` stands in its subject's order (a snapshot's as-of time, a delta's
-    sequence number, a positions version); None for unordered kinds (fills, requests)."""
+def order_key(message: Any) -> tuple[int, ...] | None:
+    """Where ``message`` stands in its subject's order (a snapshot's as-of time and largest
+    market sequence number, a delta's sequence number, a positions version), compared as a
+    tuple; None for unordered kinds (fills, requests)."""
     known = _IDENTITY.get(type(message).__name__)
-    if known is None or known[2] is None:
+    if known is None or not known[2]:
         return None
-    return int(getattr(message, known[2]))
+    return tuple(int(getattr(message, name)) for name in known[2])
 
 
 class LeaderTopics:
@@ -132,7 +135,7 @@ class LeaderTopics:
         self._backlog: deque[tuple[float, str, Any, str | None]] = deque(maxlen=backlog_max)
         self.conflicts = 0  # fenced writes refused because someone else wrote first
         self._fenced = bool(getattr(topics, "supports_fencing", False))
-        self._floors: dict[str, int | None] = {}
+        self._floors: dict[str, tuple[int, ...] | None] = {}
         self._last: dict[str, int] = {}
         self._term = -1
         self._lock = threading.Lock()
@@ -141,7 +144,7 @@ class LeaderTopics:
     def is_leader(self) -> bool:
         return self.lease.is_leader
 
-    def _floor(self, subject: str) -> int | None:
+    def _floor(self, subject: str) -> tuple[int, ...] | None:
         """The order key of the newest message stored on ``subject`` (None if none or
         unordered); remembers that message's sequence number in ``_last``."""
         if subject not in self._floors:
