@@ -314,7 +314,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "events": int(end["events"]),
         "events_per_s": round(end["events"] / end["wall_s"]),
         "feed_wall_s": round(end["wall_s"], 1),
-        "catch_up_s": round(got[-1][0] - end_at, 2) if got else None,
+        "catch_up_s": round(max(got[-1][0] - end_at, 0.0), 2) if got else None,
         "deltas": int(end["deltas"]),
         "instruments": args.instruments,
         "scenarios": args.scenarios,
