@@ -18,8 +18,11 @@ The stage publishes through :class:`LeaderTopics`, which wraps the bus's topics:
   once (``Nats-Msg-Id`` de-duplication): no doubled snapshot, no doubled reduction order.
 * On taking over, the new leader reads the last message stored on each subject it
   publishes and drops its own results that are older (:func:`order_key`: a snapshot's
-  as-of time, a delta's sequence number, a positions version). A standby that lags a
-  little behind never publishes a snapshot older than the one consumers already have.
+  as-of time and largest market sequence read, a delta's sequence number, a positions
+  version). A stage whose numbering restarts (md after a crash) must continue from the
+  last stored message, or its new messages look old (and ``md.<seq>`` ids duplicate). A
+  standby that lags a little behind never publishes a snapshot older than the one
+  consumers already have.
 * What the standby computed while the primary was dead but its lease not yet expired is
   kept (a short backlog) and published first on taking over, in order, filtered as
   above: a result is late by the recovery time, not lost.
