@@ -30,17 +30,19 @@ from riskstream.core.errors import InputError, RiskstreamError
 from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import PermissionDeniedError
 from riskstream.positions import PositionKeeper, PositionRequester
-from riskstream.service import api, stream
-from riskstream.service.auth import KeyStore, Role
+from riskstream.service import api, fx, stream
+from riskstream.service.auth import KeyStore
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
 from riskstream.service.context import ServiceContext
+from riskstream.service.deps import document_roles
 from riskstream.service.feed import SnapshotFeed
 from riskstream.service.limits import LimitProvider, LimitService
 from riskstream.service.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from riskstream.service.portfolio import PortfolioView
 from riskstream.store.cache import Cache, MemoryCache
 from riskstream.store.limits_repo import LimitRepository
+from riskstream.store.market_history import MarketHistory
 from riskstream.store.refdb import RefDB
 
 log = logging.getLogger("riskstream.service")
@@ -49,27 +51,6 @@ STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 """plotly.js ships inside the ``plotly`` Python package: the dashboard serves it from
 there, so it works with no network."""
-
-
-def _document_roles(router: Any) -> None:
-    """Append each route's least role to its OpenAPI description (shown at ``/docs``);
-    idempotent (the routers are module-level, shared by every app)."""
-    from fastapi.routing import APIRoute
-
-    def roles(dependant: Any) -> list[Role]:
-        found = [getattr(dependant.call, "required_role", None)]
-        for sub in dependant.dependencies:
-            found += roles(sub)
-        return [r for r in found if r is not None]
-
-    for route in router.routes:
-        if not isinstance(route, APIRoute) or "Requires the **" in (route.description or ""):
-            continue
-        if needed := roles(route.dependant):
-            role = max(needed)
-            route.description = (
-                f"{route.description}\n\nRequires the **{role.label}** role or higher."
-            ).strip()
 
 
 def _route_template(request: Request) -> str:
@@ -135,6 +116,7 @@ def create_app(
     clock: Clock | None = None,
     follow_cache: bool = False,
     topics: Topics | None = None,
+    fx_history: MarketHistory | None = None,
 ) -> FastAPI:
     """Build the service.
 
@@ -158,6 +140,9 @@ def create_app(
         the portfolio view follows its published versions. Default: in-process topics
         with a keeper of the service's own, driven by each request (``riskstream serve``
         alone); given (the demo's pipeline, NATS), the keeper runs elsewhere.
+    fx_history : MarketHistory, optional
+        The history store holding the aggregated FX rates (``riskstream fx poll``): serves
+        the ``/api/v1/fx`` routes (:mod:`riskstream.service.fx`).
 
     Returns
     -------
@@ -266,8 +251,10 @@ def create_app(
         """Prometheus exposition format (no authentication)."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    _document_roles(api.router)
+    document_roles(api.router)
     app.include_router(api.router, prefix="/api/v1")
+    if fx_history is not None:
+        fx.attach(app, fx_history)
     app.include_router(stream.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)

@@ -9,7 +9,7 @@ their own).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader
@@ -48,7 +48,7 @@ def require(role: Role):
         request.state.principal = principal
         return principal
 
-    dependency.required_role = role  # read by app._document_roles
+    dependency.required_role = role  # read by document_roles
     return dependency
 
 
@@ -57,3 +57,24 @@ Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
 RiskManager = Annotated[Principal, Depends(require(Role.RISK_MANAGER))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Ctx = Annotated[ServiceContext, Depends(context)]
+
+
+def document_roles(router: Any) -> None:
+    """Append each route's least role to its OpenAPI description (shown at ``/docs``);
+    idempotent (the routers are module-level, shared by every app)."""
+    from fastapi.routing import APIRoute
+
+    def roles(dependant: Any) -> list[Role]:
+        found = [getattr(dependant.call, "required_role", None)]
+        for sub in dependant.dependencies:
+            found += roles(sub)
+        return [r for r in found if r is not None]
+
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or "Requires the **" in (route.description or ""):
+            continue
+        if needed := roles(route.dependant):
+            role = max(needed)
+            route.description = (
+                f"{route.description}\n\nRequires the **{role.label}** role or higher."
+            ).strip()

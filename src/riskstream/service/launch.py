@@ -19,6 +19,7 @@ from riskstream.service.config import ServiceConfig
 from riskstream.service.feed import SnapshotFeed
 from riskstream.service.runner import ServiceRunner
 from riskstream.store.cache import Cache, open_cache
+from riskstream.store.market_history import MarketHistory
 from riskstream.store.refdb import RefDB
 
 
@@ -63,6 +64,7 @@ def start_service(
     port: int | None = None,
     demo_keys: bool = True,
     topics: Topics | None = None,
+    fx_history: MarketHistory | None = None,
 ) -> RunningService:
     """Serve ``db``'s universe with a feed for the pipeline to push into.
 
@@ -79,9 +81,15 @@ def start_service(
         Create one key per role for this session (names ``demo-<role>-<tag>``).
     topics : Topics, optional
         The pipeline's topics, where its position keeper runs (see :func:`create_app`).
+    fx_history : MarketHistory, optional
+        Serve the aggregated FX rates from this history store (``/api/v1/fx``).
     """
     app = create_app(
-        config, db, cache=cache if cache is not None else open_cache(cache_url), topics=topics
+        config,
+        db,
+        cache=cache if cache is not None else open_cache(cache_url),
+        topics=topics,
+        fx_history=fx_history,
     )
     keys: dict[str, str] = {}
     if demo_keys:
