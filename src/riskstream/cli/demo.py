@@ -81,9 +81,10 @@ def demo(
     simulator = MarketSimulator(universe, cfg.simulator, scenario=scenario)
     ensure_demo_model(cfg, universe, simulator, console.print)
     service = None
+    topics = MemoryTopics()  # the stages' typed messages (deltas, snapshots, positions …)
     if serve:
         service = start_service(
-            cfg.service, open_refdb(cfg), cache_url=cfg.store.cache_url, port=port
+            cfg.service, open_refdb(cfg), cache_url=cfg.store.cache_url, port=port, topics=topics
         )
         console.print(service.login_help())
     bus = open_bus(cfg.bus)
@@ -103,7 +104,7 @@ def demo(
             cfg,
             universe,
             bus,
-            MemoryTopics(),
+            topics,
             simulator=simulator,
             service=service,
             speed=None if max_speed else (speedup or cfg.simulator.speedup),

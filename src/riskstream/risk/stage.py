@@ -34,8 +34,12 @@ class RiskStage:
 
     name = "risk"
 
-    def __init__(self, engine: RiskEngine):
+    def __init__(self, engine: RiskEngine, positions: Any = None):
         self.engine = engine
+        # the position keeper's versions (a Subscription to SUBJECTS["positions"]): the
+        # newest is sent to the engine before each refresh, the engine's only way to learn
+        # of positions
+        self.positions = positions
         self.interval_ns = engine.config.snapshot_interval_ms * 1_000_000
         self.snapshots = 0
         self.refresh_ms: list[float] = []
@@ -51,6 +55,8 @@ class RiskStage:
         """Refresh now (the runtime's risk node decides when, on the wall clock), stamping
         the snapshot with market time ``now_ns``."""
         started = time.perf_counter()
+        if self.positions is not None and (latest := self.positions.latest()) is not None:
+            self.engine.send(latest[1])
         self.last = self.engine.refresh(now_ns)
         self.refresh_ms.append((time.perf_counter() - started) * 1e3)
         if len(self.refresh_ms) > 100_000:  # a long run keeps the recent ones

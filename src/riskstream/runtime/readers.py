@@ -252,3 +252,34 @@ class ServiceNode:
         self.reader.close()
         if self.running is not None:
             self.running.stop()
+
+
+class KeeperNode:
+    """The position keeper (:class:`~riskstream.positions.PositionKeeper`), the one writer
+    of positions: it takes the API's requests and the limits stage's fills from their
+    subjects, persists and audits each change, and publishes ``PositionsChanged``."""
+
+    name = "positions"
+
+    def __init__(self, keeper: Any):
+        self.keeper = keeper
+        self._handled = 0
+
+    def step(self) -> bool:
+        self._handled = self.keeper.poll(0.05)
+        return self._handled > 0
+
+    def idle(self) -> bool:
+        return self._handled == 0
+
+    def summary(self) -> dict[str, Any]:
+        return self.keeper.summary()
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def view(self) -> list[tuple[str, str]]:
+        return self.keeper.view()
+
+    def close(self) -> None:
+        self.keeper.close()

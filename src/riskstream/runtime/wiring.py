@@ -21,7 +21,7 @@ from riskstream.bus.topics import Topics
 from riskstream.core.errors import InputError
 from riskstream.settings import Settings
 
-STAGES: tuple[str, ...] = ("feed", "md", "risk", "regime", "history", "service")
+STAGES: tuple[str, ...] = ("feed", "md", "risk", "positions", "regime", "history", "service")
 """Every node, in data-flow order. Limits run inside the risk node (see
 :mod:`riskstream.runtime.risk`)."""
 
@@ -103,6 +103,14 @@ def _md(w: Wiring) -> Any:
     )
 
 
+def _positions(w: Wiring) -> Any:
+    from riskstream.cli.universe import open_refdb
+    from riskstream.positions import PositionKeeper
+    from riskstream.runtime.readers import KeeperNode
+
+    return KeeperNode(PositionKeeper(open_refdb(w.cfg), w.topics))
+
+
 def _risk(w: Wiring) -> Any:
     from riskstream.cli.engine import build_engine, load_history
     from riskstream.cli.universe import open_refdb
@@ -124,8 +132,10 @@ def _risk(w: Wiring) -> Any:
     # the reference ones sized on the first full snapshot; kill switches persist in the
     # reference DB; reductions fill against a synthetic ladder around the node's quotes.
     repo = LimitRepository(open_refdb(cfg))
-    limits = build_limits_stage(stage, None, config=cfg.limits, switch_store=repo,
-                                limit_store=repo)  # fmt: skip
+    limits = build_limits_stage(
+        stage, None, config=cfg.limits, switch_store=repo, limit_store=repo,
+        universe=w.universe, market=state, topics=w.topics,
+    )  # fmt: skip
     return RiskNode(
         stage,
         clock,
@@ -189,7 +199,9 @@ def _service(w: Wiring) -> Any:
     from riskstream.cli.universe import open_refdb
     from riskstream.service.launch import start_service
 
-    service = start_service(w.cfg.service, open_refdb(w.cfg), cache_url=w.cfg.store.cache_url)
+    service = start_service(
+        w.cfg.service, open_refdb(w.cfg), cache_url=w.cfg.store.cache_url, topics=w.topics
+    )
     w.say(service.login_help())
     node = ServiceNode(service.feed, w.topics, len(w.universe))
     node.running = service  # started here: stopped with the node
@@ -199,6 +211,7 @@ def _service(w: Wiring) -> Any:
 _BUILDERS: dict[str, Callable[[Wiring], Any]] = {
     "feed": _feed,
     "md": _md,
+    "positions": _positions,
     "risk": _risk,
     "regime": _regime,
     "history": _history,
