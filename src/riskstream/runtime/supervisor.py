@@ -78,7 +78,8 @@ class Supervisor:
         self.events: list[str] = []  # what happened, for the caller to show
 
     def _note(self, text: str) -> None:
-        log.warning(text)
+        """Log what happened and keep it for the caller (``up`` prints ``events``)."""
+        log.info(text)
         self.events.append(text)
 
     def _spawn(self, child: Child) -> None:
