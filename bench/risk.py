@@ -132,7 +132,7 @@ class LiveMarket:
             spot = m.mid[und]
             vol = self.base_vol[o] * np.exp(self.vol_level[e.opt_owner[o]])
             as_of = dt.datetime.fromtimestamp(e.clock.now_ns() / 1e9, tz=dt.UTC).date()
-            T = np.maximum(year_fraction(e._expiry_days[ids], as_of), 1e-6)
+            T = np.maximum(year_fraction(e.ref.expiry_days[ids], as_of), 1e-6)
             r = e.rate[ids]
             q = np.where(e.on_future[o], r, e.opt_q[o])
             k, c = e.strike[ids], e.is_call[ids]

@@ -8,8 +8,24 @@ so results are bit-for-bit independent of the thread count.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import numba
 import numpy as np
 from numba import njit, prange
+
+
+@contextlib.contextmanager
+def thread_scope(threads: int) -> Iterator[None]:
+    """numba's thread count set to ``threads`` (capped by its pool) for the block; the
+    setting is per calling thread and restored after."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @njit(cache=True)
