@@ -87,7 +87,7 @@ from riskstream.risk.conditioning import (
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import build_factor_space
 from riskstream.risk.kernels import thread_scope, weighted_rows
-from riskstream.risk.linear_book import LinearBook
+from riskstream.risk.linear_book import LinearBook, scenario_pnl
 from riskstream.risk.liquidity import LiquidityModel
 from riskstream.risk.margin import SpanInputs, SpanMargin
 from riskstream.risk.marks import LiveMarks
@@ -142,6 +142,8 @@ class _PreparedRegime:
     view: ScenarioView
     built: BuiltGrids
     inputs: GridInputs
+    lin_pnl: dict[int, np.ndarray]
+    exposure: np.ndarray
 
 
 class RiskEngine:
@@ -416,7 +418,13 @@ class RiskEngine:
             self._worker.cancel("regime")  # back to the one in force: nothing to prepare
             self._regime_switch = None
             return
-        self._worker.submit("regime", self._prepare_regime, conditioning, self.options.capture())
+        self._worker.submit(
+            "regime",
+            self._prepare_regime,
+            conditioning,
+            self.options.capture(),
+            self.linear.exposures(self.qty),
+        )
         self._regime_switch = {
             "target": conditioning,
             "to": None if conditioning is None else conditioning.as_dict(),
@@ -424,13 +432,19 @@ class RiskEngine:
         }
 
     def _prepare_regime(
-        self, conditioning: RegimeConditioning | None, inputs: GridInputs
+        self, conditioning: RegimeConditioning | None, inputs: GridInputs, exposure: np.ndarray
     ) -> _PreparedRegime:
-        """On the worker: the new scenarios, their view and every option grid on its axes,
-        from frozen inputs only (the engine's working state is not touched)."""
+        """On the worker: the new scenarios, their view, every option grid on its axes and
+        the linear P&L of the exposures then, from frozen inputs only (the engine's working
+        state is not touched)."""
         view = scenario_view(self.ref, self._scenarios_for(conditioning), self.config)
         return _PreparedRegime(
-            conditioning, view, build_grids(self.ref, self.config, view, inputs), inputs
+            conditioning,
+            view,
+            build_grids(self.ref, self.config, view, inputs),
+            inputs,
+            scenario_pnl(view.scenarios, exposure, self.horizons),
+            exposure,
         )
 
     def _adopt_view(
@@ -441,26 +455,31 @@ class RiskEngine:
     ) -> None:
         """Make ``view`` the scenarios in force and rebuild what derives from them.
 
-        Without ``prepared`` every grid is priced now; with it the worker's grids are
-        installed, then the spot moves since are followed as on any refresh, and the
-        underlyings whose option inputs (validity, vol, expiry, FX) changed since the
-        worker copied them are repriced now (few: the inputs of one refresh interval)."""
+        Without ``prepared`` every grid is priced now and the linear P&L swept in full.
+        With it the worker's grids and linear P&L are installed; then the spot moves since
+        are followed as on any refresh (the grids' read point shifts), the underlyings whose
+        option inputs (validity, vol, expiry, FX) changed since the worker copied them are
+        repriced now (few: the inputs of one refresh interval), the Greeks stay (they do
+        not depend on the scenarios; the daily sigmas follow the new factor vols), and the
+        linear P&L sweeps only the factors whose exposure changed since."""
         self.options.view = view
         self.regime_conditioning = conditioning
         self.margin.invalidate()  # a full rebuild: margin at today's prices too
         as_of = self._as_of()
         if prepared is None:
             self._update_instruments(np.arange(self.n), as_of=as_of, force_grid=True)
-        else:
-            self.options.install(prepared.built)
-            self._update_instruments(np.arange(self.n), as_of=as_of)
-            redo = prepared.inputs.differ(self.options.capture(), self.ref.opt_owner)
-            if redo.size:
-                for k in redo:
-                    self.options.build_grid(int(k))
-                self.options.greeks(redo)
-                self.options.rebuild_books(redo)
-        self.linear.sync(view.scenarios, self.qty, full=True)
+            self.linear.sync(view.scenarios, self.qty, full=True)
+            return
+        self.options.install(prepared.built)
+        self.linear.install(prepared.lin_pnl, prepared.exposure)
+        self._update_instruments(np.arange(self.n), as_of=as_of, greeks=False)
+        redo = prepared.inputs.differ(self.options.capture(), self.ref.opt_owner)
+        if redo.size:
+            for k in redo:
+                self.options.build_grid(int(k))
+            self.options.greeks(redo)
+            self.options.rebuild_books(redo)
+        self.linear.sync(view.scenarios, self.qty)
 
     def _swap_in(self) -> None:
         """Adopt what the worker has finished (top of a refresh, on the engine's thread)."""
@@ -534,13 +553,15 @@ class RiskEngine:
         force_grid: bool = False,
         rebuild_us: np.ndarray | None = None,
         books_us: np.ndarray | None = None,
+        greeks: bool = True,
     ) -> np.ndarray:
         """Re-derive prices, validity and loadings of ``ids`` and everything depending on them.
 
         ``rebuild_us``: underlyings whose grids are rebuilt (their live vols moved past the
         threshold); ``books_us``: underlyings whose Greeks and books are recomputed on their
-        grids as they are (an FX rate rescaled them). Returns the underlyings whose Greeks
-        and books were recomputed."""
+        grids as they are (an FX rate rescaled them); ``greeks`` off: the option Greeks
+        stay, only their daily sigmas are recomputed (a new scenario set). Returns the
+        underlyings whose Greeks and books were recomputed."""
         ref, options = self.ref, self.options
         n_u = ref.n_underlyings
         ids = np.asarray(ids, dtype=np.int64)
@@ -549,7 +570,7 @@ class RiskEngine:
         if ids.size == 0:
             extra = members(n_u, rebuild_us, books_us)
             if extra.size:
-                options.update_underlyings(extra, False, rebuild_us)
+                options.update_underlyings(extra, False, rebuild_us, greeks)
             return extra
         # Options whose underlying changed are touched too; their books are revalued. An
         # option's own quote does not move its model value: its book is revalued only if
@@ -579,7 +600,7 @@ class RiskEngine:
             touched = moved_books
         touched = members(n_u, touched, rebuild_us, books_us)
         if touched.size:
-            options.update_underlyings(touched, force_grid, rebuild_us)
+            options.update_underlyings(touched, force_grid, rebuild_us, greeks)
         return touched
 
     # ------------------------------------------------------------------ refresh

@@ -28,7 +28,7 @@ def thread_scope(threads: int) -> Iterator[None]:
         numba.set_num_threads(before)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _sweep_block(shocks, weights, factors, lo, hi, acc):  # pragma: no cover - numba
     """acc[s - lo] += sum over ``factors`` of shocks[s, f] * weights[f], s in [lo, hi).
 
@@ -64,7 +64,7 @@ def _sweep_block(shocks, weights, factors, lo, hi, acc):  # pragma: no cover - n
         j += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
     """out[s] = sum over ``factors`` of shocks[s, f] * exposure[f] (float64 accumulation).
 

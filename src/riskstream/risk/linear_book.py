@@ -22,6 +22,20 @@ from riskstream.risk.kernels import (
 from riskstream.risk.scenarios import ScenarioSet
 
 
+def scenario_pnl(
+    scenarios: ScenarioSet, exposure: np.ndarray, horizons: tuple[int, ...]
+) -> dict[int, np.ndarray]:
+    """Linear P&L of factor exposures ``exposure`` (n_factors,) in every scenario of each
+    horizon, from scratch (a pure function: the background worker runs it for a new
+    scenario set)."""
+    nz = np.flatnonzero(exposure)
+    out = {}
+    for h in horizons:
+        out[h] = np.empty(scenarios.n_scenarios)
+        scenario_dot(scenarios.shocks[h], exposure, nz, out[h])
+    return out
+
+
 class LinearBook:
     """Loadings of ``n`` instruments on ``n_factors`` factors and the linear scenario P&L.
 
@@ -77,6 +91,18 @@ class LinearBook:
             for h in self.horizons:
                 scenario_axpy(scenarios.shocks[h], delta, changed, self.lin_pnl[h])
         self._exposure = new
+
+    @property
+    def exposure(self) -> np.ndarray:
+        """The exposures ``lin_pnl`` is the P&L of (a copy)."""
+        return self._exposure.copy()
+
+    def install(self, lin_pnl: dict[int, np.ndarray], exposure: np.ndarray) -> None:
+        """Adopt linear P&L computed elsewhere (:func:`scenario_pnl` of ``exposure``);
+        the next :meth:`sync` sweeps only the factors whose exposure changed since."""
+        for h in self.horizons:
+            self.lin_pnl[h] = lin_pnl[h]
+        self._exposure = exposure
 
     def unit_rows(self, rows_t: np.ndarray, inst: np.ndarray, out: np.ndarray) -> None:
         """Per-unit linear P&L of ``inst`` in scenarios whose moves are ``rows_t``

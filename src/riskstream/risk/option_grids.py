@@ -307,10 +307,15 @@ class OptionGrids:
         self.install(build_grids(self.ref, self.config, self.view, self.capture(np.array([k]))))
 
     def update_underlyings(
-        self, us: np.ndarray, force_grid: bool, rebuild_us: np.ndarray | None = None
+        self,
+        us: np.ndarray,
+        force_grid: bool,
+        rebuild_us: np.ndarray | None = None,
+        greeks: bool = True,
     ) -> None:
         """Move the spot of underlyings ``us``; rebuild grids out of range, forced, or in
-        ``rebuild_us`` (live vols moved); recompute their Greeks and books."""
+        ``rebuild_us`` (live vols moved); recompute their Greeks (``greeks``; else only the
+        daily sigma, for new factor vols) and books."""
         ref, price, reason = self.ref, self.marks.price, self.marks.reason
         us = np.asarray(us, dtype=np.int64)
         vol_moved = set() if rebuild_us is None else set(rebuild_us.tolist())
@@ -335,7 +340,10 @@ class OptionGrids:
                 self.vol_rebuilds += 1
             else:
                 self.u_x_now[k] = x_now
-        self.greeks(us)
+        if greeks:
+            self.greeks(us)
+        else:
+            self.sigma_from_delta(us)
         self.rebuild_books(us)
 
     def greeks(self, us: np.ndarray) -> None:
@@ -373,11 +381,26 @@ class OptionGrids:
         marks.unit_delta[ids] = unit * delta * spot  # S dV/dS: per unit relative move
         marks.unit_gamma[ids] = unit * gamma * spot * spot  # S^2 d2V/dS2
         marks.unit_vega[ids] = unit * vega
+        self._sigma(opts)
+
+    def _sigma(self, opts: np.ndarray) -> None:
+        """Daily price vol per unit of options ``opts``: |dollar delta| x the spot
+        factor's daily vol (of the scenario set in force)."""
+        ref, marks = self.ref, self.marks
+        ids = ref.opt_ids[opts]
         sc = ref.u_spot_col[ref.opt_owner[opts]]
         fvol = self.view.factor_vol
         marks.unit_sigma[ids] = np.abs(marks.unit_delta[ids]) * np.where(
             sc >= 0, fvol[np.maximum(sc, 0)], 0.0
         )
+
+    def sigma_from_delta(self, us: np.ndarray) -> None:
+        """The held options of underlyings ``us``: daily sigma from their Greeks as they
+        are (a new scenario set changes the factor vols, not the Greeks)."""
+        held = self.positions.qty[self.ref.opt_ids] != 0
+        opts = np.flatnonzero(np.isin(self.ref.opt_owner, us) & held)
+        if opts.size:
+            self._sigma(opts)
 
     def rebuild_books(self, us: np.ndarray) -> None:
         """Quantity-weighted book grids, values now and scenario P&L of underlyings ``us``."""
