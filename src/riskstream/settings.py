@@ -10,6 +10,7 @@ from riskstream.backtest.config import BacktestConfig
 from riskstream.bus.config import BusConfig
 from riskstream.core.config import ConfigModel
 from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+from riskstream.feeds.fx.config import FxConfig
 from riskstream.limits.config import LimitsConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
@@ -35,3 +36,4 @@ class Settings(ConfigModel):
     regime: RegimeConfig = RegimeConfig()
     limits: LimitsConfig = LimitsConfig()
     service: ServiceConfig = ServiceConfig()
+    fx: FxConfig = FxConfig()

@@ -2,8 +2,10 @@
 (JetStream).
 
 ``open_bus(config)`` picks the backend from ``config.url``; both implement
-:class:`riskstream.bus.base.Bus`. :class:`CheckpointedConsumer` applies a bus's messages to
-a :class:`Checkpointable` state exactly once.
+:class:`riskstream.bus.base.Bus`. ``open_topics(config)`` does the same for the typed
+messages between stages (:class:`riskstream.bus.topics.Topics`).
+:class:`CheckpointedConsumer` applies a bus's messages to a :class:`Checkpointable` state
+exactly once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from riskstream.bus.config import BusConfig
 from riskstream.bus.consumer import CheckpointedConsumer, ConsumerStats, MessagesLostError
 from riskstream.bus.memory import MemoryBus
 from riskstream.bus.relay import through_bus
+from riskstream.bus.topics import MemoryTopics, Subscription, Topics
 
 
 def open_bus(config: BusConfig | str | None = None) -> Bus:
@@ -39,6 +42,24 @@ def open_bus(config: BusConfig | str | None = None) -> Bus:
     return MemoryBus(config)
 
 
+def open_topics(config: BusConfig | str | None = None) -> Topics:
+    """The typed-message topics named by ``config.url`` (:mod:`riskstream.bus.topics`).
+
+    ``memory://`` returns fresh in-process topics (keeping ``memory_retain_messages`` per
+    subject); ``nats://host:port`` connects to NATS JetStream (one stream per subject,
+    created on first use; :mod:`riskstream.bus.nats_topics`).
+    """
+    if config is None:
+        config = BusConfig()
+    elif isinstance(config, str):
+        config = BusConfig(url=config)
+    if config.url.startswith("nats://"):
+        from riskstream.bus.nats_topics import NatsTopics  # nats-py is imported only when used
+
+        return NatsTopics(config)
+    return MemoryTopics(retention=config.memory_retain_messages)
+
+
 __all__ = [
     "Bus",
     "BusConfig",
@@ -51,10 +72,14 @@ __all__ = [
     "FileCheckpointStore",
     "MemoryBus",
     "MemoryCheckpointStore",
+    "MemoryTopics",
     "Message",
     "MessagesLostError",
     "PublishResult",
+    "Subscription",
+    "Topics",
     "open_bus",
+    "open_topics",
     "split_by_partition",
     "through_bus",
 ]

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
 import nats
@@ -58,7 +58,7 @@ from riskstream.core.errors import InputError, ServiceUnavailableError
 T = TypeVar("T")
 
 HEADER_ROOM_BYTES = 512  # NATS headers (message id) share max_payload with the data
-_TRANSPORT_ERRORS = (NatsError, OSError, asyncio.TimeoutError, TimeoutError)
+TRANSPORT_ERRORS = (NatsError, OSError, asyncio.TimeoutError, TimeoutError)
 
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,31 @@ async def _log_disconnect() -> None:
     log.info("NATS disconnected (closing, or reconnecting)")
 
 
-class _LoopThread:
+async def connect(
+    url: str,
+    timeout_s: float,
+    reconnected_cb: Callable[[], Awaitable[None]] | None = None,
+) -> nats.NATS:
+    """A NATS connection that fails fast when nobody answers at first, and once connected
+    rides out broker restarts however long they take (reconnecting every 0.2 s)."""
+    options: dict[str, Any] = {}
+    if reconnected_cb is not None:
+        options["reconnected_cb"] = reconnected_cb
+    nc = await nats.connect(
+        url,
+        connect_timeout=timeout_s,
+        allow_reconnect=True,
+        max_reconnect_attempts=3,  # a first connection fails fast: nobody is there
+        reconnect_time_wait=0.2,
+        error_cb=_log_error,
+        disconnected_cb=_log_disconnect,
+        **options,
+    )
+    nc.options["max_reconnect_attempts"] = -1
+    return nc
+
+
+class LoopThread:
     """An asyncio event loop running in a daemon thread."""
 
     def __init__(self, name: str):
@@ -122,10 +146,10 @@ class NatsBus:
         self.config = config
         self.partitions = config.partitions
         self.timeout_s = timeout_s
-        self._io = _LoopThread(f"nats-bus-{config.stream}")
+        self._io = LoopThread(f"nats-bus-{config.stream}")
         try:
             self._io.run(self._connect(), timeout_s + 5)
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             self._io.stop()
             raise ServiceUnavailableError(f"NATS at {config.url}: {exc!r}") from exc
         server_max = self._nc.max_payload
@@ -141,17 +165,7 @@ class NatsBus:
 
     # -- connection and streams ----------------------------------------------------------
     async def _connect(self) -> None:
-        self._nc = await nats.connect(
-            self.config.url,
-            connect_timeout=self.timeout_s,
-            allow_reconnect=True,
-            max_reconnect_attempts=3,  # a first connection fails fast: nobody is there
-            reconnect_time_wait=0.2,
-            error_cb=_log_error,
-            disconnected_cb=_log_disconnect,
-        )
-        # once connected, ride out broker restarts however long they take
-        self._nc.options["max_reconnect_attempts"] = -1
+        self._nc = await connect(self.config.url, self.timeout_s)
         self._js = self._nc.jetstream(timeout=self.timeout_s)
         for p in range(self.partitions):
             cfg = api.StreamConfig(
@@ -170,7 +184,7 @@ class NatsBus:
     def _run(self, coro: Coroutine[Any, Any, T], what: str) -> T:
         try:
             return self._io.run(coro, self.timeout_s * 3)
-        except _TRANSPORT_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             raise ServiceUnavailableError(f"NATS at {self.config.url}: {what}: {exc!r}") from exc
 
     # -- publishing ------------------------------------------------------------------------

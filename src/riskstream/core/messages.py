@@ -15,6 +15,8 @@ Ownership
   publishes versioned :class:`PositionsChanged` snapshots. Nobody else writes a position.
 * ``regime`` publishes :class:`RegimeChanged`; ``limits`` publishes :class:`LimitState`
   and the :class:`Fill` of its reduction orders.
+* The FX aggregator (:mod:`riskstream.feeds.fx`) publishes :class:`FxRates`, the FX marks
+  the risk engine translates into its base currency with.
 
 Every message is a frozen dataclass of plain values and numpy arrays, so one codec
 (:mod:`riskstream.core.wire`) carries them over any bus.
@@ -35,6 +37,7 @@ SUBJECTS: dict[str, str] = {
     "fills": "fills",  # Fill
     "regime": "regime.changed",  # RegimeChanged
     "limits": "limits.state",  # LimitState
+    "fx": "fx.rates",  # FxRates
 }
 """The subject of each message kind (a NATS subject, or a queue of the in-memory bus)."""
 
@@ -174,3 +177,35 @@ class LimitState:
     ts_ns: int
     lineage_id: str
     state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FxRates:
+    """FX marks aggregated from public rate APIs (:mod:`riskstream.feeds.fx.aggregate`).
+
+    Attributes
+    ----------
+    ts_ns : int
+        The time the rates are for: the newest source response aggregated (ns, UTC).
+    base : str
+        The currency every rate is quoted against.
+    rates : dict of str to float
+        Units of each currency per one unit of ``base`` (``"JPY": 150.0`` for base USD);
+        the base itself is not listed (its rate is 1).
+    provenance : dict
+        ``sources`` (per currency: source -> rate, weight, age_s), ``excluded`` (list of
+        ``{source, currency, reason}``; currency None: the whole source), ``unpublished``
+        (currency -> reason) and ``responses`` (the saved raw response set, for audit).
+    """
+
+    ts_ns: int
+    base: str
+    rates: dict[str, float]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def pair_prices(self) -> dict[str, float]:
+        """The rates as FX pair prices (``USDJPY``: JPY per one USD), the input of
+        :func:`riskstream.core.fx.rates_to_base`."""
+        from riskstream.core.fx import pair_symbol
+
+        return {pair_symbol(self.base, c): r for c, r in self.rates.items()}

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from riskstream.core import wire
 from riskstream.risk.valuation import Valuation
 
 
@@ -223,3 +224,8 @@ class RiskSnapshot:
             out["component_var"] = self.component_var.tolist()
             out["component_es"] = self.component_es.tolist()
         return out
+
+
+# the snapshot travels between stage processes (riskstream.core.wire)
+for _cls in (Measure, Contributor, Exclusion, RiskSnapshot):
+    wire.register(_cls)

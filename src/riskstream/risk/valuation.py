@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from riskstream.core import wire
+
 REASONS: tuple[str, ...] = (
     "",  # 0: valued
     "missing price",
@@ -84,3 +86,6 @@ class Valuation:
     def valued(self) -> np.ndarray:
         """True where the instrument is valued."""
         return self.reason == VALUED
+
+
+wire.register(Valuation)  # carried by every RiskSnapshot between processes (core.wire)

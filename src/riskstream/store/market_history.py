@@ -13,6 +13,12 @@ Tables (under the history store's root, beside :data:`riskstream.store.history.T
 ``prices_intraday``    ts (int64 ns, bar end), symbol, close, source, loaded_ns, date: the
                        live pipeline's intraday bar closes, apart so the daily table stays
                        one row per (date, symbol)
+``fx_rates``           ts (int64 ns, when published), as_of_ns (the time the rates are for),
+                       base, currency, rate (units of currency per one base), sources (how
+                       many were averaged), provenance (JSON: sources used with rate and
+                       weight, sources excluded and why), responses (the saved raw response
+                       set), source ("fx-aggregate"), loaded_ns, date: the FX rates aggregated
+                       from public APIs (:mod:`riskstream.feeds.fx`), every publication kept
 
 Provenance: ``source`` says where a row came from ("file:prices.csv", "simulator", "live",
 "fill:forward" for rows the user asked to fill) and ``loaded_ns`` when it was written (int64
@@ -26,6 +32,14 @@ or a datetime) for time travel, as in :class:`~riskstream.store.history.HistoryS
 daily tables are not partitioned (a few million rows; a merge reads the whole table, which
 ``optimize``/compaction keeps to a few files). ``prices_intraday`` is appended (not merged:
 its rows are unique by construction) and partitioned by date, like the tick tables.
+
+Why aggregated FX rates have their own table rather than rows of ``prices`` with source
+"fx-aggregate": ``prices`` holds one close per (date, symbol) and a load replaces the row
+of that key whatever its source, so a 5-minute aggregate would overwrite a user's loaded
+EURUSD close (the series the scenarios are fitted on would then mix two fixings, and the
+jump between them would look like a return); it has nowhere to keep the provenance each
+published rate must carry; and it would keep only the day's last publication, not each one.
+``fx_rates`` keeps every publication with its provenance; daily closes stay the user's.
 
 Each load comes with a :class:`~riskstream.store.history_quality.HistoryLoadReport`
 (gaps, stale prices, outlier returns, non-positive prices; see
@@ -74,7 +88,14 @@ from riskstream.store.history_quality import (
 
 __all__ = ["MARKET_TABLES", "HistoryLoadReport", "MarketHistory", "QualityCheck"]
 
-MARKET_TABLES = ("prices", "curves", "vols", "history_quarantine", "prices_intraday")
+MARKET_TABLES = (
+    "prices",
+    "curves",
+    "vols",
+    "history_quarantine",
+    "prices_intraday",
+    "fx_rates",
+)
 assert not set(MARKET_TABLES) & set(TABLES)  # one folder holds both stores' tables
 
 FILL_SOURCE = "fill:forward"
@@ -95,6 +116,18 @@ _INTRADAY_SCHEMA = {
     "close": pl.Float64(),
     **_PROVENANCE,
     "date": pl.Date(),
+}
+
+FX_SOURCE = "fx-aggregate"
+_FX_SCHEMA = {
+    "ts": pl.Int64(),
+    "as_of_ns": pl.Int64(),
+    "base": pl.String(),
+    "currency": pl.String(),
+    "rate": pl.Float64(),
+    "sources": pl.Int64(),
+    "provenance": pl.String(),
+    "responses": pl.String(),
 }
 
 
@@ -300,6 +333,65 @@ class MarketHistory:
         ).with_columns(date=pl.from_epoch("ts", time_unit="ns").dt.date())
         self._append("prices_intraday", rows, partition_by=["date"])
         return rows.height
+
+    def append_fx_rates(self, rates: pl.DataFrame, loaded_ns: int) -> int:
+        """Append one or more publications of aggregated FX rates to ``fx_rates``.
+
+        Parameters
+        ----------
+        rates : polars.DataFrame
+            Columns ts, as_of_ns, base, currency, rate, sources, provenance, responses (see
+            the module docstring); rates must be positive and finite.
+        loaded_ns : int
+            The ``loaded_ns`` stamp.
+
+        Returns
+        -------
+        int
+            Rows written.
+        """
+        if sorted(rates.columns) != sorted(_FX_SCHEMA):
+            raise InputError("columns", rates.columns, f"exactly {', '.join(_FX_SCHEMA)}")
+        if rates.height == 0:
+            return 0
+        rows = rates.select(pl.col(n).cast(t) for n, t in _FX_SCHEMA.items())
+        bad = rows.filter(~(pl.col("rate").is_finite() & (pl.col("rate") > 0)))
+        if bad.height:
+            raise InputError(
+                "rate", bad["rate"][0], f"a positive finite rate ({bad['currency'][0]})"
+            )
+        rows = rows.with_columns(
+            source=pl.lit(FX_SOURCE),
+            loaded_ns=pl.lit(loaded_ns, pl.Int64),
+            date=pl.from_epoch("ts", time_unit="ns").dt.date(),
+        )
+        self._append("fx_rates", rows, partition_by=["date"])
+        return rows.height
+
+    def fx_rates(
+        self,
+        base: str | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        *,
+        latest: bool = False,
+        version: TimeTravel = None,
+    ) -> pl.DataFrame:
+        """Published FX rates with ``start_ns <= ts < end_ns`` (columns of
+        :data:`_FX_SCHEMA`), sorted by ts, base, currency; ``latest`` keeps only each
+        base's newest publication in that window."""
+        scan = self.scan("fx_rates", version)
+        if scan is None:
+            return pl.DataFrame(schema=_FX_SCHEMA)
+        if base is not None:
+            scan = scan.filter(pl.col("base") == base)
+        if start_ns is not None:
+            scan = scan.filter(pl.col("ts") >= start_ns)
+        if end_ns is not None:
+            scan = scan.filter(pl.col("ts") < end_ns)
+        if latest:
+            scan = scan.filter(pl.col("ts") == pl.col("ts").max().over("base"))
+        return scan.select(list(_FX_SCHEMA)).sort("ts", "base", "currency").collect()
 
     def _context(self, kind: str, rows: pl.DataFrame) -> pl.DataFrame:
         """Stored rows of the series in ``rows`` within ``context_days`` of its dates, less
