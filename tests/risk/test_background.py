@@ -174,3 +174,24 @@ def test_a_background_switch_equals_the_inline_one(pair, s: float, theta: float)
     assert a.regime_switch is None
     assert _figures(a) == _figures(b)
     np.testing.assert_array_equal(eng.portfolio_pnl(10), sync.portfolio_pnl(10))
+
+
+def test_a_failed_switch_is_raised_on_the_engine_thread_and_the_state_in_force_kept(
+    universe,
+) -> None:
+    eng = make_engine(universe, config=_config(True))
+    before = eng.refresh()
+
+    def broken(*args):
+        raise RuntimeError("worker failed")
+
+    eng._prepare_regime = broken  # the job the worker runs for a switch
+    eng.send(CRISIS)
+    eng.refresh()
+    eng.wait_background(timeout=60)
+    with pytest.raises(RuntimeError, match="worker failed"):
+        eng.refresh()
+    after = eng.refresh()
+    assert after.regime_switch is None and after.regime_conditioning is None
+    assert _figures(after) == _figures(before) | {"ts_ns": after.ts_ns}
+    eng.close()

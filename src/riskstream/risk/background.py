@@ -77,6 +77,9 @@ class Recomputer:
         with self._lock:
             self._generation += 1
             ticket = self._generation
+            old = self._jobs.get(kind)
+            if old is not None:
+                old[1].cancel()  # superseded: not run if it has not started
             self._jobs[kind] = (ticket, self._pool.submit(self._run, job, args))
         return ticket
 
@@ -94,7 +97,9 @@ class Recomputer:
     def cancel(self, kind: str) -> None:
         """Forget the job of ``kind``: its result, when it comes, is dropped."""
         with self._lock:
-            self._jobs.pop(kind, None)
+            old = self._jobs.pop(kind, None)
+            if old is not None:
+                old[1].cancel()
 
     def take(self, kind: str) -> tuple[bool, Any]:
         """``(True, result)`` if the newest job of ``kind`` has finished (it is then

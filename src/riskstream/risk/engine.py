@@ -237,7 +237,7 @@ class RiskEngine:
             scenario_moments(scenarios, self.space.kind) if config.regime_conditional else None
         )
         self._inbox: deque[PositionsChanged | RegimeChanged] = deque()
-        self._worker = Recomputer(config.threads) if config.background_recompute else None
+        self._worker: Recomputer | None = None
         self._regime_switch: dict[str, Any] | None = None  # the switch being prepared
         self.set_positions(universe.positions, universe.books, rebuild=False)
         with thread_scope(config.threads):
@@ -248,6 +248,8 @@ class RiskEngine:
         self.last_refresh_ns: int | None = None
         # counters of the live marks count from here: the build is not a market move
         self.options.vol_moves = self.options.vol_rebuilds = self.options.grid_builds = 0
+        if config.background_recompute:  # after the first parallel kernels: layer known
+            self._worker = Recomputer(config.threads)
 
     # ------------------------------------------------------------------ read-only views
 
@@ -318,7 +320,8 @@ class RiskEngine:
     def regime_switch_pending(self) -> dict[str, Any] | None:
         """The regime switch being prepared on the worker (``to``: the conditioning's dict
         or None for unconditional; ``requested_ns``), None when none is."""
-        return self._regime_switch
+        switch = self._regime_switch
+        return None if switch is None else {k: switch[k] for k in ("to", "requested_ns")}
 
     # ------------------------------------------------------------------ inbox
 
@@ -485,7 +488,11 @@ class RiskEngine:
         """Adopt what the worker has finished (top of a refresh, on the engine's thread)."""
         if self._worker is None:
             return
-        done, prepared = self._worker.take("regime")
+        try:
+            done, prepared = self._worker.take("regime")
+        except Exception:
+            self._regime_switch = None  # the switch failed: say so, and keep the one in force
+            raise
         if done:
             self._regime_switch = None
             self._adopt_view(prepared.view, prepared.conditioning, prepared)
@@ -824,7 +831,6 @@ class RiskEngine:
         assert head is not None
         comp_var = qty * head.unit_var
         comp_es = qty * head.unit_es
-        switch = self._regime_switch
         return RiskSnapshot(
             ts_ns=ts,
             market_seq_max=int(self.market.seq.max()) if self.n else 0,
@@ -845,11 +851,7 @@ class RiskEngine:
             regime_conditioning=(
                 None if self.regime_conditioning is None else self.regime_conditioning.as_dict()
             ),
-            regime_switch=(
-                None
-                if switch is None
-                else {"to": switch["to"], "requested_ns": switch["requested_ns"]}
-            ),
+            regime_switch=self.regime_switch_pending,
             fx_to_base=dict(marks.fx_to_base),
             marks=self.marks(),
             valuation=valuation,
