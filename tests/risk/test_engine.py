@@ -13,7 +13,7 @@ from riskstream.risk.config import RiskConfig
 from riskstream.risk.measures import var_es_from_pnl
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.stage import RiskStage
-from riskstream.risk.valuation import VALUED
+from riskstream.risk.valuation import REASON_CODE, REASONS, VALUED
 from tests.risk.helpers import AS_OF, make_engine, make_universe, market_from_ref
 
 AS_OF_DAYS = (AS_OF.date() - __import__("datetime").date(1970, 1, 1)).days
@@ -263,6 +263,12 @@ def test_missing_underlying_price_excludes_its_options():
     reasons = {e.instrument_id: e.reason for e in snap.excluded}
     assert reasons[0] == "missing price"
     assert sum(r == "missing underlying price" for r in reasons.values()) == 3
+    # the valuation record carries the same reasons as uint8 codes (REASONS' texts)
+    codes = snap.valuation.reason
+    assert codes.dtype == np.uint8 and not codes.flags.writeable
+    listed = {e.instrument_id: e.reason for e in snap.excluded if e.reason in REASONS}
+    assert {i: REASONS[codes[i]] for i in np.flatnonzero(codes)}.items() >= listed.items()
+    assert codes[0] == REASON_CODE["missing price"] and not snap.valuation.valued[0]
 
 
 def test_negative_volatility_is_excluded_and_listed():
