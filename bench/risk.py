@@ -36,7 +36,9 @@ every figure of the snapshot. Writing the market state (the md stage's job) is n
 * ``switch_*`` (only with ``--regime-switch``: ``risk.regime_conditional`` and
   ``risk.background_recompute`` on): after the live cycles a regime switch (s = 1.6,
   θ = 1.2, the demo model's crisis) is sent and live cycles go on until a refresh adopts it:
-  ``switch_pending_p50_ms``/``p99`` are the refreshes while it is prepared on the worker,
+  ``switch_pending_p50_ms``/``p99`` are the refreshes while it is prepared on the worker
+  (``switch_pending_thread_cpu_*``: the engine thread's own CPU time in them, so that waiting
+  for a core or the GIL shows as the difference),
   ``switch_swap_ms`` the refresh that swapped it in, ``switch_ready_s`` request to
   adoption (wall); ``switch_inline_s`` the same switch computed inline
   (``condition_on_regime``) for comparison; ``grid_build_ms_p50``/``p99`` one held
@@ -220,16 +222,17 @@ def switch_figures(market: LiveMarket, fraction: float, touched: float) -> dict[
             market_variance_ratio=crisis.market_variance_ratio,
         )
     )  # fmt: skip
-    times, started = [], time.perf_counter()
+    times, own, started = [], [], time.perf_counter()
     while True:
         market.step(fraction, touched)
-        start = time.perf_counter()
+        start, start_own = time.perf_counter(), time.thread_time()
         snap = engine.refresh()
         times.append((time.perf_counter() - start) * 1e3)
+        own.append((time.thread_time() - start_own) * 1e3)
         if snap.regime_switch is None and snap.regime_conditioning is not None:
             break
     ready_s = time.perf_counter() - started
-    pending = np.array(times[:-1])
+    pending, pending_own = np.array(times[:-1]), np.array(own[:-1])
     engine.condition_on_regime(None)
     start = time.perf_counter()
     engine.condition_on_regime(crisis)
@@ -245,6 +248,8 @@ def switch_figures(market: LiveMarket, fraction: float, touched: float) -> dict[
         "switch_pending_cycles": int(pending.size),
         "switch_pending_p50_ms": pct(pending, 50) if pending.size else None,
         "switch_pending_p99_ms": pct(pending, 99) if pending.size else None,
+        "switch_pending_thread_cpu_p50_ms": pct(pending_own, 50) if pending.size else None,
+        "switch_pending_thread_cpu_p99_ms": pct(pending_own, 99) if pending.size else None,
         "switch_swap_ms": round(times[-1], 2),
         "switch_ready_s": round(ready_s, 2),
         "switch_inline_s": round(inline_s, 2),
