@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?= --duration 30
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test example bench lint format clean
+.PHONY: venv demo test example bench chaos lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ example: $(STAMP)
 ## bench: every benchmark in bench/, each printing one JSON object as its last line
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+## chaos: the chaos tests at 10x (more messages, more broker kills) and the failover bench
+chaos: $(STAMP)
+	RISKSTREAM_CHAOS_SCALE=10 $(PY) -m pytest -q tests/runtime/test_chaos.py
+	$(PY) bench/failover.py --seconds 40 --kill-after 20
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -24,13 +24,17 @@ Figures (last line, JSON):
 * ``rto_s``: from the kill (after ``waitpid``: the primary can store nothing more) to the
   consumer's receipt of the first snapshot stored after it.
 * ``lost_snapshots``: snapshot sequence numbers the consumer never received (holes), plus
-  snapshots whose as-of time is not after the previous one's (a stale one published by the
-  new leader hides newer state).
+  snapshots reflecting older input than the one before them (as-of time, then largest
+  market sequence number read): a stale one published by the new leader hides newer state.
 * ``duplicated_snapshots``: lineage ids received twice.
 * ``lost_events`` / ``duplicated_events``: market events the feed published that the final
   leader's state did not fold in / folded twice (each delta counts its events; a delta
   applied twice or skipped changes the sums), and ``final_state_matches``: the last
   snapshot's ``market_seq_digest`` equals the digest of the feed's own market state.
+* ``events_per_s``: market events md took in over the feed's wall time (``feed_wall_s``;
+  paced by the wall clock, it stretches when the machine cannot keep up), and
+  ``catch_up_s``: from the feed's end to the receipt of the snapshot of its final state
+  (how far behind the new primary ran).
 * ``max_gap_s``: the longest wall time between two consecutive snapshots received (the
   outage as a consumer lives it); ``max_asof_gap_s``: the longest market time between two
   consecutive snapshots' as-of times (the standby's backlog fills the outage: no stretch of
@@ -132,7 +136,8 @@ def run_feed(args: argparse.Namespace) -> None:
         f"md.{seq}",
     )
     events += pending
-    topics.publish(END, {"deltas": seq, "events": events, "digest": _digest(state.seq)})
+    totals = {"deltas": seq, "events": events, "digest": _digest(state.seq)}
+    topics.publish(END, {**totals, "wall_s": time.monotonic() - start})
     topics.close()
 
 
@@ -239,6 +244,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     watcher = Lease(NatsLeaseStore(args.url, bucket=f"{bus.stream}_LEASES"), "risk")
     while watcher.holder_of() != "primary":
         time.sleep(0.05)
+    watcher.store.close()
     standby = _child("risk", args, "standby")
     _ready(standby, "the standby")
     build_s = time.monotonic() - started
@@ -248,7 +254,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     got: list[tuple[float, int, Any]] = []  # (receipt, seq, snapshot)
     kill_at = time.monotonic() + args.kill_after
     killed_at, seq_at_kill = None, None
-    end = None
+    end, end_at = None, 0.0
     end_reader = topics.subscribe(END, start_after=0)
     while True:
         for seq, snap in reader.fetch(64, timeout_s=0.05):
@@ -261,10 +267,11 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         if end is None:
             done = end_reader.fetch(1)
             end = done[0][1] if done else None
+            end_at = time.monotonic()
         elif got and got[-1][2].market_seq_digest == end["digest"]:
             break  # the standby has published the final state
-        if end is not None and time.monotonic() - started > args.seconds + build_s + 120:
-            break
+        elif time.monotonic() - end_at > 300:
+            break  # the standby never caught up: final_state_matches says so
     feed.wait(30)
     standby.send_signal(signal.SIGTERM)
     out, _ = standby.communicate(timeout=60)
@@ -274,7 +281,16 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
     seqs = [seq for _, seq, _ in got]
     holes = (seqs[-1] - seqs[0] + 1 - len(seqs)) + (seqs[0] - 1) if seqs else 0
     ts = [snap.ts_ns for _, _, snap in got]
-    not_newer = sum(1 for a, b in itertools.pairwise(ts) if b <= a)
+    # a snapshot reflects older input than its predecessor when its (as-of time, largest
+    # market sequence number read) is smaller; equal as-of times are legitimate (several
+    # deltas can carry the same newest event time, e.g. the opening snapshot's batches)
+    inputs = [(snap.ts_ns, snap.market_seq_max) for _, _, snap in got]
+    not_newer = sum(1 for a, b in itertools.pairwise(inputs) if b < a)
+    anomalies = [
+        {"seq": (s0, s1), "inputs": (i0, i1)}
+        for (_, s0, _), (_, s1, _), i0, i1 in zip(got, got[1:], inputs, inputs[1:], strict=False)
+        if s1 != s0 + 1 or i1 < i0
+    ]
     lineages = [snap.lineage_id for _, _, snap in got]
     after = [t for t, seq, _ in got if seq_at_kill is not None and seq > seq_at_kill]
     receipts = np.array([t for t, _, _ in got])
@@ -283,6 +299,9 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "rto_s": round(after[0] - killed_at, 3) if after and killed_at else None,
         "lost_snapshots": int(holes + not_newer),
         "duplicated_snapshots": len(lineages) - len(set(lineages)),
+        "snapshot_holes": int(holes),
+        "snapshots_not_newer": int(not_newer),
+        "anomalies": anomalies[:5],
         "lost_events": int(end["events"] - counts["events"]),
         "duplicated_events": int(counts["delta_duplicates"]),
         "final_state_matches": bool(got) and got[-1][2].market_seq_digest == end["digest"],
@@ -293,7 +312,9 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         "max_gap_s": round(float(np.diff(receipts).max()), 3) if receipts.size > 1 else None,
         "max_asof_gap_s": round(float(np.diff(ts).max()) / 1e9, 3) if len(ts) > 1 else None,
         "events": int(end["events"]),
-        "events_per_s": round(end["events"] / args.seconds),
+        "events_per_s": round(end["events"] / end["wall_s"]),
+        "feed_wall_s": round(end["wall_s"], 1),
+        "catch_up_s": round(max(got[-1][0] - end_at, 0.0), 2) if got else None,
         "deltas": int(end["deltas"]),
         "instruments": args.instruments,
         "scenarios": args.scenarios,

@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import tempfile
 import time
 from typing import Any
 
@@ -47,12 +48,29 @@ def _market(args: argparse.Namespace) -> tuple[Any, Any]:
     return universe, MarketSimulator(universe, config, "flash-crash")
 
 
-def _limits_stage(risk_stage: Any, md: Any) -> Any:
-    """The limits stage behind the risk stage, filling against the reconstructed books."""
+def _limits_stage(risk_stage: Any, md: Any, universe: Any, topics: Any) -> Any:
+    """The limits stage behind the risk stage, filling against the reconstructed books and
+    publishing its fills to the position keeper."""
     from riskstream.limits.config import LimitsConfig
     from riskstream.limits.stage import build_limits_stage
 
-    return build_limits_stage(risk_stage, md, config=LimitsConfig(auto_reduce=True))
+    return build_limits_stage(
+        risk_stage, md, config=LimitsConfig(auto_reduce=True), universe=universe, topics=topics
+    )
+
+
+def _keeper(universe: Any, folder: str) -> tuple[Any, Any]:
+    """The position keeper (the one writer of positions) on a scratch SQLite reference DB
+    holding the universe, and the in-memory topics it shares with the stages."""
+    from riskstream.bus.topics import MemoryTopics
+    from riskstream.positions import PositionKeeper
+    from riskstream.store.refdb import RefDB
+
+    db = RefDB(f"sqlite:///{folder}/refdata.db")
+    db.migrate()
+    db.save_universe(universe)
+    topics = MemoryTopics()
+    return PositionKeeper(db, topics), topics
 
 
 def _regime_switch(
@@ -80,6 +98,7 @@ def _regime_switch(
 
 def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
     from riskstream.cli.engine import build_engine, simulated_history
+    from riskstream.core.messages import SUBJECTS
     from riskstream.md.engine import MarketDataEngine
     from riskstream.risk.config import RiskConfig
     from riskstream.risk.stage import RiskStage
@@ -98,19 +117,26 @@ def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
     history = simulated_history(universe, risk_cfg.window_days + 1, args.seed)
     engine = build_engine(universe, risk_cfg, history=history)
     md = MarketDataEngine(len(universe), market_state=engine.market)
-    risk_stage = RiskStage(engine)
+    scratch = tempfile.TemporaryDirectory(prefix="rs-flash-")
+    keeper, topics = _keeper(universe, scratch.name) if acting else (None, None)
+    positions = None if topics is None else topics.subscribe(SUBJECTS["positions"], 0)
+    risk_stage = RiskStage(engine, positions=positions)
     first = engine.refresh(sim.now_ns)
     risk_stage.last = first
-    limits = _limits_stage(risk_stage, md) if acting else None
+    limits = _limits_stage(risk_stage, md, universe, topics) if acting else None
     regime, switch = (
         _regime_switch(args, universe, sim, engine) if acting and args.regime else (None, None)
     )
 
     def value() -> float:
         # mark to market: price x multiplier x FX (option premiums, futures notionals whose
-        # changes are the variation margin), the same convention the fills are booked in
+        # changes are the variation margin), the same convention the fills are booked in;
+        # the positions are the keeper's (every fill applied) when limits act
         mark = np.nan_to_num(engine.price * engine.multiplier * engine.fx)
-        return float((engine.pos_qty * mark[engine.pos_inst]).sum())
+        if keeper is None:
+            return float((engine.pos_qty * mark[engine.pos_inst]).sum())
+        held = keeper.latest
+        return float((held.quantity * mark[held.instrument_id]).sum())
 
     v0 = value()
     crash_ns = sim.start_ns + round(sim.config.flash_crash.at_s * 1e9)
@@ -130,6 +156,7 @@ def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
         risk_stage.on_batch(batch, now_ns)
         if limits is not None:
             limits.on_batch(batch, now_ns)
+            keeper.on_batch(batch, now_ns)  # the fills of this batch, before the marks
         if risk_stage.snapshots != before:
             cash = 0.0
             if limits is not None:
@@ -141,6 +168,8 @@ def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
                 )
             path.append((now_ns, value() + cash - v0))
     wall = time.perf_counter() - started
+    if keeper is not None:
+        engine.send(keeper.latest)  # the engine values the last fills too
     engine.refresh(sim.now_ns)
     cash = 0.0
     out: dict[str, Any] = {"events": events, "wall_s": round(wall, 1), "snapshots": len(path)}
@@ -165,6 +194,7 @@ def run(acting: bool, args: argparse.Namespace) -> dict[str, Any]:
     out["var0"] = first.headline.var
     out["gross0"] = float(np.abs(engine.pos_qty * engine.unit_value[engine.pos_inst]).sum())
     out["scenario_log"] = sim.scenario_log().to_dicts()
+    scratch.cleanup()
     return out
 
 

@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "models": {"core"},
     "risk": {"core", "pricing", "models"},
     "regime": {"core", "models"},
+    "positions": {"core", "store"},
     "limits": {"core", "risk", "pricing", "models"},
     "portfolio": {"core", "risk", "models", "pricing"},
     "stress": {"core", "risk", "pricing", "models"},

@@ -16,7 +16,7 @@ import pytest
 
 from riskstream.bus import BusConfig, MemoryTopics, open_topics
 from riskstream.bus.nats_topics import NatsTopics
-from riskstream.core.errors import InputError, ServiceUnavailableError
+from riskstream.core.errors import FencedError, InputError, ServiceUnavailableError
 from riskstream.core.messages import Fill, MarketStateDelta
 from tests.servers import free_port
 
@@ -165,4 +165,29 @@ def test_messages_survive_a_broker_restart_and_the_reader_resumes(nats_server) -
     assert fresh.last_seq("risk.snapshot") == 4
     assert [m["i"] for _, m in fresh.subscribe("risk.snapshot", 0).fetch(10, 1.0)] == [0, 1, 2, 3]
     fresh.close()
+    topics.close()
+
+
+def test_a_reader_whose_consumer_the_server_dropped_recreates_it(nats_server) -> None:
+    """An ephemeral consumer idle past its threshold (or lost in a restart) is deleted by
+    the server, which then answers a fetch with nothing at all: the reader notices the
+    stream holds newer messages and recreates it after its position."""
+    topics = _topics(nats_server.url)
+    reader = topics.subscribe("s", start_after=0)
+    topics.publish("s", 1)
+    assert reader.fetch(10, 1.0) == [(1, 1)]
+    topics._run(topics._js.delete_consumer(reader._stream, reader._sub._consumer), "delete")
+    topics.publish("s", 2)
+    assert reader.fetch(10, 1.0) == [(2, 2)]
+    topics.close()
+
+
+def test_a_fenced_publish_lands_only_on_the_expected_last_message(nats_server) -> None:
+    topics = _topics(nats_server.url)
+    assert topics.publish("s", "a", "id-a") == 1
+    assert topics.publish("s", "b", "id-b", expected_last_seq=1) == 2
+    with pytest.raises(FencedError, match="no longer 1"):
+        topics.publish("s", "late", "id-late", expected_last_seq=1)
+    assert topics.publish("s", "a", "id-a", expected_last_seq=1) == 0  # a duplicate is no conflict
+    assert topics.last_seq("s") == 2
     topics.close()

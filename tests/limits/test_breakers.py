@@ -29,7 +29,6 @@ from riskstream.limits.model import Actor, LimitDefinition, Role
 from riskstream.limits.stage import LimitsStage, build_limits_stage
 from riskstream.md.engine import MarketDataEngine
 from riskstream.risk.config import RiskConfig
-from riskstream.risk.factors import ASSET_CODE
 from riskstream.risk.stage import RiskStage
 from riskstream.store.limits_repo import LimitRepository
 from riskstream.store.refdb import RefDB
@@ -167,13 +166,13 @@ def test_a_newly_held_instrument_is_compared_from_its_next_quote() -> None:
 def test_a_gap_halts_the_instrument_and_stops_the_reduction_orders_in_it(universe) -> None:
     stage = _stage(universe, [])
     stage.controller.monitor.set_limits([_breaching_var_limit(stage)])
-    board, market = stage.controller.board, stage.engine.market
+    board, market = stage.controller.board, stage.market
     stage.on_batch(empty_events(0), T0)
     (prog,) = stage.controller.programmes.values()
     assert stage.controller.board.state("firm") is TradingState.REDUCING
     # a linear instrument the programme still has to trade
-    ids = stage.controller._instrument[prog.rows]
-    linear = (stage.engine.asset_class[ids] == ASSET_CODE["equity"]) & (
+    ids = prog.instrument_id
+    linear = (stage.reference.asset_class[ids] == "equity") & (
         np.abs(prog.slices[:, 1:]).sum(axis=1) > 0
     )
     victim = int(ids[np.flatnonzero(linear)[0]])
@@ -219,7 +218,7 @@ def test_a_stale_feed_halts_the_firm_and_every_order(universe) -> None:
     assert stage.controller.stats.blocked > 0
     # only an authorised release resumes; the feed is back, so it does not re-trip
     board.release(MANAGER, "firm", "feed restored")
-    _quote_all(stage.engine.market, T0 + 32 * S)
+    _quote_all(stage.market, T0 + 32 * S)
     stage.on_batch(empty_events(0), T0 + 32 * S)
     assert board.state("firm") is TradingState.ACTIVE
     assert stage.summary()["circuit_breaker_trips"]["stale_feed"] == 1
@@ -261,9 +260,9 @@ def test_circuit_breaker_halts_survive_a_restart(universe, refdb_url: str) -> No
     db = RefDB(refdb_url)
     db.migrate()
     stage = _stage(universe, [], store=LimitRepository(db))
-    market = stage.engine.market
+    market = stage.market
     stage.on_batch(empty_events(0), T0)
-    victim = int(np.flatnonzero(stage.engine.qty)[0])
+    victim = int(np.flatnonzero(stage.ledger.held(len(stage.reference)))[0])
     market.mid[victim] *= 1.5
     market.bid[victim], market.ask[victim] = market.mid[victim] * 0.999, market.mid[victim] * 1.001
     stage.on_batch(empty_events(0), T0 + S)

@@ -3,7 +3,7 @@
 Several calm simulated sessions (the regime chain held in calm, no scenario) run through md
 -> risk -> limits with the reference limits (riskstream.limits.stage.reference_limits, sized
 on the first snapshot). No stop-loss, market-driven hard-breach reduction, kill switch halt or
-circuit breaker may fire (the static position-size breach: see the xfail test below).
+circuit breaker may fire.
 
 Why zero is the right bound. The firm stop-loss is a drawdown limit, hard at 0.5 x the
 one-day 99 % VaR, i.e. a = 0.5 * 2.326 sigma_d = 1.16 sigma_d for a P&L with daily sd
@@ -22,8 +22,6 @@ trigger is a defect.
 from __future__ import annotations
 
 import functools
-
-import pytest
 
 from riskstream.cli.engine import build_engine, simulated_history
 from riskstream.core.instruments import Universe
@@ -70,26 +68,15 @@ def test_no_emergency_action_in_calm_sessions() -> None:
         assert not stage.limits_from_first_snapshot, seed  # the reference limits were sized
         in_force = {lim.limit_type.value for lim in stage.limits_in_force()}
         assert {"drawdown", "var"} <= in_force, (seed, in_force)  # the stop-loss is armed
-        # Market-driven emergencies only: the reference position-size limit (5 % of firm
-        # gross) is breached by this generated book from its first snapshot, whatever the
-        # market does (a static sizing matter, reported separately), so it is excluded here.
-        market_driven = {
-            k: p.reason for k, p in stage.controller.programmes.items() if "position_size" not in k
-        }
-        assert market_driven == {}, (seed, market_driven)
+        # no emergency at all: the reference limits leave the book they are sized on inside
+        # them (the single-position limit included), and a calm market does not move it out
+        programmes = {k: p.reason for k, p in stage.controller.programmes.items()}
+        assert programmes == {}, (seed, programmes)
         engaged = {k: r.state.value for k, r in stage.controller.board.engaged().items()}
-        # the position-size breach engages the firm switch in "reducing" (see above); nothing
-        # else may engage, and nothing may halt
-        by_size = any("position_size" in k for k in stage.controller.programmes)
-        assert engaged == ({"firm:firm": "reducing"} if by_size else {}), (seed, engaged)
+        assert engaged == {}, (seed, engaged)
         assert stage.breaker.trips == {"price_gap": 0, "stale_feed": 0}, seed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference_limits sizes the single-position limit at 5 % of firm gross without "
-    "looking at the largest position: the generated 300-instrument book breaches it at birth",
-)
 def test_reference_limits_are_not_breached_by_the_book_they_are_sized_on() -> None:
     # Limits "sized on the portfolio as it starts" (reference_limits' docstring) should leave
     # the starting book inside them, as the VaR (1.5x) and gross (1.25x) limits do.

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
+from riskstream.bus.topics import MemoryTopics
 from riskstream.cli.engine import build_engine, simulated_history
 from riskstream.core.events import empty_events
+from riskstream.core.instruments import Universe
+from riskstream.core.messages import SUBJECTS, Fill
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe
 from riskstream.limits.config import LimitsConfig
@@ -19,13 +21,21 @@ from riskstream.limits.killswitch import KillSwitchBoard
 from riskstream.limits.model import Actor, LimitDefinition, Role
 from riskstream.limits.registry import LimitRegistry, MemoryLimitStore
 from riskstream.limits.stage import build_limits_stage
+from riskstream.positions import PositionKeeper, PositionRequester
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.stage import RiskStage
+from riskstream.service.portfolio import PortfolioView
+from riskstream.store.audit import read_audit
+from riskstream.store.refdb import RefDB
 
 
 @pytest.fixture(scope="module")
-def risk_stage() -> RiskStage:
-    universe = generate_universe(UniverseConfig(instruments=300, seed=3))
+def universe() -> Universe:
+    return generate_universe(UniverseConfig(instruments=300, seed=3))
+
+
+@pytest.fixture(scope="module")
+def risk_stage(universe: Universe) -> RiskStage:
     config = RiskConfig(window_days=250, horizons_days=(1,), confidence_levels=(0.99,))
     history = simulated_history(universe, config.window_days + 1, seed=3)
     stage = RiskStage(build_engine(universe, config, history=history))
@@ -33,32 +43,92 @@ def risk_stage() -> RiskStage:
     return stage
 
 
-def test_stage_reduces_the_engines_positions_on_a_breach(risk_stage: RiskStage) -> None:
+def _held(message) -> dict[tuple[int, int], float]:
+    return {
+        (int(b), int(i)): float(q)
+        for b, i, q in zip(message.book_id, message.instrument_id, message.quantity, strict=True)
+    }
+
+
+def test_a_reduction_goes_through_the_keeper_and_an_api_change_during_it_keeps_both(
+    risk_stage: RiskStage, universe: Universe, tmp_path
+) -> None:
+    # keeper -> risk -> limits on one bus: the limits stage publishes its fills, the keeper
+    # persists them (audited as the system's), the engine learns of them by the keeper's
+    # version; a position the API inserts between two child orders shifts every row after
+    # it, yet each fill lands on its own (book, instrument) and both changes persist.
+    db = RefDB(f"sqlite:///{tmp_path / 'ref.db'}")
+    db.migrate()
+    db.save_universe(universe)
+    topics = MemoryTopics()
+    keeper = PositionKeeper(db, topics)
     engine = risk_stage.engine
-    var = risk_stage.last.headline.var
-    before = engine.pos_qty.copy()
+    risk = RiskStage(engine, positions=topics.subscribe(SUBJECTS["positions"], start_after=0))
+    risk.last = risk_stage.last
+    var = risk.last.headline.var
+    before = _held(keeper.latest)
     limit = LimitDefinition("firm", "firm", "var", 0.5 * var, 0.8 * var)  # breached now
-    stage = build_limits_stage(
-        risk_stage, None, [limit], LimitsConfig(schedule_periods=2, schedule_horizon_s=2.0)
-    )
+    config = LimitsConfig(schedule_periods=3, schedule_horizon_s=3.0)
+    stage = build_limits_stage(risk, None, [limit], config, universe=universe, topics=topics)
     stage.on_batch(empty_events(0), 1)
     assert stage.controller.board.state("firm").value == "reducing"
-    for t in (10**9, 3 * 10**9):
-        stage.on_batch(empty_events(0), t)
-    after = engine.pos_qty
-    assert np.all(np.abs(after) <= np.abs(before) + 1e-9)  # only ever reduces
-    assert np.abs(after).sum() < np.abs(before).sum()
-    risk_stage.last = engine.refresh(4 * 10**9)
-    assert risk_stage.last.headline.var < var  # VaR came down with the cuts
+    (prog,) = stage.controller.programmes.values()
+    keys = set(zip(prog.book_id.tolist(), prog.instrument_id.tolist(), strict=True))
+    first_orders = len(stage.controller.actions)
+    assert first_orders > 0 and stage.ledger.pending == first_orders
+    # the API adds a position that sorts before every row of the programme
+    free = next(i for i in range(len(universe)) if (0, i) not in before)
+    api = PositionRequester(topics, timeout_s=2.0, keeper=keeper)
+    answer = api.request([(0, free, 77.0)], actor="meg", role="risk_manager", reason="new")
+    assert answer.ok and keeper.latest.fills_seq == first_orders  # the fills went first
+    for t in (10**9, 2 * 10**9, 3 * 10**9):
+        stage.on_batch(empty_events(0), t)  # takes the newest version: rows re-keyed
+        keeper.poll()
+    actions = stage.controller.actions
+    assert len(actions) > first_orders
+    assert {(a["book_id"], a["instrument_id"]) for a in actions} <= keys
+    expected = dict(before)
+    expected[(0, free)] = 77.0
+    for a in actions:
+        expected[(a["book_id"], a["instrument_id"])] += a["quantity"]
+    expected = {k: q for k, q in expected.items() if q != 0}
+    final = _held(keeper.latest)
+    assert final.keys() == expected.keys()
+    assert all(final[k] == pytest.approx(q, rel=1e-12) for k, q in expected.items())
+    assert final == {(b, i): q for b, i, q in db.positions().iter_rows()}
+    # the service's portfolio view follows the same final version
+    newest = topics.subscribe(SUBJECTS["positions"], start_after=0).latest()
+    view = PortfolioView(universe).with_positions(newest[1])
+    shown = view.positions.select("book_id", "instrument_id", "quantity").iter_rows()
+    assert view.version == keeper.version and {(b, i): q for b, i, q in shown} == final
+    fills = read_audit(db, action="position.fill", limit=10_000)
+    assert len(fills) == len(actions) and {f.actor for f in fills} == {"system:limits"}
+    assert len(read_audit(db, action="position.set")) == 1
+    # the engine values the keeper's final version; VaR came down with the cuts
+    risk.on_batch(empty_events(0), 4 * 10**9)
+    assert engine.positions_version == keeper.version
+    assert risk.last.valuation.positions_version == keeper.version
+    assert risk.last.headline.var < var
+    stage.on_batch(empty_events(0), 4 * 10**9)
+    assert stage.ledger.version == keeper.version and stage.ledger.pending == 0
     summary = stage.summary()
     for key in ("loss_avoided_usd", "reduction_trades", "reduction_cost_usd",
                 "breach_to_action_ms", "kill_switches"):  # fmt: skip
         assert key in summary
-    assert summary["reduction_trades"] == len(stage.controller.actions) > 0
+    assert summary["reduction_trades"] == len(actions) == summary["reduction_fills_published"]
     assert summary["kill_switches"] == {"firm:firm": "reducing"}
-    # prices did not move: what the actions changed is minus what the fills cost
-    assert summary["loss_avoided_usd"] == pytest.approx(-summary["reduction_cost_usd"], abs=1)
     assert summary["breach_to_action_ms"] is not None and summary["breach_to_action_ms"] > 0
+    # A standby re-sending the same orders (same ids) doubles nothing.
+    for a in actions:
+        again = Fill(a["order_id"], a["book_id"], a["instrument_id"], a["quantity"], 1.0, 0)
+        topics.publish(SUBJECTS["fills"], again)
+    version = keeper.version
+    keeper.poll()
+    assert keeper.version == version and keeper.duplicates == len(actions)
+    # the shared engine goes back to the universe's positions for the module's other tests
+    engine.set_positions(universe.positions, universe.books)
+    engine.positions_version = 0
+    db.close()
 
 
 def _stage(risk_stage: RiskStage, store: Any, switches: Any = None, **config: Any) -> Any:

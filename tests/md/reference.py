@@ -11,9 +11,22 @@ import math
 from riskstream.core.events import EventFlag, EventKind
 from riskstream.md.reasons import Reason
 
+EPS = 1e-12  # riskstream.md.books.SIZE_EPS, restated: a residue this small is a full fill
+
 
 class ReferenceBooks:
-    def __init__(self, n_instruments: int, max_levels: int, sources_per_instrument: int = 4):
+    def __init__(
+        self,
+        n_instruments: int,
+        max_levels: int,
+        sources_per_instrument: int = 4,
+        crossing: str = "trust",
+    ):
+        self.match = crossing == "match"
+        self.counts = dict.fromkeys(
+            ["unknown_order_noop", "unknown_order_applied", "order_replaced", "side_changed",
+             "overfill", "crossed_events", "crossed_at_group_end", "matched_fills"], 0
+        )  # fmt: skip
         self.n = n_instruments
         self.k = max_levels
         self.k_sources = sources_per_instrument
@@ -75,13 +88,17 @@ class ReferenceBooks:
             return Reason.BAD_SIDE
         if not math.isfinite(sz):
             return Reason.SIZE_NOT_FINITE
-        if kind in (1, 2, 4, 7) and sz <= 0:
+        if (kind in (1, 2, 4, 7) and sz <= 0) or (kind in (3, 5) and sz < 0):
             return Reason.SIZE_NOT_POSITIVE
         if kind in (1, 2, 7) and px <= 0:
             return Reason.PRICE_NOT_POSITIVE
         r = self._book(inst, src, kind, side, px, sz, oid)
         if r:
             return r
+        if self.crossed(inst):
+            self.counts["crossed_events"] += 1
+            if int(e["flags"]) & EventFlag.LAST_IN_GROUP:
+                self.counts["crossed_at_group_end"] += 1
         if kind == EventKind.CLEAR:
             self.recovering[inst] = True
         if self.recovering[inst] and int(e["flags"]) & EventFlag.LAST_IN_GROUP:
@@ -96,6 +113,8 @@ class ReferenceBooks:
         last = self.last_seq.get(key, 0)
         if kind == EventKind.CLEAR and flags & (EventFlag.SNAPSHOT | EventFlag.REPLAY):
             if last == 0 or self.stale[inst] or seq > last:
+                if last != 0 and seq > last + 1:
+                    self.stale[inst] = True
                 self.last_seq[key] = seq
                 self.recovering[inst] = True
                 return 0
@@ -114,6 +133,42 @@ class ReferenceBooks:
         lo, hi = self.gap.get(key, (1, 0))
         return Reason.OUT_OF_ORDER if lo <= seq <= hi else Reason.DUPLICATE
 
+    # --- the book rules of riskstream.md.books, one dict operation at a time ---------------
+    def _rest(self, inst, src, oid, s, px, sz) -> int:
+        if not self._room(inst, s, px):
+            return Reason.LEVELS_FULL
+        self.clock += 1
+        self.orders[inst, src, oid] = [s, px, sz, self.clock]
+        return 0
+
+    def _enter(self, inst, src, oid, s, px, sz, aggressive) -> int:
+        """A new order: in match mode an aggressive one first executes against the
+        opposite side, best price first, then by priority; the remainder rests."""
+        if self.match and aggressive and self._crosses(inst, s, px):
+            if not self._room(inst, s, px):
+                reach = sum(z for p, z, _ in self.levels(inst, 1 - s)
+                            if (px >= p if s == 0 else px <= p))  # fmt: skip
+                if reach < sz - EPS:
+                    return Reason.LEVELS_FULL
+            while sz > EPS and self._crosses(inst, s, px):
+                best = self.levels(inst, 1 - s)[0][0]
+                key = min(
+                    (k for k, o in self.orders.items()
+                     if k[0] == inst and o[0] == 1 - s and o[1] == best),
+                    key=lambda k: self.orders[k][3],
+                )  # fmt: skip
+                resting = self.orders[key]
+                q = min(sz, resting[2])
+                sz -= q
+                self.counts["matched_fills"] += 1
+                if resting[2] - q <= EPS:
+                    del self.orders[key]
+                else:
+                    resting[2] -= q
+            if sz <= EPS:
+                return 0
+        return self._rest(inst, src, oid, s, px, sz)
+
     def _book(self, inst, src, kind, side, px, sz, oid) -> int:
         s = 0 if side > 0 else 1
         key = (inst, src, oid)
@@ -121,40 +176,49 @@ class ReferenceBooks:
             if (inst, 0) in self.quotes or (inst, 1) in self.quotes:
                 return Reason.ORDER_ON_QUOTE_BOOK
             if key in self.orders:
-                return Reason.DUPLICATE_ORDER
-            if self._crosses(inst, s, px):
-                return Reason.CROSSED
-            if not self._room(inst, s, px):
-                return Reason.LEVELS_FULL
-            self.clock += 1
-            self.orders[key] = [s, px, sz, self.clock]
-            return 0
+                if not self._room(inst, s, px):
+                    return Reason.LEVELS_FULL
+                self.counts["order_replaced"] += 1
+                del self.orders[key]
+            return self._enter(inst, src, oid, s, px, sz, kind == EventKind.ADD)
         if kind in (EventKind.MODIFY, EventKind.CANCEL, EventKind.TRADE):
             if kind == EventKind.TRADE and oid == 0:
                 return 0
             if key not in self.orders:
-                return Reason.UNKNOWN_ORDER
+                if kind == EventKind.MODIFY and side != 0:
+                    r = self._enter(inst, src, oid, s, px, sz, True)
+                    if r == 0:
+                        self.counts["unknown_order_applied"] += 1
+                    return r
+                self.counts["unknown_order_noop"] += 1
+                return 0
             o = self.orders[key]
             if side != 0 and s != o[0]:
-                return Reason.SIDE_MISMATCH
+                self.counts["side_changed"] += 1
+                if kind == EventKind.MODIFY:
+                    if not self._room(inst, s, px):
+                        return Reason.LEVELS_FULL
+                    del self.orders[key]
+                    return self._enter(inst, src, oid, s, px, sz, True)
             if kind == EventKind.CANCEL:
-                del self.orders[key]
-                return 0
-            if kind == EventKind.TRADE:
-                if sz > o[2]:
-                    return Reason.TRADE_EXCEEDS_ORDER
-                o[2] -= sz
-                if o[2] <= 0:
+                if 0 < sz < o[2] - EPS:
+                    o[2] -= sz
+                else:
                     del self.orders[key]
                 return 0
+            if kind == EventKind.TRADE:
+                if sz > o[2] + EPS:
+                    self.counts["overfill"] += 1
+                if o[2] - sz <= EPS:
+                    del self.orders[key]
+                else:
+                    o[2] -= sz
+                return 0
             if px != o[1]:
-                if self._crosses(inst, o[0], px):
-                    return Reason.CROSSED
                 if not self._room(inst, o[0], px):
                     return Reason.LEVELS_FULL
-                self.clock += 1
-                o[1], o[2], o[3] = px, sz, self.clock
-                return 0
+                del self.orders[key]
+                return self._enter(inst, src, oid, o[0], px, sz, True)
             if sz > o[2]:
                 self.clock += 1
                 o[3] = self.clock
@@ -164,8 +228,6 @@ class ReferenceBooks:
             if self.n_orders(inst):
                 return Reason.QUOTE_ON_ORDER_BOOK
             if sz > 0:
-                if self._crosses(inst, s, px):
-                    return Reason.CROSSED
                 self.quotes[inst, s] = (px, sz)
             else:
                 self.quotes.pop((inst, s), None)
@@ -177,6 +239,10 @@ class ReferenceBooks:
             self.quotes.pop((inst, 1), None)
             return 0
         return Reason.UNKNOWN_KIND
+
+    def crossed(self, inst: int) -> bool:
+        bids, asks = self.levels(inst, 0), self.levels(inst, 1)
+        return bool(bids and asks and bids[0][0] >= asks[0][0])
 
     def sorted_orders(self) -> list[tuple]:
         """(inst, side ±1, price, size, priority) sorted like MarketDataEngine.orders()."""

@@ -18,11 +18,13 @@ from tests.md.helpers import (
     MODIFY,
     QUOTE,
     SNAPSHOT,
+    T0,
     TRADE,
     engine,
     make_events,
 )
 from tests.md.reference import ReferenceBooks
+from tests.md.venue import venue_stream
 
 
 def _l2(eng, inst=0):
@@ -110,38 +112,80 @@ def test_cancel_and_trades():
     assert np.isnan(ms.bid[0]) and np.isnan(ms.mid[0])
 
 
-def test_book_rejections_leave_the_book_unchanged():
+def test_venue_traffic_is_applied_not_refused():
+    """What real venues send: every message below is applied or is a counted no-op; only
+    the full side (a capacity limit) and the quote on an order book are refused."""
     eng = engine(max_levels=2)
     rows = [
         dict(kind=ADD, side=1, price=100.0, size=10, oid=1),
         dict(kind=ADD, side=-1, price=101.0, size=10, oid=2),
-        dict(kind=ADD, side=1, price=101.0, size=1, oid=3),  # locks the book
-        dict(kind=ADD, side=-1, price=99.0, size=1, oid=4),  # crosses
-        dict(kind=ADD, side=1, price=99.0, size=1, oid=1),  # duplicate order id
-        dict(kind=CANCEL, oid=99),  # unknown order
-        dict(kind=TRADE, side=1, size=11, oid=1),  # more than rests
-        dict(kind=TRADE, side=-1, size=1, oid=1),  # wrong side
-        dict(kind=ADD, side=1, price=99.0, size=1, oid=5),  # second bid level: ok
-        dict(kind=ADD, side=1, price=98.0, size=1, oid=6),  # a third level: full
-        dict(kind=MODIFY, side=1, price=101.5, size=1, oid=1),  # modify through the ask
+        dict(kind=ADD, side=1, price=101.0, size=1, oid=3),  # locks the book (trust: flagged)
+        dict(kind=CANCEL, oid=3),  # ... and the venue takes it away again
+        dict(kind=ADD, side=1, price=99.0, size=2, oid=1),  # order id re-announced: replaces
+        dict(kind=CANCEL, oid=99),  # an order that rested before the capture: no-op
+        dict(kind=MODIFY, side=-1, price=102.0, size=3, oid=98),  # unknown: inserted
+        dict(kind=TRADE, side=1, size=5, oid=1),  # more than rests: fills it all
+        dict(kind=TRADE, side=-1, price=101.0, size=4, oid=77),  # unknown order: prints
+        dict(kind=ADD, side=1, price=98.0, size=1, oid=5),
+        dict(kind=ADD, side=1, price=97.0, size=1, oid=6),
+        dict(kind=ADD, side=1, price=96.0, size=1, oid=7),  # a third bid level: full
+        dict(kind=CANCEL, size=4, oid=2),  # partial cancel: 10 -> 6, keeps its place
         dict(kind=QUOTE, side=1, price=100.0, size=1),  # quote on an order book
     ]
     r = eng.process(make_events(rows))
-    assert [Reason(c) for c in r.reason] == [
-        Reason.ACCEPTED,
-        Reason.ACCEPTED,
-        Reason.CROSSED,
-        Reason.CROSSED,
-        Reason.DUPLICATE_ORDER,
-        Reason.UNKNOWN_ORDER,
-        Reason.TRADE_EXCEEDS_ORDER,
-        Reason.SIDE_MISMATCH,
-        Reason.ACCEPTED,
-        Reason.LEVELS_FULL,
-        Reason.CROSSED,
-        Reason.QUOTE_ON_ORDER_BOOK,
-    ]
-    assert _l2(eng) == ([(100.0, 10.0), (99.0, 1.0)], [(101.0, 10.0)])
+    bad = {i: Reason(c) for i, c in enumerate(r.reason) if c}
+    assert bad == {11: Reason.LEVELS_FULL, 13: Reason.QUOTE_ON_ORDER_BOOK}
+    assert _l2(eng) == ([(98.0, 1.0), (97.0, 1.0)], [(101.0, 6.0), (102.0, 3.0)])
+    counts = eng.book_counts()
+    assert counts["order_replaced"] == 1 and counts["unknown_order_applied"] == 1
+    assert counts["unknown_order_noop"] == 2 and counts["overfill"] == 1
+    assert counts["crossed_events"] == 1 and counts["books_crossed"] == 0
+    assert eng.market_state.last[0] == 101.0  # the unknown order's fill printed
+    assert eng.check_integrity() == []
+
+
+def test_trust_flags_a_crossed_book_until_the_venue_uncrosses_it():
+    eng = engine()
+    last = int(EventFlag.LAST_IN_GROUP)
+    r = eng.process(
+        make_events(
+            [
+                dict(kind=ADD, side=-1, price=101.0, size=2, oid=1, ts=T0),
+                dict(kind=ADD, side=1, price=101.5, size=3, oid=2, ts=T0 + 1),  # crosses
+                dict(kind=CANCEL, oid=1, ts=T0 + 1),  # the venue's fill of the resting ask
+                dict(kind=MODIFY, side=1, price=101.5, size=1, oid=2, ts=T0 + 1, flags=last),
+            ]
+        )
+    )
+    assert r.accepted == 4
+    assert eng.book_counts()["crossed_events"] == 1
+    assert eng.book_counts()["crossed_at_group_end"] == 0 and not eng.books.crossed[0]
+    eng.process(make_events([dict(kind=ADD, side=-1, price=100.0, size=1, oid=3, seq=5,
+                                  flags=last)]))  # fmt: skip
+    assert eng.books.crossed[0] and eng.book_counts()["crossed_at_group_end"] == 1
+    assert eng.check_integrity() == []
+
+
+def test_match_executes_aggressive_orders_in_price_time_priority():
+    eng = engine(crossing="match")
+    r = eng.process(
+        make_events(
+            [
+                dict(kind=ADD, side=-1, price=101.0, size=2, oid=1),
+                dict(kind=ADD, side=-1, price=101.0, size=3, oid=2),
+                dict(kind=ADD, side=-1, price=101.5, size=4, oid=3),
+                dict(kind=MODIFY, side=-1, price=101.0, size=5, oid=1),  # size up: to the back
+                dict(kind=ADD, side=1, price=101.0, size=4, oid=4),  # takes 3 of #2, 1 of #1
+                dict(kind=ADD, side=1, price=102.0, size=9, oid=5),  # sweeps, 1 rests at 102
+                dict(kind=CANCEL, oid=2),  # the venue's delete of a filled order: no-op
+            ]
+        )
+    )
+    assert r.accepted == 7
+    assert _l2(eng) == ([(102.0, 1.0)], [])
+    assert list(eng.orders(0)["order_id"]) == [5]
+    c = eng.book_counts()
+    assert c["matched_fills"] == 4 and c["crossed_events"] == 0 and c["unknown_order_noop"] == 1
     assert eng.check_integrity() == []
 
 
@@ -167,8 +211,8 @@ def test_clear_and_snapshot_rebuild():
             ]
         )
     )
-    assert [Reason(c) for c in r.reason][:3] == [Reason.ACCEPTED] * 3
-    assert r.reason[3] == Reason.UNKNOWN_ORDER
+    assert r.accepted == 4  # the cancel of order 2 (died with the clear) is a no-op
+    assert eng.book_counts()["unknown_order_noop"] == 1
     assert _l2(eng) == ([(10.5, 3.0)], [(10.75, 4.0)])
     assert eng.live_orders() == 2
     assert eng.check_integrity() == []
@@ -187,9 +231,9 @@ def test_quote_driven_book():
     )
     assert _l2(eng, 1) == ([(1.0851, 2e6)], [(1.0852, 3e6)])
     r = eng.process(make_events([dict(kind=QUOTE, side=1, price=1.0853, size=1e6, inst=1, seq=4)]))
-    assert r.reason[0] == Reason.CROSSED
+    assert r.accepted == 1 and eng.books.crossed[1]  # applied as quoted, flagged crossed
     eng.process(make_events([dict(kind=QUOTE, side=-1, size=0.0, inst=1, seq=5)]))
-    assert _l2(eng, 1) == ([(1.0851, 2e6)], [])
+    assert _l2(eng, 1) == ([(1.0853, 1e6)], []) and not eng.books.crossed[1]
 
 
 def test_order_table_grows_and_purges_cleared_orders():
@@ -272,12 +316,12 @@ def _concretise(ops, faults):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(op_streams())
-def test_kernels_match_reference_and_keep_invariants(stream):
+@given(op_streams(), st.sampled_from(["trust", "match"]))
+def test_kernels_match_reference_and_keep_invariants(stream, crossing):
     ops, cuts, faults = stream
     events = _concretise(ops, faults)
-    eng = engine(n=N_INST, max_levels=K, order_capacity=16)
-    ref = ReferenceBooks(N_INST, K)
+    eng = engine(n=N_INST, max_levels=K, order_capacity=16, crossing=crossing)
+    ref = ReferenceBooks(N_INST, K, crossing=crossing)
     bounds = [0, *cuts, len(events)]
     reasons = np.concatenate(
         [eng.process(events[a:b]).reason for a, b in itertools.pairwise(bounds)]
@@ -287,6 +331,10 @@ def test_kernels_match_reference_and_keep_invariants(stream):
     assert eng.market_state.stale.tolist() == ref.stale
     # accepted + quarantined == input, none silently dropped
     assert eng.quarantined + int((reasons == 0).sum()) == len(events)
+    # only what is truly invalid is refused: never a crossing or an unknown order
+    assert not set(reasons.tolist()) & {int(Reason.CROSSED), int(Reason.UNKNOWN_ORDER)}
+    counts = eng.book_counts()
+    assert {k: counts[k] for k in ref.counts} == ref.counts
     # L3 identical (instrument, side, price, size, queue priority)
     got = eng.orders()
     got_rows = [
@@ -295,7 +343,7 @@ def test_kernels_match_reference_and_keep_invariants(stream):
         for o in got
     ]  # fmt: skip
     assert got_rows == ref.sorted_orders()
-    # L2 identical to the twin's aggregation; never crossed, sizes positive
+    # L2 identical to the twin's aggregation; crossed flags true, sizes positive, queues
     assert eng.check_integrity() == []
     for inst in range(N_INST):
         lv = eng.levels(inst)
@@ -304,5 +352,55 @@ def test_kernels_match_reference_and_keep_invariants(stream):
             assert list(to_fixed(lv[f"{name}_px"])) == [p for p, _, _ in want]
             assert list(lv[f"{name}_sz"]) == [z for _, z, _ in want]
             assert list(lv[f"{name}_orders"]) == [c for _, _, c in want]
-        if len(lv["bid_px"]) and len(lv["ask_px"]):
-            assert lv["bid_px"][0] < lv["ask_px"][0]
+        if crossing == "match" and len(lv["bid_px"]) and len(lv["ask_px"]):
+            assert lv["bid_px"][0] < lv["ask_px"][0]  # the matcher never leaves a cross
+
+
+venue_ops = st.lists(
+    st.tuples(
+        st.sampled_from([1, -1]),
+        st.integers(-8, 8).map(lambda t: 100.0 + 0.25 * t),
+        st.sampled_from([0.5, 1.0, 1.25, 3.0]),
+        st.one_of(st.none(), st.none(), st.integers(0, 10**6)),
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(venue_ops, st.sampled_from(["trust", "match"]), st.integers(1, 7))
+def test_venue_crossing_traffic_is_never_crossed_at_group_ends(ops, crossing, chunk):
+    """Bitstamp-style traffic (tests/md/venue.py): every row is applied, the book is never
+    crossed at the end of a same-timestamp group, and it agrees there with the venue's own
+    book — in trust mode by applying the venue's fills, in match mode by executing the
+    aggressor itself (the venue's later deletes of filled orders are counted no-ops)."""
+    events, ends = venue_stream(ops)
+    eng = engine(n=1, order_capacity=16, crossing=crossing)
+    ref = ReferenceBooks(1, 64)  # the plain book, trusting the venue's messages
+    checked = 0
+    for a in range(0, len(events), chunk):
+        batch = events[a : a + chunk]
+        r = eng.process(batch, record_depth=64)
+        assert r.accepted == len(batch)
+        for k in range(len(batch)):
+            ref.apply(batch[k])
+            if a + k in ends:
+                checked += 1
+                want_b = [(p, z) for p, z, _ in ref.levels(0, 0)]
+                want_a = [(p, z) for p, z, _ in ref.levels(0, 1)]
+                got_b = [(int(p), z) for p, z in zip(r.depth_px[k, 0], r.depth_sz[k, 0],
+                                                     strict=True) if z == z]  # fmt: skip
+                got_a = [(int(p), z) for p, z in zip(r.depth_px[k, 1], r.depth_sz[k, 1],
+                                                     strict=True) if z == z]  # fmt: skip
+                assert np.allclose([z for _, z in got_b], [z for _, z in want_b])
+                assert [p for p, _ in got_b] == [p for p, _ in want_b]
+                assert [p for p, _ in got_a] == [p for p, _ in want_a]
+                assert np.allclose([z for _, z in got_a], [z for _, z in want_a])
+                assert not ref.crossed(0)
+                if got_b and got_a:
+                    assert got_b[0][0] < got_a[0][0]
+    assert checked == len(ends)
+    c = eng.book_counts()
+    assert c["crossed_at_group_end"] == 0 and c["books_crossed"] == 0
+    assert eng.quarantined == 0 and eng.check_integrity() == []

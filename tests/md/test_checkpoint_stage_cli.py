@@ -11,7 +11,7 @@ from riskstream.cli import app
 from riskstream.core.clock import NS_PER_S
 from riskstream.core.errors import LoadError
 from riskstream.md import MarketDataEngine, MdConfig, MdStage
-from riskstream.md.l3file import book_replay
+from riskstream.md.l3file import book_replay, read_l3
 from tests.md.helpers import ADD, CANCEL, MODIFY, T0, TRADE, make_events
 
 
@@ -135,7 +135,7 @@ def test_book_replay_cli(tmp_path, suffix):
     assert frame.rows() == EXPECTED
 
 
-def test_book_replay_names_bad_rows(tmp_path):
+def test_book_replay_reports_bad_rows_and_goes_on(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "ts_event,seq,instrument_id,kind,side,price,size,order_id\n"
@@ -143,22 +143,30 @@ def test_book_replay_names_bad_rows(tmp_path):
         "2,2,1,buy,B,10,1,2\n"
         "3,3,1,add,B,ten,1,3\n"
         "4,4,1,add,B,10,nan,4\n"
+        "5,5,1,add,B,10,2,5\n"
     )
-    with pytest.raises(LoadError) as err:
-        book_replay(bad, 2)
-    text = str(err.value)
+    with pytest.raises(LoadError):  # strict reading still names every bad row
+        read_l3(bad)
+    frame, report = book_replay(bad, 2)
+    text = "\n".join(report["malformed_rows"])
     assert "row 1: field 'side' has value 'X'" in text
     assert "row 2: field 'kind' has value 'buy'" in text
     assert "row 3: field 'price' has value 'ten'" in text
     assert "row 4: field 'size' has value 'nan'" in text
+    assert report["malformed"] == 4 and frame.height == 1 and frame["bid_sz_0"][0] == 2.0
     book = tmp_path / "book.csv"
     book.write_text(
         "ts_event,seq,instrument_id,kind,side,price,size,order_id\n"
         "1,1,1,add,B,10,1,1\n"
         "2,2,1,add,S,9,1,2\n"
         "3,3,1,cancel,B,,,7\n"
+        "4,4,1,add,B,0,1,8\n"
+        "5,4,1,cancel,S,,,2\n"
     )
-    with pytest.raises(LoadError) as err:
-        book_replay(book, 2)
-    assert "row 2: field 'price' has value 9.0" in str(err.value)
-    assert "row 3: field 'order_id' has value 7" in str(err.value)
+    frame, report = book_replay(book, 2)
+    # the crossing add and the unknown cancel apply; only the zero price and the repeated
+    # seq are quarantined, and the replay still writes every row's book
+    assert report["quarantine_by_reason"] == {"DUPLICATE": 1, "PRICE_NOT_POSITIVE": 1}
+    assert report["books"]["unknown_order_noop"] == 1 and report["books"]["crossed_events"] == 2
+    assert "event 4: field 'price' has value 0.0" in report["examples"][0]
+    assert frame.height == 5 and report["applied"] == 3

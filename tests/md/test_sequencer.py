@@ -132,7 +132,8 @@ def test_every_validation_rule_quarantines_with_its_reason():
         (dict(kind=ADD, side=1, price=0.0, size=1, oid=1), Reason.PRICE_NOT_POSITIVE),
         (dict(kind=ADD, side=1, price=-1.0, size=1, oid=1), Reason.PRICE_NOT_POSITIVE),
         (dict(kind=QUOTE, side=-1, price=0.0, size=5), Reason.PRICE_NOT_POSITIVE),
-        (dict(kind=TRADE, side=1, size=1, oid=77), Reason.UNKNOWN_ORDER),
+        (dict(kind=CANCEL, size=-1.0, oid=1), Reason.SIZE_NOT_POSITIVE),
+        (dict(kind=TRADE, side=1, size=1, oid=77), Reason.ACCEPTED),  # unknown order: no-op
         (dict(kind=ADD, side=1, price=10.0, size=1, oid=1), Reason.ACCEPTED),
         (dict(kind=ADD, side=1, price=10.0, size=1, oid=1, src=7), Reason.TOO_MANY_SOURCES),
     ]  # fmt: skip
@@ -140,7 +141,7 @@ def test_every_validation_rule_quarantines_with_its_reason():
     result = eng.process(events)
     assert [Reason(c) for c in result.reason] == [want for _, want in rows]
     q = eng.drain_quarantine()
-    assert len(q) == len(rows) - 1 and eng.quarantined == len(rows) - 1  # all but one
+    assert len(q) == len(rows) - 2 and eng.quarantined == len(rows) - 2  # all but two
     assert result.accepted + len(q) == len(events)
     for name in EVENT_DTYPE.names:  # field by field: NaN == NaN here, padding ignored
         np.testing.assert_array_equal(q.events[name], events[result.reason != 0][name])
@@ -165,11 +166,11 @@ def test_negative_prices_allowed_where_flagged():
     assert [Reason(c) for c in r.reason] == [Reason.ACCEPTED, Reason.PRICE_NOT_POSITIVE]
 
 
-def test_crossing_allowed_where_the_venue_allows_it():
-    eng = type(engine())(1, engine().config, allow_crossed=np.array([True]))
+def test_crossing_quotes_are_applied_and_flagged():
+    eng = engine(n=1)
     r = eng.process(make_events([dict(kind=QUOTE, side=1, price=2.0, size=1),
                                  dict(kind=QUOTE, side=-1, price=1.0, size=1)]))  # fmt: skip
-    assert r.accepted == 2
+    assert r.accepted == 2 and eng.books.crossed[0]
 
 
 def test_random_garbage_is_all_accounted_for():

@@ -44,6 +44,7 @@ from riskstream.regime import (
     MSGarchDetector,
     RegimeConfig,
     RegimeEnsemble,
+    StudentTHMMDetector,
 )
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.engine import RiskEngine
@@ -62,7 +63,8 @@ ESTIMATORS = [
     HistoricalSimulation(paths="bootstrap"),
     FilteredHistoricalSimulation(volatility=GarchPanel(o=1, dist="normal")),
     MonteCarloSimulation(copula=GaussianCopula(), volatility=GarchPanel(mean="zero")),
-    HMMDetector(n_regimes=2, n_init=1, n_iter=20, seed=3),
+    HMMDetector(n_regimes=2, n_init=1, n_iter=20, seed=3, zero_mean=False),
+    StudentTHMMDetector(n_regimes=2, n_init=1, n_iter=20, seed=3, df=6.0, t_iter=5),
     MSGarchDetector(n_regimes=2, n_starts=1, seed=3),
     DynamicFactorDetector(n_regimes=2, halflife=4.0, seed=3, max_iter=20),
     CusumDetector(n_regimes=2, k=0.4, h=5.0, seed=3),

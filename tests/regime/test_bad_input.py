@@ -81,15 +81,16 @@ def test_model_file_of_another_version(tmp_path) -> None:
         zf.writestr("model.pkl", payload)
     with pytest.raises(InputError, match=rf"model version.*{VERSION + 1}.*version {VERSION}"):
         load_model(old)
-    # a file from before the estimator interface (version 1) is refused before unpickling,
-    # with the way out in the message
-    v1 = tmp_path / "v1.regime"
-    with zipfile.ZipFile(v1, "w") as zf:
-        zf.writestr("header.json", json.dumps({**header, "version": 1}))
-        zf.writestr("model.pkl", b"not a pickle: never read")
-    assert VERSION == 2
-    with pytest.raises(InputError, match=r"model version.*1.*refit the model"):
-        load_model(v1)
+    # files of earlier versions (1: before the estimator interface; 2: before the fitted
+    # smoothing ratio) are refused before unpickling, with the way out in the message
+    assert VERSION == 3
+    for earlier in (1, 2):
+        path = tmp_path / f"v{earlier}.regime"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("header.json", json.dumps({**header, "version": earlier}))
+            zf.writestr("model.pkl", b"not a pickle: never read")
+        with pytest.raises(InputError, match=rf"model version.*{earlier}.*refit the model"):
+            load_model(path)
 
 
 def test_not_a_model_file(tmp_path) -> None:

@@ -40,7 +40,7 @@ def test_recovers_known_parameters() -> None:
     # switching probabilities within 0.015, covariances within 12%, means within 0.15
     # (sampling error of ~200-row visits to the volatile state).
     x, states = _known_hmm()
-    model = HMMDetector(n_regimes=2, n_init=2).fit(x)
+    model = HMMDetector(n_regimes=2, n_init=2, zero_mean=False).fit(x)
     np.testing.assert_allclose(model.transmat_, TRANSMAT, atol=0.015)
     covars = model.covars_ * np.outer(model.scale_, model.scale_)
     np.testing.assert_allclose(covars, COVARS, rtol=0.12, atol=0.05)
@@ -53,7 +53,7 @@ def test_forward_likelihood_equals_hmmlearn() -> None:
     # The filter's log-likelihood is hmmlearn's score() of the same parameters (peer
     # library; forward algorithm), to 1e-9 relative.
     x, _ = _known_hmm()
-    model = HMMDetector(n_regimes=2, n_init=1).fit(x)
+    model = HMMDetector(n_regimes=2, n_init=1, zero_mean=False).fit(x)
     peer = GaussianHMM(2, covariance_type="full")
     peer.startprob_, peer.transmat_ = model.startprob_, model.transmat_
     peer.means_, peer.covars_ = model.means_, model.covars_
@@ -78,9 +78,20 @@ def test_supervised_fit_is_the_complete_data_mle() -> None:
     # With the states known, the MLE is closed form: transition counts (add-one smoothed)
     # and per-state moments — the same parameters as the truth up to sampling error.
     x, states = _known_hmm()
-    model = HMMDetector(n_regimes=2).fit(x, states)
+    model = HMMDetector(n_regimes=2, zero_mean=False).fit(x, states)
     np.testing.assert_allclose(model.transmat_, TRANSMAT, atol=0.015)
     covars = model.covars_ * np.outer(model.scale_, model.scale_)
     np.testing.assert_allclose(covars, COVARS, rtol=0.12, atol=0.05)
     share = np.bincount(states, minlength=2) / len(states)
     np.testing.assert_allclose(model.startprob_, share, atol=1e-12)
+
+
+def test_zero_mean_states_differ_by_covariance_only() -> None:
+    # The default fixes the state means at zero (EM and the labelled fit): the covariances
+    # are then second moments about zero; on the known HMM (means of at most 0.2 s.d.
+    # against variances of 1 and 4) they stay within the free-mean fit's tolerance.
+    x, states = _known_hmm()
+    for model in (HMMDetector(2, n_init=1).fit(x), HMMDetector(2).fit(x, states)):
+        np.testing.assert_array_equal(model.means_, 0.0)
+        covars = model.covars_ * np.outer(model.scale_, model.scale_)
+        np.testing.assert_allclose(covars, COVARS, rtol=0.12, atol=0.06)

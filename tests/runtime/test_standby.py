@@ -15,6 +15,7 @@ import numpy as np
 
 from riskstream.bus import BusConfig, MemoryTopics, open_topics
 from riskstream.bus.lease import Lease, MemoryLeaseStore
+from riskstream.bus.nats_topics import NatsTopics
 from riskstream.core.messages import Fill, LimitState, MarketStateDelta
 from riskstream.runtime.standby import LeaderTopics, content_id, order_key
 
@@ -37,7 +38,7 @@ def test_ids_and_order_come_from_the_message_identity() -> None:
     fill = Fill("L42.3.17", 3, 17, -5.0, 10.0, 1)
     assert content_id(fill) == "fill.L42.3.17" and order_key(fill) is None
     delta = MarketStateDelta(9, 1, np.arange(2), {})
-    assert content_id(delta) == "md.9" and order_key(delta) == 9
+    assert content_id(delta) == "md.9" and order_key(delta) == (9,)
     assert content_id(state(4, "a")) == content_id(state(4, "b")) == "limits.d4"
     assert content_id({"x": 1}) is None
 
@@ -135,4 +136,54 @@ def test_kill_9_of_the_primary_process_over_nats(nats_server) -> None:
     assert got[-1][1].state["events"] == 10 * n  # the standby's state missed nothing
     assert {m.state["by"] for _, m in got[:30]} == {"a"} and got[-1][1].state["by"] == "b"
     assert recovered_at is not None and recovered_at - killed_at < 5.0, recovered_at - killed_at
+    topics.close()
+
+
+def test_a_reduction_order_is_never_doubled_across_a_takeover() -> None:
+    """Fills have no order, only identity: the new leader sends its whole backlog, and the
+    orders the dead primary already stored (same ``order_id``, same message id) are not
+    stored again."""
+    topics, store, clock = MemoryTopics(), MemoryLeaseStore(), Clock()
+    a = LeaderTopics(topics, Lease(store, "limits", "a", clock=clock))
+    b = LeaderTopics(topics, Lease(store, "limits", "b", clock=clock))
+    a.lease.tick()
+    b.lease.tick()
+
+    def fill(lineage: str) -> Fill:  # the order id is a function of its cause
+        return Fill(f"{lineage}.3.17", 3, 17, -100.0, 10.0, 1, reason="limit breach")
+
+    for lineage in ("L1", "L2"):
+        assert a.publish("fills", fill(lineage)) > 0
+        assert b.publish("fills", fill(lineage)) == 0
+    b.publish("fills", fill("L3"))  # a died before deciding L3
+    clock.now += 2.5
+    b.lease.tick()
+    clock.now += 2.5
+    assert b.lease.tick()
+    assert b.publish("fills", fill("L4")) > 0
+    got = [m.order_id for _, m in topics.subscribe("fills", start_after=0).fetch(100)]
+    assert got == ["L1.3.17", "L2.3.17", "L3.3.17", "L4.3.17"]
+
+
+def test_a_replaced_leaders_delayed_write_never_lands_after_its_successors(nats_server) -> None:
+    """The race a lease alone cannot close: the primary checked it was leader, then its
+    write was delayed (a GC pause, a slow network) past the end of its lease; meanwhile the
+    standby took over and published newer results. The write is fenced on the subject's
+    last sequence number, so it is refused, and the primary, no longer leader, stops."""
+    topics = NatsTopics(BusConfig(url=nats_server.url))
+    store, clock = MemoryLeaseStore(), Clock()
+    a = LeaderTopics(topics, Lease(store, "limits", "a", ttl_s=2.0, clock=clock))
+    b = LeaderTopics(topics, Lease(store, "limits", "b", ttl_s=2.0, clock=clock))
+    a.lease.tick()
+    b.lease.tick()
+    assert a.publish("limits.state", state(10, "a")) == 1
+    clock.now += 2.5  # a stalls; b takes over and publishes 20 and 30
+    assert b.lease.tick()
+    assert b.publish("limits.state", state(20, "b")) == 2
+    assert b.publish("limits.state", state(30, "b")) == 3
+    # a's write of 15 was already past its leadership check when it stalled
+    assert a._store("limits.state", state(15, "a"), None) == 0  # refused, then a stands by
+    assert a.conflicts == 1 and a.suppressed == 1
+    got = topics.subscribe("limits.state", start_after=0).fetch(10, 1.0)
+    assert [(m.ts_ns, m.state["by"]) for _, m in got] == [(10, "a"), (20, "b"), (30, "b")]
     topics.close()

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import LimitType
 from riskstream.service.cache import finite
 from riskstream.store.limits_repo import LimitRepository
@@ -163,13 +164,15 @@ def test_position_change_is_applied_and_audited(client: TestClient, keys, app) -
         ],
         "reason": "hedge rebalance",
     }
-    told = []  # the pipeline's engine subscribes to position changes (demo wiring)
-    app.state.ctx.position_listeners.append(told.append)
+    # the pipeline's engine and limits follow the position keeper's published versions
+    topics = app.state.ctx.positions.topics
+    told = topics.subscribe(SUBJECTS["positions"])
     r = client.post("/api/v1/positions", json=body, headers=auth(keys, "risk_manager"))
     assert r.status_code == 200 and r.json()["changed"] == 2
-    assert len(told) == 1 and told[0].positions.filter(
-        (told[0].positions["book_id"] == 1) & (told[0].positions["instrument_id"] == 0)
-    )["quantity"].to_list() == [-10.0]
+    ((_, version),) = told.fetch()
+    assert r.json()["version"] == version.version == 2
+    new = (version.book_id == 1) & (version.instrument_id == 0)
+    assert version.quantity[new].tolist() == [-10.0]
     now = client.get("/api/v1/positions?book_id=1", headers=auth(keys, "viewer")).json()
     qty = {p["instrument_id"]: p["quantity"] for p in now["items"]}
     assert qty[some] == 1234.5 and qty[0] == -10
@@ -496,3 +499,43 @@ def test_position_changes_and_audit_on_postgresql(postgres_url: str, universe, c
     finally:
         db.close()
         next(urls, None)
+
+
+def test_position_changes_go_to_a_keeper_running_elsewhere_and_503_without_one(db, config) -> None:
+    # The route does not write positions: it asks the keeper over topics. A keeper on its own
+    # thread (as in another process over NATS) answers; with none, the request times out.
+    import threading
+
+    from riskstream.bus.topics import MemoryTopics
+    from riskstream.positions import PositionKeeper
+    from riskstream.service import create_app
+
+    topics = MemoryTopics()
+    app = create_app(config.model_copy(update={"position_reply_timeout_s": 0.3}), db, topics=topics)
+    key = app.state.ctx.keys.create("elsewhere", "risk_manager")
+    client = TestClient(app)
+    h = {"X-API-Key": key}
+    body = {"changes": [{"book_id": 0, "instrument_id": 0, "quantity": 5.0}], "reason": "r"}
+    r = client.post("/api/v1/positions", json=body, headers=h)
+    assert r.status_code == 503 and "did not answer" in r.json()["detail"]
+    keeper = PositionKeeper(db, topics)
+    stop = threading.Event()
+    thread = threading.Thread(target=keeper.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        # the keeper drains the request left unanswered too (nothing is lost), then this one
+        body["changes"][0]["quantity"] = 6.0
+        r = client.post("/api/v1/positions", json=body, headers=h)
+        assert r.status_code == 200, r.json()
+        assert r.json()["changes"][0]["after"] == 6.0 and r.json()["version"] == 3
+        now = client.get("/api/v1/positions?book_id=0&instrument_id=0", headers=h).json()
+        assert [p["quantity"] for p in now["items"]] == [6.0]
+        # the keeper's own check (all or nothing) reaches the caller as a 422 naming the field
+        keeper._book_ids.discard(1)  # a book deleted since the route's view was built
+        bad = {"changes": [{"book_id": 1, "instrument_id": 0, "quantity": 1.0}], "reason": "r"}
+        r = client.post("/api/v1/positions", json=bad, headers=h)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "changes[0].book_id"
+    finally:
+        stop.set()
+        thread.join(5)
+    assert db.positions(0).filter(pl.col("instrument_id") == 0)["quantity"].to_list() == [6.0]

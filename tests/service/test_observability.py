@@ -13,8 +13,11 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from riskstream.limits.model import Actor, LimitDefinition, Role
+from riskstream.limits.registry import LimitRegistry
 from riskstream.service.logs import JsonFormatter, RedactSecrets, configure_logging
 from riskstream.service.metrics import METRIC_NAMES
+from riskstream.store.limits_repo import LimitRepository
 from tests.service.conftest import LimitsPipeline, MovingMarket, auth
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -46,8 +49,14 @@ def test_metrics_parse_as_prometheus_exposition(
 
 
 def test_limit_metrics_are_the_limits_stages_figures(
-    client: TestClient, app, pipeline: LimitsPipeline
+    client: TestClient, app, pipeline: LimitsPipeline, db
 ) -> None:
+    # a stored firm VaR limit far below the book's VaR: a breach from the first snapshot
+    # (the reference limits leave the book they are sized on inside them)
+    manager = Actor("meg", Role.RISK_MANAGER)
+    limit = LimitDefinition("firm", "firm", "var", 1.0, 2.0)
+    LimitRegistry(LimitRepository(db)).set_limit(manager, limit, "test")
+    pipeline.limits.request_reload()
     pipeline.step()
     pipeline.step()
     text = client.get("/metrics").text
@@ -78,7 +87,7 @@ def test_limit_metrics_are_the_limits_stages_figures(
     breaches = families["riskstream_limit_breaches"].samples
     critical = {s.labels["scope"] for s in breaches if s.labels["severity"] == "critical"}
     assert critical == {k[0] for k, r in expected.items() if r["status"] == "breach"}
-    assert critical  # the reference firm position limit is breached by this small book
+    assert critical == {"firm:firm"}  # the stored firm VaR limit is breached
 
 
 def _queries(node) -> list[str]:

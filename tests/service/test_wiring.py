@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from riskstream.core.events import EVENT_DTYPE
+from riskstream.core.messages import SUBJECTS
 from riskstream.limits.config import LimitsConfig
 from riskstream.limits.model import Actor, Role
 from riskstream.limits.stage import build_limits_stage
@@ -31,10 +32,18 @@ from tests.service.conftest import MovingMarket, auth
 def test_service_stage_pushes_risk_snapshots_from_the_pipeline(
     app, market: MovingMarket, keys, universe, db
 ) -> None:
-    risk = RiskStage(market.engine)
+    # the engine follows the position keeper's versions on the app's topics
+    topics = app.state.ctx.positions.topics
+    risk = RiskStage(market.engine, positions=topics.subscribe(SUBJECTS["positions"], 0))
     repo = LimitRepository(db)
     limits = build_limits_stage(
-        risk, None, config=LimitsConfig(auto_reduce=False), switch_store=repo, limit_store=repo
+        risk,
+        None,
+        config=LimitsConfig(auto_reduce=False),
+        switch_store=repo,
+        limit_store=repo,
+        universe=universe,
+        topics=topics,
     )
     stage = ServiceStage(app.state.ctx.feed, risk, min_interval_s=0.0, limits_stage=limits)
 
@@ -61,18 +70,23 @@ def test_service_stage_pushes_risk_snapshots_from_the_pipeline(
     assert "riskstream_events_ingested_total 15.0" in text
     assert "riskstream_risk_cycle_seconds_count 5.0" in text
 
-    # A position changed through the API reaches the engine on the pipeline's thread.
+    # A position changed through the API reaches the engine as the keeper's next version,
+    # sent by the risk stage before its next refresh (on the pipeline's thread).
     digest = risk.last.positions_digest
     body = {"changes": [{"book_id": 1, "instrument_id": 12, "quantity": 0}], "reason": "flat"}
-    assert client.post("/api/v1/positions", json=body, headers=auth(keys, "admin")).is_success
+    r = client.post("/api/v1/positions", json=body, headers=auth(keys, "admin"))
+    assert r.is_success
     pipeline.source = source()
     try:
-        assert pipeline.step() and pipeline.step()  # applied after one refresh, used by the next
-        assert stage.position_updates == 1
+        assert pipeline.step()
+        assert market.engine.positions_version == r.json()["version"]
+        assert risk.last.valuation.positions_version == r.json()["version"]
         assert risk.last.positions_digest != digest
         assert risk.last.component_var[12] == 0.0  # the future is flat now
+        assert limits.ledger.version == r.json()["version"]  # limits follow the same version
     finally:  # the engine is shared by the session's tests
         market.engine.set_positions(universe.positions, universe.books)
+        market.engine.positions_version = 0
 
 
 def test_start_service_serves_and_prints_how_to_sign_in(db, market: MovingMarket) -> None:

@@ -206,3 +206,39 @@ def test_migration_0004_adds_and_drops_dividend_yield(
     assert "dividend_yield" in columns()
     assert db.instruments()["dividend_yield"].null_count() == len(universe)
     db.close()
+
+
+def test_migration_0005_keeps_the_positions_version_and_journal(
+    refdb_url: str, small_universe: Universe
+) -> None:
+    # Every write of the positions table raises the version in the same transaction; the
+    # keeper's tables go with a downgrade to 0004 (positions stay) and come back empty.
+    from alembic import command
+    from alembic.config import Config
+
+    from riskstream.store.positions import journal, journaled
+    from riskstream.store.refdb import MIGRATIONS, stored_positions_version
+
+    db = RefDB(refdb_url)
+    db.migrate()
+    db.save_universe(small_universe)
+    db.upsert_positions(small_universe.positions.head(1).with_columns(quantity=pl.lit(3.0)))
+    with db.transaction() as conn:
+        assert stored_positions_version(conn) == 2
+        journal(conn, [("fill:o-1", "fill", {"ok": True, "changes": []})], 2, 1)
+    with db.transaction() as conn:
+        assert journaled(conn, ["fill:o-1", "fill:o-2"]) == {
+            "fill:o-1": {"ok": True, "changes": [], "version": 2}
+        }
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.transaction() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert "position_journal" not in tables and "position_state" not in tables
+    assert db.positions().height == small_universe.positions.height
+    db.migrate()
+    with db.transaction() as conn:
+        assert stored_positions_version(conn) == 0 and journaled(conn, ["fill:o-1"]) == {}
+    db.close()

@@ -48,12 +48,12 @@ from typing import Any, TypeVar
 
 from nats.errors import Error as NatsError
 from nats.js import api
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from riskstream.bus.config import BusConfig
 from riskstream.bus.nats import HEADER_ROOM_BYTES, TRANSPORT_ERRORS, LoopThread, connect
 from riskstream.core import wire
-from riskstream.core.errors import InputError, ServiceUnavailableError
+from riskstream.core.errors import FencedError, InputError, ServiceUnavailableError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ BLOB_BYTES = "Rs-Blob-Bytes"
 BLOB_DIGEST = "Rs-Blob-Digest"
 MSG_ID = "Nats-Msg-Id"
 MIN_WAIT_S = 0.01  # a "don't wait" fetch still needs one round trip to the server
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a failed expected-last-sequence
 
 
 def _digest(payload: bytes) -> str:
@@ -161,21 +162,41 @@ class NatsTopics:
         return name
 
     # -- publishing ------------------------------------------------------------------------
-    def publish(self, subject: str, message: Any, msg_id: str | None = None) -> int:
+    supports_fencing = True  # publish(..., expected_last_seq=) (runtime.standby uses it)
+
+    def publish(
+        self,
+        subject: str,
+        message: Any,
+        msg_id: str | None = None,
+        *,
+        expected_last_seq: int | None = None,
+    ) -> int:
         """Store ``message`` on ``subject``; its sequence number, or 0 when JetStream saw
         ``msg_id`` within ``dedup_window_s`` (a duplicate, not stored again).
 
         Returns once JetStream has stored it (and every chunk of it).
+
+        ``expected_last_seq`` fences the write (JetStream's ``Nats-Expected-Last-Sequence``):
+        it is stored only if the subject's newest message is still that one, else
+        :class:`FencedError`. A leader that may have been replaced uses it so that a write
+        delayed past the end of its lease can never land after its successor's.
         """
         self.nats_subject(subject)
         payload = wire.encode(message)
-        return self._run(self._publish(subject, payload, msg_id), f"publish {subject}")
+        return self._run(
+            self._publish(subject, payload, msg_id, expected_last_seq), f"publish {subject}"
+        )
 
-    async def _publish(self, subject: str, payload: bytes, msg_id: str | None) -> int:
+    async def _publish(
+        self, subject: str, payload: bytes, msg_id: str | None, expected: int | None = None
+    ) -> int:
         await self._ensure_subject(subject)
         headers: dict[str, str] = {}
         if msg_id is not None:
             headers[MSG_ID] = msg_id
+        if expected is not None:
+            headers[api.Header.EXPECTED_LAST_SEQUENCE] = str(int(expected))
         body = payload
         if len(payload) > self.max_body_bytes:
             seqs = await self._publish_chunks(subject, payload, msg_id)
@@ -183,7 +204,12 @@ class NatsTopics:
             headers[BLOB_BYTES] = str(len(payload))
             headers[BLOB_DIGEST] = _digest(payload)
             body = b""
-        ack = await self._js.publish(self.nats_subject(subject), body, headers=headers or None)
+        try:
+            ack = await self._js.publish(self.nats_subject(subject), body, headers=headers or None)
+        except APIError as exc:
+            if expected is not None and exc.err_code == WRONG_LAST_SEQUENCE:
+                raise FencedError(subject, expected, str(exc.description or "")) from None
+            raise
         return 0 if ack.duplicate else int(ack.seq)
 
     async def _publish_chunks(self, subject: str, payload: bytes, msg_id: str | None) -> list[int]:
@@ -301,15 +327,26 @@ class NatsSubscription:
         )
         return self._sub
 
-    async def _pull(self, max_messages: int, timeout_s: float) -> list[tuple[int, bytes]]:
+    async def _fetch(self, max_messages: int, timeout_s: float) -> list[Any]:
         sub = await self._open()
         try:
-            msgs = await sub.fetch(max_messages, timeout=max(timeout_s, MIN_WAIT_S))
+            return await sub.fetch(max_messages, timeout=max(timeout_s, MIN_WAIT_S))
         except TimeoutError:
-            msgs = []
+            return []
         except NatsError:
             await self._drop()  # a consumer the server lost: recreated after the position
             raise
+
+    async def _pull(self, max_messages: int, timeout_s: float) -> list[tuple[int, bytes]]:
+        msgs = await self._fetch(max_messages, timeout_s)
+        if not msgs and self.topics._nc.is_connected:
+            # Nothing came. A consumer the server dropped (idle past IDLE_S, or lost in a
+            # restart) answers nothing rather than an error: if the stream holds messages
+            # after the position, the consumer is gone; recreate it and read again.
+            info = await self.topics._js.stream_info(self._stream)
+            if int(info.state.last_seq) > self.position:
+                await self._drop()
+                msgs = await self._fetch(max_messages, MIN_WAIT_S)
         out = []
         for msg in msgs:
             seq = int(msg.metadata.sequence.stream)

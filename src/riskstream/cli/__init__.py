@@ -97,6 +97,7 @@ from riskstream.cli import (  # noqa: E402, F401
     backtest,
     book,
     demo,
+    feed,
     fx,
     history,
     instruments,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskstream.cli import app, print_json
+from riskstream.cluster import CLUSTER_HELP
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,15 +103,21 @@ def var(
     per_model: bool = typer.Option(
         False, "--report-per-model", help="Also write one report per model (<stem>.<model>.html)."
     ),
+    cluster: str | None = typer.Option(None, "--cluster", help=CLUSTER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Walk VaR/ES models forward over a return history and backtest them side by side."""
+    """Walk VaR/ES models forward over a return history and backtest them side by side.
+
+    The walk runs as blocks of days, each starting on a refit day
+    (:mod:`riskstream.backtest.rolling`); ``--cluster`` runs the blocks on a Dask cluster,
+    with the same figures."""
     import time
 
     from riskstream.backtest.inputs import check_level
     from riskstream.backtest.rolling import MODELS, walk_forward_models
     from riskstream.backtest.validation import compare_runs, validate_run
     from riskstream.cli import settings
+    from riskstream.cluster import task_map
     from riskstream.core.errors import InputError
 
     defaults = settings(ctx).backtest
@@ -126,18 +134,20 @@ def var(
     unknown = [m for m in names if m not in MODELS]
     if unknown or not names:
         raise InputError("--models", models, f"a comma-separated list of {', '.join(MODELS)}")
-    series_name, dates, returns, attribution = _load_series(data)
-    runs = walk_forward_models(
-        returns,
-        dates,
-        names,
-        confidence=level,
-        window=window,
-        refit_every_days=refit_every,
-        n_scenarios=scenarios,
-        seed=seed,
-        ewma_lambda=settings(ctx).models.ewma_lambda,
-    )
+    with task_map(cluster) as run_tasks:  # connects first: a bad address fails fast
+        series_name, dates, returns, attribution = _load_series(data)
+        runs = walk_forward_models(
+            returns,
+            dates,
+            names,
+            confidence=level,
+            window=window,
+            refit_every_days=refit_every,
+            n_scenarios=scenarios,
+            seed=seed,
+            ewma_lambda=settings(ctx).models.ewma_lambda,
+            task_map=run_tasks,
+        )
     results = [(run, validate_run(run, es_simulations, seed)) for run in runs]
     mcs = compare_runs(runs, seed=seed) if len(runs) > 1 else None
     paths: tuple[Path, Path] | None = None
@@ -257,6 +267,7 @@ def book(
     report: Path | None = typer.Option(
         None, "--report", help="Write the HTML validation report here (+ .figures.json)."
     ),
+    cluster: str | None = typer.Option(None, "--cluster", help=CLUSTER_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Backtest the risk engine's own 1-day 99% VaR and ES of the stored book.
@@ -268,6 +279,9 @@ def book(
     positions revalued at today's marks, :mod:`riskstream.backtest.hypothetical`, no engine
     involved). Kupiec, Christoffersen and duration tests, the Basel traffic light, the
     Acerbi-Székely ES tests and the FRTB exception counts at 99% and 97.5% follow.
+
+    The days are independent: ``--cluster`` builds their engines on a Dask cluster, in
+    blocks of days, with the same figures as the local run.
     """
     import time
 
@@ -275,21 +289,16 @@ def book(
     import polars as pl
 
     from riskstream.backtest.es_tests import empirical_tail_quantiles
-    from riskstream.backtest.hypothetical import hypothetical_pnl
     from riskstream.backtest.validation import ForecastRun, validate_run
     from riskstream.cli import settings
-    from riskstream.cli.engine import (
-        book_as_of,
-        engine_as_of,
-        load_history,
-        mark_to_history,
-        risk_config,
-        underlying_series,
-    )
+    from riskstream.cli.engine import book_as_of, load_history, risk_config, underlying_series
     from riskstream.cli.universe import ensure_universe
+    from riskstream.cluster import check_address, task_map
     from riskstream.core.errors import InputError
 
     started = time.perf_counter()
+    if cluster is not None:
+        check_address(cluster)  # before the slow part
     s = settings(ctx)
     update: dict[str, object] = {"horizons_days": (1,), "confidence_levels": (0.99, 0.975)}
     if window is not None:
@@ -320,31 +329,20 @@ def book(
         weights=universe.positions["quantity"].to_numpy(),
         minlength=inst.height,
     )
-    marks = {
-        day: mark_to_history(universe, history, day, config.dividend_yield)
-        for day in calendar[-days - 1 :]
+    # Each day is independent (an engine built afresh as of the day before): blocks of
+    # BOOK_DAYS_PER_TASK days are tasks, here or on the --cluster, gathered in date order.
+    walk = calendar[-days - 1 :]
+    shared = {
+        "universe": universe,
+        "history": history,
+        "config": config,
+        "models": s.models,
+        "quantity": qty,
     }
-    pnl, var99, es99, var975, scenarios = [], [], [], [], []
-    for before, day in zip(calendar[-days - 1 : -1], calendar[-days:], strict=True):
-        engine, (marked, market, _, _) = engine_as_of(
-            universe, config, history, before, s.models, marks[before]
-        )
-        snap = engine.refresh()
-        var99.append(snap.measure(0.99, 1).var)
-        es99.append(snap.measure(0.99, 1).es)
-        var975.append(snap.measure(0.975, 1).var)
-        scenarios.append(engine.portfolio_pnl(1))
-        after = marks[day]
-        pnl.append(
-            hypothetical_pnl(
-                inst,
-                qty,
-                market.mid.copy(),
-                after[1].mid.copy(),
-                marked.fx_to_base,
-                after[0].fx_to_base,
-            )
-        )
+    blocks = [walk[i : i + BOOK_DAYS_PER_TASK + 1] for i in range(0, days, BOOK_DAYS_PER_TASK)]
+    with task_map(cluster) as run_tasks:
+        parts = run_tasks(_book_block, blocks, shared)
+    pnl, var99, es99, var975, scenarios = ([x for part in parts for x in part[k]] for k in range(5))
     run = ForecastRun(
         model=f"engine-{config.method}",
         confidence=0.99,
@@ -404,3 +402,42 @@ def book(
         f"{0.01 * bt.observations:.1f}): {light.zone} zone"
         + (f"; report {paths[0]}" if paths else "")
     )
+
+
+BOOK_DAYS_PER_TASK = 20  # engine days per task of `backtest book` (a build is seconds)
+
+
+def _book_block(shared: dict[str, Any], dates: list[Any]) -> tuple[list[Any], ...]:
+    """One task of ``backtest book``: for each consecutive pair (before, day) of ``dates``,
+    the engine as of ``before`` (its 99% VaR and ES, 97.5% VaR and 1-day scenario P&L) and
+    the book's hypothetical P&L from ``before`` to ``day``. ``shared`` (universe, history,
+    config, models, quantity) is only read."""
+    from riskstream.backtest.hypothetical import hypothetical_pnl
+    from riskstream.cli.engine import engine_as_of, mark_to_history
+
+    universe, config = shared["universe"], shared["config"]
+    history = shared["history"]
+    inst = universe.instruments
+    marks = {d: mark_to_history(universe, history, d, config.dividend_yield) for d in dates}
+    pnl, var99, es99, var975, scenarios = [], [], [], [], []
+    for before, day in itertools.pairwise(dates):
+        engine, (marked, market, _, _) = engine_as_of(
+            universe, config, history, before, shared["models"], marks[before]
+        )
+        snap = engine.refresh()
+        var99.append(snap.measure(0.99, 1).var)
+        es99.append(snap.measure(0.99, 1).es)
+        var975.append(snap.measure(0.975, 1).var)
+        scenarios.append(engine.portfolio_pnl(1))
+        after = marks[day]
+        pnl.append(
+            hypothetical_pnl(
+                inst,
+                shared["quantity"],
+                market.mid.copy(),
+                after[1].mid.copy(),
+                marked.fx_to_base,
+                after[0].fx_to_base,
+            )
+        )
+    return pnl, var99, es99, var975, scenarios

@@ -21,15 +21,18 @@ from rich.table import Table
 
 from riskstream.bus import open_bus
 from riskstream.bus.relay import through_bus
+from riskstream.bus.topics import MemoryTopics, Topics
 from riskstream.cli import app, print_json, settings
 from riskstream.cli.engine import build_engine, load_history
 from riskstream.cli.regime import RegimeSwitch, demo_regime_stage, ensure_demo_model
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core import MarketState, Universe
+from riskstream.core.messages import SUBJECTS
 from riskstream.limits.stage import build_limits_stage
 from riskstream.md.reasons import reason_text
 from riskstream.md.stage import MdStage
 from riskstream.pipeline import Pipeline, Stage
+from riskstream.positions import PositionKeeper
 from riskstream.risk.stage import RiskStage
 from riskstream.service.feed import ServiceStage
 from riskstream.service.launch import RunningService, start_service
@@ -42,7 +45,11 @@ REGIME_NAMES = {0: "calm", 1: "volatile", 2: "crisis"}
 
 
 def build_stages(
-    cfg: Settings, universe: Universe, simulator: Any, service: RunningService | None = None
+    cfg: Settings,
+    universe: Universe,
+    simulator: Any,
+    service: RunningService | None = None,
+    topics: Topics | None = None,
 ) -> list[Stage]:
     """The pipeline's stages in data-flow order. Each issue that adds a stage adds it here.
 
@@ -53,6 +60,10 @@ def build_stages(
     """
     market_state = MarketState(len(universe))
     md = MdStage(len(universe), cfg.md, market_state)
+    # positions: the keeper (the one writer) takes the API's requests and the reductions'
+    # fills on `topics` and publishes versions the engine, limits and service follow
+    topics = topics if topics is not None else MemoryTopics()
+    keeper = PositionKeeper(open_refdb(cfg), topics, clock=simulator.clock)
     risk = RiskStage(
         build_engine(
             universe,
@@ -61,7 +72,8 @@ def build_stages(
             market=market_state,
             clock=simulator.clock,
             models=cfg.models,
-        )
+        ),
+        positions=topics.subscribe(SUBJECTS["positions"], start_after=0),
     )
 
     def quarantined() -> tuple[np.ndarray, np.ndarray, list[str]] | None:
@@ -85,9 +97,16 @@ def build_stages(
     # snapshot; kill switches persist there too; reductions fill against md's books.
     repo = LimitRepository(open_refdb(cfg))
     limits = build_limits_stage(
-        risk, md.engine, config=cfg.limits, switch_store=repo, limit_store=repo
+        risk,
+        md.engine,
+        config=cfg.limits,
+        switch_store=repo,
+        limit_store=repo,
+        universe=universe,
+        market=market_state,
+        topics=topics,
     )
-    stages: list[Stage] = [SimulatorStage(simulator), md, risk, limits, history]
+    stages: list[Stage] = [SimulatorStage(simulator), md, keeper, risk, limits, history]
     # regime detection on md's observed mids, when a model file exists (the demo trains
     # one at first start; `riskstream regime fit-sim` fits a longer one)
     regime = demo_regime_stage(cfg, universe, market_state)
@@ -192,16 +211,17 @@ def demo(
     simulator = MarketSimulator(universe, cfg.simulator, scenario=scenario)
     ensure_demo_model(cfg, universe, simulator, console.print)
     service = None
+    topics = MemoryTopics()  # the stages' typed messages (positions, fills)
     if serve:
         service = start_service(
-            cfg.service, open_refdb(cfg), cache_url=cfg.store.cache_url, port=port
+            cfg.service, open_refdb(cfg), cache_url=cfg.store.cache_url, port=port, topics=topics
         )
         console.print(service.login_help())
     pace = None if max_speed else _pacer(speedup or cfg.simulator.speedup)
     bus = open_bus(cfg.bus)
     pipeline = Pipeline(
         through_bus(simulator.batches(), bus),
-        build_stages(cfg, universe, simulator, service),
+        build_stages(cfg, universe, simulator, service, topics),
         n_instruments=len(universe),
         pace=pace,
     )

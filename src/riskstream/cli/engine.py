@@ -77,7 +77,6 @@ def build_engine(
         With ``history_lineage``: the factor history's lineage
         (:meth:`~riskstream.risk.factor_history.FactorHistory.as_dict`) and ``window_days``.
     """
-    from riskstream.core.clock import ManualClock
     from riskstream.core.state import MarketState
     from riskstream.risk.engine import RiskEngine
     from riskstream.risk.factors import build_factor_space
@@ -100,9 +99,7 @@ def build_engine(
     if implied_vol is None:
         implied_vol = implied_vols(universe, day, rates, config.dividend_yield)
     if clock is None:
-        clock = ManualClock(
-            int(dt.datetime.combine(day, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9)
-        )
+        clock = close_clock(day)
     engine = RiskEngine(
         universe, market, scenarios, implied_vol, config, clock, publish, cache, rates=rates
     )
@@ -126,9 +123,30 @@ def draw_scenarios(
     fitted on the last ``window_days`` moves, ``n_scenarios`` drawn per horizon. The
     generator is built from the ``[models]`` settings (``models``, default their defaults).
     """
+    from riskstream.risk.scenarios import ScenarioSet
+
+    fh, generator = fit_scenario_generator(space, universe, config, history, as_of, models)
+    historical = config.method in ("historical", "parametric")
+    n_scenarios = config.window_days if historical else config.n_scenarios
+    scenarios = ScenarioSet.from_generator(
+        generator, space.kind, config.horizons_days, n_scenarios, config.seed
+    )
+    return fh, scenarios
+
+
+def fit_scenario_generator(
+    space: Any,
+    universe: Any,
+    config: Any,
+    history: Any,
+    as_of: dt.date | None,
+    models: Any = None,
+) -> tuple[Any, Any]:
+    """The factor history of ``space`` up to ``as_of`` and the configured scenario
+    generator fitted on it (see :func:`draw_scenarios`, which draws from it; the chunked
+    Monte Carlo of :mod:`riskstream.cli.chunked_risk` draws from it chunk by chunk)."""
     from riskstream.models import ModelsConfig, generator_from_config
     from riskstream.risk.factor_history import build_factor_history
-    from riskstream.risk.scenarios import ScenarioSet
 
     historical = config.method in ("historical", "parametric")
     longest = max(config.horizons_days) if historical else 1
@@ -144,11 +162,14 @@ def draw_scenarios(
     models = ModelsConfig() if models is None else models
     generator = generator_from_config("historical" if historical else config.method, models)
     generator.fit(fh.moves)
-    n_scenarios = config.window_days if historical else config.n_scenarios
-    scenarios = ScenarioSet.from_generator(
-        generator, space.kind, config.horizons_days, n_scenarios, config.seed
-    )
-    return fh, scenarios
+    return fh, generator
+
+
+def close_clock(day: dt.date) -> Any:
+    """The engine's clock of a one-off run: 16:00 UTC on ``day`` (the daily close)."""
+    from riskstream.core.clock import ManualClock
+
+    return ManualClock(int(dt.datetime.combine(day, dt.time(16), tzinfo=dt.UTC).timestamp() * 1e9))
 
 
 def option_rates(universe: Any, as_of: dt.date, curves: pl.DataFrame | None = None) -> np.ndarray:

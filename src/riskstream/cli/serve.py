@@ -43,6 +43,7 @@ def serve(
     from riskstream.service.logs import configure_logging
     from riskstream.service.runner import uvicorn_config
     from riskstream.store.cache import open_cache
+    from riskstream.store.market_history import MarketHistory
 
     if config is not None:
         ctx.find_root().obj = config
@@ -55,7 +56,13 @@ def serve(
         console.print("[bold]No API keys yet: created an admin key (shown once):[/bold]")
         console.print(f"  X-API-Key: {key}")
     follow = not cfg.store.cache_url.startswith("memory://")
-    api = create_app(cfg.service, db, cache=open_cache(cfg.store.cache_url), follow_cache=follow)
+    api = create_app(
+        cfg.service,
+        db,
+        cache=open_cache(cfg.store.cache_url),
+        follow_cache=follow,
+        fx_history=MarketHistory.from_config(cfg.store),
+    )
     scheme = "https" if cfg.service.tls else "http"
     console.print(
         f"Riskstream service on {scheme}://{host or cfg.service.host}:"

@@ -14,6 +14,7 @@ where they meet a simulated key.
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,14 @@ def generate(
     )
 
 
+def _cli_actor() -> str:
+    """``cli:<login name>`` (``cli`` where the system has no name for the user)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 @positions_app.command("load")
 def load(
     ctx: typer.Context,
@@ -210,7 +219,9 @@ def load(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Validate a positions file and load it into the reference DB, all rows or none.
+    """Validate a positions file and load it into the reference DB, all rows or none,
+    audited (one ``position.load`` entry per position); a running position keeper
+    publishes the new version.
 
     Columns: book (name) or book_id, symbol or instrument_id, quantity (signed); optional
     desk, strategy, trader create a book the file names that does not exist yet.
@@ -223,7 +234,8 @@ def load(
                 "(your own instruments) or `riskstream universe generate` first"
             )
         books_before = db.books().height
-        written = load_positions(file, db, replace=replace)
+        # audited like every position change, as the user who ran the command
+        written = load_positions(file, db, replace=replace, actor=_cli_actor())
         total = db.positions().height
         books_created = db.books().height - books_before
     finally:

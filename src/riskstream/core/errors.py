@@ -81,5 +81,15 @@ class ServiceUnavailableError(RiskstreamError, ConnectionError):
     """A backend (database, cache, bus) could not be reached."""
 
 
+class FencedError(RiskstreamError):
+    """A write made on the premise that a log's newest entry is ``expected`` found another:
+    someone else wrote since (a leader that was replaced; see ``riskstream.runtime.standby``)."""
+
+    def __init__(self, log: str, expected: int, detail: str = ""):
+        self.log = log
+        self.expected = expected
+        super().__init__(f"{log}: the newest entry is no longer {expected} {detail}".strip())
+
+
 class ModelError(RiskstreamError):
     """A model could not be fitted or used (too little data, no convergence, wrong version)."""

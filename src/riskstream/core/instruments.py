@@ -217,6 +217,21 @@ class Universe:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Universe is immutable")
 
+    def __reduce__(self) -> tuple[type[Universe], tuple[object, ...]]:
+        # Pickled (e.g. to a Dask worker) as its constructor's arguments: the default
+        # would set the slots through __setattr__, which refuses.
+        return (
+            type(self),
+            (
+                self.instruments,
+                self.books,
+                self.positions,
+                self.base_currency,
+                self.fx_to_base,
+                self.as_of,
+            ),
+        )
+
     def __len__(self) -> int:
         return self.instruments.height
 

@@ -12,7 +12,8 @@ Ownership
   the risk package's own type).
 * The position keeper owns the positions: it takes :class:`PositionChangeRequest` (API,
   files) and :class:`Fill` (executed reduction orders), persists and audits each change, and
-  publishes versioned :class:`PositionsChanged` snapshots. Nobody else writes a position.
+  publishes versioned :class:`PositionsChanged` snapshots, and answers each request with a
+  :class:`PositionChangeResult` (request/reply over topics). Nobody else writes a position.
 * ``regime`` publishes :class:`RegimeChanged`; ``limits`` publishes :class:`LimitState`
   and the :class:`Fill` of its reduction orders.
 * The FX aggregator (:mod:`riskstream.feeds.fx`) publishes :class:`FxRates`, the FX marks
@@ -34,6 +35,7 @@ SUBJECTS: dict[str, str] = {
     "snapshot": "risk.snapshot",  # RiskSnapshot
     "positions": "positions.changed",  # PositionsChanged
     "position_requests": "positions.requests",  # PositionChangeRequest
+    "position_results": "positions.results",  # PositionChangeResult (the keeper's answers)
     "fills": "fills",  # Fill
     "regime": "regime.changed",  # RegimeChanged
     "limits": "limits.state",  # LimitState
@@ -106,10 +108,13 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class PositionChangeRequest:
-    """Ask the position keeper to set (or add to) one position.
+    """Ask the position keeper to set (or add to) one position, or several all or nothing.
 
-    ``mode="set"`` makes the quantity ``quantity``; ``"add"`` adds it. ``request_id`` is
-    unique per request (a retried request is applied once).
+    ``mode="set"`` makes the quantity ``quantity`` (0 closes the position); ``"add"`` adds
+    it. ``request_id`` is unique per request (a retried request is applied once, and
+    answered with the first answer). ``more`` holds further ``(book_id, instrument_id,
+    quantity)`` changes of the same request, applied with the first in one transaction or
+    not at all (the API's batch). ``role`` is the actor's role as the audit log records it.
     """
 
     request_id: str
@@ -120,6 +125,32 @@ class PositionChangeRequest:
     mode: Literal["set", "add"] = "set"
     reason: str = ""
     ts_ns: int = 0
+    more: tuple[tuple[int, int, float], ...] = ()
+    role: str = "system"
+
+    def changes(self) -> list[tuple[int, int, float]]:
+        """Every ``(book_id, instrument_id, quantity)`` of the request, in order."""
+        first = (int(self.book_id), int(self.instrument_id), float(self.quantity))
+        return [first, *((int(b), int(i), float(q)) for b, i, q in self.more)]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChangeResult:
+    """The keeper's answer to one :class:`PositionChangeRequest`.
+
+    ``ok`` with ``version`` (the positions version that holds the change) and ``changes``
+    (one ``{"book_id", "instrument_id", "before", "after"}`` per change; ``None`` quantity:
+    no position); or not ok with ``error`` and the ``field`` it names (nothing written).
+    ``duplicate``: the request id was applied before; this is the first answer again.
+    """
+
+    request_id: str
+    ok: bool
+    version: int = 0
+    changes: tuple[dict[str, Any], ...] = ()
+    error: str = ""
+    field: str = ""
+    duplicate: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +169,14 @@ class PositionsChanged:
         The books table as columns (``book_id``, ``desk``, ``strategy``, ``trader``), for
         aggregation labels.
     cause : str
-        ``load``, ``request`` or ``fill`` (what made this version).
+        ``load``, ``request`` or ``fill`` (what made this version; ``request+fill`` when
+        both were applied in one commit).
+    fills_seq : int
+        The sequence number, on the fills subject, of the last :class:`Fill` this version
+        has consumed (applied, recognised as a duplicate or refused): a reader that
+        published fills knows that those after it are not in this version yet.
+    applied : tuple of str
+        The request and order ids this version applied (since the previous one).
     """
 
     version: int
@@ -148,6 +186,8 @@ class PositionsChanged:
     quantity: np.ndarray
     books: dict[str, np.ndarray]
     cause: str = "load"
+    fills_seq: int = 0
+    applied: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _frozen_arrays(self, "book_id", "instrument_id", "quantity")

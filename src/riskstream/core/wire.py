@@ -368,6 +368,7 @@ def _register_messages() -> None:
         messages.MarketStateDelta,
         messages.Fill,
         messages.PositionChangeRequest,
+        messages.PositionChangeResult,
         messages.PositionsChanged,
         messages.RegimeChanged,
         messages.LimitState,

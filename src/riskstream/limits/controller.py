@@ -10,9 +10,16 @@
    each cut is split along the Almgren-Chriss trajectory, and the first child orders go
    to the execution venue in the same call — the breach-to-action latency is the time of
    this call up to the first order sent;
-4. the remaining child orders go out as event time passes (:meth:`advance`); fills update
-   positions through the ``on_fill`` callback; every order is logged with its reason
-   (``actions`` and the audit sink).
+4. the remaining child orders go out as event time passes (:meth:`advance`); each fill is
+   handed to the ``on_fill`` callback (the limits stage publishes it to the position
+   keeper, the one writer of positions) and recorded in the
+   :class:`~riskstream.limits.ledger.PositionLedger` as pending until a keeper version
+   holds it; every order is logged with its reason (``actions`` and the audit sink).
+
+A programme names its positions by ``(book_id, instrument_id)``, never by row: rows move
+when positions are added or removed, a key does not. Each child order has a deterministic
+id (limit, programme start, period, book, instrument), so a redelivered or re-sent order
+is recognised by the keeper and never applied twice.
 
 A scope is re-planned only when its previous programme has finished and it is still in
 breach (Euler contributions are exact only at the margin, so a second round may be
@@ -33,6 +40,7 @@ from riskstream.limits.config import LimitsConfig
 from riskstream.limits.execution import Fill, SimulatedVenue
 from riskstream.limits.exposures import ExposureFrame
 from riskstream.limits.killswitch import KillSwitchBoard, TradingState
+from riskstream.limits.ledger import PositionLedger
 from riskstream.limits.model import AuditRecord, LimitDefinition, LimitType, Scope
 from riskstream.limits.monitor import LimitMonitor, MonitorResult
 from riskstream.limits.reduction import almgren_chriss_slices, plan_reduction
@@ -62,8 +70,9 @@ class Programme:
     limit_id: str
     scope_id: str
     reason: str
-    rows: np.ndarray  # position rows traded
-    slices: np.ndarray  # (len(rows), n_periods) signed quantities per period
+    book_id: np.ndarray  # the positions traded, by key (book, instrument)
+    instrument_id: np.ndarray
+    slices: np.ndarray  # (n_positions, n_periods) signed quantities per period
     start_ns: int
     period_ns: int
     sent: int = 0  # periods sent so far
@@ -85,6 +94,7 @@ class ActionStats:
     breach_to_action_ms: list[float] = field(default_factory=list)
     first_breach_ns: int | None = None
     blocked: int = 0  # child orders a kill switch refused
+    gone: int = 0  # child orders for positions no longer held (changed by someone else)
 
 
 def liquidation_unit_cost(
@@ -146,8 +156,12 @@ class LimitController:
         Updated in place by the caller as prices move.
     config : LimitsConfig
     on_fill : callable, optional
-        ``on_fill(row, fill)``: apply a fill to position ``row`` (e.g. the risk engine's
-        ``apply_trade``).
+        ``on_fill(order_id, book_id, fill, reason) -> seq``: pass a fill on (the limits
+        stage publishes it to the position keeper); ``seq`` is its sequence number on the
+        fills subject (0: the bus knew the order id already, so it is not pending here).
+    ledger : PositionLedger, optional
+        The positions the controller acts on, kept by its owner (the limits stage). Without
+        one, each snapshot's frame is the ledger (the frame's rows, ``book_id`` and labels).
     audit : callable, optional
         Receives an :class:`AuditRecord` dict for every order sent.
     wall_clock : callable
@@ -161,9 +175,10 @@ class LimitController:
         venue: SimulatedVenue,
         market: MarketContext,
         config: LimitsConfig | None = None,
-        on_fill: Callable[[int, Fill], None] | None = None,
+        on_fill: Callable[[str, int, Fill, str], int] | None = None,
         audit: Callable[[dict[str, Any]], None] | None = None,
         wall_clock: Callable[[], float] = time.perf_counter,
+        ledger: PositionLedger | None = None,
     ):
         self.monitor = monitor
         self.board = board
@@ -177,9 +192,9 @@ class LimitController:
         self.actions: list[dict[str, Any]] = []
         self.stats = ActionStats()
         self.last: MonitorResult | None = None
-        self._quantity: np.ndarray | None = None
-        self._instrument: np.ndarray | None = None
-        self._labels: dict[str, np.ndarray] = {}
+        self.ledger = ledger
+        self._own_ledger = ledger is None
+        self._frame_rows: np.ndarray | None = None  # the last frame's rows in the ledger
         self._started: float | None = None
         self._warm_up()
 
@@ -192,9 +207,25 @@ class LimitController:
         breach-to-action latency.
         """
         self._started = self.wall_clock() if received_s is None else received_s
-        self._quantity = frame.quantity.copy()
-        self._instrument = np.asarray(frame.instrument_id, dtype=np.int64)
-        self._labels = {str(k): np.asarray(v) for k, v in frame.labels.items()}
+        if self._own_ledger:  # the frame is the positions (no owner keeps them for us)
+            if self.ledger is None:
+                self.ledger = PositionLedger(np.zeros(0, dtype=str))
+            scopes = (Scope.DESK, Scope.STRATEGY, Scope.TRADER, Scope.ASSET_CLASS)
+            self.ledger.set_rows(
+                0,
+                frame.book_id,
+                frame.instrument_id,
+                frame.quantity,
+                {s.value: np.asarray(frame.labels[s]) for s in scopes},
+            )
+        assert self.ledger is not None
+        self._frame_rows = np.array(
+            [
+                self.ledger.row(b, i)
+                for b, i in zip(frame.book_id, frame.instrument_id, strict=True)
+            ],
+            dtype=np.int64,
+        )
         result = self.monitor.check(frame)
         self.last = result
         breached = {lim.limit_id: lim for lim in result.breached}
@@ -237,7 +268,7 @@ class LimitController:
         rows = self._scope_rows(lim, frame)
         if rows.size == 0:
             return 0
-        ids = self._instrument[rows]
+        ids = np.asarray(frame.instrument_id, dtype=np.int64)[rows]
         m = self.market
         q = frame.quantity[rows]
         horizon_days = self.config.schedule_horizon_s / TRADING_SECONDS_PER_DAY
@@ -285,7 +316,8 @@ class LimitController:
             lim.limit_id,
             lim.scope_id,
             reason,
-            rows[cut],
+            frame.book_id[rows[cut]],
+            ids[cut],
             slices,
             now,
             int(self.config.schedule_horizon_s * NS_PER_S / n_periods),
@@ -340,22 +372,37 @@ class LimitController:
     def _send_due(self, prog: Programme, now_ns: int) -> int:
         sent = 0
         while not prog.done and prog.start_ns + prog.sent * prog.period_ns <= now_ns:
-            for k, row in enumerate(prog.rows):
+            for k in range(len(prog.book_id)):
                 qty = float(prog.slices[k, prog.sent])
                 if qty == 0.0:
                     continue
-                sent += self._send(prog, int(row), qty, now_ns)
+                sent += self._send(prog, k, qty, now_ns)
             prog.sent += 1
         return sent
 
-    def _send(self, prog: Programme, row: int, qty: float, now_ns: int) -> int:
-        assert self._quantity is not None and self._instrument is not None
-        held = self._quantity[row]
+    @staticmethod
+    def order_id(prog: Programme, k: int) -> str:
+        """The child order's id: the same programme, period and position always give the
+        same id (a standby that takes over, or a redelivery, re-sends the same order), and
+        two orders never share one."""
+        return (
+            f"reduce:{prog.limit_id}:{prog.start_ns}:{prog.sent}:"
+            f"{int(prog.book_id[k])}:{int(prog.instrument_id[k])}"
+        )
+
+    def _send(self, prog: Programme, k: int, qty: float, now_ns: int) -> int:
+        ledger = self.ledger
+        assert ledger is not None
+        book, instrument = int(prog.book_id[k]), int(prog.instrument_id[k])
+        row = ledger.row(book, instrument)
+        if row < 0:  # closed by someone else since the plan: nothing to reduce
+            self.stats.gone += 1
+            return 0
+        held = float(ledger.quantity[row])
         qty = float(np.sign(qty) * min(abs(qty), abs(held)))  # never past flat
         if qty == 0.0 or np.sign(qty) == np.sign(held):
             return 0
-        instrument = int(self._instrument[row])
-        if not self._allowed(row, instrument, float(held), qty):
+        if not self._allowed(row, instrument, held, qty):
             self.stats.blocked += 1
             return 0
         fill = self.venue.execute(instrument, qty, now_ns)
@@ -363,7 +410,10 @@ class LimitController:
             # breach-to-action: snapshot received -> switch engaged -> this first order sent
             prog.timed = True
             self.stats.breach_to_action_ms.append((self.wall_clock() - self._started) * 1e3)
-        self._quantity[row] += qty
+        order_id = self.order_id(prog, k)
+        seq = None if self.on_fill is None else self.on_fill(order_id, book, fill, prog.reason)
+        if seq != 0:  # 0: the bus knew this order already; its fill is the keeper's to hold
+            ledger.record(book, instrument, qty, seq)
         self.stats.orders += 1
         self.stats.cost_usd += fill.cost
         self.stats.traded_notional_usd += abs(
@@ -371,8 +421,9 @@ class LimitController:
         )
         action = {
             "ts_ns": now_ns,
+            "order_id": order_id,
             "limit_id": prog.limit_id,
-            "position_row": row,
+            "book_id": book,
             "instrument_id": instrument,
             "quantity": qty,
             "avg_price": fill.avg_price,
@@ -380,8 +431,6 @@ class LimitController:
             "reason": prog.reason,
         }
         self.actions.append(action)
-        if self.on_fill is not None:
-            self.on_fill(row, fill)
         if self.audit is not None:
             self.audit(
                 AuditRecord(
@@ -389,9 +438,13 @@ class LimitController:
                     actor="riskstream",
                     role="admin",
                     action="reduction.order",
-                    target=f"position:{row}/instrument:{instrument}",
-                    before={"quantity": float(held)},
-                    after={"quantity": float(held + qty), "avg_price": fill.avg_price},
+                    target=f"position:{book}/{instrument}",
+                    before={"quantity": held},
+                    after={
+                        "quantity": held + qty,
+                        "avg_price": fill.avg_price,
+                        "order_id": order_id,
+                    },
                     reason=prog.reason,
                 ).as_dict()
             )
@@ -405,14 +458,19 @@ class LimitController:
         a manual stop, or a circuit breaker on the instrument (price gap) or the firm
         (stale feed) — refuses it: halted means no orders at all.
         """
-        scopes = {k: v[row : row + 1] for k, v in self._labels.items()}
+        assert self.ledger is not None
+        scopes = {k: v[row : row + 1] for k, v in self.ledger.labels.items()}
         scopes[Scope.INSTRUMENT.value] = np.array([str(instrument)])
         return bool(self.board.check_orders(scopes, np.array([held]), np.array([qty]))[0])
 
     @property
     def quantity(self) -> np.ndarray | None:
-        """Positions after the orders sent so far (by position row)."""
-        return self._quantity
+        """Positions after the orders sent so far, in the rows of the last snapshot's
+        frame (a position closed since: 0)."""
+        if self.ledger is None or self._frame_rows is None:
+            return None
+        rows = self._frame_rows
+        return np.where(rows >= 0, self.ledger.quantity[np.maximum(rows, 0)], 0.0)
 
     def summary(self) -> dict[str, Any]:
         lat = self.stats.breach_to_action_ms

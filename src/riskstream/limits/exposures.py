@@ -55,6 +55,8 @@ class ExposureFrame:
         Each position's member of every scope (desk name, trader, asset class ...).
     ts_ns : int
         Event time of the snapshot.
+    book_id : ndarray of int64, optional
+        Each position's book (default all 0): with ``instrument_id`` the position's key.
     """
 
     instrument_id: np.ndarray
@@ -71,9 +73,14 @@ class ExposureFrame:
     labels: Mapping[Scope, np.ndarray]
     ts_ns: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    book_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.instrument_id)
+        book = np.zeros(n, np.int64) if self.book_id is None else np.asarray(self.book_id)
+        if book.shape != (n,):
+            raise InputError("book_id", book.shape, f"an array of shape ({n},)")
+        object.__setattr__(self, "book_id", book.astype(np.int64))
         for name in _NUMERIC:
             value = np.asarray(getattr(self, name), dtype=np.float64)
             if value.shape != (n,):

@@ -1,12 +1,20 @@
 """Limits as a pipeline stage: check each new risk snapshot, act, report.
 
 :class:`LimitsStage` implements :class:`riskstream.pipeline.Stage` by shape (``limits``
-does not import the pipeline). It runs after the risk stage: when the risk engine has
-published a snapshot newer than the last one checked, the stage builds the
-:class:`~riskstream.limits.exposures.ExposureFrame` from the engine's position arrays and
-hands it to the :class:`~riskstream.limits.controller.LimitController`; on every batch it
-lets due child orders go out and applies fills back to the engine (``apply_trade``), so the
-next snapshot sees the reduced portfolio.
+does not import the pipeline). It runs after the risk stage: when a snapshot newer than
+the last one checked is published, the stage builds the
+:class:`~riskstream.limits.exposures.ExposureFrame` from the positions of the position
+keeper's latest version (:class:`~riskstream.limits.ledger.PositionLedger`, re-keyed by
+``(book_id, instrument_id)`` on every version) and the snapshot's
+:class:`~riskstream.risk.valuation.Valuation`, and hands it to the
+:class:`~riskstream.limits.controller.LimitController`; on every batch it lets due child
+orders go out and publishes their fills (:class:`~riskstream.core.messages.Fill`, on
+``SUBJECTS["fills"]``, each with its position's own book and a deterministic order id) to
+the position keeper, the one writer of positions. The engine sees the reduced portfolio
+when the keeper's next version reaches it. The stage reads no engine object: prices and
+sensitivities come from the snapshot, quotes from the shared market state, static data
+from the universe (:class:`~riskstream.limits.ledger.LimitsReference`), so it can run in a
+process of its own given those and the topics.
 
 Circuit breakers run first on every batch (:class:`~riskstream.limits.killswitch.
 CircuitBreaker` on the market state ``md`` writes: mids, best quotes, last-update times,
@@ -38,15 +46,13 @@ from typing import Any
 import numpy as np
 
 from riskstream.core.clock import Clock
+from riskstream.core.instruments import Universe
+from riskstream.core.messages import SUBJECTS, Fill
+from riskstream.core.state import MarketState
 from riskstream.limits.config import LimitsConfig
 from riskstream.limits.controller import LimitController, MarketContext
-from riskstream.limits.execution import (
-    DepthSource,
-    FallbackDepth,
-    Fill,
-    SimulatedVenue,
-    SyntheticDepth,
-)
+from riskstream.limits.execution import DepthSource, FallbackDepth, SimulatedVenue, SyntheticDepth
+from riskstream.limits.execution import Fill as VenueFill
 from riskstream.limits.exposures import ExposureFrame, allocate_to_positions, liquidation_days
 from riskstream.limits.killswitch import (
     CircuitBreaker,
@@ -54,39 +60,45 @@ from riskstream.limits.killswitch import (
     MemorySwitchStore,
     SwitchStore,
 )
+from riskstream.limits.ledger import LimitsReference, PositionLedger
 from riskstream.limits.model import LimitDefinition, LimitType, Scope
 from riskstream.limits.monitor import LimitMonitor, MonitorResult
 from riskstream.limits.registry import LimitStore
-from riskstream.risk.factors import ASSET_CODE
+from riskstream.risk.valuation import Valuation
 
 log = logging.getLogger("riskstream.limits")
 
 
-def frame_from_engine(
-    engine: Any, snapshot: Any, pnl: np.ndarray, max_participation: float
+def frame_from_snapshot(
+    ledger: PositionLedger,
+    snapshot: Any,
+    reference: LimitsReference,
+    pnl: np.ndarray,
+    max_participation: float,
 ) -> ExposureFrame:
-    """Per-position exposures from a :class:`riskstream.risk.engine.RiskEngine` and its
-    snapshot (duck-typed: ``pos_inst``, ``pos_qty``, ``pos_labels``, ``unit_value``,
-    ``unit_delta``, ``unit_gamma``, ``unit_vega``, ``adv``; snapshot ``component_var``,
-    ``component_es`` and headline ``var``/``lvar``)."""
-    ids = np.asarray(engine.pos_inst, dtype=np.int64)
-    q = np.asarray(engine.pos_qty, dtype=np.float64)
+    """Per-position exposures: the ledger's positions valued with the snapshot's
+    :class:`~riskstream.risk.valuation.Valuation` (per-unit value and Greeks) and its
+    per-instrument Euler contributions (``component_var``, ``component_es``, headline
+    ``var``/``lvar``), split over the books holding each instrument by quantity share."""
+    ids = ledger.instrument_id
+    q = ledger.quantity
+    v = snapshot.valuation
     head = snapshot.headline
     lvar_ratio = head.lvar / head.var if head.var > 0 else 1.0
     comp_var = allocate_to_positions(snapshot.component_var, ids, q)
-    labels = engine.pos_labels
+    labels = ledger.labels
     return ExposureFrame(
         instrument_id=ids.astype(np.int32),
-        quantity=q,
-        market_value=q * engine.unit_value[ids],
-        delta=q * engine.unit_delta[ids],
-        gamma=q * engine.unit_gamma[ids],
-        vega=q * engine.unit_vega[ids],
+        quantity=q.copy(),
+        market_value=q * v.unit_value[ids],
+        delta=q * v.unit_delta[ids],
+        gamma=q * v.unit_gamma[ids],
+        vega=q * v.unit_vega[ids],
         component_var=comp_var,
         component_es=allocate_to_positions(snapshot.component_es, ids, q),
         component_lvar=comp_var * lvar_ratio,
         pnl=np.nan_to_num(pnl),
-        liquidation_days=liquidation_days(q, engine.adv[ids], max_participation),
+        liquidation_days=liquidation_days(q, reference.adv[ids], max_participation),
         labels={
             Scope.DESK: labels["desk"],
             Scope.STRATEGY: labels["strategy"],
@@ -94,36 +106,33 @@ def frame_from_engine(
             Scope.ASSET_CLASS: labels["asset_class"],
         },
         ts_ns=int(snapshot.ts_ns),
+        book_id=ledger.book_id.copy(),
     )
 
 
-def fx_per_instrument(
-    fx_to_base: dict[str, float], names: np.ndarray, codes: np.ndarray
-) -> np.ndarray:
-    """Each instrument's FX rate to base from a snapshot's ``fx_to_base`` (the live rates
-    the engine published); ``names[codes]`` is each instrument's currency."""
-    return np.array([fx_to_base[str(c)] for c in names], dtype=np.float64)[codes]
-
-
-def market_context(engine: Any, fx: np.ndarray | None = None) -> MarketContext:
-    """Reduction inputs from a risk engine's prices and sensitivities (fresh arrays);
-    ``fx`` is each instrument's rate to base as the latest snapshot published it (default:
-    the engine's rates at start)."""
-    price = np.asarray(engine.price, dtype=np.float64)
-    mid = np.where(np.isfinite(engine.market.mid), engine.market.mid, price)
+def market_context(
+    valuation: Valuation | None, market: MarketState, reference: LimitsReference
+) -> MarketContext:
+    """Reduction inputs (fresh arrays) from a snapshot's valuation, the market state's
+    quotes and the reference data. Before the first valuation: reference prices and FX
+    rates, and 1% daily volatility."""
+    if valuation is None:
+        price, fx = reference.ref_price, reference.fx0
+        sigma = np.full(len(reference), 0.01)
+    else:
+        price, fx = np.asarray(valuation.price, dtype=np.float64), valuation.fx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sigma = np.abs(valuation.unit_sigma / valuation.unit_value)
+        sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 0.01)
+    mid = np.where(np.isfinite(market.mid), market.mid, price)
     mid = np.where(np.isfinite(mid) & (mid > 0), mid, 1.0)
-    quoted = np.asarray(engine.market.spread, dtype=np.float64) / mid
-    spread_rel = np.where(np.isfinite(quoted) & (quoted > 0), quoted, engine.spread_bps * 1e-4)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.abs(engine.unit_sigma / engine.unit_value)
-    sigma = np.where(np.isfinite(sigma) & (sigma > 0), sigma, 0.01)
+    quoted = np.asarray(market.spread, dtype=np.float64) / mid
+    spread_rel = np.where(np.isfinite(quoted) & (quoted > 0), quoted, reference.spread_bps * 1e-4)
     return MarketContext(
         mid=mid,
-        value_per_price=np.asarray(
-            engine.multiplier * (engine.fx if fx is None else fx), dtype=np.float64
-        ),
+        value_per_price=np.asarray(reference.multiplier * fx, dtype=np.float64),
         spread_rel=np.maximum(spread_rel, 1e-6),
-        adv=np.asarray(engine.adv, dtype=np.float64),
+        adv=reference.adv.copy(),
         sigma_daily=sigma,
     )
 
@@ -133,13 +142,24 @@ def reference_limits(frame: ExposureFrame, var: float, gross: float) -> list[Lim
 
     Firm VaR: hard at 1.5x today's VaR; firm intraday stop-loss (drawdown): soft at 0.3x and
     hard at 0.5x today's one-day VaR (half a day's 99% loss in one session stops the book);
-    each desk's gross notional: hard at 1.25x today's; any single position: hard at 5% of
-    firm gross.
+    each desk's gross notional: hard at 1.25x today's; any single position: hard at the
+    larger of 5% of firm gross and 1.25x today's largest position, soft at the larger of
+    4% of firm gross and 1.1x the largest (the desk limits' headroom).
+
+    Why the single-position limit looks at the largest position: a limit "sized on the
+    portfolio as it starts" must leave that portfolio inside it, as the VaR and gross limits
+    do, or it is breached at birth and the first snapshot sells the book's largest holding
+    for no market reason. 5% of gross is the usual diversification cap (UCITS 5/10/40 rule,
+    Directive 2009/65/EC art. 52); a book already holding more than that keeps headroom over
+    its own largest position, and any growth of it beyond 1.25x breaches.
     """
+    largest = float(np.abs(frame.market_value).max()) if len(frame) else 0.0
+    size_soft = max(0.04 * gross, 1.1 * largest)
+    size_hard = max(0.05 * gross, 1.25 * largest)
     limits = [
         LimitDefinition(Scope.FIRM, "firm", LimitType.VAR, 1.2 * var, 1.5 * var),
         LimitDefinition(Scope.FIRM, "firm", LimitType.DRAWDOWN, 0.3 * var, 0.5 * var),
-        LimitDefinition(Scope.FIRM, "firm", LimitType.POSITION_SIZE, 0.04 * gross, 0.05 * gross),
+        LimitDefinition(Scope.FIRM, "firm", LimitType.POSITION_SIZE, size_soft, size_hard),
     ]
     desks = frame.labels[Scope.DESK].astype(str)
     for desk in np.unique(desks):
@@ -169,12 +189,17 @@ def build_limits_stage(
     audit: Any = None,
     clock: Clock | None = None,
     limit_store: LimitStore | None = None,
+    *,
+    universe: Universe | None = None,
+    market: MarketState | None = None,
+    topics: Any = None,
 ) -> LimitsStage:
     """Wire a :class:`LimitsStage` behind a risk stage.
 
     Parameters
     ----------
     risk_stage : RiskStage
+        Its ``last`` snapshot is what the stage checks.
     depth : DepthSource, optional
         Reconstructed books (``MarketDataEngine``); a synthetic ladder fills the gaps.
     limits : list of LimitDefinition, optional
@@ -184,11 +209,33 @@ def build_limits_stage(
     limit_store : LimitStore, optional
         Stored limits (``LimitRepository``), overlaid on the reference ones and re-read
         when they change.
+    universe : Universe, optional
+        Reference data and the starting positions (version 0). Default: read once, here,
+        from the risk stage's engine (in-process wiring; the stage itself never reads it).
+    market : MarketState, optional
+        md's market state (quotes for the breakers and the venue); default the engine's.
+    topics : Topics, optional
+        Fills are published here and the keeper's versions followed. Without, fills stay
+        pending in the stage's ledger (nobody applies them: tests of the limits alone).
     """
     config = config or LimitsConfig()
-    engine = risk_stage.engine
+    if universe is not None:
+        reference = LimitsReference.from_universe(universe)
+        ledger = PositionLedger.from_universe(universe)
+    else:  # the wiring reads the engine's reference once; the stage never does
+        engine = risk_stage.engine
+        reference = LimitsReference.from_instruments(engine.instruments, engine.fx_to_base)
+        ledger = PositionLedger(reference.asset_class)
+        ledger.set_rows(
+            engine.positions_version,
+            engine.pos_book,
+            engine.pos_inst,
+            engine.pos_qty,
+            dict(engine.pos_labels),
+        )
+    market = market if market is not None else risk_stage.engine.market
     deferred = limits is None  # reference limits are sized on the first complete snapshot
-    ctx = market_context(engine)
+    ctx = market_context(None, market, reference)
     synthetic = SyntheticDepth(ctx.mid, ctx.spread_rel, ctx.adv, config.venue_depth_levels)
     venue = SimulatedVenue(
         FallbackDepth(depth, synthetic) if depth is not None else synthetic,
@@ -197,29 +244,40 @@ def build_limits_stage(
     )
     board = KillSwitchBoard(switch_store or MemorySwitchStore(), clock)
     controller = LimitController(
-        LimitMonitor(limits or [], config), board, venue, ctx, config, audit=audit
+        LimitMonitor(limits or [], config), board, venue, ctx, config, audit=audit, ledger=ledger
     )
     stage = LimitsStage(
-        risk_stage, controller, limits_from_first_snapshot=deferred, limit_store=limit_store
+        risk_stage,
+        controller,
+        limits_from_first_snapshot=deferred,
+        limit_store=limit_store,
+        reference=reference,
+        market=market,
+        topics=topics,
     )
     stage.synthetic = synthetic
     return stage
 
 
 class LimitsStage:
-    """Monitor limits on every new snapshot of a risk stage and act on breaches.
+    """Monitor limits on every new snapshot and act on breaches.
 
     Parameters
     ----------
     risk_stage : object
-        Has ``last`` (the latest :class:`~riskstream.risk.snapshot.RiskSnapshot` or None)
-        and ``engine`` (the :class:`~riskstream.risk.engine.RiskEngine`).
+        Has ``last``: the latest :class:`~riskstream.risk.snapshot.RiskSnapshot` or None.
     controller : LimitController
-        Its monitor's limits are the reference set.
+        Its monitor's limits are the reference set; its ledger the positions acted on.
     limits_from_first_snapshot : bool
         Size :func:`reference_limits` on the first snapshot that prices the whole book.
     limit_store : LimitStore, optional
         Stored limits, overlaid on the reference ones (see the module docstring).
+    reference : LimitsReference
+        Static per-instrument data (multiplier, currency, ADV, asset class, spread).
+    market : MarketState
+        md's quotes and update times (breakers, the venue's synthetic depth).
+    topics : Topics, optional
+        Fills go to ``SUBJECTS["fills"]``; the keeper's ``PositionsChanged`` are followed.
     """
 
     name = "limits"
@@ -230,33 +288,40 @@ class LimitsStage:
         controller: LimitController,
         limits_from_first_snapshot: bool = False,
         limit_store: LimitStore | None = None,
+        *,
+        reference: LimitsReference,
+        market: MarketState,
+        topics: Any = None,
     ):
         self.risk_stage = risk_stage
         self.controller = controller
-        self.engine = risk_stage.engine
+        assert controller.ledger is not None, "the stage keeps the controller's ledger"
+        self.ledger: PositionLedger = controller.ledger
+        self.reference = reference
+        self.market = market
+        self.topics = topics
         self.limits_from_first_snapshot = limits_from_first_snapshot
         self._last_lineage: str | None = None
         self.snapshots_checked = 0
-        controller.on_fill = self._apply_fill
-        self._books = np.asarray(self.engine.pos_book, dtype=np.int64)
-        # FX to base per instrument: the rates of the latest snapshot (live FX), read from
-        # the snapshot, never from the engine's state; the engine's start rates until then
-        self._ccy_names, self._ccy_codes = np.unique(
-            np.asarray(self.engine.currency, dtype=str), return_inverse=True
+        self.fills_published = self.fills_known = 0
+        controller.on_fill = self._publish_fill
+        self._positions = (
+            topics.subscribe(SUBJECTS["positions"], start_after=0) if topics is not None else None
         )
-        self._fx = np.asarray(self.engine.fx, dtype=np.float64).copy()
+        self.valuation: Valuation | None = None
+        self._fx = reference.fx0.copy()
         self.synthetic: SyntheticDepth | None = None
         # P&L is marked against each instrument's first valid mark (instruments whose
-        # prices arrive late start then). The counterfactual is the positions as they
-        # started, never traded: our orders do not move the market, so against the same
-        # marks, P&L with the actions - P&L held = sum over fills of qty x (mark - fill
-        # value), the loss avoided net of the fills' costs.
-        n_rows = len(self.engine.pos_qty)
-        self._mark0 = np.full(len(self.engine.price), np.nan)
-        self._held_inst = np.asarray(self.engine.pos_inst, dtype=np.int64).copy()
-        self._held_qty = np.asarray(self.engine.pos_qty, dtype=np.float64).copy()
-        self._row_fill_qty = np.zeros(n_rows)  # units traded per position row
-        self._row_fill_value = np.zeros(n_rows)  # their executed value, base currency
+        # prices arrive late start then). The counterfactual is the positions never traded
+        # by us: our orders do not move the market, so against the same marks, P&L with
+        # the actions - P&L held = sum over fills of qty x (mark - fill value), the loss
+        # avoided net of the fills' costs. Fills are kept per (book, instrument), so a
+        # position's P&L stays its own whatever rows the keeper's versions add or remove.
+        self._mark0 = np.full(len(reference), np.nan)
+        self._fill_key: dict[tuple[int, int], int] = {}
+        self._fill_inst: list[int] = []
+        self._fill_qty: list[float] = []
+        self._fill_value: list[float] = []
         cfg = controller.config
         self.breaker = (
             CircuitBreaker(cfg.price_gap_fraction, cfg.stale_feed_s, cfg.stale_feed_share)
@@ -279,30 +344,76 @@ class LimitsStage:
             self._stored = self._load_stored()
             self._install()
 
+    # ------------------------------------------------------------ positions and fills
+
+    def _follow_positions(self) -> None:
+        """Take the keeper's newest version (conflated: only the latest matters)."""
+        if self._positions is None:
+            return
+        latest = self._positions.latest()
+        if latest is not None:
+            self.ledger.adopt(latest[1])
+
+    def _publish_fill(self, order_id: str, book_id: int, fill: VenueFill, reason: str) -> int:
+        """Record a fill for the P&L and send it to the keeper; its sequence number on the
+        fills subject (0: the bus had this order id already; -1: no topics)."""
+        key = (int(book_id), int(fill.instrument_id))
+        k = self._fill_key.get(key)
+        if k is None:
+            k = self._fill_key[key] = len(self._fill_inst)
+            self._fill_inst.append(key[1])
+            self._fill_qty.append(0.0)
+            self._fill_value.append(0.0)
+        vpp = self.controller.market.value_per_price[fill.instrument_id]
+        self._fill_qty[k] += fill.quantity
+        self._fill_value[k] += fill.quantity * fill.avg_price * vpp
+        if self.topics is None:
+            return -1
+        message = Fill(
+            order_id,
+            key[0],
+            key[1],
+            fill.quantity,
+            fill.avg_price,
+            fill.ts_ns,
+            actor="system:limits",
+            reason=reason,
+        )
+        seq = int(self.topics.publish(SUBJECTS["fills"], message, msg_id=order_id))
+        if seq:
+            self.fills_published += 1
+        else:
+            self.fills_known += 1
+        return seq
+
+    # ------------------------------------------------------------ marks and P&L
+
     def _elasticity(self) -> np.ndarray:
         """Each instrument's price elasticity to its underlying,
-        :math:`\\max(1, |S\\,\\partial V/\\partial S| / |V|)` from the engine's per-unit
+        :math:`\\max(1, |S\\,\\partial V/\\partial S| / |V|)` from the snapshot's per-unit
         delta and value: 1 for linear instruments (and bonds), the leverage of an option's
         premium for options — the circuit breaker's gap is an underlying-equivalent move.
-        An option the engine has not valued yet (no price) is not gap-checked (infinite
-        scale) until it is: its leverage is unknown."""
-        e = self.engine
-        value = np.asarray(e.unit_value, dtype=np.float64)
+        An option not valued yet (no price) is not gap-checked (infinite scale) until it
+        is: its leverage is unknown."""
+        option = self.reference.asset_class == "option"
+        v = self.valuation
+        if v is None:
+            return np.where(option, np.inf, 1.0)
+        value = np.asarray(v.unit_value, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            omega = np.abs(np.asarray(e.unit_delta) / value)
+            omega = np.abs(np.asarray(v.unit_delta) / value)
         scale = np.where(np.isfinite(omega), np.maximum(omega, 1.0), 1.0)
-        unvalued_option = (np.asarray(e.asset_class) == ASSET_CODE["option"]) & (value == 0)
-        return np.where(unvalued_option, np.inf, scale)
+        return np.where(option & (value == 0), np.inf, scale)
 
     def _check_breakers(self, now_ns: int) -> None:
         """Price gaps and a stale feed on the market state, against the held instruments."""
         assert self.breaker is not None
-        m = self.engine.market
+        m = self.market
         self.breaker.check(
             self.controller.board,
             m.mid,
             m.ts_ns,
-            np.asarray(self.engine.qty) != 0,
+            self.ledger.held(len(self.reference)),
             now_ns,
             bid=m.bid,
             ask=m.ask,
@@ -312,36 +423,52 @@ class LimitsStage:
 
     def _mark(self) -> np.ndarray:
         """Mark-to-market value per unit (price x multiplier x FX; option premiums, not
-        delta-equivalents), base currency; NaN where the price is not known."""
-        e = self.engine
-        mark = e.price * e.multiplier * self._fx
+        delta-equivalents), base currency, at the latest snapshot's prices; NaN where the
+        price is not known."""
+        price = (
+            np.full(len(self.reference), np.nan) if self.valuation is None else self.valuation.price
+        )
+        mark = price * self.reference.multiplier * self._fx
         first = np.isnan(self._mark0) & np.isfinite(mark)
         self._mark0[first] = mark[first]
         return mark
 
-    def _pnl(self) -> np.ndarray:
-        """Each position row's P&L (held part plus its fills), base currency."""
-        mark = self._mark()
-        m = np.nan_to_num(mark - self._mark0)[self._held_inst]
-        now = np.nan_to_num(mark)[self._held_inst]
-        return self._held_qty * m + self._row_fill_qty * now - self._row_fill_value
+    def _fills(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            np.asarray(self._fill_inst, dtype=np.int64),
+            np.asarray(self._fill_qty, dtype=np.float64),
+            np.asarray(self._fill_value, dtype=np.float64),
+        )
 
-    def _apply_fill(self, row: int, fill: Fill) -> None:
-        vpp = self.controller.market.value_per_price[fill.instrument_id]
-        self._row_fill_qty[row] += fill.quantity
-        self._row_fill_value[row] += fill.quantity * fill.avg_price * vpp
-        self.engine.apply_trade(int(self._books[row]), fill.instrument_id, fill.quantity)
+    def _pnl(self) -> np.ndarray:
+        """Each ledger row's P&L (the part held plus its fills), base currency."""
+        mark = self._mark()
+        move = np.nan_to_num(mark - self._mark0)
+        now = np.nan_to_num(mark)
+        led = self.ledger
+        fq, fv = np.zeros(len(led)), np.zeros(len(led))
+        for (b, i), k in self._fill_key.items():
+            row = led.row(b, i)
+            if row >= 0:
+                fq[row], fv[row] = self._fill_qty[k], self._fill_value[k]
+        ids = led.instrument_id
+        return (led.quantity - fq) * move[ids] + fq * now[ids] - fv
 
     def pnl(self) -> tuple[float, float]:
         """(P&L with the actions taken, P&L had the positions been held), base currency,
-        at the risk engine's latest prices."""
+        at the latest snapshot's prices."""
         mark = self._mark()
-        held = float((self._held_qty * np.nan_to_num(mark - self._mark0)[self._held_inst]).sum())
-        now = np.nan_to_num(mark)[self._held_inst]
-        avoided = float((self._row_fill_qty * now - self._row_fill_value).sum())
+        move = np.nan_to_num(mark - self._mark0)
+        now = np.nan_to_num(mark)
+        led = self.ledger
+        inst, fq, fv = self._fills()
+        # held = what the positions would be without our fills, marked since the start
+        held = float((led.quantity * move[led.instrument_id]).sum() - (fq * move[inst]).sum())
+        avoided = float((fq * now[inst] - fv).sum())
         return held + avoided, held
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
+        self._follow_positions()
         if self.breaker is not None:
             self._check_breakers(now_ns)
         snap = self.risk_stage.last
@@ -350,19 +477,19 @@ class LimitsStage:
             self._refresh_stored(received)
             self._last_lineage = snap.lineage_id
             cfg = self.controller.config
+            if snap.valuation is not None:
+                self.valuation = snap.valuation
+                self._fx = np.asarray(snap.valuation.fx, dtype=np.float64)
             self._gap_scale = self._elasticity()
-            if snap.fx_to_base:
-                self._fx = fx_per_instrument(snap.fx_to_base, self._ccy_names, self._ccy_codes)
-            ctx = market_context(self.engine, self._fx)
+            ctx = market_context(self.valuation, self.market, self.reference)
             self.controller.market = ctx
+            self.controller.venue.value_per_price = ctx.value_per_price
             if self.synthetic is not None:
                 self.synthetic.mid = ctx.mid
                 self.synthetic.spread_rel = ctx.spread_rel
-            pnl = self._pnl()
-            if len(pnl) != len(self.engine.pos_qty):  # positions added elsewhere: no P&L yet
-                pnl = np.resize(pnl, len(self.engine.pos_qty))
-                pnl[len(self._held_qty) :] = 0.0
-            frame = frame_from_engine(self.engine, snap, pnl, cfg.max_participation)
+            frame = frame_from_snapshot(
+                self.ledger, snap, self.reference, self._pnl(), cfg.max_participation
+            )
             # Size the reference limits on the first snapshot that prices the whole book:
             # sized on a partial one (quotes still arriving) they would be breached at once.
             if self.limits_from_first_snapshot and snap.headline.var > 0 and not snap.excluded:
@@ -450,6 +577,9 @@ class LimitsStage:
         out["pnl_with_limits_usd"] = round(actual, 2)
         out["pnl_if_held_usd"] = round(held, 2)
         out["limit_snapshots_checked"] = self.snapshots_checked
+        out["limits_positions_version"] = self.ledger.version
+        out["reduction_fills_published"] = self.fills_published
+        out["reduction_fills_pending"] = self.ledger.pending
         out["limits_in_force"] = len(self.limits_in_force())
         last = self.controller.last
         if last is not None and len(last.utilisation):

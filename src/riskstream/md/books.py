@@ -15,6 +15,32 @@ Queue priority follows price-time priority as on most lit venues (e.g. the rules
 TotalView-ITCH and Euronext Optiq): an order keeps its place in the queue when its size is
 reduced, and loses it (goes to the back) when its price changes or its size is increased.
 
+**What real venues send.** A book here takes a venue's messages as the venue meant them;
+only what is truly invalid is refused (by the field validation in
+:mod:`riskstream.md.sequencer`), never a message that merely disagrees with what this book
+has seen:
+
+* an aggressive order that locks or crosses the book is taken by the *crossing policy*
+  (``MdConfig.crossing``): ``trust`` applies it as sent and flags the book crossed until
+  the venue's own fill and cancel messages uncross it (an L3 feed such as Bitstamp's
+  ``live_orders`` announces the order, then the fills, within the same microsecond);
+  ``match`` executes it against the resting orders of the opposite side in price-time
+  priority, as the venue's matching engine does, and rests only the remainder. Each level
+  then keeps its FIFO queue, a doubly linked list through the order table keyed by
+  ``(source, order_id)``, maintained only in this mode. Snapshot orders and quotes are
+  states, not orders, and are never matched;
+* traffic for an order the book does not hold — it rested before the capture or the
+  snapshot, or the matcher already filled it — is applied where it can be: a ``MODIFY``
+  carries the order's side, price and size and inserts it; a ``CANCEL`` or a ``TRADE`` of
+  it is a counted no-op for the book (the trade still prints at its own price). An ``ADD``
+  of an order id that rests replaces it; a side that differs from the resting order's, or a
+  fill larger than the order, is applied as the venue sent it. Each case is counted
+  (``counters[UNKNOWN_NOOP ...]``), none invalidates the messages after it;
+* a ``CANCEL`` with ``size > 0`` is a partial cancel that takes ``size`` off the order
+  (Nasdaq ITCH "Order Cancel", LOBSTER type 2); ``size`` 0 deletes it;
+* a ``TRADE`` with ``order_id`` 0 is a print reported apart from the book (a trade channel,
+  a hidden or auction execution): it updates the trade features, never the book.
+
 A ``QUOTE`` drives an L1 (top-of-book only) instrument, typically OTC (FX, bonds): it
 replaces one side's levels with a single level (size 0 empties the side). An instrument is
 either order-driven or quote-driven: a quote for a book with resting orders, or an order for
@@ -37,21 +63,33 @@ from riskstream.md.reasons import Reason
 BID, ASK = 0, 1  # side index of the level arrays (event side +1 → 0, -1 → 1)
 EMPTY = -1  # ``inst`` of a free slot of the order table
 MAX_LOAD = 0.5  # the order table is rebuilt larger before it passes this load factor
+SIZE_EPS = 1e-12  # a remaining size at or below this is a complete fill (float residue)
 
 _ADD, _MODIFY, _CANCEL, _TRADE = int(EventKind.ADD), int(EventKind.MODIFY), 3, 4
 _QUOTE, _CLEAR, _SNAPSHOT = int(EventKind.QUOTE), int(EventKind.CLEAR), 7
 _OK = int(Reason.ACCEPTED)
-_CROSSED = int(Reason.CROSSED)
-_UNKNOWN_ORDER = int(Reason.UNKNOWN_ORDER)
-_DUPLICATE_ORDER = int(Reason.DUPLICATE_ORDER)
-_SIDE_MISMATCH = int(Reason.SIDE_MISMATCH)
-_TRADE_EXCEEDS = int(Reason.TRADE_EXCEEDS_ORDER)
 _LEVELS_FULL = int(Reason.LEVELS_FULL)
 _QUOTE_ON_BOOK = int(Reason.QUOTE_ON_ORDER_BOOK)
 _ORDER_ON_QUOTES = int(Reason.ORDER_ON_QUOTE_BOOK)
 
 # counters[...] of BookArrays
 USED, PRIORITY, LIVE = 0, 1, 2
+UNKNOWN_NOOP = 3  # cancel / trade / side-less modify of an order the book does not hold
+UNKNOWN_APPLIED = 4  # modify of an order the book did not hold, inserted from its fields
+REPLACED = 5  # add of an order id already resting: replaced by the new one
+SIDE_CHANGED = 6  # message whose side differs from the resting order's: applied as sent
+OVERFILL = 7  # trade larger than the resting order: the order is filled completely
+CROSSED_EVENTS = 8  # events after which the book was locked or crossed
+CROSSED_AT_GROUP_END = 9  # ... of which the last of a venue group (LAST_IN_GROUP)
+MATCHED = 10  # fills made by the matcher (crossing = match)
+N_COUNTERS = 11
+COUNTER_NAMES = (
+    "used_slots", "priority_clock", "live_orders", "unknown_order_noop",
+    "unknown_order_applied", "order_replaced", "side_changed", "overfill", "crossed_events",
+    "crossed_at_group_end", "matched_fills",
+)  # fmt: skip
+
+_HAS_PREV, _HAS_NEXT = 1, 2  # ORDER_DTYPE.links bits
 
 ORDER_DTYPE = np.dtype(
     [
@@ -59,21 +97,35 @@ ORDER_DTYPE = np.dtype(
         ("price", np.int64),  # fixed-point price
         ("size", np.float64),  # remaining size
         ("prio", np.int64),  # priority stamp; lower = earlier in the queue
-        ("epoch", np.int64),  # the instrument's epoch when inserted
+        ("poid", np.uint64),  # previous order in the level's queue (match mode)
+        ("noid", np.uint64),  # next order in the level's queue (match mode)
+        ("epoch", np.int32),  # the instrument's epoch when inserted
         ("inst", np.int32),  # instrument, EMPTY if the slot is free
-        ("src", np.int32),  # source id
-        ("side", np.int32),  # BID or ASK index
-        ("spare", np.int32),  # explicit, so records have no padding (checkpoints are exact)
+        ("src", np.uint16),  # source id
+        ("psrc", np.uint16),  # source of the previous order in the queue
+        ("nsrc", np.uint16),  # source of the next order in the queue
+        ("side", np.int8),  # BID or ASK index
+        ("links", np.uint8),  # _HAS_PREV | _HAS_NEXT (match mode)
     ],
     align=True,
 )
-"""One slot of the order table: one order in one cache line (array of structs, so a lookup
-touches one line instead of one per field)."""
+"""One slot of the order table: one order in 64 bytes, one cache line (array of structs, so
+a lookup touches one line instead of one per field)."""
 
 LEVEL_DTYPE = np.dtype(
-    [("px", np.int64), ("sz", np.float64), ("n", np.int32), ("spare", np.int32)], align=True
+    [
+        ("px", np.int64),
+        ("sz", np.float64),
+        ("hoid", np.uint64),  # first order of the FIFO queue (match mode)
+        ("toid", np.uint64),  # last order of the queue
+        ("n", np.int32),
+        ("hsrc", np.uint16),
+        ("tsrc", np.uint16),
+    ],
+    align=True,
 )
-"""One price level: price (fixed point), aggregate size, orders at the level (0 = a quote)."""
+"""One price level: price (fixed point), aggregate size, orders at the level (0 = a quote),
+and the ends of its queue in match mode."""
 
 BookArrays = namedtuple(
     "BookArrays",
@@ -83,7 +135,8 @@ BookArrays = namedtuple(
         "n_orders",  # int64 (n_instruments,): live resting orders
         "lv",  # LEVEL_DTYPE (n_instruments, 2, max_levels): levels, worst -> best
         "lv_cnt",  # int32 (n_instruments, 2): used levels per side
-        "counters",  # int64 (3,): used slots, priority clock, live orders
+        "crossed",  # bool (n_instruments,): best bid >= best ask after the last event
+        "counters",  # int64 (N_COUNTERS,): see the constants above
     ],
 )
 
@@ -105,7 +158,8 @@ def new_book_arrays(n_instruments: int, max_levels: int, order_capacity: int) ->
         n_orders=np.zeros(n, dtype=np.int64),
         lv=np.zeros((n, 2, k), dtype=LEVEL_DTYPE),
         lv_cnt=np.zeros((n, 2), dtype=np.int32),
-        counters=np.zeros(3, dtype=np.int64),
+        crossed=np.zeros(n, dtype=np.bool_),
+        counters=np.zeros(N_COUNTERS, dtype=np.int64),
     )
 
 
@@ -146,7 +200,10 @@ def _delete_slot(o, counters, i):
 
 @kernel
 def find_order(o, epoch, counters, inst, src, oid):
-    """Slot of live order ``(inst, src, oid)``, or -1. Dead (pre-CLEAR) entries are purged."""
+    """Slot of live order ``(inst, src, oid)``, or -1. Dead (pre-CLEAR) entries are purged.
+
+    Finding a *live* order never moves other entries (only a dead match is deleted), so
+    slot numbers held by the caller stay valid across it."""
     cap = o.shape[0]
     i = _home(inst, src, oid, np.uint64(cap - 1))
     while True:
@@ -163,6 +220,7 @@ def find_order(o, epoch, counters, inst, src, oid):
 
 @kernel
 def _insert_order(o, counters, inst, src, oid, s, price, size, prio, ep):
+    """Insert an order (not linked into any queue); returns its slot."""
     cap = o.shape[0]
     i = _home(inst, src, oid, np.uint64(cap - 1))
     while o[i].inst != EMPTY:
@@ -176,19 +234,24 @@ def _insert_order(o, counters, inst, src, oid, s, price, size, prio, ep):
     slot.size = size
     slot.prio = prio
     slot.epoch = ep
+    slot.links = 0
     counters[USED] += 1
+    return i
 
 
 @kernel
 def _rehash(old, epoch, new, counters):
     """Copy the live orders of table ``old`` into the empty table ``new`` (dead epochs
-    dropped); ``counters[USED]`` must be 0 on entry."""
+    dropped, queue links kept: they are keys, not slots); ``counters[USED]`` must be 0."""
+    cap = new.shape[0]
     for i in range(old.shape[0]):
         inst = old[i].inst
         if inst != EMPTY and old[i].epoch == epoch[inst]:
-            x = old[i]
-            _insert_order(new, counters, inst, x.src, x.oid, x.side, x.price, x.size, x.prio,
-                          x.epoch)  # fmt: skip
+            j = _home(inst, old[i].src, old[i].oid, np.uint64(cap - 1))
+            while new[j].inst != EMPTY:
+                j = (j + 1) & (cap - 1)
+            new[j] = old[i]
+            counters[USED] += 1
 
 
 # --------------------------------------------------------------------------- price levels
@@ -217,15 +280,16 @@ def _level_search(lv, lv_cnt, inst, s, px):
 
 @kernel
 def _level_add(lv, lv_cnt, inst, s, px, size, n_new):
-    """Add ``size`` (and ``n_new`` orders) at price ``px``; False (nothing changed) when full."""
+    """Add ``size`` (and ``n_new`` orders) at price ``px``; the level's index, or -1
+    (nothing changed) when the side is full."""
     i, found = _level_search(lv, lv_cnt, inst, s, px)
     if found:
         lv[inst, s, i].sz += size
         lv[inst, s, i].n += n_new
-        return True
+        return i
     cnt = lv_cnt[inst, s]
     if cnt == lv.shape[2]:
-        return False
+        return -1
     row = lv[inst, s]
     for j in range(cnt, i, -1):
         row[j] = row[j - 1]
@@ -233,7 +297,7 @@ def _level_add(lv, lv_cnt, inst, s, px, size, n_new):
     row[i].sz = size
     row[i].n = n_new
     lv_cnt[inst, s] = cnt + 1
-    return True
+    return i
 
 
 @kernel
@@ -255,7 +319,7 @@ def _level_remove(lv, lv_cnt, inst, s, px, size):
 
 @kernel_inline
 def _would_cross(lv, lv_cnt, inst, s, px):
-    # an order at or through the opposite best would have executed on a matching venue
+    # an order at or through the opposite best would execute on a matching venue
     o = 1 - s
     cnt = lv_cnt[inst, o]
     if cnt == 0:
@@ -269,6 +333,73 @@ def level_has_room(lv, lv_cnt, inst, s, px):
     """True when ``px`` already has a level or the side has a free level slot."""
     _, found = _level_search(lv, lv_cnt, inst, s, px)
     return found or lv_cnt[inst, s] < lv.shape[2]
+
+
+@kernel
+def is_crossed(lv, lv_cnt, inst):
+    """True when both sides hold levels and the best bid >= the best ask."""
+    cb = lv_cnt[inst, BID]
+    ca = lv_cnt[inst, ASK]
+    if cb == 0 or ca == 0:
+        return False
+    return lv[inst, BID, cb - 1].px >= lv[inst, ASK, ca - 1].px
+
+
+# --------------------------------------------------------------------------- FIFO queues
+# Match mode only: each level's orders in priority order, a doubly linked list whose links
+# are order keys (source, order_id) resolved through the hash, so entries may move in the
+# table (backward-shift deletion, rebuilds) without breaking the list.
+
+
+@kernel
+def _q_push(o, epoch, counters, lv, inst, s, li, i):
+    """Append order slot ``i`` at the back of level ``li``'s queue (its count includes it)."""
+    x = o[i]
+    lvl = lv[inst, s, li]
+    x.links = 0
+    if lvl.n > 1:
+        t = find_order(o, epoch, counters, inst, lvl.tsrc, lvl.toid)
+        o[t].noid = x.oid
+        o[t].nsrc = x.src
+        o[t].links |= _HAS_NEXT
+        x.poid = lvl.toid
+        x.psrc = lvl.tsrc
+        x.links |= _HAS_PREV
+    else:
+        lvl.hoid = x.oid
+        lvl.hsrc = x.src
+    lvl.toid = x.oid
+    lvl.tsrc = x.src
+
+
+@kernel
+def _q_unlink(o, epoch, counters, lv, lv_cnt, inst, s, px, i):
+    """Take order slot ``i`` out of its level's queue (before the level is updated)."""
+    x = o[i]
+    li, _ = _level_search(lv, lv_cnt, inst, s, px)
+    lvl = lv[inst, s, li]
+    has_prev = (x.links & _HAS_PREV) != 0
+    has_next = (x.links & _HAS_NEXT) != 0
+    if has_prev:
+        p = find_order(o, epoch, counters, inst, x.psrc, x.poid)
+        if has_next:
+            o[p].noid = x.noid
+            o[p].nsrc = x.nsrc
+        else:
+            o[p].links &= ~_HAS_NEXT
+            lvl.toid = x.poid
+            lvl.tsrc = x.psrc
+    elif has_next:
+        lvl.hoid = x.noid
+        lvl.hsrc = x.nsrc
+    if has_next:
+        n = find_order(o, epoch, counters, inst, x.nsrc, x.noid)
+        if has_prev:
+            o[n].poid = x.poid
+            o[n].psrc = x.psrc
+        else:
+            o[n].links &= ~_HAS_PREV
+    x.links = 0
 
 
 # --------------------------------------------------------------------------- events
@@ -285,67 +416,163 @@ def clear_book(epoch, n_orders, lv_cnt, counters, inst):
 
 
 @kernel
+def _rest(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, s, price, size, fifo):
+    """Put a new order at the back of its level's queue; False (nothing changed) when the
+    side has no room for a new level."""
+    li = _level_add(lv, lv_cnt, inst, s, price, size, 1)
+    if li < 0:
+        return False
+    counters[PRIORITY] += 1
+    i = _insert_order(o, counters, inst, src, oid, s, price, size, counters[PRIORITY],
+                      epoch[inst])  # fmt: skip
+    if fifo:
+        _q_push(o, epoch, counters, lv, inst, s, li, i)
+    n_orders[inst] += 1
+    counters[LIVE] += 1
+    return True
+
+
+@kernel
+def _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, i, fifo):
+    """Take the order in slot ``i`` out of the book."""
+    os = o[i].side
+    if fifo:
+        _q_unlink(o, epoch, counters, lv, lv_cnt, inst, os, o[i].price, i)
+    _level_remove(lv, lv_cnt, inst, os, o[i].price, o[i].size)
+    _delete_slot(o, counters, i)
+    n_orders[inst] -= 1
+    counters[LIVE] -= 1
+
+
+@kernel
+def _match(o, epoch, n_orders, lv, lv_cnt, counters, inst, s, price, size):
+    """Execute an aggressive order (side ``s``, limit ``price``, ``size``) against the
+    opposite side's queues in price-time priority, as a matching engine does; returns the
+    size left to rest (<= SIZE_EPS: none)."""
+    os = 1 - s
+    left = size
+    while left > SIZE_EPS and _would_cross(lv, lv_cnt, inst, s, price):
+        li = lv_cnt[inst, os] - 1
+        lvl = lv[inst, os, li]
+        h = find_order(o, epoch, counters, inst, lvl.hsrc, lvl.hoid)
+        q = min(left, o[h].size)
+        left -= q
+        counters[MATCHED] += 1
+        if o[h].size - q <= SIZE_EPS:
+            _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, h, True)
+        else:
+            o[h].size -= q
+            lvl.sz -= q
+    return left
+
+
+@kernel
+def _enter(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, s, price, size, fifo,
+           aggressive):  # fmt: skip
+    """A new order: matched first when ``fifo`` (match mode) and ``aggressive``, then the
+    rest rests; a Reason code."""
+    if fifo and aggressive and _would_cross(lv, lv_cnt, inst, s, price):
+        # a remainder needs a level before anything executes (all or nothing)
+        if not level_has_room(lv, lv_cnt, inst, s, price) and (
+            _crossing_size(lv, lv_cnt, inst, s, price) < size - SIZE_EPS
+        ):
+            return _LEVELS_FULL
+        size = _match(o, epoch, n_orders, lv, lv_cnt, counters, inst, s, price, size)
+        if size <= SIZE_EPS:
+            return _OK
+    if not _rest(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, s, price, size,
+                 fifo):  # fmt: skip
+        return _LEVELS_FULL
+    return _OK
+
+
+@kernel
+def _crossing_size(lv, lv_cnt, inst, s, px):
+    """Resting size on the opposite side at prices an order of side ``s`` at ``px`` reaches."""
+    o = 1 - s
+    total = 0.0
+    for k in range(lv_cnt[inst, o] - 1, -1, -1):
+        q = lv[inst, o, k].px
+        if (s == BID and px < q) or (s == ASK and px > q):
+            break
+        total += lv[inst, o, k].sz
+    return total
+
+
+@kernel
 def apply_book_event(
-    o, epoch, n_orders, lv, lv_cnt, counters, inst, src, kind, side, price, size, oid,
-    forbid_crossed,
+    o, epoch, n_orders, lv, lv_cnt, counters, inst, src, kind, side, price, size, oid, fifo,
 ):  # fmt: skip
     """Apply one (field-validated) event to the books.
+
+    ``fifo`` is the crossing policy: True for ``match`` (aggressive orders execute against
+    the resting ones), False for ``trust`` (applied as sent; the caller flags the book
+    crossed).
 
     Returns
     -------
     (reason, trade_price) : (int, int64)
         ``reason`` 0 when applied, else a Reason code and the books are unchanged;
         ``trade_price`` is the execution price of an accepted TRADE (the event's price, or
-        the resting order's when the event carries 0), else 0.
+        the resting order's when the event carries 0), 0 when it has none.
     """
     s = BID if side > 0 else ASK
     if kind in (_ADD, _SNAPSHOT):
         if n_orders[inst] == 0 and (lv_cnt[inst, BID] > 0 or lv_cnt[inst, ASK] > 0):
             return _ORDER_ON_QUOTES, 0  # levels without orders are quotes
-        if find_order(o, epoch, counters, inst, src, oid) >= 0:
-            return _DUPLICATE_ORDER, 0
-        if forbid_crossed and _would_cross(lv, lv_cnt, inst, s, price):
-            return _CROSSED, 0
-        if not _level_add(lv, lv_cnt, inst, s, price, size, 1):
-            return _LEVELS_FULL, 0
-        counters[PRIORITY] += 1
-        _insert_order(o, counters, inst, src, oid, s, price, size, counters[PRIORITY], epoch[inst])
-        n_orders[inst] += 1
-        counters[LIVE] += 1
-        return _OK, 0
+        i = find_order(o, epoch, counters, inst, src, oid)
+        if i >= 0:  # the venue re-announces a resting order: the new one replaces it
+            if not level_has_room(lv, lv_cnt, inst, s, price):
+                return _LEVELS_FULL, 0
+            counters[REPLACED] += 1
+            _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, i, fifo)
+        return _enter(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, s, price,
+                      size, fifo, kind == _ADD), 0  # fmt: skip
     if kind in (_MODIFY, _CANCEL, _TRADE):
-        if kind == _TRADE and oid == 0:  # an off-book trade print: no resting order
+        if kind == _TRADE and oid == 0:  # a print reported apart from the book
             return _OK, price
         i = find_order(o, epoch, counters, inst, src, oid)
         if i < 0:
-            return _UNKNOWN_ORDER, 0
+            if kind == _MODIFY and side != 0:  # rested before the capture: insert it
+                r = _enter(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, s, price,
+                           size, fifo, True)  # fmt: skip
+                if r == _OK:
+                    counters[UNKNOWN_APPLIED] += 1
+                return r, 0
+            counters[UNKNOWN_NOOP] += 1
+            return _OK, (price if kind == _TRADE else 0)
         order = o[i]
         os = order.side
         if side != 0 and s != os:
-            return _SIDE_MISMATCH, 0
+            counters[SIDE_CHANGED] += 1
+            if kind == _MODIFY:  # the venue moved it: re-enter on the new side
+                if not level_has_room(lv, lv_cnt, inst, s, price):
+                    return _LEVELS_FULL, 0
+                _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, i, fifo)
+                return _enter(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, s,
+                              price, size, fifo, True), 0  # fmt: skip
         opx = order.price
         osz = order.size
         if kind == _CANCEL:
-            _level_remove(lv, lv_cnt, inst, os, opx, osz)
-            _delete_slot(o, counters, i)
-            n_orders[inst] -= 1
-            counters[LIVE] -= 1
+            if 0.0 < size < osz - SIZE_EPS:  # partial cancel: keeps its place in the queue
+                j, _ = _level_search(lv, lv_cnt, inst, os, opx)
+                lv[inst, os, j].sz -= size
+                order.size = osz - size
+            else:
+                _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, i, fifo)
             return _OK, 0
         if kind == _TRADE:
-            if size > osz:
-                return _TRADE_EXCEEDS, 0
-            left = osz - size
-            if left <= 0.0:
-                _level_remove(lv, lv_cnt, inst, os, opx, osz)
-                _delete_slot(o, counters, i)
-                n_orders[inst] -= 1
-                counters[LIVE] -= 1
+            tpx = price if price != 0 else opx
+            if size > osz + SIZE_EPS:
+                counters[OVERFILL] += 1
+            if osz - size <= SIZE_EPS:
+                _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, i, fifo)
             else:
                 # a partial fill keeps the order's place in the queue
                 j, _ = _level_search(lv, lv_cnt, inst, os, opx)
                 lv[inst, os, j].sz -= size
-                order.size = left
-            return _OK, (price if price != 0 else opx)
+                order.size = osz - size
+            return _OK, tpx
         # MODIFY: new price and size
         if price == opx:
             j, _ = _level_search(lv, lv_cnt, inst, os, opx)
@@ -353,25 +580,21 @@ def apply_book_event(
             if size > osz:  # a size increase goes to the back of the queue
                 counters[PRIORITY] += 1
                 order.prio = counters[PRIORITY]
+                if fifo:
+                    _q_unlink(o, epoch, counters, lv, lv_cnt, inst, os, opx, i)
+                    _q_push(o, epoch, counters, lv, inst, os, j, i)
             order.size = size
             return _OK, 0
-        if forbid_crossed and _would_cross(lv, lv_cnt, inst, os, price):
-            return _CROSSED, 0
         if not level_has_room(lv, lv_cnt, inst, os, price):
             return _LEVELS_FULL, 0
-        _level_remove(lv, lv_cnt, inst, os, opx, osz)
-        _level_add(lv, lv_cnt, inst, os, price, size, 1)
-        counters[PRIORITY] += 1  # a price change always loses priority
-        order.prio = counters[PRIORITY]
-        order.price = price
-        order.size = size
-        return _OK, 0
+        # a price change always loses priority: out of the book, back in as a new order
+        _remove(o, epoch, n_orders, lv, lv_cnt, counters, inst, i, fifo)
+        return _enter(o, epoch, n_orders, lv, lv_cnt, counters, inst, src, oid, os, price,
+                      size, fifo, True), 0  # fmt: skip
     if kind == _QUOTE:
         if n_orders[inst] > 0:
             return _QUOTE_ON_BOOK, 0
         if size > 0.0:
-            if forbid_crossed and _would_cross(lv, lv_cnt, inst, s, price):
-                return _CROSSED, 0
             lv[inst, s, 0].px = price
             lv[inst, s, 0].sz = size
             lv[inst, s, 0].n = 0

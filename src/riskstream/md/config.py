@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from riskstream.core.config import ConfigModel
+
+MAX_LEVELS = 1 << 16  # the largest max_levels (a replay sizes its books from the data)
 
 
 class MdConfig(ConfigModel):
@@ -18,10 +20,13 @@ class MdConfig(ConfigModel):
     """
 
     sources_per_instrument: Annotated[int, Field(ge=1, le=64)] = 4  # feeds sequenced each
-    max_levels: Annotated[int, Field(ge=1, le=4096)] = 64  # price levels per side and book
+    max_levels: Annotated[int, Field(ge=1, le=MAX_LEVELS)] = 64  # price levels per side and book
     order_capacity: Annotated[int, Field(ge=16, le=2**30)] = 1 << 20  # initial order slots
     depth_levels: Annotated[int, Field(ge=1, le=50)] = 5  # top-N for depth and imbalance
-    forbid_crossed: bool = True  # a bid >= ask after an event is rejected as CROSSED
+    # an aggressive order that locks or crosses the book: "trust" applies it as sent and
+    # flags the book crossed until the venue's messages uncross it; "match" executes it
+    # against the resting orders (price-time priority) as the venue's engine would
+    crossing: Literal["trust", "match"] = "trust"
     ts_floor_ns: Annotated[int, Field(ge=0)] = 946_684_800 * 10**9  # 2000-01-01T00:00Z
     max_ahead_ns: Annotated[int, Field(ge=0)] = 5 * 10**9  # ts_event beyond ts_recv/clock
     spread_halflife_s: Annotated[float, Field(gt=0)] = 30.0  # EWMA of the spread

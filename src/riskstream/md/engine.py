@@ -26,7 +26,13 @@ import numpy as np
 import pyarrow as pa
 
 from riskstream.core.clock import NS_PER_DAY, NS_PER_S
-from riskstream.core.events import EVENT_DTYPE, PRICE_SCALE, EventKind, events_to_arrow
+from riskstream.core.events import (
+    EVENT_DTYPE,
+    PRICE_SCALE,
+    EventFlag,
+    EventKind,
+    events_to_arrow,
+)
 from riskstream.core.state import MarketState
 from riskstream.md import books as bk
 from riskstream.md import features as ft
@@ -39,6 +45,8 @@ _MS_FIELDS = [f for f in MarketState(0).arrays()]
 MarketArrays = namedtuple("MarketArrays", _MS_FIELDS)
 
 _TRADE = int(EventKind.TRADE)
+_F_LAST = int(EventFlag.LAST_IN_GROUP)
+_MODIFY = int(EventKind.MODIFY)
 _R_UNKNOWN_INSTRUMENT = int(Reason.UNKNOWN_INSTRUMENT)
 
 
@@ -84,7 +92,7 @@ def _publish(b, f, ms, touched, n_touched, seen, depth):
 
 
 @kernel
-def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
+def _process(ev, now_ns, b, q, f, ms, p, allow_negative, fifo, reason,
              seen, touched, rec_px, rec_sz, depth):  # fmt: skip
     """Apply one batch and publish it to market state; returns the number of instruments
     touched (listed in ``touched``).
@@ -92,7 +100,7 @@ def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
     The state tuples are unpacked once here and their arrays passed one by one: handing a
     tuple of arrays to a numba function costs reference counting on every member per call.
     """
-    o, epoch, n_orders, lv, lv_cnt, bcount = b
+    o, epoch, n_orders, lv, lv_cnt, crossed, bcount = b
     feeds, recovering, qcount = q
     fs, profile, rv_ring, pool, fcount = f
     stale = ms.stale
@@ -117,7 +125,7 @@ def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
             if r == 0:
                 r, tpx = bk.apply_book_event(o, epoch, n_orders, lv, lv_cnt, bcount, inst, src,
                                              kind, e.side, e.price, e.size, e.order_id,
-                                             forbid_crossed[inst])  # fmt: skip
+                                             fifo)  # fmt: skip
             if r == 0:
                 sq.after_applied(recovering, qcount, stale, inst, kind,
                                  e.flags)  # fmt: skip
@@ -127,8 +135,18 @@ def _process(ev, now_ns, b, q, f, ms, p, allow_negative, forbid_crossed, reason,
                 bsz = lv[inst, bk.BID, cb - 1].sz if cb > 0 else 0.0
                 apx = lv[inst, bk.ASK, ca - 1].px if ca > 0 else ft.NO_ASK
                 asz = lv[inst, bk.ASK, ca - 1].sz if ca > 0 else 0.0
+                # locked or crossed: flagged (and counted) until the venue uncrosses it
+                x = bpx >= apx
+                crossed[inst] = x
+                if x:
+                    bcount[bk.CROSSED_EVENTS] += 1
+                    if (e.flags & _F_LAST) != 0:
+                        bcount[bk.CROSSED_AT_GROUP_END] += 1
+                fkind = kind
+                if kind == _TRADE and tpx == 0 and e.price == 0:
+                    fkind = 0  # a fill of an unknown order without a price: no print
                 ft.update_features(fs, profile, rv_ring, pool, fcount, p, inst, e.ts_event, e.seq,
-                                   kind, e.flags, tpx, e.size, bpx, bsz, apx, asz)  # fmt: skip
+                                   fkind, e.flags, tpx, e.size, bpx, bsz, apx, asz)  # fmt: skip
                 if not seen[inst]:
                     seen[inst] = True
                     touched[n_touched] = inst
@@ -197,9 +215,10 @@ class MarketDataEngine:
     config : MdConfig, optional
     market_state : MarketState, optional
         The shared state to write in place (a new one by default).
-    allow_negative_price, allow_crossed : ndarray of bool, shape (n_instruments,), optional
-        Per-instrument exceptions: instruments that may trade at prices <= 0, and venues
-        whose books may lock or cross. Default: none.
+    allow_negative_price : ndarray of bool, shape (n_instruments,), optional
+        Instruments that may trade at prices <= 0 (spreads, some rates). Default: none.
+
+    The crossing policy is ``config.crossing`` (see :mod:`riskstream.md.books`).
     """
 
     def __init__(
@@ -208,7 +227,6 @@ class MarketDataEngine:
         config: MdConfig | None = None,
         market_state: MarketState | None = None,
         allow_negative_price: np.ndarray | None = None,
-        allow_crossed: np.ndarray | None = None,
     ):
         self.config = config or MdConfig()
         c = self.config
@@ -220,7 +238,7 @@ class MarketDataEngine:
                 f"market_state has {self.market_state.n_instruments} instruments; expected {n}"
             )
         self.allow_negative = _flags(allow_negative_price, n, False, "allow_negative_price")
-        self.forbid_crossed = ~_flags(allow_crossed, n, not c.forbid_crossed, "allow_crossed")
+        self.fifo = c.crossing == "match"  # match mode keeps each level's FIFO queue
         n_buckets = -(-NS_PER_DAY // (c.profile_bucket_s * NS_PER_S))
         self.params = ft.FeatureParams(
             grid_ns=np.int64(round(c.grid_s * NS_PER_S)),
@@ -272,7 +290,7 @@ class MarketDataEngine:
             rec_px, rec_sz = self._no_rec_px, self._no_rec_sz
         n_touched = _process(
             events, np.int64(now_ns), self.books, self.seq, self._features,
-            self._market_arrays, self.params, self.allow_negative, self.forbid_crossed, reason,
+            self._market_arrays, self.params, self.allow_negative, self.fifo, reason,
             self._seen, self._touched, rec_px, rec_sz, self.config.depth_levels,
         )  # fmt: skip
         self.events_seen[0] += n
@@ -296,7 +314,8 @@ class MarketDataEngine:
     def _reserve(self, events: np.ndarray) -> None:
         """Grow the order table and the VWAP pool so that this batch cannot overflow them."""
         kinds = np.bincount(events["kind"], minlength=8)
-        adds = int(kinds[int(EventKind.ADD)] + kinds[int(EventKind.SNAPSHOT)])
+        # a modify of an order the book does not hold inserts it: count modifies as adds
+        adds = int(kinds[int(EventKind.ADD)] + kinds[int(EventKind.SNAPSHOT)] + kinds[_MODIFY])
         b = self.books
         cap = b.orders.shape[0]
         if b.counters[bk.USED] + adds > bk.MAX_LOAD * cap:
@@ -343,6 +362,16 @@ class MarketDataEngine:
             "out_of_order": int(c[sq.OUT_OF_ORDER]),
             "recoveries": int(c[sq.RECOVERIES]),
         }
+
+    def book_counts(self) -> dict[str, int]:
+        """What the books took from the venues without refusing it (see
+        :mod:`riskstream.md.books`): unknown-order no-ops and inserts, replaced orders, side
+        changes, overfills, events that left a book locked or crossed (and those at the end
+        of a venue group), the matcher's fills, and the books crossed now."""
+        c = self.books.counters
+        out = {name: int(c[i]) for i, name in enumerate(bk.COUNTER_NAMES) if i > bk.LIVE}
+        out["books_crossed"] = int(self.books.crossed.sum())
+        return out
 
     def n_books(self) -> int:
         """Instruments whose book has at least one level."""
@@ -403,19 +432,19 @@ class MarketDataEngine:
     def check_integrity(self) -> list[str]:
         """Problems found in the books (empty when sound).
 
-        Checks that no book is locked or crossed (where forbidden), that no level or order
-        size is <= 0, that levels are strictly sorted, and that every L2 level equals the
-        aggregation of the L3 orders at its price (sizes to 1e-9 relative, counts exactly).
+        Checks that each book's crossed flag tells whether it is locked or crossed (bid >=
+        ask; whether that is allowed at a given moment is the caller's question), that no
+        level or order size is <= 0, that levels are strictly sorted, that every L2 level
+        equals the aggregation of the L3 orders at its price (sizes to 1e-9 relative, counts
+        exactly) and, in match mode, that each level's FIFO queue holds its orders in
+        priority order.
         """
         b = self.books
         problems: list[str] = []
         cnt = b.lv_cnt
-        both = (cnt[:, 0] > 0) & (cnt[:, 1] > 0) & self.forbid_crossed
-        for i in np.flatnonzero(both):
-            bid = b.lv[i, 0, cnt[i, 0] - 1]["px"]
-            ask = b.lv[i, 1, cnt[i, 1] - 1]["px"]
-            if bid >= ask:
-                problems.append(f"instrument {i}: crossed book, bid {bid} >= ask {ask}")
+        for i in range(self.n_instruments):
+            if bool(b.crossed[i]) != bool(bk.is_crossed(b.lv, b.lv_cnt, i)):
+                problems.append(f"instrument {i}: crossed flag {b.crossed[i]} is wrong")
         orders = self.orders()
         if (orders["size"] <= 0).any():
             problems.append("an order has size <= 0")
@@ -446,6 +475,41 @@ class MarketDataEngine:
                         )
         for key in agg:
             problems.append(f"orders at {key} have no L2 level")
+        if self.fifo:
+            problems += self._queue_problems(orders)
+        return problems
+
+    def _queue_problems(self, orders: np.ndarray) -> list[str]:
+        """Match mode: walk every level's queue from its head; it must list the level's
+        orders by ascending priority."""
+        b = self.books
+        by_key = {
+            (int(o["instrument_id"]), int(o["source"]), int(o["order_id"])): o for o in orders
+        }
+        table = {
+            (int(r["inst"]), int(r["src"]), int(r["oid"])): r
+            for r in b.orders[b.orders["inst"] >= 0]
+        }
+        problems = []
+        for i in np.flatnonzero(b.lv_cnt.sum(axis=1)):
+            for s in (bk.BID, bk.ASK):
+                for lvl in b.lv[i, s, : b.lv_cnt[i, s]]:
+                    want = sorted(
+                        (int(o["priority"]), int(o["source"]), int(o["order_id"]))
+                        for o in by_key.values()
+                        if o["instrument_id"] == i
+                        and o["price"] == lvl["px"]
+                        and (o["side"] == 1) == (s == bk.BID)
+                    )
+                    got, key = [], (int(i), int(lvl["hsrc"]), int(lvl["hoid"]))
+                    while len(got) <= len(want) and key in table:
+                        r = table[key]
+                        got.append((int(r["prio"]), key[1], key[2]))
+                        if not r["links"] & 2:
+                            break
+                        key = (int(i), int(r["nsrc"]), int(r["noid"]))
+                    if got != want:
+                        problems.append(f"instrument {i} side {s} px {lvl['px']}: queue {got}")
         return problems
 
     # ------------------------------------------------------------------ checkpoints

@@ -11,13 +11,14 @@ which then executes at the resting order's price); ``size`` (may be empty for ``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from riskstream.core.errors import InputError, LoadError
 from riskstream.core.events import EVENT_DTYPE, PRICE_SCALE, EventKind, to_fixed
-from riskstream.md.config import MdConfig
+from riskstream.md.config import MAX_LEVELS, MdConfig
 from riskstream.md.engine import MarketDataEngine
 from riskstream.md.reasons import REASON_TEXT, Reason
 
@@ -67,8 +68,11 @@ def _read(path: Path) -> pl.DataFrame:
     return frame.select([pl.col(c).cast(pl.String).str.strip_chars() for c in COLUMNS])
 
 
-def read_l3(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def read_l3(path: str | Path, malformed: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Parse an L3 message file into events with dense instrument ids.
+
+    With a ``malformed`` list, rows that cannot be read are left out and described there
+    (``FILE:row N: field 'F' has value V; expected ...``) instead of raising.
 
     Returns
     -------
@@ -89,7 +93,10 @@ def read_l3(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     kind_txt = frame["kind"].str.to_lowercase()
     rows = np.arange(1, frame.height + 1)
 
+    wrong = np.zeros(frame.height, dtype=bool)
+
     def bad(field: str, mask: np.ndarray, expected: str) -> None:
+        wrong[mask] = True
         values = frame[field].to_numpy()
         for i in np.flatnonzero(mask)[:100]:
             errors.append(InputError(field, values[i], expected, f"{path}:row {rows[i]}"))
@@ -120,10 +127,15 @@ def read_l3(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     side_txt = frame["side"].fill_null("").str.to_uppercase().to_numpy()
     side_ok = np.isin(side_txt, ["B", "S"]) | ((side_txt == "") & (kind_np == "clear"))
     bad("side", ~side_ok & kinds_ok, "B (bid) or S (ask)")
+    keep = ~wrong
     if errors:
-        raise LoadError(str(path), errors)
+        if malformed is None:
+            raise LoadError(str(path), errors)
+        malformed.extend(str(e) for e in errors)
+        ts, seq, inst, price, size, oid = (a[keep] for a in (ts, seq, inst, price, size, oid))
+        side_txt, kind_np = side_txt[keep], kind_np[keep]
     instrument_ids, dense = np.unique(inst, return_inverse=True)
-    events = np.zeros(frame.height, dtype=EVENT_DTYPE)
+    events = np.zeros(int(keep.sum()), dtype=EVENT_DTYPE)
     events["ts_event"] = ts
     events["ts_recv"] = ts
     events["seq"] = seq
@@ -136,51 +148,96 @@ def read_l3(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return events, instrument_ids
 
 
-def book_replay(path: str | Path, depth: int, chunk: int = 1 << 18) -> pl.DataFrame:
-    """The top ``depth`` levels of the message's book after every message of an L3 file.
+def replay_books(
+    events: np.ndarray,
+    instrument_ids: np.ndarray,
+    depth: int,
+    crossing: str = "trust",
+    where: str = "",
+    chunk: int = 1 << 18,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Rebuild the books from ``events`` (dense instrument ids) and record the top ``depth``
+    levels of the message's book after every message.
 
-    Columns ``ts_event, seq, instrument_id`` and ``bid_px_i, bid_sz_i, ask_px_i, ask_sz_i``
-    for ``i`` in ``0 .. depth-1`` (null where the level is empty).
+    A replay never fails because of some bad rows: what md quarantines is counted by reason
+    and left out of the book (the first few listed in the report); everything else —
+    crossing orders, traffic for unknown orders, gaps (the book goes stale until the next
+    snapshot) — is applied and counted.
 
-    Raises
-    ------
-    LoadError
-        A row is malformed, or a message cannot apply to the book (unknown order, a
-        crossing order, a duplicate sequence number...): every such row is listed.
+    Returns
+    -------
+    frame : DataFrame
+        ``ts_event, seq, instrument_id`` and ``bid_px_i, bid_sz_i, ask_px_i, ask_sz_i`` for
+        ``i`` in ``0 .. depth-1`` (null where the level is empty), one row per event.
+    report : dict
+        ``events``, ``applied``, ``quarantined``, ``quarantine_by_reason``, ``examples``,
+        the book counts (:meth:`MarketDataEngine.book_counts`) and the sequencer's.
     """
     if depth < 1:
         raise InputError("--depth", depth, "an integer >= 1")
-    events, instrument_ids = read_l3(path)
     config = MdConfig(
-        sources_per_instrument=1,
-        max_levels=max(64, depth),
+        sources_per_instrument=max(1, len(np.unique(events["source"]))),
+        max_levels=_levels_needed(events, depth),
         order_capacity=max(16, len(events)),
         ts_floor_ns=0,
         max_ahead_ns=2**62,
+        crossing=crossing,
     )
-    engine = MarketDataEngine(len(instrument_ids), config)
-    parts, errors = [], []
+    engine = MarketDataEngine(max(1, len(instrument_ids)), config)
+    parts, examples = [], []
     for start in range(0, len(events), chunk):
         batch = events[start : start + chunk]
         result = engine.process(batch, 0, record_depth=depth)
-        for i in np.flatnonzero(result.reason):
+        for i in np.flatnonzero(result.reason)[: max(0, 20 - len(examples))]:
             reason = Reason(int(result.reason[i]))
             field = _REASON_FIELD.get(reason, "kind")
             value = batch[i][field].item() if field in ("seq", "order_id", "size") else None
             if field == "price":
                 value = float(batch[i]["price"] / PRICE_SCALE)
             if field == "kind":
-                value = next(k for k, v in KINDS.items() if v == batch[i]["kind"])
-            errors.append(
-                InputError(field, value, REASON_TEXT[reason], f"{path}:row {start + i + 1}")
+                value = int(batch[i]["kind"])
+            examples.append(
+                str(InputError(field, value, REASON_TEXT[reason], f"{where}event {start + i + 1}"))
             )
         parts.append(_depth_frame(batch, instrument_ids, result.depth_px, result.depth_sz))
-    if errors:
-        raise LoadError(str(path), errors)
     if not parts:
         empty = np.zeros((0, 2, depth))
-        return _depth_frame(events, instrument_ids, empty.astype(np.int64), empty)
-    return pl.concat(parts)
+        parts = [_depth_frame(events, instrument_ids, empty.astype(np.int64), empty)]
+    report = {
+        "events": len(events),
+        "applied": len(events) - engine.quarantined,
+        "quarantined": engine.quarantined,
+        "quarantine_by_reason": engine.quarantine_by_reason(),
+        "examples": examples,
+        "books": engine.book_counts(),
+        "sequence": engine.sequence_counts(),
+        "stale_books": int(engine.market_state.stale.sum()),
+        "crossing": crossing,
+    }
+    return pl.concat(parts), report
+
+
+def _levels_needed(events: np.ndarray, depth: int) -> int:
+    """Price levels per side that the replay can need: the distinct prices an order was
+    ever placed at, per instrument and side (an upper bound), at least 64 and ``depth``."""
+    placed = np.isin(events["kind"], [int(EventKind.ADD), int(EventKind.MODIFY), 7])
+    if not placed.any():
+        return max(64, depth)
+    e = events[placed]
+    keys = np.unique(np.stack([e["instrument_id"], e["side"], e["price"]]).T, axis=0)
+    _, per = np.unique(keys[:, :2], axis=0, return_counts=True)
+    return int(min(max(64, depth, per.max()), MAX_LEVELS))
+
+
+def book_replay(
+    path: str | Path, depth: int, crossing: str = "trust"
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """:func:`replay_books` of an L3 message file (this module's layout); rows that cannot
+    be read are left out and listed in the report (``malformed``)."""
+    malformed: list[str] = []
+    events, instrument_ids = read_l3(path, malformed)
+    frame, report = replay_books(events, instrument_ids, depth, crossing, f"{path}:")
+    return frame, {"malformed": len(malformed), "malformed_rows": malformed[:20], **report}
 
 
 def _depth_frame(

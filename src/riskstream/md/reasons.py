@@ -2,6 +2,12 @@
 
 The numba kernels write a ``uint8`` code per event (0 = accepted); the quarantine table
 stores the code and its text. Codes are stable (they are stored): append, never renumber.
+
+Since issue 15 the books take what real venues send: a crossing order, traffic for an
+unknown order, a duplicate order id, a side mismatch or an overfill are applied (or are
+counted no-ops, see :mod:`riskstream.md.books`), no longer quarantined. Their codes
+(``CROSSED``, ``UNKNOWN_ORDER``, ``DUPLICATE_ORDER``, ``SIDE_MISMATCH``,
+``TRADE_EXCEEDS_ORDER``) stay reserved so stored quarantine rows keep their meaning.
 """
 
 from __future__ import annotations
@@ -49,13 +55,13 @@ REASON_TEXT: dict[Reason, str] = {
     Reason.TS_BEFORE_FLOOR: "ts_event is before the configured floor",
     Reason.TS_AHEAD: "ts_event is too far ahead of ts_recv / the clock",
     Reason.SIZE_NOT_FINITE: "size is NaN or infinite",
-    Reason.SIZE_NOT_POSITIVE: "size must be > 0 for this kind (>= 0 for a quote)",
+    Reason.SIZE_NOT_POSITIVE: "size must be > 0 for this kind (>= 0 for a quote or a cancel)",
     Reason.PRICE_NOT_POSITIVE: "price must be > 0 for this instrument",
-    Reason.CROSSED: "the event would lock or cross the book (bid >= ask)",
-    Reason.UNKNOWN_ORDER: "order_id is not resting in this book",
-    Reason.DUPLICATE_ORDER: "order_id is already resting in this book",
-    Reason.SIDE_MISMATCH: "side differs from the resting order's side",
-    Reason.TRADE_EXCEEDS_ORDER: "trade size exceeds the resting order's size",
+    Reason.CROSSED: "retired, no longer refused: the event would lock or cross the book",
+    Reason.UNKNOWN_ORDER: "retired, no longer refused: order_id is not resting in this book",
+    Reason.DUPLICATE_ORDER: "retired, no longer refused: order_id is already resting",
+    Reason.SIDE_MISMATCH: "retired, no longer refused: side differs from the resting order's side",
+    Reason.TRADE_EXCEEDS_ORDER: "retired, no longer refused: trade size exceeds the resting order",
     Reason.LEVELS_FULL: "the book side already holds max_levels price levels",
     Reason.QUOTE_ON_ORDER_BOOK: "a quote (L1) arrived for an instrument with resting orders",
     Reason.ORDER_ON_QUOTE_BOOK: "an order arrived for a quote-driven (L1) book; clear it first",

@@ -16,6 +16,9 @@ instrument when first seen, and a source beyond the instrument's slots is quaran
   no longer be applied in its place), otherwise a **duplicate**; both are quarantined;
 * the first event of a pair sets the baseline (a feed may be joined mid-stream).
 
+A gap is counted, marks the book stale and is reported; it never refuses the events after
+it (a replay or a live feed goes on with the best book it has until the next snapshot).
+
 **Recovery.** A ``CLEAR`` flagged ``SNAPSHOT`` or ``REPLAY`` starts a recovery group: the
 book is emptied and the baseline is reset to the clear's ``seq`` (accepted while the book is
 stale or when it is newer than the last applied event, else it is a duplicate). While the
@@ -25,7 +28,10 @@ group's event flagged ``LAST_IN_GROUP`` ends it and clears the stale flag. A pla
 ``CLEAR`` (a venue reset) is sequence-checked and also leaves a known (empty) book, so the
 group it starts also clears the flag at its ``LAST_IN_GROUP`` event. This is the snapshot
 recovery of e.g. CME MDP 3.0 and Nasdaq ITCH/GLIMPSE, and equally a replay from the
-history store that starts with a flagged clear.
+history store that starts with a flagged clear. A recovery clear whose ``seq`` skips
+numbers (a websocket client resyncing after a disconnect leaves one out on purpose) is a
+gap too: the book is stale until the snapshot's ``LAST_IN_GROUP`` event, which counts the
+recovery.
 """
 
 from __future__ import annotations
@@ -115,9 +121,9 @@ def validate_fields(kind, side, price, size, ts_event, ts_recv, now_ns, p, allow
         return _R_TS_AHEAD
     if not np.isfinite(size):
         return _R_SIZE_NOT_FINITE
+    if kind in (_QUOTE, _CANCEL) and size < 0.0:  # 0: an empty side / a full cancel
+        return _R_SIZE_NOT_POSITIVE
     if kind == _QUOTE:
-        if size < 0.0:
-            return _R_SIZE_NOT_POSITIVE
         if size > 0.0 and price <= 0 and not allow_negative:
             return _R_PRICE_NOT_POSITIVE
     elif kind in (_ADD, _SNAPSHOT, _MODIFY):
@@ -158,6 +164,9 @@ def check_sequence(feeds, recovering, counters, stale, src, inst, seq, kind, fla
     last = feed.last
     if kind == _CLEAR and (flags & _F_RECOVERY) != 0:
         if last == _ZERO or stale[inst] or seq > last:
+            if last != _ZERO and seq > last + _ONE and not stale[inst]:  # lost messages
+                counters[GAPS] += 1
+                stale[inst] = True
             feed.last = seq
             recovering[inst] = True
             return 0

@@ -11,11 +11,15 @@ from riskstream.regime.changepoint import CusumDetector, MosumDetector
 from riskstream.regime.config import RegimeConfig
 from riskstream.regime.dfm import DynamicFactorDetector
 from riskstream.regime.ensemble import DETECTORS, RegimeEnsemble, make_detector
-from riskstream.regime.hmm import HMMDetector
+from riskstream.regime.hmm import HMMDetector, StudentTHMMDetector
 from riskstream.regime.io import load_model, read_header, save_model
 from riskstream.regime.lstm import LSTMDetector
 from riskstream.regime.msgarch import MSGarchDetector, simulate_msgarch
-from riskstream.regime.simulate import simulate_regime_returns
+from riskstream.regime.simulate import (
+    SwitchingStudentT,
+    hard_regime_model,
+    simulate_regime_returns,
+)
 from riskstream.regime.stage import REGIME_NAMES, RegimeStage
 
 __all__ = [
@@ -30,6 +34,9 @@ __all__ = [
     "RegimeConfig",
     "RegimeEnsemble",
     "RegimeStage",
+    "StudentTHMMDetector",
+    "SwitchingStudentT",
+    "hard_regime_model",
     "load_model",
     "make_detector",
     "read_header",

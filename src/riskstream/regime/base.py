@@ -176,6 +176,42 @@ def hamilton_filter(log_emission, transition, predicted):  # pragma: no cover - 
     return out, pred, loglik
 
 
+def student_t_log_density(
+    x: np.ndarray, means: np.ndarray, chol_inv: np.ndarray, logdet: np.ndarray, df: float
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Log density of each row under each of K multivariate Student-t laws, and the
+    squared Mahalanobis distances :math:`\delta_{t,k}` (both shape (n_obs, K)).
+
+    .. math::
+        \log f_k(x) = \log\Gamma\!\left(\tfrac{\nu+p}{2}\right)
+        - \log\Gamma\!\left(\tfrac{\nu}{2}\right) - \tfrac p2\log(\nu\pi)
+        - \tfrac12\log|S_k| - \tfrac{\nu+p}{2}\log\!\left(1+\tfrac{\delta_k}{\nu}\right),
+        \qquad \delta_k = (x-\mu_k)^\top S_k^{-1}(x-\mu_k)
+
+    (McNeil, Frey & Embrechts 2015, *Quantitative Risk Management*, §6.2.3), with
+    :math:`S_k` the scale matrix — the covariance is :math:`\nu/(\nu-2)\,S_k`.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_obs, p)
+    means : ndarray of shape (K, p)
+    chol_inv : ndarray of shape (K, p, p)
+        Inverse of the Cholesky factor of each :math:`S_k`.
+    logdet : ndarray of shape (K,)
+        :math:`\log|S_k|`.
+    df : float
+        :math:`\nu > 0`.
+    """
+    from scipy.special import gammaln
+
+    p = x.shape[1]
+    dev = x[:, None, :] - means[None, :, :]
+    white = np.einsum("kij,nkj->nki", chol_inv, dev)
+    delta = (white**2).sum(axis=2)
+    const = gammaln((df + p) / 2) - gammaln(df / 2) - 0.5 * p * np.log(df * np.pi)
+    return const - 0.5 * logdet[None, :] - 0.5 * (df + p) * np.log1p(delta / df), delta
+
+
 def stationary_distribution(transition: np.ndarray) -> np.ndarray:
     """Stationary law :math:`\\pi = P^\\top \\pi` of an ergodic transition matrix."""
     k = transition.shape[0]

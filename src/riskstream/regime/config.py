@@ -21,7 +21,9 @@ class RegimeConfig(ConfigModel):
     instruments: Annotated[int, Field(ge=1, le=256)] = 8  # instruments the stage tracks
     # Kalman (local-level) smoothing of the ensemble's probabilities: process and noise
     # variances; their ratio q/r sets the steady-state gain (larger: faster, more flicker).
-    smoothing_q: Annotated[float, Field(gt=0)] = 0.02
+    # None: the ratio is estimated by maximum likelihood on the stacker's rows at fit time
+    # (Harvey 1989, §3.4), and smoothing_r is unused.
+    smoothing_q: Annotated[float, Field(gt=0)] | None = None
     smoothing_r: Annotated[float, Field(gt=0)] = 0.1
     hysteresis: Annotated[float, Field(ge=0, lt=1)] = 0.1  # margin a new regime must win by
     lstm_window: Annotated[int, Field(ge=4, le=512)] = 32

@@ -15,9 +15,13 @@
 
    The gain :math:`K_t = P_{t|t-1}/(P_{t|t-1}+r)` is the same for every regime, so the
    filtered vector is a convex combination of probability vectors: it stays on the simplex
-   with no clipping. It moves at every update yet does not flicker; the reported regime
-   changes only when another regime's probability exceeds the current one's by
-   ``hysteresis``.
+   with no clipping. Only the signal-to-noise ratio :math:`q/r` matters; by default it is
+   estimated by maximum likelihood on the stacker's rows (the prediction-error
+   decomposition with :math:`r` concentrated out: Harvey 1989, §3.4; Durbin & Koopman 2012,
+   §2.10) rather than fixed — the detectors are already Bayesian filters whose transition
+   matrices carry the regimes' persistence, and a fixed heavy smoothing only adds lag. The
+   reported regime changes only when another regime's probability exceeds the current
+   one's by ``hysteresis``.
 """
 
 from __future__ import annotations
@@ -42,11 +46,11 @@ from riskstream.regime.changepoint import CusumDetector, MosumDetector
 from riskstream.regime.config import RegimeConfig
 from riskstream.regime.dfm import DynamicFactorDetector
 from riskstream.regime.features import regime_covariances
-from riskstream.regime.hmm import HMMDetector
+from riskstream.regime.hmm import HMMDetector, StudentTHMMDetector
 from riskstream.regime.lstm import LSTMDetector
 from riskstream.regime.msgarch import MSGarchDetector
 
-DETECTORS = ("hmm", "msgarch", "dfm", "cusum", "mosum", "lstm")
+DETECTORS = ("hmm", "thmm", "msgarch", "dfm", "cusum", "mosum", "lstm")
 STACK_SHARE = 0.3  # last share of the training sample that fits the stacker
 DIFFUSE_P0 = 1e7  # "diffuse" initial variance of the local level
 STACK_FLOOR = 1e-2  # detectors' probabilities are floored: one overconfident detector
@@ -86,12 +90,49 @@ def hysteresis_labels(probs, margin, current):  # pragma: no cover - numba
     return out
 
 
+RATIO_BOUNDS = (1e-4, 1e4)  # signal-to-noise ratios q/r searched by fit_smoothing_ratio
+
+
+def fit_smoothing_ratio(y: np.ndarray) -> float:
+    r"""Maximum-likelihood signal-to-noise ratio :math:`g = q/r` of the local-level model
+    for the columns of ``y`` (n_obs, K), sharing one ratio (the smoother's gain is common).
+
+    With :math:`r` concentrated out, the log-likelihood of the prediction errors
+    :math:`v_{t,k} = y_{t,k} - \mu_{t-1|t-1,k}`, variances :math:`F_t\,r` with
+    :math:`F_t = P_{t|t-1}/r + 1`, is, up to a constant,
+    :math:`-\tfrac12\sum_t K\log F_t - \tfrac{nK}{2}\log\hat r`,
+    :math:`\hat r = \frac1{nK}\sum_{t,k} v_{t,k}^2/F_t` (Harvey 1989, §3.4;
+    Durbin & Koopman 2012, §2.10.2). The diffuse first row is left out.
+    """
+    from scipy.optimize import minimize_scalar
+
+    n, k = y.shape
+
+    def nll(log_g: float) -> float:
+        g = float(np.exp(log_g))
+        level = local_level_filter(y, g, 1.0, np.full(k, 1.0 / k), np.array([DIFFUSE_P0]))
+        v = y[1:] - level[:-1]
+        f = np.empty(n)  # P_{t|t-1}/r + 1, deterministic
+        p = DIFFUSE_P0
+        for t in range(n):
+            f[t] = p + g + 1.0
+            p = (p + g) / f[t]
+        f = f[1:]
+        r_hat = float(np.mean(v**2 / f[:, None]))
+        return 0.5 * k * float(np.log(f).sum()) + 0.5 * v.size * np.log(max(r_hat, 1e-300))
+
+    lo, hi = np.log(RATIO_BOUNDS[0]), np.log(RATIO_BOUNDS[1])
+    return float(np.exp(minimize_scalar(nll, bounds=(lo, hi), method="bounded").x))
+
+
 def make_detector(name: str, cfg: RegimeConfig):
     """Build a base detector by name (one of :data:`DETECTORS`) from the ``[regime]``
     settings — for the CLI and settings; in code, construct the class."""
     k, seed = cfg.n_regimes, cfg.seed
     if name == "hmm":
         return HMMDetector(k, seed=seed)
+    if name == "thmm":
+        return StudentTHMMDetector(k, seed=seed)
     if name == "msgarch":
         return MSGarchDetector(k, seed=seed)
     if name == "dfm":
@@ -119,8 +160,11 @@ class RegimeEnsemble(Estimator):
         a :class:`DynamicFactorDetector` is dropped for a single asset (no cross-section to
         factor). Each detector's ``n_regimes`` must equal the ensemble's.
     n_regimes : int, default 3
-    smoothing_q, smoothing_r : float, default 0.02, 0.1
-        Process and noise variances of the local-level smoother (module notes).
+    smoothing_q : float, optional
+        Process variance of the local-level smoother (module notes); default None: the ratio
+        q/r estimated by maximum likelihood at fit time (``smoothing_ratio_``).
+    smoothing_r : float, default 0.1
+        Noise variance of the smoother (with a fixed ``smoothing_q``).
     hysteresis : float, default 0.1
         Margin a new regime's probability must win by.
     seed : int, default 7
@@ -136,6 +180,8 @@ class RegimeEnsemble(Estimator):
         Map from the detectors' log-probabilities to the regime.
     labels_source_ : str
         ``"given"`` or ``"hmm-viterbi"``.
+    smoothing_ratio_ : float
+        The smoother's q/r in use: ``smoothing_q / smoothing_r``, or the ML estimate.
     stack_rows_ : int
         Rows the stacker learnt from (the held-out 30%, or every row when a regime is
         missing from it).
@@ -151,7 +197,7 @@ class RegimeEnsemble(Estimator):
         self,
         detectors: tuple | list | None = None,
         n_regimes: int = 3,
-        smoothing_q: float = 0.02,
+        smoothing_q: float | None = None,
         smoothing_r: float = 0.1,
         hysteresis: float = 0.1,
         seed: int = 7,
@@ -190,6 +236,7 @@ class RegimeEnsemble(Estimator):
             if self.detectors is not None
             else [
                 HMMDetector(k, seed=seed),
+                StudentTHMMDetector(k, seed=seed),
                 MSGarchDetector(k, seed=seed),
                 DynamicFactorDetector(k, seed=seed),
                 CusumDetector(k, seed=seed),
@@ -252,6 +299,11 @@ class RegimeEnsemble(Estimator):
                 raise InputError("labels", "one regime in the sample", "at least 2 regimes")
             with third_party_warnings(log, "RegimeEnsemble: stacker"):
                 self.stacker_ = LogisticRegression(C=STACK_C, max_iter=2000).fit(stack_x, stack_y)
+            self.smoothing_ratio_ = (
+                fit_smoothing_ratio(self._stacked(stack_x))
+                if self.smoothing_q is None
+                else self.smoothing_q / self.smoothing_r
+            )
             self.scale_ = r.std(axis=0)
             self.reset()
             return self
@@ -279,9 +331,7 @@ class RegimeEnsemble(Estimator):
         probs = {name: det.filter(row)[None, :] for name, det in self.detectors_.items()}
         self.detector_probs_ = {name: p[0] for name, p in probs.items()}
         raw = self._stacked(self._stack_features(probs))
-        smooth = local_level_filter(
-            raw, self.smoothing_q, self.smoothing_r, self._level, self._p_var
-        )
+        smooth = local_level_filter(raw, self.smoothing_ratio_, 1.0, self._level, self._p_var)
         self._regime = int(hysteresis_labels(smooth, self.hysteresis, self._regime)[0])
         return smooth[0]
 
@@ -307,8 +357,8 @@ class RegimeEnsemble(Estimator):
             raw = self._stacked(self._stack_features(probs))
             smooth = local_level_filter(
                 raw,
-                self.smoothing_q,
-                self.smoothing_r,
+                self.smoothing_ratio_,
+                1.0,
                 np.full(self.n_regimes, 1.0 / self.n_regimes),
                 np.array([DIFFUSE_P0]),
             )

@@ -18,10 +18,12 @@ from typing import Any
 from riskstream.core.errors import InputError, ModelError
 
 FORMAT = "riskstream-regime-model"
-VERSION = 2
+VERSION = 3
 """2: the detectors and the ensemble are scikit-learn estimators (parameters in
-``__init__``, ``names_``, ``warnings_``); a version-1 file is refused with a request to
-refit (``riskstream regime fit`` / ``fit-sim``) rather than unpickled into the new classes."""
+``__init__``, ``names_``, ``warnings_``). 3: the ensemble's smoother reads its fitted
+``smoothing_ratio_`` (maximum likelihood unless fixed) and may hold a Student-t HMM. A file
+of an earlier version is refused with a request to refit (``riskstream regime fit`` /
+``fit-sim``) rather than unpickled into the new classes."""
 
 
 def save_model(path: str | Path, model: Any, assets: list[str]) -> Path:

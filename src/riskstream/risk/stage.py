@@ -32,8 +32,12 @@ class RiskStage:
 
     name = "risk"
 
-    def __init__(self, engine: RiskEngine):
+    def __init__(self, engine: RiskEngine, positions: Any = None):
         self.engine = engine
+        # the position keeper's versions (a Subscription to SUBJECTS["positions"]): the
+        # newest is sent to the engine before each refresh, the engine's only way to learn
+        # of positions
+        self.positions = positions
         self.interval_ns = engine.config.snapshot_interval_ms * 1_000_000
         self.snapshots = 0
         self.refresh_ms: list[float] = []
@@ -44,6 +48,8 @@ class RiskStage:
         if self._last_ns is not None and now_ns - self._last_ns < self.interval_ns:
             return
         started = time.perf_counter()
+        if self.positions is not None and (latest := self.positions.latest()) is not None:
+            self.engine.send(latest[1])
         self.last = self.engine.refresh(now_ns)
         self.refresh_ms.append((time.perf_counter() - started) * 1e3)
         self.snapshots += 1

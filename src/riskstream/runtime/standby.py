@@ -18,11 +18,19 @@ The stage publishes through :class:`LeaderTopics`, which wraps the bus's topics:
   once (``Nats-Msg-Id`` de-duplication): no doubled snapshot, no doubled reduction order.
 * On taking over, the new leader reads the last message stored on each subject it
   publishes and drops its own results that are older (:func:`order_key`: a snapshot's
-  as-of time, a delta's sequence number, a positions version). A standby that lags a
-  little behind never publishes a snapshot older than the one consumers already have.
+  as-of time and largest market sequence read, a delta's sequence number, a positions
+  version). A stage whose numbering restarts (md after a crash) must continue from the
+  last stored message, or its new messages look old (and ``md.<seq>`` ids duplicate). A
+  standby that lags a little behind never publishes a snapshot older than the one
+  consumers already have.
 * What the standby computed while the primary was dead but its lease not yet expired is
   kept (a short backlog) and published first on taking over, in order, filtered as
   above: a result is late by the recovery time, not lost.
+* Writes are fenced on the subject's last sequence number where the topics support it
+  (NATS): a leader that was replaced while its write was in flight (a pause after its
+  leadership check) has the write refused, and stops; its successor, meeting a write it
+  did not expect, re-reads what is stored and decides again. A lease alone cannot close
+  that window; the fence does.
 * Sequence numbers are the subject stream's (:mod:`riskstream.bus.nats_topics`): one per
   stored message, with no holes, whoever stored it.
 
@@ -47,20 +55,22 @@ from typing import Any
 from riskstream.bus.config import BusConfig
 from riskstream.bus.lease import Lease, LeaseKeeper, LeaseStore, MemoryLeaseStore
 from riskstream.bus.topics import Subscription, Topics
-from riskstream.core.errors import ServiceUnavailableError
+from riskstream.core.errors import FencedError, ServiceUnavailableError
 
 log = logging.getLogger(__name__)
 
 # identity and order of each message kind, by class name (the risk package's RiskSnapshot
-# included, without importing it): (prefix, identity attribute, ordering attribute or None)
-_IDENTITY: dict[str, tuple[str, str, str | None]] = {
-    "RiskSnapshot": ("snapshot", "lineage_id", "ts_ns"),
-    "MarketStateDelta": ("md", "seq", "seq"),
-    "Fill": ("fill", "order_id", None),
-    "PositionChangeRequest": ("request", "request_id", None),
-    "PositionsChanged": ("positions", "version", "version"),
-    "RegimeChanged": ("regime", "ts_ns", "ts_ns"),
-    "LimitState": ("limits", "lineage_id", "ts_ns"),
+# included, without importing it): (prefix, identity attribute, ordering attributes)
+_IDENTITY: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # as-of time, then the largest market sequence number read: two refreshes can share an
+    # as-of time (several deltas carry the same newest event time), never go back in both
+    "RiskSnapshot": ("snapshot", "lineage_id", ("ts_ns", "market_seq_max")),
+    "MarketStateDelta": ("md", "seq", ("seq",)),
+    "Fill": ("fill", "order_id", ()),
+    "PositionChangeRequest": ("request", "request_id", ()),
+    "PositionsChanged": ("positions", "version", ("version",)),
+    "RegimeChanged": ("regime", "ts_ns", ("ts_ns",)),
+    "LimitState": ("limits", "lineage_id", ("ts_ns",)),
 }
 
 
@@ -75,13 +85,14 @@ def content_id(message: Any) -> str | None:
     return f"{prefix}.{getattr(message, attribute)}"
 
 
-def order_key(message: Any) -> int | None:
-    """Where ``message`` stands in its subject's order (a snapshot's as-of time, a delta's
-    sequence number, a positions version); None for unordered kinds (fills, requests)."""
+def order_key(message: Any) -> tuple[int, ...] | None:
+    """Where ``message`` stands in its subject's order (a snapshot's as-of time and largest
+    market sequence number, a delta's sequence number, a positions version), compared as a
+    tuple; None for unordered kinds (fills, requests)."""
     known = _IDENTITY.get(type(message).__name__)
-    if known is None or known[2] is None:
+    if known is None or not known[2]:
         return None
-    return int(getattr(message, known[2]))
+    return tuple(int(getattr(message, name)) for name in known[2])
 
 
 class LeaderTopics:
@@ -106,6 +117,8 @@ class LeaderTopics:
         ``time.monotonic()`` of the last takeover (benchmarks measure recovery with it).
     """
 
+    MAX_CONFLICTS = 20
+
     def __init__(
         self,
         topics: Topics,
@@ -123,7 +136,10 @@ class LeaderTopics:
         self.published = 0
         self.took_over_at: float | None = None
         self._backlog: deque[tuple[float, str, Any, str | None]] = deque(maxlen=backlog_max)
-        self._floors: dict[str, int | None] = {}
+        self.conflicts = 0  # fenced writes refused because someone else wrote first
+        self._fenced = bool(getattr(topics, "supports_fencing", False))
+        self._floors: dict[str, tuple[int, ...] | None] = {}
+        self._last: dict[str, int] = {}
         self._term = -1
         self._lock = threading.Lock()
 
@@ -131,8 +147,9 @@ class LeaderTopics:
     def is_leader(self) -> bool:
         return self.lease.is_leader
 
-    def _floor(self, subject: str) -> int | None:
-        """The order key of the newest message stored on ``subject`` (None if none)."""
+    def _floor(self, subject: str) -> tuple[int, ...] | None:
+        """The order key of the newest message stored on ``subject`` (None if none or
+        unordered); remembers that message's sequence number in ``_last``."""
         if subject not in self._floors:
             last = self.topics.last_seq(subject)
             floor = None
@@ -143,26 +160,47 @@ class LeaderTopics:
                 finally:
                     reader.close()
                 floor = order_key(got[0][1]) if got else None
-            self._floors[subject] = floor
+            self._floors[subject], self._last[subject] = floor, last
         return self._floors[subject]
 
     def _store(self, subject: str, message: Any, msg_id: str | None) -> int:
+        """Publish unless a newer message is stored; fenced on the subject's last sequence
+        number where the topics support it (:meth:`NatsTopics.publish`): a write of a
+        replaced leader, delayed past the end of its lease, can then never land after its
+        successor's, and a successor that meets one re-reads what is stored and decides
+        again."""
         key = order_key(message)
-        if key is not None:
+        msg_id = msg_id or content_id(message)
+        for attempt in range(self.MAX_CONFLICTS):
+            if attempt and not self.lease.is_leader:
+                self.suppressed += 1  # replaced while publishing: the successor decides
+                return 0
             floor = self._floor(subject)
-            if floor is not None and key < floor:
+            if key is not None and floor is not None and key < floor:
                 self.stale += 1
                 return 0
-        seq = self.topics.publish(subject, message, msg_id or content_id(message))
-        if key is not None:
-            self._floors[subject] = key
-        if seq:
-            self.published += 1
-        return seq
+            try:
+                if self._fenced:
+                    expected = self._last[subject]
+                    seq = self.topics.publish(subject, message, msg_id, expected_last_seq=expected)
+                else:
+                    seq = self.topics.publish(subject, message, msg_id)
+            except FencedError:
+                self.conflicts += 1
+                self._floors.pop(subject, None)  # someone else wrote: read it again
+                continue
+            if seq:
+                self.published += 1
+                self._last[subject] = seq
+                if key is not None:
+                    self._floors[subject] = key
+            return seq
+        raise FencedError(subject, self._last.get(subject, 0), "(others keep writing)")
 
     def _take_over(self) -> None:
         """Re-read what is stored, then publish the backlog newer than it."""
         self._floors.clear()
+        self._last.clear()
         self._term = self.lease.term
         self.took_over_at = time.monotonic()
         horizon = self.took_over_at - self.backlog_s

@@ -1,33 +1,26 @@
 """REST routes (``/api/v1``): reference data, positions, risk, limits, alerts, kill
-switches, regimes, audit and keys. Reads answer from the risk cache and the in-memory
-history, never from the engine; changes are validated whole, applied in one transaction
-with their audit entries, or not at all."""
+switches, regimes, audit and keys. Reads answer from the risk cache, the in-memory history
+and the position keeper's latest version, never from the engine; changes are validated
+whole, applied in one transaction with their audit entries, or not at all. Position changes
+are requests to the position keeper (the one writer of positions), answered over topics."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 import polars as pl
-import sqlalchemy as sa
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskstream.core.errors import InputError
 from riskstream.limits.model import LimitType
-from riskstream.service.app import context, require
-from riskstream.service.auth import Principal, Role
 from riskstream.service.cache import Cached, finite
 from riskstream.service.context import ServiceContext
-from riskstream.store.audit import append_audit, read_audit
-from riskstream.store.refdb import POSITIONS
+from riskstream.service.deps import Admin, Analyst, Ctx, RiskManager, Viewer
+from riskstream.store.audit import read_audit
 
 router = APIRouter()
-
-Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
-Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
-RiskManager = Annotated[Principal, Depends(require(Role.RISK_MANAGER))]
-Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
-Ctx = Annotated[ServiceContext, Depends(context)]
 
 
 class _Body(BaseModel):
@@ -138,8 +131,10 @@ def change_positions(ctx: Ctx, who: RiskManager, body: PositionChanges) -> dict[
 
     Every change is checked first (book and instrument exist, quantity within
     ``max_abs_quantity``, each pair once); one bad change rejects the whole request with
-    a 422 naming the field (``changes[i].<field>``), and nothing is written. The writes
-    and one audit entry per change (before/after quantity) commit in one transaction.
+    a 422 naming the field (``changes[i].<field>``), and nothing is written. The request
+    then goes to the position keeper, which writes the changes and one audit entry per
+    change (before/after quantity) in one transaction and publishes the new positions
+    version (``version`` in the answer); 503 when the keeper does not answer in time.
     """
     universe = ctx.portfolio.universe
     book_ids = set(universe.books["book_id"].to_list())
@@ -163,47 +158,27 @@ def change_positions(ctx: Ctx, who: RiskManager, body: PositionChanges) -> dict[
             raise InputError(where, (c.book_id, c.instrument_id), "each (book, instrument) once")
         seen.add((c.book_id, c.instrument_id))
 
-    now = ctx.clock.now_ns()
-    applied = []
-    with ctx.write_lock, ctx.db.transaction() as conn:
-        for c in body.changes:
-            key = (POSITIONS.c.book_id == c.book_id) & (
-                POSITIONS.c.instrument_id == c.instrument_id
-            )
-            before = conn.execute(sa.select(POSITIONS.c.quantity).where(key)).scalar()
-            if c.quantity == 0:
-                conn.execute(POSITIONS.delete().where(key))
-            elif before is None:
-                conn.execute(
-                    POSITIONS.insert().values(
-                        book_id=c.book_id, instrument_id=c.instrument_id, quantity=c.quantity
-                    )
-                )
-            else:
-                conn.execute(POSITIONS.update().where(key).values(quantity=c.quantity))
-            target = f"position:{c.book_id}/{c.instrument_id}"
-            after = None if c.quantity == 0 else c.quantity
-            append_audit(
-                conn,
-                ts_ns=now,
-                actor=who.name,
-                role=who.role.label,
-                action="position.set",
-                target=target,
-                before={"quantity": before},
-                after={"quantity": after},
-                reason=body.reason,
-            )
-            applied.append(
-                {
-                    "book_id": c.book_id,
-                    "instrument_id": c.instrument_id,
-                    "before": before,
-                    "after": after,
-                }
-            )
-    ctx.reload_portfolio()
-    return {"changed": len(applied), "changes": applied}
+    answer = ctx.positions.request(
+        [(c.book_id, c.instrument_id, c.quantity) for c in body.changes],
+        actor=who.name,
+        role=who.role.label,
+        reason=body.reason,
+        ts_ns=ctx.clock.now_ns(),
+    )
+    if not answer.ok:  # the keeper's own check (e.g. a book deleted since): nothing written
+        return _keeper_refusal(answer.field, answer.error)  # type: ignore[return-value]
+    return {
+        "changed": len(answer.changes),
+        "version": answer.version,
+        "changes": list(answer.changes),
+    }
+
+
+def _keeper_refusal(field: str, message: str) -> JSONResponse:
+    """The keeper refused the request (422, the same shape as the route's own checks)."""
+    return JSONResponse(
+        {"detail": message, "errors": [{"field": field, "message": message}]}, status_code=422
+    )
 
 
 # ---------------------------------------------------------------- risk

@@ -19,25 +19,30 @@ from pathlib import Path
 from typing import Any
 
 import plotly
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 
+from riskstream.bus.topics import MemoryTopics, Topics
 from riskstream.core.clock import Clock, SystemClock
 from riskstream.core.errors import InputError, RiskstreamError
+from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import PermissionDeniedError
-from riskstream.service.auth import KeyStore, Principal, Role
+from riskstream.positions import PositionKeeper, PositionRequester
+from riskstream.service import api, fx, stream
+from riskstream.service.auth import KeyStore
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
 from riskstream.service.context import ServiceContext
+from riskstream.service.deps import document_roles
 from riskstream.service.feed import SnapshotFeed
 from riskstream.service.limits import LimitProvider, LimitService
 from riskstream.service.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from riskstream.service.portfolio import PortfolioView
 from riskstream.store.cache import Cache, MemoryCache
 from riskstream.store.limits_repo import LimitRepository
+from riskstream.store.market_history import MarketHistory
 from riskstream.store.refdb import RefDB
 
 log = logging.getLogger("riskstream.service")
@@ -46,60 +51,6 @@ STATIC = Path(__file__).with_name("static")
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 """plotly.js ships inside the ``plotly`` Python package: the dashboard serves it from
 there, so it works with no network."""
-
-api_key_header = APIKeyHeader(
-    name="X-API-Key",
-    auto_error=False,
-    description="An API key (`rsk_<id>_<secret>`); see `riskstream keys create`.",
-)
-
-
-def context(request: Request) -> ServiceContext:
-    return request.app.state.ctx
-
-
-def require(role: Role):
-    """Dependency: the caller's principal, which must hold at least ``role``
-    (401 without a valid key, 403 with a key whose role is too low)."""
-
-    def dependency(request: Request, key: str | None = Depends(api_key_header)) -> Principal:
-        principal = request.app.state.ctx.keys.authenticate(key)
-        if principal is None:
-            raise HTTPException(
-                401,
-                "missing or invalid API key: send it in the X-API-Key header",
-                headers={"WWW-Authenticate": "ApiKey"},
-            )
-        if not principal.allows(role):
-            raise HTTPException(
-                403, f"role {principal.role.label} may not do this; needs {role.label}"
-            )
-        request.state.principal = principal
-        return principal
-
-    dependency.required_role = role  # read by _document_roles
-    return dependency
-
-
-def _document_roles(router: Any) -> None:
-    """Append each route's least role to its OpenAPI description (shown at ``/docs``);
-    idempotent (the routers are module-level, shared by every app)."""
-    from fastapi.routing import APIRoute
-
-    def roles(dependant: Any) -> list[Role]:
-        found = [getattr(dependant.call, "required_role", None)]
-        for sub in dependant.dependencies:
-            found += roles(sub)
-        return [r for r in found if r is not None]
-
-    for route in router.routes:
-        if not isinstance(route, APIRoute) or "Requires the **" in (route.description or ""):
-            continue
-        if needed := roles(route.dependant):
-            role = max(needed)
-            route.description = (
-                f"{route.description}\n\nRequires the **{role.label}** role or higher."
-            ).strip()
 
 
 def _route_template(request: Request) -> str:
@@ -164,6 +115,8 @@ def create_app(
     limits: LimitProvider | None = None,
     clock: Clock | None = None,
     follow_cache: bool = False,
+    topics: Topics | None = None,
+    fx_history: MarketHistory | None = None,
 ) -> FastAPI:
     """Build the service.
 
@@ -182,6 +135,14 @@ def create_app(
     follow_cache : bool
         Poll the cache for snapshots another process published (``riskstream serve``
         beside a pipeline, sharing Redis) instead of being pushed to.
+    topics : Topics, optional
+        Where the position keeper runs: position changes are requests on these topics and
+        the portfolio view follows its published versions. Default: in-process topics
+        with a keeper of the service's own, driven by each request (``riskstream serve``
+        alone); given (the demo's pipeline, NATS), the keeper runs elsewhere.
+    fx_history : MarketHistory, optional
+        The history store holding the aggregated FX rates (``riskstream fx poll``): serves
+        the ``/api/v1/fx`` routes (:mod:`riskstream.service.fx`).
 
     Returns
     -------
@@ -189,8 +150,6 @@ def create_app(
         ``app.state.ctx`` is the :class:`ServiceContext`; ``app.state.ctx.feed`` is the
         :class:`SnapshotFeed` a pipeline pushes into.
     """
-    from riskstream.service import api, stream
-
     clock = clock or SystemClock()
     metrics = ServiceMetrics()
     risk_cache = RiskCache(
@@ -200,11 +159,27 @@ def create_app(
         clock=clock,
     )
     limits = limits if limits is not None else LimitService(LimitRepository(db), clock)
+    keeper = None
+    if topics is None:  # no keeper elsewhere: the service keeps positions itself
+        topics = MemoryTopics()
+        keeper = PositionKeeper(db, topics, clock=clock, max_abs_quantity=config.max_abs_quantity)
     feed = SnapshotFeed(
         risk_cache, limits, metrics, PortfolioView(db.load_universe()), config.history_size, clock
     )
+    # the portfolio view follows the keeper's versions (from the first one retained)
+    feed.follow_positions(topics.subscribe(SUBJECTS["positions"], start_after=0))
+    positions = PositionRequester(topics, config.position_reply_timeout_s, keeper=keeper)
     ctx = ServiceContext(
-        config, db, KeyStore(db, clock), risk_cache, feed, limits, metrics, clock, follow_cache
+        config,
+        db,
+        KeyStore(db, clock),
+        risk_cache,
+        feed,
+        limits,
+        metrics,
+        clock,
+        positions,
+        follow_cache,
     )
 
     @contextlib.asynccontextmanager
@@ -276,8 +251,10 @@ def create_app(
         """Prometheus exposition format (no authentication)."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    _document_roles(api.router)
+    document_roles(api.router)
     app.include_router(api.router, prefix="/api/v1")
+    if fx_history is not None:
+        fx.attach(app, fx_history)
     app.include_router(stream.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)

@@ -34,6 +34,8 @@ class ServiceConfig(ConfigModel):
         The WebSocket pushes the latest state this often (a heartbeat when nothing changed).
     max_abs_quantity : float
         A position change whose ``|quantity|`` exceeds this is rejected as out of range.
+    position_reply_timeout_s : float
+        How long a position change waits for the position keeper's answer (then 503).
     log_json : bool
         Structured (one JSON object per line) logs; plain text otherwise.
     """
@@ -47,6 +49,7 @@ class ServiceConfig(ConfigModel):
     history_size: Annotated[int, Field(ge=10, le=1_000_000)] = 3600
     push_interval_ms: Annotated[int, Field(ge=50, le=1000)] = 250
     max_abs_quantity: PositiveAmount = 1e9
+    position_reply_timeout_s: PositiveAmount = 5.0
     log_json: bool = True
 
     @model_validator(mode="after")

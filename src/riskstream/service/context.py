@@ -1,12 +1,13 @@
-"""What every request handler shares: config, reference DB, keys, feed, limits, metrics."""
+"""What every request handler shares: config, reference DB, keys, feed, limits, metrics and
+the client of the position keeper."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from riskstream.core.clock import Clock
+from riskstream.positions import PositionRequester
 from riskstream.service.auth import KeyStore
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
@@ -19,6 +20,13 @@ from riskstream.store.refdb import RefDB
 
 @dataclass
 class ServiceContext:
+    """The service's shared state.
+
+    ``positions`` sends position changes to the keeper (the one writer of positions) and
+    waits for its answer; the portfolio view follows the keeper's published versions
+    (:meth:`SnapshotFeed.follow_positions`), never the database directly.
+    """
+
     config: ServiceConfig
     db: RefDB
     keys: KeyStore
@@ -27,19 +35,10 @@ class ServiceContext:
     limits: LimitProvider
     metrics: ServiceMetrics
     clock: Clock
+    positions: PositionRequester
     follow_cache: bool = False
-    position_listeners: list[Callable[[PortfolioView], None]] = field(default_factory=list)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def portfolio(self) -> PortfolioView:
         return self.feed.portfolio
-
-    def reload_portfolio(self) -> PortfolioView:
-        """Re-read positions from the reference DB and tell the listeners (e.g. the
-        pipeline's risk engine, wired by the demo)."""
-        view = PortfolioView(self.db.load_universe())
-        self.feed.set_portfolio(view)
-        for listener in self.position_listeners:
-            listener(view)
-        return view

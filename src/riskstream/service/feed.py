@@ -62,7 +62,8 @@ class SnapshotFeed:
     limits : LimitProvider
     metrics : ServiceMetrics
     portfolio : PortfolioView
-        For the P&L; replaced by :meth:`set_portfolio` after position changes.
+        For the P&L and the positions routes; follows the position keeper's versions once
+        :meth:`follow_positions` is given its subscription.
     history_size : int
         Compact snapshot records kept.
     clock : Clock, optional
@@ -81,7 +82,9 @@ class SnapshotFeed:
         self.cache = cache
         self.limits = limits
         self.metrics = metrics
-        self.portfolio = portfolio
+        self._portfolio = portfolio
+        self._positions: Any = None
+        self._positions_lock = threading.Lock()
         self.clock = clock or SystemClock()
         self.history: deque[dict[str, Any]] = deque(maxlen=history_size)
         self.version = 0
@@ -89,8 +92,21 @@ class SnapshotFeed:
         self._last_published: int | None = None
         self._events_counted = 0
 
-    def set_portfolio(self, portfolio: PortfolioView) -> None:
-        self.portfolio = portfolio
+    def follow_positions(self, subscription: Any) -> None:
+        """Follow the position keeper's :class:`~riskstream.core.messages.PositionsChanged`
+        on ``subscription`` (a :class:`riskstream.bus.topics.Subscription`): every read of
+        :attr:`portfolio` takes the newest version published (conflated, never blocking)."""
+        self._positions = subscription
+
+    @property
+    def portfolio(self) -> PortfolioView:
+        """The portfolio as of the keeper's newest version (any thread)."""
+        if self._positions is not None:
+            with self._positions_lock:
+                latest = self._positions.latest()
+                if latest is not None and latest[1].version > self._portfolio.version:
+                    self._portfolio = self._portfolio.with_positions(latest[1])
+        return self._portfolio
 
     def push(
         self,
@@ -233,8 +249,9 @@ class ServiceStage:
     min_interval_s : float
         Push at most this often (wall clock): the dashboard needs ~4 Hz, not 10.
 
-    Position changes made through the API reach the engine here, on the pipeline's
-    thread (``engine.set_positions``), so a refresh never sees half of a change.
+    Positions are not this stage's business: the position keeper publishes them, and the
+    engine (through the risk stage) and the service's portfolio view each follow its
+    versions.
     """
 
     name = "service"
@@ -262,18 +279,9 @@ class ServiceStage:
         self._md_batches = 0
         self._events = 0
         self._started = time.perf_counter()
-        self._portfolio = feed.portfolio
-        self.position_updates = 0
 
     def on_batch(self, events: np.ndarray, now_ns: int) -> None:
         self._events += len(events)
-        portfolio = self.feed.portfolio
-        if portfolio is not self._portfolio:  # positions changed through the API
-            engine = getattr(self.risk_stage, "engine", None)
-            if engine is not None:
-                engine.set_positions(portfolio.universe.positions, portfolio.universe.books)
-            self._portfolio = portfolio
-            self.position_updates += 1
         if self.md_stage is not None:
             batches = self.md_stage.batches
             lat = self.md_stage.latency_ns

@@ -2,10 +2,8 @@
 provenance of every rate, read from the history store's ``fx_rates`` table (written by
 ``riskstream fx poll``; :mod:`riskstream.feeds.fx`).
 
-Registered by :func:`attach`, which also tells the routes where the history store is::
-
-    from riskstream.service import fx
-    fx.attach(app, MarketHistory.from_config(settings.store))
+Registered by :func:`attach` (``create_app(..., fx_history=...)``), which also tells the
+routes where the history store is.
 """
 
 from __future__ import annotations
@@ -19,8 +17,8 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Req
 from pydantic import BaseModel
 
 from riskstream.core.clock import NS_PER_S
-from riskstream.service.app import _document_roles, require
 from riskstream.service.auth import Principal, Role
+from riskstream.service.deps import document_roles, require
 from riskstream.store.market_history import MarketHistory
 
 router = APIRouter()
@@ -135,5 +133,5 @@ def rate_history(
 def attach(app: FastAPI, store: MarketHistory) -> None:
     """Serve the FX routes under ``/api/v1`` from ``store``."""
     app.state.fx_history = store
-    _document_roles(router)  # each route's least role in its /docs description
+    document_roles(router)  # each route's least role in its /docs description
     app.include_router(router, prefix="/api/v1")

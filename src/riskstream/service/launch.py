@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
+from riskstream.bus.topics import Topics
 from riskstream.service.app import create_app
 from riskstream.service.auth import Role
 from riskstream.service.config import ServiceConfig
 from riskstream.service.feed import SnapshotFeed
 from riskstream.service.runner import ServiceRunner
 from riskstream.store.cache import Cache, open_cache
+from riskstream.store.market_history import MarketHistory
 from riskstream.store.refdb import RefDB
 
 
@@ -61,6 +63,8 @@ def start_service(
     host: str | None = None,
     port: int | None = None,
     demo_keys: bool = True,
+    topics: Topics | None = None,
+    fx_history: MarketHistory | None = None,
 ) -> RunningService:
     """Serve ``db``'s universe with a feed for the pipeline to push into.
 
@@ -75,8 +79,18 @@ def start_service(
         Override ``config.host``/``config.port`` (port 0: any free port).
     demo_keys : bool
         Create one key per role for this session (names ``demo-<role>-<tag>``).
+    topics : Topics, optional
+        The pipeline's topics, where its position keeper runs (see :func:`create_app`).
+    fx_history : MarketHistory, optional
+        Serve the aggregated FX rates from this history store (``/api/v1/fx``).
     """
-    app = create_app(config, db, cache=cache if cache is not None else open_cache(cache_url))
+    app = create_app(
+        config,
+        db,
+        cache=cache if cache is not None else open_cache(cache_url),
+        topics=topics,
+        fx_history=fx_history,
+    )
     keys: dict[str, str] = {}
     if demo_keys:
         import secrets

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from riskstream.core.instruments import Universe
+from riskstream.core.instruments import BOOK_SCHEMA, POSITION_SCHEMA, Universe
+from riskstream.core.messages import PositionsChanged
 
 LEVELS: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader", "instrument")
 
@@ -28,11 +29,13 @@ class PortfolioView:
     Parameters
     ----------
     universe : Universe
-        Instruments, books and positions (reloaded after each position change).
+        Instruments, books and positions; :meth:`with_positions` gives the view of a newer
+        positions version (the service follows the position keeper's).
     """
 
     def __init__(self, universe: Universe):
         self.universe = universe
+        self.version = 0  # the position keeper's version shown (0: as loaded)
         inst = universe.instruments
         fx = universe.fx_to_base
         self.n_instruments = inst.height
@@ -53,6 +56,28 @@ class PortfolioView:
             )
             .with_columns(pl.col("symbol").alias("instrument"))
         )
+
+    def with_positions(self, message: PositionsChanged) -> PortfolioView:
+        """The same instruments with the position keeper's version ``message`` (its
+        positions and books)."""
+        u = self.universe
+        positions = pl.DataFrame(
+            {
+                "book_id": message.book_id,
+                "instrument_id": message.instrument_id,
+                "quantity": message.quantity,
+            }
+        ).cast(POSITION_SCHEMA)  # type: ignore[arg-type]
+        books = (
+            pl.DataFrame({c: np.asarray(message.books[c]) for c in BOOK_SCHEMA}).cast(BOOK_SCHEMA)  # type: ignore[arg-type]
+            if set(BOOK_SCHEMA) <= set(message.books)
+            else u.books
+        )
+        view = PortfolioView(
+            Universe(u.instruments, books, positions, u.base_currency, u.fx_to_base, u.as_of)
+        )
+        view.version = message.version
+        return view
 
     def pnl(self, prices: np.ndarray, fx_to_base: dict[str, float] | None = None) -> float:
         """Mark-to-market P&L against the reference prices and rates, base currency.

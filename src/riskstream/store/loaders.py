@@ -37,6 +37,7 @@ import polars as pl
 import yaml
 from pydantic import ValidationError
 
+from riskstream.core.clock import Clock, SystemClock
 from riskstream.core.errors import InputError, LoadError
 from riskstream.core.instruments import BOOK_SCHEMA, POSITION_SCHEMA, Position, Universe
 from riskstream.store.refdb import RefDB
@@ -208,9 +209,18 @@ def read_positions_and_books(
     return positions, created
 
 
-def load_positions(path: str | Path, refdb: RefDB, *, replace: bool = False) -> int:
+def load_positions(
+    path: str | Path,
+    refdb: RefDB,
+    *,
+    replace: bool = False,
+    actor: str = "cli",
+    clock: Clock | None = None,
+) -> int:
     """Validate a positions file and write it (and the books it creates) to the reference DB
-    in one transaction.
+    in one transaction, audited like every position change (action ``position.load``, one
+    entry per position, :func:`riskstream.store.positions.load_positions_audited`) and
+    raising the positions version, so a running position keeper publishes it.
 
     Parameters
     ----------
@@ -219,8 +229,12 @@ def load_positions(path: str | Path, refdb: RefDB, *, replace: bool = False) -> 
     refdb : RefDB
         The migrated reference database holding the books and instruments.
     replace : bool
-        The file is the whole portfolio: positions not in it are deleted. Otherwise each
+        The file is the whole portfolio: positions not in it are closed. Otherwise each
         (book, instrument) in the file is inserted or has its quantity set.
+    actor : str
+        Who loads (the audit entries' actor).
+    clock : Clock, optional
+        The audit entries' time (default the system clock).
 
     Returns
     -------
@@ -232,10 +246,20 @@ def load_positions(path: str | Path, refdb: RefDB, *, replace: bool = False) -> 
     LoadError
         Any row is bad; nothing is written.
     """
+    from riskstream.store.positions import load_positions_audited
+
     positions, books = read_positions_and_books(path, refdb)
-    return refdb.upsert_positions(
-        positions, replace=replace, new_books=books if books.height else None
+    written, _ = load_positions_audited(
+        refdb,
+        positions,
+        replace=replace,
+        new_books=books if books.height else None,
+        actor=actor,
+        role="admin",
+        reason=f"positions file {Path(path).name}" + (" (replace)" if replace else ""),
+        ts_ns=(clock or SystemClock()).now_ns(),
     )
+    return written
 
 
 # ---------------------------------------------------------------------------- parsing

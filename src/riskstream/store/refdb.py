@@ -26,6 +26,14 @@ Tables (one row per record of :mod:`riskstream.core.instruments`):
 ``api_keys``
     the service's API keys: a public ``key_id``, a name, a role and the SHA-256 of the
     secret (never the secret itself).
+``position_state``
+    the position keeper's counters (migration 0005): ``version`` of the positions (raised
+    by every write of the ``positions`` table, in the same transaction) and the last
+    sequence numbers it consumed on its subjects.
+``position_journal``
+    every request id and order id the keeper has applied, with the version that holds it
+    and its answer (JSON): a retried request or a redelivered fill is applied once, across
+    restarts (:mod:`riskstream.store.positions`).
 """
 
 from __future__ import annotations
@@ -154,7 +162,49 @@ API_KEYS = sa.Table(
     sa.Column("revoked", sa.Boolean, nullable=False),
 )
 
+POSITION_STATE = sa.Table(
+    "position_state",
+    METADATA,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+POSITION_JOURNAL = sa.Table(
+    "position_journal",
+    METADATA,
+    sa.Column("change_id", sa.String(512), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("ts_ns", sa.BigInteger, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+)
+VERSION_KEY = "version"
+"""``position_state`` key of the positions version."""
+
 _DIALECTS = ("sqlite", "postgresql")
+
+
+def stored_positions_version(conn: Connection, *, lock: bool = False) -> int:
+    """The positions version in the database (0 before any write); ``lock`` holds the row
+    until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite locks the whole file on
+    the first write), so two writers take their versions one after the other."""
+    query = sa.select(POSITION_STATE.c.value).where(POSITION_STATE.c.key == VERSION_KEY)
+    value = conn.execute(query.with_for_update() if lock else query).scalar()
+    return 0 if value is None else int(value)
+
+
+def bump_positions_version(conn: Connection) -> int:
+    """Raise the positions version by one inside the caller's transaction; the new value.
+
+    Every write of the ``positions`` table calls it in the same transaction, so the
+    version names one state of the table and a reader (the position keeper) sees any
+    writer's change."""
+    version = stored_positions_version(conn, lock=True) + 1
+    updated = conn.execute(
+        POSITION_STATE.update().where(POSITION_STATE.c.key == VERSION_KEY).values(value=version)
+    ).rowcount
+    if not updated:
+        conn.execute(POSITION_STATE.insert().values(key=VERSION_KEY, value=version))
+    return version
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
@@ -273,6 +323,7 @@ class RefDB:
             conn.execute(
                 UNIVERSE_META.insert(), [{"key": k, "value": v} for k, v in entries.items()]
             )
+            bump_positions_version(conn)
 
     def has_universe(self) -> bool:
         """Whether a universe has been saved."""
@@ -390,6 +441,8 @@ class RefDB:
             if replace:
                 conn.execute(table.delete())
             _upsert_in(conn, table, frame, schema, key)
+            if table is POSITIONS:
+                bump_positions_version(conn)
         return frame.height
 
 
