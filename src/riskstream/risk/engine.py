@@ -255,7 +255,6 @@ class RiskEngine:
 
     scenarios = property(lambda self: self.options.view.scenarios, doc="Scenarios in force.")
     factor_vol = property(lambda self: self.options.view.factor_vol, doc="Daily factor vols.")
-    positions_version = _read("positions", "version")
     positions_digest = _read("positions", "digest")
     qty = _read("positions", "qty")
     pos_inst = _read("positions", "pos_inst")
@@ -310,6 +309,18 @@ class RiskEngine:
     vol_moves = _read("options", "vol_moves")
     vol_rebuilds = _read("options", "vol_rebuilds")
     grid_builds = _read("options", "grid_builds")
+
+    @property
+    def positions_version(self) -> int:
+        """The position keeper's version in force (0: the universe's own positions); set by
+        each ``PositionsChanged`` drained from the inbox."""
+        return self.positions.version
+
+    @positions_version.setter
+    def positions_version(self, version: int) -> None:
+        # kept writable for callers that restore an engine with set_positions (tests that
+        # share one engine); the keeper's versions arrive through send()
+        self.positions.version = int(version)
 
     @property
     def background(self) -> Recomputer | None:
