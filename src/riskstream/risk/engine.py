@@ -74,7 +74,7 @@ import polars as pl
 from riskstream.core.clock import Clock
 from riskstream.core.errors import InputError
 from riskstream.core.instruments import Universe
-from riskstream.core.messages import PositionsChanged, RegimeChanged
+from riskstream.core.messages import FxRates, PositionsChanged, RegimeChanged
 from riskstream.core.state import MarketState
 from riskstream.risk import euler
 from riskstream.risk.background import Recomputer
@@ -236,7 +236,8 @@ class RiskEngine:
         self._scenario_moments = (
             scenario_moments(scenarios, self.space.kind) if config.regime_conditional else None
         )
-        self._inbox: deque[PositionsChanged | RegimeChanged] = deque()
+        self._inbox: deque[PositionsChanged | RegimeChanged | FxRates] = deque()
+        self._fx_published = False  # FxRates taken since the last refresh
         self._worker: Recomputer | None = None
         self._regime_switch: dict[str, Any] | None = None  # the switch being prepared
         self.set_positions(universe.positions, universe.books, rebuild=False)
@@ -336,13 +337,16 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ inbox
 
-    def send(self, message: PositionsChanged | RegimeChanged) -> None:
+    def send(self, message: PositionsChanged | RegimeChanged | FxRates) -> None:
         """Queue a message for the engine (any thread): the engine applies it at the top
         of its next refresh, on its own thread. This is the only way other stages change
         what the engine values: the position keeper's :class:`PositionsChanged`, the
-        regime stage's :class:`RegimeChanged`."""
-        if not isinstance(message, PositionsChanged | RegimeChanged):
-            raise InputError("message", type(message).__name__, "PositionsChanged or RegimeChanged")
+        regime stage's :class:`RegimeChanged`, FX rates aggregated from public APIs
+        (:class:`FxRates`, for currencies no live FX quote reaches)."""
+        if not isinstance(message, PositionsChanged | RegimeChanged | FxRates):
+            raise InputError(
+                "message", type(message).__name__, "PositionsChanged, RegimeChanged or FxRates"
+            )
         self._inbox.append(message)
 
     def _drain_inbox(self) -> None:
@@ -352,6 +356,9 @@ class RiskEngine:
             if isinstance(message, PositionsChanged):
                 if message.version > self.positions.version:
                     self._apply_positions(message)
+            elif isinstance(message, FxRates):
+                self.live_marks.publish_rates(message)
+                self._fx_published = True
             elif self._worker is None:
                 self.condition_on_regime(conditioning_of(message))
             else:
@@ -673,7 +680,8 @@ class RiskEngine:
         underlyings whose books must be recomputed (those with options in several
         currencies). SPAN margin follows at the next full refresh (as for vols): clearing
         houses margin a few times a day, and a tick must not pay for a rescan."""
-        code_ratio = self.live_marks.follow_fx(self.market, changed)
+        code_ratio = self.live_marks.follow_fx(self.market, changed, force=self._fx_published)
+        self._fx_published = False
         if code_ratio is None:
             return np.empty(0, dtype=np.int64)
         ratio = code_ratio[self.ref.ccy_code]

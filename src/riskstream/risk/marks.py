@@ -22,6 +22,7 @@ import numpy as np
 
 from riskstream.core.errors import InputError
 from riskstream.core.fx import rates_to_base
+from riskstream.core.messages import FxRates
 from riskstream.core.state import MarketState
 from riskstream.pricing import bond_risk, bond_yield_from_price
 from riskstream.risk.factors import FactorSpace, key_rate_table, key_rate_weights, year_fraction
@@ -79,6 +80,9 @@ class LiveMarks:
         self.unit_dv01 = np.zeros(n)  # per basis point
         self.bond_yield = np.full(n, np.nan)
         self.unit_sigma = np.zeros(n)  # daily price vol per unit
+        # rates aggregated from public APIs (FxRates): they stand in for the universe's
+        # reference rate of a currency no live quote reaches
+        self.fx_published: dict[str, float] = {}
         self.fx_to_base, self.fx_reference_currencies = self.live_fx_rates(market)
         self.fx = np.array([self.fx_to_base[c] for c in ref.currency], dtype=np.float64)
         self.fx_updates = 0
@@ -123,18 +127,33 @@ class LiveMarks:
                 try:
                     out[c] = rates_to_base(prices, [c], base)[c]
                 except InputError:
-                    out[c] = ref.fx_reference[c]
+                    out[c] = self.fx_published.get(c, ref.fx_reference[c])
                     reference.append(c)
             return out, tuple(reference)
 
-    def follow_fx(self, market: MarketState, changed: np.ndarray) -> np.ndarray | None:
-        """Re-derive the live FX rates when an FX spot quote moved; rescale every per-unit
-        row of the currencies whose rate changed (each is linear in its rate).
+    def publish_rates(self, message: FxRates) -> None:
+        """Take FX rates aggregated from public APIs (:class:`FxRates`): each currency's
+        value in the base currency through their pairs (cross rates by the shortest chain),
+        used for the currencies no live quote reaches until the next publication. The next
+        :meth:`follow_fx` with ``force`` applies them."""
+        prices = message.pair_prices()
+        for c in self.ref.currencies:
+            try:
+                self.fx_published[c] = rates_to_base(prices, [c], self.base_currency)[c]
+            except InputError:  # the publication does not reach this currency
+                continue
+
+    def follow_fx(
+        self, market: MarketState, changed: np.ndarray, force: bool = False
+    ) -> np.ndarray | None:
+        """Re-derive the live FX rates when an FX spot quote moved (or ``force``: new
+        published rates); rescale every per-unit row of the currencies whose rate changed
+        (each is linear in its rate).
 
         Returns the rate ratio per currency code (None when no rate moved): the other
         parts (linear loadings, option grids) rescale their rows by it."""
         ref = self.ref
-        if ref.fx_spot_ids.size == 0 or not ref.is_fx_spot[changed].any():
+        if not force and (ref.fx_spot_ids.size == 0 or not ref.is_fx_spot[changed].any()):
             return None
         rates, reference = self.live_fx_rates(market)
         new_by_code = np.array([rates[c] for c in ref.currencies])
