@@ -33,6 +33,16 @@ every figure of the snapshot. Writing the market state (the md stage's job) is n
 * ``full_*``: every instrument moves every cycle (the worst case: every quote, every option
   book, every FX rate).
 * ``cpu_*``: process CPU time per refresh (all threads), beside the wall-clock figures.
+* ``switch_*`` (only with ``--regime-switch``: ``risk.regime_conditional`` and
+  ``risk.background_recompute`` on): after the live cycles a regime switch (s = 1.6,
+  θ = 1.2, the demo model's crisis) is sent and live cycles go on until a refresh adopts it:
+  ``switch_pending_p50_ms``/``p99`` are the refreshes while it is prepared on the worker
+  (``switch_pending_thread_cpu_*``: the engine thread's own CPU time in them, so that waiting
+  for a core or the GIL shows as the difference),
+  ``switch_swap_ms`` the refresh that swapped it in, ``switch_ready_s`` request to
+  adoption (wall); ``switch_inline_s`` the same switch computed inline
+  (``condition_on_regime``) for comparison; ``grid_build_ms_p50``/``p99`` one held
+  underlying's grid rebuild (what a vol move past the threshold costs inline).
 
 Each figure is over ``--cycles`` refreshes after one warm-up (numba compilation and grid
 building excluded, reported as ``build_s``). Prints one JSON object as the last line.
@@ -55,10 +65,12 @@ import numpy as np
 
 from riskstream.cli.engine import build_engine, implied_vols, option_rates, simulated_history
 from riskstream.core.clock import ManualClock
+from riskstream.core.messages import RegimeChanged
 from riskstream.core.state import MarketState
 from riskstream.feeds.config import UniverseConfig
 from riskstream.feeds.universe import generate_universe
 from riskstream.pricing import baw_price, bsm_price
+from riskstream.risk.conditioning import RegimeConditioning
 from riskstream.risk.config import RiskConfig
 from riskstream.risk.factors import year_fraction
 
@@ -132,7 +144,7 @@ class LiveMarket:
             spot = m.mid[und]
             vol = self.base_vol[o] * np.exp(self.vol_level[e.opt_owner[o]])
             as_of = dt.datetime.fromtimestamp(e.clock.now_ns() / 1e9, tz=dt.UTC).date()
-            T = np.maximum(year_fraction(e._expiry_days[ids], as_of), 1e-6)
+            T = np.maximum(year_fraction(e.ref.expiry_days[ids], as_of), 1e-6)
             r = e.rate[ids]
             q = np.where(e.on_future[o], r, e.opt_q[o])
             k, c = e.strike[ids], e.is_call[ids]
@@ -199,6 +211,53 @@ def cycle_times(
     return out, cpu, med
 
 
+def switch_figures(market: LiveMarket, fraction: float, touched: float) -> dict[str, float]:
+    """A regime switch prepared on the worker while live cycles go on (module doc)."""
+    engine = market.e
+    crisis = RegimeConditioning("crisis", 1.6, 1.2)
+    engine.send(
+        RegimeChanged(
+            ts_ns=engine.clock.now_ns(), regime=2, name="crisis", probabilities=(0.0, 0.0, 1.0),
+            vol_multiplier=crisis.vol_multiplier,
+            market_variance_ratio=crisis.market_variance_ratio,
+        )
+    )  # fmt: skip
+    times, own, started = [], [], time.perf_counter()
+    while True:
+        market.step(fraction, touched)
+        start, start_own = time.perf_counter(), time.thread_time()
+        snap = engine.refresh()
+        times.append((time.perf_counter() - start) * 1e3)
+        own.append((time.thread_time() - start_own) * 1e3)
+        if snap.regime_switch is None and snap.regime_conditioning is not None:
+            break
+    ready_s = time.perf_counter() - started
+    pending, pending_own = np.array(times[:-1]), np.array(own[:-1])
+    engine.condition_on_regime(None)
+    start = time.perf_counter()
+    engine.condition_on_regime(crisis)
+    inline_s = time.perf_counter() - start
+    held = np.unique(engine.opt_owner[engine.qty[engine.opt_ids] != 0])
+    builds = []
+    for k in held[:100]:
+        start = time.perf_counter()
+        engine.options.build_grid(int(k))
+        builds.append((time.perf_counter() - start) * 1e3)
+    engine.close()
+    return {
+        "switch_pending_cycles": int(pending.size),
+        "switch_pending_p50_ms": pct(pending, 50) if pending.size else None,
+        "switch_pending_p99_ms": pct(pending, 99) if pending.size else None,
+        "switch_pending_thread_cpu_p50_ms": pct(pending_own, 50) if pending.size else None,
+        "switch_pending_thread_cpu_p99_ms": pct(pending_own, 99) if pending.size else None,
+        "switch_swap_ms": round(times[-1], 2),
+        "switch_ready_s": round(ready_s, 2),
+        "switch_inline_s": round(inline_s, 2),
+        "grid_build_ms_p50": pct(np.array(builds), 50),
+        "grid_build_ms_p99": pct(np.array(builds), 99),
+    }
+
+
 def pct(a: np.ndarray, q: float) -> float:
     return round(float(np.percentile(a, q)), 2)
 
@@ -220,6 +279,9 @@ def main() -> None:
     parser.add_argument("--vol-of-vol", type=float, default=0.06, help="daily, log")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=1, help="risk.threads")
+    parser.add_argument(
+        "--regime-switch", action="store_true", help="measure a switch prepared off the hot path"
+    )
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -233,6 +295,8 @@ def main() -> None:
         horizons_days=tuple(int(h) for h in args.horizons.split(",")),
         seed=args.seed,
         threads=args.threads,
+        regime_conditional=args.regime_switch,
+        background_recompute=args.regime_switch,
     )
     # The market state as md writes it: every instrument quoted at its reference price.
     as_of = universe.as_of or dt.date.today()
@@ -325,6 +389,8 @@ def main() -> None:
             "load_average_1m": round(os.getloadavg()[0], 2),
         },
     }
+    if args.regime_switch:
+        result.update(switch_figures(market, args.tick_fraction, args.touch_fraction))
     print(json.dumps(result))
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from riskstream.cli import app
 from riskstream.core.errors import InputError
 from riskstream.risk.measures import var_es
+from riskstream.risk.valuation import VALUED
 
 
 @pytest.fixture()
@@ -155,7 +156,7 @@ def test_engine_values_options_at_their_quotes(env):
     quote = inst["ref_price"].to_numpy()[opts] * engine.multiplier[opts] * engine.fx[opts]
     model = engine.unit_value[opts]
     tick = inst["tick_size"].to_numpy()[opts] * engine.multiplier[opts] * engine.fx[opts]
-    assert np.all(engine.reason[opts] == "")
+    assert np.all(engine.reason[opts] == VALUED)
     # American options are valued American (Barone-Adesi-Whaley) and their vols solved by
     # the same model; a reference price below the exercise value (the simulator prices
     # them European) has no American vol: such an option keeps its European vol and is

@@ -13,6 +13,7 @@ from riskstream.risk.config import RiskConfig
 from riskstream.risk.measures import var_es_from_pnl
 from riskstream.risk.scenarios import ScenarioSet
 from riskstream.risk.stage import RiskStage
+from riskstream.risk.valuation import REASON_CODE, REASONS, VALUED
 from tests.risk.helpers import AS_OF, make_engine, make_universe, market_from_ref
 
 AS_OF_DAYS = (AS_OF.date() - __import__("datetime").date(1970, 1, 1)).days
@@ -183,7 +184,7 @@ def test_parametric_with_options_equals_an_independent_delta_gamma_cornish_fishe
     snap = eng.refresh()
     x = np.asarray(eng.scenarios.shocks[1], dtype=np.float64)
     cov = np.cov(x, rowvar=False)
-    opt = eng.opt_ids[eng.reason[eng.opt_ids] == ""]
+    opt = eng.opt_ids[eng.reason[eng.opt_ids] == VALUED]
     assert opt.size > 0  # the book holds options, else this reduces to delta-normal
     d = eng.exposures().astype(np.float64)
     spot_f, vol_f = eng.space.spot_factor[opt], eng.space.vol_factor[opt]
@@ -262,6 +263,12 @@ def test_missing_underlying_price_excludes_its_options():
     reasons = {e.instrument_id: e.reason for e in snap.excluded}
     assert reasons[0] == "missing price"
     assert sum(r == "missing underlying price" for r in reasons.values()) == 3
+    # the valuation record carries the same reasons as uint8 codes (REASONS' texts)
+    codes = snap.valuation.reason
+    assert codes.dtype == np.uint8 and not codes.flags.writeable
+    listed = {e.instrument_id: e.reason for e in snap.excluded if e.reason in REASONS}
+    assert {i: REASONS[codes[i]] for i in np.flatnonzero(codes)}.items() >= listed.items()
+    assert codes[0] == REASON_CODE["missing price"] and not snap.valuation.valued[0]
 
 
 def test_negative_volatility_is_excluded_and_listed():
@@ -323,7 +330,7 @@ def test_bond_key_rate_loadings_match_repricing():
     bonds = np.flatnonzero(eng.asset_class == 4)
     for b in bonds:
         y = eng.bond_yield[b]
-        mat = (eng._maturity_days[b] - (AS_OF_DAYS)) / 365.0
+        mat = (eng.ref.maturity_days[b] - (AS_OF_DAYS)) / 365.0
         c, f = eng.coupon[b], eng.freq[b]
         assert bond_price_from_yield(y, c, mat, f) == pytest.approx(eng.price[b], abs=1e-8)
         up = bond_price_from_yield(y + 1e-4, c, mat, f)

@@ -60,3 +60,29 @@ def test_the_engine_refuses_messages_it_does_not_own() -> None:
     engine = make_engine(config=RiskConfig(n_scenarios=200, horizons_days=(1,)))
     with pytest.raises(InputError, match="message"):
         engine.send("set positions please")  # type: ignore[arg-type]
+
+
+def test_published_fx_rates_translate_currencies_no_live_quote_reaches() -> None:
+    """With its FX pair unquoted, a currency keeps the universe's reference rate until
+    FxRates come; then every instrument of that currency is translated at the published
+    rate: its value in base is linear in its currency's rate (value = q x P x m x FX)."""
+    from riskstream.core.messages import FxRates
+    from tests.risk.helpers import make_universe, market_from_ref
+
+    universe = make_universe()
+    market = market_from_ref(universe)
+    pair = (universe.instruments["asset_class"] == "fx").to_numpy()
+    market.mid[pair] = market.last[pair] = np.nan  # no live FX quote
+    engine = make_engine(universe, RiskConfig(n_scenarios=200, horizons_days=(1,)), market=market)
+    before = engine.refresh()
+    c = "EUR"
+    assert c in before.marks["fx_reference_currencies"]
+    old = before.fx_to_base[c]
+    ids = np.flatnonzero((np.asarray(engine.currency) == c) & ~pair)
+    value_before = before.valuation.unit_value[ids].copy()
+    assert np.all(value_before != 0)
+    # rates are units of c per one unit of base: the value of c in base is 1 / rate
+    engine.send(FxRates(1, engine.base_currency, {c: 1.0 / (1.1 * old)}))
+    after = engine.refresh()
+    assert after.fx_to_base[c] == pytest.approx(1.1 * old, rel=1e-12)
+    np.testing.assert_allclose(after.valuation.unit_value[ids], 1.1 * value_before, rtol=1e-12)

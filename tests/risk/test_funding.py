@@ -121,13 +121,13 @@ def test_span_margin_is_cached_between_full_refreshes_and_book_changes() -> None
     engine = make_engine(universe, RiskConfig(n_scenarios=500, horizons_days=(1,),
                                               full_recompute_every=4))  # fmt: skip
     calls = []
-    compute = engine.span_margin
+    compute = engine.margin.compute
 
-    def counted():
+    def counted(inputs):
         calls.append(engine._refreshes)
-        return compute()
+        return compute(inputs)
 
-    engine.span_margin = counted
+    engine.margin.compute = counted
     fut = list(engine.symbol).index("ESZ6")
     eq = list(engine.symbol).index("EQ3")
     market = engine.market
@@ -142,4 +142,4 @@ def test_span_margin_is_cached_between_full_refreshes_and_book_changes() -> None
     engine.apply_trade(1, fut, 5.0)  # a futures trade: SPAN again at the next refresh
     engine.refresh()
     assert calls == [1, 4, 5]
-    assert engine.last_snapshot.headline.initial_margin == pytest.approx(compute()[0])
+    assert engine.last_snapshot.headline.initial_margin == pytest.approx(engine.span_margin()[0])

@@ -122,7 +122,7 @@ def _bsm_price_grid(
 
 # The same loop compiled twice: serial, and with the options spread over threads (prange is
 # plain range when not parallel). Results are identical element by element.
-bsm_price_grid = njit(cache=True)(_bsm_price_grid)
+bsm_price_grid = njit(cache=True, nogil=True)(_bsm_price_grid)
 bsm_price_grid_parallel = njit(cache=True, parallel=True)(_bsm_price_grid)
 
 
@@ -768,7 +768,7 @@ def _baw_price_grid(
     return out
 
 
-baw_price_grid = njit(cache=True)(_baw_price_grid)
+baw_price_grid = njit(cache=True, nogil=True)(_baw_price_grid)
 baw_price_grid_parallel = njit(cache=True, parallel=True)(_baw_price_grid)
 
 

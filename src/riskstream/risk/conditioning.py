@@ -114,7 +114,7 @@ def _additive(x, price):  # pragma: no cover - numba
     return np.log1p(np.float64(x)) if price else np.float64(x)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _column_moments(shocks, price, mean, std):  # pragma: no cover - numba
     """Mean and standard deviation (ddof 1) of every column in additive units (two passes,
     one thread per column: independent of the thread count)."""
@@ -134,7 +134,7 @@ def _column_moments(shocks, price, mean, std):  # pragma: no cover - numba
         std[j] = np.sqrt(ss / (n - 1))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _index_sum(shocks, price, mean, std, cols, out):  # pragma: no cover - numba
     """out[i] = sum over ``cols`` of the standardised move of scenario i (fixed column
     order per scenario: independent of the thread count)."""
@@ -153,7 +153,7 @@ def _index_sum(shocks, price, mean, std, cols, out):  # pragma: no cover - numba
                     acc[i] += (_additive(col[i], pr) - m) * inv
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _index_correlation(shocks, price, mean, std, g, out):  # pragma: no cover - numba
     """out[j] = sample correlation of column j (additive units) with the unit-variance,
     zero-mean index ``g``."""
@@ -170,7 +170,7 @@ def _index_correlation(shocks, price, mean, std, g, out):  # pragma: no cover - 
         out[j] = s / ((n - 1) * std[j])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _recolour(shocks, price, mean, a, b, g, out, out_rows):  # pragma: no cover - numba
     """out[:, j] = m_j + a_j (x_j - m_j) + b_j g in additive units, stored back in the
     engine's units (``expm1`` for price factors), float32, in both layouts: ``out``

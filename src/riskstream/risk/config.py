@@ -146,6 +146,12 @@ class RiskConfig(ConfigModel):
         decimal: 0.005 = half a vol point) and ``vol_rebuild_rel`` of their vega-weighted
         vol (0.02 = 2 %); smaller moves keep the grids (values read off them are then those
         at the build vols; Greeks use the live vols always).
+    background_recompute : bool
+        Compute a regime switch (recoloured scenarios and every option grid) and SPAN
+        margin on the engine's background worker and swap them in at the top of a later
+        refresh, so that no refresh waits for them (live mode). Off (the default), they
+        are computed inside the refresh that needs them: the figures then depend on the
+        inputs alone, never on timing (replay, backtests, tests).
     """
 
     snapshot_interval_ms: Annotated[int, Field(ge=1, le=3_600_000)] = 100
@@ -169,6 +175,7 @@ class RiskConfig(ConfigModel):
     vol_quote_stale_s: Annotated[float, Field(gt=0.0, allow_inf_nan=False)] = 60.0
     vol_rebuild_abs: NonNegative = 0.005
     vol_rebuild_rel: NonNegative = 0.02
+    background_recompute: bool = False
 
     def fingerprint(self) -> str:
         """Hash of the settings that shape the figures (``threads`` does not: results are

@@ -7,7 +7,7 @@ Design for speed (see docs/architecture.md, "Risk"):
   matrix-vector product, ``scenarios (n_scen x n_factors) @ exposures`` (numba, float32
   scenarios accumulated in float64).
 * **Full revaluation of options** on a per-underlying grid of spot and vol moves
-  (:mod:`riskstream.risk.grids`): each scenario reads the book's P&L off the grid.
+  (:mod:`riskstream.risk.option_grids`): each scenario reads the book's P&L off the grid.
 * **Euler contributions from the tail only**: only the few hundred scenarios in the ES
   tail and the VaR neighbourhood are read, never all of them; the linear part in factor
   space (each estimator's weighted mean move times the loadings), options per scenario.
@@ -15,6 +15,29 @@ Design for speed (see docs/architecture.md, "Risk"):
   the option grids whose underlying moved out of range or whose vols changed, and the
   P&L vectors of the underlyings it touched; only the final aggregation (one mat-vec per
   horizon, a sum over underlyings, a partial sort) is global.
+
+**Parts, by ownership.** :class:`RiskEngine` is a thin coordinator of parts, each with a
+small interface and its own state:
+
+* :class:`~riskstream.risk.reference.InstrumentTable` — static reference data;
+* :class:`~riskstream.risk.positions_view.PositionsView` — the keeper's positions, read
+  only (they arrive as ``PositionsChanged`` through :meth:`RiskEngine.send`);
+* :class:`~riskstream.risk.marks.LiveMarks` — prices, validity (uint8 reason codes),
+  per-unit values and sensitivities, live FX;
+* :class:`~riskstream.risk.option_grids.OptionGrids` — grids, Greeks, the live vol surface;
+* :class:`~riskstream.risk.linear_book.LinearBook` — loadings, exposures, linear P&L;
+* a :class:`~riskstream.risk.var_methods.VaRMethod` — scenario or parametric, by
+  ``config.method``;
+* :class:`~riskstream.risk.margin.SpanMargin` — SPAN setup, computation and cache;
+* :class:`~riskstream.risk.liquidity.LiquidityModel` — spread, impact and funding;
+* :class:`~riskstream.risk.snapshot_builder.SnapshotBuilder` — contributors, Greeks,
+  aggregates, exclusions from the frozen :class:`~riskstream.risk.valuation.Valuation`.
+
+**Off the hot path.** With ``config.background_recompute`` a regime switch (recoloured
+scenarios and every option grid) and SPAN recomputes run on one background worker
+(:mod:`riskstream.risk.background`) from inputs copied on the engine's thread, and are
+swapped in at the top of a later refresh; until then refreshes go on with the state in
+force, and each snapshot says which conditioning is in force and which switch is pending.
 
 Inputs arrive by injection: the universe (instruments, books, positions), the market state
 (written by ``md``), the scenario set (drawn by a ``riskstream.models`` generator),
@@ -27,7 +50,7 @@ it reads: option quotes feed a sticky-strike implied-vol surface
 every currency's rate to the base (:func:`riskstream.core.fx.rates_to_base`); both are
 published in each snapshot (``fx_to_base``, ``marks``). American options are valued with
 Barone-Adesi-Whaley on the grids (early-exercise premium in every scenario).
-Same inputs give the same snapshot, bit for bit.
+Same inputs give the same snapshot, bit for bit (with ``background_recompute`` off).
 
 Bad input never yields a silent wrong number: a position on an unknown instrument, an
 instrument without a price (or whose option underlying has none), an option with a
@@ -37,27 +60,24 @@ snapshot with its reason; malformed scenarios or quantities raise :class:`InputE
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import datetime as dt
 import functools
-import hashlib
 from collections import deque
 from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
-import numba
 import numpy as np
 import polars as pl
-from scipy.special import ndtri
 
 from riskstream.core.clock import Clock
 from riskstream.core.errors import InputError
-from riskstream.core.fx import rates_to_base, split_pair
-from riskstream.core.instruments import ASSET_CLASSES, Universe
-from riskstream.core.messages import PositionsChanged, RegimeChanged
+from riskstream.core.instruments import Universe
+from riskstream.core.messages import FxRates, PositionsChanged, RegimeChanged
 from riskstream.core.state import MarketState
-from riskstream.pricing import bond_risk, bond_yield_from_price
-from riskstream.risk import euler, grids, liquidity, margin
+from riskstream.risk import euler
+from riskstream.risk.background import Recomputer
 from riskstream.risk.conditioning import (
     RegimeConditioning,
     conditioning_of,
@@ -65,69 +85,65 @@ from riskstream.risk.conditioning import (
     scenario_moments,
 )
 from riskstream.risk.config import RiskConfig
-from riskstream.risk.factors import (
-    ASSET_CODE,
-    build_factor_space,
-    epoch_days,
-    key_rate_table,
-    key_rate_weights,
-    year_fraction,
+from riskstream.risk.factors import build_factor_space
+from riskstream.risk.kernels import thread_scope, weighted_rows
+from riskstream.risk.linear_book import LinearBook, scenario_pnl
+from riskstream.risk.liquidity import LiquidityModel
+from riskstream.risk.margin import SpanInputs, SpanMargin
+from riskstream.risk.marks import LiveMarks
+from riskstream.risk.option_grids import (
+    BuiltGrids,
+    GridInputs,
+    OptionGrids,
+    ScenarioView,
+    build_grids,
+    members,
+    scenario_view,
 )
-from riskstream.risk.kernels import (
-    linear_unit_rows,
-    linear_unit_weighted,
-    scenario_axpy,
-    scenario_dot,
-    scenario_tdot,
-    weighted_rows,
-)
-from riskstream.risk.measures import cornish_fisher_var_es, delta_gamma_moments, normal_var_es
+from riskstream.risk.positions_view import AGGREGATE_BY, PositionsView, digest
+from riskstream.risk.reference import FUTURE, OPTION, InstrumentTable
 from riskstream.risk.scenarios import ScenarioSet
-from riskstream.risk.snapshot import Contributor, Exclusion, Measure, RiskSnapshot
-from riskstream.risk.valuation import REASON_CODE, Valuation
-from riskstream.risk.vol_surface import VolSurface
+from riskstream.risk.snapshot import Measure, RiskSnapshot
+from riskstream.risk.snapshot_builder import SnapshotBuilder
+from riskstream.risk.valuation import REASONS, VALUED
+from riskstream.risk.var_methods import var_method
 
-EQUITY, FUTURE, OPTION, FX, BOND = (ASSET_CODE[a] for a in ASSET_CLASSES)
-AGGREGATE_BY: tuple[str, ...] = ("asset_class", "desk", "strategy", "trader")
-
-
-@contextlib.contextmanager
-def _thread_scope(threads: int):
-    """numba's thread count set to ``threads`` (capped by its pool) for the block; the
-    setting is per calling thread and restored after."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+__all__ = ["AGGREGATE_BY", "RiskEngine"]
 
 
 def _with_threads(method):
-    """Run an engine method inside :func:`_thread_scope` of ``config.threads``."""
+    """Run an engine method inside :func:`~riskstream.risk.kernels.thread_scope` of
+    ``config.threads``."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with _thread_scope(self.config.threads):
+        with thread_scope(self.config.threads):
             return method(self, *args, **kwargs)
 
     return wrapper
 
 
-def _members(size: int, *arrays: np.ndarray) -> np.ndarray:
-    """Sorted distinct values in ``0..size-1`` of the integer ``arrays``: a mark per value
-    (O(size), no sort; union1d and unique sort or hash, which shows on every refresh)."""
-    mark = np.zeros(size, dtype=bool)
-    for a in arrays:
-        mark[a] = True
-    return np.flatnonzero(mark)
+def _read(part: str, name: str) -> property:
+    """A read-only view of a part's attribute (for the code that reads the engine's
+    arrays; the part owns and writes them)."""
+
+    def get(self: RiskEngine) -> Any:
+        return getattr(getattr(self, part), name)
+
+    return property(get, doc=f"``{part}.{name}`` (read-only).")
 
 
-def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.blake2b(digest_size=8)
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+@dataclass(frozen=True, eq=False)
+class _PreparedRegime:
+    """A regime switch computed on the worker: the new scenario view and option grids,
+    and the grid inputs they were priced from."""
+
+    conditioning: RegimeConditioning | None
+    view: ScenarioView
+    built: BuiltGrids
+    inputs: GridInputs
+    lin_pnl: dict[int, np.ndarray]
+    exposure: np.ndarray
 
 
 class RiskEngine:
@@ -187,216 +203,150 @@ class RiskEngine:
         if missing:
             raise InputError("scenarios", f"horizons {scenarios.horizons}", f"horizons {missing}")
         self.space = build_factor_space(inst, universe.base_currency)
-        self._rate_table = key_rate_table(self.space, sorted(set(inst["currency"].to_list())))
         for h, s in scenarios.shocks.items():
             if s.shape[1] != self.space.n_factors:
                 raise InputError(
                     f"scenarios[{h}]", f"{s.shape[1]} factors", f"{self.space.n_factors}"
                 )
-        self.scenarios = scenarios
         self.horizons = tuple(config.horizons_days)
         self.n_scen = scenarios.n_scenarios
-
-        # ---- static reference arrays
-        self.symbol = np.asarray(inst["symbol"].to_list(), dtype=object)
-        self.asset_class = np.array([ASSET_CODE[a] for a in inst["asset_class"].to_list()])
-        self.multiplier = inst["multiplier"].to_numpy().astype(np.float64)
-        fx = universe.fx_to_base
-        self.fx = np.array([fx[c] for c in inst["currency"].to_list()], dtype=np.float64)
-        self.adv = inst["adv"].to_numpy().astype(np.float64)
-        self.spread_bps = inst["spread_bps"].to_numpy().astype(np.float64)
-        self.underlying = inst["underlying_id"].fill_null(-1).to_numpy().astype(np.int64)
-        self.strike = inst["strike"].fill_null(np.nan).to_numpy().astype(np.float64)
-        self.is_call = (inst["right"] == "C").fill_null(False).to_numpy()
-        self.coupon = inst["coupon"].fill_null(0.0).to_numpy().astype(np.float64)
-        self.freq = inst["coupon_frequency"].fill_null(1).to_numpy().astype(np.float64)
-        self._expiry_days = epoch_days(inst["expiry"])
-        self._maturity_days = epoch_days(inst["maturity"])
-        currencies = sorted(set(inst["currency"].to_list()))
-        self._ccy_code = np.searchsorted(currencies, inst["currency"].to_numpy())
-        self.currency = inst["currency"].to_list()
-        # Live FX: the universe's FX spot instruments (pairs without expiry) quote every
-        # currency's value in the base currency (riskstream.core.fx.rates_to_base, cross
-        # rates by the shortest chain); a currency no quoted chain reaches keeps the
-        # universe's reference rate (listed in the snapshot's ``marks``).
-        self._currencies = currencies
-        self._fx_reference = {c: float(fx[c]) for c in currencies}
-        pair = np.array([split_pair(str(sym)) is not None for sym in self.symbol], dtype=bool)
-        no_expiry = inst["expiry"].is_null().to_numpy()
-        self.is_fx_spot = (self.asset_class == FX) & no_expiry & pair
-        self.fx_spot_ids = np.flatnonzero(self.is_fx_spot)
-        self.fx_to_base, self.fx_reference_currencies = self._live_fx_rates()
-        self.fx = np.array([self.fx_to_base[c] for c in self.currency], dtype=np.float64)
-        self.fx_updates = 0
-        # Early exercise and dividends from reference data: American options are valued
-        # with Barone-Adesi-Whaley on the grids; an option on a stock or index takes its
-        # underlying's ``dividend_yield`` column where given, else ``config.dividend_yield``.
-        if "exercise" in inst.columns:
-            self.american = (inst["exercise"] == "american").fill_null(False).to_numpy()
-        else:
-            self.american = np.zeros(n, dtype=bool)
-        self.dividend_yield = np.full(n, config.dividend_yield)
-        if "dividend_yield" in inst.columns:
-            dy = inst["dividend_yield"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            self.dividend_yield = np.where(np.isfinite(dy), dy, config.dividend_yield)
-
         iv = np.asarray(implied_vol, dtype=np.float64)
         if iv.shape != (n,):
             raise InputError("implied_vol", f"shape {iv.shape}", f"({n},)")
-        self.implied_vol = iv.copy()
-        r = np.full(n, config.rate) if rates is None else np.asarray(rates, dtype=np.float64)
-        if r.shape != (n,):
-            raise InputError("rates", f"shape {r.shape}", f"({n},)")
-        self.rate = np.where(np.isfinite(r), r, config.rate)
 
-        # daily volatility of every factor's move (price factors: relative; vol: log)
-        self.factor_vol = np.asarray(
-            scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
-        ).std(axis=0) / np.sqrt(min(scenarios.horizons))
-
-        # ---- options and their underlyings
-        self.opt_ids = np.flatnonzero(self.asset_class == OPTION)
-        self.opt_index = np.full(n, -1, dtype=np.int64)
-        self.opt_index[self.opt_ids] = np.arange(self.opt_ids.size)
-        und_inst = self.underlying[self.opt_ids]
-        self.und_ids, self.opt_owner = np.unique(und_inst, return_inverse=True)
-        self.opt_owner = self.opt_owner.astype(np.int64)
-        self.on_future = np.array(
-            [u >= 0 and self.asset_class[u] == FUTURE for u in und_inst], dtype=bool
-        )
-        n_u, nx, nv = self.und_ids.size, config.grid_spot_points, config.grid_vol_points
-        self.u_spot_col = np.array(
-            [self.space.spot_factor[u] if 0 <= u < n else -1 for u in self.und_ids],
-            dtype=np.int64,
-        )
-        self.u_vol_col = np.array(
-            [
-                self.space.vol_factor[self.opt_ids[np.argmax(self.opt_owner == k)]]
-                for k in range(n_u)
-            ],
-            dtype=np.int64,
-        )
-        self.u_x_lo = np.zeros(n_u)
-        self.u_dx = np.ones(n_u)
-        self.u_v_lo = np.zeros(n_u)
-        self.u_dv = np.ones(n_u)
-        self.u_x_now = np.zeros(n_u)
-        self.u_spot_build = np.full(n_u, np.nan)
-        self.u_margin = np.zeros(n_u)
-        self.u_base = np.zeros(n_u)
-        self.u_grid = np.zeros((n_u, nx, nv))
-        self.u_pnl = {h: np.zeros((n_u, self.n_scen)) for h in self.horizons}
-        self.opt_grid = np.zeros((self.opt_ids.size, nx, nv))
-        self.opt_base = np.zeros(self.opt_ids.size)
-        self.opt_built_ok = np.zeros(self.opt_ids.size, dtype=bool)
-        self.opt_expiry = np.zeros(self.opt_ids.size)
-        und_ok = (und_inst >= 0) & (und_inst < n)
-        self.opt_q = np.where(
-            und_ok, self.dividend_yield[np.clip(und_inst, 0, max(n - 1, 0))], config.dividend_yield
-        )
-        self.opt_american = self.american[self.opt_ids]
-        self.opt_vol_built = np.full(self.opt_ids.size, np.nan)  # vol each grid was built at
-        self.grid_builds = 0  # underlyings' grids (re)built, every cause
-        self.vol_rebuilds = 0  # of which because the live vols moved past the threshold
-        self.vol_moves = 0  # refreshes in which some option's live vol moved
-        # Live implied vols (riskstream.risk.vol_surface): the engine owns this surface and
-        # feeds it the option quotes of the market state it reads.
-        self.vols = VolSurface(
-            self.opt_owner,
-            np.nan_to_num(self._expiry_days[self.opt_ids]).astype(np.int64),
-            self.strike[self.opt_ids],
-            self.is_call[self.opt_ids],
-            self.opt_american,
-            self.on_future,
-            self.implied_vol[self.opt_ids],
-            int(config.vol_quote_stale_s * 1e9),
-        )
+        # ---- the parts
+        self.ref = InstrumentTable(universe, self.space, config, rates)
+        self.live_marks = LiveMarks(self.ref, self.space, universe.base_currency, market)
+        self.positions = PositionsView(self.ref.asset_class)
         self._base_scenarios = scenarios
-        self._use_scenarios(scenarios)
+        view = scenario_view(self.ref, scenarios, config)
+        self.linear = LinearBook(n, self.space.n_factors, self.horizons, self.n_scen)
+        self.options = OptionGrids(self.ref, config, self.live_marks, self.positions, view, iv)
         # SPAN's scan ranges are the exchange's parameters: set once from the unconditional
         # factor vols, they do not follow the engine's own regime conditioning
-        self._span_setup()
+        self.margin = SpanMargin(self.ref, self.space, config.liquidity.margin, view.factor_vol)
+        self.liquidity = LiquidityModel(config.liquidity, self.ref)
+        self.var_method = var_method(config.method, config.euler_var_neighbours)
+        self.builder = SnapshotBuilder(self.ref, config.top_n)
 
-        # ---- dynamic per-instrument state
-        self.price = np.full(n, np.nan)
-        self.reason = np.full(n, "", dtype=object)  # "" = valid
-        self.lin_f = np.full((n, 3), -1, dtype=np.int64)
-        self.lin_s = np.zeros((n, 3))
-        self.unit_value = np.zeros(n)  # market value (futures: notional) per unit, base ccy
-        self.unit_delta = np.zeros(n)  # base ccy per unit relative move of the spot factor
-        self.unit_gamma = np.zeros(n)
-        self.unit_vega = np.zeros(n)  # per 1.00 of vol
-        self.unit_dv01 = np.zeros(n)  # per basis point
-        self.bond_yield = np.full(n, np.nan)  # yield to maturity solved from the price
-        self.unit_sigma = np.zeros(n)  # daily price vol per unit, base ccy
-
-        self._exposure = np.zeros(self.space.n_factors)
-        self.lin_pnl = {h: np.zeros(self.n_scen) for h in self.horizons}
         self._refreshes = 0
-        self._margin: tuple[float, float] | None = None  # SPAN (normal, stressed), cached
         # Regime conditioning (riskstream.risk.conditioning): the moments it needs are
         # computed once, here, so that a switch is a single sweep.
         self.regime_conditioning: RegimeConditioning | None = None
         self._scenario_moments = (
             scenario_moments(scenarios, self.space.kind) if config.regime_conditional else None
         )
-        self._inbox: deque[PositionsChanged | RegimeChanged] = deque()
-        self.positions_version = 0  # the keeper's version in force (0: the universe's)
+        self._inbox: deque[PositionsChanged | RegimeChanged | FxRates] = deque()
+        self._fx_published = False  # FxRates taken since the last refresh
+        self._worker: Recomputer | None = None
+        self._regime_switch: dict[str, Any] | None = None  # the switch being prepared
         self.set_positions(universe.positions, universe.books, rebuild=False)
-        with _thread_scope(config.threads):
-            self._refresh_vols(self.opt_ids, self._as_of(), int(clock.now_ns()))
+        with thread_scope(config.threads):
+            self.options.follow_vols(market, self.ref.opt_ids, self._as_of(), int(clock.now_ns()))
             self._update_instruments(np.arange(n), as_of=self._as_of())
-            self._sync_linear(full=True)
+            self.linear.sync(self.scenarios, self.qty, full=True)
         self.last_snapshot: RiskSnapshot | None = None
         self.last_refresh_ns: int | None = None
         # counters of the live marks count from here: the build is not a market move
-        self.vol_moves = self.vol_rebuilds = self.grid_builds = 0
+        self.options.vol_moves = self.options.vol_rebuilds = self.options.grid_builds = 0
+        if config.background_recompute:  # after the first parallel kernels: layer known
+            self._worker = Recomputer(config.threads)
 
-    def _use_scenarios(self, scenarios: ScenarioSet) -> None:
-        """Adopt a scenario set and derive what is fixed for it: the option grids' axes,
-        each underlying's scenario coordinates and vol-axis cells, the factor vols.
-        Instrument state (grids, loadings, P&L vectors) is rebuilt by the caller."""
-        self.scenarios = scenarios
-        n_u, nv = self.und_ids.size, self.config.grid_vol_points
-        self._u_ranges()
-        # Each underlying's scenario coordinates, fixed for the scenario set: the spot's log
-        # move and the vol factor's log move, (n_underlyings, n_scenarios) per horizon.
-        self.u_spot_move, self.u_vol_move = {}, {}
-        for h in self.horizons:
-            sh = scenarios.shocks[h]
-            zeros = np.zeros(self.n_scen)
-            self.u_spot_move[h] = np.array(
-                [
-                    np.log1p(sh[:, c].astype(np.float64)) if c >= 0 else zeros
-                    for c in self.u_spot_col
-                ]
-            ).reshape(n_u, self.n_scen)
-            self.u_vol_move[h] = np.array(
-                [sh[:, c].astype(np.float64) if c >= 0 else zeros for c in self.u_vol_col]
-            ).reshape(n_u, self.n_scen)
+    # ------------------------------------------------------------------ read-only views
 
-        # Vol-axis cells and weights of every scenario (axes and moves are fixed).
-        self.u_vol_cell, self.u_vol_w = {}, {}
-        for h in self.horizons:
-            self.u_vol_cell[h] = np.empty((n_u, self.n_scen), dtype=np.int64)
-            self.u_vol_w[h] = np.empty((n_u, self.n_scen, 4))
-            grids.vol_cells(
-                self.u_v_lo, self.u_dv, nv, self.u_vol_move[h], self.u_vol_cell[h], self.u_vol_w[h]
-            )
-        self.factor_vol = np.asarray(
-            scenarios.shocks[min(scenarios.horizons)], dtype=np.float64
-        ).std(axis=0) / np.sqrt(min(scenarios.horizons))
+    scenarios = property(lambda self: self.options.view.scenarios, doc="Scenarios in force.")
+    factor_vol = property(lambda self: self.options.view.factor_vol, doc="Daily factor vols.")
+    positions_digest = _read("positions", "digest")
+    qty = _read("positions", "qty")
+    pos_inst = _read("positions", "pos_inst")
+    pos_qty = _read("positions", "pos_qty")
+    pos_book = _read("positions", "pos_book")
+    pos_labels = _read("positions", "labels")
+    unknown = _read("positions", "unknown")
+    symbol = _read("ref", "symbol")
+    asset_class = _read("ref", "asset_class")
+    multiplier = _read("ref", "multiplier")
+    adv = _read("ref", "adv")
+    spread_bps = _read("ref", "spread_bps")
+    underlying = _read("ref", "underlying")
+    strike = _read("ref", "strike")
+    is_call = _read("ref", "is_call")
+    coupon = _read("ref", "coupon")
+    freq = _read("ref", "freq")
+    currency = _read("ref", "currency")
+    american = _read("ref", "american")
+    dividend_yield = _read("ref", "dividend_yield")
+    rate = _read("ref", "rate")
+    opt_ids = _read("ref", "opt_ids")
+    opt_index = _read("ref", "opt_index")
+    und_ids = _read("ref", "und_ids")
+    opt_owner = _read("ref", "opt_owner")
+    on_future = _read("ref", "on_future")
+    opt_q = _read("ref", "opt_q")
+    opt_american = _read("ref", "opt_american")
+    u_spot_col = _read("ref", "u_spot_col")
+    u_vol_col = _read("ref", "u_vol_col")
+    price = _read("live_marks", "price")
+    reason = _read("live_marks", "reason")
+    unit_value = _read("live_marks", "unit_value")
+    unit_delta = _read("live_marks", "unit_delta")
+    unit_gamma = _read("live_marks", "unit_gamma")
+    unit_vega = _read("live_marks", "unit_vega")
+    unit_dv01 = _read("live_marks", "unit_dv01")
+    unit_sigma = _read("live_marks", "unit_sigma")
+    bond_yield = _read("live_marks", "bond_yield")
+    fx = _read("live_marks", "fx")
+    fx_to_base = _read("live_marks", "fx_to_base")
+    fx_reference_currencies = _read("live_marks", "fx_reference_currencies")
+    fx_updates = _read("live_marks", "fx_updates")
+    lin_f = _read("linear", "lin_f")
+    lin_s = _read("linear", "lin_s")
+    lin_pnl = _read("linear", "lin_pnl")
+    implied_vol = _read("options", "implied_vol")
+    vols = _read("options", "vols")
+    opt_expiry = _read("options", "opt_expiry")
+    opt_base = _read("options", "opt_base")
+    opt_grid = _read("options", "opt_grid")
+    vol_moves = _read("options", "vol_moves")
+    vol_rebuilds = _read("options", "vol_rebuilds")
+    grid_builds = _read("options", "grid_builds")
 
-    @_with_threads
+    @property
+    def positions_version(self) -> int:
+        """The position keeper's version in force (0: the universe's own positions); set by
+        each ``PositionsChanged`` drained from the inbox."""
+        return self.positions.version
+
+    @positions_version.setter
+    def positions_version(self, version: int) -> None:
+        # kept writable for callers that restore an engine with set_positions (tests that
+        # share one engine); the keeper's versions arrive through send()
+        self.positions.version = int(version)
+
+    @property
+    def background(self) -> Recomputer | None:
+        """The background worker (None unless ``config.background_recompute``)."""
+        return self._worker
+
+    @property
+    def regime_switch_pending(self) -> dict[str, Any] | None:
+        """The regime switch being prepared on the worker (``to``: the conditioning's dict
+        or None for unconditional; ``requested_ns``), None when none is."""
+        switch = self._regime_switch
+        return None if switch is None else {k: switch[k] for k in ("to", "requested_ns")}
+
     # ------------------------------------------------------------------ inbox
 
-    def send(self, message: PositionsChanged | RegimeChanged) -> None:
+    def send(self, message: PositionsChanged | RegimeChanged | FxRates) -> None:
         """Queue a message for the engine (any thread): the engine applies it at the top
         of its next refresh, on its own thread. This is the only way other stages change
         what the engine values: the position keeper's :class:`PositionsChanged`, the
-        regime stage's :class:`RegimeChanged`."""
-        if not isinstance(message, PositionsChanged | RegimeChanged):
-            raise InputError("message", type(message).__name__, "PositionsChanged or RegimeChanged")
+        regime stage's :class:`RegimeChanged`, FX rates aggregated from public APIs
+        (:class:`FxRates`, for currencies no live FX quote reaches)."""
+        if not isinstance(message, PositionsChanged | RegimeChanged | FxRates):
+            raise InputError(
+                "message", type(message).__name__, "PositionsChanged, RegimeChanged or FxRates"
+            )
         self._inbox.append(message)
 
     def _drain_inbox(self) -> None:
@@ -404,10 +354,15 @@ class RiskEngine:
         while self._inbox:
             message = self._inbox.popleft()
             if isinstance(message, PositionsChanged):
-                if message.version > self.positions_version:
+                if message.version > self.positions.version:
                     self._apply_positions(message)
-            else:
+            elif isinstance(message, FxRates):
+                self.live_marks.publish_rates(message)
+                self._fx_published = True
+            elif self._worker is None:
                 self.condition_on_regime(conditioning_of(message))
+            else:
+                self._request_regime(conditioning_of(message), message.ts_ns)
 
     def _apply_positions(self, message: PositionsChanged) -> None:
         positions = pl.DataFrame(
@@ -419,44 +374,160 @@ class RiskEngine:
         )
         books = pl.DataFrame({k: np.asarray(v) for k, v in message.books.items()})
         self.set_positions(positions, books)
-        self.positions_version = message.version
+        self.positions.version = message.version
+
+    # ------------------------------------------------------------------ regime
+
+    def _check_conditional(self) -> None:
+        if self._scenario_moments is None:
+            raise InputError(
+                "risk.regime_conditional", False, "true to condition the scenarios on a regime"
+            )
 
     def condition_on_regime(self, conditioning: RegimeConditioning | None) -> None:
-        """Switch to a regime's volatility and correlation, or back (``None``).
+        """Switch to a regime's volatility and correlation, or back (``None``), now.
 
         The factor scenarios are recoloured to covariance :math:`s^2 D R(\\theta) D`
         (:func:`riskstream.risk.conditioning.recolour`; an identity conditioning is
         ``None``) and everything derived from them is rebuilt: option grids and their axes,
         factor vols, the linear P&L vectors in full (a switch costs about one engine build's
-        option revaluation; it happens when the detected regime changes, not every tick).
-        Back to ``None`` the original scenario set is used again: the figures are those of
-        an engine freshly built on the same market state, bit for bit. The next snapshot
-        records the conditioning in force. Switching to the one in force does nothing.
+        option revaluation). Back to ``None`` the original scenario set is used again: the
+        figures are those of an engine freshly built on the same market state, bit for bit.
+        The next snapshot records the conditioning in force. Switching to the one in force
+        does nothing.
+
+        The documented path is the inbox (``send(RegimeChanged)``), which with
+        ``config.background_recompute`` prepares the switch off the hot path; this direct
+        call computes it on the caller's thread (and drops any switch being prepared).
 
         Raises
         ------
         InputError
             ``risk.regime_conditional`` is off.
         """
-        if self._scenario_moments is None:
-            raise InputError(
-                "risk.regime_conditional", False, "true to condition the scenarios on a regime"
-            )
+        self._check_conditional()
         if conditioning is not None and conditioning.is_identity:
             conditioning = None
+        if self._worker is not None:
+            self._worker.cancel("regime")
+            self._regime_switch = None
         if conditioning == self.regime_conditioning:
             return
-        self.scenarios = self._base_scenarios  # drop the old recoloured set before the new
-        new = (
-            self._base_scenarios
-            if conditioning is None
-            else recolour(self._base_scenarios, self._scenario_moments, conditioning)
+        with thread_scope(self.config.threads):
+            # drop the old recoloured set before making the new one (memory)
+            self.options.view = dataclasses.replace(
+                self.options.view, scenarios=self._base_scenarios
+            )
+            view = scenario_view(self.ref, self._scenarios_for(conditioning), self.config)
+            self._adopt_view(view, conditioning, None)
+
+    def _scenarios_for(self, conditioning: RegimeConditioning | None) -> ScenarioSet:
+        if conditioning is None:
+            return self._base_scenarios
+        assert self._scenario_moments is not None
+        return recolour(self._base_scenarios, self._scenario_moments, conditioning)
+
+    def _request_regime(self, conditioning: RegimeConditioning | None, ts_ns: int) -> None:
+        """Have the worker prepare a switch (inputs copied now, on the engine's thread)."""
+        self._check_conditional()
+        if conditioning is not None and conditioning.is_identity:
+            conditioning = None
+        assert self._worker is not None
+        if self._regime_switch is not None and self._regime_switch["target"] == conditioning:
+            return  # already being prepared
+        if conditioning == self.regime_conditioning:
+            self._worker.cancel("regime")  # back to the one in force: nothing to prepare
+            self._regime_switch = None
+            return
+        self._worker.submit(
+            "regime",
+            self._prepare_regime,
+            conditioning,
+            self.options.capture(),
+            self.linear.exposures(self.qty),
         )
-        self._use_scenarios(new)
+        self._regime_switch = {
+            "target": conditioning,
+            "to": None if conditioning is None else conditioning.as_dict(),
+            "requested_ns": int(ts_ns),
+        }
+
+    def _prepare_regime(
+        self, conditioning: RegimeConditioning | None, inputs: GridInputs, exposure: np.ndarray
+    ) -> _PreparedRegime:
+        """On the worker: the new scenarios, their view, every option grid on its axes and
+        the linear P&L of the exposures then, from frozen inputs only (the engine's working
+        state is not touched)."""
+        view = scenario_view(self.ref, self._scenarios_for(conditioning), self.config)
+        return _PreparedRegime(
+            conditioning,
+            view,
+            build_grids(self.ref, self.config, view, inputs),
+            inputs,
+            scenario_pnl(view.scenarios, exposure, self.horizons),
+            exposure,
+        )
+
+    def _adopt_view(
+        self,
+        view: ScenarioView,
+        conditioning: RegimeConditioning | None,
+        prepared: _PreparedRegime | None,
+    ) -> None:
+        """Make ``view`` the scenarios in force and rebuild what derives from them.
+
+        Without ``prepared`` every grid is priced now and the linear P&L swept in full.
+        With it the worker's grids and linear P&L are installed; then the spot moves since
+        are followed as on any refresh (the grids' read point shifts), the underlyings whose
+        option inputs (validity, vol, expiry, FX) changed since the worker copied them are
+        repriced now (few: the inputs of one refresh interval), the Greeks stay (they do
+        not depend on the scenarios; the daily sigmas follow the new factor vols), and the
+        linear P&L sweeps only the factors whose exposure changed since."""
+        self.options.view = view
         self.regime_conditioning = conditioning
-        self._margin = None  # a full rebuild: margin at today's prices too, as a new engine
-        self._update_instruments(np.arange(self.n), as_of=self._as_of(), force_grid=True)
-        self._sync_linear(full=True)
+        self.margin.invalidate()  # a full rebuild: margin at today's prices too
+        as_of = self._as_of()
+        if prepared is None:
+            self._update_instruments(np.arange(self.n), as_of=as_of, force_grid=True)
+            self.linear.sync(view.scenarios, self.qty, full=True)
+            return
+        self.options.install(prepared.built)
+        self.linear.install(prepared.lin_pnl, prepared.exposure)
+        self._update_instruments(np.arange(self.n), as_of=as_of, greeks=False)
+        redo = prepared.inputs.differ(self.options.capture(), self.ref.opt_owner)
+        if redo.size:
+            for k in redo:
+                self.options.build_grid(int(k))
+            self.options.greeks(redo)
+            self.options.rebuild_books(redo)
+        self.linear.sync(view.scenarios, self.qty)
+
+    def _swap_in(self) -> None:
+        """Adopt what the worker has finished (top of a refresh, on the engine's thread)."""
+        if self._worker is None:
+            return
+        try:
+            done, prepared = self._worker.take("regime")
+        except Exception:
+            self._regime_switch = None  # the switch failed: say so, and keep the one in force
+            raise
+        if done:
+            self._regime_switch = None
+            self._adopt_view(prepared.view, prepared.conditioning, prepared)
+        done, margin = self._worker.take("span")
+        if done:
+            self.margin.in_force = margin
+
+    def wait_background(self, timeout: float | None = None) -> None:
+        """Block until the worker's jobs queued so far are finished (their results are
+        adopted at the next refresh). For tests and shutdown, never the hot path."""
+        if self._worker is not None:
+            self._worker.wait(timeout)
+
+    def close(self) -> None:
+        """Stop the background worker (if any)."""
+        if self._worker is not None:
+            self._worker.close()
 
     # ------------------------------------------------------------------ positions
 
@@ -464,221 +535,41 @@ class RiskEngine:
     def set_positions(self, positions: pl.DataFrame, books: pl.DataFrame, rebuild: bool = True):
         """Replace the positions (and books). Unknown instruments are excluded and listed.
 
+        The documented path is the inbox: the position keeper's ``PositionsChanged``
+        through :meth:`send`; this direct call remains for building and tests.
+
         Raises
         ------
         InputError
             A quantity is NaN or infinite.
         """
-        pos_inst = positions["instrument_id"].to_numpy().astype(np.int64)
-        qty = positions["quantity"].to_numpy().astype(np.float64)
-        book = positions["book_id"].to_numpy().astype(np.int64)
-        bad = np.flatnonzero(~np.isfinite(qty))
-        if bad.size:
-            raise InputError(
-                "quantity", float(qty[bad[0]]), f"a finite quantity (position row {bad[0]})"
-            )
-        known = (pos_inst >= 0) & (pos_inst < self.n)
-        self.unknown = tuple(
-            Exclusion(int(b), int(i), "unknown instrument")
-            for b, i in zip(book[~known], pos_inst[~known], strict=True)
-        )
-        self.pos_inst, self.pos_qty, self.pos_book = pos_inst[known], qty[known], book[known]
-        self.qty = np.bincount(self.pos_inst, weights=self.pos_qty, minlength=self.n)
-        self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
-        # Labels per position for aggregation.
-        bk = books.select("book_id", "desk", "strategy", "trader")
-        lookup = {r[0]: r[1:] for r in bk.iter_rows()}
-        rows = [lookup.get(int(b), ("(unassigned)",) * 3) for b in self.pos_book]
-        self.pos_labels = {
-            "asset_class": np.array([ASSET_CLASSES[c] for c in self.asset_class[self.pos_inst]]),
-            "desk": np.array([r[0] for r in rows], dtype=str),
-            "strategy": np.array([r[1] for r in rows], dtype=str),
-            "trader": np.array([r[2] for r in rows], dtype=str),
-        }
-        self._encode_labels()
-        self._margin = None
+        self.positions.replace(positions, books)
+        self.margin.invalidate()
         if rebuild:
-            self._option_greeks(np.arange(self.und_ids.size))
-            self._rebuild_books(np.arange(self.und_ids.size))
-            self._sync_linear(full=True)
-
-    def _encode_labels(self) -> None:
-        """Integer codes of each position's aggregation labels (aggregation is a bincount)."""
-        self._label_codes = {}
-        for by, labels in self.pos_labels.items():
-            names, codes = np.unique(labels, return_inverse=True)
-            self._label_codes[by] = (names, codes)
-
-    def _sync_linear(self, full: bool = False) -> None:
-        """Bring the linear scenario P&L up to date with the exposures.
-
-        Only factors whose exposure changed are swept (``pnl += moves[:, f] * change``),
-        unless more factors changed than have exposure (a sweep costs one column read per
-        factor either way); ``full`` (and every ``config.full_recompute_every`` refreshes)
-        recomputes from scratch over the factors with exposure.
-        """
-        new = self.exposures()
-        delta = new - self._exposure
-        changed = np.flatnonzero(delta)
-        if not full and changed.size == 0:
-            return
-        nz = np.flatnonzero(new)
-        if full or changed.size >= nz.size:
-            for h in self.horizons:
-                scenario_dot(self.scenarios.shocks[h], new, nz, self.lin_pnl[h])
-        else:
-            for h in self.horizons:
-                scenario_axpy(self.scenarios.shocks[h], delta, changed, self.lin_pnl[h])
-        self._exposure = new
+            every = np.arange(self.ref.n_underlyings)
+            self.options.greeks(every)
+            self.options.rebuild_books(every)
+            self.linear.sync(self.scenarios, self.qty, full=True)
 
     @_with_threads
     def apply_trade(self, book_id: int, instrument_id: int, quantity: float) -> None:
-        """Add ``quantity`` of an instrument to a book (a new position if needed)."""
-        if not (0 <= instrument_id < self.n):
-            raise InputError("instrument_id", instrument_id, f"an id in 0..{self.n - 1}")
-        if not np.isfinite(quantity):
-            raise InputError("quantity", quantity, "a finite quantity")
-        hit = np.flatnonzero((self.pos_inst == instrument_id) & (self.pos_book == book_id))
-        if hit.size:
-            self.pos_qty[hit[0]] += quantity
-        else:
-            self.pos_inst = np.append(self.pos_inst, instrument_id)
-            self.pos_qty = np.append(self.pos_qty, quantity)
-            self.pos_book = np.append(self.pos_book, book_id)
-            for key, labels in self.pos_labels.items():
-                same = np.flatnonzero(self.pos_book[:-1] == book_id)
-                if key == "asset_class":
-                    new = ASSET_CLASSES[self.asset_class[instrument_id]]
-                else:
-                    new = labels[same[0]] if same.size else "(unassigned)"
-                self.pos_labels[key] = np.append(labels, new)
-            self._encode_labels()
-        self.qty[instrument_id] += quantity
-        self.positions_digest = _digest(self.pos_inst, self.pos_qty, self.pos_book)
-        if self.asset_class[instrument_id] in (FUTURE, OPTION):
-            self._margin = None  # the derivatives book changed: SPAN again
-        k = self.opt_index[instrument_id]
+        """Add ``quantity`` of an instrument to a book (a new position if needed).
+
+        The documented path is the inbox (the keeper's ``PositionsChanged``)."""
+        self.positions.add(book_id, instrument_id, quantity)
+        if self.ref.asset_class[instrument_id] in (FUTURE, OPTION):
+            self.margin.invalidate()  # the derivatives book changed: SPAN again
+        k = self.ref.opt_index[instrument_id]
         if k >= 0:
-            self._option_greeks(np.array([self.opt_owner[k]]))
-            self._rebuild_books(np.array([self.opt_owner[k]]))
-        self._sync_linear()
+            owner = np.array([self.ref.opt_owner[k]])
+            self.options.greeks(owner)
+            self.options.rebuild_books(owner)
+        self.linear.sync(self.scenarios, self.qty)
 
     # ------------------------------------------------------------------ updates
 
     def _as_of(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.clock.now_ns() / 1e9, tz=dt.UTC).date()
-
-    def _span_setup(self) -> None:
-        """SPAN's 16 scenarios, normal and stressed, for :meth:`span_margin`.
-
-        Columns 0-15 are CME's scenarios (:func:`riskstream.risk.margin.span_scenarios`) with
-        the normal scan ranges, 16-31 the same with every range ``stress_multiplier`` times
-        wider. A combined commodity is one spot risk factor; its price scan range is
-        :func:`~riskstream.risk.margin.price_scan_range` of the factor's daily volatility
-        (a relative move), its volatility scan range the same for its implied-vol factor,
-        applied to each option's own vol (:math:`\\sigma_i (1 \\pm VSR)`). The distinct
-        price and vol moves (9 and 3 per set) form the small grid each option book is
-        revalued on; ``_span_ix``/``_span_iv`` pick every scenario's node.
-        """
-        mc = self.config.liquidity.margin
-        table = margin.span_scenarios(mc.extreme_multiple, mc.extreme_cover)
-        widen = np.repeat([1.0, mc.stress_multiplier], 16)
-        self._span_price = np.tile(table[:, 0], 2) * widen  # in price scan ranges
-        self._span_vol = np.tile(table[:, 1], 2) * widen  # in vol scan ranges
-        self._span_cover = np.tile(table[:, 2], 2)
-        self._span_range = margin.price_scan_range(
-            self.factor_vol, mc.coverage_sigmas, mc.margin_period_days
-        )  # per factor
-        self._span_px, self._span_ix = np.unique(self._span_price, return_inverse=True)
-        self._span_vx, self._span_iv = np.unique(self._span_vol, return_inverse=True)
-
-    @_with_threads
-    def span_margin(self) -> tuple[float, float]:
-        """SPAN initial margin of the futures and options held: (normal, stressed), base ccy.
-
-        Per combined commodity (spot risk factor) the losses of its futures (linear: notional
-        times the scenario's relative move) and of its option books are netted scenario by
-        scenario; the scan risk is the worst covered loss
-        (:func:`riskstream.risk.margin.scan_risk_by_group`), and the requirement is the sum
-        over commodities (no inter-commodity credit: conservative). Options are revalued in
-        full (Black-Scholes-Merton / Black-76, the pricing package's grid kernel) on the
-        scan's own small grid, with ``margin_period_days`` of time decay as in CME's risk
-        arrays (:func:`riskstream.risk.margin.option_risk_array`) — not read off the VaR
-        grids, whose range is set by the VaR scenarios and may not reach the stressed
-        extreme moves.
-
-        Not modelled (documented simplifications): inter-month spread charges (all delivery
-        months of a futures sector share one factor, so they net fully), the short option
-        minimum and the net option value credit. Cost: one vectorised pass over the held
-        futures, one small pricing-kernel call per held underlying.
-        """
-        valid = self.reason == ""
-        fut = np.flatnonzero((self.asset_class == FUTURE) & (self.qty != 0) & valid)
-        fut = fut[self.space.spot_factor[fut] >= 0]
-        group_f = self.space.spot_factor[fut]
-        notional = self.qty[fut] * self.unit_value[fut]
-        loss_f = -(notional[:, None] * self._span_range[group_f][:, None]) * self._span_price
-        held_opt = (self.qty[self.opt_ids] != 0) & valid[self.opt_ids]
-        opts = np.flatnonzero(held_opt)
-        opts = opts[np.argsort(self.opt_owner[opts], kind="stable")]
-        us, starts = np.unique(self.opt_owner[opts], return_index=True)
-        ends = np.append(starts[1:], opts.size)
-        keep = self.u_spot_col[us] >= 0
-        loss_o = np.zeros((us.size, self._span_price.size))
-        for j in np.flatnonzero(keep):
-            loss_o[j] = self._span_book_loss(int(us[j]), opts[starts[j] : ends[j]])
-        losses = np.vstack([loss_f, loss_o[keep]]) * self._span_cover
-        group = np.concatenate([group_f, self.u_spot_col[us[keep]]])
-        _, normal = margin.scan_risk_by_group(losses[:, :16], group)
-        _, stressed = margin.scan_risk_by_group(losses[:, 16:], group)
-        return float(normal.sum()), float(stressed.sum())
-
-    def _span_book_loss(self, k: int, opts: np.ndarray) -> np.ndarray:
-        """Loss (positive) of the held options ``opts`` (option indices) of underlying ``k``
-        in the 32 SPAN scenarios: value now minus value after the scenario's move and the
-        look-ahead of ``margin_period_days``."""
-        mc = self.config.liquidity.margin
-        ids = self.opt_ids[opts]
-        spot = np.full(ids.size, self.price[self.und_ids[k]])
-        psr = self._span_range[self.u_spot_col[k]]
-        vc = self.u_vol_col[k]
-        vsr = self._span_range[vc] if vc >= 0 else 0.0
-        x_axis = np.log(np.maximum(1.0 + self._span_px * psr, 1e-6))
-        v_axis = np.log(np.maximum(1.0 + self._span_vx * vsr, 1e-6))
-        strike, vol = self.strike[ids], self.implied_vol[ids]
-        is_call, on_future = self.is_call[ids], self.on_future[opts]
-        unit, rate = self.multiplier[ids] * self.fx[ids], self.rate[ids]
-        q_div, american = self.opt_q[opts], self.opt_american[opts]
-        expiry = self.opt_expiry[opts]
-        ahead = np.maximum(expiry - mc.margin_period_days / 365.0, 0.0)
-        zero = np.zeros(1)
-        now = grids.build_option_grids(
-            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div, american
-        )[:, 0, 0]
-        later = grids.build_option_grids(
-            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div,
-            american,
-        )  # fmt: skip
-        q = self.qty[ids]
-        book = np.tensordot(q, later, axes=1)  # (n_price_moves, n_vol_moves)
-        return float(q @ now) - book[self._span_ix, self._span_iv]
-
-    def _u_ranges(self) -> None:
-        """Grid axes per underlying from the widest scenario moves of its factors."""
-        m = self.config.grid_margin
-        nx, nv = self.config.grid_spot_points, self.config.grid_vol_points
-        for k in range(self.und_ids.size):
-            sc, vc = self.u_spot_col[k], self.u_vol_col[k]
-            x_max, v_max = 0.05, 0.05
-            for s in self.scenarios.shocks.values():
-                if sc >= 0:
-                    x_max = max(x_max, float(np.abs(np.log1p(s[:, sc].astype(np.float64))).max()))
-                if vc >= 0:
-                    v_max = max(v_max, float(np.abs(s[:, vc]).max()))
-            x_max += m
-            self.u_margin[k] = m
-            self.u_x_lo[k], self.u_dx[k] = -x_max, 2 * x_max / (nx - 1)
-            self.u_v_lo[k], self.u_dv[k] = -v_max * 1.01, 2 * v_max * 1.01 / (nv - 1)
 
     def _update_instruments(
         self,
@@ -687,327 +578,87 @@ class RiskEngine:
         force_grid: bool = False,
         rebuild_us: np.ndarray | None = None,
         books_us: np.ndarray | None = None,
-    ):
+        greeks: bool = True,
+    ) -> np.ndarray:
         """Re-derive prices, validity and loadings of ``ids`` and everything depending on them.
 
         ``rebuild_us``: underlyings whose grids are rebuilt (their live vols moved past the
         threshold); ``books_us``: underlyings whose Greeks and books are recomputed on their
-        grids as they are (an FX rate rescaled them). Returns the underlyings whose Greeks
-        and books were recomputed (None when nothing was touched)."""
+        grids as they are (an FX rate rescaled them); ``greeks`` off: the option Greeks
+        stay, only their daily sigmas are recomputed (a new scenario set). Returns the
+        underlyings whose Greeks and books were recomputed."""
+        ref, options = self.ref, self.options
+        n_u = ref.n_underlyings
         ids = np.asarray(ids, dtype=np.int64)
         rebuild_us = np.empty(0, np.int64) if rebuild_us is None else rebuild_us
         books_us = np.empty(0, np.int64) if books_us is None else books_us
         if ids.size == 0:
-            extra = _members(self.und_ids.size, rebuild_us, books_us)
+            extra = members(n_u, rebuild_us, books_us)
             if extra.size:
-                self._update_underlyings(extra, False, rebuild_us)
+                options.update_underlyings(extra, False, rebuild_us, greeks)
             return extra
         # Options whose underlying changed are touched too; their books are revalued. An
         # option's own quote does not move its model value: its book is revalued only if
         # its validity changes (or a grid rebuild is forced).
         touched_ids = np.zeros(self.n + 1, dtype=bool)  # last slot: no underlying (-1)
         touched_ids[ids] = True
-        moved_books = np.flatnonzero(touched_ids[self.und_ids])
-        if self.opt_ids.size:
-            dep = self.opt_ids[touched_ids[self.underlying[self.opt_ids]]]
-            ids = _members(self.n, ids, dep)
-        was_valid = self.reason[ids] == ""
-        mid, last = self.market.mid[ids], self.market.last[ids]
-        price = np.where(np.isfinite(mid) & (mid > 0), mid, last)
-        self.price[ids] = price
-        ac = self.asset_class[ids]
-        reason = np.where(np.isfinite(price) & (price > 0), "", "missing price").astype(object)
-        m_fx = self.multiplier[ids] * self.fx[ids]
-        value = np.nan_to_num(price) * m_fx
-
-        lin_f = np.full((ids.size, 3), -1, dtype=np.int64)
-        lin_s = np.zeros((ids.size, 3))
-        spot = self.space.spot_factor[ids]
-        ccy = self.space.currency_factor[ids]
-        linear = (ac == EQUITY) | (ac == FUTURE)
-        lin_f[linear, 0] = spot[linear]
-        lin_s[linear, 0] = value[linear]
-        is_fx = ac == FX
-        lin_f[is_fx, 0] = self.space.fx_base_factor[ids][is_fx]
-        lin_s[is_fx, 0] = value[is_fx]
-        lin_f[is_fx, 1] = self.space.fx_quote_factor[ids][is_fx]
-        lin_s[is_fx, 1] = -value[is_fx]
-        # Translation risk: a foreign-currency holding's value moves with its currency. A
-        # future has no value to translate (its daily P&L is settled), so none for futures.
-        translated = ~is_fx & (ac != FUTURE)
-        lin_f[translated, 2] = ccy[translated]
-        lin_s[translated, 2] = value[translated]
-        unit_delta = np.where(linear | is_fx, value, 0.0)
-        unit_sigma = np.abs(value) * np.where(spot >= 0, self.factor_vol[np.maximum(spot, 0)], 0.0)
-        dv01 = np.zeros(ids.size)
-
-        bond = np.flatnonzero(ac == BOND)
-        if bond.size:
-            bi = ids[bond]
-            mat = year_fraction(self._maturity_days[bi], as_of)
-            ok = (mat > 0) & (reason[bond] == "")
-            matured = bond[~(mat > 0)]
-            reason[matured[reason[matured] == ""]] = "matured bond"
-            if ok.any():
-                b = bi[ok]
-                p = self.price[b]
-                y = bond_yield_from_price(p, self.coupon[b], mat[ok], self.freq[b])
-                solved = np.isfinite(y)
-                reason[bond[ok][~solved]] = "bond yield not solvable from its price"
-                y = np.where(solved, y, self.coupon[b])
-                self.bond_yield[b] = np.where(solved, y, np.nan)
-                # -dP/dy per 100 face per unit of yield (DV01 is per basis point)
-                d = bond_risk(y, self.coupon[b], mat[ok], self.freq[b]).dv01 * 1e4 * solved
-                sens = -d * self.multiplier[b] * self.fx[b]
-                factors, weights = key_rate_weights(mat[ok], self._ccy_code[b], self._rate_table)
-                rows = bond[ok]
-                lin_f[rows, 0:2] = factors
-                lin_s[rows, 0:2] = sens[:, None] * weights
-                dv01[rows] = d * self.multiplier[b] * self.fx[b] * 1e-4
-                rate_vol = (self.factor_vol[factors] * weights).sum(axis=1)
-                unit_sigma[rows] = np.abs(sens) * rate_vol
-
-        opt = np.flatnonzero(ac == OPTION)
-        if opt.size:
-            oi = ids[opt]
-            und = self.underlying[oi]
-            bad_und = (und < 0) | (und >= self.n)
-            und_price = np.where(bad_und, np.nan, self.price[np.clip(und, 0, self.n - 1)])
-            vol = self.implied_vol[oi]
-            expiry = year_fraction(self._expiry_days[oi], as_of)
-            r = reason[opt]
-            r[(r == "") & ~(np.isfinite(und_price) & (und_price > 0))] = "missing underlying price"
-            no_spot = self.u_spot_col[self.opt_owner[self.opt_index[oi]]] < 0
-            r[(r == "") & no_spot] = "underlying without a spot risk factor"
-            r[(r == "") & ~(expiry > 0)] = "expired option"
-            r[(r == "") & ~np.isfinite(vol)] = "missing implied volatility"
-            r[(r == "") & (vol < 0)] = "negative volatility"
-            r[(r == "") & (vol == 0)] = "zero volatility"
-            reason[opt] = r
-            k = self.opt_index[oi]
-            self.opt_expiry[k] = np.where(expiry > 0, expiry, 0.0)
-            lin_s[opt, 2] = np.where(ccy[opt] >= 0, value[opt], 0.0)
-
-        reason_all = reason
-        flipped_deriv = ((reason_all == "") != was_valid) & ((ac == FUTURE) | (ac == OPTION))
+        moved_books = np.flatnonzero(touched_ids[ref.und_ids])
+        if ref.opt_ids.size:
+            dep = ref.opt_ids[touched_ids[ref.underlying[ref.opt_ids]]]
+            ids = members(self.n, ids, dep)
+        d = self.live_marks.derive(ids, self.market, as_of, self.factor_vol, options.implied_vol)
+        valid = self.live_marks.reason[ids] == VALUED
+        ac = ref.asset_class[ids]
+        is_opt = ac == OPTION
+        oi = ids[is_opt]
+        options.opt_expiry[ref.opt_index[oi]] = d.opt_expiry
+        flipped_deriv = (valid != d.was_valid) & ((ac == FUTURE) | is_opt)
         if np.any(flipped_deriv & (self.qty[ids] != 0)):
-            self._margin = None  # a held derivative became (in)valid: SPAN again
-        lin_f[reason_all != "", :] = -1
-        lin_s[reason_all != "", :] = 0.0
-        self.reason[ids] = reason_all
-        self.lin_f[ids] = lin_f
-        self.lin_s[ids] = lin_s
-        self.unit_value[ids] = np.where(reason_all == "", value, 0.0)
-        opt_now = ids[ac == OPTION]
-        self.unit_value[opt_now] = self.opt_base[self.opt_index[opt_now]]  # model value
-        not_opt = ids[ac != OPTION]  # option Greeks come from the pricer in _option_greeks
-        keep = (reason_all == "")[ac != OPTION]
-        self.unit_delta[not_opt] = np.where(keep, unit_delta[ac != OPTION], 0.0)
-        self.unit_sigma[not_opt] = np.where(keep, unit_sigma[ac != OPTION], 0.0)
-        self.unit_dv01[ids] = dv01
-
-        if opt.size:
-            oi = ids[opt]
-            flipped = oi[(reason_all[opt] == "") != was_valid[opt]]
-            owners = self.opt_owner[self.opt_index[oi if force_grid else flipped]]
+            self.margin.invalidate()  # a held derivative became (in)valid: SPAN again
+        self.linear.set_loadings(ids, d.lin_f, d.lin_s)
+        options.set_model_values(oi)
+        if oi.size:
+            flipped = oi[valid[is_opt] != d.was_valid[is_opt]]
+            owners = ref.opt_owner[ref.opt_index[oi if force_grid else flipped]]
             touched = np.union1d(moved_books, owners)
         else:
             touched = moved_books
-        touched = _members(self.und_ids.size, touched, rebuild_us, books_us)
+        touched = members(n_u, touched, rebuild_us, books_us)
         if touched.size:
-            self._update_underlyings(touched, force_grid, rebuild_us)
+            options.update_underlyings(touched, force_grid, rebuild_us, greeks)
         return touched
-
-    def _update_underlyings(
-        self, us: np.ndarray, force_grid: bool, rebuild_us: np.ndarray | None = None
-    ) -> None:
-        """Move the spot of underlyings ``us``; rebuild grids out of range, forced, or in
-        ``rebuild_us`` (live vols moved)."""
-        us = np.asarray(us, dtype=np.int64)
-        vol_moved = set() if rebuild_us is None else set(rebuild_us.tolist())
-        for k in us:
-            u = self.und_ids[k]
-            spot = self.price[u] if 0 <= u < self.n else np.nan
-            if not np.isfinite(spot) or spot <= 0:
-                continue
-            mine = self.opt_owner == k
-            newly_valid = (self.reason[self.opt_ids[mine]] == "") & ~self.opt_built_ok[mine]
-            x_now = np.log(spot / self.u_spot_build[k]) if np.isfinite(self.u_spot_build[k]) else 0
-            if (
-                force_grid
-                or not np.isfinite(self.u_spot_build[k])
-                or newly_valid.any()
-                or abs(x_now) > 0.5 * self.u_margin[k]
-            ):
-                self._build_grid(int(k))
-            elif int(k) in vol_moved:
-                self._build_grid(int(k))
-                self.vol_rebuilds += 1
-            else:
-                self.u_x_now[k] = x_now
-        self._option_greeks(us)
-        self._rebuild_books(us)
-
-    def _build_grid(self, k: int) -> None:
-        """Price the options of underlying ``k`` on its grid (full revaluation)."""
-        cfg = self.config
-        u = self.und_ids[k]
-        spot = self.price[u]
-        self.u_spot_build[k] = spot
-        self.u_x_now[k] = 0.0
-        opts = np.flatnonzero(self.opt_owner == k)
-        ids = self.opt_ids[opts]
-        x_axis = self.u_x_lo[k] + self.u_dx[k] * np.arange(cfg.grid_spot_points)
-        v_axis = self.u_v_lo[k] + self.u_dv[k] * np.arange(cfg.grid_vol_points)
-        ok = self.reason[ids] == ""
-        vol = np.where(ok, self.implied_vol[ids], 0.2)
-        expiry = np.where(ok, self.opt_expiry[opts], 1.0)
-        g = grids.build_option_grids(
-            np.full(opts.size, spot),
-            x_axis,
-            v_axis,
-            np.nan_to_num(self.strike[ids], nan=spot),
-            expiry,
-            vol,
-            self.is_call[ids],
-            self.on_future[opts],
-            self.multiplier[ids] * self.fx[ids],
-            self.rate[ids],
-            self.opt_q[opts],
-            self.opt_american[opts],
-        )
-        g[~ok] = 0.0
-        self.opt_grid[opts] = g
-        self.opt_built_ok[opts] = ok
-        self.opt_vol_built[opts] = np.where(ok, vol, np.nan)
-        self.grid_builds += 1
-
-    def _option_greeks(self, us: np.ndarray) -> None:
-        """Per-unit dollar delta, dollar gamma and vega of the options of underlyings ``us``
-        at the current spot (pricing package's Greeks at the live vols, one batched call)."""
-        # Greeks feed the held book's aggregates, funding and impact: held options only
-        # (a trade on another option recomputes its underlying's, see apply_trade).
-        opts = np.flatnonzero(np.isin(self.opt_owner, us) & (self.qty[self.opt_ids] != 0))
-        if opts.size == 0:
-            return
-        ids = self.opt_ids[opts]
-        und = self.und_ids[self.opt_owner[opts]]
-        spot = np.where(
-            (und >= 0) & (und < self.n), self.price[np.clip(und, 0, self.n - 1)], np.nan
-        )
-        ok = (self.reason[ids] == "") & np.isfinite(spot)
-        spot = np.where(ok, spot, 1.0)
-        vol = np.where(ok, self.implied_vol[ids], 0.2)
-        expiry = np.where(ok, self.opt_expiry[opts], 1.0)
-        strike = np.where(ok, self.strike[ids], 1.0)
-        unit = self.multiplier[ids] * self.fx[ids] * ok
-
-        delta, gamma, vega = grids.option_greeks(
-            spot,
-            strike,
-            expiry,
-            self.rate[ids],
-            self.opt_q[opts],
-            vol,
-            self.is_call[ids],
-            self.on_future[opts],
-            self.opt_american[opts],
-        )
-        self.unit_delta[ids] = unit * delta * spot  # S dV/dS: per unit relative move
-        self.unit_gamma[ids] = unit * gamma * spot * spot  # S^2 d2V/dS2
-        self.unit_vega[ids] = unit * vega
-        sc = self.u_spot_col[self.opt_owner[opts]]
-        self.unit_sigma[ids] = np.abs(self.unit_delta[ids]) * np.where(
-            sc >= 0, self.factor_vol[np.maximum(sc, 0)], 0.0
-        )
-
-    def _rebuild_books(self, us: np.ndarray) -> None:
-        """Quantity-weighted book grids, values now and scenario P&L of underlyings ``us``."""
-        us = np.asarray(us, dtype=np.int64)
-        if us.size == 0 or self.opt_ids.size == 0:
-            return
-        q_opt = self.qty[self.opt_ids] * (self.reason[self.opt_ids] == "")
-        for k in us:
-            opts = np.flatnonzero((self.opt_owner == k) & (q_opt != 0))
-            self.u_grid[k] = np.tensordot(q_opt[opts], self.opt_grid[opts], axes=1)
-        opts = np.flatnonzero(np.isin(self.opt_owner, us))
-        grids.values_now(
-            self.opt_grid,
-            opts,
-            self.opt_owner,
-            self.u_x_lo,
-            self.u_dx,
-            self.u_v_lo,
-            self.u_dv,
-            self.u_x_now,
-            self.opt_base,
-        )
-        self.unit_value[self.opt_ids[opts]] = self.opt_base[opts]
-        base = np.empty(self.und_ids.size)
-        grids.values_now(
-            self.u_grid,
-            us,
-            np.arange(self.und_ids.size),
-            self.u_x_lo,
-            self.u_dx,
-            self.u_v_lo,
-            self.u_dv,
-            self.u_x_now,
-            base,
-        )
-        self.u_base[us] = base[us]
-        held = us[np.abs(self.u_grid[us]).reshape(us.size, -1).max(axis=1) > 0]
-        for h in self.horizons:
-            self.u_pnl[h][us] = 0.0
-            if held.size:
-                out = np.empty((held.size, self.n_scen))
-                grids.underlying_pnl(
-                    self.u_grid,
-                    held,
-                    self.u_x_lo,
-                    self.u_dx,
-                    self.u_v_lo,
-                    self.u_dv,
-                    self.u_x_now,
-                    self.u_base,
-                    self.u_spot_move[h],
-                    self.u_vol_move[h],
-                    self.u_vol_cell[h],
-                    self.u_vol_w[h],
-                    out,
-                )
-                self.u_pnl[h][held] = out
 
     # ------------------------------------------------------------------ refresh
 
     @_with_threads
     def refresh(self, now_ns: int | None = None) -> RiskSnapshot:
-        """Apply queued messages and market changes since the last refresh, recompute and
-        publish a snapshot."""
+        """Adopt finished background work, apply queued messages and market changes since
+        the last refresh, recompute and publish a snapshot."""
+        self._swap_in()
         self._drain_inbox()
         changed = self.market.take_updated()
         as_of = self._as_of()
         ts = int(self.clock.now_ns() if now_ns is None else now_ns)
         # FX first (it rescales option grids), then the vols (solved at the new spots)
-        fx_ids, fx_books = self._refresh_fx(changed)
-        vol_ids, rebuild_us, vol_greeks = self._refresh_vols(changed, as_of, ts)
-        ids = _members(self.n, changed, fx_ids, vol_ids)
+        fx_books = self._follow_fx(changed)
+        vol_ids, rebuild_us, vol_greeks = self.options.follow_vols(self.market, changed, as_of, ts)
+        ids = members(self.n, changed, vol_ids)
         if ids.size or rebuild_us.size or fx_books.size:
             done = self._update_instruments(ids, as_of, rebuild_us=rebuild_us, books_us=fx_books)
-            if done is not None and done.size:  # their Greeks are already at the live vols
+            if done.size:  # their Greeks are already at the live vols
                 vol_greeks = vol_greeks[~np.isin(vol_greeks, done)]
         if vol_greeks.size:
             # vols moved less than the rebuild threshold: the grids (and so the scenario
             # P&L) stay, the Greeks follow the live vols
-            self._option_greeks(vol_greeks)
+            self.options.greeks(vol_greeks)
         self._refreshes += 1
         full = self._refreshes % self.config.full_recompute_every == 0
-        self._sync_linear(full=full)
+        self.linear.sync(self.scenarios, self.qty, full=full)
         if full:
             # SPAN margin is recomputed on full refreshes and when the derivatives book or
             # its validity changes, not on every tick (clearing houses margin a few times a
             # day); the variation margin follows the scenario's losses at every refresh
-            self._margin = None
+            self.margin.invalidate()
         snap = self.compute(now_ns)
         self.last_snapshot = snap
         self.last_refresh_ns = snap.ts_ns
@@ -1017,27 +668,7 @@ class RiskEngine:
             self.cache["risk:snapshot"] = snap.as_dict()
         return snap
 
-    def _live_fx_rates(self) -> tuple[dict[str, float], tuple[str, ...]]:
-        """Each currency's value in the base currency from the FX spot quotes of the market
-        state (mid, else last), and the currencies left on their reference rates."""
-        ids = self.fx_spot_ids
-        mid, last = self.market.mid[ids], self.market.last[ids]
-        px = np.where(np.isfinite(mid) & (mid > 0), mid, last)
-        prices = {str(sym): float(p) for sym, p in zip(self.symbol[ids], px, strict=True)}
-        base = self.base_currency
-        try:
-            return rates_to_base(prices, self._currencies, base), ()
-        except InputError:  # some currency unreachable: it alone keeps its reference rate
-            out, reference = {}, []
-            for c in self._currencies:
-                try:
-                    out[c] = rates_to_base(prices, [c], base)[c]
-                except InputError:
-                    out[c] = self._fx_reference[c]
-                    reference.append(c)
-            return out, tuple(reference)
-
-    def _refresh_fx(self, changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _follow_fx(self, changed: np.ndarray) -> np.ndarray:
         """Follow the FX spot quotes: when one moved, every currency's rate is re-derived,
         and the instruments of the currencies whose rate changed are translated again.
 
@@ -1045,126 +676,31 @@ class RiskEngine:
         instrument (loadings, value, delta, gamma, vega, DV01, daily sigma; option grids and
         their values now) is linear in its currency's rate, so it is multiplied by the rate
         ratio, and so are the option books (grid, value now, scenario P&L) of underlyings
-        whose options are all in that currency — no repricing. Instruments whose own price
-        moved in the same refresh are re-derived from scratch by the caller anyway.
-        Returns the instruments to re-derive (none) and the option underlyings whose books
-        must be recomputed (those with options in several currencies)."""
-        none = np.empty(0, dtype=np.int64)
-        if self.fx_spot_ids.size == 0 or not self.is_fx_spot[changed].any():
-            return none, none
-        rates, reference = self._live_fx_rates()
-        new_by_code = np.array([rates[c] for c in self._currencies])
-        old_by_code = np.array([self.fx_to_base[c] for c in self._currencies])
-        self.fx_to_base, self.fx_reference_currencies = rates, reference
-        moved = np.flatnonzero(new_by_code != old_by_code)
-        if moved.size == 0:
-            return none, none
-        self.fx_updates += 1
-        code_ratio = np.ones(len(self._currencies))
-        code_ratio[moved] = new_by_code[moved] / old_by_code[moved]
-        ids = np.flatnonzero(np.isin(self._ccy_code, moved))
-        ratio = code_ratio[self._ccy_code[ids]]
-        self.fx[ids] = new_by_code[self._ccy_code[ids]]
-        self.lin_s[ids] *= ratio[:, None]
-        for per_unit in (
-            self.unit_value,
-            self.unit_delta,
-            self.unit_gamma,
-            self.unit_vega,
-            self.unit_dv01,
-            self.unit_sigma,
-        ):
-            per_unit[ids] *= ratio
-        o = self.opt_index[ids]
-        sel = o >= 0
-        grids.scale_grids(self.opt_grid, o[sel], ratio[sel])
-        self.opt_base[o[sel]] *= ratio[sel]
-        # option books: one rate per underlying when all its options share a currency
-        opt_ratio = code_ratio[self._ccy_code[self.opt_ids]]
-        n_u = self.und_ids.size
-        lo = np.full(n_u, np.inf)
-        hi = np.full(n_u, -np.inf)
-        np.minimum.at(lo, self.opt_owner, opt_ratio)
-        np.maximum.at(hi, self.opt_owner, opt_ratio)
-        touched = (lo != 1.0) | (hi != 1.0)
-        uniform = np.flatnonzero(touched & (lo == hi))
-        r_u = lo[uniform]
-        self.u_grid[uniform] *= r_u[:, None, None]
-        self.u_base[uniform] *= r_u
-        for h in self.horizons:
-            self.u_pnl[h][uniform] *= r_u[:, None]
-        # SPAN margin follows at the next full refresh (as for vols): clearing houses
-        # margin a few times a day, and a tick must not pay for a rescan
-        return none, np.flatnonzero(touched & (lo != hi))
+        whose options are all in that currency — no repricing. Returns the option
+        underlyings whose books must be recomputed (those with options in several
+        currencies). SPAN margin follows at the next full refresh (as for vols): clearing
+        houses margin a few times a day, and a tick must not pay for a rescan."""
+        code_ratio = self.live_marks.follow_fx(self.market, changed, force=self._fx_published)
+        self._fx_published = False
+        if code_ratio is None:
+            return np.empty(0, dtype=np.int64)
+        ratio = code_ratio[self.ref.ccy_code]
+        ids = np.flatnonzero(ratio != 1.0)
+        self.linear.rescale(ids, ratio[ids])
+        return self.options.rescale_fx(code_ratio)
 
-    def _refresh_vols(
-        self, changed: np.ndarray, as_of: dt.date, now_ns: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Read the updated option quotes into the live surface and adopt its vols.
-
-        Returns the options whose vol changed (instrument ids, to re-derive), the
-        underlyings whose grids must be rebuilt (their held book's vols moved past the
-        threshold since the grids were built: ``vol_rebuild_abs`` and ``vol_rebuild_rel``)
-        and the other underlyings whose vols moved (Greeks at the live vols)."""
-        none = np.empty(0, dtype=np.int64)
-        if self.opt_ids.size == 0:
-            return none, none, none
-        o = self.opt_index[changed]
-        o = o[o >= 0]
-        m, oi = self.market, self.opt_ids
-        und = np.clip(self.underlying[oi], 0, self.n - 1)
-        mid, last = m.mid[und], m.last[und]
-        spot = np.where(np.isfinite(mid) & (mid > 0), mid, last)
-        spot = np.where(self.underlying[oi] >= 0, spot, np.nan)
-        expiry = year_fraction(self._expiry_days[oi], as_of)
-        moved_us = self.vols.update(
-            o, m.bid[oi], m.ask[oi], m.ts_ns[oi], spot, expiry, self.rate[oi], self.opt_q, now_ns
-        )
-        if moved_us.size == 0:
-            return none, none, none
-        new, old = self.vols.vol, self.implied_vol[oi]
-        diff = np.flatnonzero(~((new == old) | (np.isnan(new) & np.isnan(old))))
-        if diff.size == 0:
-            return none, none, none
-        self.vol_moves += 1
-        self.implied_vol[oi[diff]] = new[diff]
-        # Rebuild an underlying's grids when its held book's vols moved enough to matter:
-        # the vega-weighted mean absolute move of its held options' vols since the grids
-        # were built, weights |quantity x vega| (what a vol move does to the book's value),
-        # above both thresholds (absolute, and relative to the book's vega-weighted vol).
-        # Weighting by vega keeps tick-rounding noise in the vols of low-vega quotes (deep
-        # in or out of the money) from rebuilding grids whose value it barely moves.
-        cfg, n_u = self.config, self.und_ids.size
-        held = (self.qty[oi] != 0) & (self.reason[oi] == "")
-        w = np.abs(self.qty[oi] * self.unit_vega[oi]) * held
-        built = self.opt_vol_built
-        known = np.isfinite(built)
-        dev = np.where(known, np.abs(self.implied_vol[oi] - built), 0.0)
-        den = np.bincount(self.opt_owner, w, minlength=n_u)
-        move = np.bincount(self.opt_owner, w * dev, minlength=n_u)
-        level = np.bincount(self.opt_owner, w * np.where(known, built, 0.0), minlength=n_u)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            move, level = move / den, level / den
-        far = (den > 0) & (move > cfg.vol_rebuild_abs) & (move > cfg.vol_rebuild_rel * level)
-        far |= np.bincount(self.opt_owner, held & ~known, minlength=n_u) > 0
-        moved_k = _members(n_u, self.opt_owner[diff])
-        rebuild = moved_k[far[moved_k]]
-        books = np.setdiff1d(moved_k, rebuild)
-        return oi[diff], rebuild, books
+    # ------------------------------------------------------------------ P&L
 
     def exposures(self) -> np.ndarray:
         """Linear factor exposures of the portfolio, shape (n_factors,), base currency."""
-        w = self.lin_s * self.qty[:, None]
-        f = self.lin_f.ravel()
-        keep = f >= 0
-        return np.bincount(f[keep], weights=w.ravel()[keep], minlength=self.space.n_factors)
+        return self.linear.exposures(self.qty)
 
     @_with_threads
     def portfolio_pnl(self, horizon_days: int) -> np.ndarray:
         """Portfolio P&L in every scenario of a horizon, shape (n_scenarios,)."""
-        out = self.lin_pnl[horizon_days].copy()
-        if self.und_ids.size:
-            out += self.u_pnl[horizon_days].sum(axis=0)
+        out = self.linear.lin_pnl[horizon_days].copy()
+        if self.ref.n_underlyings:
+            out += self.options.pnl_sum(horizon_days)
         return out
 
     def unit_pnl_rows(
@@ -1177,8 +713,8 @@ class RiskEngine:
         inst = np.arange(self.n) if inst is None else np.asarray(inst, dtype=np.int64)
         rows_t = np.ascontiguousarray(self.scenarios.rows(horizon_days, rows).T)
         out = np.empty((rows.size, inst.size))
-        linear_unit_rows(rows_t, inst, self.lin_f, self.lin_s, out)
-        is_opt, opt_out = self._option_unit_rows(rows_t, inst)
+        self.linear.unit_rows(rows_t, inst, out)
+        is_opt, opt_out = self.options.unit_rows(rows_t, inst)
         out[:, is_opt] += opt_out
         return out
 
@@ -1197,70 +733,27 @@ class RiskEngine:
         moves = np.empty((weights.shape[0], shock_rows.shape[1]))
         weighted_rows(shock_rows, weights, moves)
         out = np.empty((weights.shape[0], inst.size))
-        linear_unit_weighted(moves, inst, self.lin_f, self.lin_s, out)
-        is_opt, opt_out = self._option_unit_rows(shock_rows.T, inst)
+        self.linear.unit_weighted(moves, inst, out)
+        is_opt, opt_out = self.options.unit_rows(shock_rows.T, inst)
         opt_sums = np.empty((weights.shape[0], is_opt.size))
         weighted_rows(opt_out, weights, opt_sums)  # not BLAS: its idle threads spin
         out[:, is_opt] += opt_sums
         return out
 
-    def _option_unit_rows(
-        self, rows_t: np.ndarray, inst: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-unit P&L of the options among ``inst`` in scenarios whose moves are
-        ``rows_t`` (n_factors, n_rows). Returns their positions in ``inst`` and their P&L,
-        shape (n_rows, n_options_in_inst), zero for excluded options."""
-        col = self.opt_index[inst]
-        is_opt = np.flatnonzero(col >= 0)
-        opts = col[is_opt]
-        opt_out = np.empty((rows_t.shape[1], opts.size))
-        if opts.size:
-            grids.option_unit_pnl_rows(
-                self.opt_grid,
-                opts,
-                self.opt_owner,
-                self.u_x_lo,
-                self.u_dx,
-                self.u_v_lo,
-                self.u_dv,
-                self.u_x_now,
-                self.opt_base,
-                self.u_spot_col,
-                self.u_vol_col,
-                rows_t,
-                opt_out,
-            )
-            opt_out[:, self.reason[self.opt_ids[opts]] != ""] = 0.0
-        return is_opt, opt_out
-
     def trade_pnl(self, horizon_days: int, instrument_id: int, quantity: float) -> np.ndarray:
         """Scenario P&L of a hypothetical trade (for incremental VaR), shape (n_scenarios,)."""
         if not (0 <= instrument_id < self.n):
             raise InputError("instrument_id", instrument_id, f"an id in 0..{self.n - 1}")
-        if self.reason[instrument_id]:
+        code = int(self.live_marks.reason[instrument_id])
+        if code != VALUED:
             raise InputError(
-                "instrument_id",
-                instrument_id,
-                f"a priced instrument ({self.reason[instrument_id]})",
+                "instrument_id", instrument_id, f"a priced instrument ({REASONS[code]})"
             )
         shocks = self.scenarios.shocks[horizon_days]
-        pnl = np.zeros(self.n_scen)
-        for f, s in zip(self.lin_f[instrument_id], self.lin_s[instrument_id], strict=True):
-            if f >= 0:
-                pnl += s * shocks[:, f].astype(np.float64)
-        o = self.opt_index[instrument_id]
+        pnl = self.linear.trade_pnl(shocks, instrument_id)
+        o = self.ref.opt_index[instrument_id]
         if o >= 0:
-            k = self.opt_owner[o]
-            x = self.u_x_now[k] + np.log1p(shocks[:, self.u_spot_col[k]].astype(np.float64))
-            vc = self.u_vol_col[k]
-            v = shocks[:, vc].astype(np.float64) if vc >= 0 else np.zeros(self.n_scen)
-            g = self.opt_grid[o]
-            pnl += (
-                grids.interp_many(
-                    g, self.u_x_lo[k], self.u_dx[k], self.u_v_lo[k], self.u_dv[k], x, v
-                )
-                - self.opt_base[o]
-            )
+            pnl += self.options.trade_pnl(shocks, int(o))
         return pnl * quantity
 
     @_with_threads
@@ -1278,310 +771,122 @@ class RiskEngine:
             self.portfolio_pnl(h), self.trade_pnl(h, instrument_id, quantity), c
         )
 
-    def _parametric(self, h: int, c: float) -> tuple[float, float, np.ndarray]:
-        """Delta-gamma Cornish-Fisher VaR/ES and per-unit delta-normal Euler sensitivities.
+    # ------------------------------------------------------------------ margin
 
-        Factor covariance is the sample covariance of the horizon's scenario moves. The
-        delta vector holds linear exposures, option dollar deltas on spot factors and
-        ``sigma * vega`` on vol factors; gamma is diagonal on spot factors (dollar gamma);
-        cross-gammas (vanna) and volga are neglected. Euler components are the exact
-        delta-normal ones, :math:`VaR_i = z\\,(\\ell_i'\\Sigma\\delta)/\\sigma`, rescaled to
-        the Cornish-Fisher total (an approximation, documented as such).
-        """
-        S = self.scenarios.shocks[h]  # float32 column-major, never copied to float64 whole
-        n_s = S.shape[0]
-        mean_f = S.mean(axis=0, dtype=np.float64)
-        delta = self.exposures()
-        spot_f = self.space.spot_factor
-        valid = self.reason == ""
-        opt = self.opt_ids[valid[self.opt_ids]]
-        np.add.at(delta, spot_f[opt], self.qty[opt] * self.unit_delta[opt])
-        vol_f = self.space.vol_factor
-        np.add.at(delta, vol_f[opt], self.qty[opt] * self.unit_vega[opt] * self.implied_vol[opt])
-        gdiag = np.zeros(self.space.n_factors)
-        np.add.at(gdiag, spot_f[opt], self.qty[opt] * self.unit_gamma[opt])
-        s_delta = np.empty(n_s)
-        scenario_dot(S, delta, np.flatnonzero(delta), s_delta)
-        s_delta -= mean_f @ delta  # centred scenario P&L
-        Sd = np.empty(self.space.n_factors)
-        scenario_tdot(S, s_delta, Sd)
-        Sd = (Sd - mean_f * s_delta.sum()) / (n_s - 1)  # Sigma @ delta
-        sigma_dn = float(np.sqrt(max(delta @ Sd, 0.0)))
-        gi = np.flatnonzero(gdiag)
-        if gi.size:
-            Sg = S[:, gi].astype(np.float64) - mean_f[gi]
-            cov_g = Sg.T @ Sg / (n_s - 1)
-            # Moments need Sigma only through Sigma*delta and the gamma block.
-            G = np.diag(gdiag[gi])
-            mean, std, sk, ku = delta_gamma_moments(np.zeros(gi.size), G, cov_g)
-            k2 = sigma_dn**2 + std**2
-            k3 = 3.0 * Sd[gi] @ G @ Sd[gi] + sk * std**3
-            k4 = 12.0 * Sd[gi] @ G @ cov_g @ G @ Sd[gi] + ku * std**4
-            std_all = float(np.sqrt(k2))
-            var, es = cornish_fisher_var_es(mean, std_all, k3 / std_all**3, k4 / std_all**4, c)
-        else:
-            var, es = normal_var_es(0.0, sigma_dn, c)
-        # Per-unit Euler sensitivities (delta-normal), rescaled to the total.
-        z = ndtri(c)
-        loadings_sd = np.zeros(self.n)
-        for j in range(3):
-            f = self.lin_f[:, j]
-            ok = f >= 0
-            loadings_sd[ok] += self.lin_s[ok, j] * Sd[f[ok]]
-        loadings_sd[opt] += self.unit_delta[opt] * Sd[spot_f[opt]]
-        loadings_sd[opt] += self.unit_vega[opt] * self.implied_vol[opt] * Sd[vol_f[opt]]
-        unit_comp = z * loadings_sd / sigma_dn if sigma_dn > 0 else loadings_sd * 0
-        total = float(self.qty @ unit_comp)
-        if total != 0:
-            unit_comp = unit_comp * (var / total)
-        return float(var), float(es), unit_comp
+    def _span_inputs(self) -> SpanInputs:
+        marks = self.live_marks
+        return SpanInputs(
+            self.qty.copy(),
+            marks.unit_value.copy(),
+            marks.reason == VALUED,
+            marks.price.copy(),
+            self.options.implied_vol.copy(),
+            marks.fx.copy(),
+            self.options.opt_expiry.copy(),
+        )
+
+    @_with_threads
+    def span_margin(self) -> tuple[float, float]:
+        """SPAN initial margin of the futures and options held now: (normal, stressed),
+        base ccy (:meth:`riskstream.risk.margin.SpanMargin.compute`), computed now."""
+        return self.margin.compute(self._span_inputs())
+
+    def _margin_in_force(self) -> tuple[float, float]:
+        """The SPAN margin the snapshot reports. When stale it is recomputed: inline, or
+        with ``background_recompute`` on the worker while the margin in force is reported
+        (a first margin is always computed inline)."""
+        m = self.margin
+        if m.in_force is None or m.stale:
+            if self._worker is not None and m.in_force is not None:
+                if not self._worker.pending("span"):
+                    self._worker.submit("span", m.compute, self._span_inputs())
+                    m.stale = False
+            else:
+                m.in_force = m.compute(self._span_inputs())
+                m.stale = False
+        assert m.in_force is not None
+        return m.in_force
+
+    # ------------------------------------------------------------------ snapshot
 
     @_with_threads
     def compute(self, now_ns: int | None = None) -> RiskSnapshot:
         """Compute a snapshot from the current state (no publication)."""
-        cfg = self.config
+        cfg, marks, qty = self.config, self.live_marks, self.qty
         ts = int(self.clock.now_ns() if now_ns is None else now_ns)
-        levels = cfg.confidence_levels
+        valuation = marks.freeze(self.positions.version)
+        valid = valuation.valued
+        liq = self.liquidity.costs(
+            ts, self.market.spread, self.market.mid, qty, marks.unit_value, marks.unit_sigma, valid
+        )
+        margin = self._margin_in_force()
+        position_value = marks.unit_value * qty * valid
         measures: list[Measure] = []
-        head_var = head_es = None
-        liq = self._liquidity_parts(ts)
+        head = None
         for h in self.horizons:
-            if cfg.method == "parametric":
-                per_level = []
-                for c in levels:
-                    var, es, u = self._parametric(h, c)
-                    per_level.append((c, var, es, u, u * (es / var if var else 1.0), 1.0))
-            else:
-                pnl = self.portfolio_pnl(h)
-                tails = [euler.tail_rows(pnl, c, cfg.euler_var_neighbours) for c in levels]
-                rows = np.unique(np.concatenate([t.rows for t in tails]))
-                # Contributions are quantity x per-unit tail P&L: only held instruments.
-                held = np.flatnonzero(self.qty)
-                # Each level's ES-tail mean and VaR kernel as weights over ``rows``.
-                weights = np.zeros((2 * len(levels), rows.size))
-                for j, t in enumerate(tails):
-                    weights[2 * j, np.searchsorted(rows, t.es_rows)] = 1.0 / t.es_rows.size
-                    weights[2 * j + 1, np.searchsorted(rows, t.var_rows)] = t.var_weights
-                unit = self.unit_pnl_weighted(h, rows, weights, held)
-                per_level = []
-                for j, (c, t) in enumerate(zip(levels, tails, strict=True)):
-                    u_es = np.zeros(self.n)
-                    u_var = np.zeros(self.n)
-                    u_es[held] = -unit[2 * j]
-                    u_var[held] = -unit[2 * j + 1]
-                    per_level.append((c, t.var, t.es, u_var, u_es, t.var_scale))
-            for c, var, es, u_var, u_es, scale in per_level:
-                comp_var = self.qty * u_var
-                funding = self._funding(comp_var, h, liq)
-                lvar = var + liq["spread"] + liq["impact"] + funding.financing_cost
+            for lv in self.var_method.levels(self, h, cfg.confidence_levels):
+                funding = self.liquidity.funding(qty * lv.unit_var, h, liq, position_value, margin)
                 measures.append(
                     Measure(
-                        float(c),
+                        float(lv.confidence),
                         int(h),
-                        float(var) + 0.0,  # + 0.0: no "-0.0" for an empty book
-                        float(es) + 0.0,
-                        float(lvar),
-                        liq["spread"],
-                        liq["impact"],
-                        liq["impact_std"],
+                        float(lv.var) + 0.0,  # + 0.0: no "-0.0" for an empty book
+                        float(lv.es) + 0.0,
+                        float(lv.var + liq.spread + liq.impact + funding.financing_cost),
+                        liq.spread,
+                        liq.impact,
+                        liq.impact_std,
                         funding.financing_cost,
                         funding.variation_margin,
                         funding.initial_margin_call,
                         funding.haircut_call,
                         funding.initial_margin,
                         funding.forced_sale,
-                        float(scale),
+                        float(lv.var_kernel_scale),
                     )
                 )
-                if head_var is None:
-                    head_var, head_es = u_var, u_es
-        comp_var = self.qty * head_var
-        comp_es = self.qty * head_es
+                if head is None:
+                    head = lv
+        assert head is not None
+        comp_var = qty * head.unit_var
+        comp_es = qty * head.unit_es
         return RiskSnapshot(
             ts_ns=ts,
             market_seq_max=int(self.market.seq.max()) if self.n else 0,
-            market_seq_digest=_digest(self.market.seq),
-            positions_digest=self.positions_digest,
+            market_seq_digest=digest(self.market.seq),
+            positions_digest=self.positions.digest,
             config_fingerprint=self._config_fingerprint,
             scenarios_fingerprint=self.scenarios.fingerprint,
             method=cfg.method,
             n_scenarios=self.n_scen,
             measures=tuple(measures),
-            top_contributors=self._top(comp_var, comp_es),
+            top_contributors=self.builder.top(comp_var, comp_es, qty),
             component_var=comp_var,
             component_es=comp_es,
-            greeks=self._greeks(),
-            aggregates=self._aggregates(head_var, head_es),
-            excluded=self._exclusions(),
+            greeks=self.builder.greeks(valuation, qty, marks.unit_dv01),
+            aggregates=self.builder.aggregates(self.positions, head.unit_var, head.unit_es),
+            excluded=self.builder.exclusions(self.positions, valuation),
             model_warnings=self.scenarios.model_warnings,
             regime_conditioning=(
                 None if self.regime_conditioning is None else self.regime_conditioning.as_dict()
             ),
-            fx_to_base=dict(self.fx_to_base),
+            regime_switch=self.regime_switch_pending,
+            fx_to_base=dict(marks.fx_to_base),
             marks=self.marks(),
-            valuation=Valuation(
-                price=self.price,
-                unit_value=self.unit_value,
-                unit_delta=self.unit_delta,
-                unit_gamma=self.unit_gamma,
-                unit_vega=self.unit_vega,
-                unit_sigma=self.unit_sigma,
-                fx=self.fx,
-                reason=np.array([REASON_CODE[r] for r in self.reason], dtype=np.uint8),
-                positions_version=self.positions_version,
-            ),
+            valuation=valuation,
         )
 
     def marks(self) -> dict[str, Any]:
         """The live marks in force: FX and implied-vol state, and how often each moved."""
-        valid = self.implied_vol[self.opt_ids]
+        opt = self.options
+        valid = opt.implied_vol[self.ref.opt_ids]
         valid = valid[np.isfinite(valid)]
         return {
-            "fx_updates": self.fx_updates,
-            "fx_reference_currencies": list(self.fx_reference_currencies),
-            "vol_moves": self.vol_moves,
-            "vol_grid_rebuilds": self.vol_rebuilds,
-            "flagged_quotes": dict(self.vols.flag_counts),
-            "flagged_now": self.vols.flagged_now(),
+            "fx_updates": self.live_marks.fx_updates,
+            "fx_reference_currencies": list(self.live_marks.fx_reference_currencies),
+            "vol_moves": opt.vol_moves,
+            "vol_grid_rebuilds": opt.vol_rebuilds,
+            "flagged_quotes": dict(opt.vols.flag_counts),
+            "flagged_now": opt.vols.flagged_now(),
             "median_implied_vol": float(np.median(valid)) if valid.size else None,
         }
-
-    # ------------------------------------------------------------------ pieces
-
-    def _liquidity_parts(self, ts_ns: int) -> dict[str, float]:
-        """Exogenous spread cost and Almgren-Chriss impact of liquidating every position."""
-        lc = self.config.liquidity
-        mult = liquidity.intraday_multiplier(
-            ts_ns,
-            lc.session_open_utc_h,
-            lc.session_close_utc_h,
-            lc.intraday_amplitude,
-            lc.intraday_decay_h,
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            spread_live = self.market.spread / self.market.mid
-        live = np.isfinite(spread_live) & (spread_live >= 0)
-        rel = np.where(live, spread_live, self.spread_bps * 1e-4 * mult)
-        valid = (self.reason == "") & (self.qty != 0)
-        value = np.where(valid, self.qty * self.unit_value, 0.0)
-        valid &= (rel > 0) & (self.unit_value != 0)  # no spread, no impact
-        # Options and futures: spread applies to the traded premium / contract value.
-        spread_cost = liquidity.bangia_spread_cost(
-            value, rel, lc.spread_vol_ratio * rel, lc.spread_k
-        )
-        idx = np.flatnonzero(valid)
-        if idx.size == 0:
-            return {"spread": float(spread_cost.sum()), "impact": 0.0, "impact_std": 0.0}
-        unit_px = np.abs(self.unit_value[idx])
-        depth = np.where(live[idx], 1.0, 1.0 / mult)  # thinner books when spreads are wide
-        eps, eta, gamma = liquidity.impact_parameters(
-            unit_px, rel[idx], self.adv[idx] * depth, lc.eta_adv_fraction, lc.gamma_adv_fraction
-        )
-        days = liquidity.liquidation_days(
-            self.qty[idx], self.adv[idx] * depth, lc.max_participation, lc.max_liquidation_days
-        )
-        ac = liquidity.AlmgrenChriss(
-            shares=np.abs(self.qty[idx]),
-            sigma=self.unit_sigma[idx],
-            eta=eta,
-            gamma=gamma,
-            epsilon=eps,
-            horizon_days=days,
-            n_periods=days,
-            risk_aversion=lc.risk_aversion_per_ccy,
-        )
-        mean, variance = ac.cost_mean_variance()
-        impact = mean - eps * np.abs(self.qty[idx])
-        return {
-            "spread": float(spread_cost.sum()),
-            "impact": float(impact.sum()),
-            "impact_std": float(np.sqrt(variance.sum())),
-        }
-
-    def _funding(
-        self, comp_var: np.ndarray, horizon_days: int, liq: dict[str, float]
-    ) -> liquidity.FundingCost:
-        """Funding liquidity of the measure's stressed move (the VaR neighbourhood: each
-        position's P&L is minus its component VaR). SPAN margin comes from the cache
-        (:meth:`span_margin`, recomputed on full refreshes)."""
-        lc = self.config.liquidity
-        deriv = (self.asset_class == FUTURE) | (self.asset_class == OPTION)
-        value = self.unit_value * self.qty * (self.reason == "")
-        if self._margin is None:
-            self._margin = self.span_margin()
-        im, im_stressed = self._margin
-
-        def rates(table: dict[str, float]) -> np.ndarray:
-            return np.array([table.get(a, 0.0) for a in ASSET_CLASSES])[self.asset_class]
-
-        return liquidity.funding_cost(
-            value,
-            -comp_var,
-            deriv,
-            rates(lc.haircut),
-            rates(lc.haircut_stressed),
-            im,
-            im_stressed,
-            lc.funding_spread_annual,
-            horizon_days,
-            lc.liquid_buffer_share * float(np.abs(value).sum()),
-            liq["spread"],
-            liq["impact"],
-        )
-
-    def _top(self, comp_var: np.ndarray, comp_es: np.ndarray) -> tuple[Contributor, ...]:
-        n_top = min(self.config.top_n, self.n)
-        cand = np.argpartition(-comp_es, n_top - 1)[:n_top] if n_top < self.n else np.arange(self.n)
-        order = cand[np.lexsort((cand, -comp_es[cand]))]  # ties by id: deterministic
-        marginal = euler.marginal_var(comp_var, self.qty)
-        return tuple(
-            Contributor(
-                int(i),
-                str(self.symbol[i]),
-                ASSET_CLASSES[self.asset_class[i]],
-                float(self.qty[i]),
-                float(comp_var[i]),
-                float(comp_es[i]),
-                float(marginal[i]) if np.isfinite(marginal[i]) else 0.0,
-            )
-            for i in order
-        )
-
-    def _greeks(self) -> dict[str, dict[str, float]]:
-        valid = (self.reason == "").astype(np.float64)
-        q = self.qty * valid
-        out = {}
-        for code, name in enumerate(ASSET_CLASSES):
-            sel = self.asset_class == code
-            out[name] = {
-                "delta": float(q[sel] @ self.unit_delta[sel]),
-                "gamma": float(q[sel] @ self.unit_gamma[sel]),
-                "vega": float(q[sel] @ self.unit_vega[sel]),
-                "dv01": float(q[sel] @ self.unit_dv01[sel]),
-            }
-        return out
-
-    def _aggregates(
-        self, u_var: np.ndarray, u_es: np.ndarray
-    ) -> dict[str, dict[str, dict[str, float]]]:
-        """Component VaR/ES summed by label (Euler parts are additive)."""
-        cv = self.pos_qty * u_var[self.pos_inst]
-        ce = self.pos_qty * u_es[self.pos_inst]
-        out = {}
-        for by in AGGREGATE_BY:
-            names, codes = self._label_codes[by]
-            v = np.bincount(codes, weights=cv, minlength=names.size)
-            e = np.bincount(codes, weights=ce, minlength=names.size)
-            out[by] = {
-                str(k): {"component_var": float(a), "component_es": float(b)}
-                for k, a, b in zip(names, v, e, strict=True)
-            }
-        return out
-
-    def _exclusions(self) -> tuple[Exclusion, ...]:
-        bad = self.reason[self.pos_inst] != ""
-        listed = [
-            Exclusion(int(b), int(i), str(self.reason[i]))
-            for b, i in zip(self.pos_book[bad], self.pos_inst[bad], strict=True)
-        ]
-        return tuple(self.unknown) + tuple(listed)

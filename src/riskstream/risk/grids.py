@@ -148,7 +148,7 @@ def _catmull_weights(t, w):  # pragma: no cover - numba
     w[3] = 0.5 * (-t2 + t3)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def vol_cells(v_lo, dv, n_v, vol_move, cell, weights):  # pragma: no cover - numba
     """Each scenario's vol-axis grid cell and Catmull-Rom weights, per underlying.
 

@@ -8,11 +8,27 @@ so results are bit-for-bit independent of the thread count.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+import numba
 import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
+@contextlib.contextmanager
+def thread_scope(threads: int) -> Iterator[None]:
+    """numba's thread count set to ``threads`` (capped by its pool) for the block; the
+    setting is per calling thread and restored after."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@njit(cache=True, nogil=True)
 def _sweep_block(shocks, weights, factors, lo, hi, acc):  # pragma: no cover - numba
     """acc[s - lo] += sum over ``factors`` of shocks[s, f] * weights[f], s in [lo, hi).
 
@@ -48,7 +64,7 @@ def _sweep_block(shocks, weights, factors, lo, hi, acc):  # pragma: no cover - n
         j += 1
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def scenario_dot(shocks, exposure, factors, out):  # pragma: no cover - numba
     """out[s] = sum over ``factors`` of shocks[s, f] * exposure[f] (float64 accumulation).
 

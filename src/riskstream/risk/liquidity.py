@@ -24,7 +24,7 @@ L-VaR adds to market VaR the *costs* of getting out of the portfolio under stres
   risk management and supervision", principle 5: measure the contingent funding need from
   margin calls under stress). In the VaR scenario the desk must pay *variation margin* on
   its derivatives' net loss, meet the rise of their *SPAN initial margin* as the clearing
-  house widens its scan ranges (:meth:`riskstream.risk.engine.RiskEngine.span_margin`), and
+  house widens its scan ranges (:class:`riskstream.risk.margin.SpanMargin`), and
   post more collateral as *repo haircuts* on financed long positions widen. The calls are
   reported; the L-VaR add-on is the cost of meeting them within the horizon: from a liquid
   buffer (cash and committed lines) at a funding spread, and beyond it by selling
@@ -44,6 +44,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from riskstream.core.errors import InputError
+from riskstream.core.instruments import ASSET_CLASSES
+from riskstream.risk.config import LiquidityConfig
+from riskstream.risk.reference import FUTURE, OPTION, InstrumentTable
 
 # ----------------------------------------------------------------- exogenous spread
 
@@ -362,3 +365,127 @@ def intraday_multiplier(
     grid = np.linspace(0.0, session, 257)
     mean = float(np.trapezoid(raw(grid), grid) / session)
     return float(raw(t) / mean)
+
+
+# ------------------------------------------------------------------ the engine's part
+
+
+@dataclass(frozen=True)
+class LiquidationCosts:
+    """Cost of liquidating every position now (base currency): the exogenous spread cost,
+    the Almgren-Chriss impact cost and its standard deviation (reported, not added)."""
+
+    spread: float
+    impact: float
+    impact_std: float
+
+
+class LiquidityModel:
+    """The engine's liquidity part: liquidation costs and funding of the stressed move.
+
+    Parameters
+    ----------
+    config : LiquidityConfig
+    ref : InstrumentTable
+        Asset classes (haircuts, which positions are derivatives), ADV and typical spreads.
+    """
+
+    def __init__(self, config: LiquidityConfig, ref: InstrumentTable) -> None:
+        self.config = config
+        self.ref = ref
+        self._deriv = (ref.asset_class == FUTURE) | (ref.asset_class == OPTION)
+
+        def per_class(table: dict[str, float]) -> np.ndarray:
+            return np.array([table.get(a, 0.0) for a in ASSET_CLASSES])[ref.asset_class]
+
+        self._haircut = per_class(config.haircut)
+        self._haircut_stressed = per_class(config.haircut_stressed)
+
+    def costs(
+        self,
+        ts_ns: int,
+        spread: np.ndarray,
+        mid: np.ndarray,
+        qty: np.ndarray,
+        unit_value: np.ndarray,
+        unit_sigma: np.ndarray,
+        valid: np.ndarray,
+    ) -> LiquidationCosts:
+        """Exogenous spread cost (:func:`bangia_spread_cost`) and Almgren-Chriss impact
+        (:class:`AlmgrenChriss`) of liquidating every position.
+
+        ``spread``/``mid`` (n,): the market state's live quotes (a live relative spread
+        replaces the typical ``spread_bps`` scaled by :func:`intraday_multiplier`; depth is
+        thinner by the same multiplier); ``qty``, ``unit_value``, ``unit_sigma`` (daily
+        price vol per unit) and ``valid`` (n,) from the positions and the marks.
+        """
+        lc, ref = self.config, self.ref
+        mult = intraday_multiplier(
+            ts_ns,
+            lc.session_open_utc_h,
+            lc.session_close_utc_h,
+            lc.intraday_amplitude,
+            lc.intraday_decay_h,
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread_live = spread / mid
+        live = np.isfinite(spread_live) & (spread_live >= 0)
+        rel = np.where(live, spread_live, ref.spread_bps * 1e-4 * mult)
+        held = valid & (qty != 0)
+        value = np.where(held, qty * unit_value, 0.0)
+        held &= (rel > 0) & (unit_value != 0)  # no spread, no impact
+        # Options and futures: spread applies to the traded premium / contract value.
+        spread_cost = bangia_spread_cost(value, rel, lc.spread_vol_ratio * rel, lc.spread_k)
+        idx = np.flatnonzero(held)
+        if idx.size == 0:
+            return LiquidationCosts(float(spread_cost.sum()), 0.0, 0.0)
+        unit_px = np.abs(unit_value[idx])
+        depth = np.where(live[idx], 1.0, 1.0 / mult)  # thinner books when spreads are wide
+        adv = ref.adv[idx] * depth
+        eps, eta, gamma = impact_parameters(
+            unit_px, rel[idx], adv, lc.eta_adv_fraction, lc.gamma_adv_fraction
+        )
+        days = liquidation_days(qty[idx], adv, lc.max_participation, lc.max_liquidation_days)
+        ac = AlmgrenChriss(
+            shares=np.abs(qty[idx]),
+            sigma=unit_sigma[idx],
+            eta=eta,
+            gamma=gamma,
+            epsilon=eps,
+            horizon_days=days,
+            n_periods=days,
+            risk_aversion=lc.risk_aversion_per_ccy,
+        )
+        mean, variance = ac.cost_mean_variance()
+        impact = mean - eps * np.abs(qty[idx])
+        return LiquidationCosts(
+            float(spread_cost.sum()), float(impact.sum()), float(np.sqrt(variance.sum()))
+        )
+
+    def funding(
+        self,
+        comp_var: np.ndarray,
+        horizon_days: int,
+        costs: LiquidationCosts,
+        position_value: np.ndarray,
+        margin: tuple[float, float],
+    ) -> FundingCost:
+        """Funding liquidity of the measure's stressed move (the VaR neighbourhood: each
+        position's P&L is minus its component VaR), :func:`funding_cost`, with the SPAN
+        initial margin ``margin`` (normal, stressed) in force and ``position_value`` (n,)
+        the valued positions' value."""
+        lc = self.config
+        return funding_cost(
+            position_value,
+            -comp_var,
+            self._deriv,
+            self._haircut,
+            self._haircut_stressed,
+            margin[0],
+            margin[1],
+            lc.funding_spread_annual,
+            horizon_days,
+            lc.liquid_buffer_share * float(np.abs(position_value).sum()),
+            costs.spread,
+            costs.impact,
+        )

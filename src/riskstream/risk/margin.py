@@ -27,9 +27,9 @@ losses net fully inside a class group, and between the class groups of one *prod
 (e.g. the broad US equity indexes) only a percentage of the gains offsets the losses at the
 same point. The requirement of a product group is its worst point's net loss.
 
-The risk engine margins its derivatives book with SPAN (:meth:`riskstream.risk.engine.
-RiskEngine.span_margin`: the 16 scenarios of :func:`span_scenarios`, options revalued in
-full as in :func:`option_risk_array`, :func:`price_scan_range` for the scan ranges,
+The risk engine margins its derivatives book with SPAN (:class:`SpanMargin`, the engine's
+margin part: the 16 scenarios of :func:`span_scenarios`, options revalued in full as in
+:func:`option_risk_array`, :func:`price_scan_range` for the scan ranges,
 :func:`scan_risk_by_group` per combined commodity) and funds the margin calls in the
 funding part of L-VaR (:func:`riskstream.risk.liquidity.funding_cost`). Margin lives in
 ``risk`` because the risk engine needs it (``limits``, which imports ``risk``, may use it
@@ -44,6 +44,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskstream.core.errors import InputError
+from riskstream.risk import grids
+from riskstream.risk.config import MarginConfig
+from riskstream.risk.factors import FactorSpace
+from riskstream.risk.reference import FUTURE, InstrumentTable
 
 # (price move in scan ranges, volatility move in scan ranges, cover) of the 16 scenarios,
 # in CME's order. Rows 15 and 16 are scaled by the extreme multiple and cover at runtime.
@@ -388,3 +392,138 @@ def tims_margin(
     if contracts is not None and minimum_per_contract > 0:
         total = max(total, float(np.abs(contracts).sum()) * minimum_per_contract)
     return TimsResult(total, out, worst, {n: by_class[k] for k, n in enumerate(names)})
+
+
+# ---------------------------------------------------------------------------- the engine's part
+
+
+@dataclass(frozen=True, eq=False)
+class SpanInputs:
+    """What a SPAN computation of the book reads, copied on the engine's thread so that
+    the computation can run on the background worker while the engine goes on.
+
+    Per instrument (n,): ``qty``, ``unit_value`` (base ccy), ``valid``, ``price``,
+    ``implied_vol``, ``fx``; per option (n_options,): ``opt_expiry`` (years).
+    """
+
+    qty: np.ndarray
+    unit_value: np.ndarray
+    valid: np.ndarray
+    price: np.ndarray
+    implied_vol: np.ndarray
+    fx: np.ndarray
+    opt_expiry: np.ndarray
+
+
+class SpanMargin:
+    """SPAN initial margin of the engine's futures and options: setup, computation, cache.
+
+    SPAN's 16 scenarios, normal and stressed: columns 0-15 are CME's scenarios
+    (:func:`span_scenarios`) with the normal scan ranges, 16-31 the same with every range
+    ``stress_multiplier`` times wider. A combined commodity is one spot risk factor; its
+    price scan range is :func:`price_scan_range` of the factor's daily volatility (a
+    relative move), its volatility scan range the same for its implied-vol factor, applied
+    to each option's own vol (:math:`\\sigma_i (1 \\pm VSR)`). The scan ranges are the
+    exchange's parameters: set once from the unconditional factor vols, they do not follow
+    the engine's regime conditioning. The distinct price and vol moves (9 and 3 per set)
+    form the small grid each option book is revalued on.
+
+    The margin in force (``in_force``, (normal, stressed)) is cached: ``stale`` says the
+    book or its prices changed since (a held derivative traded or changed validity, or a
+    full refresh), and the engine recomputes it inline or on its background worker.
+    """
+
+    def __init__(
+        self,
+        ref: InstrumentTable,
+        space: FactorSpace,
+        config: MarginConfig,
+        factor_vol: np.ndarray,
+    ) -> None:
+        self.ref, self.space, self.config = ref, space, config
+        table = span_scenarios(config.extreme_multiple, config.extreme_cover)
+        widen = np.repeat([1.0, config.stress_multiplier], 16)
+        self._price = np.tile(table[:, 0], 2) * widen  # in price scan ranges
+        self._vol = np.tile(table[:, 1], 2) * widen  # in vol scan ranges
+        self._cover = np.tile(table[:, 2], 2)
+        self._range = price_scan_range(
+            factor_vol, config.coverage_sigmas, config.margin_period_days
+        )  # per factor
+        self._px, self._ix = np.unique(self._price, return_inverse=True)
+        self._vx, self._iv = np.unique(self._vol, return_inverse=True)
+        self.in_force: tuple[float, float] | None = None
+        self.stale = True
+
+    def invalidate(self) -> None:
+        """The derivatives book or its validity changed: SPAN again."""
+        self.stale = True
+
+    def compute(self, x: SpanInputs) -> tuple[float, float]:
+        """SPAN initial margin of the futures and options held: (normal, stressed), base ccy.
+
+        Per combined commodity (spot risk factor) the losses of its futures (linear:
+        notional times the scenario's relative move) and of its option books are netted
+        scenario by scenario; the scan risk is the worst covered loss
+        (:func:`scan_risk_by_group`), and the requirement is the sum over commodities (no
+        inter-commodity credit: conservative). Options are revalued in full (Black-Scholes-
+        Merton / Black-76, the pricing package's grid kernel) on the scan's own small grid,
+        with ``margin_period_days`` of time decay as in CME's risk arrays
+        (:func:`option_risk_array`) — not read off the VaR grids, whose range is set by the
+        VaR scenarios and may not reach the stressed extreme moves.
+
+        Not modelled (documented simplifications): inter-month spread charges (all delivery
+        months of a futures sector share one factor, so they net fully), the short option
+        minimum and the net option value credit. Cost: one vectorised pass over the held
+        futures, one small pricing-kernel call per held underlying. A pure function of
+        ``x``: safe on the background worker.
+        """
+        ref, spot_factor = self.ref, self.space.spot_factor
+        fut = np.flatnonzero((ref.asset_class == FUTURE) & (x.qty != 0) & x.valid)
+        fut = fut[spot_factor[fut] >= 0]
+        group_f = spot_factor[fut]
+        notional = x.qty[fut] * x.unit_value[fut]
+        loss_f = -(notional[:, None] * self._range[group_f][:, None]) * self._price
+        held_opt = (x.qty[ref.opt_ids] != 0) & x.valid[ref.opt_ids]
+        opts = np.flatnonzero(held_opt)
+        opts = opts[np.argsort(ref.opt_owner[opts], kind="stable")]
+        us, starts = np.unique(ref.opt_owner[opts], return_index=True)
+        ends = np.append(starts[1:], opts.size)
+        keep = ref.u_spot_col[us] >= 0
+        loss_o = np.zeros((us.size, self._price.size))
+        for j in np.flatnonzero(keep):
+            loss_o[j] = self._book_loss(x, int(us[j]), opts[starts[j] : ends[j]])
+        losses = np.vstack([loss_f, loss_o[keep]]) * self._cover
+        group = np.concatenate([group_f, ref.u_spot_col[us[keep]]])
+        _, normal = scan_risk_by_group(losses[:, :16], group)
+        _, stressed = scan_risk_by_group(losses[:, 16:], group)
+        return float(normal.sum()), float(stressed.sum())
+
+    def _book_loss(self, x: SpanInputs, k: int, opts: np.ndarray) -> np.ndarray:
+        """Loss (positive) of the held options ``opts`` (option indices) of underlying ``k``
+        in the 32 SPAN scenarios: value now minus value after the scenario's move and the
+        look-ahead of ``margin_period_days``."""
+        ref = self.ref
+        ids = ref.opt_ids[opts]
+        spot = np.full(ids.size, x.price[ref.und_ids[k]])
+        psr = self._range[ref.u_spot_col[k]]
+        vc = ref.u_vol_col[k]
+        vsr = self._range[vc] if vc >= 0 else 0.0
+        x_axis = np.log(np.maximum(1.0 + self._px * psr, 1e-6))
+        v_axis = np.log(np.maximum(1.0 + self._vx * vsr, 1e-6))
+        strike, vol = ref.strike[ids], x.implied_vol[ids]
+        is_call, on_future = ref.is_call[ids], ref.on_future[opts]
+        unit, rate = ref.multiplier[ids] * x.fx[ids], ref.rate[ids]
+        q_div, american = ref.opt_q[opts], ref.opt_american[opts]
+        expiry = x.opt_expiry[opts]
+        ahead = np.maximum(expiry - self.config.margin_period_days / 365.0, 0.0)
+        zero = np.zeros(1)
+        now = grids.build_option_grids(
+            spot, zero, zero, strike, expiry, vol, is_call, on_future, unit, rate, q_div, american
+        )[:, 0, 0]
+        later = grids.build_option_grids(
+            spot, x_axis, v_axis, strike, ahead, vol, is_call, on_future, unit, rate, q_div,
+            american,
+        )  # fmt: skip
+        q = x.qty[ids]
+        book = np.tensordot(q, later, axes=1)  # (n_price_moves, n_vol_moves)
+        return float(q @ now) - book[self._ix, self._iv]

@@ -121,6 +121,10 @@ class RiskSnapshot:
         The regime conditioning of the scenarios in force (``regime``, ``vol_multiplier``,
         ``market_variance_ratio``, ``probability``; see
         :mod:`riskstream.risk.conditioning`), None when the figures are unconditional.
+    regime_switch : dict or None
+        A switch being prepared off the hot path and not yet in force (``to``: the target
+        conditioning's dict, None for unconditional; ``requested_ns``: the regime message's
+        time), None when none is pending.
     model_warnings : tuple of str
         The scenario model's fit warnings (a non-converged GARCH, data-scale problems;
         :mod:`riskstream.core.warnings`), part of the lineage; empty for a clean fit.
@@ -158,6 +162,7 @@ class RiskSnapshot:
     fx_to_base: dict[str, float] | None = None
     marks: dict[str, Any] | None = None
     valuation: Valuation | None = None
+    regime_switch: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_var", _readonly(self.component_var))
@@ -210,6 +215,7 @@ class RiskSnapshot:
             "excluded": [e.as_dict() for e in self.excluded],
             "regime_probabilities": self.regime_probabilities,
             "regime_conditioning": self.regime_conditioning,
+            "regime_switch": self.regime_switch,
             "model_warnings": list(self.model_warnings),
             "fx_to_base": self.fx_to_base,
             "marks": self.marks,
