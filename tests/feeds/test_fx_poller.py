@@ -251,3 +251,28 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_s("120", START_NS) == 120.0
     assert retry_after_s("Sat, 29 Jun 2024 00:06:00 GMT", START_NS) == 60.0
     assert retry_after_s("soon", START_NS) is None and retry_after_s(None, START_NS) is None
+
+
+@pytest.mark.services
+def test_fx_poll_publishes_fx_marks_on_nats(server: FxServer, tmp_path: Path, nats_server) -> None:
+    """`fx poll --bus nats://…` puts each aggregate on the FX subject, where the risk
+    stage of `riskstream up` reads it (the same rates as stored)."""
+    from riskstream.bus import open_topics
+    from riskstream.core.messages import SUBJECTS, FxRates
+
+    env = {"RISKSTREAM_STORE__DATA_DIR": str(tmp_path / "data")}
+    for name, src in SOURCES.items():
+        env[f"RISKSTREAM_FX__{src.setting.upper()}__URL"] = f"{server.url}/{name}"
+    env["RISKSTREAM_FX__EXCHANGERATE_HOST_ACCESS_KEY"] = KEY
+    result = CliRunner(env=env).invoke(
+        app, ["fx", "poll", "--once", "--json", "--bus", nats_server.url]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    topics = open_topics(nats_server.url)
+    try:
+        ((seq, message),) = topics.subscribe(SUBJECTS["fx"], start_after=0).fetch(timeout_s=5.0)
+    finally:
+        topics.close()
+    assert seq == 1 and isinstance(message, FxRates)
+    assert message.rates == pytest.approx(out["rates"], rel=1e-12)

@@ -96,14 +96,23 @@ def poll_command(
     as_json: bool = typer.Option(
         False, "--json", help="Print one JSON object per poll (one line each)."
     ),
+    bus: str | None = typer.Option(
+        None,
+        "--bus",
+        help="Also publish each aggregate as FX marks on this bus (nats://host:port), where "
+        "the risk stage of `riskstream up` translates with them.",
+    ),
 ) -> None:
     """Poll the sources every fx.poll_interval_s (each source at its own slower interval),
-    save each response set, store each aggregate in the history store (fx_rates) and
-    print it."""
+    save each response set, store each aggregate in the history store (fx_rates), publish
+    it on the bus when ``--bus`` is given, and print it."""
+    from riskstream.bus import open_topics
+
     cfg = settings(ctx)
     clock = SystemClock()
     history = MarketHistory.from_config(cfg.store)
-    publish = FxPublisher(clock, store=history.append_fx_rates)
+    topics = None if bus is None else open_topics(cfg.bus.model_copy(update={"url": bus}))
+    publish = FxPublisher(clock, store=history.append_fx_rates, topics=topics)
     poller = FxPoller(cfg.fx, responses_dir(cfg), clock=clock)
 
     def on_result(result: PollResult) -> None:
@@ -113,8 +122,12 @@ def poll_command(
         else:
             _print_poll(result)
 
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the loop between polls
-        asyncio.run(poller.run(on_result, polls=1 if once else None))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the loop between polls
+            asyncio.run(poller.run(on_result, polls=1 if once else None))
+    finally:
+        if topics is not None:
+            topics.close()
 
 
 def _print_aggregate(result: FxAggregate, where: str) -> None:

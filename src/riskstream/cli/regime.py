@@ -272,9 +272,20 @@ def ensure_demo_model(cfg: Settings, universe: Any, simulator: Any, say: Callabl
                       ) -> Path:  # fmt: skip
     """The demo's regime model file, trained and cached at :func:`default_model_path` when
     missing (``say`` announces the training)."""
+    from riskstream.regime.io import read_header
+
     path = default_model_path(cfg)
     if not path.is_file():
         say("training the regime model (first run) ...")
+        fit_demo_model(cfg, universe, simulator, DEMO_FIT_MINUTES, DEMO_REGIME_SPEED, path)
+        return path
+    try:
+        read_header(path)
+    except InputError as exc:
+        if exc.field != "model version":  # not ours to overwrite: say what is wrong
+            raise
+        # a model saved by an earlier release cannot be read by this one: train it again
+        say(f"the regime model was saved by another release ({exc.value}); training it again")
         fit_demo_model(cfg, universe, simulator, DEMO_FIT_MINUTES, DEMO_REGIME_SPEED, path)
     return path
 

@@ -126,4 +126,4 @@ class RiskStage:
         return rows
 
     def close(self) -> None:
-        return None
+        self.engine.close()  # its background worker, if any

@@ -101,6 +101,7 @@ class RiskNode:
         self.market = topics.subscribe(SUBJECTS["market"], start_after=self._market_seq)
         self.positions = subscribe_latest(topics, SUBJECTS["positions"])
         self.regime = subscribe_latest(topics, SUBJECTS["regime"])
+        self.fx = subscribe_latest(topics, SUBJECTS["fx"])  # `riskstream fx poll --bus`
         self.tick_to_risk = LatencyHistogram()
         self.deltas = 0
         self.delta_gaps = 0
@@ -137,6 +138,10 @@ class RiskNode:
                 self.engine.send(message)
                 self.messages_sent += 1
                 self._changed = True
+        for _, message in self.fx.fetch(64):
+            self.engine.send(message)
+            self.messages_sent += 1
+            self._changed = True
 
     def step(self) -> bool:
         now = self.clock_ns()
@@ -216,7 +221,7 @@ class RiskNode:
         return rows
 
     def close(self) -> None:
-        for sub in (self.market, self.positions, self.regime):
+        for sub in (self.market, self.positions, self.regime, self.fx):
             sub.close()
         if self.limits is not None:
             self.limits.close()

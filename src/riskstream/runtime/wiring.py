@@ -122,8 +122,11 @@ def _risk(w: Wiring) -> Any:
 
     cfg = w.cfg
     state = MarketState(len(w.universe))  # the node's own replica, written by md's deltas
+    # Live: a regime switch and SPAN are computed on the engine's background worker and
+    # swapped in atomically, so no refresh waits for them (risk.background_recompute)
+    live = cfg.risk.model_copy(update={"background_recompute": True})
     engine = build_engine(
-        w.universe, cfg.risk, history=load_history(cfg), market=state, models=cfg.models
+        w.universe, live, history=load_history(cfg), market=state, models=cfg.models
     )
     engine.clock = clock = MarketClock(engine.clock.now_ns())  # market time of the deltas
     engine.refresh()  # compiles the kernels before the node reports ready (not a snapshot)
