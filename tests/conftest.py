@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.servers import NatsServer, PostgresServer, RedisServer
+from tests.servers import NatsServer, PostgresServer, RedisServer, postgres_database
 
 # Property tests: no per-example deadline (a shared 2-core CI machine has noisy timings,
 # and performance is measured by bench/, not by tests); a fixed seed so CI is reproducible.
@@ -26,6 +27,18 @@ def postgres_url() -> Iterator[str]:
     server = PostgresServer()
     yield server.url
     server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def refdb_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty reference database: a SQLite file in the test's temporary folder, or a new
+    database on the session's PostgreSQL server named after the requesting test's package
+    (``rs_limits_3`` for a test in ``tests/limits``)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ref' / 'refdata.db'}"
+        return
+    package = request.module.__name__.split(".")[-2]  # tests.limits.test_x -> limits
+    yield from postgres_database(request.getfixturevalue("postgres_url"), f"rs_{package}")
 
 
 @pytest.fixture(scope="session")

@@ -8,15 +8,18 @@ when the test session ends. A missing binary skips the tests that need it — un
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 REQUIRE_SERVICES = os.environ.get("RISKSTREAM_REQUIRE_SERVICES") == "1"
 
@@ -174,3 +177,20 @@ class PostgresServer:
             cwd=self.root,
         )
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+_database_counter = itertools.count()
+
+
+def postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database ``<prefix>_<n>`` on the PostgreSQL server at ``server_url``:
+    yields its URL, and drops it when resumed (a fixture's teardown, or ``next(it, None)``)."""
+    name = f"{prefix}_{next(_database_counter)}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(server_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

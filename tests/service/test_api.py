@@ -467,9 +467,9 @@ def test_regimes_endpoint(client: TestClient, keys, app, market) -> None:
 def test_position_changes_and_audit_on_postgresql(postgres_url: str, universe, config) -> None:
     from riskstream.service import create_app
     from riskstream.store.refdb import RefDB
-    from tests.store.conftest import _postgres_database
+    from tests.servers import postgres_database
 
-    urls = _postgres_database(postgres_url)
+    urls = postgres_database(postgres_url, "rs_service")
     db = RefDB(next(urls))
     try:
         db.migrate()

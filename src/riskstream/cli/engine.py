@@ -126,8 +126,7 @@ def draw_scenarios(
     from riskstream.risk.scenarios import ScenarioSet
 
     fh, generator = fit_scenario_generator(space, universe, config, history, as_of, models)
-    historical = config.method in ("historical", "parametric")
-    n_scenarios = config.window_days if historical else config.n_scenarios
+    n_scenarios = config.window_days if _replays_history(config) else config.n_scenarios
     scenarios = ScenarioSet.from_generator(
         generator, space.kind, config.horizons_days, n_scenarios, config.seed
     )
@@ -148,7 +147,7 @@ def fit_scenario_generator(
     from riskstream.models import ModelsConfig, generator_from_config
     from riskstream.risk.factor_history import build_factor_history
 
-    historical = config.method in ("historical", "parametric")
+    historical = _replays_history(config)
     longest = max(config.horizons_days) if historical else 1
     fh = build_factor_history(
         space,
@@ -163,6 +162,13 @@ def fit_scenario_generator(
     generator = generator_from_config("historical" if historical else config.method, models)
     generator.fit(fh.moves)
     return fh, generator
+
+
+def _replays_history(config: Any) -> bool:
+    """Whether ``config.method`` replays the overlapping ``h``-day windows of the history
+    (``historical``, and ``parametric`` whose covariance comes from those scenarios) rather
+    than drawing ``n_scenarios`` from a fitted model (``mc``, ``fhs``)."""
+    return config.method in ("historical", "parametric")
 
 
 def close_clock(day: dt.date) -> Any:

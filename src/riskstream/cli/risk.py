@@ -181,19 +181,18 @@ def _chunked_output(
     return out
 
 
-def _print_chunked(out: dict[str, Any], by: str | None) -> None:
-    from rich.console import Console
+def _print_risk_tables(
+    console: Any, out: dict[str, Any], by: str | None, title: str, keys: tuple[str, ...]
+) -> None:
+    """The tables both runs print: the first measure's ``keys`` under ``title``, the top Euler
+    contributors to ES, and the contributions by ``by`` (unless per instrument)."""
     from rich.table import Table
 
-    console = Console()
     m = out["measures"][0]
-    head = Table(
-        title=f"Risk ({out['method']}, {out['n_scenarios']:,} scenarios in {out['chunks']} "
-        f"chunks, {m['confidence']:.1%}, {m['horizon_days']}d)"
-    )
+    head = Table(title=title)
     head.add_column("measure")
     head.add_column("amount", justify="right")
-    for key in ("var", "es"):
+    for key in keys:
         head.add_row(key, f"{m[key]:,.0f}")
     console.print(head)
     top = Table(title="Top Euler contributors (ES)")
@@ -211,36 +210,29 @@ def _print_chunked(out: dict[str, Any], by: str | None) -> None:
         for label, v in out["by"][by].items():
             table.add_row(label, f"{v['component_var']:,.0f}", f"{v['component_es']:,.0f}")
         console.print(table)
+
+
+def _print_chunked(out: dict[str, Any], by: str | None) -> None:
+    from rich.console import Console
+
+    console = Console()
+    m = out["measures"][0]
+    title = (
+        f"Risk ({out['method']}, {out['n_scenarios']:,} scenarios in {out['chunks']} "
+        f"chunks, {m['confidence']:.1%}, {m['horizon_days']}d)"
+    )
+    _print_risk_tables(console, out, by, title, ("var", "es"))
     console.print(f"not computed in chunks: {', '.join(out['not_computed'])}")
 
 
 def _print_table(out: dict[str, Any], by: str | None) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     m = out["measures"][0]
-    head = Table(title=f"Risk ({out['method']}, {m['confidence']:.1%}, {m['horizon_days']}d)")
-    head.add_column("measure")
-    head.add_column("amount", justify="right")
-    for key in ("var", "es", "lvar", "spread_cost", "impact_cost", "funding_cost"):
-        head.add_row(key, f"{m[key]:,.0f}")
-    console.print(head)
-    top = Table(title="Top Euler contributors (ES)")
-    for col in ("symbol", "asset_class", "component_var", "component_es"):
-        top.add_column(col)
-    for c in out["top_contributors"]:
-        top.add_row(
-            c["symbol"], c["asset_class"], f"{c['component_var']:,.0f}", f"{c['component_es']:,.0f}"
-        )
-    console.print(top)
-    if by and by != "instrument":
-        table = Table(title=f"By {by}")
-        for col in (by, "component_var", "component_es"):
-            table.add_column(col)
-        for label, v in out["by"][by].items():
-            table.add_row(label, f"{v['component_var']:,.0f}", f"{v['component_es']:,.0f}")
-        console.print(table)
+    title = f"Risk ({out['method']}, {m['confidence']:.1%}, {m['horizon_days']}d)"
+    keys = ("var", "es", "lvar", "spread_cost", "impact_cost", "funding_cost")
+    _print_risk_tables(console, out, by, title, keys)
     hist = out["history"]
     console.print(
         f"history: {hist['observations']} daily moves, {hist['first_date']} to "

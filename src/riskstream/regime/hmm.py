@@ -38,6 +38,15 @@ from riskstream.regime.base import (
 MIN_OBS_PER_PARAM = 5
 
 
+def _labels_suffice(lab: np.ndarray | None, n_regimes: int, n_assets: int) -> bool:
+    """Whether the labels allow the closed-form (complete-data) fit: every regime labelled at
+    least ``MIN_OBS_PER_PARAM`` × (n_assets + 1) times, enough rows for its mean and
+    covariance."""
+    return lab is not None and np.bincount(lab, minlength=n_regimes).min() >= (
+        MIN_OBS_PER_PARAM * (n_assets + 1)
+    )
+
+
 def _em_converged(monitor: object) -> bool:
     """Whether EM met its tolerance: the last log-likelihood gain below ``tol``.
 
@@ -133,9 +142,7 @@ class HMMDetector(Estimator):
             self.scale_ = r.std(axis=0)
             z = r / self.scale_
             lab = None if labels is None else check_labels(labels, len(r), k)
-            if lab is not None and np.bincount(lab, minlength=k).min() >= MIN_OBS_PER_PARAM * (
-                n_assets + 1
-            ):
+            if _labels_suffice(lab, k, n_assets):
                 return self._fit_supervised(z, lab)
             if self.zero_mean:
                 return self._fit_zero_mean_em(z, lab)
@@ -425,9 +432,7 @@ class StudentTHMMDetector(HMMDetector):
             r = check_returns(returns, min_obs=1, n_assets=len(self.scale_))
             z = r / self.scale_
             lab = None if labels is None else check_labels(labels, len(r), k)
-            supervised = lab is not None and np.bincount(lab, minlength=k).min() >= (
-                MIN_OBS_PER_PARAM * (z.shape[1] + 1)
-            )
+            supervised = _labels_suffice(lab, k, z.shape[1])
             gamma = np.eye(k)[lab] if supervised else None
             self.df_ = float(self.df) if self.df is not None else 8.0
             # a t with nu degrees of freedom and scale S has covariance nu/(nu-2) S

@@ -9,7 +9,7 @@ migration 0002), so the log can only grow.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,40 +52,44 @@ def append_audit(
     """Write one entry on ``conn`` (inside the caller's transaction)."""
     append_audit_many(
         conn,
-        [
-            {
-                "ts_ns": ts_ns,
-                "actor": actor,
-                "role": role,
-                "action": action,
-                "target": target,
-                "before": before,
-                "after": after,
-                "reason": reason,
-            }
-        ],
+        ts_ns=ts_ns,
+        actor=actor,
+        role=role,
+        action=action,
+        changes=[(target, before, after)],
+        reason=reason,
     )
 
 
-def append_audit_many(conn: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
-    """Write several entries on ``conn`` in one statement (a position file's thousands of
-    changes); each mapping has the keyword arguments of :func:`append_audit`."""
-    if not entries:
+def append_audit_many(
+    conn: Connection,
+    *,
+    ts_ns: int,
+    actor: str,
+    role: str,
+    action: str,
+    changes: Sequence[tuple[str, Any, Any]],
+    reason: str = "",
+) -> None:
+    """Write one entry per ``(target, before, after)`` of ``changes`` on ``conn`` in one
+    statement (a position file's thousands of changes), all by the same actor, at the same
+    time, for the same action and reason (the arguments of :func:`append_audit`)."""
+    if not changes:
         return
     conn.execute(
         AUDIT_LOG.insert(),
         [
             {
-                "ts_ns": int(e["ts_ns"]),
-                "actor": e["actor"],
-                "role": e["role"],
-                "action": e["action"],
-                "target": e["target"],
-                "before": json.dumps(e["before"], sort_keys=True, default=str),
-                "after": json.dumps(e["after"], sort_keys=True, default=str),
-                "reason": e.get("reason", ""),
+                "ts_ns": int(ts_ns),
+                "actor": actor,
+                "role": role,
+                "action": action,
+                "target": target,
+                "before": json.dumps(before, sort_keys=True, default=str),
+                "after": json.dumps(after, sort_keys=True, default=str),
+                "reason": reason,
             }
-            for e in entries
+            for target, before, after in changes
         ],
     )
 

@@ -199,19 +199,19 @@ def apply_edits(
         _upsert_in(conn, POSITIONS, frame, POSITION_SCHEMA, ("book_id", "instrument_id"))
     append_audit_many(
         conn,
-        [
-            {
-                "ts_ns": ts_ns,
-                "actor": actor,
-                "role": role,
-                "action": action,
-                "target": f"position:{c['book_id']}/{c['instrument_id']}",
-                "before": {"quantity": c["before"]},
-                "after": {"quantity": c["after"]},
-                "reason": reason,
-            }
+        ts_ns=ts_ns,
+        actor=actor,
+        role=role,
+        action=action,
+        changes=[
+            (
+                f"position:{c['book_id']}/{c['instrument_id']}",
+                {"quantity": c["before"]},
+                {"quantity": c["after"]},
+            )
             for c in out
         ],
+        reason=reason,
     )
     return out
 
