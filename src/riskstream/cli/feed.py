@@ -63,7 +63,7 @@ def replay(
     instrument_id: int = typer.Option(
         0, "--instrument-id", help="Instrument id of a one-instrument venue file."
     ),
-    bus_url: str | None = typer.Option(None, "--bus", help="Bus URL (default: [bus] url)."),
+    bus_url: str | None = typer.Option(None, "--bus", help="Bus URL (default: bus.url)."),
     speed: float | None = typer.Option(
         None, "--speed", help="Multiple of real time; default as fast as possible."
     ),

@@ -36,7 +36,7 @@ def replay(
     speed: float | None = typer.Option(
         None, "--speed", help="Multiple of real time (1 = real time); default as fast as possible."
     ),
-    bus_url: str | None = typer.Option(None, "--bus", help="Bus URL (default: [bus] url)."),
+    bus_url: str | None = typer.Option(None, "--bus", help="Bus URL (default: bus.url)."),
     batch_rows: int = typer.Option(65_536, "--batch-rows", help="Events per read batch."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary line."),
 ) -> None:
