@@ -223,9 +223,7 @@ class NatsLeaseStore:
         return self._run(_delete(), f"delete {key}")
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._io.run(self._nc.close(), 5)
-        self._io.stop()
+        self._io.close(self._nc, timeout_s=5)
 
 
 def default_holder() -> str:

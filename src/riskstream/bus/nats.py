@@ -107,6 +107,14 @@ class LoopThread:
     def run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout_s)
 
+    def close(self, connection: Any, timeout_s: float = 10.0) -> None:
+        """Close a NATS ``connection`` made on this loop, then stop the loop. Every publish
+        was confirmed already, so the subscriptions are not drained; closing a broken
+        connection must not raise."""
+        with contextlib.suppress(Exception):
+            self.run(connection.close(), timeout_s)
+        self.stop()
+
     def stop(self) -> None:
         async def _cancel_rest() -> None:
             current = asyncio.current_task()
@@ -247,11 +255,7 @@ class NatsBus:
         self._run(_delete(), "delete streams")
 
     def close(self) -> None:
-        # every publish was confirmed already: close without draining the subscriptions;
-        # closing a broken connection must not raise
-        with contextlib.suppress(Exception):
-            self._io.run(self._nc.close(), 10)
-        self._io.stop()
+        self._io.close(self._nc)
 
 
 class NatsConsumer:

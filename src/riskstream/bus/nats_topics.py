@@ -277,9 +277,7 @@ class NatsTopics:
         self._run(_delete(), "delete streams")
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._io.run(self._nc.close(), 10)
-        self._io.stop()
+        self._io.close(self._nc)
 
 
 class NatsSubscription:
