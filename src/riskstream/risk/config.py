@@ -149,7 +149,8 @@ class RiskConfig(ConfigModel):
     background_recompute : bool
         Compute a regime switch (recoloured scenarios and every option grid) and SPAN
         margin on the engine's background worker and swap them in at the top of a later
-        refresh, so that no refresh waits for them (live mode). Off (the default), they
+        refresh, so that no refresh waits for them (live mode: the risk node of
+        ``riskstream demo``/``run``/``up`` always runs so). Off (the default), they
         are computed inside the refresh that needs them: the figures then depend on the
         inputs alone, never on timing (replay, backtests, tests).
     """
