@@ -106,6 +106,7 @@ from riskstream.cli import (  # noqa: E402, F401
     price,
     regime,
     replay,
+    report,
     risk,
     runtime,
     serve,
