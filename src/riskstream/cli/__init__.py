@@ -103,6 +103,7 @@ from riskstream.cli import (  # noqa: E402, F401
     instruments,
     limits,
     models,
+    pipeline,
     price,
     regime,
     replay,

@@ -66,7 +66,7 @@ def _iso(ts: dt.datetime) -> str:
 def seed_bank_data(
     seed: int = 7,
     *,
-    start: dt.date = dt.date(2026, 11, 23),
+    start: dt.date = dt.date(2026, 10, 19),
     days: int = 5,
     trades_per_day: int = 200,
 ) -> dict[str, list[dict[str, Any]]]:
