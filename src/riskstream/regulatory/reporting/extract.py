@@ -50,7 +50,13 @@ class BankClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_s: float = 10.0
     stats: dict[str, int] = field(
-        default_factory=lambda: {"requests": 0, "retries": 0, "rate_limited": 0, "not_modified": 0}
+        default_factory=lambda: {
+            "requests": 0,
+            "retries": 0,
+            "rate_limited": 0,
+            "not_modified": 0,
+            "tokens": 0,
+        }
     )
 
     def __post_init__(self) -> None:
@@ -67,6 +73,7 @@ class BankClient:
             authorised=False,
         )
         self._token = response.json()["access_token"]
+        self.stats["tokens"] += 1
 
     def _request(
         self, method: str, url: str, *, authorised: bool = True, **kwargs: Any

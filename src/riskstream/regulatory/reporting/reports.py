@@ -74,9 +74,10 @@ def mifir_report(warehouse: Warehouse, business_date: dt.date, out_dir: Path) ->
     try:
         MIFIR_INPUT.validate(frame.astype(str) if len(frame) else frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases[["column", "check", "failure_case"]].head(5)
         raise ReportContractError(
             f"mifir_transactions for {business_date}: required fields broken: "
-            f"{errors.failure_cases[['column', 'check', 'failure_case']].head(5).to_dict('records')}"
+            f"{cases.to_dict('records')}"
         ) from None
     texts = [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in rows]
     report: MifirReport = build_report(
@@ -197,7 +198,7 @@ def cftc_reports(
 def table_fingerprint(warehouse: Warehouse, table: str) -> dict[str, Any]:
     """A warehouse table's version for lineage: row count and a digest of its sorted rows
     (DuckDB and PostgreSQL have no table versions of their own; Delta tables do)."""
-    names, rows = warehouse.columns(f"SELECT * FROM {table}")
+    _, rows = warehouse.columns(f"SELECT * FROM {table}")
     digest = hashlib.sha256()
     for row in sorted(repr(r) for r in rows):
         digest.update(row.encode())
