@@ -94,6 +94,9 @@ def pipeline_run(
     data_dir: Path = DATA_DIR,
     warehouse: str = WAREHOUSE,
     bank_url: str = BANK_URL,
+    risk_report: bool = typer.Option(
+        False, "--risk-report", help="Also the management risk report of the loaded book."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Materialise one business date: landing, dbt models and tests, reports."""
@@ -106,7 +109,7 @@ def pipeline_run(
     if day.isoformat() not in PARTITIONS.get_partition_keys():
         raise InputError("--date", date, f"a business date from {PARTITIONS.start:%Y-%m-%d}")
     defs = build_definitions()
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def("all_reports" if risk_report else "regulatory_reports")
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
             partition_key=day.isoformat(), instance=instance, raise_on_error=False
