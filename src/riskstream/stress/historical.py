@@ -63,7 +63,7 @@ def data_text(name: str) -> str:
 
 def _level_move(pair: Any, field: str, relative: bool) -> float:
     if isinstance(pair, dict):
-        (quote, levels), = pair.items()  # fmt: skip
+        ((quote, levels),) = pair.items()
         a, b = (float(x) for x in levels)
         if quote == "per_usd":  # yen per dollar: the yen's value in dollars is 1/x
             return a / b - 1.0

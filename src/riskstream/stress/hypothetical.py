@@ -54,8 +54,14 @@ from riskstream.pricing.curves import KEY_RATE_TENORS_Y
 from riskstream.stress.book import StressBook
 
 SELECTORS: tuple[str, ...] = (
-    "symbol", "asset_class", "sector", "country", "currency", "curve", "factor",
-)  # fmt: skip
+    "symbol",
+    "asset_class",
+    "sector",
+    "country",
+    "currency",
+    "curve",
+    "factor",
+)
 KINDS: tuple[str, ...] = ("relative", "absolute", "vol_points")
 SHAPES: tuple[str, ...] = ("parallel", "steepener", "flattener")
 ASSET_CLASSES: tuple[str, ...] = ("equity", "future", "option", "fx", "bond")
@@ -177,18 +183,16 @@ def parse_scenario(text: str, source: str = "<scenario>") -> HypotheticalScenari
     version = data.get("version")
     if version is None:
         version = hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
-    return HypotheticalScenario(
-        str(name).strip(), description, tuple(shocks), str(version), source
-    )
+    return HypotheticalScenario(str(name).strip(), description, tuple(shocks), str(version), source)
 
 
-def _parse_shock(
-    item: Any, node: Any, source: str, errors: list[InputError]
-) -> Shock | None:
+def _parse_shock(item: Any, node: Any, source: str, errors: list[InputError]) -> Shock | None:
     line = node.start_mark.line + 1
     where = f"{source}:{line}"
     if not isinstance(item, dict):
-        errors.append(InputError("(shock)", item, "a mapping {selector: target, kind, value}", where))
+        errors.append(
+            InputError("(shock)", item, "a mapping {selector: target, kind, value}", where)
+        )
         return None
     key_line = {
         k.value: k.start_mark.line + 1 for k, _ in getattr(node, "value", []) if hasattr(k, "value")
@@ -204,9 +208,7 @@ def _parse_shock(
     chosen = [s for s in SELECTORS if s in item]
     if len(chosen) != 1:
         errors.append(
-            InputError(
-                "selector", chosen or None, f"exactly one of {', '.join(SELECTORS)}", where
-            )
+            InputError("selector", chosen or None, f"exactly one of {', '.join(SELECTORS)}", where)
         )
         return None
     selector = chosen[0]
@@ -216,8 +218,9 @@ def _parse_shock(
         return None
     target = str(target).strip()
     if selector == "asset_class" and target not in ASSET_CLASSES:
-        errors.append(InputError("asset_class", target, f"one of {', '.join(ASSET_CLASSES)}",
-                                 at(selector)))  # fmt: skip
+        errors.append(
+            InputError("asset_class", target, f"one of {', '.join(ASSET_CLASSES)}", at(selector))
+        )
     kind = item.get("kind")
     if kind not in KINDS:
         errors.append(InputError("kind", kind, f"one of {', '.join(KINDS)}", at("kind")))
@@ -246,17 +249,24 @@ def _parse_shock(
                 tenors = tuple(sorted(pairs))
             if "value" in item or "shape" in item:
                 errors.append(
-                    InputError("tenors", item.get("value", item.get("shape")),
-                               "either tenors or value (and shape), not both", at("tenors"))
-                )  # fmt: skip
+                    InputError(
+                        "tenors",
+                        item.get("value", item.get("shape")),
+                        "either tenors or value (and shape), not both",
+                        at("tenors"),
+                    )
+                )
         elif shape not in SHAPES:
             errors.append(InputError("shape", shape, f"one of {', '.join(SHAPES)}", at("shape")))
     elif "shape" in item or "tenors" in item:
         errors.append(
-            InputError("shape" if "shape" in item else "tenors", item.get("shape"),
-                       "shape and tenors only on a curve shock", at("shape" if "shape" in item
-                                                                      else "tenors"))
-        )  # fmt: skip
+            InputError(
+                "shape" if "shape" in item else "tenors",
+                item.get("shape"),
+                "shape and tenors only on a curve shock",
+                at("shape" if "shape" in item else "tenors"),
+            )
+        )
     value: float | None = None
     if not tenors:
         if "value" not in item:
@@ -358,7 +368,9 @@ def resolve_shocks(
                     put(f, 0.0, pts, "direct", shock)
             elif kind == 0 and shock.kind == "absolute":
                 p = np.flatnonzero(book.spot_col == f)
-                ref = book.und_price[p[0]] if book.asset_class[p[0]] == "option" else book.price[p[0]]
+                ref = (
+                    book.und_price[p[0]] if book.asset_class[p[0]] == "option" else book.price[p[0]]
+                )
                 put(f, v / ref, 0.0, "direct (absolute over price)", shock)
             else:
                 put(f, v, 0.0, "direct", shock)
@@ -376,8 +388,9 @@ def resolve_shocks(
         hit = np.flatnonzero(_matches(book, shock))
         for p in hit:
             ac = book.asset_class[p]
-            if shock.kind == "vol_points" or (ac == "option" and shock.selector == "asset_class"
-                                              and shock.kind != "relative"):  # fmt: skip
+            if shock.kind == "vol_points" or (
+                ac == "option" and shock.selector == "asset_class" and shock.kind != "relative"
+            ):
                 f = _vol_col(book, p, index)
                 if f >= 0:
                     pts = v / 100.0 if shock.kind == "vol_points" else v

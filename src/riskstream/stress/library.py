@@ -67,8 +67,9 @@ class MappedScenario:
         return map_shocks(book, self.shocks, betas)
 
 
-def carbon_move(price_shock: float, intensity: float, margin: float, pass_through: float,
-                floor: float) -> float:  # fmt: skip
+def carbon_move(
+    price_shock: float, intensity: float, margin: float, pass_through: float, floor: float
+) -> float:
     """Equity move of a sector from a carbon-price shock (module docstring formula)."""
     if margin <= 0:
         raise InputError("net_margin", margin, "a positive net margin")
@@ -132,8 +133,9 @@ def supervisory_scenarios() -> dict[str, MappedScenario]:
         equity={"SPX": rel("equity_index")},
         sectors={"Real Estate": rel("house_price_index")},
         vol=rel("vix"),
-        rates={"USD": {0.25: chg("treasury_3m"), 5.0: chg("treasury_5y"),
-                       10.0: chg("treasury_10y")}},  # fmt: skip
+        rates={
+            "USD": {0.25: chg("treasury_3m"), 5.0: chg("treasury_5y"), 10.0: chg("treasury_10y")}
+        },
         credit={"IG": ig, "HY": ig * hy_over_ig},
         sources={"all": "Federal Reserve, 2025 Stress Test Scenarios (5 Feb 2025)"},
     )

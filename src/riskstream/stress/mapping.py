@@ -41,19 +41,44 @@ from riskstream.stress.book import INVESTMENT_GRADE, StressBook
 
 # The equity index a country's stocks follow (benchmarks of the reference universe).
 COUNTRY_INDEX: dict[str, str] = {
-    "US": "SPX", "CA": "SPTSX60", "GB": "UKX", "DE": "DAX", "FR": "CAC", "IT": "SX5E",
-    "ES": "SX5E", "NL": "SX5E", "EU": "SX5E", "CH": "SMI", "JP": "NKY", "HK": "HSI",
-    "CN": "HSI", "AU": "AS51",
-}  # fmt: skip
+    "US": "SPX",
+    "CA": "SPTSX60",
+    "GB": "UKX",
+    "DE": "DAX",
+    "FR": "CAC",
+    "IT": "SX5E",
+    "ES": "SX5E",
+    "NL": "SX5E",
+    "EU": "SX5E",
+    "CH": "SMI",
+    "JP": "NKY",
+    "HK": "HSI",
+    "CN": "HSI",
+    "AU": "AS51",
+}
 # when an index is not published, the one that stands in for it
 INDEX_PROXY: dict[str, str] = {
-    "DAX": "SX5E", "CAC": "SX5E", "SMI": "SX5E", "UKX": "SX5E", "NDX": "SPX", "INDU": "SPX",
-    "RUT": "SPX", "SPTSX60": "SPX", "HSI": "NKY", "AS51": "NKY",
-}  # fmt: skip
+    "DAX": "SX5E",
+    "CAC": "SX5E",
+    "SMI": "SX5E",
+    "UKX": "SX5E",
+    "NDX": "SPX",
+    "INDU": "SPX",
+    "RUT": "SPX",
+    "SPTSX60": "SPX",
+    "HSI": "NKY",
+    "AS51": "NKY",
+}
 COMMODITY_GROUP: dict[str, str] = {
-    "BRENT": "WTI", "RBOB": "WTI", "HEATOIL": "WTI", "NATGAS": "WTI", "CL": "WTI",
-    "SILVER": "GOLD", "PLATINUM": "GOLD", "COPPER": "GOLD",
-}  # fmt: skip
+    "BRENT": "WTI",
+    "RBOB": "WTI",
+    "HEATOIL": "WTI",
+    "NATGAS": "WTI",
+    "CL": "WTI",
+    "SILVER": "GOLD",
+    "PLATINUM": "GOLD",
+    "COPPER": "GOLD",
+}
 
 
 @dataclass(frozen=True)
@@ -212,4 +237,3 @@ def map_shocks(
         else:  # pragma: no cover - every factor kind is handled above
             raise InputError("factor", key, "a known factor kind")
     return moves, np.zeros(n), mapping
-

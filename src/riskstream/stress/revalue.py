@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskstream.core.errors import InputError
-from riskstream.pricing import baw_price, black76_price, bsm_price
+from riskstream.pricing import baw_price, bsm_price
 from riskstream.pricing.curves import KEY_RATE_TENORS_Y
 from riskstream.stress.book import StressBook, bond_cashflows
 
@@ -72,9 +72,10 @@ class ScenarioMatrix:
         points = np.atleast_2d(np.asarray(self.vol_points, dtype=np.float64))
         if moves.shape != points.shape or moves.shape[0] != len(self.names):
             raise InputError(
-                "scenarios", f"moves {moves.shape}, vol_points {points.shape}",
+                "scenarios",
+                f"moves {moves.shape}, vol_points {points.shape}",
                 f"both of shape ({len(self.names)}, n_factors)",
-            )  # fmt: skip
+            )
         bad = np.argwhere(~np.isfinite(moves) | ~np.isfinite(points))
         if bad.size:
             s, f = bad[0]
@@ -304,8 +305,9 @@ def _revalue_options(book, op, x, pts, r_fx, spot, dt_years, parts, part_factor)
     v0 = book.price[op]  # model value at the marks
     T1 = np.maximum(T0 - dt_years, 0.0)
     S1 = S0 * (1.0 + spot[:, op])
-    sig1 = np.maximum(sig0 * np.exp(_gather(x, book.vol_col[op])) + _gather(pts, book.vol_col[op]),
-                      VOL_FLOOR)  # fmt: skip
+    sig1 = np.maximum(
+        sig0 * np.exp(_gather(x, book.vol_col[op])) + _gather(pts, book.vol_col[op]), VOL_FLOOR
+    )
     w = _tenor_weights(np.maximum(T0, 1e-9))  # (O, T)
     dr = np.einsum("sot,ot->so", _gather(x, book.rate_table[op]), w)
     v_spot = option_values(S1, K, T1, r0, q, sig0, call, am, fut)
