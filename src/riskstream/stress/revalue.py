@@ -36,9 +36,11 @@ cross effects go to the later step). Each part is booked to the factor that drov
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit, prange
 
 from riskstream.core.errors import InputError
 from riskstream.pricing import baw_price, bsm_price
@@ -257,38 +259,72 @@ def revalue(book: StressBook, scenarios: ScenarioMatrix, horizon_days: int = 0) 
     return Revaluation(parts.sum(axis=0), parts, part_factor, int(horizon_days))
 
 
+@njit(cache=True, parallel=True)
+def _bond_prices(rate_moves, spread_moves, lo, w_hi, base_df, t1, live_cf, cash):
+    """Dirty prices per 100 face after the rate moves, and after rates and spread.
+
+    ``rate_moves`` (S, B, T) key-rate moves of each bond's curve, ``spread_moves`` (S, B),
+    ``lo``/``w_hi`` (B, C) the bracketing key rate and weight of each cash flow's time,
+    ``base_df`` (B, C) its discount factor off the base curve and spread at ``t1``,
+    ``live_cf`` (B, C) the cash flows still to come, ``cash`` (B,) those already received.
+    Written as a loop (numba) so the (S, B, C) discount factors are never stored."""
+    n_s, n_b = spread_moves.shape
+    n_c = t1.shape[1]
+    p_rate = np.empty((n_s, n_b))
+    p_full = np.empty((n_s, n_b))
+    for s in prange(n_s):
+        for b in range(n_b):
+            acc_r = cash[b]
+            acc_f = cash[b]
+            ds = spread_moves[s, b]
+            for c in range(n_c):
+                cf = live_cf[b, c]
+                if cf == 0.0:
+                    continue
+                k = lo[b, c]
+                w = w_hi[b, c]
+                dz = rate_moves[s, b, k] * (1.0 - w) + rate_moves[s, b, k + 1] * w
+                pv = cf * base_df[b, c] * math.exp(-dz * t1[b, c])
+                acc_r += pv
+                acc_f += pv * math.exp(-ds * t1[b, c])
+            p_rate[s, b] = acc_r
+            p_full[s, b] = acc_f
+    return p_rate, p_full
+
+
 def _revalue_bonds(book, bd, x, r_fx, dt_years, parts, part_factor) -> None:
     t, cf = bond_cashflows(book.coupon[bd], book.maturity_years[bd], book.frequency[bd])
     alive = cf > 0
-    zero = np.zeros_like(t)
+    s = book.bond_spread[bd][:, None]
+    t1 = np.maximum(t - dt_years, 0.0)  # times after the horizon
+    paid = alive & (t - dt_years <= 1e-9)  # coupons received within the horizon (carry)
+    live = alive & ~paid
+    zero, zero1 = np.zeros_like(t), np.zeros_like(t)
     for c, (tn, zr) in book.base_curve.items():
         sel = book.currency[bd] == c
         zero[sel] = np.interp(t[sel], tn, zr)
-    s = book.bond_spread[bd][:, None]
-    base = (cf * np.exp(-(zero + s) * t) * alive).sum(axis=1)  # = the dirty price
-    # the shocked curve at each cash flow's time, after the horizon
-    t1 = t - dt_years
-    paid = alive & (t1 <= 1e-9)
-    w = _tenor_weights(np.maximum(t1, 1e-9))  # (B, C, T)
-    rate_moves = _gather(x, book.rate_table[bd])  # (S, B, T)
-    dz = np.einsum("sbt,bct->sbc", rate_moves, w)
-    ds = _gather(x, book.spread_col[bd])[:, :, None]  # (S, B, 1)
-    zero1 = np.zeros_like(t1)
-    for c, (tn, zr) in book.base_curve.items():
-        sel = book.currency[bd] == c
         zero1[sel] = np.interp(np.maximum(t1[sel], 1e-9), tn, zr)
-    live = alive & ~paid
-    cash = (cf * paid).sum(axis=1)
-
-    def price(extra: np.ndarray) -> np.ndarray:
-        disc = np.exp(-(zero1 + s + extra) * np.maximum(t1, 0.0))
-        return (cf * live * disc).sum(axis=-1) + cash
-
-    p_rate = price(dz)  # rates moved (and the horizon's roll and coupons)
-    p_full = price(dz + ds)  # then the spread
+    base = (cf * np.exp(-(zero + s) * t) * alive).sum(axis=1)  # = the dirty price
+    tenors = np.asarray(KEY_RATE_TENORS_Y)
+    tc = np.clip(np.maximum(t1, 1e-9), tenors[0], tenors[-1])
+    hi = np.clip(np.searchsorted(tenors, tc, side="left"), 1, tenors.size - 1)
+    w_hi = (tc - tenors[hi - 1]) / (tenors[hi] - tenors[hi - 1])
+    rate_moves = np.ascontiguousarray(_gather(x, book.rate_table[bd]))  # (S, B, T)
+    if rate_moves.shape[2] == 0:  # no curve factors at all
+        rate_moves = np.zeros((x.shape[0], bd.size, tenors.size))
+    p_rate, p_full = _bond_prices(
+        rate_moves,
+        np.ascontiguousarray(_gather(x, book.spread_col[bd])),
+        (hi - 1).astype(np.int64),
+        w_hi,
+        np.exp(-(zero1 + s) * t1),
+        t1,
+        np.where(live, cf, 0.0),
+        (cf * paid).sum(axis=1),
+    )
     scale = (book.quantity * book.multiplier)[bd]  # value = q m P, P per 100 face
     fx0 = book.fx[bd]
-    # the horizon's carry with no move is booked with the rate part
+    # the horizon's carry (roll-down and coupons received) is booked with the rate part
     parts[2][:, bd] = (p_rate - base) * scale * fx0
     parts[3][:, bd] = (p_full - p_rate) * scale * fx0
     parts[4][:, bd] = p_full * scale * fx0 * r_fx[:, bd]
