@@ -73,7 +73,7 @@ class StressBook:
     rate_table : ndarray of shape (n_positions, n_tenors): each position's currency's
         key-rate factor columns (-1: that currency has no curve factors).
     spread_col : bonds: their ``CS:`` factor.
-    und_price, strike, expiry_years, is_call, american, on_future, rate, dividend_yield,
+    und_price, und_symbol, strike, expiry_years, is_call, american, on_future, rate, dividend_yield,
     vol : option inputs (NaN elsewhere).
     coupon, maturity_years, frequency, bond_spread : bond inputs; ``bond_spread`` is the
         spread over the currency's base zero curve that reprices the bond (with no stored
@@ -108,6 +108,7 @@ class StressBook:
     rate_table: np.ndarray
     spread_col: np.ndarray
     und_price: np.ndarray
+    und_symbol: np.ndarray
     strike: np.ndarray
     expiry_years: np.ndarray
     is_call: np.ndarray
@@ -390,6 +391,7 @@ def build_book(
         rate_table=table[ccy_code] if table.size else np.full((i.size, 0), -1),
         spread_col=spread_col_inst[i],
         und_price=np.where(und_ok, prices[np.maximum(und_i, 0)], np.nan),
+        und_symbol=np.where(und_ok, symbol[np.maximum(und_i, 0)], ""),
         strike=strike[i],
         expiry_years=expiry[i],
         is_call=is_call[i],

@@ -320,6 +320,8 @@ def _matches(book: StressBook, shock: Shock) -> np.ndarray:
         "country": book.country,
     }[shock.selector]
     hit = column == shock.target
+    if shock.selector == "symbol":  # a symbol also selects the options on it
+        hit |= book.und_symbol == shock.target
     if shock.selector == "sector":
         # bonds' sectors read "corporate:Financials": a sector shock moves them too
         hit |= np.array([str(s).partition(":")[2] == shock.target for s in book.sector])
