@@ -32,7 +32,8 @@ A ``curve`` shock (kind ``absolute``) moves every key rate of the currency's cur
 
 **Later shocks win**: a shock sets the move of every factor it selects, replacing an earlier
 shock's move there — write the broad shocks first and the specific after. Unselected factors
-do not move. Options follow their underlying's price and vol factors.
+do not move. Options follow their underlying's price and vol factors; a ``symbol``
+selector also selects the options on that symbol.
 
 A malformed file is refused with every problem at once, each naming the file's line, the
 field and what was expected (:class:`~riskstream.core.errors.LoadError`).
