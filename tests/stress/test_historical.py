@@ -90,7 +90,7 @@ def test_documented_levels_when_the_store_does_not_hold_the_window() -> None:
 def test_every_factor_of_a_book_is_mapped_and_said_how() -> None:
     book = book_of(linear_universe())
     gfc = load_episodes()["gfc-2008"]
-    moves, _, mapping = gfc.resolve(book)
+    _, _, mapping = gfc.resolve(book)
     assert [m["factor"] for m in mapping] == list(book.keys)
     rows = {m["factor"]: m for m in mapping}
     assert rows["EQ:SAP"]["method"] == "beta 1 (no history)" and rows["EQ:SAP"]["source"] == "SX5E"

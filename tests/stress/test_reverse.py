@@ -11,8 +11,8 @@ import pytest
 from scipy import optimize, stats
 
 from riskstream.core.errors import InputError
-from riskstream.stress.reverse import analytic_reverse, reverse_stress, uniform_breach
 from riskstream.stress.revalue import ScenarioMatrix, revalue
+from riskstream.stress.reverse import analytic_reverse, reverse_stress, uniform_breach
 
 from .books import AS_OF, book_of, inst, universe
 
