@@ -304,11 +304,11 @@ def _revalue_bonds(book, bd, x, r_fx, dt_years, parts, part_factor) -> None:
         sel = book.currency[bd] == c
         zero[sel] = np.interp(t[sel], tn, zr)
         zero1[sel] = np.interp(np.maximum(t1[sel], 1e-9), tn, zr)
-    base = (cf * np.exp(-(zero + s) * t) * alive).sum(axis=1)  # = the dirty price
     tenors = np.asarray(KEY_RATE_TENORS_Y)
     tc = np.clip(np.maximum(t1, 1e-9), tenors[0], tenors[-1])
     hi = np.clip(np.searchsorted(tenors, tc, side="left"), 1, tenors.size - 1)
     w_hi = (tc - tenors[hi - 1]) / (tenors[hi] - tenors[hi - 1])
+    hi0 = np.ones_like(hi)
     rate_moves = np.ascontiguousarray(_gather(x, book.rate_table[bd]))  # (S, B, T)
     if rate_moves.shape[2] == 0:  # no curve factors at all
         rate_moves = np.zeros((x.shape[0], bd.size, tenors.size))
@@ -322,6 +322,18 @@ def _revalue_bonds(book, bd, x, r_fx, dt_years, parts, part_factor) -> None:
         np.where(live, cf, 0.0),
         (cf * paid).sum(axis=1),
     )
+    # the model price today (= the dirty price, to the spread solve's precision), summed in
+    # the same order as the shocked prices so that a zero move is exactly a zero P&L
+    base = _bond_prices(
+        np.zeros((1, *rate_moves.shape[1:])),
+        np.zeros((1, bd.size)),
+        (hi0 - 1).astype(np.int64),
+        np.zeros_like(t),
+        np.exp(-(zero + s) * t),
+        t,
+        np.where(alive, cf, 0.0),
+        np.zeros(bd.size),
+    )[0][0]
     scale = (book.quantity * book.multiplier)[bd]  # value = q m P, P per 100 face
     fx0 = book.fx[bd]
     # the horizon's carry (roll-down and coupons received) is booked with the rate part
