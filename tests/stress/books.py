@@ -48,8 +48,9 @@ def universe(
     """One position per instrument (book i holds instrument i) on desks ``desks``."""
     n = len(instruments)
     desks = desks or ["D1"] * n
-    books = [Book(book_id=i, name=f"B{i}", desk=desks[i], strategy="s", trader="t")
-             for i in range(n)]  # fmt: skip
+    books = [
+        Book(book_id=i, name=f"B{i}", desk=desks[i], strategy="s", trader="t") for i in range(n)
+    ]
     positions = [
         Position(book_id=i, instrument_id=i, quantity=q) for i, q in enumerate(quantities) if q
     ]

@@ -40,8 +40,16 @@ def run(*args: str) -> dict:
 
 def test_run_one_scenario_prints_the_contract(stored_book: Path) -> None:
     out = run("stress", "run", "--scenario", "covid-2020", "--json")
-    for key in ("pnl", "by_asset_class", "by_desk", "top_positions", "by_factor", "mapping",
-                "lineage", "carry_theta_included"):  # fmt: skip
+    for key in (
+        "pnl",
+        "by_asset_class",
+        "by_desk",
+        "top_positions",
+        "by_factor",
+        "mapping",
+        "lineage",
+        "carry_theta_included",
+    ):
         assert key in out, key
     assert out["pnl"] == pytest.approx(sum(out["by_asset_class"].values()), rel=1e-9)
     assert out["pnl"] == pytest.approx(sum(out["by_desk"].values()), rel=1e-9)
@@ -57,8 +65,13 @@ def test_run_one_scenario_prints_the_contract(stored_book: Path) -> None:
 
 def test_list_and_a_hypothetical_file(stored_book: Path, tmp_path: Path) -> None:
     names = {s["name"] for s in run("stress", "list", "--json")["scenarios"]}
-    assert {"gfc-2008", "covid-2020", "svb-2023", "climate-hot-house",
-            "fed-2025-severely-adverse"} <= names  # fmt: skip
+    assert {
+        "gfc-2008",
+        "covid-2020",
+        "svb-2023",
+        "climate-hot-house",
+        "fed-2025-severely-adverse",
+    } <= names
     path = tmp_path / "eq.yaml"
     path.write_text(
         "name: eq-down\nshocks:\n  - {asset_class: equity, kind: relative, value: -0.1}\n"
@@ -79,8 +92,17 @@ def test_reverse_from_covariance_and_exposure_files(tmp_path: Path) -> None:
     cov.write_text("factor,SPX,UST10\nSPX,0.0004,-0.00002\nUST10,-0.00002,0.000001\n")
     exposures = tmp_path / "e.csv"
     exposures.write_text("factor,exposure\nSPX,1000000\nUST10,-5000000\n")
-    out = run("stress", "reverse", "--cov", str(cov), "--exposures", str(exposures),
-              "--loss", "50000", "--json")  # fmt: skip
+    out = run(
+        "stress",
+        "reverse",
+        "--cov",
+        str(cov),
+        "--exposures",
+        str(exposures),
+        "--loss",
+        "50000",
+        "--json",
+    )
     e = np.array([1e6, -5e6])
     s = np.array([[0.0004, -0.00002], [-0.00002, 0.000001]])
     x = -50_000 * s @ e / (e @ s @ e)
@@ -89,15 +111,46 @@ def test_reverse_from_covariance_and_exposure_files(tmp_path: Path) -> None:
     )
     assert out["mahalanobis"] == pytest.approx(50_000 / np.sqrt(e @ s @ e))
     exposures.write_text("factor,exposure\nSPX,1000000\nGOLD,1\n")
-    result = CliRunner().invoke(app, ["stress", "reverse", "--cov", str(cov), "--exposures",
-                                      str(exposures), "--loss", "1"])  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["stress", "reverse", "--cov", str(cov), "--exposures", str(exposures), "--loss", "1"]
+    )
     assert isinstance(result.exception, InputError) and result.exception.field == "factor"
 
 
 def test_reverse_liquidity_and_report_on_the_stored_book(stored_book: Path, tmp_path: Path) -> None:
-    rev = run("stress", "reverse", "--loss", "2000000", "--json")
+    run(
+        "limits",
+        "set",
+        "--scope",
+        "firm",
+        "--type",
+        "stress_loss",
+        "--soft",
+        "1e6",
+        "--hard",
+        "2e6",
+        "--as-role",
+        "risk_manager",
+        "--reason",
+        "stress test",
+        "--json",
+    )
+    rev = run(
+        "stress",
+        "reverse",
+        "--loss",
+        "2000000",
+        "--limit",
+        "firm:firm/stress_loss",
+        "--factor-set",
+        "EQ:",
+        "--json",
+    )
     assert rev["pnl"] == pytest.approx(-2e6, rel=1e-3)
     assert rev["mahalanobis"] > 0 and 0 < rev["probability"] < 0.5
+    breach = rev["limit_breach"]
+    assert breach["hard"] == 2e6 and breach["factors"] > 0
+    assert breach["move"] is None or breach["pnl"] <= -2e6
     liq = run("stress", "liquidity", "--redeem", "0.2", "--days", "5", "--json")
     assert liq["requested"] == pytest.approx(0.2 * liq["nav"])
     assert liq["paid"] + liq["deferred"] == pytest.approx(liq["requested"])
@@ -111,15 +164,21 @@ def test_reverse_liquidity_and_report_on_the_stored_book(stored_book: Path, tmp_
 def scheduler() -> Iterator[str]:
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, memory_limit="2GiB",
-                      dashboard_address=None) as cluster:  # fmt: skip
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit="2GiB",
+        dashboard_address=None,
+    ) as cluster:
         yield cluster.scheduler_address
 
 
 def test_many_scenarios_on_a_cluster_equal_the_local_run(stored_book: Path, scheduler: str) -> None:
     local = run("stress", "run", "--scenario", "all", "--chunk", "3", "--json")
-    remote = run("stress", "run", "--scenario", "all", "--chunk", "3", "--json",
-                 "--cluster", scheduler)  # fmt: skip
+    remote = run(
+        "stress", "run", "--scenario", "all", "--chunk", "3", "--json", "--cluster", scheduler
+    )
     assert remote["cluster"] == scheduler
     for a, b in zip(local["scenarios"], remote["scenarios"], strict=True):
         assert a["name"] == b["name"]

@@ -100,14 +100,27 @@ def test_every_factor_of_a_book_is_mapped_and_said_how() -> None:
 
 def test_episode_windows_and_sources() -> None:
     episodes = load_episodes()
-    assert set(episodes) == {"black-monday-1987", "gfc-2008", "flash-crash-2010", "taper-2013",
-                             "covid-2020", "rates-2022", "svb-2023"}  # fmt: skip
+    assert set(episodes) == {
+        "black-monday-1987",
+        "gfc-2008",
+        "flash-crash-2010",
+        "taper-2013",
+        "covid-2020",
+        "rates-2022",
+        "svb-2023",
+    }
     assert (episodes["covid-2020"].start, episodes["covid-2020"].end) == (
-        dt.date(2020, 2, 19), dt.date(2020, 3, 23))  # fmt: skip
+        dt.date(2020, 2, 19),
+        dt.date(2020, 3, 23),
+    )
     assert (episodes["svb-2023"].start, episodes["svb-2023"].end) == (
-        dt.date(2023, 3, 8), dt.date(2023, 3, 13))  # fmt: skip
-    assert all("FRED" in s or "Ltd" in s or "Inc" in s or "Russell" in s or "LBMA" in s
-               for s in episodes["gfc-2008"].shocks.sources.values())  # fmt: skip
+        dt.date(2023, 3, 8),
+        dt.date(2023, 3, 13),
+    )
+    assert all(
+        "FRED" in s or "Ltd" in s or "Inc" in s or "Russell" in s or "LBMA" in s
+        for s in episodes["gfc-2008"].shocks.sources.values()
+    )
     # rates by tenor are absolute changes in decimal: the 2-year fell 104 bp in SVB's week
     assert episodes["svb-2023"].shocks.rates["USD"][2.0] == pytest.approx(-0.0104)
 
@@ -120,8 +133,11 @@ def test_climate_carbon_price_through_intensity() -> None:
     assert disorderly.sectors["Utilities"] == pytest.approx(expected)
     # Financials: 3 t/$m at 18 %: 200 x 3 x 0.5 / (1e6 x 0.18) = 0.17 %
     assert disorderly.sectors["Financials"] == pytest.approx(0.9 * (1 - 600 * 0.5 / 180_000) - 1)
-    assert set(climate_scenarios()) == {"climate-orderly", "climate-disorderly",
-                                        "climate-hot-house"}  # fmt: skip
+    assert set(climate_scenarios()) == {
+        "climate-orderly",
+        "climate-disorderly",
+        "climate-hot-house",
+    }
 
 
 def test_supervisory_variables_map_onto_the_book() -> None:

@@ -166,7 +166,9 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
     with pytest.raises(LoadError) as info:
         load_scenario(path)
     assert {(e.location.rsplit(":", 1)[1], e.field) for e in info.value.errors} == {
-        ("3", "kind"), ("4", "shape")}  # fmt: skip
+        ("3", "kind"),
+        ("4", "shape"),
+    }
 
 
 def test_relative_vol_on_a_factor_is_a_log_move() -> None:

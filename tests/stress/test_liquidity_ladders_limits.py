@@ -23,11 +23,13 @@ from .books import book_of, inst, universe
 
 def fund():
     u = universe(
-        [inst(0, "A", "equity", 50.0, adv=100_000.0, spread_bps=10.0),
-         inst(1, "B", "equity", 20.0, adv=10_000.0, spread_bps=20.0)],
+        [
+            inst(0, "A", "equity", 50.0, adv=100_000.0, spread_bps=10.0),
+            inst(1, "B", "equity", 20.0, adv=10_000.0, spread_bps=20.0),
+        ],
         [10_000.0, 50_000.0],
         desks=["Liquid", "Illiquid"],
-    )  # fmt: skip
+    )
     return book_of(u)
 
 
@@ -53,12 +55,24 @@ def test_liquid_first_waterfall_by_hand() -> None:
     assert out.spread_cost == pytest.approx(float((0.5 * sold * price * spread).sum()))
     # impact: the engine's Almgren-Chriss model at the stressed spread and half the depth
     lc = LiquidityConfig()
-    eps, eta, gamma = impact_parameters(price, spread, np.array([50_000.0, 5_000.0]) / 2.0,
-                                        lc.eta_adv_fraction, lc.gamma_adv_fraction)  # fmt: skip
+    eps, eta, gamma = impact_parameters(
+        price,
+        spread,
+        np.array([50_000.0, 5_000.0]) / 2.0,
+        lc.eta_adv_fraction,
+        lc.gamma_adv_fraction,
+    )
     days = np.array([2.0, 1.0])
-    ac = AlmgrenChriss(shares=sold, sigma=price * 0.04, eta=eta, gamma=gamma, epsilon=eps,
-                       horizon_days=days, n_periods=days,
-                       risk_aversion=lc.risk_aversion_per_ccy)  # fmt: skip
+    ac = AlmgrenChriss(
+        shares=sold,
+        sigma=price * 0.04,
+        eta=eta,
+        gamma=gamma,
+        epsilon=eps,
+        horizon_days=days,
+        n_periods=days,
+        risk_aversion=lc.risk_aversion_per_ccy,
+    )
     assert out.impact_cost == pytest.approx(float(ac.impact_cost().sum()), rel=1e-12)
     # fire sale: the permanent impact gamma x sold marks down the shares kept
     kept = np.array([10_000.0, 50_000.0]) - sold
@@ -69,9 +83,13 @@ def test_liquid_first_waterfall_by_hand() -> None:
 
 def test_pro_rata_gates_and_swing_pricing() -> None:
     out = redemption_stress(
-        fund(), 0.25, 3, cash=100_000.0, market=STRESS,
+        fund(),
+        0.25,
+        3,
+        cash=100_000.0,
+        market=STRESS,
         policy=RedemptionPolicy("pro_rata", gate=0.10, swing_threshold=0.2, swing_factor=0.01),
-    )  # fmt: skip
+    )
     assert out.requested == pytest.approx(400_000.0)
     assert out.deferred == pytest.approx(240_000.0)  # gate: 10 % of NAV paid now
     # cash pays its share (100k / 1.6m of 160k = 10k); both stocks sold in proportion,

@@ -29,8 +29,19 @@ def scenario(book, moves: dict[str, float], points: dict[str, float] | None = No
 
 def test_linear_book_is_value_times_move_with_fx_translation() -> None:
     book = book_of(linear_universe())
-    r = revalue(book, scenario(book, {"EQ:AAA": -0.10, "EQ:BBB": 0.05, "EQ:SAP": -0.20,
-                                      "FX:EUR": -0.05, "FUT:index:SPX": -0.03}))  # fmt: skip
+    r = revalue(
+        book,
+        scenario(
+            book,
+            {
+                "EQ:AAA": -0.10,
+                "EQ:BBB": 0.05,
+                "EQ:SAP": -0.20,
+                "FX:EUR": -0.05,
+                "FUT:index:SPX": -0.03,
+            },
+        ),
+    )
     by = dict(zip(book.symbol, r.pnl[0], strict=True))
     assert by["AAA"] == pytest.approx(100 * 50 * -0.10, rel=1e-12)  # -500
     assert by["BBB"] == pytest.approx(-300 * 20 * 0.05, rel=1e-12)  # short: -300

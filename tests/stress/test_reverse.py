@@ -36,9 +36,13 @@ def test_analytic_formula_against_a_general_optimiser() -> None:
     # the same problem handed to SLSQP with no knowledge of the formula
     inv = np.linalg.inv(COV)
     res = optimize.minimize(
-        lambda v: 0.5 * v @ inv @ v, np.zeros(3), jac=lambda v: inv @ v, method="SLSQP",
-        constraints=[{"type": "eq", "fun": lambda v: e @ v + loss}], options={"ftol": 1e-16},
-    )  # fmt: skip
+        lambda v: 0.5 * v @ inv @ v,
+        np.zeros(3),
+        jac=lambda v: inv @ v,
+        method="SLSQP",
+        constraints=[{"type": "eq", "fun": lambda v: e @ v + loss}],
+        options={"ftol": 1e-16},
+    )
     np.testing.assert_allclose(x, res.x, rtol=1e-5)
     assert result.mahalanobis == pytest.approx(math.sqrt(x @ inv @ x), rel=1e-10)
     assert result.mahalanobis == pytest.approx(loss / math.sqrt(e @ COV @ e), rel=1e-12)
@@ -71,12 +75,23 @@ def test_option_book_search_meets_the_loss_at_the_nearest_point() -> None:
     # one long put: the loss grows convexly as the stock falls; in one dimension the most
     # likely move losing L is the smallest fall that does, found here by root-finding
     u = universe(
-        [inst(0, "XYZ", "equity", 100.0),
-         inst(1, "XYZ P", "option", 5.0, multiplier=100.0, underlying_id=0,
-              expiry=AS_OF + dt.timedelta(days=60), strike=100.0, right="P",
-              exercise="european")],
+        [
+            inst(0, "XYZ", "equity", 100.0),
+            inst(
+                1,
+                "XYZ P",
+                "option",
+                5.0,
+                multiplier=100.0,
+                underlying_id=0,
+                expiry=AS_OF + dt.timedelta(days=60),
+                strike=100.0,
+                right="P",
+                exercise="european",
+            ),
+        ],
         [0.0, -20.0],  # short puts: losses when the stock falls
-    )  # fmt: skip
+    )
     book = book_of(u, vols={1: 0.25}, rates={1: 0.02})
     sigma = 0.02
     loss = 10_000.0
