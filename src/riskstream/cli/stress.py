@@ -152,14 +152,46 @@ def run_command(
     if as_json:
         print_json(out)
         return
+    from collections import Counter
+
     for r in run.results:
         typer.echo(f"{r.name}: P&L {r.pnl:,.0f} {book.base_currency} ({r.kind}, v{r.version})")
         for k, v in sorted(r.by_asset_class.items(), key=lambda kv: kv[1]):
             typer.echo(f"  {k:<12} {v:>16,.0f}")
+        methods = Counter(m["method"] for m in r.mapping)
+        typer.echo("  mapping: " + ", ".join(f"{k} {n}" for k, n in methods.most_common()))
     typer.echo(
         f"carry and theta {'included' if run.carry_theta_included else 'not included'}; "
         f"stored {stored}"
     )
+
+
+@stress_app.command("ladders")
+def ladders_command(
+    ctx: typer.Context,
+    by: str = typer.Option("desk", "--by", help="desk | asset_class."),
+    as_of: str | None = AS_OF,
+    as_json: bool = JSON,
+) -> None:
+    """Sensitivity ladders (spot, vol, rates, twist, credit, FX), full revaluation, by desk
+    or asset class: one row per rung."""
+    from riskstream.stress.sensitivity import sensitivity_ladders
+
+    if by not in ("desk", "asset_class"):
+        raise InputError("--by", by, "desk or asset_class")
+    s = settings(ctx)
+    book, _, _ = loaded_book(s, date_option("--as-of", as_of))
+    table = sensitivity_ladders(book).table(by)
+    if as_json:
+        print_json({"by": by, "rows": table, "lineage": book.lineage})
+        return
+    groups = [k for k in table[0] if k not in ("ladder", "step", "unit", "label", "total")]
+    typer.echo(f"{'rung':<18}{'total':>14}" + "".join(f"{g[:14]:>16}" for g in groups))
+    for row in table:
+        typer.echo(
+            f"{row['label']:<18}{row['total']:>14,.0f}"
+            + "".join(f"{row[g]:>16,.0f}" for g in groups)
+        )
 
 
 def _read_square_csv(path: Path) -> tuple[list[str], np.ndarray]:

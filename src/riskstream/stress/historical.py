@@ -149,7 +149,7 @@ def load_episodes() -> dict[str, HistoricalScenario]:
         digest = hashlib.blake2b(yaml.safe_dump(spec).encode(), digest_size=4).hexdigest()
         out[name] = HistoricalScenario(
             name,
-            spec["description"],
+            f"{spec['description']} Measured over {spec['measured']}.",
             spec["start"],
             spec["end"],
             spec["measured"],

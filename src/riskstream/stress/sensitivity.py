@@ -115,7 +115,7 @@ class Ladders:
                 "unit": UNITS[ladder],
                 "label": label,
                 "total": float(self.total[k]),
-                **{g: float(v[k]) for g, v in groups.items()},
+                **{str(g): float(v[k]) for g, v in groups.items()},
             }
             for k, ((ladder, step), label) in enumerate(zip(self.rungs, self.labels, strict=True))
         ]
