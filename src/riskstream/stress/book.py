@@ -30,7 +30,6 @@ import polars as pl
 
 from riskstream.core.errors import InputError
 from riskstream.core.instruments import Universe
-from riskstream.pricing.curves import KEY_RATE_TENORS_Y
 from riskstream.risk.factors import (
     FACTOR_KINDS,
     build_factor_space,
@@ -41,6 +40,7 @@ from riskstream.risk.factors import (
 
 SPREAD = 3  # kind code of a credit-spread factor (after the engine's price, rate, vol)
 KINDS: tuple[str, ...] = (*FACTOR_KINDS, "spread")
+"""Names of the factor kind codes (``KINDS[book.kind[f]]``)."""
 INVESTMENT_GRADE = ("AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-")
 
 
@@ -146,18 +146,6 @@ class StressBook:
     def value(self) -> np.ndarray:
         """Market value of each position, base currency (futures: notional)."""
         return self.quantity * self.multiplier * self.price * self.fx
-
-    def subset(self, rows: np.ndarray) -> StressBook:
-        """The book restricted to positions ``rows`` (same factors)."""
-        rows = np.asarray(rows)
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            v = getattr(self, name)
-            if isinstance(v, np.ndarray) and name not in ("keys", "kind") and v.ndim >= 1:
-                out[name] = v[rows] if v.shape[0] == self.n_positions else v
-            else:
-                out[name] = v
-        return StressBook(**out)
 
 
 def _curve_at(curves: pl.DataFrame | None, currency: str, as_of: dt.date):
@@ -410,8 +398,3 @@ def build_book(
         excluded=excluded,
         lineage=dict(lineage or {}),
     )
-
-
-def tenors() -> np.ndarray:
-    """The key-rate tenors (years) of every curve factor."""
-    return np.asarray(KEY_RATE_TENORS_Y)
