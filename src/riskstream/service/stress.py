@@ -59,6 +59,7 @@ class StressService:
         self.refresh_s = float(refresh_s)
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
 
@@ -89,11 +90,12 @@ class StressService:
         """The latest stored result, starting a background refresh when it is stale."""
         latest = self.store.latest()
         age = self.age_s(latest)
-        refreshing = self._thread is not None and self._thread.is_alive()
-        if (age is None or age >= self.refresh_s) and not refreshing:
-            self._thread = threading.Thread(target=self._refresh, daemon=True)
-            self._thread.start()
-            refreshing = True
+        with self._start_lock:  # one background run, however many readers find it stale
+            refreshing = self._thread is not None and self._thread.is_alive()
+            if (age is None or age >= self.refresh_s) and not refreshing:
+                self._thread = threading.Thread(target=self._refresh, daemon=True)
+                self._thread.start()
+                refreshing = True
         return {
             "result": latest,
             "age_s": age,
