@@ -112,5 +112,6 @@ from riskstream.cli import (  # noqa: E402, F401
     runtime,
     serve,
     simulate,
+    stress,
     universe,
 )

@@ -63,6 +63,9 @@ def serve(
         follow_cache=follow,
         fx_history=MarketHistory.from_config(cfg.store),
     )
+    from riskstream.cli.stress import attach_stress
+
+    attach_stress(api, cfg)
     scheme = "https" if cfg.service.tls else "http"
     console.print(
         f"Riskstream service on {scheme}://{host or cfg.service.host}:"
