@@ -1,0 +1,1 @@
+"""Regulatory capital and reporting: FRTB (the Basel MAR standard), BCBS 239 lineage."""
