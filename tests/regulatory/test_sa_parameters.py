@@ -70,7 +70,10 @@ def test_commodity_fx_vega_mar21_82_to_92() -> None:
     c = p["commodity"]
     assert c["risk_weights"] == [0.30, 0.35, 0.60, 0.80, 0.40, 0.45, 0.20, 0.35, 0.25, 0.35, 0.50]
     # MAR21.83 example: Brent 1y Le Havre vs WTI 5y Oklahoma = 95 % x 99 % x 99.9 % = 93.96 %
-    assert round(c["commodity_correlation"][1] * c["tenor_correlation"] * c["basis_correlation"], 4) == 0.9396  # noqa: E501
+    assert (
+        round(c["commodity_correlation"][1] * c["tenor_correlation"] * c["basis_correlation"], 4)
+        == 0.9396
+    )
     assert (p["fx"]["risk_weight"], p["fx"]["cross_bucket"]) == (0.15, 0.60)
     # MAR21.92 Table 13: min(55 % sqrt(LH / 10), 100 %); large cap equity LH 20 -> 77.78 %
     assert p["vega"]["equity_large_cap"] == round(0.55 * math.sqrt(2), 4)

@@ -159,7 +159,9 @@ _SIZE = st.floats(0.0, 1e9, allow_nan=False)
     buckets=st.lists(st.integers(1, 13), min_size=8, max_size=8),
     signs=st.lists(st.sampled_from([-1.0, 1.0]), min_size=8, max_size=8),
 )
-def test_capital_is_non_negative(sizes: list[float], buckets: list[int], signs: list[float]) -> None:
+def test_capital_is_non_negative(
+    sizes: list[float], buckets: list[int], signs: list[float]
+) -> None:
     rows = [
         ("EQ_DELTA", f"N{i}", str(buckets[i]), "spot", "", signs[i] * a, "USD")
         for i, a in enumerate(sizes)
@@ -204,6 +206,9 @@ def test_capital_is_monotone_in_the_size_of_one_sensitivity(
 
 def test_a_hedge_is_not_monotone() -> None:
     # The counterexample of the docstring above, so the limit of the property is on record.
-    rows = [("EQ_DELTA", "A", "1", "spot", "", 14.0, "USD"), ("EQ_DELTA", "B", "1", "spot", "", -1.0, "USD")]  # noqa: E501
+    rows = [
+        ("EQ_DELTA", "A", "1", "spot", "", 14.0, "USD"),
+        ("EQ_DELTA", "B", "1", "spot", "", -1.0, "USD"),
+    ]
     hedged = [rows[0], (*rows[1][:5], -2.0, "USD")]
     assert sbm_capital(crif(hedged), "USD").capital < sbm_capital(crif(rows), "USD").capital

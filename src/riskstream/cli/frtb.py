@@ -29,9 +29,7 @@ frtb_app = typer.Typer(
 app.add_typer(frtb_app, name="frtb")
 
 
-def _fx_to(
-    reporting: str, currencies: list[str], s: Any, quotes: Path | None
-) -> dict[str, float]:
+def _fx_to(reporting: str, currencies: list[str], s: Any, quotes: Path | None) -> dict[str, float]:
     """Units of ``reporting`` per unit of each currency (:func:`riskstream.core.fx.
     rates_to_base`, cross rates included), from the FX pair quotes of ``quotes`` (CSV
     ``symbol,price``, e.g. ``EURUSD,1.0713``) or else the latest stored FX closes."""
@@ -57,9 +55,7 @@ def _fx_to(
         .group_by("symbol")
         .agg(pl.col("close").last())
     )
-    pairs = {
-        k: v for k, v in zip(last["symbol"], last["close"], strict=True) if split_pair(k)
-    }
+    pairs = {k: v for k, v in zip(last["symbol"], last["close"], strict=True) if split_pair(k)}
     return rates_to_base(pairs, need, reporting)
 
 
@@ -117,9 +113,7 @@ def sa_command(
     ):
         raise InputError("--reporting-currency", reporting_currency, "an ISO 4217 code")
     if crif is not None:
-        out = _sa_crif(
-            crif, reporting_currency or s.universe.base_currency, config, s, fx_quotes
-        )
+        out = _sa_crif(crif, reporting_currency or s.universe.base_currency, config, s, fx_quotes)
     else:
         out = _sa_book(s, reporting_currency, config, market_caps, rrao, as_of)
     if report is not None:
@@ -224,6 +218,8 @@ def lh_cascade_command(
         raise InputError("--es", es, "five numbers separated by commas") from None
     result = liquidity_adjusted_es(values)
     if as_json:
-        print_json({"es": result, "es_by_horizon": dict(zip(LIQUIDITY_HORIZONS_DAYS, values, strict=True))})
+        print_json(
+            {"es": result, "es_by_horizon": dict(zip(LIQUIDITY_HORIZONS_DAYS, values, strict=True))}
+        )
         return
     typer.echo(f"ES (liquidity-adjusted, MAR33.4): {result:,.6f}")

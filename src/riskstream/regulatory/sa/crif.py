@@ -176,9 +176,7 @@ def read_crif_frame(path: Path) -> pl.DataFrame:
     frame = pl.read_csv(path, infer_schema=False)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError(
-            "columns", frame.columns, f"a header with {', '.join(COLUMNS)}", str(path)
-        )
+        raise InputError("columns", frame.columns, f"a header with {', '.join(COLUMNS)}", str(path))
     return frame
 
 

@@ -60,9 +60,7 @@ def credit_quality(rating: str | None) -> str:
     raise InputError("rating", rating, "a rating AAA..C, D, NR or empty (unrated)")
 
 
-def gross_jtd(
-    notional: np.ndarray, market_value: np.ndarray, lgd: np.ndarray
-) -> np.ndarray:
+def gross_jtd(notional: np.ndarray, market_value: np.ndarray, lgd: np.ndarray) -> np.ndarray:
     """Gross JTD of MAR22.11: ``max(LGD N + (MV - N), 0)`` for a long (``N > 0``),
     ``min(.., 0)`` for a short (``N < 0``)."""
     jtd = lgd * notional + (market_value - notional)
@@ -161,7 +159,9 @@ def drc_capital(exposures: pl.DataFrame) -> DrcResult:
             continue
         lo, sh = net_long[sel].sum(), -net_short[sel].sum()
         hbr = lo / (lo + sh) if lo + sh > 0 else 0.0
-        charge = max(float((rw[sel] * net_long[sel]).sum() - hbr * (rw[sel] * -net_short[sel]).sum()), 0.0)
+        charge = max(
+            float((rw[sel] * net_long[sel]).sum() - hbr * (rw[sel] * -net_short[sel]).sum()), 0.0
+        )
         total += charge
         out.append(
             {"bucket": b, "net_long": float(lo), "net_short": float(sh), "hbr": hbr, "drc": charge}
@@ -171,9 +171,7 @@ def drc_capital(exposures: pl.DataFrame) -> DrcResult:
     return DrcResult(total, out, per_obligor)
 
 
-def book_exposures(
-    universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any
-) -> pl.DataFrame:
+def book_exposures(universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any) -> pl.DataFrame:
     """DRC exposures of the book's stocks and bonds, by desk (:data:`COLUMNS` plus ``desk``).
 
     * stocks (MAR22.12, 22.16): obligor the issuer (the symbol's first word), LGD 100 %

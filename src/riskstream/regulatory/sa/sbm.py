@@ -148,9 +148,7 @@ def _vega_rw(risk_class: str, bucket: np.ndarray) -> np.ndarray:
     return np.full(bucket.shape, v[key])
 
 
-def _delta_rw(
-    risk_class: str, f: pl.DataFrame, reporting: str, config: SbmConfig
-) -> np.ndarray:
+def _delta_rw(risk_class: str, f: pl.DataFrame, reporting: str, config: SbmConfig) -> np.ndarray:
     p = sbm()
     bucket = f["bucket_no"].to_numpy()
     if risk_class == "GIRR":
@@ -427,7 +425,11 @@ def _curvature(rows: pl.DataFrame, risk_class: str) -> MeasureResult:
         for q, side, amount in fb.select("qualifier", "label1", "amount").iter_rows():
             (up if side == "up" else down)[pos[q]] += amount
         bno = int(fb["bucket_no"][0])
-        entry: dict[str, Any] = {"bucket": b, "cvr_up": float(up.sum()), "cvr_down": float(down.sum())}
+        entry: dict[str, Any] = {
+            "bucket": b,
+            "cvr_up": float(up.sum()),
+            "cvr_down": float(down.sum()),
+        }
         rho = _curvature_corr(risk_class, bno, names)
         for s in SCENARIOS:
             if _other_bucket(risk_class, bno):  # MAR21.56(2), MAR21.79(2)
@@ -439,7 +441,11 @@ def _curvature(rows: pl.DataFrame, risk_class: str) -> MeasureResult:
             upward = kp > km or (kp == km and up.sum() > down.sum())
             k[s][i] = max(kp, km)
             sb[s][i] = up.sum() if upward else down.sum()
-            entry[s] = {"K_b": k[s][i], "S_b": float(sb[s][i]), "selected": "up" if upward else "down"}
+            entry[s] = {
+                "K_b": k[s][i],
+                "S_b": float(sb[s][i]),
+                "selected": "up" if upward else "down",
+            }
         per_bucket.append(entry)
     gamma = _gamma(risk_class, [_gamma_key(risk_class, b) for b in bucket_keys]) ** 2
     charge = {}

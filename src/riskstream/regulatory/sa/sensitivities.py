@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from riskstream.pricing import baw_price, black76_price, bsm_price, bond_yield_from_price
+from riskstream.pricing import baw_price, black76_price, bond_yield_from_price, bsm_price
 from riskstream.pricing.bonds import _cashflows  # cash-flow grid of the bond pricers
 from riskstream.regulatory.sa.params import sbm
 
@@ -56,9 +56,11 @@ LARGE_CAP_USD = 2e9  # MAR21.74
 @cache
 def mapping() -> dict[str, Any]:
     """The book-to-bucket classification (``regulatory/data/book_mapping.toml``)."""
-    with resources.files("riskstream.regulatory").joinpath("data", "book_mapping.toml").open(
-        "rb"
-    ) as f:
+    with (
+        resources.files("riskstream.regulatory")
+        .joinpath("data", "book_mapping.toml")
+        .open("rb") as f
+    ):
         return tomllib.load(f)
 
 
@@ -338,8 +340,10 @@ def _bonds(inst, asset, price, fx, mult, as_of, ccy):
         per = np.zeros((ids.size, len(vert)))
         np.add.at(per, r, w)
         i, k = np.nonzero(per)
-        pick = (lambda x, i=i: np.asarray(x)[i] if not isinstance(x, str) else x)  # noqa: E731
-        rows.append(_rows(ids[i], kind, pick(qual), pick(bkt), np.asarray(labels)[k], l2, per[i, k]))
+        pick = lambda x, i=i: np.asarray(x)[i] if not isinstance(x, str) else x  # noqa: E731
+        rows.append(
+            _rows(ids[i], kind, pick(qual), pick(bkt), np.asarray(labels)[k], l2, per[i, k])
+        )
     return rows
 
 
