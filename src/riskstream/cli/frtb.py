@@ -115,7 +115,7 @@ def sa_command(
     if crif is not None:
         out = _sa_crif(crif, reporting_currency or s.universe.base_currency, config, s, fx_quotes)
     else:
-        out = _sa_book(s, reporting_currency, config, market_caps, rrao, as_of)
+        out = book_report(s, reporting_currency, config, market_caps, rrao, as_of)
     if report is not None:
         from riskstream.regulatory.sa.report import render_html
 
@@ -144,14 +144,17 @@ def _sa_crif(
     return out
 
 
-def _sa_book(
+def book_report(
     s: Any,
-    reporting: str | None,
-    config: Any,
-    market_caps: Path | None,
-    rrao_file: Path | None,
-    as_of: str | None,
+    reporting: str | None = None,
+    config: Any = None,
+    market_caps: Path | None = None,
+    rrao_file: Path | None = None,
+    as_of: str | None = None,
 ) -> dict[str, Any]:
+    """The SA report of the loaded book (``riskstream frtb sa`` without ``--crif``, and the
+    service's ``/api/v1/frtb`` routes): marked at the as-of date's stored closes,
+    sensitivities from the book, DRC and RRAO, by desk and risk class."""
     import numpy as np
 
     from riskstream.cli.engine import book_as_of, load_history, mark_to_history, option_rates
