@@ -187,7 +187,9 @@ def _delta_rw(risk_class: str, f: pl.DataFrame, reporting: str, config: SbmConfi
 
 # --------------------------------------------------------------------------- correlations
 def _same(values: np.ndarray) -> np.ndarray:
-    return values[:, None] == values[None, :]
+    """Pairwise equality of labels, compared as integer codes (not Python strings)."""
+    codes = np.unique(values, return_inverse=True)[1].ravel()
+    return codes[:, None] == codes[None, :]
 
 
 def _maturity_corr(years: np.ndarray) -> np.ndarray:
@@ -385,8 +387,9 @@ def _delta_or_vega(
     per_bucket = []
     k = {s: np.zeros(len(bucket_keys)) for s in SCENARIOS}
     sums = np.zeros(len(bucket_keys))
+    parts = f.partition_by("bucket_key", as_dict=True, maintain_order=True)
     for i, b in enumerate(bucket_keys):
-        fb = f.filter(pl.col("bucket_key") == b)
+        fb = parts[(b,)]
         ws = fb["ws"].to_numpy()
         bno = int(fb["bucket_no"][0])
         sums[i] = ws.sum()
@@ -416,8 +419,9 @@ def _curvature(rows: pl.DataFrame, risk_class: str) -> MeasureResult:
     per_bucket: list[dict[str, Any]] = []
     k = {s: np.zeros(len(bucket_keys)) for s in SCENARIOS}
     sb = {s: np.zeros(len(bucket_keys)) for s in SCENARIOS}
+    parts = f.partition_by("bucket_key", as_dict=True, maintain_order=True)
     for i, b in enumerate(bucket_keys):
-        fb = f.filter(pl.col("bucket_key") == b)
+        fb = parts[(b,)]
         names = fb["qualifier"].unique(maintain_order=True).to_numpy()
         pos = {n: j for j, n in enumerate(names)}
         up = np.zeros(names.size)
