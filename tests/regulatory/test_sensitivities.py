@@ -34,6 +34,8 @@ def book():
 
 def _sum(unit: pl.DataFrame, iid: int, risk_type: str) -> float:
     rows = unit.filter((pl.col("instrument_id") == iid) & (pl.col("risk_type") == risk_type))
+    if risk_type == "EQ_DELTA":  # the spot sensitivity (repo rows are apart)
+        rows = rows.filter(pl.col("label1") == "spot")
     return float(rows["amount"].sum())
 
 
@@ -168,3 +170,28 @@ def test_rrao_rule_only_declared_otc_instruments(book) -> None:
     out = book_rrao(u, np.ones(len(u)), {sym: "exotic"})
     # the book's instruments are exchange-listed: excluded by MAR23.7, and said so
     assert out["total"] == 0.0 and out["excluded_listed"] == [sym]
+
+
+def test_option_repo_and_rho_by_definition(book) -> None:
+    # MAR21.22 repo: (V(q + 1bp) - V(q)) / 1bp; MAR21.19 GIRR: (V(r + 1bp) - V(r)) / 1bp,
+    # summed over the tenors it is split onto.
+    u, rates, iv, px, unit = book
+    inst = u.instruments
+    stock_opt = (inst["asset_class"] == "option") & (inst["exercise"] == "american")
+    iid = int(np.flatnonzero(stock_opt.to_numpy())[0])
+    row = inst.row(iid, named=True)
+    T = year_fraction(epoch_days(inst["expiry"])[[iid]], u.as_of)[0]
+    S = px[row["underlying_id"]]
+    scale = row["multiplier"] * u.fx_to_base[row["currency"]]
+    call = row["right"] == "C"
+
+    def v(r, q):
+        return float(baw_price(S, row["strike"], T, r, q, iv[iid], call)) * scale
+
+    base = v(rates[iid], 0.0)
+    repo = unit.filter((pl.col("instrument_id") == iid) & (pl.col("label1") == "repo"))[
+        "amount"
+    ].sum()
+    assert repo == pytest.approx((v(rates[iid], 1e-4) - base) / 1e-4, rel=1e-9)
+    rho = (v(rates[iid] + 1e-4, 0.0) - base) / 1e-4
+    assert _sum(unit, iid, "GIRR_DELTA") == pytest.approx(rho, rel=1e-9)

@@ -175,8 +175,15 @@ def book_report(
     fx = {c: r / base[reporting] for c, r in base.items()}
     price = np.where(np.isfinite(market.mid), market.mid, market.last)
     rates = option_rates(marked, day, history.curves)
-    caps = {k: float(v) for k, v in _read_mapping(market_caps, "market_cap_usd").items()}
-    unit = unit_sensitivities(marked, reporting, fx, price, iv, rates, day, caps)
+    caps = {}
+    for symbol, cap in _read_mapping(market_caps, "market_cap_usd").items():
+        try:
+            caps[symbol] = float(cap)
+        except (TypeError, ValueError):
+            raise InputError("market_cap_usd", cap, f"a number (USD) for {symbol}") from None
+    unit = unit_sensitivities(
+        marked, reporting, fx, price, iv, rates, day, caps, s.risk.dividend_yield
+    )
     crif = book_crif(marked, unit)
     ccy = marked.instruments["currency"].to_list()
     fx_arr = np.array([fx.get(c, np.nan) for c in ccy])

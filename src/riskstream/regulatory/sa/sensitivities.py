@@ -8,12 +8,15 @@ revalued with :mod:`riskstream.pricing`), then multiplied by the positions, per 
   one a name counts as small cap, the conservative side: buckets 9/10), region by country
   (MAR21.75), sector by GICS (``regulatory/data/book_mapping.toml``);
 * **index futures**: equity spot delta on the index (bucket 12 for an advanced economy's
-  index, else 13) and GIRR delta ``dV/dr = F T`` per unit (the cost of carry ``F = S
-  e^{(r-q)T}``) at the expiry's tenors; **commodity futures** (MAR21.23): commodity delta at
-  the expiry's tenors (linear split between vertices), bucket by commodity;
+  index, else 13), GIRR delta ``dV/dr = F T`` per unit (the cost of carry ``F = S
+  e^{(r-q)T}``) at the expiry's tenors and equity repo delta ``-F T`` (MAR21.22);
+  **commodity futures** (MAR21.23): commodity delta at the expiry's tenors (linear split
+  between vertices), bucket by commodity;
 * **options** (full revaluation: Barone-Adesi-Whaley for American, Black-Scholes-Merton /
   Black-76 for European, at the option's implied vol and rate): delta by the 1 % bump of the
-  underlying, vega ``vega x sigma`` (MAR21.25) split onto the option maturities 6m..10y, and
+  underlying, repo delta of options on stocks by a 1 bp bump of the dividend yield (MAR21.22),
+  GIRR delta by a 1 bp bump of the rate at the expiry's tenors (MAR21.19), vega
+  ``vega x sigma`` (MAR21.25) split onto the option maturities 6m..10y, and
   curvature (MAR21.5) ``CVR^± = -(V(S(1 ± RW)) - V(S) ∓ RW s)`` with ``RW`` the bucket's
   delta risk weight (MAR21.98);
 * **FX spot/forwards** (MAR21.24): FX delta on each leg's currency against the reporting
@@ -146,6 +149,7 @@ def unit_sensitivities(
     rate: np.ndarray,
     as_of: dt.date,
     market_caps: Mapping[str, float] | None = None,
+    dividend_yield: float = 0.0,
 ) -> pl.DataFrame:
     """CRIF rows per unit held of every instrument (``instrument_id`` column), reporting
     currency.
@@ -160,6 +164,9 @@ def unit_sensitivities(
         Options' implied vols and zero rates to expiry (NaN elsewhere).
     market_caps : mapping, optional
         Market capitalisation in USD by equity symbol (MAR21.73-21.74).
+    dividend_yield : float
+        The yield of a stock whose ``dividend_yield`` is null (``risk.dividend_yield``, the
+        one its options' implied vols were solved with).
     """
     from riskstream.risk.factors import epoch_days, year_fraction
 
@@ -186,6 +193,8 @@ def unit_sensitivities(
     idx, com = fut[is_idx], fut[~is_idx]
     q, b = _eq_qualifier_bucket(inst, idx, caps)
     parts.append(_rows(idx, "EQ_DELTA", q, b, "spot", "", value[idx]))
+    # F = S exp((r - q) T): dV/dq = -F T (repo, MAR21.22), dV/dr = F T (GIRR, MAR21.19)
+    parts.append(_rows(idx, "EQ_DELTA", q, b, "repo", "", -value[idx] * years[idx]))
     g = p["girr"]
     parts.append(
         _split(idx, "GIRR_DELTA", ccy[idx], "", years[idx], value[idx] * years[idx],
@@ -199,7 +208,9 @@ def unit_sensitivities(
                c["tenor_labels"], "")
     )  # fmt: skip
 
-    parts.extend(_options(inst, asset, price, fx, mult, implied_vol, rate, years, caps))
+    parts.extend(
+        _options(inst, asset, price, fx, mult, implied_vol, rate, years, caps, dividend_yield)
+    )
     parts.extend(_fx_instruments(inst, asset, price, fx_to_reporting, mult, years, ccy))
     parts.extend(_bonds(inst, asset, price, fx, mult, as_of, ccy))
 
@@ -213,20 +224,21 @@ def unit_sensitivities(
     return pl.concat([x for x in parts if x.height], how="vertical")
 
 
-def _option_values(S, K, T, r, sigma, call, american, on_future):
-    """Option value per underlying unit: Black-76 on a future, BAW when American, else BSM."""
+def _option_values(S, K, T, r, q, sigma, call, american, on_future):
+    """Option value per underlying unit: Black-76 on a future, BAW when American (a future's
+    carry is ``q = r``), else Black-Scholes-Merton with the stock's yield ``q``."""
     euro = np.where(
         on_future,
         black76_price(S, K, T, r, sigma, call),
-        bsm_price(S, K, T, r, 0.0, sigma, call),
+        bsm_price(S, K, T, r, q, sigma, call),
     )
     if american.any():
-        am = baw_price(S, K, T, r, np.where(on_future, r, 0.0), sigma, call)
+        am = baw_price(S, K, T, r, np.where(on_future, r, q), sigma, call)
         euro = np.where(american, am, euro)
     return euro
 
 
-def _options(inst, asset, price, fx, mult, implied_vol, rate, years, caps):
+def _options(inst, asset, price, fx, mult, implied_vol, rate, years, caps, dividend_yield):
     opt = np.flatnonzero(asset == "option")
     und = inst["underlying_id"].to_numpy()[opt].astype(np.int64) if opt.size else opt
     S = price[und] if opt.size else np.zeros(0)
@@ -243,15 +255,28 @@ def _options(inst, asset, price, fx, mult, implied_vol, rate, years, caps):
     american = inst["exercise"].to_numpy()[opt] == "american"
     on_future = inst["asset_class"].to_numpy()[und] == "future"
     scale = mult[opt] * fx[opt]  # per unit held, reporting currency
+    # the stock's own dividend yield, else the configured one (as the implied vols were solved)
+    yld = inst["dividend_yield"].to_numpy().astype(np.float64)[und]
+    yld = np.where(np.isfinite(yld), yld, dividend_yield)
 
-    def value(s=S, v=sig):
-        return _option_values(s, K, T, r, v, call, american, on_future) * scale
+    def value(s=S, v=sig, rr=r, qq=yld):
+        return _option_values(s, K, T, rr, qq, v, call, american, on_future) * scale
 
     v0 = value()
     delta = (value(S * 1.01) - v0) / 0.01  # MAR21.20
     # the equity risk factor: the stock, or the index its future follows
     q, b = _eq_qualifier_bucket(inst, und, caps)
     rows = [_rows(opt, "EQ_DELTA", q, b, "spot", "", delta)]
+    # Repo (MAR21.22) of options on stocks: (V(q + 1bp) - V(q)) / 1bp (an option on a future
+    # has none of its own: the future carries it).
+    st = ~on_future
+    repo = (value(qq=yld + 1e-4) - v0) / 1e-4
+    rows.append(_rows(opt[st], "EQ_DELTA", q[st], b[st], "repo", "", repo[st]))
+    # GIRR (MAR21.19): (V(r + 1bp) - V(r)) / 1bp at the expiry, the currency's curve.
+    rho = (value(rr=r + 1e-4) - v0) / 1e-4
+    g = sbm()["girr"]
+    ccy = inst["currency"].to_numpy()[opt]
+    rows.append(_split(opt, "GIRR_DELTA", ccy, "", T, rho, g["tenors_y"], g["tenor_labels"], "OIS"))
     # Vega (MAR21.25): vega x implied vol, on the option maturities.
     vega = (value(v=sig + 0.01) - value(v=np.maximum(sig - 0.01, 1e-6))) / 0.02 * sig
     vg = sbm()["vega"]
