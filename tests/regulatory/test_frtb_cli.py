@@ -70,3 +70,18 @@ def test_sa_on_the_loaded_book(tmp_path: Path, data_dir: Path) -> None:
     assert t["sbm"] == max(t["low"], t["medium"], t["high"]) > 0
     assert {d["desk"] for d in out["by_desk"]} and out["sensitivity_rows"] > 0
     assert "FRTB standardised approach" in html.read_text()
+
+
+def test_the_example_crif_file_reads_whole(data_dir: Path) -> None:
+    root = Path(__file__).resolve().parents[2] / "examples" / "frtb"
+    out = run("frtb", "sa", "--crif", str(root / "crif_sample.csv"), "--reporting-currency",
+              "USD", "--fx-quotes", str(root / "fx_quotes.csv"), "--json")  # fmt: skip
+    assert out["quarantined"] == []
+    for rc, measures in out["by_risk_class"].items():
+        for m, v in measures.items():
+            assert v["medium"] > 0, (rc, m)
+    # Under the other reporting currency the capital changes by the FX rate and by which
+    # currencies are 'specified' (EUR is specified under MAR21.44 either way).
+    eur = run("frtb", "sa", "--crif", str(root / "crif_sample.csv"), "--reporting-currency",
+              "EUR", "--fx-quotes", str(root / "fx_quotes.csv"), "--json")  # fmt: skip
+    assert eur["total"]["capital"] > 0 and eur["reporting_currency"] == "EUR"
