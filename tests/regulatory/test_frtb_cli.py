@@ -69,6 +69,7 @@ def test_sa_on_the_loaded_book(tmp_path: Path, data_dir: Path) -> None:
     assert t["capital"] == pytest.approx(t["sbm"] + t["drc"] + t["rrao"])
     assert t["sbm"] == max(t["low"], t["medium"], t["high"]) > 0
     assert {d["desk"] for d in out["by_desk"]} and out["sensitivity_rows"] > 0
+    assert isinstance(out["excluded"], list)
     assert "FRTB standardised approach" in html.read_text()
 
 

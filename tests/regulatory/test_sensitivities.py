@@ -195,3 +195,28 @@ def test_option_repo_and_rho_by_definition(book) -> None:
     assert repo == pytest.approx((v(rates[iid], 1e-4) - base) / 1e-4, rel=1e-9)
     rho = (v(rates[iid] + 1e-4, 0.0) - base) / 1e-4
     assert _sum(unit, iid, "GIRR_DELTA") == pytest.approx(rho, rel=1e-9)
+
+
+def test_unvalued_positions_are_listed_with_their_reason(book) -> None:
+    from riskstream.regulatory.sa.sensitivities import excluded_positions
+
+    u, rates, iv, px, _ = book
+    inst = u.instruments
+    held = set(u.positions["instrument_id"].to_list())
+    stock = next(
+        i for i in np.flatnonzero((inst["asset_class"] == "equity").to_numpy()) if i in held
+    )
+    option = next(
+        i for i in np.flatnonzero((inst["asset_class"] == "option").to_numpy()) if i in held
+    )
+    price = px.copy()
+    price[stock] = np.nan
+    vols = iv.copy()
+    vols[option] = np.nan
+    unit = unit_sensitivities(u, "USD", u.fx_to_base, price, vols, rates, u.as_of)
+    fx = np.array([u.fx_to_base[c] for c in inst["currency"]])
+    out = {e["instrument_id"]: e["reason"] for e in excluded_positions(u, unit, price, fx)}
+    assert out == {
+        int(stock): "no price",
+        int(option): "option without implied vol or rate, or expired",
+    }

@@ -162,7 +162,11 @@ def book_report(
     from riskstream.regulatory.sa.drc import book_exposures
     from riskstream.regulatory.sa.report import sa_report
     from riskstream.regulatory.sa.rrao import book_rrao
-    from riskstream.regulatory.sa.sensitivities import book_crif, unit_sensitivities
+    from riskstream.regulatory.sa.sensitivities import (
+        book_crif,
+        excluded_positions,
+        unit_sensitivities,
+    )
 
     universe = ensure_universe(s)
     history = load_history(s)
@@ -194,6 +198,7 @@ def book_report(
     out["as_of"] = day.isoformat()
     out["marks"] = info
     out["sensitivity_rows"] = crif.height
+    out["excluded"] = excluded_positions(marked, unit, price, fx_arr)
     return out
 
 

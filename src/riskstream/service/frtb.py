@@ -62,11 +62,13 @@ class SaDesks(BaseModel):
 
 class SaReport(SaDesks):
     """The whole report: ``by_risk_class`` is risk class -> measure -> ``low``/``medium``/
-    ``high`` and ``buckets``; ``drc`` and ``rrao`` their breakdowns."""
+    ``high`` and ``buckets``; ``drc`` and ``rrao`` their breakdowns; ``excluded`` the held
+    instruments without sensitivities, with the reason."""
 
     by_risk_class: dict[str, dict[str, dict[str, Any]]]
     drc: dict[str, Any]
     rrao: dict[str, Any]
+    excluded: list[dict[str, Any]] = []
 
 
 class ReportCache:

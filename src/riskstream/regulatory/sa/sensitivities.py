@@ -100,14 +100,18 @@ def _rows(ids, risk_type, qualifier, bucket, label1, label2, amount) -> pl.DataF
     )
 
 
+def _pick(x: Any, i: np.ndarray) -> Any:
+    """``x`` itself when it is one label for every row, else its elements ``i``."""
+    return x if isinstance(x, str | int) else np.asarray(x)[i]
+
+
 def _split(ids, risk_type, qualifier, bucket, years, amount, vertices, labels, label2):
     """Rows of ``amount`` split linearly onto ``vertices`` by ``years``."""
     w = vertex_weights(years, vertices) * np.asarray(amount)[:, None]
     i, k = np.nonzero(w)
-    pick = lambda x: np.asarray(x)[i] if not isinstance(x, str | int) else x  # noqa: E731
     return _rows(
-        np.asarray(ids)[i], risk_type, pick(qualifier), pick(bucket),
-        np.asarray(labels)[k], pick(label2), w[i, k],
+        np.asarray(ids)[i], risk_type, _pick(qualifier, i), _pick(bucket, i),
+        np.asarray(labels)[k], _pick(label2, i), w[i, k],
     )  # fmt: skip
 
 
@@ -347,7 +351,7 @@ def _bonds(inst, asset, price, fx, mult, as_of, ccy):
     y = bond_yield_from_price(price[ids], cpn, T, freq, compounding="continuous")
     t, cf, _ = _cashflows(cpn, T, freq)
     # dV/dz at each cash flow time (per 100 face), then per unit held in reporting currency
-    dv = -t * cf * np.exp(-y[:, None] * t) * (mult[ids] * fx[ids] / 1.0)[:, None]
+    dv = -t * cf * np.exp(-y[:, None] * t) * (mult[ids] * fx[ids])[:, None]
     sym = inst["symbol"].to_numpy()[ids]
     issuer = np.array([str(s).split(" ")[0] for s in sym])
     sector = inst["sector"].to_numpy()[ids]
@@ -365,9 +369,8 @@ def _bonds(inst, asset, price, fx, mult, as_of, ccy):
         per = np.zeros((ids.size, len(vert)))
         np.add.at(per, r, w)
         i, k = np.nonzero(per)
-        pick = lambda x, i=i: np.asarray(x)[i] if not isinstance(x, str) else x  # noqa: E731
         rows.append(
-            _rows(ids[i], kind, pick(qual), pick(bkt), np.asarray(labels)[k], l2, per[i, k])
+            _rows(ids[i], kind, _pick(qual, i), _pick(bkt, i), np.asarray(labels)[k], l2, per[i, k])
         )
     return rows
 
@@ -389,3 +392,43 @@ def book_crif(
         amount=pl.col("amount") * pl.col("quantity")
     )
     return out.select(CRIF_BOOK_COLUMNS).filter(pl.col("amount").is_finite())
+
+
+def excluded_positions(
+    universe: Any, unit: pl.DataFrame, price: np.ndarray, fx: np.ndarray
+) -> list[dict[str, Any]]:
+    """Held instruments without (finite) sensitivities, each with the reason: listed in the
+    report, never dropped silently.
+
+    Parameters
+    ----------
+    fx : ndarray of shape (n_instruments,)
+        Rate to the reporting currency of each instrument's currency (NaN: none).
+    """
+    inst = universe.instruments
+    held = universe.positions.filter(pl.col("quantity") != 0)["instrument_id"].unique()
+    finite = unit.filter(pl.col("amount").is_finite())["instrument_id"].unique()
+    bad_rows = unit.filter(~pl.col("amount").is_finite())["instrument_id"].unique()
+    missing = set(held.to_list()) - set(finite.to_list()) | (
+        set(held.to_list()) & set(bad_rows.to_list())
+    )
+    asset = inst["asset_class"].to_numpy()
+    und = inst["underlying_id"].to_numpy()
+    out = []
+    for iid in sorted(missing):
+        if not np.isfinite(price[iid]) and asset[iid] != "option":
+            reason = "no price"
+        elif not np.isfinite(fx[iid]):
+            reason = "no FX rate to the reporting currency"
+        elif asset[iid] == "option" and not np.isfinite(price[int(und[iid])]):
+            reason = "no price of the underlying"
+        elif asset[iid] == "option":
+            reason = "option without implied vol or rate, or expired"
+        elif asset[iid] == "bond":
+            reason = "matured bond, or yield not solvable from its price"
+        else:
+            reason = "no sensitivity computed"
+        out.append(
+            {"instrument_id": int(iid), "symbol": inst["symbol"][int(iid)], "reason": reason}
+        )
+    return out
