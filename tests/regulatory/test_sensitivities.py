@@ -220,3 +220,36 @@ def test_unvalued_positions_are_listed_with_their_reason(book) -> None:
         int(stock): "no price",
         int(option): "option without implied vol or rate, or expired",
     }
+
+
+def test_drc_of_stock_options_is_the_loss_if_the_issuer_defaults(book) -> None:
+    # MAR22.10: a long call loses its value when the stock goes to zero (a long exposure); a
+    # long American put gains K - V (a short one). JTD = that amount (LGD 100 %, equity).
+    u, rates, iv, px, _ = book
+    inst = u.instruments
+    fx = np.array([u.fx_to_base[c] for c in inst["currency"]])
+    exp = book_exposures(u, px, fx, u.as_of, iv, rates)
+    plain = book_exposures(u, px, fx, u.as_of)
+    assert exp.height > plain.height
+    held = u.positions.join(u.books.select("book_id", "desk"), on="book_id")
+    am = (inst["asset_class"] == "option") & (inst["exercise"] == "american")
+    for right in ("C", "P"):
+        iid = next(
+            int(i)
+            for i in np.flatnonzero((am & (inst["right"] == right)).to_numpy())
+            if i in set(held["instrument_id"].to_list())
+        )
+        row = inst.row(iid, named=True)
+        T = year_fraction(epoch_days(inst["expiry"])[[iid]], u.as_of)[0]
+        v0 = float(baw_price(px[row["underlying_id"]], row["strike"], T, rates[iid], 0.0, iv[iid],
+                             right == "C"))  # fmt: skip
+        default_value = 0.0 if right == "C" else row["strike"]  # a put is exercised at once
+        per_unit = (v0 - default_value) * row["multiplier"] * u.fx_to_base[row["currency"]]
+        qty = held.filter(pl.col("instrument_id") == iid)
+        for desk, q in qty.group_by("desk").agg(pl.col("quantity").sum()).iter_rows():
+            if q == 0:
+                continue
+            name = str(inst["symbol"][row["underlying_id"]]).split(" ")[0]
+            rows = exp.filter((pl.col("desk") == desk) & (pl.col("obligor") == name))
+            amounts = rows.filter((pl.col("maturity_years") - T).abs() < 1e-9)["notional"]
+            assert any(a == pytest.approx(q * per_unit, rel=1e-6) for a in amounts.to_list())

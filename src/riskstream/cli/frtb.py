@@ -191,7 +191,7 @@ def book_report(
     crif = book_crif(marked, unit)
     ccy = marked.instruments["currency"].to_list()
     fx_arr = np.array([fx.get(c, np.nan) for c in ccy])
-    exposures = book_exposures(marked, price, fx_arr, day)
+    exposures = book_exposures(marked, price, fx_arr, day, iv, rates, s.risk.dividend_yield)
     mult = marked.instruments["multiplier"].to_numpy()
     rrao = book_rrao(marked, np.abs(price * mult * fx_arr), _read_mapping(rrao_file, "category"))
     out = sa_report(crif, exposures, rrao, reporting, config)

@@ -171,7 +171,15 @@ def drc_capital(exposures: pl.DataFrame) -> DrcResult:
     return DrcResult(total, out, per_obligor)
 
 
-def book_exposures(universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any) -> pl.DataFrame:
+def book_exposures(
+    universe: Any,
+    price: np.ndarray,
+    fx: np.ndarray,
+    as_of: Any,
+    implied_vol: np.ndarray | None = None,
+    rate: np.ndarray | None = None,
+    dividend_yield: float = 0.0,
+) -> pl.DataFrame:
     """DRC exposures of the book's stocks and bonds, by desk (:data:`COLUMNS` plus ``desk``).
 
     * stocks (MAR22.12, 22.16): obligor the issuer (the symbol's first word), LGD 100 %
@@ -181,9 +189,14 @@ def book_exposures(universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any)
       ``senior`` (Riskstream's bonds are senior unsecured), notional the face value
       (``quantity x multiplier x 100``), market value at the mark, maturity to redemption.
 
-    Index futures and options are left out: their default risk is that of the index members
-    (MAR22.5 look-through), which the reference data does not list; equity options' JTD is
-    not derived here either (a documented gap).
+    * options on stocks (with ``implied_vol`` and ``rate``): the loss if the issuer defaults,
+      the stock going to zero (MAR22.10: the direction is whether default is a loss), ``V(S) -
+      V(0)`` per unit revalued with the SA's pricers, as an ``equity`` exposure whose notional
+      and market value are that amount (so JTD = the amount, LGD 100 %), maturity the
+      option's expiry (MAR22.17): a long call is a long exposure, a long put a short one.
+
+    Index futures and index options are left out: their default risk is that of the index
+    members (MAR22.5 look-through), which the reference data does not list.
     """
     from riskstream.risk.factors import epoch_days, year_fraction
 
@@ -202,6 +215,8 @@ def book_exposures(universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any)
         .agg(pl.col("quantity").sum())
         .filter(pl.col("quantity") != 0)
     )
+    jtd_option = _option_default_loss(universe, price, fx, as_of, implied_vol, rate, dividend_yield)
+    und_id = inst["underlying_id"].to_numpy()
     rows = []
     m = drc_params()["maturity"]
     for desk, iid, qty in held.sort("desk", "instrument_id").iter_rows():
@@ -217,6 +232,11 @@ def book_exposures(universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any)
             face = qty * mult[iid] * 100.0 * fx[iid]
             rows.append((desk, issuer[iid], bucket, rating[iid], "senior", face, mv,
                          float(mat[iid])))  # fmt: skip
+        elif asset[iid] == "option" and iid in jtd_option:
+            loss, expiry = jtd_option[iid]
+            name = issuer[int(und_id[iid])]
+            rows.append((desk, name, "corporate", bond_rating.get(name), "equity", qty * loss,
+                         qty * loss, expiry))  # fmt: skip
     return pl.DataFrame(
         rows,
         schema={"desk": pl.String, "obligor": pl.String, "bucket": pl.String,
@@ -224,3 +244,45 @@ def book_exposures(universe: Any, price: np.ndarray, fx: np.ndarray, as_of: Any)
                 "market_value": pl.Float64, "maturity_years": pl.Float64},
         orient="row",
     )  # fmt: skip
+
+
+def _option_default_loss(
+    universe: Any,
+    price: np.ndarray,
+    fx: np.ndarray,
+    as_of: Any,
+    implied_vol: np.ndarray | None,
+    rate: np.ndarray | None,
+    dividend_yield: float,
+) -> dict[int, tuple[float, float]]:
+    """``{option id: (V(S) - V(S -> 0) per unit held, years to expiry)}`` of the options on
+    stocks that can be valued (reporting currency)."""
+    if implied_vol is None or rate is None:
+        return {}
+    from riskstream.regulatory.sa.sensitivities import option_values
+    from riskstream.risk.factors import epoch_days, year_fraction
+
+    inst = universe.instruments
+    asset = inst["asset_class"].to_numpy()
+    opt = np.flatnonzero(asset == "option")
+    und = inst["underlying_id"].to_numpy()[opt].astype(np.int64)
+    on_stock = asset[und] == "equity"
+    opt, und = opt[on_stock], und[on_stock]
+    T = year_fraction(epoch_days(inst["expiry"]), as_of)[opt]
+    S = price[und]
+    sig, r = implied_vol[opt], rate[opt]
+    ok = np.isfinite(S) & np.isfinite(sig) & (sig > 0) & np.isfinite(r) & (T > 0)
+    ok &= np.isfinite(fx[opt])
+    opt, und, T, S, sig, r = opt[ok], und[ok], T[ok], S[ok], sig[ok], r[ok]
+    if opt.size == 0:
+        return {}
+    yld = inst["dividend_yield"].to_numpy().astype(np.float64)[und]
+    yld = np.where(np.isfinite(yld), yld, dividend_yield)
+    args = (
+        inst["strike"].to_numpy().astype(np.float64)[opt], T, r, yld, sig,
+        inst["right"].to_numpy()[opt] == "C", inst["exercise"].to_numpy()[opt] == "american",
+        np.zeros(opt.size, dtype=bool),
+    )  # fmt: skip
+    scale = inst["multiplier"].to_numpy().astype(np.float64)[opt] * fx[opt]
+    loss = (option_values(S, *args) - option_values(S * 1e-9, *args)) * scale
+    return {int(i): (float(v), float(t)) for i, v, t in zip(opt, loss, T, strict=True)}

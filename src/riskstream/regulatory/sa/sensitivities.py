@@ -228,7 +228,9 @@ def unit_sensitivities(
     return pl.concat([x for x in parts if x.height], how="vertical")
 
 
-def _option_values(S, K, T, r, q, sigma, call, american, on_future):
+def option_values(
+    S: Any, K: Any, T: Any, r: Any, q: Any, sigma: Any, call: Any, american: Any, on_future: Any
+) -> np.ndarray:
     """Option value per underlying unit: Black-76 on a future, BAW when American (a future's
     carry is ``q = r``), else Black-Scholes-Merton with the stock's yield ``q``."""
     euro = np.where(
@@ -264,7 +266,7 @@ def _options(inst, asset, price, fx, mult, implied_vol, rate, years, caps, divid
     yld = np.where(np.isfinite(yld), yld, dividend_yield)
 
     def value(s=S, v=sig, rr=r, qq=yld):
-        return _option_values(s, K, T, rr, qq, v, call, american, on_future) * scale
+        return option_values(s, K, T, rr, qq, v, call, american, on_future) * scale
 
     v0 = value()
     delta = (value(S * 1.01) - v0) / 0.01  # MAR21.20
