@@ -64,7 +64,7 @@ def main() -> None:
         unit = unit_sensitivities(universe, universe.base_currency, fx_map, price, iv, rates, day)
         crif = book_crif(universe, unit)
         sbm = sbm_capital(crif, universe.base_currency).capital
-        drc = drc_capital(book_exposures(universe, price, fx, day).drop("desk")).total
+        drc = drc_capital(book_exposures(universe, price, fx, day, iv, rates).drop("desk")).total
         rrao = book_rrao(universe, np.abs(price * mult * fx), {})["total"]
         return sbm + drc + rrao, crif.height
 
@@ -72,7 +72,7 @@ def main() -> None:
         unit = unit_sensitivities(universe, universe.base_currency, fx_map, price, iv, rates, day)
         rep = sa_report(
             book_crif(universe, unit),
-            book_exposures(universe, price, fx, day),
+            book_exposures(universe, price, fx, day, iv, rates),
             book_rrao(universe, np.abs(price * mult * fx), {}),
             universe.base_currency,
         )
