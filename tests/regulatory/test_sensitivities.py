@@ -195,6 +195,11 @@ def test_option_repo_and_rho_by_definition(book) -> None:
     assert repo == pytest.approx((v(rates[iid], 1e-4) - base) / 1e-4, rel=1e-9)
     rho = (v(rates[iid] + 1e-4, 0.0) - base) / 1e-4
     assert _sum(unit, iid, "GIRR_DELTA") == pytest.approx(rho, rel=1e-9)
+    # GIRR curvature (MAR21.5, MAR21.99): the rate shifted by 1.7 %, beyond the delta.
+    curv = unit.filter((pl.col("instrument_id") == iid) & (pl.col("risk_type") == "GIRR_CURV"))
+    got = dict(zip(curv["label1"], curv["amount"], strict=True))
+    assert got["up"] == pytest.approx(-(v(rates[iid] + 0.017, 0.0) - base - 0.017 * rho))
+    assert got["down"] == pytest.approx(-(v(rates[iid] - 0.017, 0.0) - base + 0.017 * rho))
 
 
 def test_unvalued_positions_are_listed_with_their_reason(book) -> None:

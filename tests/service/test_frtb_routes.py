@@ -20,16 +20,15 @@ from tests.service.conftest import auth
 
 
 def report_of(universe) -> dict:
-    """The SA report of the service's universe at its reference prices (no options' vols:
-    the conftest universe's options are left out of the sensitivities, which is enough for
-    the routes)."""
-    n = len(universe)
+    """The SA report of the service's universe at its reference prices, options at the
+    implied vols of those prices."""
+    from riskstream.cli.engine import implied_vols, option_rates
+
     day = AS_OF.date()
     px = universe.instruments["ref_price"].to_numpy().astype(np.float64)
-    unit = unit_sensitivities(
-        universe, "USD", universe.fx_to_base, px, np.full(n, np.nan), np.full(n, np.nan),
-        day,
-    )  # fmt: skip
+    rates = option_rates(universe, day)
+    iv = implied_vols(universe, day, rates, 0.0)
+    unit = unit_sensitivities(universe, "USD", universe.fx_to_base, px, iv, rates, day)
     fx = np.array([universe.fx_to_base[c] for c in universe.instruments["currency"]])
     mult = universe.instruments["multiplier"].to_numpy()
     out = sa_report(
@@ -58,6 +57,7 @@ def test_routes_need_a_risk_manager(app, client, keys, universe) -> None:
     t = body["total"]
     assert t["capital"] == pytest.approx(t["sbm"] + t["drc"] + t["rrao"])
     assert set(body["by_risk_class"]) == {"GIRR", "CSR_NONSEC", "EQ", "COMM", "FX"}
+    assert body["by_risk_class"]["EQ"]["curvature"]["buckets"]  # options' curvature served
     desks = client.get("/api/v1/frtb/sa/desks", headers=auth(keys, "admin")).json()
     assert {d["desk"] for d in desks["by_desk"]} == set(universe.books["desk"].unique())
     assert len(calls) == 1  # kept between requests

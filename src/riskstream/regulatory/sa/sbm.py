@@ -446,7 +446,7 @@ def _curvature(rows: pl.DataFrame, risk_class: str) -> MeasureResult:
             k[s][i] = max(kp, km)
             sb[s][i] = up.sum() if upward else down.sum()
             entry[s] = {
-                "K_b": k[s][i],
+                "K_b": float(k[s][i]),
                 "S_b": float(sb[s][i]),
                 "selected": "up" if upward else "down",
             }

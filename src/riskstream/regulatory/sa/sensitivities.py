@@ -15,7 +15,8 @@ revalued with :mod:`riskstream.pricing`), then multiplied by the positions, per 
 * **options** (full revaluation: Barone-Adesi-Whaley for American, Black-Scholes-Merton /
   Black-76 for European, at the option's implied vol and rate): delta by the 1 % bump of the
   underlying, repo delta of options on stocks by a 1 bp bump of the dividend yield (MAR21.22),
-  GIRR delta by a 1 bp bump of the rate at the expiry's tenors (MAR21.19), vega
+  GIRR delta by a 1 bp bump of the rate at the expiry's tenors (MAR21.19) and GIRR
+  curvature by the parallel shift of MAR21.99, vega
   ``vega x sigma`` (MAR21.25) split onto the option maturities 6m..10y, and
   curvature (MAR21.5) ``CVR^± = -(V(S(1 ± RW)) - V(S) ∓ RW s)`` with ``RW`` the bucket's
   delta risk weight (MAR21.98);
@@ -283,6 +284,14 @@ def _options(inst, asset, price, fx, mult, implied_vol, rate, years, caps, divid
     g = sbm()["girr"]
     ccy = inst["currency"].to_numpy()[opt]
     rows.append(_split(opt, "GIRR_DELTA", ccy, "", T, rho, g["tenors_y"], g["tenor_labels"], "OIS"))
+    # GIRR curvature (MAR21.5, MAR21.99): the whole curve shifted by the highest GIRR risk
+    # weight (1.7 %, not reduced by sqrt(2): the conservative reading of MAR21.99), against
+    # the delta summed over tenors.
+    rw_r = max(g["risk_weights"])
+    rows.append(_rows(opt, "GIRR_CURV", ccy, "", "up", "",
+                      -(value(rr=r + rw_r) - v0 - rw_r * rho)))  # fmt: skip
+    rows.append(_rows(opt, "GIRR_CURV", ccy, "", "down", "",
+                      -(value(rr=r - rw_r) - v0 + rw_r * rho)))  # fmt: skip
     # Vega (MAR21.25): vega x implied vol, on the option maturities.
     vega = (value(v=sig + 0.01) - value(v=np.maximum(sig - 0.01, 1e-6))) / 0.02 * sig
     vg = sbm()["vega"]
