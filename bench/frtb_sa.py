@@ -9,8 +9,9 @@ prices; the options' implied vols are solved from those prices once, before the 
 One *run* is what ``riskstream frtb sa`` computes from a marked book:
 
 * sensitivities per instrument by the MAR21.19-21.25 definitions, options by full
-  revaluation (delta bump, vega bump, the two curvature shocks: five revaluations of every
-  option with Barone-Adesi-Whaley or Black-Scholes / Black-76), bonds' cash flows onto the
+  revaluation (base, delta, repo, rate, two vega bumps, two equity and two GIRR curvature
+  shocks: ten revaluations of every option with Barone-Adesi-Whaley or Black-Scholes /
+  Black-76), bonds' cash flows onto the
   GIRR and CSR tenors, then times each desk's positions (:func:`book_crif`);
 * the SBM for every risk class and measure under the three correlation scenarios (MAR21.4-21.7),
   DRC (MAR22) and RRAO (MAR23) of the bank: ``sa_s``;
