@@ -23,7 +23,7 @@ selected side's ``S_b = sum_k CVR_k`` enters the cross-bucket sum with ``psi(S_b
 correlations are the delta ones squared (MAR21.100-21.101).
 
 Correlations are built per bucket as dense matrices from the risk factors' attributes (the
-rules of MAR21.45-21.95, parameters in ``regulatory/data/mar21_sbm.toml``), then mapped by
+rules of MAR21.45-21.95 in :mod:`~riskstream.regulatory.sa.correlations`), then mapped by
 each scenario (:func:`~riskstream.regulatory.sa.params.scenario_correlation`).
 """
 
@@ -36,6 +36,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from riskstream.regulatory.sa.correlations import (
+    cross_bucket_correlation,
+    curvature_correlation,
+    delta_correlation,
+    is_other_bucket,
+    vega_correlation,
+)
 from riskstream.regulatory.sa.params import SCENARIOS, fx_pair_is_specified, sbm
 
 RISK_CLASSES: tuple[str, ...] = ("GIRR", "CSR_NONSEC", "EQ", "COMM", "FX")
@@ -132,12 +139,6 @@ def _tenor_index(labels: pl.Series, known: list[str]) -> np.ndarray:
     return np.array([pos.get(str(x), -1) for x in labels.to_list()], dtype=np.int64)
 
 
-def _maturity_years(label: str) -> float:
-    """``3m`` -> 0.25, ``10y`` -> 10.0 (vega option and underlying maturities)."""
-    unit = label[-1]
-    return float(label[:-1]) / (12.0 if unit == "m" else 1.0)
-
-
 def _vega_rw(risk_class: str, bucket: np.ndarray) -> np.ndarray:
     v = sbm()["vega"]
     if risk_class == "EQ":
@@ -183,139 +184,6 @@ def _delta_rw(risk_class: str, f: pl.DataFrame, reporting: str, config: SbmConfi
         spec = np.array([fx_pair_is_specified(c, reporting) for c in f["bucket_key"].to_list()])
         rw = np.where(spec, rw / math.sqrt(2.0), rw)
     return rw
-
-
-# --------------------------------------------------------------------------- correlations
-def _same(values: np.ndarray) -> np.ndarray:
-    """Pairwise equality of labels, compared as integer codes (not Python strings)."""
-    codes = np.unique(values, return_inverse=True)[1].ravel()
-    return codes[:, None] == codes[None, :]
-
-
-def _maturity_corr(years: np.ndarray) -> np.ndarray:
-    """``exp(-alpha |Tk - Tl| / min(Tk, Tl))``, alpha = 1 % (MAR21.93)."""
-    a = sbm()["vega"]["maturity_alpha"]
-    lo = np.minimum(years[:, None], years[None, :])
-    return np.exp(-a * np.abs(years[:, None] - years[None, :]) / lo)
-
-
-def _name_corr(risk_class: str, bucket: int, names: np.ndarray) -> np.ndarray:
-    """The correlation of two risk factors' names (1 when the same name)."""
-    p = sbm()
-    if risk_class == "CSR_NONSEC":
-        c = p["csr"]
-        other = c["index_name_correlation"] if bucket in (17, 18) else c["name_correlation"]
-    elif risk_class == "EQ":
-        other = p["equity"]["name_correlation"][bucket - 1]
-    elif risk_class == "COMM":
-        other = p["commodity"]["commodity_correlation"][bucket - 1]
-    else:
-        other = 1.0
-    return np.where(_same(names), 1.0, other)
-
-
-def _delta_corr(risk_class: str, bucket: int, f: pl.DataFrame) -> np.ndarray:
-    """Medium intra-bucket delta correlations of the risk factors of one bucket."""
-    p = sbm()
-    if risk_class == "GIRR":
-        g = p["girr"]
-        kind = f["risk_type"].to_numpy()
-        tenor = f["tenor"].to_numpy()
-        curve = f["label2"].to_numpy()
-        yld = kind == "GIRR_DELTA"
-        table = np.asarray(g["tenor_correlation"])
-        t = np.maximum(tenor, 0)
-        rho = table[t[:, None], t[None, :]]  # MAR21.46
-        rho = np.where(_same(curve), rho, rho * g["different_tenor_different_curve"])  # 21.45/47
-        both_yield = yld[:, None] & yld[None, :]
-        infl = kind == "GIRR_INFLATION"
-        xccy = kind == "GIRR_XCCY"
-        other_curve = np.where(_same(curve), 1.0, g["same_tenor_different_curve"])
-        rho = np.where(both_yield, rho, other_curve)  # two inflation / two basis curves
-        mixed_infl = (infl[:, None] & yld[None, :]) | (yld[:, None] & infl[None, :])
-        rho = np.where(mixed_infl, g["inflation_correlation"], rho)  # MAR21.48
-        any_xccy = xccy[:, None] ^ xccy[None, :]
-        rho = np.where(any_xccy, g["xccy_basis_correlation"], rho)  # MAR21.49
-        return rho
-    names = f["qualifier"].to_numpy()
-    rho = _name_corr(risk_class, bucket, names)
-    if risk_class == "CSR_NONSEC":
-        c = p["csr"]
-        rho = rho * np.where(_same(f["tenor"].to_numpy()), 1.0, c["tenor_correlation"])
-        rho = rho * np.where(_same(f["label2"].to_numpy()), 1.0, c["basis_correlation"])
-    elif risk_class == "EQ":
-        kind = f["label1"].to_numpy()
-        rho = rho * np.where(_same(kind), 1.0, p["equity"]["spot_repo_correlation"])
-    elif risk_class == "COMM":
-        c = p["commodity"]
-        rho = rho * np.where(_same(f["tenor"].to_numpy()), 1.0, c["tenor_correlation"])
-        rho = rho * np.where(_same(f["label2"].to_numpy()), 1.0, c["basis_correlation"])
-    return rho
-
-
-def _vega_corr(risk_class: str, bucket: int, f: pl.DataFrame) -> np.ndarray:
-    """Medium intra-bucket vega correlations (MAR21.93 GIRR, MAR21.94 the others)."""
-    opt = np.array([_maturity_years(x) for x in f["label1"].to_list()])
-    rho = _maturity_corr(opt)
-    if risk_class == "GIRR":
-        und = np.array([_maturity_years(x) for x in f["label2"].to_list()])
-        rho = rho * _maturity_corr(und)
-    else:
-        rho = rho * _name_corr(risk_class, bucket, f["qualifier"].to_numpy())
-    return np.minimum(rho, 1.0)
-
-
-def _curvature_corr(risk_class: str, bucket: int, names: np.ndarray) -> np.ndarray:
-    """Medium curvature correlations: the delta name correlation squared (MAR21.100; for CSR
-    only the name term applies, MAR21.100(1))."""
-    return _name_corr(risk_class, bucket, names) ** 2
-
-
-def _gamma(risk_class: str, buckets: list[Any]) -> np.ndarray:
-    """Medium cross-bucket correlations of the delta/vega measure (MAR21.50, 21.57, 21.80,
-    21.85, 21.89)."""
-    p = sbm()
-    n = len(buckets)
-    if risk_class == "GIRR":
-        g = np.full((n, n), p["girr"]["cross_bucket"])
-    elif risk_class == "FX":
-        g = np.full((n, n), p["fx"]["cross_bucket"])
-    elif risk_class == "CSR_NONSEC":
-        c = p["csr"]
-        b = np.asarray(buckets, dtype=np.int64)
-        sector = np.asarray(c["sector_of_bucket"])[b - 1] - 1
-        g = np.asarray(c["sector_correlation"])[sector[:, None], sector[None, :]]
-        ig = b <= 8
-        hy = (b >= 9) & (b <= 15)
-        cross = (ig[:, None] & hy[None, :]) | (hy[:, None] & ig[None, :])
-        g = g * np.where(cross, c["rating_correlation"], 1.0)
-    elif risk_class == "EQ":
-        e = p["equity"]
-        b = np.asarray(buckets, dtype=np.int64)
-        g = np.full((n, n), e["cross_bucket_otherwise"])
-        small = b <= 10
-        g = np.where(small[:, None] & small[None, :], e["cross_bucket_large"], g)
-        idx = (b == 12) | (b == 13)
-        g = np.where(idx[:, None] & idx[None, :], e["cross_bucket_indices"], g)
-        other = b == e["other_bucket"]
-        g = np.where(other[:, None] | other[None, :], 0.0, g)
-    else:
-        c = p["commodity"]
-        b = np.asarray(buckets, dtype=np.int64)
-        g = np.full((n, n), c["cross_bucket"])
-        other = b == c["other_bucket"]
-        g = np.where(other[:, None] | other[None, :], 0.0, g)
-    np.fill_diagonal(g, 1.0)
-    return g
-
-
-def _other_bucket(risk_class: str, bucket: Any) -> bool:
-    p = sbm()
-    if risk_class == "CSR_NONSEC":
-        return bucket == p["csr"]["other_bucket"]
-    if risk_class == "EQ":
-        return bucket == p["equity"]["other_bucket"]
-    return False
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -393,18 +261,18 @@ def _delta_or_vega(
         ws = fb["ws"].to_numpy()
         bno = int(fb["bucket_no"][0])
         sums[i] = ws.sum()
-        if _other_bucket(risk_class, bno):
+        if is_other_bucket(risk_class, bno):
             for s in SCENARIOS:
                 k[s][i] = float(np.abs(ws).sum())
         else:
-            corr = _delta_corr if measure == "delta" else _vega_corr
+            corr = delta_correlation if measure == "delta" else vega_correlation
             rho = corr(risk_class, bno, fb)
             for s in SCENARIOS:
                 k[s][i] = bucket_k(ws, scenario_matrix(rho, s))
         per_bucket.append(
             {"bucket": b, "sensitivity": float(fb["amount"].sum()), "weighted": float(sums[i])}
         )
-    gamma = _gamma(risk_class, [_gamma_key(risk_class, b) for b in bucket_keys])
+    gamma = cross_bucket_correlation(risk_class, [_gamma_key(risk_class, b) for b in bucket_keys])
     charge = {}
     for s in SCENARIOS:
         charge[s], s_used = across_buckets(k[s], sums, scenario_matrix(gamma, s))
@@ -434,9 +302,9 @@ def _curvature(rows: pl.DataFrame, risk_class: str) -> MeasureResult:
             "cvr_up": float(up.sum()),
             "cvr_down": float(down.sum()),
         }
-        rho = _curvature_corr(risk_class, bno, names)
+        rho = curvature_correlation(risk_class, bno, names)
         for s in SCENARIOS:
-            if _other_bucket(risk_class, bno):  # MAR21.56(2), MAR21.79(2)
+            if is_other_bucket(risk_class, bno):  # MAR21.56(2), MAR21.79(2)
                 kp, km = float(np.maximum(up, 0).sum()), float(np.maximum(down, 0).sum())
             else:
                 r = scenario_matrix(rho, s)
@@ -451,7 +319,9 @@ def _curvature(rows: pl.DataFrame, risk_class: str) -> MeasureResult:
                 "selected": "up" if upward else "down",
             }
         per_bucket.append(entry)
-    gamma = _gamma(risk_class, [_gamma_key(risk_class, b) for b in bucket_keys]) ** 2
+    gamma = (
+        cross_bucket_correlation(risk_class, [_gamma_key(risk_class, b) for b in bucket_keys]) ** 2
+    )
     charge = {}
     for s in SCENARIOS:
         g = scenario_matrix(gamma, s)
