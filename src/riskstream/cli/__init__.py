@@ -98,6 +98,7 @@ from riskstream.cli import (  # noqa: E402, F401
     book,
     demo,
     feed,
+    frtb,
     fx,
     history,
     instruments,

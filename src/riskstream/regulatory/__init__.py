@@ -1,1 +1,2 @@
-"""Regulatory figures and reports: FRTB capital, BCBS 239 lineage, transaction reports."""
+"""Regulatory capital and reporting: FRTB (the Basel MAR standard), BCBS 239 lineage,
+transaction and regulatory reports."""

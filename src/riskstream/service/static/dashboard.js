@@ -62,6 +62,7 @@ async function signIn(key) {
     refreshLimits();
     if (ROLES.indexOf(state.role) >= ROLES.indexOf("analyst")) refreshStress();
     else $("stress-card").hidden = true;  // stress results need the analyst role
+    refreshCapital();
     connect();
   } catch (e) {
     sessionStorage.removeItem(KEY);
@@ -350,3 +351,29 @@ $("logout").addEventListener("click", () => {
 
 const saved = sessionStorage.getItem(KEY);
 if (saved) signIn(saved); else showLogin();
+
+// Regulatory capital (risk managers and up): the FRTB SA figures by desk, stacked by risk
+// class, with each desk's DRC and RRAO; the service computes the report on request and
+// keeps it a few minutes (/api/v1/frtb/sa/desks).
+const CAPITAL_PARTS = ["GIRR", "CSR_NONSEC", "EQ", "COMM", "FX"];
+async function refreshCapital() {
+  const card = $("capital-card");
+  if (!["risk_manager", "admin"].includes(state.role)) { card.hidden = true; return; }
+  card.hidden = false;
+  $("capital-note").textContent = "Computing the standardised approach…";
+  try {
+    const d = await api("/api/v1/frtb/sa/desks");
+    const desks = d.by_desk.map((r) => r.desk);
+    const bars = CAPITAL_PARTS.map((rc) => ({ type: "bar", name: rc, x: desks,
+      y: d.by_desk.map((r) => r.by_risk_class[rc] || 0) }));
+    bars.push({ type: "bar", name: "DRC", x: desks, y: d.by_desk.map((r) => r.drc) });
+    bars.push({ type: "bar", name: "RRAO", x: desks, y: d.by_desk.map((r) => r.rrao) });
+    Plotly.react("chart-capital", bars, layout({ barmode: "stack", margin: { l: 60, r: 10, t: 10, b: 80 } }), CONFIG);
+    const t = d.total;
+    $("capital-note").textContent = `Bank (${d.reporting_currency}, ${d.as_of}): SA capital ${money(t.capital)} = ` +
+      `SBM ${money(t.sbm)} (low ${money(t.low)}, medium ${money(t.medium)}, high ${money(t.high)}) + ` +
+      `DRC ${money(t.drc)} + RRAO ${money(t.rrao)}. Desks are stand-alone; the bank's figure recognises diversification.`;
+  } catch (e) {
+    $("capital-note").textContent = e.status === 404 ? "Regulatory capital is not configured on this service." : e.message;
+  }
+}
