@@ -24,8 +24,8 @@ it while the caller goes on applying messages (the caller acknowledges the bus o
   only when the parent next writes it) and writes it from there, as Redis's ``BGSAVE``
   does; the caller's thread pays the fork (page tables: milliseconds) and, while the
   child runs, a page fault on the first write of each page.
-* ``snapshot="copy"``: ``state()`` copies the arrays on the caller's thread (a memory
-  copy of the whole state), and a thread writes them.
+* ``snapshot="copy"``: the arrays are copied on the caller's thread (a memory copy of the
+  whole state), and a thread writes them.
 
 ``bench/md_checkpoint.py`` measures both against the synchronous save.
 """
@@ -212,28 +212,34 @@ class _ForkSave:
         self._pid = pid
         self._errors = read_end
         self._status: int | None = None
+        self._message = ""
 
-    def _finish(self, status: int) -> bool:
+    def _finish(self, status: int) -> None:
         self._status = os.waitstatus_to_exitcode(status)
         with os.fdopen(self._errors, "rb") as errors:
-            message = errors.read().decode(errors="replace")
+            self._message = errors.read().decode(errors="replace")
+
+    def _result(self) -> bool:
         if self._status != 0:
             raise CheckpointSaveError(
                 f"the checkpoint writer (pid {self._pid}) exited with {self._status}: "
-                f"{message or 'no error reported (killed?)'}"
+                f"{self._message or 'no error reported (killed?)'}"
             )
         return True
 
     def done(self) -> bool:
-        if self._status is not None:
-            return self._status == 0
-        pid, status = os.waitpid(self._pid, os.WNOHANG)
-        return False if pid == 0 else self._finish(status)
+        if self._status is None:
+            pid, status = os.waitpid(self._pid, os.WNOHANG)
+            if pid == 0:
+                return False
+            self._finish(status)
+        return self._result()
 
     def wait(self) -> None:
         if self._status is None:
             _, status = os.waitpid(self._pid, 0)
             self._finish(status)
+        self._result()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -257,7 +263,10 @@ class MemoryCheckpointStore:
 
     def save(self, checkpoint: Checkpoint) -> None:
         self._saved = Checkpoint(
-            dict(checkpoint.positions), {k: np.array(v) for k, v in checkpoint.state.items()}
+            dict(checkpoint.positions),
+            {k: np.array(v) for k, v in checkpoint.state.items()},
+            dict(checkpoint.logs),
+            checkpoint.bus_partitions,
         )
         self.saves += 1
 
@@ -323,7 +332,9 @@ class FileCheckpointStore:
         if self.snapshot == "fork":
             self.saves += 1  # the child's own count is lost with it
             return _ForkSave(self, positions, state, logs, bus_partitions)
-        return _ThreadSave(self, Checkpoint(positions, state.state(), logs, bus_partitions))
+        # state() may hand out views (the Checkpointable contract): copy what is written
+        arrays = {name: np.array(a, copy=True) for name, a in state_views(state).items()}
+        return _ThreadSave(self, Checkpoint(positions, arrays, logs, bus_partitions))
 
     def save(self, checkpoint: Checkpoint) -> None:
         started = time.perf_counter()
