@@ -283,7 +283,8 @@ class FileCheckpointStore:
         process crashes). Default True.
     snapshot : {"fork", "copy"}
         How :meth:`begin_save` takes the snapshot it writes in the background (see the
-        module docstring); ``"fork"`` where ``os.fork`` exists, else ``"copy"``.
+        module docstring); default ``"fork"``, always ``"copy"`` where there is no
+        ``os.fork``.
     """
 
     def __init__(
@@ -295,10 +296,10 @@ class FileCheckpointStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
-        if snapshot is None:
-            snapshot = "fork" if hasattr(os, "fork") else "copy"
-        if snapshot not in ("fork", "copy"):
+        if snapshot not in (None, "fork", "copy"):
             raise InputError("snapshot", snapshot, "'fork' or 'copy'")
+        if snapshot is None or not hasattr(os, "fork"):  # no fork (Windows): copy
+            snapshot = "fork" if hasattr(os, "fork") else "copy"
         self.snapshot = snapshot
         self.saves = 0
         self.last_save_s = 0.0  # how long the last save took (serialise, write, fsync)

@@ -9,9 +9,10 @@ a :class:`~riskstream.core.messages.MarketStateDelta` of the market-state rows t
 (all rows every ``keyframe_s``). A delta carries absolute values, not differences, so a
 delta re-published after a restart from the checkpoint is harmless to its readers.
 
-Checkpoints are written off the consuming thread (``CheckpointedConsumer(background=True)``:
-a copy-on-write snapshot by ``fork``, written by the child; the bus is acknowledged when the
-file is in place), so md's loop stalls for the fork, not for the write.
+Checkpoints are written off the consuming thread (``CheckpointedConsumer(background=True)``;
+``runtime.checkpoint_mode``, by default a copy-on-write snapshot by ``fork``, written by the
+child; the bus is acknowledged when the file is in place), so md's loop stalls for the
+snapshot, not for the write.
 
 Restarts: md refuses a checkpoint that does not belong to the bus's streams
 (:class:`~riskstream.bus.consumer.CheckpointMismatchError`). Each md process numbers its
@@ -97,7 +98,7 @@ class MdNode:
             store,
             checkpoint_every=1 << 62,
             max_messages=64,
-            background=True,
+            background=config.checkpoint_mode != "inline",
         )
         self.epoch = clock_ns()  # this incarnation: a restarted md has a larger one
         self.book_latency = LatencyHistogram()
