@@ -298,3 +298,23 @@ def test_nats_recreated_or_purged_stream_is_refused(nats_server, stream, tmp_pat
     finally:
         bus.delete_streams()
         bus.close()
+
+
+def test_close_saves_on_the_thread_when_the_background_writer_died(stream, tmp_path) -> None:
+    """A writer killed at shutdown (a signal to the whole process group, say): close()
+    still leaves a checkpoint of everything applied, written on the consuming thread."""
+    bus = published(stream)
+    store = HangingWriter(tmp_path / "c.npz")
+    ledger = Ledger(N_INSTRUMENTS)
+    consumer = CheckpointedConsumer(
+        bus, "g", ledger, ledger.apply, store, checkpoint_every=10**9, background=True
+    )
+    while consumer.poll(0.01):
+        pass
+    consumer.checkpoint()
+    os.kill(consumer._pending._pid, signal.SIGKILL)
+    consumer.close()
+    assert store.load().positions == bus._committed["g"] == {p: bus.last_seq(p) for p in range(3)}
+    restored = Ledger(N_INSTRUMENTS)
+    restored.restore(store.load().state)
+    same_ledger(restored, reference(stream))

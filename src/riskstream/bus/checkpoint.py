@@ -193,13 +193,16 @@ class _ForkSave:
         self.positions = positions
         read_end, write_end = os.pipe()
         parent = os.getpid()
-        sys.stdout.flush()  # nothing buffered is written twice
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+            with contextlib.suppress(Exception):
+                stream.flush()
         pid = os.fork()
         if pid == 0:  # the child: write, report any error through the pipe, never return
             status = 1
             try:
                 os.close(read_end)
+                for signum in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers
+                    signal.signal(signum, signal.SIG_DFL)
                 _die_with_parent(parent)
                 store.save(Checkpoint(positions, state_views(state), logs, bus_partitions))
                 status = 0

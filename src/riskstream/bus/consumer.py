@@ -48,6 +48,7 @@ rebuild from. The error names the checkpoint to delete to do that.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,11 +59,14 @@ from riskstream.bus.base import Bus, Consumer
 from riskstream.bus.checkpoint import (
     Checkpoint,
     Checkpointable,
+    CheckpointSaveError,
     CheckpointStore,
     PendingSave,
     begin_save,
 )
 from riskstream.core.errors import RiskstreamError, ServiceUnavailableError
+
+log = logging.getLogger(__name__)
 
 
 class MessagesLostError(RiskstreamError):
@@ -259,7 +263,12 @@ class CheckpointedConsumer:
         """
         started = time.perf_counter()
         if self._pending is not None:
-            self._collect(wait)
+            try:
+                self._collect(wait)
+            except CheckpointSaveError as exc:
+                if not wait:
+                    raise
+                log.warning("consumer %r: %s; saving on this thread instead", self.name, exc)
             if self._pending is not None:
                 return  # still writing the previous one: this checkpoint waits its turn
         if self._since_checkpoint:
@@ -295,10 +304,15 @@ class CheckpointedConsumer:
         pending = self._pending
         if pending is None:
             return
-        if wait:
-            pending.wait()
-        elif not pending.done():
-            return
+        try:
+            if wait:
+                pending.wait()
+            elif not pending.done():
+                return
+        except BaseException:
+            self._pending = None
+            self._since_checkpoint += 1  # what it held is still to be saved
+            raise
         self._pending = None
         self.stats.checkpoint_save_s = time.perf_counter() - self._pending_since
         self._saved(pending.positions)
