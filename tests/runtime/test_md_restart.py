@@ -62,6 +62,7 @@ def run_md(md: MdNode, reader: DeltaReader, until_events: int) -> None:
     while md.stage.events < until_events:
         md.step()
         md.publish_delta()
+        md.topics.flush()  # deltas go out without waiting: stored by now
         reader.read(0.0)
 
 
@@ -86,6 +87,7 @@ def md_restart(bus_config: BusConfig, tmp_path) -> None:
         second = MdNode(n, books.MD_CONFIG, CONFIG, bus, topics, store, wall_clock(2 * 10**18))
         assert second.stage.events == checkpointed and second.epoch > first.epoch
         second.publish_delta()  # its first delta: a keyframe of the restored state
+        topics.flush()
         reader.read(0.0)
         assert reader.sequence.restarts == 1 and reader.sequence.duplicates == 0
         assert reader.sequence.gaps == 0
@@ -93,6 +95,7 @@ def md_restart(bus_config: BusConfig, tmp_path) -> None:
         total = sum(len(b) for b in stream)
         run_md(second, reader, total)
         second.publish_delta()
+        topics.flush()
         reader.read(0.0)
         # exactly once into books across the restart: as one undisturbed md
         undisturbed = new_stage()

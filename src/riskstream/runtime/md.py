@@ -168,7 +168,9 @@ class MdNode:
             last = i == len(parts) - 1  # the receipts go with the last part: an event is
             self.deltas += 1  # reflected once every part of its delta is applied
             self.delta_rows += part.size
-            self.topics.publish(
+            # sent without waiting for the broker's confirmation (a round trip per message
+            # would stall the loop); stored in order, a failure raised at a later call
+            self.topics.publish_nowait(
                 SUBJECTS["market"],
                 MarketStateDelta(
                     seq=self.deltas,
@@ -234,6 +236,7 @@ class MdNode:
     def close(self) -> None:
         self.publish_delta()
         self.publish_quarantine()
+        self.topics.flush()
         self.consumer.close()
 
 
