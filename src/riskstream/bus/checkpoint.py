@@ -261,6 +261,9 @@ class MemoryCheckpointStore:
         self._saved: Checkpoint | None = None
         self.saves = 0
 
+    def __str__(self) -> str:
+        return "the in-memory checkpoint"
+
     def load(self) -> Checkpoint | None:
         return self._saved
 

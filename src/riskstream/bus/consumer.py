@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskstream.bus.base import Bus, Consumer
+from riskstream.bus.base import Bus, Consumer, PartitionLog
 from riskstream.bus.checkpoint import (
     Checkpoint,
     Checkpointable,
@@ -147,7 +147,7 @@ class CheckpointedConsumer:
         self.background = background
         self.stats = ConsumerStats()
         logs = {p: bus.log(p) for p in self.partitions}
-        self.logs = {p: log.identity for p, log in logs.items()}
+        self.logs = {p: part_log.identity for p, part_log in logs.items()}
         saved = store.load()
         if saved is not None:
             self._check_against_bus(saved, logs)
@@ -162,7 +162,7 @@ class CheckpointedConsumer:
         self._pending: PendingSave | None = None
         self._pending_since = 0.0
 
-    def _check_against_bus(self, saved: Checkpoint, logs: dict) -> None:
+    def _check_against_bus(self, saved: Checkpoint, logs: dict[int, PartitionLog]) -> None:
         """Refuse a checkpoint whose positions do not count messages of the bus's logs."""
         remedy = (
             f"; delete the checkpoint ({self.store}) to rebuild {self.name!r} from the "
@@ -179,25 +179,25 @@ class CheckpointedConsumer:
                 f"consumer {self.name!r}: the checkpoint has positions in partitions "
                 f"{outside}, the bus has partitions 0..{self.bus.partitions - 1}{remedy}"
             )
-        for p, log in logs.items():
+        for p, part_log in logs.items():
             position = int(saved.positions.get(p, 0))
             recorded = saved.logs.get(p)
-            if recorded and recorded != log.identity:
+            if recorded and recorded != part_log.identity:
                 raise CheckpointMismatchError(
                     f"consumer {self.name!r}, partition {p}: the checkpoint counts messages "
-                    f"of log {recorded}, the bus's is {log.identity} (the stream was "
+                    f"of log {recorded}, the bus's is {part_log.identity} (the stream was "
                     f"created again, or this is another server or stream){remedy}"
                 )
-            if position > log.last_seq:
+            if position > part_log.last_seq:
                 raise CheckpointMismatchError(
                     f"consumer {self.name!r}, partition {p}: the checkpoint has applied "
-                    f"messages through {position}, the log {log.name} ends at "
-                    f"{log.last_seq} (a fresh or another stream){remedy}"
+                    f"messages through {position}, the log {part_log.name} ends at "
+                    f"{part_log.last_seq} (a fresh or another stream){remedy}"
                 )
-            if position + 1 < log.first_seq:
+            if position + 1 < part_log.first_seq:
                 raise CheckpointMismatchError(
                     f"consumer {self.name!r}, partition {p}: the checkpoint needs messages "
-                    f"from {position + 1}, the log {log.name} starts at {log.first_seq} "
+                    f"from {position + 1}, the log {part_log.name} starts at {part_log.first_seq} "
                     f"(purged, or dropped by retention){remedy}"
                 )
 
