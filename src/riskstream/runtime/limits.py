@@ -1,0 +1,105 @@
+"""The limits node: the limits stage on risk snapshots read from the bus.
+
+The node hosts a :class:`~riskstream.limits.stage.LimitsStage` (the same stage the risk
+node used to host on its own thread, unchanged) over inputs that are all messages:
+
+* :class:`~riskstream.risk.snapshot.RiskSnapshot` on ``SUBJECTS["snapshot"]``: each one is
+  checked, in order, as the risk node's own thread used to check each snapshot right after
+  computing it; then the node publishes the :class:`LimitState` after that check;
+* :class:`MarketStateDelta` on ``SUBJECTS["market"]`` into a market-state replica of its own
+  (:class:`~riskstream.runtime.readers.DeltaReader`): the quotes the circuit breakers and
+  the venue read. After every batch of deltas the stage runs its breakers and lets due
+  child orders go out (``on_batch`` at the newest delta's market time), as before;
+* the position keeper's :class:`PositionsChanged` (the stage follows the newest version
+  itself) — reductions go out as :class:`Fill` on ``SUBJECTS["fills"]`` to the keeper.
+
+Its market time at a check is the snapshot's as-of time (the risk node's market time when
+it refreshed), so a child order's id (:meth:`LimitController.order_id`: limit, programme
+start, period, book, instrument) is a function of the snapshots alone: both members of a
+hot-standby pair (:mod:`riskstream.runtime.standby`) that read the same snapshots name the
+same orders, and the bus and the keeper's journal store and apply each once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from riskstream.bus.topics import Topics
+from riskstream.core.events import empty_events
+from riskstream.core.messages import SUBJECTS, LimitState
+from riskstream.runtime.readers import DeltaReader
+from riskstream.runtime.risk import subscribe_latest
+
+
+class SnapshotHolder:
+    """What the limits stage reads its snapshot from (``.last``, as on a ``RiskStage``)."""
+
+    def __init__(self) -> None:
+        self.last: Any = None
+
+
+class LimitsNode:
+    """:class:`~riskstream.runtime.node.Node` checking limits on every risk snapshot.
+
+    Parameters
+    ----------
+    topics : Topics
+        Inputs are read and ``LimitState`` / ``Fill`` published here (a
+        :class:`~riskstream.runtime.standby.LeaderTopics` for a hot-standby member).
+    reader : DeltaReader
+        The node's market-state replica; the stage's ``market`` must be its ``state``.
+    build_stage : callable
+        ``build_stage(holder, market) -> LimitsStage`` over a :class:`SnapshotHolder`.
+    """
+
+    name = "limits"
+
+    def __init__(self, topics: Topics, reader: DeltaReader, build_stage: Any):
+        self.topics = topics
+        self.reader = reader
+        self.holder = SnapshotHolder()
+        self.stage = build_stage(self.holder, reader.state)
+        # the newest snapshot stored when the node starts is checked first (a restarted
+        # node acts on the state in force, not on history)
+        self.snapshots = subscribe_latest(topics, SUBJECTS["snapshot"])
+        self._snapshot_seq = topics.last_seq(SUBJECTS["snapshot"]) - 1
+        self.states_published = 0
+        self._no_events = empty_events(0)
+
+    def step(self) -> bool:
+        got = self.reader.read(0.0)
+        if got:  # circuit breakers and due child orders at the newest market time
+            self.stage.on_batch(self._no_events, self.reader.ts_ns)
+        snaps = self.snapshots.fetch(64, timeout_s=0.0 if got else 0.02)
+        for seq, snap in snaps:
+            self._snapshot_seq = seq
+            self.holder.last = snap
+            self.stage.on_batch(self._no_events, int(snap.ts_ns))
+            self.topics.publish(
+                SUBJECTS["limits"],
+                LimitState(snap.ts_ns, snap.lineage_id, self.stage.published()),
+            )
+            self.states_published += 1
+        return bool(got or snaps)
+
+    def idle(self) -> bool:
+        checked = self._snapshot_seq >= self.topics.last_seq(SUBJECTS["snapshot"])
+        return checked and self.reader.caught_up()
+
+    def summary(self) -> dict[str, Any]:
+        out = self.stage.summary()
+        out["limit_states_published"] = self.states_published
+        return out
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def view(self) -> list[tuple[str, str]]:
+        return self.stage.view()
+
+    def close(self) -> None:
+        self.snapshots.close()
+        self.reader.close()
+        self.stage.close()
