@@ -70,9 +70,8 @@ def _keeper(tmp_path, name: str, universe: Universe, topics: Any) -> PositionKee
 
 def _positions(keeper: PositionKeeper) -> dict[tuple[int, int], float]:
     s = keeper.latest
-    return dict(
-        zip(zip(s.book_id.tolist(), s.instrument_id.tolist(), strict=True), s.quantity.tolist())
-    )
+    keys = zip(s.book_id.tolist(), s.instrument_id.tolist(), strict=True)
+    return dict(zip(keys, s.quantity.tolist(), strict=True))
 
 
 def _run_alone(tmp_path, universe: Universe, snaps: list[Any], limit: LimitDefinition):

@@ -5,7 +5,8 @@ latest :class:`~riskstream.core.messages.PositionsChanged` version, plus the fil
 has sent since that the version does not hold yet (a fill on the fills subject after the
 version's ``fills_seq``, or — a fill whose sequence number this process does not know: one
 a hot-standby member computed while the other member published it, or one the bus already
-held — whose order id no version has applied yet; the versions' ``applied`` ids tell). Rows are keyed by ``(book_id, instrument_id)`` and re-keyed on
+held — whose order id no version has applied yet; the versions' ``applied`` ids tell).
+Rows are keyed by ``(book_id, instrument_id)`` and re-keyed on
 every version, so a reduction order always names its own position, whatever rows were
 added or removed in between (a fill keyed by a row number would land on whichever book
 holds that row now). The ledger is the one place in ``limits`` that holds positions: the
