@@ -103,7 +103,10 @@ class LeaderTopics:
     ``backlog_s`` seconds. On taking over, those newer than what is stored are published
     first, in order (:meth:`on_leadership`): the results computed between the primary's
     death and the takeover are not lost, only late, and the ones the primary did publish
-    are recognised (older order key, or the same id).
+    are recognised (older order key, or the same id). ``backlog_max`` bounds it in count
+    too: large, because the limits stage can send thousands of reduction orders within
+    ``backlog_s`` (the bench's 2,000-instrument book: about 100 a second) and one dropped
+    from the backlog is an order nobody sends.
 
     Attributes
     ----------
@@ -124,7 +127,7 @@ class LeaderTopics:
         topics: Topics,
         lease: Lease,
         backlog_s: float | None = None,
-        backlog_max: int = 256,
+        backlog_max: int = 65_536,
         wait_s: float = 5.0,
     ):
         self.topics = topics
