@@ -78,7 +78,7 @@ def stage_env(data_dir: Path, url: str, args: argparse.Namespace) -> dict[str, s
         RISKSTREAM_RUNTIME__FEED_SECONDS=str(args.seconds),
         RISKSTREAM_RUNTIME__STANDBY_TTL_S=str(args.ttl),
         RISKSTREAM_RUNTIME__CHECKPOINT_S="5",
-        RISKSTREAM_LIMITS__SCHEDULE_HORIZON_S="20",
+        RISKSTREAM_LIMITS__SCHEDULE_HORIZON_S="20",  # orders keep flowing through a kill
         PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
     )
     return env
