@@ -190,7 +190,7 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             procs[name] = start(name, env, logs)
         _wait(
             "the standbys",
-            lambda: _logged(logs, "risk-b", "running as") and _logged(logs, "limits-b", "running as"),
+            lambda: all(_logged(logs, n, "running as") for n in ("risk-b", "limits-b")),
             procs, logs, 600,
         )  # fmt: skip
         build_s = time.monotonic() - started
