@@ -180,11 +180,14 @@ def test_killing_every_stage_and_the_broker_changes_no_final_figure(
             if reflected and replica.caught_up() and digest(replica.state.seq) == target:
                 break
     finally:
-        feed_codes = feed.stop()
-        codes = sup.stop()
-    assert feed_codes == {"feed": 0} and len(feed.children["feed"].exits) == 0
+        feed.stop()
+        sup.stop()
+    # the feed survived (a restarted feed would publish its events again), every kill
+    # happened, and the supervisor restarted the dead (the broker's restart kills the
+    # stages whose request was in flight: they resume like the ones killed on purpose)
+    assert not feed.children["feed"].exits, feed.events
     assert set(events) >= {"md", "positions"} and len(events) == 4, events
-    assert all(c == 0 for c in codes.values() if c is not None), (codes, sup.events)
+    assert all(sup.children[n].restarts >= 1 for n in ("md", "positions")), sup.events
     # books: every delta column equals the undisturbed pass's (NaN where never quoted)
     for column in DELTA_COLUMNS:
         if column == "stale":  # the wall clock's (a stale feed is judged in wall time)

@@ -153,3 +153,38 @@ def test_a_takeover_mid_programme_doubles_and_loses_no_order(
     assert keeper.version == version and keeper.duplicates == 3
     states = [m for _, m in topics.subscribe(SUBJECTS["limits"], start_after=0).fetch(100)]
     assert [s.lineage_id for s in states] == [s.lineage_id for s in snaps]  # none lost
+
+
+def test_only_the_leader_writes_kill_switches_and_a_takeover_writes_what_it_held() -> None:
+    from riskstream.limits.killswitch import KillSwitchBoard, MemorySwitchStore, TradingState
+    from riskstream.runtime.limits import LeaderSwitchStore
+
+    store, leases, now = MemorySwitchStore(), MemoryLeaseStore(), {"t": 0.0}
+    a = Lease(leases, "limits", "a", ttl_s=2.0, clock=lambda: now["t"])
+    b = Lease(leases, "limits", "b", ttl_s=2.0, clock=lambda: now["t"])
+    a.tick()
+    b.tick()
+    boards = {
+        k: KillSwitchBoard(LeaderSwitchStore(store, lease))
+        for k, lease in zip("ab", (a, b), strict=True)
+    }
+    for board in boards.values():  # both members see the same breach
+        board.trip("firm:firm", "hard_breach", "VaR over its hard limit", TradingState.REDUCING)
+    assert [r["state"] for r in store.load_switches()] == ["reducing"]
+    assert len(store.audit) == 1  # one trip, audited once
+    # the standby re-reads the store: the truth; what it held is dropped
+    boards["b"].reload()
+    assert boards["b"].state("firm:firm") is TradingState.REDUCING
+    # a dies; b trips a desk before the lease expires, then takes over and writes it
+    boards["b"].trip("desk:rates", "hard_breach", "desk gross", TradingState.REDUCING)
+    assert len(store.audit) == 1
+    now["t"] += 0.5
+    b.tick()
+    now["t"] += 2.5
+    assert b.tick()
+    boards["b"].reload()
+    assert {r["scope_id"]: r["state"] for r in store.load_switches()} == {
+        "firm:firm": "reducing",
+        "desk:rates": "reducing",
+    }
+    assert len(store.audit) == 2

@@ -33,6 +33,53 @@ from riskstream.runtime.readers import DeltaReader
 from riskstream.runtime.risk import subscribe_latest
 
 
+class LeaderSwitchStore:
+    """The kill-switch store as a member of a hot-standby pair sees it: only the leader
+    writes (a pair writing every trip twice would audit it twice); reads pass through.
+
+    A standby's own transitions are held, not written: the leader makes the same ones
+    (both check the same snapshots) and the store is the truth each member re-reads every
+    ``limits.store_poll_s`` — a reload while standing by drops what was held. On taking
+    over, the held transitions whose state the store lacks (tripped while the primary was
+    dead, before the lease expired) are written at the next read or write.
+
+    Parameters
+    ----------
+    store : SwitchStore
+        The reference DB's (``LimitRepository``).
+    lease : Lease
+        The pair's lease (``LeaderTopics.lease``).
+    """
+
+    def __init__(self, store: Any, lease: Any):
+        self.store = store
+        self.lease = lease
+        self._held: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def load_switches(self) -> list[dict[str, Any]]:
+        if self.lease.is_leader:
+            self._flush()
+        else:
+            self._held.clear()  # the store is the truth: the leader wrote what it tripped
+        return self.store.load_switches()
+
+    def save_switch(self, record: dict[str, Any], audit: dict[str, Any]) -> None:
+        if not self.lease.is_leader:
+            self._held[record["scope_id"]] = (record, audit)
+            return
+        self._flush()
+        self.store.save_switch(record, audit)
+
+    def _flush(self) -> None:
+        if not self._held:
+            return
+        stored = {row["scope_id"]: row["state"] for row in self.store.load_switches()}
+        held, self._held = self._held, {}
+        for scope_id, (record, audit) in held.items():
+            if stored.get(scope_id, "active") != record["state"]:
+                self.store.save_switch(record, audit)
+
+
 class SnapshotHolder:
     """What the limits stage reads its snapshot from (``.last``, as on a ``RiskStage``)."""
 

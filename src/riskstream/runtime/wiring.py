@@ -142,7 +142,7 @@ def _risk(w: Wiring) -> Any:
 def _limits(w: Wiring) -> Any:
     from riskstream.cli.universe import open_refdb
     from riskstream.limits.stage import build_limits_stage
-    from riskstream.runtime.limits import LimitsNode
+    from riskstream.runtime.limits import LeaderSwitchStore, LimitsNode
     from riskstream.runtime.readers import DeltaReader
     from riskstream.store.limits_repo import LimitRepository
 
@@ -150,10 +150,12 @@ def _limits(w: Wiring) -> Any:
     # the reference ones sized on the first full snapshot; kill switches persist in the
     # reference DB; reductions fill against a synthetic ladder around the node's quotes.
     repo = LimitRepository(open_refdb(w.cfg))
+    lease = getattr(w.topics, "lease", None)  # a member of a hot-standby pair
+    switches = repo if lease is None else LeaderSwitchStore(repo, lease)
 
     def stage(snapshots: Any, market: Any) -> Any:
         return build_limits_stage(
-            snapshots, None, config=w.cfg.limits, switch_store=repo, limit_store=repo,
+            snapshots, None, config=w.cfg.limits, switch_store=switches, limit_store=repo,
             universe=w.universe, market=market, topics=w.topics,
         )  # fmt: skip
 
