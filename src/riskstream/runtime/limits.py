@@ -18,6 +18,15 @@ it refreshed), so a child order's id (:meth:`LimitController.order_id`: limit, p
 start, period, book, instrument) is a function of the snapshots alone: both members of a
 hot-standby pair (:mod:`riskstream.runtime.standby`) that read the same snapshots name the
 same orders, and the bus and the keeper's journal store and apply each once.
+
+What a member knows is what it has read since it started: a reduction programme begun
+before, and the reference limits (sized on the first snapshot that prices the whole book,
+:func:`~riskstream.limits.stage.reference_limits`) come from the snapshots it checked. So
+the two members of a pair start together, before the first full snapshot (``riskstream up
+--standby`` does); a member restarted later (the supervisor restarting a killed primary)
+joins as the standby and sizes its reference limits on a later snapshot — stored limits
+(``riskstream limits set``, the API) are the same for both, and kill switches are in the
+reference DB.
 """
 
 from __future__ import annotations
