@@ -188,3 +188,17 @@ def test_only_the_leader_writes_kill_switches_and_a_takeover_writes_what_it_held
         "desk:rates": "reducing",
     }
     assert len(store.audit) == 2
+
+
+def test_only_risk_and_limits_run_as_replicas(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from riskstream.cli import app
+    from riskstream.core.errors import InputError
+
+    monkeypatch.setenv("RISKSTREAM_STORE__DATA_DIR", str(tmp_path))
+    result = CliRunner().invoke(
+        app, ["run", "--stage", "md", "--replica", "md-b", "--bus", "nats://127.0.0.1:1"]
+    )
+    assert isinstance(result.exception, InputError)
+    assert "--replica" in str(result.exception) and "risk or limits" in str(result.exception)
