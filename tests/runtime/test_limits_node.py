@@ -202,3 +202,18 @@ def test_only_risk_and_limits_run_as_replicas(monkeypatch: pytest.MonkeyPatch, t
     )
     assert isinstance(result.exception, InputError)
     assert "--replica" in str(result.exception) and "risk or limits" in str(result.exception)
+
+
+def test_stage_statistics_go_out_plainly_from_the_leader_only() -> None:
+    from riskstream.core.messages import StageStats
+
+    topics, store = MemoryTopics(), MemoryLeaseStore()
+    a = LeaderTopics(topics, Lease(store, "limits", "a", ttl_s=2.0, clock=lambda: 0.0))
+    b = LeaderTopics(topics, Lease(store, "limits", "b", ttl_s=2.0, clock=lambda: 0.0))
+    a.lease.tick()
+    b.lease.tick()
+    stats = StageStats(stage="limits", ts_ns=1, figures={}, histograms={}, started_ns=0)
+    topics.publish(SUBJECTS["stats"], StageStats("md", 1, {}, {}, 0))  # another stage's
+    assert a.publish(SUBJECTS["stats"], stats) == 2
+    assert b.publish(SUBJECTS["stats"], stats) == 0
+    assert b.suppressed == 0 and not b._backlog  # a report of itself: not kept for later
