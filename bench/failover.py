@@ -225,8 +225,12 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
             if done_at is None and feed is not None and feed.figures.get("feed_done"):
                 done_at = now
             md = stats.get("md")
-            md_done = md is not None and md.figures["md_events"] >= feed.figures["feed_events"]
-            if done_at is not None and md_done and got["snapshot"]:
+            md_done = (
+                done_at is not None
+                and md is not None
+                and md.figures["md_events"] >= feed.figures["feed_events"]
+            )
+            if md_done and got["snapshot"]:
                 final = digest(replica.state.seq)
                 if got["snapshot"][-1][2].market_seq_digest == final and replica.caught_up():
                     break
