@@ -419,8 +419,10 @@ class LimitController:
             self.stats.breach_to_action_ms.append((self.wall_clock() - self._started) * 1e3)
         order_id = self.order_id(prog, k)
         seq = None if self.on_fill is None else self.on_fill(order_id, book, fill, prog.reason)
-        if seq != 0:  # 0: the bus knew this order already; its fill is the keeper's to hold
-            ledger.record(book, instrument, qty, seq)
+        # pending until the keeper holds it: by its sequence number when this process stored
+        # it; by its order id when not (0: the bus knew the id — the other member of a
+        # hot-standby pair sent it, or will: this one stands by)
+        ledger.record(book, instrument, qty, seq if seq and seq > 0 else None, order_id)
         self.stats.orders += 1
         self.stats.cost_usd += fill.cost
         self.stats.traded_notional_usd += abs(

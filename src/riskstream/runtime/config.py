@@ -27,7 +27,11 @@ class RuntimeConfig(ConfigModel):
     how md writes a checkpoint — off its loop, from a ``fork`` (a copy-on-write child
     writes it; the loop pays the fork) or a ``copy`` (the loop copies the arrays, a thread
     writes them), or ``inline`` (the loop copies and writes; the bus is acknowledged after
-    the write in every mode); see :mod:`riskstream.bus.checkpoint`.
+    the write in every mode); see :mod:`riskstream.bus.checkpoint`. ``standby_ttl_s``: the lease
+    of a hot-standby pair (``run --replica``): a standby takes over this long (plus an
+    eighth) after the primary's last renewal. ``feed_seconds``: the feed publishes this many
+    seconds of market time and stops (a finite, replayable run: same seed, same events);
+    None runs until stopped.
 
     Costs behind the defaults: a publication is one confirmed JetStream round trip per
     partition, so a 10 ms tick keeps the feed near the rate of the ingest bench's batches
@@ -49,3 +53,5 @@ class RuntimeConfig(ConfigModel):
     restart_backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
     checkpoint_dir: Path | None = None
     checkpoint_mode: Literal["fork", "copy", "inline"] = "fork"
+    standby_ttl_s: Annotated[float, Field(gt=0)] = 2.0
+    feed_seconds: Annotated[float, Field(gt=0)] | None = None

@@ -56,8 +56,15 @@ from riskstream.bus.config import BusConfig
 from riskstream.bus.lease import Lease, LeaseKeeper, LeaseStore, MemoryLeaseStore
 from riskstream.bus.topics import Subscription, Topics
 from riskstream.core.errors import FencedError, ServiceUnavailableError
+from riskstream.core.messages import SUBJECTS
 
 log = logging.getLogger(__name__)
+
+SHARED_SUBJECTS = frozenset({SUBJECTS["stats"]})
+"""Subjects every stage writes (each node's StageStats): a pair's leader publishes there
+plainly — a fence on the subject's last sequence number would meet the other stages'
+writes at every turn — and a standby's messages are dropped, not kept for the takeover
+(they are reports of itself, superseded by the next)."""
 
 # identity and order of each message kind, by class name (the risk package's RiskSnapshot
 # included, without importing it): (prefix, identity attribute, ordering attributes)
@@ -105,7 +112,10 @@ class LeaderTopics:
     ``backlog_s`` seconds. On taking over, those newer than what is stored are published
     first, in order (:meth:`on_leadership`): the results computed between the primary's
     death and the takeover are not lost, only late, and the ones the primary did publish
-    are recognised (older order key, or the same id).
+    are recognised (older order key, or the same id). ``backlog_max`` bounds it in count
+    too: large, because the limits stage can send thousands of reduction orders within
+    ``backlog_s`` (the bench's 2,000-instrument book: about 100 a second) and one dropped
+    from the backlog is an order nobody sends.
 
     Attributes
     ----------
@@ -126,7 +136,7 @@ class LeaderTopics:
         topics: Topics,
         lease: Lease,
         backlog_s: float | None = None,
-        backlog_max: int = 256,
+        backlog_max: int = 65_536,
         wait_s: float = 5.0,
     ):
         self.topics = topics
@@ -234,6 +244,8 @@ class LeaderTopics:
     def publish(self, subject: str, message: Any, msg_id: str | None = None) -> int:
         """Publish ``message`` if this process leads; its sequence number, or 0 when it was
         not stored (standing by, older than the newest stored, or a duplicate id)."""
+        if subject in SHARED_SUBJECTS:  # many writers: never fenced, a standby's not kept
+            return self.topics.publish(subject, message, msg_id) if self.is_leader else 0
         with self._lock:
             if not self.lease.is_leader:
                 self.suppressed += 1
