@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from riskstream.cli import app, date_option, print_json
+from riskstream.cli import app, date_option, print_json, settings
 from riskstream.core.errors import InputError
 
 bank_app = typer.Typer(help="The fake core-banking API (seeded test data).", no_args_is_help=True)
@@ -78,18 +78,26 @@ def bank_serve(
     )
 
 
-def _environment(data_dir: Path, warehouse: str, bank_url: str) -> dict[str, str]:
+def _environment(
+    ctx: typer.Context, data_dir: Path, warehouse: str, bank_url: str
+) -> dict[str, str]:
+    """The pipeline's settings as the environment of its Dagster code location; the FX
+    landing reads the market history of this Riskstream's store (``[store]`` settings)."""
     from riskstream.regulatory.reporting.pipeline import ReportingSettings
 
-    settings = ReportingSettings(data_dir.resolve(), warehouse, bank_url)
-    home = settings.data_dir / "dagster"
+    history = os.environ.get("RISKSTREAM_REPORTING_MARKET_HISTORY") or str(
+        settings(ctx).store.history
+    )
+    settings_ = ReportingSettings(data_dir.resolve(), warehouse, bank_url, market_history=history)
+    home = settings_.data_dir / "dagster"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()
-    return {**settings.env(), "DAGSTER_HOME": str(home)}
+    return {**settings_.env(), "DAGSTER_HOME": str(home)}
 
 
 @pipeline_app.command("run")
 def pipeline_run(
+    ctx: typer.Context,
     date: str = typer.Option(..., "--date", help="The business date (YYYY-MM-DD)."),
     data_dir: Path = DATA_DIR,
     warehouse: str = WAREHOUSE,
@@ -101,7 +109,7 @@ def pipeline_run(
 ) -> None:
     """Materialise one business date: landing, dbt models and tests, reports."""
     day = date_option("--date", date)
-    os.environ.update(_environment(data_dir, warehouse, bank_url))
+    os.environ.update(_environment(ctx, data_dir, warehouse, bank_url))
     from dagster import DagsterInstance
 
     from riskstream.regulatory.reporting.assets import PARTITIONS, build_definitions
@@ -141,13 +149,14 @@ def pipeline_run(
 
 @pipeline_app.command("up")
 def pipeline_up(
+    ctx: typer.Context,
     data_dir: Path = DATA_DIR,
     warehouse: str = WAREHOUSE,
     bank_url: str = BANK_URL,
     port: int = typer.Option(0, "--port", help="Webserver port (0: a free one)."),
 ) -> None:
     """Start the Dagster webserver and daemon for the pipeline; Ctrl-C stops them."""
-    env = {**os.environ, **_environment(data_dir, warehouse, bank_url)}
+    env = {**os.environ, **_environment(ctx, data_dir, warehouse, bank_url)}
     port = port or _free_port()
     dagster = Path(sys.executable).with_name("dagster")
     typer.echo(f"Dagster (asset graph, runs, schedules): http://127.0.0.1:{port}")

@@ -47,16 +47,16 @@ class Reporting(dg.ConfigurableResource):
     bank_url: str = "http://127.0.0.1:8765"
     client_id: str = "riskstream"
     client_secret: str = "s3cret"
+    market_history: str = ""
 
     def settings(self) -> ReportingSettings:
-        from pathlib import Path
-
         return ReportingSettings(
             Path(self.data_dir),
             self.warehouse_url,
             self.bank_url,
             self.client_id,
             self.client_secret,
+            market_history=self.market_history,
         )
 
     def warehouse(self) -> Warehouse:
@@ -102,15 +102,13 @@ def core_banking_landing(context: AssetExecutionContext, reporting: Reporting):
 @dg.asset(key=["landing", "raw_fx_rates"], group_name="landing", partitions_def=PARTITIONS)
 def fx_rates_landing(context: AssetExecutionContext, reporting: Reporting) -> dg.MaterializeResult:
     """The day's FX rates from the market stream (history store), ECB reference otherwise."""
-    from riskstream.settings import Settings
     from riskstream.store.market_history import MarketHistory
 
     day = _day(context)
-    history = None
-    try:
-        history = MarketHistory(Settings().store)
-    except Exception as exc:
-        context.log.info(f"no history store ({exc}); ECB reference rates only")
+    folder = reporting.settings().market_history
+    history = MarketHistory(folder) if folder and Path(folder).exists() else None
+    if history is None:
+        context.log.info(f"no market history at {folder!r}: ECB reference rates only")
     warehouse = reporting.warehouse()
     try:
         counts = land_fx_rates(warehouse, day, day, history)
@@ -308,6 +306,7 @@ def build_definitions() -> dg.Definitions:
             bank_url=settings.bank_url,
             client_id=settings.client_id,
             client_secret=settings.client_secret,
+            market_history=settings.market_history,
         ),
     }
     return dg.Definitions(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,9 @@ class ReportingSettings:
     client_secret: str = "s3cret"
     reporting_currency: str = "EUR"
     bank_lei: str = BANK_LEI
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: the Riskstream history store's market-history folder, whose ``fx_rates`` table the
+    #: FX landing reads ("" : the packaged ECB reference rates only)
+    market_history: str = ""
 
     @property
     def warehouse(self) -> str:
@@ -62,6 +64,7 @@ class ReportingSettings:
             bank_url=env.get("RISKSTREAM_REPORTING_BANK_URL", "http://127.0.0.1:8765"),
             client_id=env.get("RISKSTREAM_REPORTING_CLIENT_ID", "riskstream"),
             client_secret=env.get("RISKSTREAM_REPORTING_CLIENT_SECRET", "s3cret"),
+            market_history=env.get("RISKSTREAM_REPORTING_MARKET_HISTORY", ""),
         )
 
     def env(self) -> dict[str, str]:
@@ -71,6 +74,7 @@ class ReportingSettings:
             "RISKSTREAM_REPORTING_BANK_URL": self.bank_url,
             "RISKSTREAM_REPORTING_CLIENT_ID": self.client_id,
             "RISKSTREAM_REPORTING_CLIENT_SECRET": self.client_secret,
+            "RISKSTREAM_REPORTING_MARKET_HISTORY": self.market_history,
         }
 
 
