@@ -89,7 +89,7 @@ class TradingCosts:
         eps, eta, gamma = impact_parameters(
             p, spread_rel, adv, eta_adv_fraction, gamma_adv_fraction
         )
-        periods = max(int(round(execution_days)), 1)
+        periods = max(round(execution_days), 1)
         unit = AlmgrenChriss(
             np.ones_like(p), np.zeros_like(p), eta, gamma, eps,
             np.full_like(p, execution_days), np.full_like(p, periods), 0.0,

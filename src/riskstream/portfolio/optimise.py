@@ -256,7 +256,7 @@ def optimise(
         dy = w - kappa * w0
         # perspective of the cost: kappa * c(y / kappa - w0)
         persp = tc.proportional @ cp.abs(dy) + cp.quad_over_lin(cp.multiply(root_k, dy), kappa)
-        cons = cons_spec.apply(w, kappa, w0) + [excess @ w - persp >= 1.0]
+        cons = [*cons_spec.apply(w, kappa, w0), excess @ w - persp >= 1.0]
         _solve(cp.Problem(cp.Minimize(cp.sum_squares(factor @ w)), cons), "max_sharpe")
         k = float(kappa.value)
         if not k > 0:
@@ -342,7 +342,7 @@ def efficient_frontier(
     target = cp.Parameter()
     factor = _factor(sigma)
     problem = cp.Problem(
-        cp.Minimize(cp.sum_squares(factor @ w)), spec.apply(w, 1.0, w0) + [mu @ w >= target]
+        cp.Minimize(cp.sum_squares(factor @ w)), [*spec.apply(w, 1.0, w0), mu @ w >= target]
     )
     rets, vols, ws = [], [], []
     for t in np.linspace(low, high, n_points):
