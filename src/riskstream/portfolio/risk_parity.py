@@ -83,8 +83,26 @@ def risk_budget_weights(cov: ArrayLike, budgets: ArrayLike | None = None) -> np.
         raise ModelError(f"risk budgeting: the solver failed ({exc})") from None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         raise ModelError(f"risk budgeting: no solution ({problem.status})")
-    x = np.asarray(y.value) * scale
+    x = _polish(corr, b, np.asarray(y.value)) * scale
     return x / x.sum()
+
+
+def _polish(corr: np.ndarray, budgets: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Newton steps on the first-order condition :math:`\\Sigma y - b/y = 0` from the
+    interior-point solution: the solver's default accuracy (~1e-6 on the contributions)
+    becomes machine precision in two or three steps (the Jacobian
+    :math:`\\Sigma + \\operatorname{diag}(b/y^2)` is positive definite, so each step is a
+    solve, damped to keep :math:`y > 0`)."""
+    for _ in range(20):
+        grad = corr @ y - budgets / y
+        if np.max(np.abs(grad)) < 1e-14:
+            break
+        step = np.linalg.solve(corr + np.diag(budgets / y**2), grad)
+        t = 1.0
+        while np.any(y - t * step <= 0):
+            t *= 0.5
+        y = y - t * step
+    return y
 
 
 @dataclass(frozen=True)
