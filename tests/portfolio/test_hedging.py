@@ -106,6 +106,8 @@ def test_delta_hedge_with_futures_and_book_greeks():
     d, g, v = book_greeks([0, 0, 1], [100, -300, 50], [0.5, 1.0, -0.4], [0.02, 0, 0.03],
                           [0.1, 0, 0.2], 2)  # fmt: skip
     np.testing.assert_allclose(d, [-250.0, -20.0])
+    np.testing.assert_allclose(g, [2.0, 1.5])
+    np.testing.assert_allclose(v, [10.0, 10.0])
     # futures with delta e^{(r-q)T} = 1.01 per unit and 10 units a contract
     h = greek_hedge(d, hedge_delta=10 * 1.01)
     np.testing.assert_allclose(h.underlying, [250 / 10.1, 20 / 10.1])
