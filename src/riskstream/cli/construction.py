@@ -1,0 +1,438 @@
+"""riskstream optimise / riskstream hedge: portfolio construction and hedging.
+
+File contracts (``--json`` prints one JSON object as the last line; decimals throughout):
+
+* ``riskstream optimise --prices FILE --objective max-sharpe|min-volatility|erc
+  --risk-free R`` — FILE is a wide CSV, ``date`` plus one column of prices per asset.
+  Defaults: expected returns are the compounded annualised mean of daily simple returns,
+  ``(prod(1 + r))^(252/n) - 1``; the covariance is the sample covariance of daily simple
+  returns × 252; long-only and fully invested. Prints ``weights``, ``expected_return``,
+  ``volatility``, ``sharpe`` (and the ``frontier`` for mean-variance objectives, the
+  historical ``var``/``es`` of the weights on the file's returns).
+* ``riskstream optimise --cov FILE --objective erc`` — FILE is a square CSV: a header row
+  of asset names and a first column of the same names. Prints ``weights``.
+* ``riskstream optimise black-litterman --cov FILE --market-weights FILE --views FILE
+  --delta D --tau T`` — market weights: CSV ``asset, weight``; views: one column per asset
+  (the pick matrix P, a row per view), ``q`` (the view's return) and an optional
+  ``confidence`` (then Ω by Idzorek); Ω defaults to ``diag(P τΣ Pᵀ)``. Prints
+  ``prior_returns`` (δΣw), ``posterior_returns`` and ``weights`` (``(δ(Σ+M))⁻¹ μ_BL``).
+* ``riskstream hedge ratio --input FILE --exposure Q --contract-size C`` — FILE has
+  columns ``spot_change, futures_change``; prints ``hedge_ratio`` (ρσ_S/σ_F from sample
+  standard deviations) and ``contracts`` (rounded to the nearest whole contract).
+
+On the loaded book (reference DB and history store, as ``riskstream risk``):
+``riskstream optimise book`` and ``riskstream hedge book`` propose trades, show the risk
+before and after, and pass them through the limits' pre-trade gate
+(:mod:`riskstream.construction`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import typer
+
+from riskstream.cli import app, date_option, print_json, settings
+from riskstream.core.errors import InputError
+
+optimise_app = typer.Typer(
+    help="Optimise a portfolio: mean-variance, risk parity, Black-Litterman.",
+    invoke_without_command=True,
+)
+hedge_app = typer.Typer(
+    help="Hedges: minimum-variance ratio, and the book's hedges.", no_args_is_help=True
+)
+app.add_typer(optimise_app, name="optimise")
+app.add_typer(hedge_app, name="hedge")
+
+OBJECTIVES = (
+    "max-sharpe",
+    "min-volatility",
+    "erc",
+    "efficient-risk",
+    "efficient-return",
+    "max-utility",
+)
+JSON = typer.Option(False, "--json", help="Print one JSON object.")
+
+
+# ----------------------------------------------------------------- file readers
+
+
+def _read_csv(path: Path, option: str) -> pl.DataFrame:
+    if not path.exists():
+        raise InputError(option, str(path), "an existing CSV file")
+    try:
+        return pl.read_csv(path, infer_schema_length=None)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise InputError(option, str(path), f"a readable CSV ({exc})") from None
+
+
+def _numeric(frame: pl.DataFrame, columns: list[str], option: str, path: Path) -> np.ndarray:
+    """The columns as float64; a missing or non-numeric cell names its row and column."""
+    for c in columns:
+        if not frame.schema[c].is_numeric():
+            bad = frame.with_row_index().filter(pl.col(c).cast(pl.Float64, strict=False).is_null())
+            row = int(bad["index"][0]) + 2 if bad.height else "?"
+            raise InputError(
+                f"{option} column {c}",
+                bad[c][0] if bad.height else None,
+                "numbers in every row",
+                f"{path.name}:{row}",
+            )
+        nulls = frame[c].is_null().arg_true()
+        if nulls.len():
+            raise InputError(
+                f"{option} column {c}", None, "a number (the cell is empty)",
+                f"{path.name}:{int(nulls[0]) + 2}",
+            )  # fmt: skip
+    return frame.select(columns).cast(pl.Float64).to_numpy()
+
+
+def read_prices(path: Path) -> tuple[list[str], np.ndarray]:
+    """A wide price CSV (``date`` + one column per asset), oldest first."""
+    frame = _read_csv(path, "--prices")
+    if "date" not in frame.columns:
+        raise InputError("--prices", frame.columns, "a 'date' column plus one column per asset")
+    names = [c for c in frame.columns if c != "date"]
+    if len(names) < 2:
+        raise InputError("--prices", names, "at least two asset columns")
+    frame = frame.sort("date")
+    return names, _numeric(frame, names, "--prices", path)
+
+
+def read_square(path: Path, option: str = "--cov") -> tuple[list[str], np.ndarray]:
+    """A square CSV: header of asset names, first column the same names in the same order."""
+    frame = _read_csv(path, option)
+    first = frame.columns[0]
+    names = frame.columns[1:]
+    rows = [str(x) for x in frame[first].to_list()]
+    if rows != names:
+        raise InputError(
+            option, rows, f"a first column naming the header's assets in order ({names})"
+        )
+    return names, _numeric(frame, names, option, path)
+
+
+def read_weights(path: Path, names: list[str]) -> np.ndarray:
+    """``asset, weight`` rows, every asset of the covariance once."""
+    frame = _read_csv(path, "--market-weights")
+    if set(frame.columns) < {"asset", "weight"}:
+        raise InputError("--market-weights", frame.columns, "columns asset, weight")
+    got = dict(
+        zip(
+            [str(a) for a in frame["asset"].to_list()],
+            _numeric(frame, ["weight"], "--market-weights", path)[:, 0],
+            strict=True,
+        )
+    )
+    missing = [n for n in names if n not in got]
+    if missing or len(got) != len(names):
+        raise InputError("--market-weights", sorted(got), f"one weight for each of {names}")
+    return np.array([got[n] for n in names])
+
+
+def read_views(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Views: a column per asset (P), ``q`` and optional ``confidence``."""
+    frame = _read_csv(path, "--views")
+    if "q" not in frame.columns:
+        raise InputError("--views", frame.columns, "a 'q' column with each view's return")
+    unknown = [c for c in frame.columns if c not in (*names, "q", "confidence")]
+    if unknown:
+        raise InputError("--views", unknown, f"columns among the assets {names}, q, confidence")
+    for n in names:
+        if n not in frame.columns:
+            frame = frame.with_columns(pl.lit(0.0).alias(n))
+    picks = _numeric(frame, names, "--views", path)
+    q = _numeric(frame, ["q"], "--views", path)[:, 0]
+    conf = (
+        _numeric(frame, ["confidence"], "--views", path)[:, 0]
+        if "confidence" in frame.columns
+        else None
+    )
+    return picks, q, conf
+
+
+# --------------------------------------------------------------------- optimise
+
+
+@optimise_app.callback()
+def optimise_command(
+    ctx: typer.Context,
+    prices: Path | None = typer.Option(
+        None, "--prices", help="Wide CSV: date + a price column per asset."
+    ),
+    cov: Path | None = typer.Option(
+        None, "--cov", help="Square covariance CSV (with --objective erc)."
+    ),
+    objective: str = typer.Option("max-sharpe", "--objective", help=" | ".join(OBJECTIVES)),
+    risk_free: float = typer.Option(0.0, "--risk-free", help="Annual risk-free rate, decimal."),
+    max_weight: float = typer.Option(1.0, "--max-weight", help="Largest weight of one asset."),
+    long_short: bool = typer.Option(
+        False, "--long-short", help="Allow shorts (down to -max-weight)."
+    ),
+    target_volatility: float | None = typer.Option(
+        None, "--target-volatility", help="efficient-risk target; with erc: lever to it."
+    ),
+    target_return: float | None = typer.Option(
+        None, "--target-return", help="efficient-return target."
+    ),
+    risk_aversion: float = typer.Option(1.0, "--risk-aversion", help="max-utility delta."),
+    financing_spread: float = typer.Option(
+        0.0, "--financing-spread", help="Levered erc: borrowing spread over the risk-free rate."
+    ),
+    frontier: int = typer.Option(20, "--frontier", help="Efficient-frontier points (0: none)."),
+    confidence: float = typer.Option(
+        0.99, "--confidence", help="VaR/ES level of the weights' historical risk."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Optimal weights from a price file (or a covariance file for erc).
+
+    Defaults documented in the module: compounded annualised mean, sample covariance × 252,
+    long-only and fully invested. ``erc`` is equal risk contribution (Maillard, Roncalli &
+    Teiletche 2010); with ``--target-volatility`` it is levered to that volatility and the
+    financing of the leverage is charged (``--financing-spread``).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from riskstream.portfolio.estimation import covariance, expected_returns, returns_from_prices
+    from riskstream.portfolio.optimise import Constraints, efficient_frontier, optimise
+    from riskstream.portfolio.report import risk_figures
+    from riskstream.portfolio.risk_parity import (
+        levered_risk_parity,
+        risk_budget_weights,
+        risk_contributions,
+    )
+
+    if objective not in OBJECTIVES:
+        raise InputError("--objective", objective, f"one of {', '.join(OBJECTIVES)}")
+    if (prices is None) == (cov is None):
+        raise InputError("--prices/--cov", None, "exactly one of --prices FILE or --cov FILE")
+    if cov is not None:
+        if objective != "erc":
+            raise InputError("--objective", objective, "erc with --cov (no returns to optimise)")
+        names, sigma = read_square(cov)
+        w = risk_budget_weights(sigma)
+        out: dict[str, Any] = {
+            "objective": "erc",
+            "weights": dict(zip(names, w.tolist(), strict=True)),
+            "risk_contributions": dict(
+                zip(names, risk_contributions(w, sigma).tolist(), strict=True)
+            ),
+        }
+        _emit(out, as_json)
+        return
+    assert prices is not None
+    names, px = read_prices(prices)
+    r = returns_from_prices(px, "--prices")
+    mu = expected_returns(r)
+    sigma = covariance(r)
+    spec = Constraints(
+        long_only=not long_short,
+        min_weight=-max_weight if long_short else None,
+        max_weight=max_weight,
+    )
+    out = {"objective": objective, "observations": int(r.shape[0])}
+    if objective == "erc":
+        if target_volatility is not None:
+            lev = levered_risk_parity(sigma, mu, target_volatility, risk_free, financing_spread)
+            out.update(lev.as_dict(names))
+            out["expected_return"] = lev.net_return
+            w = lev.weights
+        else:
+            w = risk_budget_weights(sigma)
+            out["expected_return"] = float(mu @ w)
+            out["volatility"] = float(np.sqrt(w @ sigma @ w))
+            out["sharpe"] = (out["expected_return"] - risk_free) / out["volatility"]
+            out["weights"] = dict(zip(names, w.tolist(), strict=True))
+    else:
+        alloc = optimise(
+            mu, sigma, objective.replace("-", "_"), spec, risk_free,  # type: ignore[arg-type]
+            target_volatility=target_volatility, target_return=target_return,
+            risk_aversion=risk_aversion,
+        )  # fmt: skip
+        out.update(alloc.as_dict(names))
+        w = alloc.weights
+        if frontier >= 2:
+            out["frontier"] = efficient_frontier(mu, sigma, spec, frontier).as_dict()
+    out["objective"] = objective
+    out["risk_contributions"] = dict(zip(names, risk_contributions(w, sigma).tolist(), strict=True))
+    hist = risk_figures(r, w, confidence)  # one unit of capital, daily horizon
+    out["historical_var"], out["historical_es"] = hist.var, hist.es
+    out["expected_returns"] = dict(zip(names, mu.tolist(), strict=True))
+    _emit(out, as_json)
+
+
+@optimise_app.command("black-litterman")
+def black_litterman_command(
+    cov: Path = typer.Option(..., "--cov", help="Square covariance CSV (annual)."),
+    market_weights: Path = typer.Option(..., "--market-weights", help="CSV asset, weight."),
+    views: Path = typer.Option(
+        ..., "--views", help="CSV: a column per asset (P), q, [confidence]."
+    ),
+    delta: float = typer.Option(2.5, "--delta", help="Risk aversion."),
+    tau: float = typer.Option(0.05, "--tau", help="Scale of the prior's uncertainty."),
+    as_json: bool = JSON,
+) -> None:
+    """Black-Litterman posterior returns and weights (He & Litterman 1999).
+
+    Ω is He-Litterman's ``diag(P τΣ Pᵀ)``; with a ``confidence`` column, Idzorek's.
+    """
+    from riskstream.portfolio.black_litterman import black_litterman
+
+    names, sigma = read_square(cov)
+    w = read_weights(market_weights, names)
+    picks, q, conf = read_views(views, names)
+    res = black_litterman(
+        sigma, w, picks, q, delta, tau, "idzorek" if conf is not None else "he_litterman", conf
+    )
+    out = res.as_dict(names)
+    out.update(delta=delta, tau=tau, omega_method="idzorek" if conf is not None else "he_litterman")
+    _emit(out, as_json)
+
+
+@optimise_app.command("book")
+def optimise_book_command(
+    ctx: typer.Context,
+    objective: str = typer.Option(
+        "max-sharpe", "--objective", help="max-sharpe | min-volatility | erc | max-utility."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="YYYY-MM-DD (default: the book's last close)."
+    ),
+    window: int = typer.Option(250, "--window", help="Daily moves of stored history used."),
+    max_weight: float = typer.Option(1.0, "--max-weight", help="Largest weight in the sleeve."),
+    max_turnover: float | None = typer.Option(
+        None, "--max-turnover", help="Largest sum of |weight changes|."
+    ),
+    book_id: int | None = typer.Option(
+        None, "--book-id", help="Book the trades go to (default: the largest holder)."
+    ),
+    no_risk: bool = typer.Option(False, "--no-risk", help="Skip the risk engine's before/after."),
+    as_json: bool = JSON,
+) -> None:
+    """Re-weight the loaded book's held instruments with stored closes; trades in lots with
+    costs, risk before/after (the risk engine) and the limits' pre-trade gate."""
+    from riskstream.construction import run_optimise_book
+
+    if objective not in ("max-sharpe", "min-volatility", "erc", "max-utility"):
+        raise InputError("--objective", objective, "max-sharpe, min-volatility, erc or max-utility")
+    s, book, history, board, limits = _book(ctx, as_of)
+    out = run_optimise_book(
+        book, s, history, board, limits, objective.replace("-", "_"), window, max_weight,
+        max_turnover, book_id, not no_risk,
+    )  # fmt: skip
+    _emit(out, as_json)
+
+
+# ------------------------------------------------------------------------ hedge
+
+
+@hedge_app.command("ratio")
+def hedge_ratio_command(
+    input_file: Path = typer.Option(..., "--input", help="CSV with spot_change, futures_change."),
+    exposure: float = typer.Option(..., "--exposure", help="Units to hedge (Q_A)."),
+    contract_size: float = typer.Option(..., "--contract-size", help="Units per contract (Q_F)."),
+    spot_price: float | None = typer.Option(
+        None, "--spot-price", help="Tail the hedge: spot price."
+    ),
+    futures_price: float | None = typer.Option(
+        None, "--futures-price", help="Tail the hedge: futures price."
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Minimum-variance hedge ratio ρσ_S/σ_F and contracts (Hull §3.4)."""
+    from riskstream.portfolio.hedging import min_variance_hedge
+
+    frame = _read_csv(input_file, "--input")
+    cols = ["spot_change", "futures_change"]
+    if not set(cols) <= set(frame.columns):
+        raise InputError("--input", frame.columns, "columns spot_change, futures_change")
+    x = _numeric(frame, cols, "--input", input_file)
+    h = min_variance_hedge(x[:, 0], x[:, 1], exposure, contract_size, spot_price, futures_price)
+    out = h.as_dict()
+    out["observations"] = int(x.shape[0])
+    out["tailed"] = spot_price is not None
+    _emit(out, as_json)
+
+
+@hedge_app.command("book")
+def hedge_book_command(
+    ctx: typer.Context,
+    hedges: str = typer.Option(
+        "delta,beta,duration", "--hedges", help="Comma-separated: delta, beta, duration."
+    ),
+    index: str = typer.Option("SPX", "--index", help="Index of the beta hedge (its future)."),
+    target_beta: float = typer.Option(0.0, "--target-beta", help="Beta to hedge the equities to."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="YYYY-MM-DD (default: the book's last close)."
+    ),
+    book_id: int | None = typer.Option(None, "--book-id", help="Book the hedges go to."),
+    no_risk: bool = typer.Option(False, "--no-risk", help="Skip the risk engine's before/after."),
+    as_json: bool = JSON,
+) -> None:
+    """The loaded book's delta, beta and duration hedges: trades in lots with costs, the
+    risk after each hedge (the risk engine), and the limits' pre-trade gate."""
+    from riskstream.construction import run_hedge_book
+
+    chosen = tuple(h.strip() for h in hedges.split(",") if h.strip())
+    s, book, history, board, limits = _book(ctx, as_of)
+    out = run_hedge_book(
+        book, s, history, board, limits, chosen, index, target_beta, book_id, not no_risk
+    )
+    _emit(out, as_json)
+
+
+# ------------------------------------------------------------------------ shared
+
+
+def _book(ctx: typer.Context, as_of: str | None) -> tuple[Any, Any, Any, Any, list[Any]]:
+    """Settings, the marked book, the history, the kill-switch board and the limits."""
+    from riskstream.cli.engine import book_as_of, load_history
+    from riskstream.cli.universe import ensure_universe, open_refdb
+    from riskstream.construction import mark_book
+    from riskstream.limits.killswitch import KillSwitchBoard
+    from riskstream.limits.registry import LimitRegistry
+    from riskstream.store.limits_repo import LimitRepository
+
+    s = settings(ctx)
+    universe = ensure_universe(s)
+    history = load_history(s)
+    day = date_option("--as-of", as_of) or book_as_of(universe, history)
+    book = mark_book(universe, history, day, s.risk.dividend_yield)
+    db = open_refdb(s)
+    try:
+        repo = LimitRepository(db)
+        board = KillSwitchBoard(repo)
+        limits = LimitRegistry(repo).limits()
+    finally:
+        db.close()
+    return s, book, history, board, limits
+
+
+def _emit(out: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(out)
+        return
+    for key, value in out.items():
+        if isinstance(value, dict) and all(isinstance(v, float) for v in value.values()):
+            typer.echo(f"{key}:")
+            for k, v in value.items():
+                typer.echo(f"  {k:<24} {v: .6f}")
+        elif isinstance(value, float):
+            typer.echo(f"{key:<26} {value: .6f}")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            typer.echo(f"{key}: {len(value)}")
+            for row in value[:20]:
+                typer.echo(
+                    "  "
+                    + ", ".join(
+                        f"{k}={v}" for k, v in row.items() if not isinstance(v, list | dict)
+                    )
+                )
+        else:
+            typer.echo(f"{key:<26} {value}")
