@@ -48,13 +48,8 @@ hedge_app = typer.Typer(
 app.add_typer(optimise_app, name="optimise")
 app.add_typer(hedge_app, name="hedge")
 
-OBJECTIVES = (
-    "max-sharpe",
-    "min-volatility",
-    "erc",
-    "efficient-risk",
-    "efficient-return",
-    "max-utility",
+OBJECTIVE_HELP = (
+    "max-sharpe | min-volatility | erc | efficient-risk | efficient-return | max-utility."
 )
 JSON = typer.Option(False, "--json", help="Print one JSON object.")
 
@@ -168,7 +163,7 @@ def optimise_command(
     cov: Path | None = typer.Option(
         None, "--cov", help="Square covariance CSV (with --objective erc)."
     ),
-    objective: str = typer.Option("max-sharpe", "--objective", help=" | ".join(OBJECTIVES)),
+    objective: str = typer.Option("max-sharpe", "--objective", help=OBJECTIVE_HELP),
     risk_free: float = typer.Option(0.0, "--risk-free", help="Annual risk-free rate, decimal."),
     max_weight: float = typer.Option(1.0, "--max-weight", help="Largest weight of one asset."),
     long_short: bool = typer.Option(
@@ -199,71 +194,26 @@ def optimise_command(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from riskstream.portfolio.estimation import covariance, expected_returns, returns_from_prices
-    from riskstream.portfolio.optimise import Constraints, efficient_frontier, optimise
-    from riskstream.portfolio.report import risk_figures
-    from riskstream.portfolio.risk_parity import (
-        levered_risk_parity,
-        risk_budget_weights,
-        risk_contributions,
+    from riskstream.portfolio.requests import (
+        check_objective,
+        erc_from_covariance,
+        optimise_prices,
     )
 
-    if objective not in OBJECTIVES:
-        raise InputError("--objective", objective, f"one of {', '.join(OBJECTIVES)}")
+    check_objective(objective)
     if (prices is None) == (cov is None):
         raise InputError("--prices/--cov", None, "exactly one of --prices FILE or --cov FILE")
     if cov is not None:
         if objective != "erc":
             raise InputError("--objective", objective, "erc with --cov (no returns to optimise)")
-        names, sigma = read_square(cov)
-        w = risk_budget_weights(sigma)
-        out: dict[str, Any] = {
-            "objective": "erc",
-            "weights": dict(zip(names, w.tolist(), strict=True)),
-            "risk_contributions": dict(
-                zip(names, risk_contributions(w, sigma).tolist(), strict=True)
-            ),
-        }
-        _emit(out, as_json)
+        _emit(erc_from_covariance(*read_square(cov)), as_json)
         return
     assert prices is not None
     names, px = read_prices(prices)
-    r = returns_from_prices(px, "--prices")
-    mu = expected_returns(r)
-    sigma = covariance(r)
-    spec = Constraints(
-        long_only=not long_short,
-        min_weight=-max_weight if long_short else None,
-        max_weight=max_weight,
-    )
-    out = {"objective": objective, "observations": int(r.shape[0])}
-    if objective == "erc":
-        if target_volatility is not None:
-            lev = levered_risk_parity(sigma, mu, target_volatility, risk_free, financing_spread)
-            out.update(lev.as_dict(names))
-            out["expected_return"] = lev.net_return
-            w = lev.weights
-        else:
-            w = risk_budget_weights(sigma)
-            out["expected_return"] = float(mu @ w)
-            out["volatility"] = float(np.sqrt(w @ sigma @ w))
-            out["sharpe"] = (out["expected_return"] - risk_free) / out["volatility"]
-            out["weights"] = dict(zip(names, w.tolist(), strict=True))
-    else:
-        alloc = optimise(
-            mu, sigma, objective.replace("-", "_"), spec, risk_free,  # type: ignore[arg-type]
-            target_volatility=target_volatility, target_return=target_return,
-            risk_aversion=risk_aversion,
-        )  # fmt: skip
-        out.update(alloc.as_dict(names))
-        w = alloc.weights
-        if frontier >= 2:
-            out["frontier"] = efficient_frontier(mu, sigma, spec, frontier).as_dict()
-    out["objective"] = objective
-    out["risk_contributions"] = dict(zip(names, risk_contributions(w, sigma).tolist(), strict=True))
-    hist = risk_figures(r, w, confidence)  # one unit of capital, daily horizon
-    out["historical_var"], out["historical_es"] = hist.var, hist.es
-    out["expected_returns"] = dict(zip(names, mu.tolist(), strict=True))
+    out = optimise_prices(
+        names, px, objective, risk_free, max_weight, long_short, target_volatility,
+        target_return, risk_aversion, financing_spread, frontier, confidence,
+    )  # fmt: skip
     _emit(out, as_json)
 
 
@@ -282,17 +232,12 @@ def black_litterman_command(
 
     Ω is He-Litterman's ``diag(P τΣ Pᵀ)``; with a ``confidence`` column, Idzorek's.
     """
-    from riskstream.portfolio.black_litterman import black_litterman
+    from riskstream.portfolio.requests import black_litterman_named
 
     names, sigma = read_square(cov)
     w = read_weights(market_weights, names)
     picks, q, conf = read_views(views, names)
-    res = black_litterman(
-        sigma, w, picks, q, delta, tau, "idzorek" if conf is not None else "he_litterman", conf
-    )
-    out = res.as_dict(names)
-    out.update(delta=delta, tau=tau, omega_method="idzorek" if conf is not None else "he_litterman")
-    _emit(out, as_json)
+    _emit(black_litterman_named(names, sigma, w, picks, q, conf, delta, tau), as_json)
 
 
 @optimise_app.command("book")
@@ -346,18 +291,16 @@ def hedge_ratio_command(
     as_json: bool = JSON,
 ) -> None:
     """Minimum-variance hedge ratio ρσ_S/σ_F and contracts (Hull §3.4)."""
-    from riskstream.portfolio.hedging import min_variance_hedge
+    from riskstream.portfolio.requests import hedge_ratio
 
     frame = _read_csv(input_file, "--input")
     cols = ["spot_change", "futures_change"]
     if not set(cols) <= set(frame.columns):
         raise InputError("--input", frame.columns, "columns spot_change, futures_change")
     x = _numeric(frame, cols, "--input", input_file)
-    h = min_variance_hedge(x[:, 0], x[:, 1], exposure, contract_size, spot_price, futures_price)
-    out = h.as_dict()
-    out["observations"] = int(x.shape[0])
-    out["tailed"] = spot_price is not None
-    _emit(out, as_json)
+    _emit(
+        hedge_ratio(x[:, 0], x[:, 1], exposure, contract_size, spot_price, futures_price), as_json
+    )
 
 
 @hedge_app.command("book")

@@ -297,7 +297,8 @@ def allocation(
     costs: TradingCosts | None = None,
 ) -> Allocation:
     """The :class:`Allocation` of given weights (their return, volatility, Sharpe, cost)."""
-    w = np.asarray(weights, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64).copy()
+    w[np.abs(w) < 1e-9] = 0.0  # the interior-point solver's residue on inactive assets
     w0 = np.zeros_like(w) if previous_weights is None else previous_weights
     ret = float(mu @ w)
     vol = float(np.sqrt(max(w @ sigma @ w, 0.0)))
