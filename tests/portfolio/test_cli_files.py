@@ -47,6 +47,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_optimise_prices_max_sharpe_uses_the_documented_defaults(files):
+    from skfolio import RiskMeasure
     from skfolio.optimization import MeanRisk, ObjectiveFunction
     from skfolio.prior import EmpiricalPrior
 
@@ -66,6 +67,7 @@ def test_optimise_prices_max_sharpe_uses_the_documented_defaults(files):
 
     peer = MeanRisk(
         objective_function=ObjectiveFunction.MAXIMIZE_RATIO,
+        risk_measure=RiskMeasure.STANDARD_DEVIATION,
         risk_free_rate=0.02 / 252,
         prior_estimator=EmpiricalPrior(covariance_estimator=EmpiricalCovariance()),
         overwrite_expected_return=lambda w_: (mu / 252) @ w_,

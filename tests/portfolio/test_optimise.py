@@ -21,9 +21,13 @@ def moments(sp500_returns):
 def test_max_sharpe_matches_skfolio(sp500_returns, moments):
     # peer library: skfolio MeanRisk(MAXIMIZE_RATIO) on the same daily returns (its
     # empirical mean and covariance; annualising both by 252 leaves the weights unchanged)
+    from skfolio import RiskMeasure
     from skfolio.optimization import MeanRisk, ObjectiveFunction
 
-    peer = MeanRisk(objective_function=ObjectiveFunction.MAXIMIZE_RATIO).fit(sp500_returns)
+    peer = MeanRisk(
+        objective_function=ObjectiveFunction.MAXIMIZE_RATIO,
+        risk_measure=RiskMeasure.STANDARD_DEVIATION,
+    ).fit(sp500_returns)
     ours = optimise(*moments, "max_sharpe")
     np.testing.assert_allclose(ours.weights, peer.weights_, atol=2e-4)
 
