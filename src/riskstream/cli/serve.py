@@ -63,6 +63,7 @@ def serve(
         follow_cache=follow,
         fx_history=MarketHistory.from_config(cfg.store),
     )
+    api.state.settings = cfg  # the portfolio routes value the book as the CLI does
     scheme = "https" if cfg.service.tls else "http"
     console.print(
         f"Riskstream service on {scheme}://{host or cfg.service.host}:"
