@@ -1,0 +1,150 @@
+"""The book-level commands and routes on a stored universe with simulated daily history:
+hedges that do what they say, the risk engine's before/after, the pre-trade gate, and
+execution through the position keeper (risk_manager only)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from riskstream.cli import app
+
+ENV = {
+    "RISKSTREAM_UNIVERSE__INSTRUMENTS": "300",
+    "RISKSTREAM_UNIVERSE__HISTORY_DAYS": "260",
+    "RISKSTREAM_RISK__N_SCENARIOS": "500",
+    "RISKSTREAM_RISK__WINDOW_DAYS": "200",
+}
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory):
+    """Settings over a stored 300-instrument universe and its simulated history."""
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.core.config import load_config
+    from riskstream.settings import Settings
+
+    data = tmp_path_factory.mktemp("book") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKSTREAM_STORE__DATA_DIR", str(data))
+        for k, v in ENV.items():
+            mp.setenv(k, v)
+        mp.delenv("RISKSTREAM_CONFIG", raising=False)
+        s = load_config(Settings)
+        universe = ensure_universe(s)
+        yield s, universe, data
+
+
+def run(stored, *args: str) -> dict:
+    _, _, data = stored
+    env = {"RISKSTREAM_STORE__DATA_DIR": str(data), **ENV}
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_hedge_book_trades_risk_and_gate(stored):
+    _, universe, _ = stored
+    out = run(stored, "hedge", "book", "--json")
+    trades = out["trades"]
+    assert set(trades) == {"delta", "beta", "duration"}
+    # delta: each underlying's trade cancels its options' delta to within half a lot
+    assert out["figures"]["delta"]["options"] > 0
+    beta = out["figures"]["beta"]
+    fut = trades["beta"][0]
+    # the beta hedge sells index futures worth the dollar beta (Hull §3.5), within one lot
+    assert fut["value"] == pytest.approx(
+        -beta["dollar_beta_before"], abs=abs(fut["value"] / fut["quantity"])
+    )
+    for cur in out["figures"]["duration"]["currencies"].values():
+        assert abs(cur["dollar_duration_after"]) < abs(cur["dollar_duration_before"])
+    # risk: one row before and one after each hedge, from the engine; hedging beta away
+    # lowers VaR and ES
+    steps = [r["step"] for r in out["risk"]]
+    assert steps == ["before", "after delta", "after beta", "after duration"]
+    assert out["risk"][2]["var"] < out["risk"][1]["var"]
+    assert all(r["es"] >= r["var"] for r in out["risk"])
+    every = [t for ts in trades.values() for t in ts]
+    assert all(t["expected_cost"] > 0 for t in every)
+    assert out["expected_cost"] == pytest.approx(sum(t["expected_cost"] for t in every))
+    assert len(out["accepted"]) == len(every) and out["refused"] == []
+    lot = universe.instruments["lot_size"].to_numpy()
+    for t in every:
+        assert t["quantity"] / lot[t["instrument_id"]] == pytest.approx(round(t["lots"]))
+
+
+def test_refused_trades_name_the_limit_or_switch(stored):
+    first = run(stored, "hedge", "book", "--no-risk", "--json")
+    fut = first["trades"]["beta"][0]
+    delta = first["trades"]["delta"][0]
+    run_plain = CliRunner().invoke
+    _, _, data = stored
+    env = {"RISKSTREAM_STORE__DATA_DIR": str(data), **ENV}
+    for args in (
+        ["limits", "killswitch", "engage", f"instrument:{fut['instrument_id']}",
+         "--as-role", "risk_manager", "--reason", "test halt"],
+        ["limits", "set", "--scope", "instrument", "--key", str(delta["instrument_id"]),
+         "--type", "position_size", "--soft", "1", "--hard", "2", "--as-role",
+         "risk_manager", "--reason", "test"],
+    ):  # fmt: skip
+        assert run_plain(app, args, env=env).exit_code == 0
+    try:
+        out = run(stored, "hedge", "book", "--no-risk", "--json")
+        refused = {t["instrument_id"]: t for t in out["refused"]}
+        assert (
+            refused[fut["instrument_id"]]["refused_by"]
+            == f"killswitch:instrument:{fut['instrument_id']}"
+        )
+        limit_id = f"instrument:{delta['instrument_id']}/position_size"
+        assert refused[delta["instrument_id"]]["refused_by"] == limit_id
+        assert len(out["accepted"]) + len(out["refused"]) == len(first["accepted"])
+    finally:
+        run_plain(app, ["limits", "killswitch", "release", f"instrument:{fut['instrument_id']}",
+                        "--as-role", "risk_manager", "--reason", "done"], env=env)  # fmt: skip
+        run_plain(app, ["limits", "delete", "--scope", "instrument", "--key",
+                        str(delta["instrument_id"]), "--type", "position_size", "--as-role",
+                        "risk_manager", "--reason", "done"], env=env)  # fmt: skip
+
+
+def test_optimise_book_min_volatility(stored):
+    out = run(stored, "optimise", "book", "--objective", "min-volatility", "--no-risk", "--json")
+    w0 = np.array(list(out["weights_before"].values()))
+    w1 = np.array(list(out["weights_after"].values()))
+    assert w1.sum() == pytest.approx(w0.sum(), abs=0.01)  # invested as before, up to lots
+    assert out["after"]["volatility"] < out["before"]["volatility"]
+    assert out["improvement"]["gross"] > 0
+    assert out["improvement"]["net"] <= out["improvement"]["gross"]
+    assert out["expected_cost"] > 0
+    assert np.all(np.diff(out["frontier"]["volatilities"]) >= -1e-8)
+
+
+def test_service_book_routes_and_execution(stored):
+    from riskstream.cli.universe import open_refdb
+    from riskstream.service import KeyStore, Role, ServiceConfig, create_app
+    from riskstream.store.market_history import MarketHistory
+
+    s, _, data = stored
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKSTREAM_STORE__DATA_DIR", str(data))
+        db = open_refdb(s)
+    api = create_app(ServiceConfig(), db, fx_history=MarketHistory.from_config(s.store))
+    api.state.settings = s
+    keys = KeyStore(db)
+    analyst, manager = keys.create("a", Role.ANALYST), keys.create("m", Role.RISK_MANAGER)
+    body = {"book": {"risk": False}, "hedges": ["beta"]}
+    with TestClient(api) as client:
+        r = client.post("/api/v1/portfolio/hedge", json=body, headers={"X-API-Key": analyst})
+        assert r.status_code == 200, r.text
+        assert r.json()["executed"] is None and r.json()["trades"]["beta"]
+        r = client.post("/api/v1/portfolio/hedge", json={**body, "execute": True, "reason": "x"},
+                        headers={"X-API-Key": analyst})  # fmt: skip
+        assert r.status_code == 403
+        execute = {**body, "execute": True, "reason": "hedge"}
+        r = client.post("/api/v1/portfolio/hedge", json=execute, headers={"X-API-Key": manager})
+        assert r.status_code == 200, r.text
+        assert r.json()["executed"]["changed"] == len(r.json()["accepted"]) >= 1
+    db.close()
