@@ -5,6 +5,7 @@ execution through the position keeper (risk_manager only)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,65 @@ def test_service_book_routes_and_execution(stored):
         assert r.status_code == 200, r.text
         assert r.json()["executed"]["changed"] == len(r.json()["accepted"]) >= 1
     db.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_panel_in_chromium(stored):
+    """The portfolio panel in headless Chromium: Optimise draws the frontier with the book
+    before and after, weights and risk contributions before/after and the trades; Propose
+    hedges draws VaR/ES after each hedge and lists the hedge trades with the gate's verdict."""
+    import shutil
+
+    from riskstream.cli.universe import open_refdb
+    from riskstream.service import KeyStore, Role, ServiceConfig, ServiceRunner, create_app
+    from riskstream.store.market_history import MarketHistory
+    from tests.servers import free_port, unavailable
+    from tests.service.test_browser import ARGS, CHROMIUM
+
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    s, _, _ = stored
+    db = open_refdb(s)
+    config = ServiceConfig()
+    api = create_app(config, db, fx_history=MarketHistory.from_config(s.store))
+    api.state.settings = s
+    key = KeyStore(db).create("panel", Role.ANALYST)
+    runner = ServiceRunner(api, config, host="127.0.0.1", port=free_port()).start()
+    errors: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(runner.url + "/")
+            page.fill("#api-key", key)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#dash:not([hidden])", timeout=5000)
+            page.select_option("#pc-objective", "min-volatility")
+            page.click("#pc-optimise")
+            page.wait_for_function(
+                "document.getElementById('chart-frontier').data?.[0]?.x.length >= 2", timeout=60000
+            )
+            data = page.evaluate("document.getElementById('chart-frontier').data.map(t => t.name)")
+            assert data == ["efficient frontier", "before", "after"]
+            assert page.evaluate("document.getElementById('chart-weights').data.length") == 2
+            assert page.evaluate("document.getElementById('chart-rc').data[1].y.length") >= 2
+            assert page.locator("#pc-trades tbody tr").count() >= 1
+            assert "trades, cost" in page.text_content("#pc-status")
+            page.click("#pc-hedge")
+            steps = "document.getElementById('chart-frontier').data?.[0]?.x || []"
+            page.wait_for_function(f"({steps}).includes('after beta')", timeout=120000)
+            purposes = page.evaluate(
+                "[...document.querySelectorAll('#pc-trades tbody tr td:nth-child(2)')]"
+                ".map(td => td.textContent)"
+            )
+            assert {"delta", "beta", "duration"} <= set(purposes)
+            assert "hedge trades" in page.text_content("#pc-status")
+            browser.close()
+    finally:
+        runner.stop()
+        db.close()
+    assert errors == []
