@@ -148,3 +148,41 @@ def test_bad_files_name_the_field(files):
     )
     assert "--input" in fail("hedge", "ratio", "--input", str(files["prices"]), "--exposure", "1",
                              "--contract-size", "1")  # fmt: skip
+
+
+def test_black_litterman_regime_views(files):
+    # two regimes that agree on view 2 and disagree on view 1; 70/30 probabilities
+    d = files["dir"]
+    views = (
+        pl.read_csv(files["views"])
+        .drop("q")
+        .with_columns(q_calm=pl.Series([0.05, 0.03]), q_stress=pl.Series([-0.02, 0.03]))
+    )
+    views.write_csv(d / "rviews.csv")
+    out = run("optimise", "black-litterman", "--cov", str(files["cov"]), "--market-weights",
+              str(files["mw"]), "--views", str(d / "rviews.csv"), "--regime-probabilities",
+              "calm=0.7,stress=0.3", "--json")  # fmt: skip
+    from riskstream.portfolio.black_litterman import (
+        black_litterman,
+        regime_views,
+        view_uncertainty,
+    )
+
+    q, om = regime_views([[0.05, 0.03], [-0.02, 0.03]], [0.7, 0.3],
+                         view_uncertainty(HL_COV, HL_PICKS, 0.05))  # fmt: skip
+    expected = black_litterman(HL_COV, HL_WEIGHTS, HL_PICKS, q, 2.5, 0.05, om)
+    np.testing.assert_allclose(list(out["posterior_returns"].values()), expected.posterior_returns)
+    assert out["view_returns"] == pytest.approx([0.029, 0.03])
+    # the disagreement widens view 1's uncertainty: its omega grows, view 2's does not
+    hl = np.diag(view_uncertainty(HL_COV, HL_PICKS, 0.05))
+    assert out["omega"][0] > hl[0] and out["omega"][1] == pytest.approx(hl[1])
+
+
+def test_hedge_band(files):
+    path = files["dir"] / "exposure.csv"
+    pl.DataFrame({"exposure": [100.0, 104.0, 109.0, 111.0, 95.0, 96.0]}).write_csv(path)
+    out = run("hedge", "band", "--input", str(path), "--band", "8", "--json")
+    assert out["rehedges"] == 3 and out["hedge"] == [-100, -100, -109, -109, -95, -95]
+    # default band: portfolio.rehedge_band (10%) of the mean absolute exposure
+    out = run("hedge", "band", "--input", str(path), "--json")
+    assert out["band"] == pytest.approx(0.1 * np.mean([100, 104, 109, 111, 95, 96]))

@@ -130,12 +130,21 @@ def read_weights(path: Path, names: list[str]) -> np.ndarray:
     return np.array([got[n] for n in names])
 
 
-def read_views(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Views: a column per asset (P), ``q`` and optional ``confidence``."""
+def read_views(
+    path: Path, names: list[str], regimes: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Views: a column per asset (P), ``q`` and optional ``confidence``; with ``regimes``,
+    a ``q_<regime>`` column per regime instead of ``q`` (returned as (K, k))."""
     frame = _read_csv(path, "--views")
+    q_cols = [f"q_{r}" for r in regimes or []]
+    if regimes:
+        missing = [c for c in q_cols if c not in frame.columns]
+        if missing:
+            raise InputError("--views", frame.columns, f"the regime view columns {q_cols}")
+        frame = frame.with_columns(pl.lit(0.0).alias("q")) if "q" not in frame.columns else frame
     if "q" not in frame.columns:
         raise InputError("--views", frame.columns, "a 'q' column with each view's return")
-    unknown = [c for c in frame.columns if c not in (*names, "q", "confidence")]
+    unknown = [c for c in frame.columns if c not in (*names, "q", "confidence", *q_cols)]
     if unknown:
         raise InputError("--views", unknown, f"columns among the assets {names}, q, confidence")
     for n in names:
@@ -148,7 +157,8 @@ def read_views(path: Path, names: list[str]) -> tuple[np.ndarray, np.ndarray, np
         if "confidence" in frame.columns
         else None
     )
-    return picks, q, conf
+    by_regime = _numeric(frame, q_cols, "--views", path).T if regimes else None
+    return picks, q, conf, by_regime
 
 
 # --------------------------------------------------------------------- optimise
@@ -226,18 +236,36 @@ def black_litterman_command(
     ),
     delta: float = typer.Option(2.5, "--delta", help="Risk aversion."),
     tau: float = typer.Option(0.05, "--tau", help="Scale of the prior's uncertainty."),
+    regime_probabilities: str | None = typer.Option(
+        None,
+        "--regime-probabilities",
+        help="Regime views: 'calm=0.7,stress=0.3' (the detected probabilities); the views "
+        "file then has a q_<regime> column per regime.",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Black-Litterman posterior returns and weights (He & Litterman 1999).
 
-    Ω is He-Litterman's ``diag(P τΣ Pᵀ)``; with a ``confidence`` column, Idzorek's.
+    Ω is He-Litterman's ``diag(P τΣ Pᵀ)``; with a ``confidence`` column, Idzorek's. With
+    ``--regime-probabilities`` the views are regime views: ``Q = Σ p_k Q_k`` and
+    ``Ω + diag(Σ p_k (Q_k - Q)²)`` (the regimes' disagreement widens Ω).
     """
     from riskstream.portfolio.requests import black_litterman_named
 
     names, sigma = read_square(cov)
     w = read_weights(market_weights, names)
-    picks, q, conf = read_views(views, names)
-    _emit(black_litterman_named(names, sigma, w, picks, q, conf, delta, tau), as_json)
+    regimes, probs = None, None
+    if regime_probabilities is not None:
+        try:
+            pairs = [item.split("=") for item in regime_probabilities.split(",")]
+            regimes, probs = [k.strip() for k, _ in pairs], np.array([float(v) for _, v in pairs])
+        except ValueError:
+            raise InputError(
+                "--regime-probabilities", regime_probabilities, "regime=probability pairs"
+            ) from None
+    picks, q, conf, by_regime = read_views(views, names, regimes)
+    out = black_litterman_named(names, sigma, w, picks, q, conf, delta, tau, by_regime, probs)
+    _emit(out, as_json)
 
 
 @optimise_app.command("book")
@@ -300,6 +328,46 @@ def hedge_ratio_command(
     x = _numeric(frame, cols, "--input", input_file)
     _emit(
         hedge_ratio(x[:, 0], x[:, 1], exposure, contract_size, spot_price, futures_price), as_json
+    )
+
+
+@hedge_app.command("band")
+def hedge_band_command(
+    ctx: typer.Context,
+    input_file: Path = typer.Option(
+        ..., "--input", help="CSV with an 'exposure' column, oldest first."
+    ),
+    band: float | None = typer.Option(
+        None,
+        "--band",
+        help="No-trade half-width, exposure units (default: portfolio.rehedge_band"
+        " x mean |exposure|).",
+    ),
+    to_edge: bool = typer.Option(False, "--to-edge", help="Re-hedge only back to the band's edge."),
+    as_json: bool = JSON,
+) -> None:
+    """Dynamic hedging: re-hedge only when the open exposure leaves a no-trade band
+    (Whalley & Wilmott 1997); prints the hedge and trade at each step and their count."""
+    from riskstream.portfolio.hedging import band_rehedge
+
+    frame = _read_csv(input_file, "--input")
+    if "exposure" not in frame.columns:
+        raise InputError("--input", frame.columns, "an 'exposure' column")
+    e = _numeric(frame, ["exposure"], "--input", input_file)[:, 0]
+    width = (
+        band if band is not None else settings(ctx).portfolio.rehedge_band * float(np.abs(e).mean())
+    )
+    s = band_rehedge(e, width, full=not to_edge)
+    _emit(
+        {
+            "band": width,
+            "rehedges": s.n_rehedges,
+            "steps": int(e.size),
+            "max_open_exposure": s.max_open_exposure,
+            "hedge": s.hedge.tolist(),
+            "trades": s.trades.tolist(),
+        },
+        as_json,
     )
 
 

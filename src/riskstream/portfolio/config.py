@@ -24,12 +24,11 @@ class PortfolioConfig(ConfigModel):
     """
 
     periods_per_year: Annotated[int, Field(ge=1, le=100_000)] = 252
-    confidence: Fraction = 0.99  # VaR/ES of the before/after report
     risk_free_rate: Annotated[float, Field(ge=-0.1, le=1.0)] = 0.0  # annual, decimal
     eta_adv_fraction: Positive = 0.01
     gamma_adv_fraction: Positive = 0.10
     execution_days: Positive = 1.0
-    # dynamic hedging: re-hedge when the unhedged exposure drifts past this share of the
-    # exposure's scale (Whalley & Wilmott 1997: a no-trade band, not a clock, is optimal
-    # under proportional costs)
+    # dynamic hedging (``riskstream hedge band``): re-hedge when the open exposure drifts
+    # past this share of the exposure's mean absolute size (Whalley & Wilmott 1997: under
+    # proportional costs a no-trade band, not a clock, is optimal)
     rehedge_band: Fraction = 0.1

@@ -12,8 +12,13 @@ from typing import Any
 import numpy as np
 
 from riskstream.core.errors import InputError
-from riskstream.portfolio.black_litterman import black_litterman
-from riskstream.portfolio.estimation import covariance, expected_returns, returns_from_prices
+from riskstream.portfolio.black_litterman import black_litterman, regime_views, view_uncertainty
+from riskstream.portfolio.estimation import (
+    check_covariance,
+    covariance,
+    expected_returns,
+    returns_from_prices,
+)
 from riskstream.portfolio.hedging import min_variance_hedge
 from riskstream.portfolio.optimise import Constraints, efficient_frontier, optimise
 from riskstream.portfolio.report import risk_figures
@@ -132,13 +137,32 @@ def black_litterman_named(
     confidences: np.ndarray | None = None,
     delta: float = 2.5,
     tau: float = 0.05,
+    regime_q: np.ndarray | None = None,
+    regime_probabilities: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Black-Litterman prior, posterior and weights; Ω by Idzorek when confidences are
-    given, else He-Litterman's."""
+    given, else He-Litterman's.
+
+    With ``regime_q`` (K regimes × k views: each regime's return for each view) and the
+    detected ``regime_probabilities`` (K,), the views are the regime views of
+    :func:`~riskstream.portfolio.black_litterman.regime_views`: their probability-weighted
+    returns, with the regimes' disagreement added to Ω (``q`` is then ignored).
+    """
     method = "idzorek" if confidences is not None else "he_litterman"
-    res = black_litterman(cov, market_weights, picks, q, delta, tau, method, confidences)
+    omega: Any = method
+    if regime_q is not None:
+        if regime_probabilities is None:
+            raise InputError("regime_probabilities", None, "the detected regime probabilities")
+        base = view_uncertainty(
+            check_covariance(cov), np.atleast_2d(picks), tau, method, confidences
+        )  # type: ignore[arg-type]
+        q, omega = regime_views(regime_q, regime_probabilities, base)
+    res = black_litterman(cov, market_weights, picks, q, delta, tau, omega, confidences)
     out = res.as_dict(names)
     out.update(delta=delta, tau=tau, omega_method=method)
+    if regime_q is not None:
+        out["view_returns"] = np.asarray(q).tolist()
+        out["regime_probabilities"] = np.asarray(regime_probabilities).tolist()
     return out
 
 
