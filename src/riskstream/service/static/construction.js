@@ -10,8 +10,9 @@ const TOP_WEIGHTS = 25;  // the largest positions, when the sleeve holds more
 function pcStatus(text) { $("pc-status").textContent = text; }
 
 function pcTrades(out) {
-  const rows = [...out.accepted.map((t) => ({ ...t, gate: "accepted" })),
-    ...out.refused.map((t) => ({ ...t, gate: `refused by ${t.refused_by}` }))];
+  // refused first: the gate's verdict shows without scrolling
+  const rows = [...out.refused.map((t) => ({ ...t, gate: `refused by ${t.refused_by}` })),
+    ...out.accepted.map((t) => ({ ...t, gate: "accepted" }))];
   $("pc-trades").tBodies[0].replaceChildren(...rows.map((t) => {
     const tr = document.createElement("tr");
     tr.className = t.gate === "accepted" ? "accepted" : "refused";
