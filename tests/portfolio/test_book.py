@@ -211,3 +211,18 @@ def test_dashboard_panel_in_chromium(stored):
         runner.stop()
         db.close()
     assert errors == []
+
+
+def test_optimise_book_group_bounds(stored):
+    _, universe, _ = stored
+    out = run(stored, "optimise", "book", "--objective", "max-sharpe", "--group-max",
+              "currency=0.4", "--no-risk", "--json")  # fmt: skip
+    ccy = dict(zip(universe.instruments["symbol"].to_list(),
+                   universe.instruments["currency"].to_list(), strict=True))  # fmt: skip
+    totals: dict[str, float] = {}
+    for sym, w in out["target_weights"].items():
+        totals[ccy[sym]] = totals.get(ccy[sym], 0.0) + w
+    assert max(abs(t) for t in totals.values()) <= 0.4 + 1e-6
+    assert "--group-max" in str(
+        CliRunner().invoke(app, ["optimise", "book", "--group-max", "sector"]).exception
+    )

@@ -285,6 +285,12 @@ def optimise_book_command(
     book_id: int | None = typer.Option(
         None, "--book-id", help="Book the trades go to (default: the largest holder)."
     ),
+    group_max: list[str] = typer.Option(
+        [],
+        "--group-max",
+        help="KIND=SHARE: each sector / currency / asset_class / country at most SHARE "
+        "(repeatable).",
+    ),
     no_risk: bool = typer.Option(False, "--no-risk", help="Skip the risk engine's before/after."),
     as_json: bool = JSON,
 ) -> None:
@@ -297,7 +303,7 @@ def optimise_book_command(
     s, book, history, board, limits = _book(ctx, as_of)
     out = run_optimise_book(
         book, s, history, board, limits, objective.replace("-", "_"), window, max_weight,
-        max_turnover, book_id, not no_risk,
+        max_turnover, book_id, not no_risk, _group_max(group_max),
     )  # fmt: skip
     _emit(out, as_json)
 
@@ -399,6 +405,17 @@ def hedge_book_command(
 
 
 # ------------------------------------------------------------------------ shared
+
+
+def _group_max(items: list[str]) -> dict[str, float]:
+    out = {}
+    for item in items:
+        kind, _, share = item.partition("=")
+        try:
+            out[kind.strip()] = float(share)
+        except ValueError:
+            raise InputError("--group-max", item, "KIND=SHARE, e.g. sector=0.3") from None
+    return out
 
 
 def _book(ctx: typer.Context, as_of: str | None) -> tuple[Any, Any, Any, Any, list[Any]]:

@@ -174,16 +174,26 @@ def optimise_book(
     max_weight: float = 1.0,
     max_turnover: float | None = None,
     frontier_points: int = 15,
+    group_max: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Re-weight the book's held instruments that have stored closes (equities, futures,
     FX) by ``objective``, with costs; the rest of the book is left as it is.
+
+    ``group_max`` bounds each group's total weight, by reference-data column: e.g.
+    ``{"sector": 0.3, "currency": 0.6, "asset_class": 0.8}`` (every member of each).
 
     The sleeve is long-only and keeps its value when every held position in it is long;
     otherwise it is long-short with the same net weight. Expected returns are the
     compounded means, the covariance the sample covariance, of the ``window`` daily moves.
     """
     from riskstream.portfolio.estimation import covariance, expected_returns
-    from riskstream.portfolio.optimise import Constraints, allocation, efficient_frontier, optimise
+    from riskstream.portfolio.optimise import (
+        Constraints,
+        GroupBound,
+        allocation,
+        efficient_frontier,
+        optimise,
+    )
     from riskstream.portfolio.risk_parity import risk_budget_weights, risk_contributions
 
     asset = book.column("asset_class")
@@ -209,11 +219,21 @@ def optimise_book(
     mu = expected_returns(r, "compounded", cfg.periods_per_year)
     cov = covariance(r, "sample", cfg.periods_per_year)
     costs = trading_costs(book, idx, nav, cfg)
+    groups = []
+    for kind, share in (group_max or {}).items():
+        if kind not in ("sector", "currency", "asset_class", "country"):
+            raise InputError("group_max", kind, "sector, currency, asset_class or country")
+        labels = np.asarray(book.column(kind), dtype=object)[idx].astype(str)
+        groups += [
+            GroupBound(f"{kind}:{g}", np.flatnonzero(labels == g), -share, share)
+            for g in np.unique(labels)
+        ]
     spec = Constraints(
         long_only=long_only,
         min_weight=None if long_only else -max_weight,
         max_weight=max_weight,
         budget=float(w0.sum()),
+        groups=tuple(groups),
         max_turnover=max_turnover,
     )
     rf = cfg.risk_free_rate

@@ -136,11 +136,13 @@ def run_optimise_book(
     max_turnover: float | None = None,
     book_id: int | None = None,
     with_risk: bool = True,
+    group_max: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The whole ``optimise book`` answer: weights, trades, costs, risk, the gate."""
     out = optimise_book(
-        book, history, objective, settings.portfolio, window, max_weight, max_turnover
-    )
+        book, history, objective, settings.portfolio, window, max_weight, max_turnover,
+        group_max=group_max,
+    )  # fmt: skip
     out.update(
         gate_and_report(
             book,

@@ -59,6 +59,7 @@ class BookRequest(_Body):
     max_weight: Annotated[float, Field(gt=0, le=1)] = 1.0
     max_turnover: Annotated[float, Field(gt=0)] | None = None
     book_id: int | None = None
+    group_max: dict[str, Annotated[float, Field(gt=0)]] = {}  # e.g. {"sector": 0.3}
     risk: bool = True  # the risk engine's before/after (slower on a large book)
 
 
@@ -172,6 +173,7 @@ def optimise(ctx: Ctx, request: Request, who: Analyst, body: OptimiseRequest) ->
     out = run_optimise_book(
         book, s, history, board, limits, body.objective.replace("-", "_"), body.book.window,
         body.book.max_weight, body.book.max_turnover, body.book.book_id, body.book.risk,
+        body.book.group_max,
     )  # fmt: skip
     return _maybe_execute(ctx, request, out, body.execute, body.reason)
 
