@@ -226,3 +226,36 @@ def test_optimise_book_group_bounds(stored):
     assert "--group-max" in str(
         CliRunner().invoke(app, ["optimise", "book", "--group-max", "sector"]).exception
     )
+
+
+def test_gamma_vega_hedge_of_the_options_book(stored):
+    # Hull (9th ed.) §19.8: two traded options zero gamma and vega, then the underlying
+    # zeroes delta; on the book, per underlying, up to lot rounding (one option contract)
+    from riskstream.cli.engine import book_as_of, load_history
+    from riskstream.construction import mark_book, propose_hedges
+    from riskstream.construction.hedges import option_greeks
+
+    s, universe, data = stored
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISKSTREAM_STORE__DATA_DIR", str(data))
+        history = load_history(s)
+    book = mark_book(universe, history, book_as_of(universe, history), 0.0)
+    p = propose_hedges(book, history, s.portfolio, ("delta", "gamma_vega"))
+    assert p.figures["gamma_vega"]["underlyings"] >= 1
+    qty = book.quantity.copy()
+    for t in p.trades["gamma_vega"] + p.trades["delta"]:
+        qty[t["instrument_id"]] += t["quantity"]
+    und_id = universe.instruments["underlying_id"].to_numpy()
+    opt = np.flatnonzero((book.column("asset_class") == "option") & (qty != 0))
+    opt = opt[np.isfinite(book.implied_vol[opt])]
+    d, g, v = option_greeks(book, opt, und_id[opt].astype(np.int64))
+    hedged = {int(und_id[t["instrument_id"]]) for t in p.trades["gamma_vega"]}
+    traded = {t["instrument_id"]: t["quantity"] for t in p.trades["delta"]}
+    for u in hedged:
+        mine = und_id[opt] == u
+        for greek in (g, v):  # the options' gamma and vega are gone, to lot rounding
+            before = np.abs(book.quantity[opt][mine] * greek[mine]).sum()
+            assert abs(qty[opt][mine] @ greek[mine]) < 0.01 * before
+        # the options' delta (hedge options included) is offset by the underlying's trade
+        delta_after = qty[opt][mine] @ d[mine] + traded.get(u, 0.0)
+        assert abs(delta_after) <= universe.instruments["lot_size"][u]

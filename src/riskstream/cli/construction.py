@@ -381,7 +381,9 @@ def hedge_band_command(
 def hedge_book_command(
     ctx: typer.Context,
     hedges: str = typer.Option(
-        "delta,beta,duration", "--hedges", help="Comma-separated: delta, beta, duration."
+        "delta,beta,duration",
+        "--hedges",
+        help="Comma-separated: delta, gamma_vega (with delta), beta, duration.",
     ),
     index: str = typer.Option("SPX", "--index", help="Index of the beta hedge (its future)."),
     target_beta: float = typer.Option(0.0, "--target-beta", help="Beta to hedge the equities to."),

@@ -73,8 +73,8 @@ def propose_hedges(
     from riskstream.portfolio.hedging import beta_hedge_contracts, duration_hedge, greek_hedge
 
     for h in hedges:
-        if h not in ("delta", "beta", "duration"):
-            raise InputError("hedges", h, "delta, beta or duration")
+        if h not in ("delta", "gamma_vega", "beta", "duration"):
+            raise InputError("hedges", h, "delta, gamma_vega, beta or duration")
     inst = book.universe.instruments
     asset = book.column("asset_class")
     n = book.n
@@ -82,28 +82,28 @@ def propose_hedges(
     figures: dict[str, dict[str, Any]] = {}
     extra = np.zeros(n)  # trades proposed so far (the beta hedge sees the delta hedge's)
 
+    if "gamma_vega" in hedges and "delta" not in hedges:
+        raise InputError("hedges", "gamma_vega", "gamma_vega with delta (options move the delta)")
     if "delta" in hedges:
-        from riskstream.pricing import black76_greeks, bsm_greeks
-        from riskstream.risk.factors import epoch_days, year_fraction
-
         opt = np.flatnonzero((asset == "option") & (book.quantity != 0))
         und = inst["underlying_id"].to_numpy()[opt].astype(np.int64)
         ok = np.isfinite(book.implied_vol[opt]) & np.isfinite(book.price[und])
         opt, und = opt[ok], und[ok]
-        years = np.maximum(year_fraction(epoch_days(inst["expiry"])[opt], book.day), 1e-6)
-        strike = inst["strike"].to_numpy().astype(np.float64)[opt]
-        call = inst["right"].to_numpy()[opt] == "C"
-        spot, vol, r = book.price[und], book.implied_vol[opt], np.nan_to_num(book.rate[opt])
-        on_future = asset[und] == "future"
-        delta = np.where(
-            on_future,
-            black76_greeks(spot, strike, years, r, vol, call).delta,
-            bsm_greeks(spot, strike, years, r, 0.0, vol, call).delta,
-        )
-        mult = book.column("multiplier").astype(np.float64)
-        # units of the underlying per option held: delta x option multiplier / underlying's
-        per_unit = delta * mult[opt] / mult[und]
-        book_delta = np.bincount(und, weights=book.quantity[opt] * per_unit, minlength=n)
+        delta, gamma, vega = option_greeks(book, opt, und)
+        q = book.quantity[opt]
+        book_delta = np.bincount(und, weights=q * delta, minlength=n)
+        if "gamma_vega" in hedges:
+            book_gamma = np.bincount(und, weights=q * gamma, minlength=n)
+            book_vega = np.bincount(und, weights=q * vega, minlength=n)
+            gv_trades, gv_fig = _gamma_vega_trades(book, cfg, book_gamma, book_vega)
+            trades["gamma_vega"] = gv_trades
+            figures["gamma_vega"] = gv_fig
+            for t in gv_trades:  # the hedge options' own delta joins the book's
+                i = t["instrument_id"]
+                u = int(inst["underlying_id"][i])
+                d, _, _ = option_greeks(book, np.array([i]), np.array([u]))
+                book_delta[u] += t["quantity"] * d[0]
+                extra[i] += t["quantity"]
         hedge = greek_hedge(book_delta)
         ids = np.flatnonzero(book_delta != 0)
         trades["delta"] = trade_rows(book, ids, hedge.underlying[ids], cfg, "delta")
@@ -162,6 +162,79 @@ def propose_hedges(
             book, history, cfg, duration_hedge
         )
     return HedgeProposal(trades, figures)
+
+
+def option_greeks(
+    book: MarkedBook, opt: np.ndarray, und: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Delta and gamma in units of the underlying, vega in currency per 1.00 of vol, per
+    option held (Black-Scholes-Merton on stocks, Black-76 on futures, at each option's
+    implied vol; American options by the European formulas at the same vol)."""
+    from riskstream.pricing import black76_greeks, bsm_greeks
+    from riskstream.risk.factors import epoch_days, year_fraction
+
+    inst = book.universe.instruments
+    asset = book.column("asset_class")
+    years = np.maximum(year_fraction(epoch_days(inst["expiry"])[opt], book.day), 1e-6)
+    strike = inst["strike"].to_numpy().astype(np.float64)[opt]
+    call = inst["right"].to_numpy()[opt] == "C"
+    spot, vol, r = book.price[und], book.implied_vol[opt], np.nan_to_num(book.rate[opt])
+    on_future = asset[und] == "future"
+    fut = black76_greeks(spot, strike, years, r, vol, call)
+    stock = bsm_greeks(spot, strike, years, r, 0.0, vol, call)
+    mult = book.column("multiplier").astype(np.float64)
+    per = mult[opt] / mult[und]  # units of the underlying per option
+    delta = np.where(on_future, fut.delta, stock.delta) * per
+    gamma = np.where(on_future, fut.gamma, stock.gamma) * per
+    vega = np.where(on_future, fut.vega, stock.vega) * mult[opt]
+    return delta, gamma, vega
+
+
+def _gamma_vega_trades(
+    book: MarkedBook, cfg: PortfolioConfig, book_gamma: np.ndarray, book_vega: np.ndarray
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per underlying with options held, two listed options on it — the nearest the money
+    at the shortest expiry of at least two weeks (gamma-rich) and at the longest expiry
+    (vega-rich) — traded to zero the gamma and the vega (Hull (9th ed.) §19.8's system)."""
+    from riskstream.portfolio.hedging import greek_hedge
+
+    inst = book.universe.instruments
+    asset = book.column("asset_class")
+    listed = np.flatnonzero((asset == "option") & np.isfinite(book.implied_vol))
+    und_all = inst["underlying_id"].to_numpy()[listed].astype(np.int64)
+    expiry = inst["expiry"].to_numpy()[listed]
+    days = (expiry - np.datetime64(book.day)).astype("timedelta64[D]").astype(np.int64)
+    money = np.abs(np.log(inst["strike"].to_numpy()[listed] / book.price[und_all]))
+    pairs, unders, skipped = [], [], 0
+    for u in np.flatnonzero((book_gamma != 0) | (book_vega != 0)):
+        mine = np.flatnonzero((und_all == u) & (days >= 14))
+        if mine.size < 2:
+            skipped += 1
+            continue
+        short = mine[np.lexsort((money[mine], days[mine]))[0]]
+        long_ = mine[np.lexsort((money[mine], -days[mine]))[0]]
+        if days[short] == days[long_]:
+            skipped += 1
+            continue
+        pairs.append((listed[short], listed[long_]))
+        unders.append(u)
+    if not pairs:
+        return [], {"underlyings": 0, "skipped": skipped}
+    ids = np.array(pairs)  # (n_underlyings, 2)
+    u = np.array(unders)
+    _, g, v = option_greeks(book, ids.ravel(), np.repeat(u, 2))
+    d = np.zeros_like(g)
+    hedge = greek_hedge(
+        np.zeros(u.size), book_gamma[u], book_vega[u], d.reshape(-1, 2), g.reshape(-1, 2),
+        v.reshape(-1, 2),
+    )  # fmt: skip
+    rows = trade_rows(book, ids.ravel(), hedge.options.ravel(), cfg, "gamma_vega")
+    return rows, {
+        "underlyings": int(u.size),
+        "skipped": skipped,
+        "gamma_before": float(np.abs(book_gamma).sum()),
+        "vega_before": float(np.abs(book_vega).sum()),
+    }
 
 
 KEY_TENORS = (2.0, 5.0, 10.0, 30.0)

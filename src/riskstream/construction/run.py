@@ -117,7 +117,8 @@ def run_hedge_book(
     """The whole ``hedge book`` answer: trades per hedge, figures, risk, the gate."""
     cfg = settings.portfolio
     proposal = propose_hedges(book, history, cfg, hedges, index, target_beta)
-    steps = [(h, proposal.trades.get(h, [])) for h in hedges]
+    order = ("gamma_vega", "delta", "beta", "duration")  # the options' own delta first
+    steps = [(h, proposal.trades.get(h, [])) for h in order if h in hedges]
     out = {"as_of": book.day.isoformat(), "hedges": list(hedges), "figures": proposal.figures}
     out["trades"] = proposal.trades
     out.update(gate_and_report(book, settings, history, steps, board, limits, book_id, with_risk))

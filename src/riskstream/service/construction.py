@@ -95,7 +95,11 @@ class HedgeRatio(_Body):
 class HedgeRequest(_Body):
     ratio: HedgeRatio | None = None
     book: BookRequest | None = None
-    hedges: list[Literal["delta", "beta", "duration"]] = ["delta", "beta", "duration"]
+    hedges: list[Literal["delta", "gamma_vega", "beta", "duration"]] = [
+        "delta",
+        "beta",
+        "duration",
+    ]
     index: str = "SPX"
     target_beta: float = 0.0
     execute: bool = False
