@@ -122,7 +122,8 @@ def reduction_contribution(limit_type: LimitType, frame: ExposureFrame) -> np.nd
 
     Euler contributions for VaR/ES/L-VaR; ``|value|`` for gross notional and position
     size/concentration (the largest positions); the signed share of the net for net
-    notional and the Greeks. A drawdown is a stop-loss: it cuts the VaR of the positions
+    notional and the Greeks; for a stress loss, each position's loss in the worst scenario.
+    A drawdown is a stop-loss: it cuts the VaR of the positions
     that are losing (a realised loss cannot be traded away; the exposure still losing can).
     """
     mv = frame.market_value
@@ -141,6 +142,12 @@ def reduction_contribution(limit_type: LimitType, frame: ExposureFrame) -> np.nd
         return col * np.sign(col.sum())
     if limit_type is LimitType.LIQUIDATION_DAYS:
         return frame.liquidation_days
+    if limit_type is LimitType.STRESS_LOSS:
+        # each position's loss in the scenario that hurts the whole frame most
+        if frame.stress_pnl.shape[1] == 0:
+            return np.zeros(len(frame))
+        worst = int(np.argmin(frame.stress_pnl.sum(axis=0)))
+        return -frame.stress_pnl[:, worst]
     return np.abs(mv)
 
 

@@ -35,7 +35,7 @@ from riskstream.core.events import empty_events
 from riskstream.core.messages import SUBJECTS, LimitState, MarketStateDelta
 from riskstream.risk.stage import RiskStage
 from riskstream.runtime.latency import LatencyHistogram, summary
-from riskstream.runtime.md import apply_delta
+from riskstream.runtime.md import DeltaSequence, apply_delta
 
 
 def subscribe_latest(topics: Topics, subject: str) -> Any:
@@ -104,11 +104,10 @@ class RiskNode:
         self.fx = subscribe_latest(topics, SUBJECTS["fx"])  # `riskstream fx poll --bus`
         self.tick_to_risk = LatencyHistogram()
         self.deltas = 0
-        self.delta_gaps = 0
+        self.delta_sequence = DeltaSequence()
         self.messages_sent = 0
         self.published = 0
         self.state_lag_ms: list[float] = []
-        self._last_delta_seq = 0
         self._ts_ns = 0
         self._newest_wall = 0
         self._pending: list[tuple[np.ndarray, float]] = []  # (receipts, events per receipt)
@@ -117,11 +116,12 @@ class RiskNode:
         self._no_events = empty_events(0)
 
     def _apply(self, delta: MarketStateDelta) -> None:
-        if self._last_delta_seq and delta.seq != self._last_delta_seq + 1 and delta.seq != 1:
-            self.delta_gaps += 1  # md restarted or a delta was lost: the next keyframe heals
-        self._last_delta_seq = delta.seq
+        if not self.delta_sequence.accept(delta):
+            return  # a duplicate, a replaced md's, or a restarted md's before its keyframe
         apply_delta(self.state, delta)
         self.deltas += 1
+        if self.delta_sequence.reset:  # md restarted: its state, and market time, rule
+            self._ts_ns = delta.ts_ns
         self._ts_ns = max(self._ts_ns, delta.ts_ns)
         self._newest_wall = max(self._newest_wall, delta.wall_ns)
         if delta.recv_ns.size and delta.events:
@@ -195,7 +195,7 @@ class RiskNode:
         out.update(
             {
                 "risk_deltas": self.deltas,
-                "risk_delta_gaps": self.delta_gaps,
+                **self.delta_sequence.summary("risk"),
                 "risk_messages_sent": self.messages_sent,
                 "tick_to_risk_p50_ms": risk["p50_ms"],
                 "tick_to_risk_p99_ms": risk["p99_ms"],

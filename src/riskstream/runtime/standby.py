@@ -19,8 +19,8 @@ The stage publishes through :class:`LeaderTopics`, which wraps the bus's topics:
 * On taking over, the new leader reads the last message stored on each subject it
   publishes and drops its own results that are older (:func:`order_key`: a snapshot's
   as-of time and largest market sequence read, a delta's sequence number, a positions
-  version). A stage whose numbering restarts (md after a crash) must continue from the
-  last stored message, or its new messages look old (and ``md.<seq>`` ids duplicate). A
+  version). A stage whose numbering restarts (md after a crash) states a new, larger
+  epoch in its messages (``md.<epoch>.<seq>``), or its new messages look old. A
   standby that lags a little behind never publishes a snapshot older than the one
   consumers already have.
 * What the standby computed while the primary was dead but its lease not yet expired is
@@ -61,11 +61,12 @@ log = logging.getLogger(__name__)
 
 # identity and order of each message kind, by class name (the risk package's RiskSnapshot
 # included, without importing it): (prefix, identity attribute, ordering attributes)
-_IDENTITY: dict[str, tuple[str, str, tuple[str, ...]]] = {
+_IDENTITY: dict[str, tuple[str, str | tuple[str, ...], tuple[str, ...]]] = {
     # as-of time, then the largest market sequence number read: two refreshes can share an
     # as-of time (several deltas carry the same newest event time), never go back in both
     "RiskSnapshot": ("snapshot", "lineage_id", ("ts_ns", "market_seq_max")),
-    "MarketStateDelta": ("md", "seq", ("seq",)),
+    # md numbers its deltas from 1 again after a restart, under a larger epoch
+    "MarketStateDelta": ("md", ("epoch", "seq"), ("epoch", "seq")),
     "Fill": ("fill", "order_id", ()),
     "PositionChangeRequest": ("request", "request_id", ()),
     "PositionsChanged": ("positions", "version", ("version",)),
@@ -81,8 +82,9 @@ def content_id(message: Any) -> str | None:
     known = _IDENTITY.get(type(message).__name__)
     if known is None:
         return None
-    prefix, attribute, _ = known
-    return f"{prefix}.{getattr(message, attribute)}"
+    prefix, attributes, _ = known
+    names = (attributes,) if isinstance(attributes, str) else attributes
+    return ".".join([prefix, *(str(getattr(message, name)) for name in names)])
 
 
 def order_key(message: Any) -> tuple[int, ...] | None:

@@ -70,7 +70,10 @@ class Wiring:
         if not self.durable:
             return MemoryCheckpointStore()
         folder = self.cfg.runtime.checkpoint_dir or Path(self.cfg.store.data_dir) / "checkpoints"
-        return FileCheckpointStore(Path(folder) / f"{self.cfg.bus.stream}-{name}.npz")
+        return FileCheckpointStore(
+            Path(folder) / f"{self.cfg.bus.stream}-{name}.npz",
+            snapshot="copy" if self.cfg.runtime.checkpoint_mode == "copy" else "fork",
+        )
 
 
 def build_node(name: str, w: Wiring) -> Any:
