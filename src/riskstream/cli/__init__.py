@@ -96,6 +96,7 @@ def main() -> None:
 from riskstream.cli import (  # noqa: E402, F401
     backtest,
     book,
+    construction,
     demo,
     feed,
     frtb,

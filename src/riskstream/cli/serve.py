@@ -63,6 +63,7 @@ def serve(
         follow_cache=follow,
         fx_history=MarketHistory.from_config(cfg.store),
     )
+    api.state.settings = cfg  # the portfolio routes value the book as the CLI does
     from riskstream.cli.stress import attach_stress
 
     attach_stress(api, cfg)
