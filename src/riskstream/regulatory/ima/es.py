@@ -128,7 +128,7 @@ class FactorClassification:
         return self.horizon_days >= horizon_days
 
     def as_dict(self) -> dict[str, Any]:
-        counts = {int(h): int(np.sum(self.horizon_days == h)) for h in HORIZONS_DAYS}
+        counts = {str(h): int(np.sum(self.horizon_days == h)) for h in HORIZONS_DAYS}
         return {"factors_by_horizon_days": counts}
 
 
