@@ -30,6 +30,7 @@ app.add_typer(lineage_app, name="lineage")
 
 HISTORY_KINDS = ("prices", "curves", "vols")
 IMA_KIND = "frtb-ima"
+RISK_KIND = "risk"
 
 
 def history_at(store: Any, versions: dict[str, int]) -> Any:
@@ -85,6 +86,44 @@ def _figures_of(out: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if k not in ("marks",)}
 
 
+def _book_and_versions(s: Any, db: Any) -> tuple[Any, int, Any, dict[str, int]]:
+    """The loaded book with the positions version it was read at, the history store and
+    its table versions now."""
+    from riskstream.cli.universe import ensure_universe
+    from riskstream.store.market_history import MarketHistory
+    from riskstream.store.refdb import stored_positions_version
+
+    for _ in range(3):  # read the version, the book, the version: equal = one state
+        with db.transaction() as conn:
+            before = stored_positions_version(conn)
+        universe = ensure_universe(s)
+        with db.transaction() as conn:
+            positions_version = stored_positions_version(conn)
+        if before == positions_version:
+            break
+    store = MarketHistory.from_config(s.store)
+    return universe, positions_version, store, {k: store.version(k) for k in HISTORY_KINDS}
+
+
+def _quality(universe: Any, store: Any, history: Any, out: dict[str, Any], as_of: dt.date):
+    """The data-quality KPIs of a run (:mod:`riskstream.regulatory.data_quality`)."""
+    from riskstream.regulatory.data_quality import data_quality
+
+    held = universe.positions.filter(pl.col("quantity") != 0)["instrument_id"].unique()
+    symbols = universe.instruments["symbol"].gather(held.to_numpy()).to_list()
+    quarantine = store.quarantine()
+    factors = out["history"]
+    return data_quality(
+        symbols,
+        out["marks"].get("unmarked", []),
+        history.prices,
+        int(quarantine.filter(pl.col("series").is_in(symbols)).height),
+        factors["factor_days"],
+        factors["own_factor_days"],
+        as_of,
+    )
+
+
 def record_ima_run(
     s: Any,
     day: dt.date | None,
@@ -96,25 +135,13 @@ def record_ima_run(
     """Run ``frtb ima`` on the loaded book and record its lineage; the output with
     ``lineage_id`` and ``data_quality``."""
     from riskstream.cli.engine import book_as_of
-    from riskstream.cli.universe import ensure_universe, open_refdb
+    from riskstream.cli.universe import open_refdb
     from riskstream.regulatory import lineage
-    from riskstream.regulatory.data_quality import data_quality
     from riskstream.regulatory.ima.observations import read_observations_file
-    from riskstream.store.market_history import MarketHistory
-    from riskstream.store.refdb import stored_positions_version
 
     db = open_refdb(s)
     try:
-        for _ in range(3):  # read the version, the book, the version: equal = one state
-            with db.transaction() as conn:
-                before = stored_positions_version(conn)
-            universe = ensure_universe(s)
-            with db.transaction() as conn:
-                positions_version = stored_positions_version(conn)
-            if before == positions_version:
-                break
-        store = MarketHistory.from_config(s.store)
-        versions = {k: store.version(k) for k in HISTORY_KINDS}
+        universe, positions_version, store, versions = _book_and_versions(s, db)
         history = history_at(store, versions)
         as_of = day or book_as_of(universe, history)
         rows: list[list[str]] = []
@@ -130,30 +157,97 @@ def record_ima_run(
             "config": {"risk": s.risk.model_dump(mode="json")},
         }
         out, history = _ima_figures(universe, store, versions, s.risk, parameters)
-        held = universe.positions.filter(pl.col("quantity") != 0)["instrument_id"].unique()
-        symbols = universe.instruments["symbol"].gather(held.to_numpy()).to_list()
-        quarantine = store.quarantine()
-        quality = data_quality(
-            symbols,
-            out["marks"].get("unmarked", []),
-            history.prices,
-            int(quarantine.filter(pl.col("series").is_in(symbols)).height),
-            out["history"]["factor_days"],
-            out["history"]["own_factor_days"],
-            as_of,
-        )
+        quality = _quality(universe, store, history, out, as_of)
         figures = _figures_of(out)
         lineage_id = lineage.record(
-            db,
-            IMA_KIND,
-            universe,
-            positions_version,
-            versions,
-            parameters["config"],
-            parameters,
-            figures,
-            quality,
-        )
+            db, IMA_KIND, universe, positions_version, versions, parameters["config"],
+            parameters, figures, quality,
+        )  # fmt: skip
+    finally:
+        db.close()
+    return {**figures, "data_quality": quality, "lineage_id": lineage_id}
+
+
+def _risk_figures(
+    universe: Any, store: Any, versions: dict[str, int], parameters: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """VaR and ES of the book as ``riskstream risk`` computes them: (figures, bus
+    sequences, history)."""
+    from riskstream.cli.engine import engine_as_of, risk_config
+    from riskstream.models import ModelsConfig
+    from riskstream.risk.config import RiskConfig
+
+    config = parameters["config"]
+    risk = risk_config(
+        RiskConfig.model_validate(config["risk"]),
+        {
+            "method": "historical",
+            "confidence_levels": tuple(parameters["confidence_levels"]),
+            "horizons_days": tuple(parameters["horizons_days"]),
+        },
+    )
+    history = history_at(store, versions)
+    day = dt.date.fromisoformat(parameters["as_of"])
+    engine, (_, _, _, marks) = engine_as_of(
+        universe, risk, history, day, ModelsConfig.model_validate(config["models"])
+    )
+    snap = engine.refresh()
+    engine.close()
+    figures = {
+        "measures": [m.as_dict() for m in snap.measures],
+        "method": snap.method,
+        "n_scenarios": snap.n_scenarios,
+        "scenarios_fingerprint": snap.scenarios_fingerprint,
+        "positions_digest": snap.positions_digest,
+        "excluded": [e.as_dict() for e in snap.excluded],
+        "as_of": parameters["as_of"],
+    }
+    lineage_of = engine.history_lineage
+    out = {
+        **figures,
+        "marks": marks,
+        "history": {
+            "factor_days": lineage_of["observations"] * lineage_of["factors"],
+            "own_factor_days": max(
+                0,
+                lineage_of["observations"] * lineage_of["factors"]
+                - sum(p["days"] for p in lineage_of["proxies"])
+                - sum(lineage_of["gaps"].values()),
+            ),
+        },
+    }
+    bus = {"market_seq_max": int(snap.market_seq_max), "market_seq_digest": snap.market_seq_digest}
+    return out, bus, history
+
+
+def record_risk_run(s: Any, day: dt.date | None, confidence: float, horizon: int) -> dict[str, Any]:
+    """The historical VaR and ES of the loaded book (as ``riskstream risk --method
+    historical``), recorded with its lineage; the figures with ``lineage_id``."""
+    from riskstream.cli.engine import book_as_of
+    from riskstream.cli.universe import open_refdb
+    from riskstream.regulatory import lineage
+
+    db = open_refdb(s)
+    try:
+        universe, positions_version, store, versions = _book_and_versions(s, db)
+        history = history_at(store, versions)
+        as_of = day or book_as_of(universe, history)
+        parameters = {
+            "as_of": as_of.isoformat(),
+            "confidence_levels": [confidence],
+            "horizons_days": [horizon],
+            "config": {
+                "risk": s.risk.model_dump(mode="json"),
+                "models": s.models.model_dump(mode="json"),
+            },
+        }
+        out, bus, history = _risk_figures(universe, store, versions, parameters)
+        quality = _quality(universe, store, history, out, as_of)
+        figures = {k: v for k, v in out.items() if k not in ("marks", "history")}
+        lineage_id = lineage.record(
+            db, RISK_KIND, universe, positions_version, versions, parameters["config"],
+            parameters, figures, quality, bus_sequences=bus,
+        )  # fmt: skip
     finally:
         db.close()
     return {**figures, "data_quality": quality, "lineage_id": lineage_id}
@@ -172,15 +266,16 @@ def verify_record(s: Any, lineage_id: str) -> dict[str, Any]:
     db = open_refdb(s)
     try:
         rec = lineage.load(db, lineage_id)
-        if rec.kind != IMA_KIND:
-            raise InputError("lineage id", lineage_id, f"a record of kind {IMA_KIND}")
+        if rec.kind not in (IMA_KIND, RISK_KIND):
+            raise InputError(
+                "lineage id", lineage_id, f"a record of kind {IMA_KIND} or {RISK_KIND}"
+            )
         universe = lineage.universe_from_snapshots(
             lineage.snapshot(db, rec.positions_digest), lineage.snapshot(db, rec.reference_digest)
         )
         config = rec.parameters["config"]
         if lineage.config_hash(config) != rec.config_hash:
             raise InputError("lineage config", rec.config_hash, "a configuration matching its hash")
-        risk = RiskConfig.model_validate(config["risk"])
         with db.transaction() as conn:
             current_version = stored_positions_version(conn)
             journaled = conn.execute(
@@ -191,8 +286,14 @@ def verify_record(s: Any, lineage_id: str) -> dict[str, Any]:
     finally:
         db.close()
     store = MarketHistory.from_config(s.store)
-    out, _ = _ima_figures(universe, store, rec.market_versions, risk, rec.parameters)
-    diffs = lineage.differences(rec.figures, _figures_of(out))
+    if rec.kind == IMA_KIND:
+        risk = RiskConfig.model_validate(config["risk"])
+        out, _ = _ima_figures(universe, store, rec.market_versions, risk, rec.parameters)
+        figures = _figures_of(out)
+    else:
+        out, _, _ = _risk_figures(universe, store, rec.market_versions, rec.parameters)
+        figures = {k: v for k, v in out.items() if k not in ("marks", "history")}
+    diffs = lineage.differences(rec.figures, figures)
     return {
         "lineage_id": lineage_id,
         "reproduced": not diffs,
@@ -286,3 +387,24 @@ def _print_chain(out: dict[str, Any]) -> None:
             else f"  verify: DIFFERENT at {', '.join(v['differences'])}"
         )
     print("\n".join(lines))
+
+
+@lineage_app.command("risk")
+def risk_command(
+    ctx: typer.Context,
+    confidence: float = typer.Option(0.99, "--confidence", help="VaR/ES level."),
+    horizon: int = typer.Option(1, "--horizon", help="Horizon in days."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Date YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Historical VaR and ES of the loaded book (``riskstream risk --method historical``'s
+    figures), recorded with their lineage: ``riskstream lineage show ID --verify``."""
+    from riskstream.cli import date_option
+
+    out = record_risk_run(settings(ctx), date_option("--as-of", as_of), confidence, horizon)
+    if as_json:
+        print_json(out)
+        return
+    for m in out["measures"]:
+        print(f"VaR {m['var']:,.0f}  ES {m['es']:,.0f}  ({m['confidence']}, {m['horizon_days']}d)")
+    print(f"lineage id: {out['lineage_id']}")
