@@ -97,3 +97,15 @@ def test_too_short_a_history_names_what_is_needed() -> None:
     every = np.array([True, True])
     with pytest.raises(InputError, match="history"):
         compute_ima(moves, dates, classes, every, every, lambda x: x[:, 0], capital_multiplier(0))
+
+
+def test_a_book_that_gains_in_every_scenario_has_zero_capital() -> None:
+    # long convexity everywhere: P&L = |moves| summed, never a loss; every ES is floored at
+    # zero (the tail gains) and the capital is 0, not an error.
+    moves, dates = _history(400, seed=4)
+    classes = classify_factors(("EQ:A", "EQ:B"), INST, "USD")
+    every = np.array([True, True])
+    out = compute_ima(
+        moves, dates, classes, every, every, lambda m: np.abs(m).sum(axis=1), capital_multiplier(0)
+    ).as_dict()
+    assert out["capital"] == 0.0 and out["imcc"] == 0.0

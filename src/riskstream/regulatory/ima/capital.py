@@ -82,6 +82,12 @@ class IMAResult:
         return self.figures
 
 
+def _loss_es(pnl: np.ndarray) -> float:
+    """ES floored at zero: a set whose worst scenarios still gain (a short-vol book's
+    long-horizon set, or float noise around zero) carries no loss into the cascade."""
+    return max(0.0, expected_shortfall(pnl))
+
+
 def _masked(moves: np.ndarray, mask: np.ndarray) -> np.ndarray:
     out = np.zeros_like(moves)
     out[:, mask] = moves[:, mask]
@@ -166,14 +172,14 @@ def compute_ima(
     nc, ns = current.shape[0], stressed_ten.shape[0]
     cur = pnl[: len(blocks_current) * nc].reshape(len(keys), 2, nc)
     strs = pnl[len(blocks_current) * nc :].reshape(len(keys), ns)
-    es_stressed = np.array([expected_shortfall(p) for p in strs])
+    es_stressed = np.array([_loss_es(p) for p in strs])
 
     imcc_daily = np.zeros(average_days)
     detail_last: dict[str, Any] = {}
     for d in range(average_days):
         rows = slice(d, d + window)
-        es_full = np.array([expected_shortfall(cur[k, 0, rows]) for k in range(len(keys))])
-        es_red = np.array([expected_shortfall(cur[k, 1, rows]) for k in range(len(keys))])
+        es_full = np.array([_loss_es(cur[k, 0, rows]) for k in range(len(keys))])
+        es_red = np.array([_loss_es(cur[k, 1, rows]) for k in range(len(keys))])
         per_subset = {}
         for s, name in enumerate(subsets):
             sl = slice(s * len(HORIZONS_DAYS), (s + 1) * len(HORIZONS_DAYS))
@@ -203,7 +209,7 @@ def compute_ima(
             np.concatenate([_masked(stressed_ten, np.arange(nf) == f) for f in nm])
         ).reshape(nm.size, ns)
         scale = np.sqrt(ses_horizon_days(classes.horizon_days[nm]) / BASE_HORIZON_DAYS)
-        ses_each = np.array([expected_shortfall(p) for p in nm_pnl]) * scale
+        ses_each = np.array([_loss_es(p) for p in nm_pnl]) * scale
     idio = np.array([classes.keys[f].startswith("EQ:") for f in nm], dtype=bool)
     ses = aggregate_ses(ses_each[idio], ses_each[~idio])
 
