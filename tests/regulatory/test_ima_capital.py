@@ -109,3 +109,23 @@ def test_a_book_that_gains_in_every_scenario_has_zero_capital() -> None:
         moves, dates, classes, every, every, lambda m: np.abs(m).sum(axis=1), capital_multiplier(0)
     ).as_dict()
     assert out["capital"] == 0.0 and out["imcc"] == 0.0
+
+
+def test_pla_add_on_and_drc_are_added_per_mar33_43() -> None:
+    moves, dates = _history(400, seed=6)
+    classes = classify_factors(("EQ:A", "EQ:B"), INST, "USD")
+    every = np.array([True, True])
+    w = np.array([1e6, -5e5])
+    base = compute_ima(moves, dates, classes, every, every, lambda m: m @ w, capital_multiplier(0))
+    ca = base.as_dict()["ca"]
+    # SA of the desks in scope above CA: add-on 0.5 (SA - CA); below: none (floored at 0)
+    up = compute_ima(
+        moves, dates, classes, every, every, lambda m: m @ w, capital_multiplier(0),
+        drc=7.0, sa_in_scope=ca + 100.0,
+    ).as_dict()  # fmt: skip
+    assert up["pla_add_on"] == pytest.approx(50.0) and up["capital"] == pytest.approx(ca + 57.0)
+    down = compute_ima(
+        moves, dates, classes, every, every, lambda m: m @ w, capital_multiplier(0),
+        sa_in_scope=ca / 2,
+    ).as_dict()  # fmt: skip
+    assert down["pla_add_on"] == 0.0 and down["capital"] == pytest.approx(ca)

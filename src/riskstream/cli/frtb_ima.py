@@ -30,6 +30,7 @@ composition):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -149,8 +150,16 @@ def ima_on_book(
     extra_observations: pl.DataFrame | None = None,
     backtest_days: int = 250,
     drc: float | None = None,
+    drc_of: Callable[[Any], float] | None = None,
+    sa_capital_of: Callable[[Any], float] | None = None,
 ) -> dict[str, Any]:
     """The IMA capital of ``universe`` from ``history`` as of ``day`` (see the module doc).
+
+    The standardised approach plugs in through two callables of the book *in scope* (a
+    :class:`~riskstream.core.instruments.Universe` holding the eligible desks' positions):
+    ``drc_of`` its default risk charge (MAR22, used when ``drc`` is not given: the IMA adds
+    the DRC, MAR33.41), ``sa_capital_of`` its standardised capital (for the PLA add-on,
+    called only when a desk in scope is amber).
 
     Parameters
     ----------
@@ -238,6 +247,13 @@ def ima_on_book(
     n_exc = int(np.sum(hpl_scope + var_scope < 0))
     multiplier = capital_multiplier(n_exc, backtest_days)
 
+    in_scope_universe = _in_scope(marked, [d for d, ok in zip(desks, in_scope, strict=True) if ok])
+    if drc is None and drc_of is not None:
+        drc = float(drc_of(in_scope_universe))
+    amber = any(t.eligible and t.pla_add_on for t in desk_tests)
+    sa_in_scope = (
+        float(sa_capital_of(in_scope_universe)) if amber and sa_capital_of is not None else None
+    )
     if total == 0:
         figures: dict[str, Any] = {
             "capital": drc or 0.0,
@@ -253,6 +269,7 @@ def ima_on_book(
             lambda m: revaluer(m, q_ima[:, None])[:, 0],
             multiplier,
             drc=drc,
+            sa_in_scope=sa_in_scope,
         ).as_dict()
     figures["drc_included"] = drc is not None
     reconciliation = [
@@ -300,6 +317,21 @@ def ima_on_book(
         "reconciliation": reconciliation,
         "marks": marks,
     }
+
+
+def _in_scope(universe: Any, desks: list[str]) -> Any:
+    """``universe`` with only the positions of the books of ``desks``."""
+    from riskstream.core.instruments import Universe
+
+    books = universe.books.filter(pl.col("desk").is_in(desks))["book_id"]
+    return Universe(
+        universe.instruments,
+        universe.books,
+        universe.positions.filter(pl.col("book_id").is_in(books.to_list())),
+        universe.base_currency,
+        universe.fx_to_base,
+        getattr(universe, "as_of", None),
+    )
 
 
 def _book_quantities(universe: Any) -> dict[str, dict[str, float]]:

@@ -23,8 +23,8 @@ The steps, each in its own module:
 6. ``CA = max(IMCC_{t-1} + SES_{t-1}, m_c IMCC_avg + SES_avg)`` (MAR33.41) with ``m_c``
    from the bank-wide backtest (:mod:`.desks`), plus the PLA add-on of amber desks
    ``k max(0, SA_G+A - IMA_G+A)``, ``k = 0.5`` (MAR33.43) when the standardised capital
-   of those desks is given, plus the default risk charge (MAR33.42: the IMA DRC, or the
-   standardised DRC of MAR22 where the caller supplies that).
+   of the desks in scope is given (a desk is amber), plus the default risk charge
+   (MAR33.42: the IMA DRC, or the standardised DRC of MAR22 where the caller supplies it).
 
 **Positions.** The positions valued are the current ones on every day of the 60-day
 average: a book keeps no daily history of its positions (the keeper keeps versions, not
@@ -104,8 +104,7 @@ def compute_ima(
     multiplier: Multiplier,
     *,
     drc: float | None = None,
-    sa_amber_desks: float | None = None,
-    ima_amber_desks: float | None = None,
+    sa_in_scope: float | None = None,
     window: int = STRESS_WINDOW,
     average_days: int = AVERAGE_DAYS,
 ) -> IMAResult:
@@ -128,9 +127,10 @@ def compute_ima(
         ``m_c`` from the bank-wide backtest.
     drc : float, optional
         The default risk charge to add (None: not included, said so).
-    sa_amber_desks, ima_amber_desks : float, optional
-        Standardised and internal-model capital of the green and amber desks, for the PLA
-        add-on when a desk is amber.
+    sa_in_scope : float, optional
+        Standardised capital of the desks in scope (green and amber), given when a desk is
+        amber: the PLA add-on ``k max(0, SA_G+A - IMA_G+A)`` with ``IMA_G+A`` this run's
+        ``CA`` (MAR33.43).
     """
     moves = np.asarray(daily_moves, dtype=np.float64)
     n_days, nf = moves.shape
@@ -217,8 +217,8 @@ def compute_ima(
     imcc_last, imcc_avg = float(imcc_daily[-1]), float(imcc_daily.mean())
     ca = max(imcc_last + ses, multiplier.value * imcc_avg + ses)
     pla_add_on = None
-    if sa_amber_desks is not None and ima_amber_desks is not None:
-        pla_add_on = PLA_ADD_ON_K * max(0.0, sa_amber_desks - ima_amber_desks)
+    if sa_in_scope is not None:
+        pla_add_on = PLA_ADD_ON_K * max(0.0, sa_in_scope - ca)
     capital = ca + (pla_add_on or 0.0) + (drc or 0.0)
     ed = end_dates
     figures = {
