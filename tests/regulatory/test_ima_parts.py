@@ -240,3 +240,34 @@ def test_desk_with_13_exceptions_at_99_leaves_the_ima() -> None:
     # a model P&L unrelated to the desk's: PLA red, out
     noise = desk_eligibility("fx", hpl, rng.normal(0, 1, 250), var, var)
     assert not noise.eligible and noise.pla["zone"] == "red"
+
+
+# ---------------------------------------------------------------- observations (MAR31.13)
+def test_factor_observations_follow_the_series_lineage() -> None:
+    from riskstream.regulatory.ima.observations import factor_observations
+
+    d = [dt.date(2026, 1, i) for i in range(1, 6)]
+    observed = {
+        "prices": pl.DataFrame(
+            {
+                "series": ["AAPL", "AAPL", "EURUSD", "EURUSD", "USDJPY", "ESH7", "ESM7"],
+                "date": [d[0], d[1], d[0], d[2], d[2], d[3], d[4]],
+            }
+        ),
+        "curves": pl.DataFrame({"series": ["USD"], "date": [d[4]]}),
+    }
+    series = {
+        "EQ:AAPL": "prices:AAPL (log return)",
+        "FX:EUR": "prices:EURUSD^1 (log return)",  # one pair
+        "FX:JPY": "prices:EURUSD^1 x USDJPY^-1 (log return)",  # a cross: both needed
+        "FUT:index:SPX": "prices:ESH7,ESM7 (futures chained by nearest expiry, log return)",
+        "IR:USD:5Y": "curves:USD (zero rate at 5Y, linear in rate, absolute change)",
+        "VOL:EQ:AAPL": "none stored",
+    }
+    extra = pl.DataFrame({"risk_factor": ["VOL:EQ:AAPL"], "date": [d[1]]})
+    obs = factor_observations(series, observed, extra)
+    assert obs["EQ:AAPL"] == {d[0], d[1]}
+    assert obs["FX:EUR"] == {d[0], d[2]}
+    assert obs["FX:JPY"] == {d[2]}  # the only day both pairs have a close
+    assert obs["FUT:index:SPX"] == {d[3], d[4]}  # any contract of the chain
+    assert obs["IR:USD:5Y"] == {d[4]} and obs["VOL:EQ:AAPL"] == {d[1]}

@@ -29,7 +29,7 @@ def series_names(lineage: str) -> tuple[str, list[str], bool]:
     if kind not in ("prices", "curves", "vols"):
         return kind, [], False
     body = rest.split(" (", 1)[0]
-    if " x " in body:
+    if " x " in body or "^" in body:  # an FX rate: a pair, or a chain of pairs with exponents
         return kind, [part.split("^")[0] for part in body.split(" x ")], True
     return kind, body.split(","), False
 
