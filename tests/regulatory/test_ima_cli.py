@@ -169,6 +169,12 @@ def test_verify_reports_a_tampered_figure(real_book: Path, ima_run: dict) -> Non
 
     from riskstream.store.refdb import LINEAGE_RECORDS, RefDB
 
+    text = run("rs", "lineage", "show", ima_run["lineage_id"])
+    assert text.exit_code == 0, text.output
+    assert "<- positions version" in text.output and "data quality: accuracy" in text.output
+    listed = last_json(run("rs", "lineage", "list", "--json"))
+    assert ima_run["lineage_id"] in [r["lineage_id"] for r in listed["records"]]
+
     db = RefDB(f"sqlite:///{real_book / 'data' / 'refdata.db'}")
     try:
         with db.transaction() as conn:
