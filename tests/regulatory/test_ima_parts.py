@@ -271,3 +271,15 @@ def test_factor_observations_follow_the_series_lineage() -> None:
     assert obs["FX:JPY"] == {d[2]}  # the only day both pairs have a close
     assert obs["FUT:index:SPX"] == {d[3], d[4]}  # any contract of the chain
     assert obs["IR:USD:5Y"] == {d[4]} and obs["VOL:EQ:AAPL"] == {d[1]}
+
+
+def test_rolling_var_is_the_previous_windows_var() -> None:
+    from riskstream.regulatory.ima.desks import rolling_var
+    from riskstream.risk.measures import var_es_from_pnl
+
+    pnl = np.random.default_rng(9).standard_t(3, (320, 2))
+    got = rolling_var(pnl, 250, 0.99)
+    assert got.shape == (70, 2)
+    for t in (0, 33, 69):  # day 250 + t uses days t .. t + 249
+        for j in range(2):
+            assert got[t, j] == var_es_from_pnl(pnl[t : t + 250, j], 0.99)[0]

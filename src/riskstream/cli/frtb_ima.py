@@ -181,9 +181,9 @@ def ima_on_book(
         desk_eligibility,
         eligibility_test,
     )
+    from riskstream.regulatory.ima.desks import rolling_var
     from riskstream.regulatory.ima.observations import factor_observations
     from riskstream.regulatory.reconciliation import reconcile
-    from riskstream.risk.measures import var_es_from_pnl
 
     config = risk_config(
         risk, {"horizons_days": (1,), "method": "historical", "confidence_levels": (0.99,)}
@@ -219,13 +219,8 @@ def ima_on_book(
     q_all = np.column_stack([q_desk, q_desk.sum(axis=1)])
     daily_pnl = revaluer(fh.moves[-need:], q_all)  # (need, n_desks + 1)
     rtpl = daily_pnl[VAR_LOOKBACK_DAYS:]
-    var99 = np.empty_like(rtpl)
-    var975 = np.empty_like(rtpl)
-    for t in range(backtest_days):
-        for j in range(q_all.shape[1]):
-            window = daily_pnl[t : t + VAR_LOOKBACK_DAYS, j]
-            var99[t, j] = var_es_from_pnl(window, 0.99)[0]
-            var975[t, j] = var_es_from_pnl(window, 0.975)[0]
+    var99 = rolling_var(daily_pnl, VAR_LOOKBACK_DAYS, 0.99)
+    var975 = rolling_var(daily_pnl, VAR_LOOKBACK_DAYS, 0.975)
     bt_dates = [dt.date.fromisoformat(str(d)) for d in fh.dates[-backtest_days - 1 :]]
     hpl = _static_hypothetical(marked, history, bt_dates, config, q_all, market, hypothetical_pnl)
     desk_tests = [
@@ -234,16 +229,11 @@ def ima_on_book(
     ]
     in_scope = np.array([t.eligible for t in desk_tests], dtype=bool)
     q_ima = q_desk[:, in_scope].sum(axis=1)
-    total = in_scope.sum()
+    n_in_scope = int(in_scope.sum())
     # the bank-wide backtest of the desks in scope sets m_c (MAR33.45)
     hpl_scope = hpl[:, :-1][:, in_scope].sum(axis=1)
     rtpl_window = daily_pnl[:, :-1][:, in_scope].sum(axis=1)
-    var_scope = np.array(
-        [
-            var_es_from_pnl(rtpl_window[t : t + VAR_LOOKBACK_DAYS], 0.99)[0]
-            for t in range(backtest_days)
-        ]
-    )
+    var_scope = rolling_var(rtpl_window, VAR_LOOKBACK_DAYS, 0.99)
     n_exc = int(np.sum(hpl_scope + var_scope < 0))
     multiplier = capital_multiplier(n_exc, backtest_days)
 
@@ -254,7 +244,7 @@ def ima_on_book(
     sa_in_scope = (
         float(sa_capital_of(in_scope_universe)) if amber and sa_capital_of is not None else None
     )
-    if total == 0:
+    if n_in_scope == 0:
         figures: dict[str, Any] = {
             "capital": drc or 0.0,
             "note": "no desk is eligible for the internal models approach",

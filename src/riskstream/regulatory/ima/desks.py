@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 from scipy import stats
 
@@ -32,6 +33,7 @@ from riskstream.backtest.pla import pla_test
 from riskstream.backtest.traffic_light import traffic_light
 from riskstream.backtest.var_tests import exceptions
 from riskstream.core.errors import InputError
+from riskstream.risk.measures import var_rank
 
 BASE_MULTIPLIER = 1.5  # MAR33.41
 AMBER_PLUS_FACTORS = (0.20, 0.26, 0.33, 0.38, 0.42)  # MAR99 Table 2: 5..9 exceptions
@@ -73,6 +75,28 @@ def capital_multiplier(n_exceptions: int, observations: int = BACKTEST_DAYS) -> 
         plus = round(float(np.interp(position, nodes, AMBER_PLUS_FACTORS)), 4)
     zone = "amber" if light.zone == "yellow" else light.zone  # MAR99 calls yellow amber
     return Multiplier(BASE_MULTIPLIER + plus, zone, int(n_exceptions), int(observations))
+
+
+def rolling_var(pnl: ArrayLike, window: int, confidence: float) -> np.ndarray:
+    """Historical-simulation VaR forecast for each day after the first ``window``: day
+    ``t``'s VaR (a positive loss) is that of the ``window`` P&Ls before it, the quantile
+    convention of :func:`riskstream.risk.measures.var_es_from_pnl`.
+
+    Parameters
+    ----------
+    pnl : array_like of shape (n_days,) or (n_days, n_series)
+    window : int
+
+    Returns
+    -------
+    ndarray of shape (n_days - window,) or (n_days - window, n_series)
+    """
+    p = np.asarray(pnl, dtype=np.float64)
+    if p.shape[0] <= window:
+        raise InputError("pnl", f"{p.shape[0]} days", f"more than the window of {window} days")
+    k = var_rank(window, confidence)
+    losses = -sliding_window_view(p[:-1], window, axis=0)  # (..., window) last axis
+    return np.partition(losses, k, axis=-1)[..., k]
 
 
 @dataclass(frozen=True)
