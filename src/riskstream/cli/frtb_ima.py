@@ -126,6 +126,15 @@ class EngineRevaluer:
         return out
 
 
+def standardised_hooks() -> tuple[Callable[[Any], float] | None, Callable[[Any], float] | None]:
+    """The standardised approach's default risk charge and capital of a book, as callables
+    of a :class:`~riskstream.core.instruments.Universe` (``ima_on_book``'s ``drc_of`` and
+    ``sa_capital_of``); ``(None, None)`` until the standardised approach is wired here. The
+    one place both ``frtb ima`` and ``lineage show --verify`` take them from, so a recorded
+    capital re-computes with the same DRC."""
+    return None, None
+
+
 def desk_quantities(universe: Any) -> tuple[list[str], np.ndarray]:
     """The desks (``books.desk``, sorted) and each one's net quantity per instrument,
     shape (n_instruments, n_desks)."""

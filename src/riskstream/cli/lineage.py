@@ -60,9 +60,10 @@ def _ima_figures(
     parameters: dict[str, Any],
 ) -> tuple[dict[str, Any], Any]:
     """The IMA run of ``universe`` on the history at ``versions``: (output, history)."""
-    from riskstream.cli.frtb_ima import ima_on_book, observed_frames
+    from riskstream.cli.frtb_ima import ima_on_book, observed_frames, standardised_hooks
 
     history = history_at(store, versions)
+    drc_of, sa_capital_of = standardised_hooks()
     extra = None
     if parameters["observations"]:
         extra = pl.DataFrame(
@@ -77,6 +78,8 @@ def _ima_figures(
         extra_observations=extra,
         backtest_days=parameters["backtest_days"],
         drc=parameters["drc"],
+        drc_of=drc_of,
+        sa_capital_of=sa_capital_of,
     )
     return out, history
 
