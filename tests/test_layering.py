@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "portfolio": {"core", "risk", "models", "pricing", "regime"},
     "stress": {"core", "risk", "pricing", "models"},
     "backtest": {"core", "risk", "models", "pricing"},
-    "regulatory": {"core", "risk", "store", "pricing", "models"},
+    "regulatory": {"core", "risk", "store", "pricing", "models", "backtest"},
     "surveillance": {"core", "store"},
 }
 

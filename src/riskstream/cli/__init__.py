@@ -104,6 +104,7 @@ from riskstream.cli import (  # noqa: E402, F401
     history,
     instruments,
     limits,
+    lineage,
     models,
     pipeline,
     price,

@@ -155,10 +155,47 @@ def book_report(
     """The SA report of the loaded book (``riskstream frtb sa`` without ``--crif``, and the
     service's ``/api/v1/frtb`` routes): marked at the as-of date's stored closes,
     sensitivities from the book, DRC and RRAO, by desk and risk class."""
+    from riskstream.cli.engine import book_as_of, load_history
+    from riskstream.cli.universe import ensure_universe
+
+    universe = ensure_universe(s)
+    history = load_history(s)
+    day = date_option("--as-of", as_of) or book_as_of(universe, history)
+    caps = {}
+    for symbol, cap in _read_mapping(market_caps, "market_cap_usd").items():
+        try:
+            caps[symbol] = float(cap)
+        except (TypeError, ValueError):
+            raise InputError("market_cap_usd", cap, f"a number (USD) for {symbol}") from None
+    return sa_of_universe(
+        universe,
+        history,
+        day,
+        s.risk.dividend_yield,
+        reporting=reporting,
+        config=config,
+        market_caps=caps,
+        rrao_categories=_read_mapping(rrao_file, "category"),
+    )
+
+
+def sa_of_universe(
+    universe: Any,
+    history: Any,
+    day: Any,
+    dividend_yield: Any,
+    *,
+    reporting: str | None = None,
+    config: Any = None,
+    market_caps: dict[str, float] | None = None,
+    rrao_categories: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The SA report of ``universe`` marked at ``day``'s closes in ``history``: the one SA
+    computation behind ``frtb sa`` on the book, its routes, and the IMA's DRC and PLA
+    add-on (:func:`riskstream.cli.frtb_ima.standardised_hooks`)."""
     import numpy as np
 
-    from riskstream.cli.engine import book_as_of, load_history, mark_to_history, option_rates
-    from riskstream.cli.universe import ensure_universe
+    from riskstream.cli.engine import mark_to_history, option_rates
     from riskstream.regulatory.sa.drc import book_exposures
     from riskstream.regulatory.sa.report import sa_report
     from riskstream.regulatory.sa.rrao import book_rrao
@@ -168,10 +205,7 @@ def book_report(
         unit_sensitivities,
     )
 
-    universe = ensure_universe(s)
-    history = load_history(s)
-    day = date_option("--as-of", as_of) or book_as_of(universe, history)
-    marked, market, iv, info = mark_to_history(universe, history, day, s.risk.dividend_yield)
+    marked, market, iv, info = mark_to_history(universe, history, day, dividend_yield)
     reporting = reporting or marked.base_currency
     base = marked.fx_to_base
     if reporting not in base:
@@ -179,21 +213,15 @@ def book_report(
     fx = {c: r / base[reporting] for c, r in base.items()}
     price = np.where(np.isfinite(market.mid), market.mid, market.last)
     rates = option_rates(marked, day, history.curves)
-    caps = {}
-    for symbol, cap in _read_mapping(market_caps, "market_cap_usd").items():
-        try:
-            caps[symbol] = float(cap)
-        except (TypeError, ValueError):
-            raise InputError("market_cap_usd", cap, f"a number (USD) for {symbol}") from None
     unit = unit_sensitivities(
-        marked, reporting, fx, price, iv, rates, day, caps, s.risk.dividend_yield
+        marked, reporting, fx, price, iv, rates, day, market_caps or {}, dividend_yield
     )
     crif = book_crif(marked, unit)
     ccy = marked.instruments["currency"].to_list()
     fx_arr = np.array([fx.get(c, np.nan) for c in ccy])
-    exposures = book_exposures(marked, price, fx_arr, day, iv, rates, s.risk.dividend_yield)
+    exposures = book_exposures(marked, price, fx_arr, day, iv, rates, dividend_yield)
     mult = marked.instruments["multiplier"].to_numpy()
-    rrao = book_rrao(marked, np.abs(price * mult * fx_arr), _read_mapping(rrao_file, "category"))
+    rrao = book_rrao(marked, np.abs(price * mult * fx_arr), rrao_categories or {})
     out = sa_report(crif, exposures, rrao, reporting, config)
     out["as_of"] = day.isoformat()
     out["marks"] = info
@@ -238,3 +266,9 @@ def lh_cascade_command(
         )
         return
     typer.echo(f"ES (liquidity-adjusted, MAR33.4): {result:,.6f}")
+
+
+# The internal models approach (MAR31-33) joins the group: `riskstream frtb ima`.
+from riskstream.cli.frtb_ima import register_ima  # noqa: E402
+
+register_ima(frtb_app)
