@@ -424,7 +424,9 @@ def register_ima(group: typer.Typer) -> None:
             250, "--backtest-days", help="Days of desk backtesting and PLA (250 in MAR32)."
         ),
         drc: float | None = typer.Option(
-            None, "--drc", help="Default risk charge (base currency); default: the SA DRC of the book."
+            None,
+            "--drc",
+            help="Default risk charge (base currency); default: the SA DRC of the book.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
