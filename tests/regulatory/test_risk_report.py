@@ -92,6 +92,9 @@ def test_report_shows_the_books_figures_and_breaches(book: Path) -> None:
     assert out["limits_source"] == "stored limits"
     (limit,) = out["limits"]
     assert limit["status"] == "breach" and limit["utilisation"] == pytest.approx(1.25, rel=1e-6)
+    stress = {r["scenario"]: r["pnl"] for r in out["stress"]}
+    covid = run("stress", "run", "--scenario", "covid-2020", "--json")
+    assert stress["covid-2020"] == pytest.approx(covid["pnl"], rel=1e-12)  # the stress path
     page = (book / "report.html").read_text()
     assert "1 breached" in page and f"{head['var']:,.0f}" in page
     if pdf is not None:

@@ -62,11 +62,15 @@ def risk_report(
     as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default: last close)."),
     out: Path = typer.Option(..., "--out", help="The HTML report to write."),
     pdf: Path | None = typer.Option(None, "--pdf", help="Also print it to this PDF."),
+    stress: bool = typer.Option(
+        True, "--stress/--no-stress", help="Include the packaged stress scenarios' P&L."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     """The daily management risk report of the loaded book: VaR/ES/L-VaR at the close, by
     desk and asset class, top contributors, limits at the close with breaches, the day's
-    automatic actions (HTML with Plotly inlined; PDF through headless Chromium)."""
+    automatic actions and the packaged stress scenarios' P&L (HTML with Plotly inlined;
+    PDF through headless Chromium)."""
     import datetime as dt
 
     import numpy as np
@@ -153,6 +157,15 @@ def risk_report(
         ],
         "lineage_id": snap.lineage_id,
     }
+    if stress:
+        from riskstream.cli.stress import loaded_book
+        from riskstream.stress.library import builtin_scenarios, find_scenario
+        from riskstream.stress.run import run_scenarios
+
+        stress_book, context, _ = loaded_book(s, day)
+        scenarios = [find_scenario(name) for name in builtin_scenarios()]
+        run = run_scenarios(stress_book, scenarios, context)
+        figures["stress"] = [{"scenario": r.name, "pnl": float(r.pnl)} for r in run.results]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_risk_report(figures), encoding="utf-8")
     if pdf is not None:
