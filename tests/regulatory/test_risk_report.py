@@ -99,3 +99,26 @@ def test_report_shows_the_books_figures_and_breaches(book: Path) -> None:
     assert "1 breached" in page and f"{head['var']:,.0f}" in page
     if pdf is not None:
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    # BCBS 239: VaR, ES, the limit's utilisation and the stress losses trace to their inputs
+    # and re-compute bit for bit, after the limit and the positions have changed since
+    run(
+        "limits",
+        "set",
+        "--scope",
+        "firm",
+        "--type",
+        "var",
+        "--soft",
+        "1",
+        "--hard",
+        "2",
+        "--as-role",
+        "risk_manager",
+        "--reason",
+        "test",
+        "--json",
+    )
+    (book / "more.csv").write_text("book,symbol,quantity\nEQ1,BBB,700\n")
+    run("positions", "load", str(book / "more.csv"), "--json")
+    shown = run("lineage", "show", out["lineage_id"], "--verify", "--json")
+    assert shown["verify"]["reproduced"] is True, shown["verify"]["differences"]

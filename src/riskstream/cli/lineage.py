@@ -31,6 +31,7 @@ app.add_typer(lineage_app, name="lineage")
 HISTORY_KINDS = ("prices", "curves", "vols")
 IMA_KIND = "frtb-ima"
 RISK_KIND = "risk"
+RISK_REPORT_KIND = "risk-report"  # VaR, ES, limit utilisation and stress losses of a day
 
 
 def history_at(store: Any, versions: dict[str, int]) -> Any:
@@ -271,9 +272,11 @@ def verify_record(s: Any, lineage_id: str) -> dict[str, Any]:
     db = open_refdb(s)
     try:
         rec = lineage.load(db, lineage_id)
-        if rec.kind not in (IMA_KIND, RISK_KIND):
+        if rec.kind not in (IMA_KIND, RISK_KIND, RISK_REPORT_KIND):
             raise InputError(
-                "lineage id", lineage_id, f"a record of kind {IMA_KIND} or {RISK_KIND}"
+                "lineage id",
+                lineage_id,
+                f"a record of kind {IMA_KIND}, {RISK_KIND} or {RISK_REPORT_KIND}",
             )
         universe = lineage.universe_from_snapshots(
             lineage.snapshot(db, rec.positions_digest), lineage.snapshot(db, rec.reference_digest)
@@ -295,6 +298,11 @@ def verify_record(s: Any, lineage_id: str) -> dict[str, Any]:
         risk = RiskConfig.model_validate(config["risk"])
         out, _ = _ima_figures(universe, store, rec.market_versions, risk, rec.parameters)
         figures = _figures_of(out)
+    elif rec.kind == RISK_REPORT_KIND:
+        from riskstream.cli.report import risk_report_figures
+
+        history = history_at(store, rec.market_versions)
+        figures = risk_report_figures(universe, history, rec.parameters, rec.positions_version)
     else:
         out, _, _ = _risk_figures(universe, store, rec.market_versions, rec.parameters)
         figures = {k: v for k, v in out.items() if k not in ("marks", "history")}

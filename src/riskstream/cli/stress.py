@@ -40,23 +40,34 @@ def loaded_book(s: Any, as_of: dt.date | None = None) -> tuple[Any, Any, Any]:
     """The stored book as a :class:`~riskstream.stress.book.StressBook`, the stress
     context (instruments and history) and the universe, marked as ``riskstream risk``
     marks it."""
-    from riskstream.cli.engine import book_as_of, load_history, mark_to_history, option_rates
+    from riskstream.cli.engine import book_as_of, load_history
     from riskstream.cli.universe import ensure_universe, open_refdb
     from riskstream.store.refdb import stored_positions_version
-    from riskstream.stress.book import build_book
-    from riskstream.stress.historical import StressContext
 
     universe = ensure_universe(s)
     history = load_history(s)
     day = as_of or book_as_of(universe, history)
-    marked, market, iv, info = mark_to_history(universe, history, day, s.risk.dividend_yield)
-    rates = option_rates(marked, day, history.curves)
     db = open_refdb(s)
     try:
         with db.engine.connect() as conn:
             version = stored_positions_version(conn)
     finally:
         db.close()
+    book, context = book_of(universe, history, day, s.risk.dividend_yield, version)
+    return book, context, universe
+
+
+def book_of(
+    universe: Any, history: Any, day: dt.date, dividend_yield: Any, positions_version: int
+) -> tuple[Any, Any]:
+    """``universe`` marked at ``day``'s closes in ``history`` as a stress book, and its
+    stress context (the one marking of ``stress run``, the risk report and lineage)."""
+    from riskstream.cli.engine import mark_to_history, option_rates
+    from riskstream.stress.book import build_book
+    from riskstream.stress.historical import StressContext
+
+    marked, market, iv, info = mark_to_history(universe, history, day, dividend_yield)
+    rates = option_rates(marked, day, history.curves)
     positions = universe.positions.sort(["book_id", "instrument_id"])
     digest = hashlib.blake2b(positions.write_csv().encode(), digest_size=8).hexdigest()
     book = build_book(
@@ -66,16 +77,16 @@ def loaded_book(s: Any, as_of: dt.date | None = None) -> tuple[Any, Any, Any]:
         rates,
         day,
         history.curves,
-        s.risk.dividend_yield,
+        dividend_yield,
         lineage={
-            "positions_version": version,
+            "positions_version": positions_version,
             "positions_digest": digest,
             "market_data_as_of": day.isoformat(),
             "market_data_source": history.source,
             "marks": {k: v for k, v in info.items() if k != "unmarked"},
         },
     )
-    return book, StressContext(universe.instruments, history), universe
+    return book, StressContext(universe.instruments, history)
 
 
 def attach_stress(api: Any, s: Any) -> None:
