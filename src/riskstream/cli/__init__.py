@@ -110,5 +110,6 @@ from riskstream.cli import (  # noqa: E402, F401
     runtime,
     serve,
     simulate,
+    surveillance,
     universe,
 )
