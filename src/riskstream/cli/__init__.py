@@ -101,6 +101,7 @@ from riskstream.cli import (  # noqa: E402, F401
     fx,
     history,
     instruments,
+    inventory,
     limits,
     models,
     price,

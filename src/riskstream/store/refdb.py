@@ -177,6 +177,17 @@ POSITION_JOURNAL = sa.Table(
     sa.Column("ts_ns", sa.BigInteger, nullable=False),
     sa.Column("result", sa.Text, nullable=False),
 )
+MODEL_INVENTORY = sa.Table(
+    "model_inventory",
+    METADATA,
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("card", sa.Text, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("validated_by", sa.String(64), nullable=True),
+)
 VERSION_KEY = "version"
 """``position_state`` key of the positions version."""
 

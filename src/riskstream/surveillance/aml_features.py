@@ -66,6 +66,9 @@ class AccountFeatures:
     names: tuple[str, ...]
     values: np.ndarray
     segment: np.ndarray
+    network: sp.csr_matrix | None = None
+    """The money-movement network (0/1, non-card payments between accounts), for the
+    models' neighbour-score features."""
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(
@@ -196,12 +199,16 @@ def build_features(
     var_out = np.maximum(_share(sq_out, n_out) - mean_out**2, 0.0)
     feats["amount_cv_out"] = _share(np.sqrt(var_out), mean_out)
 
-    feats.update(_graph_features(src, dst, n))
+    not_card = channel != CHANNELS.index("card")
+    graph_feats, network = _graph_features(src, dst, n, not_card, feats["flow_through"])
+    feats.update(graph_feats)
     segment = np.full(n, "unknown", dtype=object)
     feats.update(_jurisdiction_features(index, accounts, src, dst, rel, cfg, segment))
     names = tuple(feats)
     values = np.column_stack([feats[k] for k in names]).astype(np.float64)
-    return AccountFeatures(ids.to_numpy().astype(object), names, values, segment.astype(str))
+    return AccountFeatures(
+        ids.to_numpy().astype(object), names, values, segment.astype(str), network
+    )
 
 
 def _holding_hours(
@@ -218,11 +225,25 @@ def _holding_hours(
     return np.where(same, gap, np.inf)
 
 
-def _graph_features(src: np.ndarray, dst: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Features of the account network (distinct directed edges between accounts)."""
+def _adjacency(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Distinct directed account-to-account edges and their 0/1 adjacency matrix."""
     link = (src >= 0) & (dst >= 0)
     edges = np.unique(np.stack([src[link], dst[link]], axis=1), axis=0)
     A = sp.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    return edges, A
+
+
+def _graph_features(
+    src: np.ndarray, dst: np.ndarray, n: int, not_card: np.ndarray, flow_through: np.ndarray
+) -> tuple[dict[str, np.ndarray], sp.csr_matrix]:
+    """Features of the account network.
+
+    PageRank and degrees use every payment; the *money-movement* network ``B`` leaves out
+    card payments (purchases at merchants), so a cycle or a neighbour's fan-in is one of
+    transfers, wires and cash — employer → employee → card purchase at the employer is
+    commerce, not a cycle.
+    """
+    edges, A = _adjacency(src, dst, n)
     out_deg = np.asarray(A.sum(axis=1)).ravel()
     in_deg = np.asarray(A.sum(axis=0)).ravel()
     graph = nx.DiGraph()
@@ -230,27 +251,31 @@ def _graph_features(src: np.ndarray, dst: np.ndarray, n: int) -> dict[str, np.nd
     graph.add_edges_from(edges.tolist())
     rank = nx.pagerank(graph, alpha=0.85, tol=1e-8)
     pagerank = np.fromiter((rank[i] for i in range(n)), float, n) * n
-    reciprocal = np.asarray(A.multiply(A.T).sum(axis=1)).ravel()
-    small = (in_deg + out_deg) <= HUB_DEGREE
+
+    _, B = _adjacency(src[not_card], dst[not_card], n)
+    b_out = np.asarray(B.sum(axis=1)).ravel()
+    b_in = np.asarray(B.sum(axis=0)).ravel()
+    reciprocal = np.asarray(B.multiply(B.T).sum(axis=1)).ravel()
+    small = (b_in + b_out) <= HUB_DEGREE
     keep = sp.diags(small.astype(float))
-    As = A @ keep  # walks may pass only through non-hub accounts
-    A2 = (As @ As).tocsr()
-    walks3 = np.asarray(A2.multiply(A.T).sum(axis=1)).ravel()
-    walks4 = np.asarray(A2.multiply((A2 @ keep).T).sum(axis=1)).ravel()
-    mean_in_deg_of_receivers = _share(A @ in_deg, out_deg)
-    mean_out_deg_of_senders = _share(A.T @ out_deg, in_deg)
-    max_in_deg_of_receivers = _row_max(A, in_deg)
+    Bs = B @ keep  # walks may pass only through non-hub accounts
+    B2 = (Bs @ Bs).tocsr()
+    walks3 = np.asarray(B2.multiply(B.T).sum(axis=1)).ravel()
+    walks4 = np.asarray(B2.multiply((B2 @ keep).T).sum(axis=1)).ravel()
     return {
         "log_in_degree": np.log1p(in_deg),
         "log_out_degree": np.log1p(out_deg),
         "pagerank": pagerank,
-        "reciprocity": _share(reciprocal, np.maximum(in_deg, out_deg)),
+        "reciprocity": _share(reciprocal, np.maximum(b_in, b_out)),
         "log_cycles_3": np.log1p(walks3),
         "log_cycles_4": np.log1p(walks4),
-        "log_receiver_in_degree": np.log1p(mean_in_deg_of_receivers),
-        "log_sender_out_degree": np.log1p(mean_out_deg_of_senders),
-        "log_max_receiver_in_degree": np.log1p(max_in_deg_of_receivers),
-    }
+        "log_receiver_in_degree": np.log1p(_share(B @ b_in, b_out)),
+        "log_sender_out_degree": np.log1p(_share(B.T @ b_out, b_in)),
+        "log_max_receiver_in_degree": np.log1p(_row_max(B, b_in)),
+        "log_max_sender_out_degree": np.log1p(_row_max(B.T.tocsr(), b_out)),
+        "receiver_flow_through": _share(B @ flow_through, b_out),
+        "sender_flow_through": _share(B.T @ flow_through, b_in),
+    }, B
 
 
 def _row_max(A: sp.csr_matrix, node_value: np.ndarray) -> np.ndarray:

@@ -8,6 +8,12 @@
   group names the segment when no reference segment is given;
 - three classifiers — a shallow **decision tree** (explainable rules a reviewer can read),
   a **random forest** and a gradient-boosted **LightGBM** model (the champion);
+- **collective classification** (Lu & Getoor, "Link-Based Classification", ICML 2003): a
+  first LightGBM stage scores every account; the mean and largest first-stage score of its
+  counterparties in the money-movement network join the features of the final models —
+  launderers trade with each other (rings, mules and their collector), so a neighbour's
+  suspicion is evidence. The first stage's scores of labelled accounts are out-of-fold, so
+  an account's own label never leaks into its neighbours' features;
 - for each, **out-of-fold** scores (stratified k-fold), on which its alert threshold is
   tuned: the highest recall at precision ≥ ``target_precision`` (the operating point a
   compliance team signs off), or the best F1 when no threshold reaches it. Tuning on
@@ -141,6 +147,26 @@ class AmlModel:
         distance = np.linalg.norm(z - self.kmeans_.cluster_centers_[group], axis=1)
         return np.column_stack([values, distance]), group
 
+    @staticmethod
+    def _neighbour_scores(network: Any, first: np.ndarray) -> np.ndarray:
+        """Mean and max first-stage score over each account's counterparties (in or out)."""
+
+        if network is None:
+            return np.zeros((first.size, 2))
+        both = ((network + network.T) > 0).astype(float).tocsr()
+        deg = np.asarray(both.sum(axis=1)).ravel()
+        mean = np.divide(both @ first, deg, out=np.zeros_like(first), where=deg > 0)
+        rows = np.repeat(np.arange(both.shape[0]), np.diff(both.indptr))
+        top = np.zeros_like(first)
+        np.maximum.at(top, rows, first[both.indices])
+        return np.column_stack([mean, top])
+
+    def design(self, features: AccountFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """The final models' inputs: features, peer distance, neighbour scores."""
+        X, group = self._with_peer(features.values)
+        first = self.first_stage_.predict_proba(X)[:, 1]
+        return np.column_stack([X, self._neighbour_scores(features.network, first)]), group
+
     def fit(self, features: AccountFeatures, labels: np.ndarray) -> AmlModel:
         """Fit on the accounts of ``features`` with ``labels`` (bool, same order; accounts
         without a label are marked by :data:`numpy.nan` in a float array and left out)."""
@@ -163,15 +189,23 @@ class AmlModel:
                 "ordinary accounts among those in the transactions",
             )
         values = features.values
-        self.feature_names_ = list(features.names) + ["peer_distance"]
+        self.feature_names_ = [
+            *features.names, "peer_distance", "neighbour_score_mean", "neighbour_score_max"
+        ]
         self.scale_mean_ = values.mean(axis=0)
         self.scale_std_ = np.where(values.std(axis=0) > 0, values.std(axis=0), 1.0)
         self.kmeans_ = KMeans(
             n_clusters=self.config.n_peer_groups, n_init=4, random_state=self.config.seed
         ).fit((values - self.scale_mean_) / self.scale_std_)
-        X, _ = self._with_peer(values)
-        X = X[known]
+        X0, _ = self._with_peer(values)
         folds = StratifiedKFold(self.config.cv_folds, shuffle=True, random_state=self.config.seed)
+        first = self._estimators()[CHAMPION]
+        self.first_stage_ = first.fit(X0[known], y)
+        stage1 = self.first_stage_.predict_proba(X0)[:, 1]
+        stage1[known] = cross_val_predict(
+            self._estimators()[CHAMPION], X0[known], y, cv=folds, method="predict_proba"
+        )[:, 1]
+        X = np.column_stack([X0, self._neighbour_scores(features.network, stage1)])[known]
         self.models_: dict[str, Any] = {}
         self.thresholds_: dict[str, float] = {}
         self.threshold_rule_: dict[str, str] = {}
@@ -195,14 +229,14 @@ class AmlModel:
 
     # ----------------------------------------------------------------- scoring
     def _check(self, features: AccountFeatures) -> None:
-        expected = self.feature_names_[:-1]
+        expected = self.feature_names_[:-3]
         if list(features.names) != expected:
             raise InputError("features", list(features.names), f"the fitted features {expected}")
 
     def score(self, features: AccountFeatures, model: str = CHAMPION) -> Scores:
         """Scores and alerts of every account of ``features`` (``model`` alerts)."""
         self._check(features)
-        X, group = self._with_peer(features.values)
+        X, group = self.design(features)
         by_model = {name: m.predict_proba(X)[:, 1] for name, m in self.models_.items()}
         segment = np.where(
             features.segment == "unknown", np.char.add("peer_", group.astype(str)), features.segment
@@ -223,7 +257,7 @@ class AmlModel:
 
         if len(rows) == 0:
             return []
-        X, _ = self._with_peer(features.values[rows])
+        X = self.design(features)[0][rows]
         explainer = shap.TreeExplainer(self.models_[CHAMPION])
         contrib = np.asarray(explainer.shap_values(X))
         if contrib.ndim == 3:  # some shap versions return one array per class

@@ -160,7 +160,7 @@ def _model_grid(model: AmlModel, features: AccountFeatures, labels: np.ndarray) 
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     known = ~np.isnan(labels)
-    X, _ = model._with_peer(features.values[known])
+    X = model.design(features)[0][known]
     y = labels[known].astype(bool)
     folds = StratifiedKFold(3, shuffle=True, random_state=model.config.seed)
     rows = []
