@@ -30,7 +30,7 @@ from riskstream.core.errors import InputError, RiskstreamError
 from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import PermissionDeniedError
 from riskstream.positions import PositionKeeper, PositionRequester
-from riskstream.service import api, fx, stream
+from riskstream.service import api, fx, stream, surveillance
 from riskstream.service.auth import KeyStore
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
@@ -256,6 +256,8 @@ def create_app(
     if fx_history is not None:
         fx.attach(app, fx_history)
     app.include_router(stream.router, prefix="/api/v1")
+    document_roles(surveillance.router)
+    app.include_router(surveillance.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

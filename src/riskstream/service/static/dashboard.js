@@ -10,7 +10,7 @@ const SCOPES = ["firm", "desk", "strategy", "trader", "instrument", "asset_class
 const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional", "net_notional", "position_size",
   "delta", "gamma", "vega", "concentration", "drawdown", "liquidation_days"];
 const MAX_HEAT_ROWS = 20;  // the most used scopes, when there are more
-const ROLES = ["viewer", "analyst", "risk_manager", "admin"];
+const ROLES = ["viewer", "analyst", "compliance", "risk_manager", "admin"];
 // A fresh layout object per call: Plotly writes into layouts (axis types, ranges), so
 // charts must never share one.
 const layout = (extra) => ({
