@@ -89,8 +89,9 @@ def threshold_at_precision(
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     ok = precision >= target_precision
     if ok.any():
-        best = np.flatnonzero(ok)[np.argmax(recall[ok])]
-        return float(thresholds[best]), "recall@precision"
+        top = recall[ok].max()
+        best = np.flatnonzero(ok & (recall == top))  # equal recall: the fewest alerts
+        return float(thresholds[best].max()), "recall@precision"
     f1 = np.divide(
         2 * precision * recall,
         precision + recall,
