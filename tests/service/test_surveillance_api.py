@@ -16,7 +16,8 @@ def test_compliance_sees_models_but_cannot_change_limits(client, keys) -> None:
     for role in ("viewer", "analyst"):
         assert client.get("/api/v1/models", headers=auth(keys, role)).status_code == 403
     r = client.put(
-        "/api/v1/limits/desk/macro/var", json={"hard": 5, "reason": "x"},
+        "/api/v1/limits/desk/macro/var",
+        json={"hard": 5, "reason": "x"},
         headers=auth(keys, "compliance"),
     )
     assert r.status_code == 403
@@ -26,18 +27,17 @@ def test_compliance_sees_models_but_cannot_change_limits(client, keys) -> None:
 def test_workflow_through_the_api_is_role_checked_and_audited(client, keys, db) -> None:
     h_comp, h_rm = auth(keys, "compliance"), auth(keys, "risk_manager")
     findings = client.get("/api/v1/models/review", headers=h_comp).json()
-    assert any(f["model_id"] == "aml_lightgbm" and f["check"] == "metric_missing"
-               for f in findings)
-    r = client.post("/api/v1/models/aml_lightgbm/validate",
-                    json={"evidence": "tuning.html", "metrics": {"recall": 0.9, "precision": 0.7}},
-                    headers=h_comp)
+    assert any(f["model_id"] == "aml_lightgbm" and f["check"] == "metric_missing" for f in findings)
+    r = client.post(
+        "/api/v1/models/aml_lightgbm/validate",
+        json={"evidence": "tuning.html", "metrics": {"recall": 0.9, "precision": 0.7}},
+        headers=h_comp,
+    )
     assert r.status_code == 200 and r.json()["state"] == "validated"
     # compliance may not approve; the risk manager (not the validator) may
-    r = client.post("/api/v1/models/aml_lightgbm/state", json={"state": "approved"},
-                    headers=h_comp)
+    r = client.post("/api/v1/models/aml_lightgbm/state", json={"state": "approved"}, headers=h_comp)
     assert r.status_code in (400, 422) and "risk_manager" in r.text
-    r = client.post("/api/v1/models/aml_lightgbm/state", json={"state": "approved"},
-                    headers=h_rm)
+    r = client.post("/api/v1/models/aml_lightgbm/state", json={"state": "approved"}, headers=h_rm)
     assert r.status_code == 200 and r.json()["state"] == "approved"
     card = client.get("/api/v1/models/aml_lightgbm", headers=h_comp).json()["card"]
     assert card["validation"]["status"] == "passed"

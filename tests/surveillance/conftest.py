@@ -17,7 +17,7 @@ def labels_for(features: AccountFeatures, data: GeneratedData) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def small_data() -> GeneratedData:
-    return generate(GeneratorConfig(n_accounts=900, days=60, seed=5))
+    return generate(GeneratorConfig(n_accounts=700, days=40, seed=5))
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,13 @@ def test_valid_rows_load_and_bad_rows_are_quarantined_with_reason(tmp_path: Path
     q = loaded.quarantine.sort("row")
     assert q["row"].to_list() == [4, 5, 6, 7, 8, 9, 10]
     assert q["field"].to_list() == [
-        "ts", "amount", "amount", "currency", "channel", "from_account", "to_account",
+        "ts",
+        "amount",
+        "amount",
+        "currency",
+        "channel",
+        "from_account",
+        "to_account",
     ]
     assert q.row(4, named=True)["value"] == "crypto"
     assert "wire, transfer, card, cash" in q.row(4, named=True)["expected"]
@@ -57,13 +63,19 @@ def test_a_file_of_only_bad_records_loads_nothing(tmp_path: Path) -> None:
 
 
 def test_accounts_and_labels(tmp_path: Path) -> None:
-    accounts = load_accounts(_write(tmp_path, "account,customer,segment,country,risk_rating\n"
-                                    "A,C1,Retail,us,low\nB,C2,bank,US,low\nA,C3,retail,US,high\n"
-                                    "D,C4,Business,gb,Medium\n",
-                                    "acc.csv"))
+    accounts = load_accounts(
+        _write(
+            tmp_path,
+            "account,customer,segment,country,risk_rating\n"
+            "A,C1,Retail,us,low\nB,C2,bank,US,low\nA,C3,retail,US,high\n"
+            "D,C4,Business,gb,Medium\n",
+            "acc.csv",
+        )
+    )
     assert accounts.frame.rows() == [("D", "C4", "business", "GB", "medium")]
     assert accounts.quarantine["field"].to_list() == ["account", "segment", "account"]
-    labels = load_labels(_write(tmp_path, "account,is_suspicious,typology\nA,1,x\nB,false,\n"
-                                "C,maybe,\n", "lab.csv"))
+    labels = load_labels(
+        _write(tmp_path, "account,is_suspicious,typology\nA,1,x\nB,false,\nC,maybe,\n", "lab.csv")
+    )
     assert labels.frame["is_suspicious"].to_list() == [True, False]
     assert labels.quarantine["field"].to_list() == ["is_suspicious"]

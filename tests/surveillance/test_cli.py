@@ -13,8 +13,12 @@ from riskstream.cli import app
 from riskstream.surveillance import aml_model
 
 runner = CliRunner()
-SMALL = functools.partial(
-    aml_model.ModelConfig, lgbm_n_estimators=40, forest_trees=20, cv_folds=3, n_peer_groups=3
+SMALL = functools.partialmethod(
+    aml_model.ModelConfig.__init__,
+    lgbm_n_estimators=40,
+    forest_trees=20,
+    cv_folds=3,
+    n_peer_groups=3,
 )
 
 
@@ -26,29 +30,72 @@ def _run(*args: str) -> dict:
 
 def test_generate_fit_score_tune_and_models_commands(tmp_path: Path, monkeypatch) -> None:
     # a small model keeps the test quick (the defaults are measured by the bench)
-    monkeypatch.setattr(aml_model, "ModelConfig", SMALL)
+    monkeypatch.setattr(aml_model.ModelConfig, "__init__", SMALL)
     data = tmp_path / "data"
-    _run("surveillance", "aml", "generate", "--out", str(data), "--accounts-count", "700",
-         "--days", "45", "--seed", "4", "--json")
+    _run(
+        "surveillance",
+        "aml",
+        "generate",
+        "--out",
+        str(data),
+        "--accounts-count",
+        "500",
+        "--days",
+        "30",
+        "--seed",
+        "4",
+        "--json",
+    )
     # one bad record: quarantined, counted, the rest loads
     with (data / "transactions.csv").open("a") as f:
         f.write("x1,2026-01-05T10:00:00,A,B,-1,USD,wire\n")
     tx, labels = str(data / "transactions.csv"), str(data / "labels.csv")
-    fit = _run("surveillance", "aml", "fit", "--transactions", tx, "--labels", labels,
-               "--model", str(tmp_path / "model"), "--json")
+    fit = _run(
+        "surveillance",
+        "aml",
+        "fit",
+        "--transactions",
+        tx,
+        "--labels",
+        labels,
+        "--model",
+        str(tmp_path / "model"),
+        "--json",
+    )
     assert fit["inputs"][0]["quarantined"] == 1
     assert set(fit["thresholds"]) == {"lightgbm", "random_forest", "decision_tree"}
     out = tmp_path / "scores.csv"
-    score = _run("surveillance", "aml", "score", "--model", str(tmp_path / "model"),
-                 "--transactions", tx, "--out", str(out), "--json")
+    score = _run(
+        "surveillance",
+        "aml",
+        "score",
+        "--model",
+        str(tmp_path / "model"),
+        "--transactions",
+        tx,
+        "--out",
+        str(out),
+        "--json",
+    )
     frame = pl.read_csv(out)
     assert frame.columns == ["account", "score", "alert"]
     assert frame["alert"].dtype == pl.Boolean and frame["alert"].sum() == score["alerts"]
     explained = pl.read_csv(out.with_suffix(".explanations.csv"))
     assert explained["account"].n_unique() == score["alerts"]
     report = tmp_path / "tune.html"
-    tune = _run("surveillance", "tune", "--model", str(tmp_path / "model"), "--transactions",
-                tx, "--labels", labels, "--report", str(report), "--json")
+    tune = _run(
+        "surveillance",
+        "tune",
+        "--model",
+        str(tmp_path / "model"),
+        "--transactions",
+        tx,
+        "--labels",
+        labels,
+        "--report",
+        str(report),
+        "--json",
+    )
     html = report.read_text()
     assert "Sample-review plan" in html and "plotly" in html.lower() and "<script" in html
     assert "cdn.plot.ly" not in html  # self-contained

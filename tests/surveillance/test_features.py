@@ -58,17 +58,22 @@ def test_hand_checked_velocity_structuring_and_flow_features() -> None:
 
 def test_cycles_and_pagerank_against_networkx() -> None:
     ring = ["A", "B", "C"]
-    rows = [(f"2026-01-0{i + 1}T10:00:00", ring[i], ring[(i + 1) % 3], 100, "transfer")
-            for i in range(3)]
-    rows += [("2026-01-05T10:00:00", "A", "D", 50, "wire"),
-             ("2026-01-05T11:00:00", "D", "A", 40, "wire"),  # a 2-cycle A-D
-             ("2026-01-06T10:00:00", "E", "A", 10, "transfer")]
+    rows = [
+        (f"2026-01-0{i + 1}T10:00:00", ring[i], ring[(i + 1) % 3], 100, "transfer")
+        for i in range(3)
+    ]
+    rows += [
+        ("2026-01-05T10:00:00", "A", "D", 50, "wire"),
+        ("2026-01-05T11:00:00", "D", "A", 40, "wire"),  # a 2-cycle A-D
+        ("2026-01-06T10:00:00", "E", "A", 10, "transfer"),
+    ]
     f = build_features(_tx(rows))
     row = {a: i for i, a in enumerate(f.accounts)}
     g = nx.DiGraph([(r[1], r[2]) for r in rows])
     # closed walks of length 3 through A = directed 3-cycles through A (no repeats here)
-    cycles3 = {a: sum(1 for c in nx.simple_cycles(g, length_bound=3) if len(c) == 3 and a in c)
-               for a in g}
+    cycles3 = {
+        a: sum(1 for c in nx.simple_cycles(g, length_bound=3) if len(c) == 3 and a in c) for a in g
+    }
     for a in g:
         assert np.expm1(f.column("log_cycles_3")[row[a]]) == pytest.approx(cycles3[a])
     rank = nx.pagerank(g, alpha=0.85, tol=1e-10)

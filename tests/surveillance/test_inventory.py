@@ -33,16 +33,29 @@ def test_every_model_family_is_in_the_inventory(inventory: ModelInventory) -> No
     families = {r["family"] for r in rows}
     assert families == {"risk", "regime", "surveillance"}
     impl = " ".join(r["card"]["implementation"] for r in rows)
-    for name in ("GarchVolatility", "EWMACovariance", "HMMDetector", "RegimeEnsemble",
-                 "ParametricVaR", "AmlModel"):
+    for name in (
+        "GarchVolatility",
+        "EWMACovariance",
+        "HMMDetector",
+        "RegimeEnsemble",
+        "ParametricVaR",
+        "AmlModel",
+    ):
         assert name in impl
 
 
 def test_checker_flags_missing_sections_stale_validation_and_weak_metrics() -> None:
-    card = {"model_id": "m", "purpose": "p", "owner": "", "data": "d", "assumptions": "a",
-            "limitations": "l", "version": "1",
-            "validation": {"status": "passed", "date": "2025-01-01"},
-            "metrics": [{"name": "recall", "threshold": 0.8, "direction": "min", "value": 0.7}]}
+    card = {
+        "model_id": "m",
+        "purpose": "p",
+        "owner": "",
+        "data": "d",
+        "assumptions": "a",
+        "limitations": "l",
+        "version": "1",
+        "validation": {"status": "passed", "date": "2025-01-01"},
+        "metrics": [{"name": "recall", "threshold": 0.8, "direction": "min", "value": 0.7}],
+    }
     checks = {f.check for f in review_card(card, dt.date(2026, 6, 1), max_age_days=365)}
     assert checks == {"missing_section", "stale_validation", "metric_below_threshold"}
     card["owner"], card["metrics"][0]["value"] = "x", 0.85
@@ -57,8 +70,10 @@ def test_workflow_roles_independence_staleness_and_audit(inventory: ModelInvento
         inventory.transition("garch", "approved", user="val", role="risk_manager")
     with pytest.raises(InputError, match="risk_manager"):
         inventory.transition("garch", "approved", user="cc", role="compliance")
-    assert inventory.transition("garch", "approved", user="meg", role="risk_manager")[
-        "state"] == "approved"
+    assert (
+        inventory.transition("garch", "approved", user="meg", role="risk_manager")["state"]
+        == "approved"
+    )
     with pytest.raises(InputError, match="reachable"):
         inventory.transition("garch", "validated", user="meg", role="admin")
     assert not [f for f in inventory.review() if f.model_id == "garch"]
@@ -66,5 +81,9 @@ def test_workflow_roles_independence_staleness_and_audit(inventory: ModelInvento
     assert {f.check for f in inventory.review() if f.model_id == "garch"} == {"stale_validation"}
     inventory.transition("garch", "retired", user="meg", role="risk_manager")
     log = [(e.action, e.actor) for e in read_audit(inventory.db) if e.target == "model:garch"]
-    assert log == [("model.register", "system"), ("model.validated", "val"),
-                   ("model.approved", "meg"), ("model.retired", "meg")]
+    assert log == [
+        ("model.register", "system"),
+        ("model.validated", "val"),
+        ("model.approved", "meg"),
+        ("model.retired", "meg"),
+    ]

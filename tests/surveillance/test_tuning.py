@@ -24,8 +24,19 @@ from riskstream.surveillance.tuning import (
 # AICPA Audit Guide "Audit Sampling" (2019), Table A-1 "Statistical Sample Sizes for Tests
 # of Controls — 5 Percent Risk of Overreliance" (95 % confidence), expected deviation rate
 # 0 %: tolerable rate → sample size; and Table A-2 (10 % risk, 90 % confidence).
-AICPA_A1 = {0.02: 149, 0.03: 99, 0.04: 74, 0.05: 59, 0.06: 49, 0.07: 42, 0.08: 36,
-            0.09: 32, 0.10: 29, 0.15: 19, 0.20: 14}
+AICPA_A1 = {
+    0.02: 149,
+    0.03: 99,
+    0.04: 74,
+    0.05: 59,
+    0.06: 49,
+    0.07: 42,
+    0.08: 36,
+    0.09: 32,
+    0.10: 29,
+    0.15: 19,
+    0.20: 14,
+}
 AICPA_A2 = {0.05: 45, 0.10: 22}
 
 

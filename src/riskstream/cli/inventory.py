@@ -16,16 +16,18 @@ import typer
 from riskstream.cli import app, print_json, settings
 from riskstream.cli.universe import open_refdb
 
-inventory_app = typer.Typer(help="Model inventory, documentation review and approval.",
-                            no_args_is_help=True)
+inventory_app = typer.Typer(
+    help="Model inventory, documentation review and approval.", no_args_is_help=True
+)
 app.add_typer(inventory_app, name="models")
 
 USER_OPT = typer.Option(..., "--user", help="Who acts (recorded in the audit log).")
-ROLE_OPT = typer.Option(..., "--role", help="The actor's role (analyst, compliance, "
-                        "risk_manager, admin).")
+ROLE_OPT = typer.Option(
+    ..., "--role", help="The actor's role (analyst, compliance, risk_manager, admin)."
+)
 
 
-def _inventory(ctx: typer.Context):  # noqa: ANN202 - the inventory type is imported lazily
+def _inventory(ctx: typer.Context):
     from riskstream.surveillance.inventory import ModelInventory
 
     inventory = ModelInventory(open_refdb(settings(ctx)))
@@ -43,8 +45,10 @@ def list_command(
         print_json({"models": rows})
         return
     for m in rows:
-        typer.echo(f"{m['model_id']:<22} {m['family']:<12} {m['state']:<10} "
-                   f"v{m['version']:<7} validated {m['validation_date'] or '-':<10} {m['name']}")
+        typer.echo(
+            f"{m['model_id']:<22} {m['family']:<12} {m['state']:<10} "
+            f"v{m['version']:<7} validated {m['validation_date'] or '-':<10} {m['name']}"
+        )
 
 
 @inventory_app.command("show")
@@ -89,8 +93,9 @@ def validate_command(
 ) -> None:
     """Record a passed validation (today) and move the model to 'validated'."""
     values = json.loads(metrics.read_text()) if metrics else None
-    model = _inventory(ctx).record_validation(model_id, user=user, role=role,
-                                              metrics=values, evidence=evidence)
+    model = _inventory(ctx).record_validation(
+        model_id, user=user, role=role, metrics=values, evidence=evidence
+    )
     _done(model, as_json)
 
 
@@ -105,8 +110,7 @@ def set_state_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Approve, retire or send back a model (risk_manager or admin to approve/retire)."""
-    _done(_inventory(ctx).transition(model_id, state, user=user, role=role, reason=reason),
-          as_json)
+    _done(_inventory(ctx).transition(model_id, state, user=user, role=role, reason=reason), as_json)
 
 
 def _done(model: dict, as_json: bool) -> None:

@@ -79,20 +79,19 @@ def show_model(model_id: str, ctx: Ctx, _who: Compliance) -> dict[str, Any]:
 
 
 @router.post("/models/{model_id}/validate", response_model=ModelDetail)
-def validate_model(
-    model_id: str, body: Validation, ctx: Ctx, who: Compliance
-) -> dict[str, Any]:
+def validate_model(model_id: str, body: Validation, ctx: Ctx, who: Compliance) -> dict[str, Any]:
     """Record a passed validation today and move the model to ``validated``."""
     return _inventory(ctx).record_validation(
-        model_id, user=who.name, role=who.role.label, metrics=body.metrics or None,
+        model_id,
+        user=who.name,
+        role=who.role.label,
+        metrics=body.metrics or None,
         evidence=body.evidence,
     )
 
 
 @router.post("/models/{model_id}/state", response_model=ModelDetail)
-def set_model_state(
-    model_id: str, body: Transition, ctx: Ctx, who: Compliance
-) -> dict[str, Any]:
+def set_model_state(model_id: str, body: Transition, ctx: Ctx, who: Compliance) -> dict[str, Any]:
     """Approve (risk_manager or admin, not the validator), retire or send back a model."""
     return _inventory(ctx).transition(
         model_id, body.state, user=who.name, role=who.role.label, reason=body.reason

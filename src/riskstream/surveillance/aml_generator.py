@@ -108,7 +108,7 @@ class _Tx:
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, src, dst, amount, channel, t_s) -> None:  # noqa: ANN001 - array-likes
+    def add(self, src, dst, amount, channel, t_s) -> None:
         n = np.size(amount)
         self.parts.append(
             (

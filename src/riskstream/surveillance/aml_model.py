@@ -191,7 +191,10 @@ class AmlModel:
             )
         values = features.values
         self.feature_names_ = [
-            *features.names, "peer_distance", "neighbour_score_mean", "neighbour_score_max"
+            *features.names,
+            "peer_distance",
+            "neighbour_score_mean",
+            "neighbour_score_max",
         ]
         self.scale_mean_ = values.mean(axis=0)
         self.scale_std_ = np.where(values.std(axis=0) > 0, values.std(axis=0), 1.0)

@@ -85,9 +85,7 @@ def load_cards(path: Path | str = CARDS_FILE) -> list[dict[str, Any]]:
     return cards
 
 
-def review_card(
-    card: dict[str, Any], today: dt.date, max_age_days: int = 365
-) -> list[Finding]:
+def review_card(card: dict[str, Any], today: dt.date, max_age_days: int = 365) -> list[Finding]:
     """The documentation checker on one card."""
     mid = str(card.get("model_id"))
     findings = []
@@ -98,15 +96,17 @@ def review_card(
     validation = card.get("validation") or {}
     date = validation.get("date")
     if validation.get("status") != "passed" or not date:
-        findings.append(
-            Finding(mid, "not_validated", "error", "no passed validation on record")
-        )
+        findings.append(Finding(mid, "not_validated", "error", "no passed validation on record"))
     else:
         age = (today - dt.date.fromisoformat(str(date))).days
         if age > max_age_days:
             findings.append(
-                Finding(mid, "stale_validation", "error",
-                        f"validated {date}, {age} days ago (> {max_age_days})")
+                Finding(
+                    mid,
+                    "stale_validation",
+                    "error",
+                    f"validated {date}, {age} days ago (> {max_age_days})",
+                )
             )
     for metric in card.get("metrics") or []:
         name, value = metric.get("name"), metric.get("value")
@@ -117,8 +117,12 @@ def review_card(
             direction == "max" and value > threshold
         ):
             findings.append(
-                Finding(mid, "metric_below_threshold", "error",
-                        f"{name} = {value:.4g}, stated {direction} {threshold}")
+                Finding(
+                    mid,
+                    "metric_below_threshold",
+                    "error",
+                    f"{name} = {value:.4g}, stated {direction} {threshold}",
+                )
             )
     return findings
 
@@ -141,13 +145,27 @@ class ModelInventory:
             have = set(conn.execute(sa.select(MODEL_INVENTORY.c.model_id)).scalars())
             new = [c for c in cards if c["model_id"] not in have]
             for card in new:
-                conn.execute(MODEL_INVENTORY.insert().values(
-                    model_id=card["model_id"], version=str(card.get("version", "")),
-                    state="draft", card=json.dumps(card, sort_keys=True), updated_ns=now,
-                    updated_by="system", validated_by=None))
-                append_audit(conn, ts_ns=now, actor="system", role="admin",
-                             action="model.register", target=f"model:{card['model_id']}",
-                             before=None, after={"state": "draft", "version": card.get("version")})
+                conn.execute(
+                    MODEL_INVENTORY.insert().values(
+                        model_id=card["model_id"],
+                        version=str(card.get("version", "")),
+                        state="draft",
+                        card=json.dumps(card, sort_keys=True),
+                        updated_ns=now,
+                        updated_by="system",
+                        validated_by=None,
+                    )
+                )
+                append_audit(
+                    conn,
+                    ts_ns=now,
+                    actor="system",
+                    role="admin",
+                    action="model.register",
+                    target=f"model:{card['model_id']}",
+                    before=None,
+                    after={"state": "draft", "version": card.get("version")},
+                )
         return len(new)
 
     def list(self) -> list[dict[str, Any]]:
@@ -175,9 +193,13 @@ class ModelInventory:
 
     def get(self, model_id: str) -> dict[str, Any]:
         with self.db.transaction() as conn:
-            row = conn.execute(
-                sa.select(MODEL_INVENTORY).where(MODEL_INVENTORY.c.model_id == model_id)
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    sa.select(MODEL_INVENTORY).where(MODEL_INVENTORY.c.model_id == model_id)
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise InputError("model_id", model_id, "the id of a model in the inventory")
         return self._row(row)
@@ -193,7 +215,12 @@ class ModelInventory:
         ]
 
     def record_validation(
-        self, model_id: str, *, user: str, role: str, metrics: dict[str, float] | None = None,
+        self,
+        model_id: str,
+        *,
+        user: str,
+        role: str,
+        metrics: dict[str, float] | None = None,
         evidence: str = "",
     ) -> dict[str, Any]:
         """Record a passed validation today (and measured metric values) and move the
@@ -212,11 +239,18 @@ class ModelInventory:
                 {**m, "value": float(metrics[m["name"]])} if m.get("name") in metrics else m
                 for m in card.get("metrics") or []
             ]
-        return self.transition(model_id, "validated", user=user, role=role, card=card,
-                               reason=evidence)
+        return self.transition(
+            model_id, "validated", user=user, role=role, card=card, reason=evidence
+        )
 
     def transition(
-        self, model_id: str, to_state: str, *, user: str, role: str, reason: str = "",
+        self,
+        model_id: str,
+        to_state: str,
+        *,
+        user: str,
+        role: str,
+        reason: str = "",
         card: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Move a model along the workflow (checked, audited)."""
@@ -225,26 +259,42 @@ class ModelInventory:
         current = self.get(model_id)
         allowed = TRANSITIONS.get((current["state"], to_state))
         if allowed is None:
-            raise InputError("state", to_state, f"a state reachable from {current['state']!r}: "
-                             + ", ".join(t for (f, t) in TRANSITIONS if f == current["state"]))
+            raise InputError(
+                "state",
+                to_state,
+                f"a state reachable from {current['state']!r}: "
+                + ", ".join(t for (f, t) in TRANSITIONS if f == current["state"]),
+            )
         if role not in allowed:
-            raise InputError("role", role, f"one of {sorted(allowed)} to move a model to "
-                             f"{to_state!r} (user {user!r})")
+            raise InputError(
+                "role",
+                role,
+                f"one of {sorted(allowed)} to move a model to {to_state!r} (user {user!r})",
+            )
         new_card = card or current["card"]
         validated_by = current["validated_by"]
         if to_state == "validated":
             if (new_card.get("validation") or {}).get("status") != "passed":
-                raise InputError("validation", (new_card.get("validation") or {}).get("status"),
-                                 "a passed validation (use record_validation)")
+                raise InputError(
+                    "validation",
+                    (new_card.get("validation") or {}).get("status"),
+                    "a passed validation (use record_validation)",
+                )
             validated_by = user
         if to_state == "approved":
             if user == current["validated_by"]:
-                raise InputError("user", user, "an approver other than the validator "
-                                 "(independent review, SR 11-7 section V)")
+                raise InputError(
+                    "user",
+                    user,
+                    "an approver other than the validator (independent review, SR 11-7 section V)",
+                )
             errors = [f for f in review_card(new_card, self._today()) if f.severity == "error"]
             if errors:
-                raise InputError("documentation", [f.detail for f in errors],
-                                 "a card with no documentation-review errors")
+                raise InputError(
+                    "documentation",
+                    [f.detail for f in errors],
+                    "a card with no documentation-review errors",
+                )
         if to_state == "draft":
             validated_by = None
         now = self.clock.now_ns()
@@ -252,13 +302,25 @@ class ModelInventory:
             conn.execute(
                 MODEL_INVENTORY.update()
                 .where(MODEL_INVENTORY.c.model_id == model_id)
-                .values(state=to_state, card=json.dumps(new_card, sort_keys=True),
-                        updated_ns=now, updated_by=user, validated_by=validated_by)
+                .values(
+                    state=to_state,
+                    card=json.dumps(new_card, sort_keys=True),
+                    updated_ns=now,
+                    updated_by=user,
+                    validated_by=validated_by,
+                )
             )
-            append_audit(conn, ts_ns=now, actor=user, role=role, action=f"model.{to_state}",
-                         target=f"model:{model_id}",
-                         before={"state": current["state"]}, after={"state": to_state},
-                         reason=reason)
+            append_audit(
+                conn,
+                ts_ns=now,
+                actor=user,
+                role=role,
+                action=f"model.{to_state}",
+                target=f"model:{model_id}",
+                before={"state": current["state"]},
+                after={"state": to_state},
+                reason=reason,
+            )
         return self.get(model_id)
 
 
@@ -271,9 +333,15 @@ def champion_challenger(card_metrics: dict[str, dict[str, float]], champion: str
     for name, m in card_metrics.items():
         rows[name] = {
             **m,
-            "delta_vs_champion": {k: m[k] - base[k] for k in m if isinstance(m.get(k), float)
-                                  and isinstance(base.get(k), float)},
+            "delta_vs_champion": {
+                k: m[k] - base[k]
+                for k in m
+                if isinstance(m.get(k), float) and isinstance(base.get(k), float)
+            },
         }
-    better = [n for n, m in card_metrics.items() if n != champion
-              and m.get("pr_auc", 0) > base.get("pr_auc", 0)]
+    better = [
+        n
+        for n, m in card_metrics.items()
+        if n != champion and m.get("pr_auc", 0) > base.get("pr_auc", 0)
+    ]
     return {"champion": champion, "models": rows, "challengers_better_on_pr_auc": better}

@@ -245,7 +245,8 @@ def write_report(study: dict[str, Any], path: Path | str) -> Path:
             ],
             ["point", "alerts", "true_alerts", "precision", "recall", "f1", "f_beta"],
         ),
-        f"<p>PR AUC {study['overall'].get('pr_auc')}, ROC AUC {study['overall'].get('roc_auc')}.</p>",
+        f"<p>PR AUC {study['overall'].get('pr_auc')}, "
+        f"ROC AUC {study['overall'].get('roc_auc')}.</p>",
         "<h2>Champion / challenger</h2>",
         _table(
             [{"model": k, **v} for k, v in study["champion_challenger"].items()],

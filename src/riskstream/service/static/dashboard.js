@@ -60,6 +60,7 @@ async function signIn(key) {
     $("login").hidden = true; $("dash").hidden = false; $("logout").hidden = false;
     initCharts();
     refreshLimits();
+    refreshSurveillance();
     connect();
   } catch (e) {
     sessionStorage.removeItem(KEY);
@@ -310,3 +311,27 @@ $("logout").addEventListener("click", () => {
 
 const saved = sessionStorage.getItem(KEY);
 if (saved) signIn(saved); else showLogin();
+
+// Surveillance (compliance and above): the model inventory and its documentation review.
+async function refreshSurveillance() {
+  const allowed = ROLES.indexOf(state.role) >= ROLES.indexOf("compliance");
+  $("surveillance").hidden = !allowed;
+  if (!allowed) return;
+  const [models, findings] = await Promise.all([api("/api/v1/models"), api("/api/v1/models/review")]);
+  const body = $("models").querySelector("tbody");
+  body.replaceChildren(...models.map((m) => {
+    const tr = document.createElement("tr");
+    tr.dataset.model = m.model_id;
+    for (const v of [m.model_id, m.family, m.state, m.validation_date || "—", m.owner]) {
+      const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+    }
+    return tr;
+  }));
+  const list = $("model-review");
+  list.replaceChildren(...(findings.length ? findings.map((f) => {
+    const li = document.createElement("li");
+    li.className = f.severity === "error" ? "breach" : "warning";
+    li.textContent = `${f.model_id}: ${f.check} — ${f.detail}`;
+    return li;
+  }) : [Object.assign(document.createElement("li"), { className: "empty", textContent: "No findings" })]));
+}
