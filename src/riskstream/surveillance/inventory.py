@@ -140,6 +140,12 @@ class ModelInventory:
     def seed(self, cards: list[dict[str, Any]] | None = None) -> int:
         """Insert the cards not yet in the inventory (as ``draft``); returns how many."""
         cards = load_cards() if cards is None else cards
+        try:
+            return self._seed(cards)
+        except sa.exc.IntegrityError:  # a concurrent request seeded them first
+            return 0
+
+    def _seed(self, cards: list[dict[str, Any]]) -> int:
         now = self.clock.now_ns()
         with self.db.transaction() as conn:
             have = set(conn.execute(sa.select(MODEL_INVENTORY.c.model_id)).scalars())
