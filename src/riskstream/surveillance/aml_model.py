@@ -325,13 +325,14 @@ class AmlModel:
 def _metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    alert = score >= threshold
+    thr = np.asarray(threshold, dtype=float)  # one threshold, or one per account
+    alert = score >= thr
     tp = int((alert & y).sum())
     precision = tp / alert.sum() if alert.sum() else 0.0
     recall = tp / y.sum() if y.sum() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "threshold": float(threshold),
+        "threshold": float(thr) if thr.ndim == 0 else float(np.median(thr)),
         "precision": float(precision),
         "recall": float(recall),
         "f1": float(f1),

@@ -328,26 +328,3 @@ class ModelInventory:
                 reason=reason,
             )
         return self.get(model_id)
-
-
-def champion_challenger(card_metrics: dict[str, dict[str, float]], champion: str) -> dict[str, Any]:
-    """Compare challengers with the champion on shared metrics: the differences and whether
-    any challenger beats the champion on PR AUC (the usual trigger to re-examine the
-    champion)."""
-    base = card_metrics[champion]
-    rows = {}
-    for name, m in card_metrics.items():
-        rows[name] = {
-            **m,
-            "delta_vs_champion": {
-                k: m[k] - base[k]
-                for k in m
-                if isinstance(m.get(k), float) and isinstance(base.get(k), float)
-            },
-        }
-    better = [
-        n
-        for n, m in card_metrics.items()
-        if n != champion and m.get("pr_auc", 0) > base.get("pr_auc", 0)
-    ]
-    return {"champion": champion, "models": rows, "challengers_better_on_pr_auc": better}

@@ -112,6 +112,12 @@ def run_study(
             **{k: v for k, v in curves(y, s[known]).items() if k.endswith("auc")},
             "threshold": model.thresholds_[name],
         }
+    champion_pr = study["champion_challenger"][CHAMPION]["pr_auc"] or 0.0
+    study["challengers_better_on_pr_auc"] = [
+        name
+        for name, m in study["champion_challenger"].items()
+        if name != CHAMPION and (m["pr_auc"] or 0.0) > champion_pr
+    ]
     study["rules"] = _rule_sensitivity(features, known, y, cfg, segment_all=scores.segment)
     if model_grid:
         study["model_grid"] = _model_grid(model, features, labels)
@@ -262,6 +268,8 @@ def write_report(study: dict[str, Any], path: Path | str) -> Path:
                 "roc_auc",
             ],
         ),
+        "<p>Challengers better than the champion on PR AUC (a reason to re-examine the "
+        f"champion): {', '.join(study['challengers_better_on_pr_auc']) or 'none'}.</p>",
         "<h2>Results by segment</h2>",
     ]
     recs = []
@@ -423,6 +431,7 @@ def _summary(study: dict[str, Any]) -> dict[str, Any]:
         "scope": study["scope"],
         "overall": study["overall"],
         "champion_challenger": study["champion_challenger"],
+        "challengers_better_on_pr_auc": study["challengers_better_on_pr_auc"],
         "segments": {
             seg: {k: v for k, v in res.items() if k not in ("curves", "atl_btl")}
             for seg, res in study["segments"].items()
