@@ -10,6 +10,7 @@ import pytest
 from riskstream.surveillance.aml_data import parse_transactions
 from riskstream.surveillance.aml_features import build_features
 from riskstream.surveillance.aml_generator import GeneratorConfig, generate
+from riskstream.surveillance.aml_rules import DEFAULT_RULES, evaluate_rules, scaled
 
 
 def _tx(rows: list[tuple[str, str | None, str | None, float, str]]) -> pl.DataFrame:
@@ -53,6 +54,12 @@ def test_hand_checked_velocity_structuring_and_flow_features() -> None:
     # 01-03 10:00 is 73 h before 01-06 11:00: the busiest 72 h hold two deposits
     assert col("max_in_72h")[row["S"]] == 2
     assert col("share_in_cash")[row["S"]] == 1.0
+    # the structuring rule (≥ 2 near-threshold deposits in 7 days) fires on S alone;
+    # doubling the count to 4 it does not
+    fired = evaluate_rules(f)
+    assert [f.accounts[i] for i in np.flatnonzero(fired["structuring"])] == ["S"]
+    strict = scaled(DEFAULT_RULES, "structuring", "count", 2.0)
+    assert not evaluate_rules(f, strict)["structuring"].any()
     assert col("round_share")[row["M"]] == pytest.approx(0.5)  # 1000 in is round; 900 < 1000
 
 
