@@ -71,7 +71,8 @@ def amlsim_to_riskstream(folder: Path, out: Path) -> tuple[Path, pl.DataFrame]:
 def _cli(*args: str) -> dict:
     result = CliRunner().invoke(app, [*args, "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output.strip().splitlines()[-1])
+    # the JSON object is the last stdout line; warnings on stderr may follow it
+    return json.loads(next(x for x in reversed(result.output.splitlines()) if x.startswith("{")))
 
 
 def _measure(scores_csv: Path, labels: pl.DataFrame) -> dict[str, float]:
