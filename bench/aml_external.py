@@ -80,7 +80,8 @@ def _measure(scores_csv: Path, labels: pl.DataFrame) -> dict[str, float]:
         labels, on="account"
     )
     y = scored["is_suspicious"].to_numpy().astype(bool)
-    return evaluate(y, scored["score"].to_numpy(), 0.0) | _at_alert(scored)
+    curves = evaluate(y, scored["score"].to_numpy(), 0.5)
+    return {"pr_auc": curves["pr_auc"], "roc_auc": curves["roc_auc"]} | _at_alert(scored)
 
 
 def _at_alert(scored: pl.DataFrame) -> dict[str, float]:
