@@ -272,3 +272,38 @@ def test_regulatory_panel_in_chromium(app, config, keys, db, universe) -> None:
     finally:
         runner.stop()
     assert problems == []
+
+
+@pytest.mark.slow
+def test_compliance_sees_the_model_inventory_and_an_analyst_does_not(
+    live_service: Live, keys
+) -> None:
+    """The compliance pages: a compliance key sees the model inventory and its
+    documentation review; an analyst's dashboard has no surveillance panel."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            for role in ("compliance", "analyst"):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+                page.goto(live_service.url + "/")
+                page.fill("#api-key", keys[role])
+                page.click("button[type=submit]")
+                page.wait_for_selector("#dash:not([hidden])", timeout=5000)
+                assert page.text_content("#who").endswith(role)
+                if role == "analyst":
+                    assert page.locator("#surveillance").is_hidden()
+                    continue
+                page.wait_for_selector("#models tr[data-model='aml_lightgbm']", timeout=5000)
+                assert page.locator("#models tbody tr").count() >= 15
+                review = page.text_content("#model-review")
+                assert "not_validated" in review and "aml_lightgbm" in review
+                page.close()
+        finally:
+            browser.close()
+    assert not problems, problems

@@ -103,6 +103,7 @@ from riskstream.cli import (  # noqa: E402, F401
     fx,
     history,
     instruments,
+    inventory,
     limits,
     lineage,
     models,
@@ -116,5 +117,6 @@ from riskstream.cli import (  # noqa: E402, F401
     serve,
     simulate,
     stress,
+    surveillance,
     universe,
 )

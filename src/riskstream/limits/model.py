@@ -74,8 +74,9 @@ class Role(enum.IntEnum):
 
     VIEWER = 1
     ANALYST = 2
-    RISK_MANAGER = 3
-    ADMIN = 4
+    COMPLIANCE = 3  # + surveillance and the model inventory; cannot change limits
+    RISK_MANAGER = 4
+    ADMIN = 5
 
     @property
     def label(self) -> str:

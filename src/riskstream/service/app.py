@@ -30,7 +30,7 @@ from riskstream.core.errors import InputError, RiskstreamError
 from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import PermissionDeniedError
 from riskstream.positions import PositionKeeper, PositionRequester
-from riskstream.service import api, construction, fx, regulatory, stream, stress
+from riskstream.service import api, construction, fx, regulatory, stream, stress, surveillance
 from riskstream.service.auth import KeyStore
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
@@ -260,6 +260,8 @@ def create_app(
     document_roles(construction.router)
     app.include_router(construction.router, prefix="/api/v1")
     stress.include(app)  # /api/v1/stress: configured by stress.attach (riskstream serve)
+    document_roles(surveillance.router)
+    app.include_router(surveillance.router, prefix="/api/v1")
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

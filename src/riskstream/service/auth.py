@@ -15,6 +15,7 @@ limits package) are ordered; each grants everything below it:
 ========== ==================================================================
 viewer      read instruments, positions, risk, limits, alerts, regimes, stream
 analyst     + drill-down to every instrument's contribution, risk history
+compliance  + surveillance and the model inventory (review, validate); no limit changes
 risk_manager + change positions and limits, engage and release kill switches
 admin       + manage API keys, read the audit log
 ========== ==================================================================

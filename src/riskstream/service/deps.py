@@ -54,6 +54,7 @@ def require(role: Role):
 
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
+Compliance = Annotated[Principal, Depends(require(Role.COMPLIANCE))]
 RiskManager = Annotated[Principal, Depends(require(Role.RISK_MANAGER))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 Ctx = Annotated[ServiceContext, Depends(context)]

@@ -206,6 +206,18 @@ LINEAGE_SNAPSHOTS = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
 )
+# model inventory and governance (migration 0007; :mod:`riskstream.surveillance.inventory`)
+MODEL_INVENTORY = sa.Table(
+    "model_inventory",
+    METADATA,
+    sa.Column("model_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("card", sa.Text, nullable=False),
+    sa.Column("updated_ns", sa.BigInteger, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("validated_by", sa.String(64), nullable=True),
+)
 VERSION_KEY = "version"
 """``position_state`` key of the positions version."""
 

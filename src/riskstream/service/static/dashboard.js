@@ -10,7 +10,7 @@ const SCOPES = ["firm", "desk", "strategy", "trader", "instrument", "asset_class
 const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional", "net_notional", "position_size",
   "delta", "gamma", "vega", "concentration", "drawdown", "liquidation_days", "stress_loss"];
 const MAX_HEAT_ROWS = 20;  // the most used scopes, when there are more
-const ROLES = ["viewer", "analyst", "risk_manager", "admin"];
+const ROLES = ["viewer", "analyst", "compliance", "risk_manager", "admin"];
 // A fresh layout object per call: Plotly writes into layouts (axis types, ranges), so
 // charts must never share one.
 const layout = (extra) => ({
@@ -63,6 +63,7 @@ async function signIn(key) {
     if (ROLES.indexOf(state.role) >= ROLES.indexOf("analyst")) refreshStress();
     else $("stress-card").hidden = true;  // stress results need the analyst role
     refreshCapital();
+    refreshSurveillance();
     connect();
   } catch (e) {
     sessionStorage.removeItem(KEY);
@@ -376,4 +377,28 @@ async function refreshCapital() {
   } catch (e) {
     $("capital-note").textContent = e.status === 404 ? "Regulatory capital is not configured on this service." : e.message;
   }
+}
+
+// Surveillance (compliance and above): the model inventory and its documentation review.
+async function refreshSurveillance() {
+  const allowed = ROLES.indexOf(state.role) >= ROLES.indexOf("compliance");
+  $("surveillance").hidden = !allowed;
+  if (!allowed) return;
+  const [models, findings] = await Promise.all([api("/api/v1/models"), api("/api/v1/models/review")]);
+  const body = $("models").querySelector("tbody");
+  body.replaceChildren(...models.map((m) => {
+    const tr = document.createElement("tr");
+    tr.dataset.model = m.model_id;
+    for (const v of [m.model_id, m.family, m.state, m.validation_date || "—", m.owner]) {
+      const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+    }
+    return tr;
+  }));
+  const list = $("model-review");
+  list.replaceChildren(...(findings.length ? findings.map((f) => {
+    const li = document.createElement("li");
+    li.className = f.severity === "error" ? "breach" : "warning";
+    li.textContent = `${f.model_id}: ${f.check} — ${f.detail}`;
+    return li;
+  }) : [Object.assign(document.createElement("li"), { className: "empty", textContent: "No findings" })]));
 }

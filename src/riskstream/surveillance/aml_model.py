@@ -1,0 +1,348 @@
+"""AML account models: peer groups, a decision tree, a random forest and LightGBM.
+
+``AmlModel.fit(features, labels)`` fits, on the labelled accounts:
+
+- **peer groups**: k-means on the standardised features (the peer-group analysis of the
+  FFIEC BSA/AML Examination Manual, "Suspicious Activity Reporting": compare an account with
+  accounts like it); each account's distance to its group centre joins the features, and the
+  group names the segment when no reference segment is given;
+- three classifiers — a shallow **decision tree** (explainable rules a reviewer can read),
+  a **random forest** and a gradient-boosted **LightGBM** model (the champion);
+- **collective classification** (Lu & Getoor, "Link-Based Classification", ICML 2003): a
+  first LightGBM stage scores every account; the mean and largest first-stage score of its
+  counterparties in the money-movement network join the features of the final models —
+  launderers trade with each other (rings, mules and their collector), so a neighbour's
+  suspicion is evidence. The first stage's scores of labelled accounts are out-of-fold, so
+  an account's own label never leaks into its neighbours' features;
+- for each, **out-of-fold** scores (stratified k-fold), on which its alert threshold is
+  tuned: the highest recall at precision ≥ ``target_precision`` (the operating point a
+  compliance team signs off), or the best F1 when no threshold reaches it. Tuning on
+  out-of-fold scores keeps the threshold honest: in-sample scores of a forest are nearly
+  perfect and would put it far too high.
+
+``score`` gives each account a score in [0, 1] and an alert flag at the threshold of its
+segment (or the global one); ``explain`` gives the top SHAP contributions (Lundberg & Lee,
+"A Unified Approach to Interpreting Model Predictions", NeurIPS 2017; TreeSHAP, Lundberg et
+al. 2020) of the champion for each alert.
+
+Persistence: ``save(dir)`` writes ``model.joblib`` (the fitted estimators; like any pickle,
+load only model folders you trust) and ``model.json`` (features, thresholds, metrics,
+version — human-readable).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from riskstream.core.errors import InputError
+from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig
+
+MODEL_VERSION = "1.0.0"
+FAMILIES = ("lightgbm", "random_forest", "decision_tree")
+CHAMPION = "lightgbm"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings of :class:`AmlModel`."""
+
+    n_peer_groups: int = 6
+    target_precision: float = 0.6
+    cv_folds: int = 4
+    seed: int = 11
+    lgbm_n_estimators: int = 200
+    lgbm_learning_rate: float = 0.05
+    lgbm_num_leaves: int = 15
+    lgbm_min_child_samples: int = 10
+    forest_trees: int = 100
+    tree_depth: int = 5
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Account scores: ``score`` and ``alert`` of the champion, every family's score in
+    ``by_model``, the peer group and segment of each account."""
+
+    accounts: np.ndarray
+    score: np.ndarray
+    alert: np.ndarray
+    threshold: np.ndarray
+    segment: np.ndarray
+    peer_group: np.ndarray
+    by_model: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def threshold_at_precision(
+    y: np.ndarray, score: np.ndarray, target_precision: float
+) -> tuple[float, str]:
+    """The threshold of highest recall with precision ≥ ``target_precision`` (rule
+    ``"recall@precision"``), else the best-F1 threshold (rule ``"max_f1"``)."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, thresholds = precision_recall_curve(y, score)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    ok = precision >= target_precision
+    if ok.any():
+        top = recall[ok].max()
+        best = np.flatnonzero(ok & (recall == top))  # equal recall: the fewest alerts
+        return float(thresholds[best].max()), "recall@precision"
+    f1 = np.divide(
+        2 * precision * recall,
+        precision + recall,
+        where=precision + recall > 0,
+        out=np.zeros_like(precision),
+    )
+    return float(thresholds[int(np.argmax(f1))]), "max_f1"
+
+
+class AmlModel:
+    """Peer groups + decision tree + random forest + LightGBM on account features."""
+
+    def __init__(
+        self, config: ModelConfig | None = None, feature_config: FeatureConfig | None = None
+    ):
+        self.config = config or ModelConfig()
+        self.feature_config = feature_config or FeatureConfig()
+
+    # ----------------------------------------------------------------- fitting
+    def _estimators(self) -> dict[str, Any]:
+        from lightgbm import LGBMClassifier
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.tree import DecisionTreeClassifier
+
+        c = self.config
+        return {
+            "lightgbm": LGBMClassifier(
+                n_estimators=c.lgbm_n_estimators,
+                learning_rate=c.lgbm_learning_rate,
+                num_leaves=c.lgbm_num_leaves,
+                min_child_samples=c.lgbm_min_child_samples,
+                subsample=0.8,
+                subsample_freq=1,
+                colsample_bytree=0.8,
+                random_state=c.seed,
+                n_jobs=2,
+                verbose=-1,
+            ),
+            "random_forest": RandomForestClassifier(
+                n_estimators=c.forest_trees,
+                min_samples_leaf=2,
+                class_weight="balanced_subsample",
+                random_state=c.seed,
+                n_jobs=2,
+            ),
+            "decision_tree": DecisionTreeClassifier(
+                max_depth=c.tree_depth, min_samples_leaf=5, random_state=c.seed
+            ),
+        }
+
+    def _with_peer(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = (values - self.scale_mean_) / self.scale_std_
+        group = self.kmeans_.predict(z)
+        distance = np.linalg.norm(z - self.kmeans_.cluster_centers_[group], axis=1)
+        return np.column_stack([values, distance]), group
+
+    @staticmethod
+    def _neighbour_scores(network: Any, first: np.ndarray) -> np.ndarray:
+        """Mean and max first-stage score over each account's counterparties (in or out)."""
+
+        if network is None:
+            return np.zeros((first.size, 2))
+        both = ((network + network.T) > 0).astype(float).tocsr()
+        deg = np.asarray(both.sum(axis=1)).ravel()
+        mean = np.divide(both @ first, deg, out=np.zeros_like(first), where=deg > 0)
+        rows = np.repeat(np.arange(both.shape[0]), np.diff(both.indptr))
+        top = np.zeros_like(first)
+        np.maximum.at(top, rows, first[both.indices])
+        return np.column_stack([mean, top])
+
+    def design(self, features: AccountFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """The final models' inputs: features, peer distance, neighbour scores."""
+        X, group = self._with_peer(features.values)
+        first = self.first_stage_.predict_proba(X)[:, 1]
+        return np.column_stack([X, self._neighbour_scores(features.network, first)]), group
+
+    def fit(self, features: AccountFeatures, labels: np.ndarray) -> AmlModel:
+        """Fit on the accounts of ``features`` with ``labels`` (bool, same order; accounts
+        without a label are marked by :data:`numpy.nan` in a float array and left out)."""
+        from sklearn.cluster import KMeans
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        y_all = np.asarray(labels, dtype=float)
+        if y_all.shape != (features.values.shape[0],):
+            raise InputError(
+                "labels", y_all.shape, f"one label per account ({features.values.shape[0]})"
+            )
+        known = ~np.isnan(y_all)
+        y = y_all[known].astype(bool)
+        positives = int(y.sum())
+        if positives < self.config.cv_folds or (~y).sum() < self.config.cv_folds:
+            raise InputError(
+                "is_suspicious",
+                f"{positives} suspicious of {y.size} labelled accounts",
+                f"at least {self.config.cv_folds} suspicious and {self.config.cv_folds} "
+                "ordinary accounts among those in the transactions",
+            )
+        values = features.values
+        self.feature_names_ = [
+            *features.names,
+            "peer_distance",
+            "neighbour_score_mean",
+            "neighbour_score_max",
+        ]
+        self.scale_mean_ = values.mean(axis=0)
+        self.scale_std_ = np.where(values.std(axis=0) > 0, values.std(axis=0), 1.0)
+        self.kmeans_ = KMeans(
+            n_clusters=self.config.n_peer_groups, n_init=4, random_state=self.config.seed
+        ).fit((values - self.scale_mean_) / self.scale_std_)
+        X0, _ = self._with_peer(values)
+        folds = StratifiedKFold(self.config.cv_folds, shuffle=True, random_state=self.config.seed)
+        first = self._estimators()[CHAMPION]
+        self.first_stage_ = first.fit(X0[known], y)
+        stage1 = self.first_stage_.predict_proba(X0)[:, 1]
+        stage1[known] = cross_val_predict(
+            self._estimators()[CHAMPION], X0[known], y, cv=folds, method="predict_proba"
+        )[:, 1]
+        X = np.column_stack([X0, self._neighbour_scores(features.network, stage1)])[known]
+        self.models_: dict[str, Any] = {}
+        self.thresholds_: dict[str, float] = {}
+        self.threshold_rule_: dict[str, str] = {}
+        self.oof_scores_: dict[str, np.ndarray] = {}
+        for name, estimator in self._estimators().items():
+            oof = cross_val_predict(estimator, X, y, cv=folds, method="predict_proba")[:, 1]
+            self.oof_scores_[name] = oof
+            thr, rule = threshold_at_precision(y, oof, self.config.target_precision)
+            self.thresholds_[name] = thr
+            self.threshold_rule_[name] = rule
+            self.models_[name] = estimator.fit(X, y)
+        self.oof_labels_ = y
+        self.segment_thresholds_: dict[str, float] = {}
+        self.metrics_ = {
+            name: _metrics(y, self.oof_scores_[name], self.thresholds_[name])
+            for name in self.models_
+        }
+        self.fitted_at_ = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.n_train_ = int(y.size)
+        return self
+
+    # ----------------------------------------------------------------- scoring
+    def _check(self, features: AccountFeatures) -> None:
+        expected = self.feature_names_[:-3]
+        if list(features.names) != expected:
+            raise InputError("features", list(features.names), f"the fitted features {expected}")
+
+    def score(self, features: AccountFeatures, model: str = CHAMPION) -> Scores:
+        """Scores and alerts of every account of ``features`` (``model`` alerts)."""
+        self._check(features)
+        X, group = self.design(features)
+        by_model = {name: m.predict_proba(X)[:, 1] for name, m in self.models_.items()}
+        segment = np.where(
+            features.segment == "unknown", np.char.add("peer_", group.astype(str)), features.segment
+        )
+        thr = (
+            np.array([self.segment_thresholds_.get(s, self.thresholds_[model]) for s in segment])
+            if self.segment_thresholds_
+            else np.full(len(segment), self.thresholds_[model])
+        )
+        score = by_model[model]
+        return Scores(features.accounts, score, score >= thr, thr, segment, group, by_model)
+
+    def explain(
+        self, features: AccountFeatures, rows: np.ndarray, top: int = 5
+    ) -> list[dict[str, Any]]:
+        """The ``top`` SHAP contributions (log-odds) of the champion for each of ``rows``."""
+        import shap
+
+        if len(rows) == 0:
+            return []
+        X = self.design(features)[0][rows]
+        explainer = shap.TreeExplainer(self.models_[CHAMPION])
+        contrib = np.asarray(explainer.shap_values(X))
+        if contrib.ndim == 3:  # some shap versions return one array per class
+            contrib = contrib[..., 1] if contrib.shape[-1] == 2 else contrib[1]
+        out = []
+        for k, row in enumerate(rows):
+            order = np.argsort(-np.abs(contrib[k]))[:top]
+            for rank, j in enumerate(order, start=1):
+                out.append(
+                    {
+                        "account": features.accounts[row],
+                        "rank": rank,
+                        "feature": self.feature_names_[j],
+                        "value": float(X[k, j]),
+                        "contribution": float(contrib[k, j]),
+                    }
+                )
+        return out
+
+    # ----------------------------------------------------------------- persistence
+    def card(self) -> dict[str, Any]:
+        return {
+            "version": MODEL_VERSION,
+            "fitted_at": self.fitted_at_,
+            "champion": CHAMPION,
+            "families": list(self.models_),
+            "features": self.feature_names_,
+            "thresholds": self.thresholds_,
+            "threshold_rule": self.threshold_rule_,
+            "segment_thresholds": self.segment_thresholds_,
+            "target_precision": self.config.target_precision,
+            "n_train_accounts": self.n_train_,
+            "n_train_suspicious": int(self.oof_labels_.sum()),
+            "oof_metrics": self.metrics_,
+            "config": asdict(self.config),
+            "feature_config": asdict(self.feature_config),
+        }
+
+    def save(self, folder: Path | str) -> Path:
+        import joblib
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, folder / "model.joblib")
+        (folder / "model.json").write_text(json.dumps(self.card(), indent=2, default=float))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path | str) -> AmlModel:
+        import joblib
+
+        path = Path(folder) / "model.joblib"
+        if not path.is_file():
+            raise InputError("--model", str(folder), "a folder written by 'surveillance aml fit'")
+        model = joblib.load(path)
+        if not isinstance(model, cls):
+            raise InputError("--model", str(folder), "an AML model folder")
+        return model
+
+
+def _metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    thr = np.asarray(threshold, dtype=float)  # one threshold, or one per account
+    alert = score >= thr
+    tp = int((alert & y).sum())
+    precision = tp / alert.sum() if alert.sum() else 0.0
+    recall = tp / y.sum() if y.sum() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "threshold": float(thr) if thr.ndim == 0 else float(np.median(thr)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        "pr_auc": float(average_precision_score(y, score)),
+        "roc_auc": float(roc_auc_score(y, score)),
+        "alerts": int(alert.sum()),
+    }
+
+
+def evaluate(y: np.ndarray, score: np.ndarray, threshold: float | np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1, PR/ROC AUC and the alert count at ``threshold``."""
+    y = np.asarray(y, bool)
+    return _metrics(y, np.asarray(score, float), threshold)  # type: ignore[arg-type]

@@ -1,0 +1,45 @@
+"""The compliance role and the model-inventory routes: compliance sees surveillance but
+cannot change limits; viewers and analysts see no surveillance; the approval workflow is
+role-checked and audited."""
+
+from __future__ import annotations
+
+from riskstream.store.audit import read_audit
+from tests.service.conftest import auth
+
+
+def test_compliance_sees_models_but_cannot_change_limits(client, keys) -> None:
+    r = client.get("/api/v1/models", headers=auth(keys, "compliance"))
+    assert r.status_code == 200
+    ids = {m["model_id"] for m in r.json()}
+    assert {"aml_lightgbm", "garch", "regime_hmm", "var_historical"} <= ids
+    for role in ("viewer", "analyst"):
+        assert client.get("/api/v1/models", headers=auth(keys, role)).status_code == 403
+    r = client.put(
+        "/api/v1/limits/desk/macro/var",
+        json={"hard": 5, "reason": "x"},
+        headers=auth(keys, "compliance"),
+    )
+    assert r.status_code == 403
+    assert client.get("/api/v1/risk", headers=auth(keys, "compliance")).status_code != 403
+
+
+def test_workflow_through_the_api_is_role_checked_and_audited(client, keys, db) -> None:
+    h_comp, h_rm = auth(keys, "compliance"), auth(keys, "risk_manager")
+    findings = client.get("/api/v1/models/review", headers=h_comp).json()
+    assert any(f["model_id"] == "aml_lightgbm" and f["check"] == "metric_missing" for f in findings)
+    r = client.post(
+        "/api/v1/models/aml_lightgbm/validate",
+        json={"evidence": "tuning.html", "metrics": {"recall": 0.9, "precision": 0.7}},
+        headers=h_comp,
+    )
+    assert r.status_code == 200 and r.json()["state"] == "validated"
+    # compliance may not approve; the risk manager (not the validator) may
+    r = client.post("/api/v1/models/aml_lightgbm/state", json={"state": "approved"}, headers=h_comp)
+    assert r.status_code in (400, 422) and "risk_manager" in r.text
+    r = client.post("/api/v1/models/aml_lightgbm/state", json={"state": "approved"}, headers=h_rm)
+    assert r.status_code == 200 and r.json()["state"] == "approved"
+    card = client.get("/api/v1/models/aml_lightgbm", headers=h_comp).json()["card"]
+    assert card["validation"]["status"] == "passed"
+    actions = [e.action for e in read_audit(db) if e.target == "model:aml_lightgbm"]
+    assert actions == ["model.register", "model.validated", "model.approved"]
