@@ -80,6 +80,26 @@ def test_report_shows_the_books_figures_and_breaches(book: Path) -> None:
         "test",
         "--json",
     )
+    # and a firm stress-loss limit: hard at half the worst packaged scenario's loss
+    worst = run("stress", "run", "--scenario", "all", "--json")
+    worst_loss = -min(r["pnl"] for r in worst["scenarios"])
+    run(
+        "limits",
+        "set",
+        "--scope",
+        "firm",
+        "--type",
+        "stress_loss",
+        "--soft",
+        str(worst_loss * 0.4),
+        "--hard",
+        str(worst_loss * 0.5),
+        "--as-role",
+        "risk_manager",
+        "--reason",
+        "test",
+        "--json",
+    )
     pdf = book / "report.pdf" if shutil.which("chromium") else None
     args = ["report", "risk", "--out", str(book / "report.html"), "--json"]
     out = run(*args, *(["--pdf", str(pdf)] if pdf else []))
@@ -90,13 +110,17 @@ def test_report_shows_the_books_figures_and_breaches(book: Path) -> None:
     assert set(out["by_desk"]) == {"Equities", "Arbitrage"}
     assert sum(d["var"] for d in out["by_desk"].values()) == pytest.approx(head["var"], rel=1e-9)
     assert out["limits_source"] == "stored limits"
-    (limit,) = out["limits"]
-    assert limit["status"] == "breach" and limit["utilisation"] == pytest.approx(1.25, rel=1e-6)
+    by_type = {r["type"]: r for r in out["limits"]}
+    assert by_type["var"]["status"] == "breach"
+    assert by_type["var"]["utilisation"] == pytest.approx(1.25, rel=1e-6)
+    # the stress-loss limit is checked at the close against the worst scenario's loss
+    assert by_type["stress_loss"]["value"] == pytest.approx(worst_loss, rel=1e-9)
+    assert by_type["stress_loss"]["utilisation"] == pytest.approx(2.0, rel=1e-9)
     stress = {r["scenario"]: r["pnl"] for r in out["stress"]}
     covid = run("stress", "run", "--scenario", "covid-2020", "--json")
     assert stress["covid-2020"] == pytest.approx(covid["pnl"], rel=1e-12)  # the stress path
     page = (book / "report.html").read_text()
-    assert "1 breached" in page and f"{head['var']:,.0f}" in page
+    assert "2 breached" in page and f"{head['var']:,.0f}" in page
     if pdf is not None:
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     # BCBS 239: VaR, ES, the limit's utilisation and the stress losses trace to their inputs

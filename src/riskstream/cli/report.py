@@ -149,6 +149,7 @@ def risk_report_figures(
     ``riskstream risk``), the Euler split by desk and asset class, the top contributors,
     every limit's utilisation at the close (the limits monitor) and the packaged stress
     scenarios' P&L (``riskstream stress run``)."""
+    import dataclasses
     import datetime as dt
 
     import numpy as np
@@ -175,6 +176,24 @@ def risk_report_figures(
     ledger = PositionLedger.from_universe(universe)
     frame = frame_from_snapshot(ledger, snap, LimitsReference.from_universe(universe),
                                 np.zeros(len(ledger)), limits_cfg.max_participation)  # fmt: skip
+    run = None
+    if parameters["stress"]:
+        from riskstream.cli.stress import book_of
+        from riskstream.stress.library import builtin_scenarios, find_scenario
+        from riskstream.stress.run import run_scenarios
+
+        book, context = book_of(universe, history, day, base_risk.dividend_yield,
+                                positions_version)  # fmt: skip
+        run = run_scenarios(book, [find_scenario(n) for n in builtin_scenarios()], context)
+        # each position's P&L under each scenario, on the limits' rows: stress_loss limits
+        # are checked at the close against the worst scenario of their scope
+        stress_pnl = np.zeros((len(ledger), len(run.results)))
+        keys = zip(book.book_id, book.instrument_id, strict=True)
+        rows = np.array([ledger.row(int(b), int(i)) for b, i in keys], dtype=np.int64)
+        held = rows >= 0
+        for k, r in enumerate(run.results):
+            stress_pnl[rows[held], k] = r.position_pnl[held]
+        frame = dataclasses.replace(frame, stress_pnl=stress_pnl)
     stored = [LimitDefinition.from_dict(r) for r in parameters["limits"]]
     head = snap.measures[0]
     limits = stored or reference_limits(frame, head.var, float(np.abs(frame.market_value).sum()))
@@ -196,14 +215,7 @@ def risk_report_figures(
         "no limits stored: the reference limits sized on this book",
         "snapshot_lineage_id": snap.lineage_id,
     }  # fmt: skip
-    if parameters["stress"]:
-        from riskstream.cli.stress import book_of
-        from riskstream.stress.library import builtin_scenarios, find_scenario
-        from riskstream.stress.run import run_scenarios
-
-        book, context = book_of(universe, history, day, base_risk.dividend_yield,
-                                positions_version)  # fmt: skip
-        run = run_scenarios(book, [find_scenario(n) for n in builtin_scenarios()], context)
+    if run is not None:
         figures["stress"] = [{"scenario": r.name, "version": r.version, "pnl": float(r.pnl)}
                              for r in run.results]  # fmt: skip
         figures["stress_carry_theta_included"] = run.carry_theta_included
