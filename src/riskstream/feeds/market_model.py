@@ -271,7 +271,7 @@ class MarketModel:
         # the scenario's dislocated equities: the least traded share of them (by ADV)
         share = 0.0 if scenario is None else scenario.dislocated_share
         equities = np.flatnonzero(asset == "equity")
-        count = int(round(share * len(equities)))
+        count = round(share * len(equities))
         by_adv = equities[np.argsort(inst["adv"].to_numpy()[equities], kind="stable")]
         self.dislocated_drivers = np.unique(self.driver_of[by_adv[:count]])
         self.fair = np.empty(n)

@@ -465,7 +465,7 @@ def market_order(out, ts, u, i, s, want_lots, limit_ticks, book, sim):  # fmt: s
         Events written to ``out[0:n]``, lots filled, sum of ticks x lots filled, and the
         price of the last order taken (0 when nothing was filled).
     """
-    (ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter) = book
+    ob_id, ob_px, ob_lots, ob_prio, ob_n = book[0], book[1], book[2], book[3], book[4]
     sign = 1 if s == BID else -1
     n = 0
     filled = np.int64(0)

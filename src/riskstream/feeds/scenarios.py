@@ -193,9 +193,7 @@ def august_2015(at_s: float = 60.0) -> Scenario:
         start_s=at_s,
         dislocated_share=0.2,
         phases=(
-            Phase(
-                "fall", 480.0, math.log(0.947), (1.0, 10.0), (1.0, 0.1), None, math.log(0.80)
-            ),  # fmt: skip
+            Phase("fall", 480.0, math.log(0.947), (1.0, 10.0), (1.0, 0.1), None, math.log(0.80)),
             Phase(
                 "rebound",
                 1200.0,
@@ -204,7 +202,7 @@ def august_2015(at_s: float = 60.0) -> Scenario:
                 (0.1, 0.5),
                 None,
                 math.log(0.97 / 0.80),
-            ),  # fmt: skip
+            ),
             Phase("drift", 1800.0, math.log(0.967 / 0.972), (2.5, 1.5), (0.5, 0.7), None),
         ),
     )

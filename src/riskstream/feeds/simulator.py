@@ -371,7 +371,7 @@ class MarketSimulator:
         with self.lock:
             ts = self._t_ns
             lot, tick = self._lot[i], self._tick[i]
-            want = int(round(abs(quantity) / lot))
+            want = round(abs(quantity) / lot)
             side = 0 if quantity < 0 else 1  # a sell takes the bids (side 0)
             sign = -1.0 if quantity < 0 else 1.0
             fair = float(self.model.fair[i])
