@@ -342,7 +342,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "breach_to_action_samples": len(latencies),
         "per_scenario": per_scenario,
         "var_99_1d_usd": round(float(np.median([r["var0"] for r in rows if r["var0"]])), 0),
-        "gross_usd": round(float(np.abs(setup.q0 * setup.vpp[setup.inst0]).sum()), 0),
+        "gross_usd": round(
+            float(np.abs(setup.q0 * (setup.reference.ref_price * setup.vpp)[setup.inst0]).sum()),
+            0,
+        ),
         "feed_lag_max_ms": max(r["feed_lag_max_ms"] for r in rows),
         "params": {
             k: getattr(args, k)
