@@ -11,12 +11,16 @@ impact, and the simulated participants re-quote around it; the fills go to the p
 keeper as Fill messages (the one writer of positions). Nothing is told the crash: no
 scenario forces a regime, and the limits see only md's observed quotes.
 
-Counterfactual ("policy off"): the same seed's market model stepped to the same market
-time without our orders (no decision is taken, so wall-clock pacing changes nothing). Both
-are marked at the simulator's latent fair values at the end of the window (the referee,
-not an input of the system), so
+Counterfactual ("policy off"): the same market without our orders. Our orders enter the
+market model only through a per-instrument permanent-impact offset on the prices (never the
+factors, regimes, volatilities or any random draw), so the fair values at the end with
+that offset removed (``MarketModel.fair_without_impact``) are exactly those of the same
+seed run with no order (tested in ``tests/feeds/test_execute_order.py``); holding takes no
+decision, so wall-clock pacing changes nothing for it. Both are marked at the simulator's
+latent fair values at the end of the window (the referee, not an input of the system), so
 
-    avoided = [held_end x fair_end(on) + cash from fills - value_0] - [q_0 x (fair_end(off) - fair_0)]
+    avoided = [held_end x fair_end(on) + cash from fills - value_0]
+              - [q_0 x (fair_end(off) - fair_0)]
 
 is net of every cost: spreads and depth paid by the fills, and the permanent impact left on
 what is still held.
@@ -105,21 +109,6 @@ def _value(q: np.ndarray, inst: np.ndarray, fair: np.ndarray, vpp: np.ndarray) -
     return float((q * np.nan_to_num(fair[inst]) * vpp[inst]).sum())
 
 
-def held_pnl(setup: _Setup, seed: int, scenario: str | None, start: dt.time, end_t_ns: int,
-             args) -> float:  # fmt: skip
-    """The policy-off P&L: the same market model (same seed, scenario, start) stepped on
-    the simulator's time grid to ``end_t_ns``, the starting positions held."""
-    sim = _simulator(setup, seed, scenario, start, args)
-    model = sim.model
-    v0 = _value(setup.q0, setup.inst0, model.fair, setup.vpp)
-    step = int(sim.config.step_ms * 1e6)
-    t = sim.start_ns + step
-    while t <= end_t_ns:
-        model.step(t)
-        t += step
-    return _value(setup.q0, setup.inst0, model.fair, setup.vpp) - v0
-
-
 def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, minutes: float,
              args) -> dict[str, Any]:  # fmt: skip
     """One window with the policy on, live; its P&L marked at the fair values at the end."""
@@ -193,9 +182,13 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
     with sim.lock:
         end_t = sim.model.t_ns
         fair = sim.model.fair.copy()
+        # policy off: the same market without our orders' impact (nothing else differs)
+        fair_off = sim.model.fair_without_impact()
     held = keeper.keeper.latest
-    inst, fq, fv = limits._fills()
-    cash = -float(fv.sum())
+    cash = -sum(  # what the fills paid us (sales +), base currency at the marks' FX
+        a["quantity"] * a["avg_price"] * setup.vpp[a["instrument_id"]]
+        for a in limits.controller.actions
+    )
     pnl = _value(held.quantity, held.instrument_id, fair, setup.vpp) + cash - v0
     stats = limits.controller.stats
     crash_ns = None
@@ -204,6 +197,7 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
     first = stats.first_breach_ns
     out = {
         "pnl": pnl,
+        "held_pnl": _value(setup.q0, setup.inst0, fair_off, setup.vpp) - v0,
         "end_t_ns": end_t,
         "triggers": stats.breaches,
         "programmes": len(limits.controller.programmes),
@@ -266,8 +260,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     def one(kind: str, name: str, seed: int, scenario: str | None, start: dt.time,
             minutes: float) -> None:  # fmt: skip
         run = live_run(setup, seed, scenario, start, minutes, args)
-        off = held_pnl(setup, seed, scenario, start, run["end_t_ns"], args)
-        run.update(kind=kind, name=name, seed=seed, minutes=minutes, held_pnl=off)
+        off = run["held_pnl"]
+        run.update(kind=kind, name=name, seed=seed, minutes=minutes)
         run["avoided"] = run["pnl"] - off
         rows.append(run)
         say(
@@ -294,8 +288,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     avoided = [r["avoided"] for r in crash]
     latencies = [x for r in rows for x in r["breach_to_action_ms"]]
     per_scenario = []
-    for name in shapes + (["calm"] if args.calm_days else []) + (
-        ["volatile"] if args.volatile_days else []
+    for name in (
+        shapes + (["calm"] if args.calm_days else []) + (["volatile"] if args.volatile_days else [])
     ):
         sel = [r for r in rows if r["name"] == name]
         delays = [r["first_breach_after_start_s"] for r in sel]
@@ -336,9 +330,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if days
         else None,
         "false_trigger_windows": sum(r["triggers"] > 0 for r in days),
-        "breach_to_action_ms": round(float(np.percentile(latencies, 99)), 1)
-        if latencies
-        else None,
+        "breach_to_action_ms": round(float(np.percentile(latencies, 99)), 1) if latencies else None,
         "breach_to_action_samples": len(latencies),
         "per_scenario": per_scenario,
         "var_99_1d_usd": round(float(np.median([r["var0"] for r in rows if r["var0"]])), 0),
@@ -350,11 +342,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "params": {
             k: getattr(args, k)
             for k in (
-                "seeds", "speedup", "window_min", "instruments", "events_per_s", "tick_ms",
-                "snapshot_ms", "scenarios", "policy", "stop_loss_keep", "reduce_to",
-                "horizon_s", "full",
+                "seeds",
+                "speedup",
+                "window_min",
+                "instruments",
+                "events_per_s",
+                "tick_ms",
+                "snapshot_ms",
+                "scenarios",
+                "policy",
+                "stop_loss_keep",
+                "reduce_to",
+                "horizon_s",
+                "full",
             )
-        },  # fmt: skip
+        },
         "wall_s": round(time.perf_counter() - t0, 1),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }

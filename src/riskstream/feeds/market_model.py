@@ -249,6 +249,7 @@ class MarketModel:
 
         # Bonds: the yield that reprices the reference price today.
         self.bonds = np.flatnonzero(asset == "bond")
+        self._bond_set = frozenset(self.bonds.tolist())
         bd = inst[self.bonds]
         self.bond_coupon = bd["coupon"].to_numpy()
         self.bond_freq = bd["coupon_frequency"].to_numpy().astype(np.float64)
@@ -352,8 +353,26 @@ class MarketModel:
         of an outside order) and reprice now: the simulated participants quote around the new
         value from their next arrival, and options follow their underlying."""
         self.impact_log[instrument_id] += log_move
-        self._bonds_due_ns = self.t_ns  # bonds reprice at once, not at the next second
-        self._reprice(self.t_ns)
+        if instrument_id in self._bond_set:  # as last priced from its yield, moved now
+            self.fair[instrument_id] *= math.exp(log_move)
+        else:  # the same step's prices again, with the impact (bonds are not due)
+            self._reprice(self.t_ns)
+
+    def fair_without_impact(self) -> np.ndarray:
+        """The fair values now had no outside order traded (a copy): the impact enters
+        nothing but the prices — not the factors, regimes or implied volatilities, and no
+        random draw — so this is the same market without those orders, exactly."""
+        impact, fair, due = self.impact_log, self.fair.copy(), self._bonds_due_ns
+        try:
+            self.impact_log = np.zeros_like(impact)
+            self._bonds_due_ns = np.iinfo(np.int64).max  # bonds: as last priced, below
+            self._reprice(self.t_ns)
+            out = self.fair.copy()
+            out[self.bonds] = fair[self.bonds] * np.exp(-impact[self.bonds])
+            return out
+        finally:
+            self.impact_log, self._bonds_due_ns = impact, due
+            self.fair[:] = fair
 
     def daily_vol(self) -> np.ndarray:
         """Calm daily volatility of each instrument's driver (log moves; for options, their

@@ -369,7 +369,8 @@ class MarketSimulator:
         if not 0 <= i < len(self._tick):
             raise InputError("instrument_id", i, f"an id in 0..{len(self._tick) - 1}")
         with self.lock:
-            ts = self._t_ns
+            # a nanosecond after the last event generated: the stream stays in time order
+            ts = self._t_ns = self._t_ns + 1
             lot, tick = self._lot[i], self._tick[i]
             want = round(abs(quantity) / lot)
             side = 0 if quantity < 0 else 1  # a sell takes the bids (side 0)
