@@ -44,6 +44,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -85,6 +86,15 @@ class _Setup:
         )
         self.history = simulated_history(self.universe, args.scenarios + 1, args.universe_seed)
         self.reference = LimitsReference.from_universe(self.universe)
+        # the reference DB the position keeper starts from: written once, copied per run
+        from riskstream.store.refdb import RefDB
+
+        self.folder = tempfile.TemporaryDirectory(prefix="rs-flash-")
+        self.refdb = f"{self.folder.name}/refdata.db"
+        db = RefDB(f"sqlite:///{self.refdb}")
+        db.migrate()
+        db.save_universe(self.universe)
+        db.close()
         pos = self.universe.positions
         self.q0 = pos["quantity"].to_numpy().astype(np.float64)
         self.inst0 = pos["instrument_id"].to_numpy().astype(np.int64)
@@ -135,9 +145,8 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
     n = len(setup.universe)
     v0 = _value(setup.q0, setup.inst0, sim.model.fair, setup.vpp)
     scratch = tempfile.TemporaryDirectory(prefix="rs-flash-")
+    shutil.copyfile(setup.refdb, f"{scratch.name}/refdata.db")
     db = RefDB(f"sqlite:///{scratch.name}/refdata.db")
-    db.migrate()
-    db.save_universe(setup.universe)
     topics = MemoryTopics()
     bus = MemoryBus()
     runtime = RuntimeConfig(feed_tick_ms=args.tick_ms, delta_interval_ms=args.tick_ms)
@@ -150,6 +159,7 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
     policy = LimitsConfig(
         auto_reduce=args.policy != "off",
         stop_loss_var_fraction=args.stop_loss_keep,
+        stop_loss_var_multiple=args.stop_loss_var,
         reduction_target_utilisation=args.reduce_to,
         schedule_horizon_s=args.horizon_s,
     )
@@ -240,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--snapshot-ms", type=int, default=20, help="risk refresh interval, wall")
     p.add_argument("--scenarios", type=int, default=500)
     p.add_argument("--policy", choices=("on", "off"), default="on")
+    p.add_argument("--stop-loss-var", type=float, default=0.5, help="hard, x one-day VaR")
     p.add_argument("--stop-loss-keep", type=float, default=0.1)
     p.add_argument("--reduce-to", type=float, default=0.5)
     p.add_argument("--horizon-s", type=float, default=15.0)
@@ -351,6 +362,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "snapshot_ms",
                 "scenarios",
                 "policy",
+                "stop_loss_var",
                 "stop_loss_keep",
                 "reduce_to",
                 "horizon_s",
