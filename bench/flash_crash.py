@@ -211,6 +211,7 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
         "end_t_ns": end_t,
         "triggers": stats.breaches,
         "programmes": len(limits.controller.programmes),
+        "limits_acting": sorted({a["limit_id"] for a in limits.controller.actions}),
         "orders": stats.orders,
         "unfilled_orders": stats.unfilled,
         "cost_usd": stats.cost_usd,
@@ -222,6 +223,7 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
         "var0": float(stage.last.headline.var) if stage.last is not None else None,
         "refreshes": risk.published,
         "feed_lag_max_ms": round(lag_ms, 1),
+        "feed_lag_p99_ms": feed.summary()["feed_lag_p99_ms"],
         "wall_s": round(time.perf_counter() - started, 1),
         "orders_at_venue": sim.orders_executed,
     }
@@ -318,6 +320,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "reduction_cost_usd_median": _q([r["cost_usd"] for r in sel], 50),
                 "traded_usd_median": _q([r["traded_usd"] for r in sel], 50),
                 "unfilled_orders": sum(r["unfilled_orders"] for r in sel),
+                "limits_acting": sorted({x for r in sel for x in r["limits_acting"]}),
             }
         )
     result = {
@@ -350,6 +353,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             0,
         ),
         "feed_lag_max_ms": max(r["feed_lag_max_ms"] for r in rows),
+        # the feed's lag behind the wall clock, worst run's p99 (events late to the bus)
+        "feed_lag_p99_ms": max((r["feed_lag_p99_ms"] or 0.0) for r in rows),
         "params": {
             k: getattr(args, k)
             for k in (
