@@ -26,10 +26,10 @@ is net of every cost: spreads and depth paid by the fills, and the permanent imp
 what is still held.
 
 Days: ``--calm-days`` windows of the ordinary simulator (regime chain from calm) and
-``--volatile-days`` with the volatile regime held; every reduction programme started on
-them is a false trigger. Windows are ``--window-min`` of market time (the crash shapes
-longer, to their end); per-day figures scale the window's to a 6.5 h session
-(``--full`` runs whole sessions instead).
+``--volatile-days`` with the volatile regime held; every new hard breach on them (each
+starts a reduction programme) is a false trigger. Windows are ``--window-min`` of market
+time (the crash shapes longer, to their end); per-day figures scale the window's to a
+6.5 h session (``--full`` runs whole sessions instead).
 
     PYTHONPATH=src python bench/flash_crash.py [--seeds 10] [--calm-days 20]
         [--volatile-days 5] [--speedup 240] [--quick] [--full]
