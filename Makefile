@@ -43,8 +43,8 @@ bench: $(STAMP)
 
 ## chaos: the chaos tests at 10x (more messages, more broker kills) and the failover bench
 chaos: $(STAMP)
-	RISKSTREAM_CHAOS_SCALE=10 $(PY) -m pytest -q tests/runtime/test_chaos.py
-	$(PY) bench/failover.py --seconds 40 --kill-after 20
+	RISKSTREAM_CHAOS_SCALE=10 $(PY) -m pytest -q tests/runtime/test_chaos.py tests/runtime/test_chaos_stages.py
+	$(PY) bench/failover.py --seconds 40 --kill-after 15 --limits-kill-after 25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -73,6 +73,7 @@ def stage_env(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, s
         RISKSTREAM_SIMULATOR__EVENTS_PER_S=str(args.rate),
         RISKSTREAM_BUS__URL=url,
         RISKSTREAM_BUS__STREAM=STREAM,
+        RISKSTREAM_RUNTIME__CHECKPOINT_MODE=args.checkpoint_mode,
         PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
                                                  os.environ.get("PYTHONPATH")])),
     )  # fmt: skip
@@ -216,6 +217,10 @@ def measure(t0: dict[str, Any], t1: dict[str, Any]) -> dict[str, Any]:
         "tick_to_risk_events": round(float(risk.sum())),
         "feed_lag_p99_ms": pct(lag, 99, 1e3),
         "risk_snapshots": r1.get("risk_snapshots", 0) - t0["risk"].figures.get("risk_snapshots", 0),
+        "md_checkpoints": (m1.figures.get("md_checkpoints") or 0)
+        - (m0.figures.get("md_checkpoints") or 0),
+        "md_checkpoint_stall_max_ms": m1.figures.get("md_checkpoint_stall_max_ms"),
+        "md_checkpoint_save_ms": m1.figures.get("md_checkpoint_save_ms"),
         "risk_refresh_p50_ms": r1.get("risk_refresh_p50_ms"),
         "risk_refresh_p99_ms": r1.get("risk_refresh_p99_ms"),
         "window_s": round(span_s, 3),
@@ -293,6 +298,7 @@ def main() -> None:
         "risk process -> snapshot",
         "instruments": args.instruments,
         "rate_target_events_per_s": args.rate,
+        "md_checkpoint_mode": args.checkpoint_mode,
         **result,
         "rss_mb": {k: round(v[-1][1], 1) for k, v in rss.items() if v},
         "target": "events_per_s >= 500000 and tick_to_risk_p99_ms < 200",
@@ -317,6 +323,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--session-tau", type=float, default=0.9, help="start at this fraction of the session"
     )
     parser.add_argument("--mark-every", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--checkpoint-mode",
+        default="fork",
+        choices=("fork", "copy", "inline"),
+        help="md's runtime.checkpoint_mode (default: the setting's default)",
+    )
 
 
 def with_server(args: argparse.Namespace, fn: Any) -> dict[str, Any]:

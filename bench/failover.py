@@ -1,61 +1,58 @@
-"""Benchmark: hot standby of the risk stage — kill -9 of the primary under load.
+"""Benchmark: hot standby of the runtime's risk and limits nodes — kill -9 of each primary
+under load, the stages as processes over a real NATS JetStream server.
 
-Processes, all on one machine, talking only through a real NATS JetStream server:
+Processes (each a ``riskstream run --stage NAME`` of the runtime, as ``riskstream up
+--standby`` starts them; nothing bench-specific runs in them):
 
-* **feed** (a child process): the market simulator at its default event rate, paced by the
-  wall clock, through the md stage (books, features, market state); every
-  ``--delta-ms`` of wall time it publishes the rows md updated as a ``MarketStateDelta``
-  (``md.delta``, one sequence number per delta, id ``md.<seq>``).
-* **risk primary** and **risk standby** (two child processes of this script, identical):
-  each builds a real :class:`~riskstream.risk.engine.RiskEngine` on a ``MarketState`` of
-  its own, reads every delta from the first, applies it, refreshes every
-  ``risk.snapshot_interval_ms`` of wall time and publishes the ``RiskSnapshot`` through
-  :class:`riskstream.runtime.standby.LeaderTopics` (lease in NATS KV, ``--ttl`` s): both
-  compute, only the leader's snapshots are stored.
-* **this process**: reads every snapshot stored on ``risk.snapshot`` as a consumer would,
-  and after ``--kill-after`` s sends SIGKILL to the primary.
+* ``feed`` (the simulator, paced by the wall clock, for ``--seconds`` of market time:
+  ``runtime.feed_seconds``), ``md``, ``positions`` (the keeper);
+* ``risk-a`` and ``risk-b``: :class:`~riskstream.runtime.risk.RiskNode` with ``--replica``
+  (lease in NATS KV, ``runtime.standby_ttl_s``); both compute, only the leader publishes;
+* ``limits-a`` and ``limits-b``: :class:`~riskstream.runtime.limits.LimitsNode`, the same.
+  A firm VaR limit stored below the book's VaR (``--limit-fraction`` of it) keeps the
+  limits reducing, so reduction orders are in flight when the limits primary dies.
 
-The risk node is the bench's own (a delta reader + ``RiskEngine.refresh`` on wall time), as
-the runtime's ``riskstream run --stage risk`` node was not on main when this was written;
-the standby mechanism (lease, ``LeaderTopics``) is the one a stage runs.
+This process reads what a consumer reads (every snapshot, limit state and fill stored), and
+after ``--kill-after`` s sends SIGKILL to whichever risk member leads, and ``--limits-kill-
+after`` s to whichever limits member leads. Nothing restarts them (the survivor carries on).
 
 Figures (last line, JSON):
 
-* ``rto_s``: from the kill (after ``waitpid``: the primary can store nothing more) to the
-  consumer's receipt of the first snapshot stored after it.
-* ``lost_snapshots``: snapshot sequence numbers the consumer never received (holes), plus
-  snapshots reflecting older input than the one before them (as-of time, then largest
-  market sequence number read): a stale one published by the new leader hides newer state.
-* ``duplicated_snapshots``: lineage ids received twice.
-* ``lost_events`` / ``duplicated_events``: market events the feed published that the final
-  leader's state did not fold in / folded twice (each delta counts its events; a delta
-  applied twice or skipped changes the sums), and ``final_state_matches``: the last
-  snapshot's ``market_seq_digest`` equals the digest of the feed's own market state.
-* ``events_per_s``: market events md took in over the feed's wall time (``feed_wall_s``;
-  paced by the wall clock, it stretches when the machine cannot keep up), and
-  ``catch_up_s``: from the feed's end to the receipt of the snapshot of its final state
-  (how far behind the new primary ran).
-* ``max_gap_s``: the longest wall time between two consecutive snapshots received (the
-  outage as a consumer lives it); ``max_asof_gap_s``: the longest market time between two
-  consecutive snapshots' as-of times (the standby's backlog fills the outage: no stretch of
-  market time goes unreported).
+* ``rto_s``: the last snapshot received before the kill → the first snapshot stored by the
+  new primary (receipt times in this process). ``limits_rto_s``: the same for LimitState.
+* ``lost_snapshots``: snapshot sequence numbers never received (holes), plus snapshots
+  reflecting older input than the one before them (as-of time, largest market sequence
+  number): a stale one would hide newer state. ``duplicated_snapshots``: lineage ids
+  received twice.
+* ``lost_events`` / ``duplicated_events``: events the feed published that md's books do not
+  hold / hold twice (feed_events vs md_events from their last StageStats), with
+  ``final_state_matches``: the last snapshot's ``market_seq_digest`` equals that of md's
+  final market state (rebuilt here from every delta): the new primary's snapshot reflects
+  every event once.
+* ``duplicated_orders``: reduction order ids stored twice on the fills subject, plus fills
+  the keeper applied more often than there are distinct order ids (its journal refuses a
+  repeated id: ``keeper_refused_duplicates`` counts those it refused).
 
 Run (starts its own nats-server unless ``--url`` is given)::
 
-    PYTHONPATH=src python bench/failover.py --seconds 30 --kill-after 12
+    PYTHONPATH=src python bench/failover.py --seconds 40 --kill-after 15 --limits-kill-after 25
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -66,260 +63,243 @@ sys.path.insert(0, str(HERE))
 
 from nats_ingest import nats_server  # noqa: E402  (one throw-away server helper for benches)
 from riskstream.bus import BusConfig, open_topics  # noqa: E402
-from riskstream.core.messages import SUBJECTS, MarketStateDelta  # noqa: E402
+from riskstream.core.messages import SUBJECTS  # noqa: E402
 
-MARKET, SNAPSHOT = SUBJECTS["market"], SUBJECTS["snapshot"]
-END = "bench.end"  # the feed's totals, published after its last delta
-
-
-def _digest(*arrays: np.ndarray) -> str:
-    """The engine's digest of the market state's sequence numbers (``market_seq_digest``)."""
-    import hashlib
-
-    h = hashlib.blake2b(digest_size=8)
-    for a in arrays:
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+SRC = HERE.parent / "src"
 
 
-def _universe(args: argparse.Namespace) -> Any:
-    from riskstream.feeds.config import UniverseConfig
-    from riskstream.feeds.universe import generate_universe
-
-    return generate_universe(UniverseConfig(instruments=args.instruments, seed=args.seed))
-
-
-# ------------------------------------------------------------------------------ feed
-
-
-def run_feed(args: argparse.Namespace) -> None:
-    """Simulator → md → one MarketStateDelta per ``delta_ms`` of wall time (see module doc)."""
-    from riskstream.core.state import MarketState
-    from riskstream.feeds.config import SimulatorConfig
-    from riskstream.feeds.simulator import MarketSimulator
-    from riskstream.md.config import MdConfig
-    from riskstream.md.stage import MdStage
-
-    universe = _universe(args)
-    topics = open_topics(BusConfig(url=args.url))
-    state = MarketState(len(universe))
-    md = MdStage(len(universe), MdConfig(), state)
-    simulator = MarketSimulator(universe, SimulatorConfig())
-    columns = [n for n in state.arrays() if n != "updated"]
-    seq, events, pending = 0, 0, 0
-    print("ready", flush=True)
-    start = time.monotonic()
-    next_delta = start + args.delta_ms / 1e3
-    for batch, now_ns in simulator.batches(args.seconds):
-        md.on_batch(batch, now_ns)
-        pending += len(batch)
-        # pace by the wall clock: simulated time never runs ahead of it
-        ahead = (now_ns - simulator.start_ns) / 1e9 - (time.monotonic() - start)
-        if ahead > 0:
-            time.sleep(ahead)
-        if time.monotonic() >= next_delta:
-            seq += 1
-            ids = state.take_updated().astype(np.int64)
-            delta = MarketStateDelta(
-                seq, int(now_ns), ids, {c: getattr(state, c)[ids] for c in columns}, pending
-            )
-            topics.publish(MARKET, delta, f"md.{seq}")
-            events, pending = events + pending, 0
-            next_delta += args.delta_ms / 1e3
-    seq += 1
-    ids = state.take_updated().astype(np.int64)
-    topics.publish(
-        MARKET,
-        MarketStateDelta(
-            seq, int(now_ns), ids, {c: getattr(state, c)[ids] for c in columns}, pending
-        ),
-        f"md.{seq}",
+def stage_env(data_dir: Path, url: str, args: argparse.Namespace) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKSTREAM_")}
+    env.update(
+        RISKSTREAM_STORE__DATA_DIR=str(data_dir),
+        RISKSTREAM_BUS__URL=url,
+        RISKSTREAM_UNIVERSE__INSTRUMENTS=str(args.instruments),
+        RISKSTREAM_RISK__N_SCENARIOS=str(args.scenarios),
+        RISKSTREAM_RUNTIME__FEED_SECONDS=str(args.seconds),
+        RISKSTREAM_RUNTIME__STANDBY_TTL_S=str(args.ttl),
+        RISKSTREAM_RUNTIME__CHECKPOINT_S="5",
+        RISKSTREAM_LIMITS__SCHEDULE_HORIZON_S="20",  # orders keep flowing through a kill
+        PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
     )
-    events += pending
-    totals = {"deltas": seq, "events": events, "digest": _digest(state.seq)}
-    topics.publish(END, {**totals, "wall_s": time.monotonic() - start})
-    topics.close()
+    return env
 
 
-# ------------------------------------------------------------------------------ risk
+def prepare(env: dict[str, str], limit_fraction: float) -> float:
+    """The universe (made once, before the stages race to), and a firm VaR limit stored at
+    ``limit_fraction`` of the book's VaR; the VaR it was sized on."""
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        from riskstream.cli.engine import build_engine, load_history
+        from riskstream.cli.universe import ensure_universe, open_refdb
+        from riskstream.core.config import load_config
+        from riskstream.limits.model import Actor, LimitDefinition, Role
+        from riskstream.limits.registry import LimitRegistry
+        from riskstream.settings import Settings
+        from riskstream.store.limits_repo import LimitRepository
+
+        cfg = load_config(Settings, None)
+        universe = ensure_universe(cfg)
+        var = build_engine(universe, cfg.risk, history=load_history(cfg)).refresh().headline.var
+        limit = LimitDefinition(
+            "firm", "firm", "var", 0.8 * limit_fraction * var, limit_fraction * var
+        )
+        LimitRegistry(LimitRepository(open_refdb(cfg))).set_limit(
+            Actor("bench", Role.ADMIN), limit, "failover bench: keep the limits reducing"
+        )
+        return float(var)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
 
 
-class MarketClock:
-    """The engine's clock: the market time of the newest delta applied."""
-
-    def __init__(self, start_ns: int):
-        self.now = int(start_ns)
-
-    def now_ns(self) -> int:
-        return self.now
-
-
-def run_risk(args: argparse.Namespace) -> None:
-    """One member of the pair (see module doc); prints its counts as JSON at SIGTERM."""
-    from riskstream.cli.engine import build_engine, simulated_history
-    from riskstream.core.state import MarketState
-    from riskstream.risk.config import RiskConfig
-    from riskstream.runtime.standby import open_standby
-
-    universe = _universe(args)
-    config = RiskConfig(n_scenarios=args.scenarios)
-    state = MarketState(len(universe))
-    history = simulated_history(universe, config.window_days + max(config.horizons_days), args.seed)
-    engine = build_engine(universe, config, history=history, market=state)
-    clock = MarketClock(engine.clock.now_ns())
-    engine.clock = clock
-    engine.refresh()  # compile and build grids before joining the pair
-    bus = BusConfig(url=args.url)
-    topics = open_topics(bus)
-    standby = open_standby(topics, bus, "risk", ttl_s=args.ttl, holder=args.name)
-    reader = topics.subscribe(MARKET, start_after=0)
-    interval_s = config.snapshot_interval_ms / 1e3
-    counts = {"deltas": 0, "events": 0, "delta_gaps": 0, "delta_duplicates": 0, "refreshes": 0}
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    print("ready", flush=True)
-    last, next_refresh, changed = 0, time.monotonic(), False
-    while not stop:
-        for _seq, delta in reader.fetch(256, timeout_s=min(interval_s, 0.02)):
-            if delta.seq <= last:
-                counts["delta_duplicates"] += 1
-                continue
-            if delta.seq != last + 1:
-                counts["delta_gaps"] += 1
-            last = delta.seq
-            for name, values in delta.columns.items():
-                getattr(state, name)[delta.instrument_id] = values
-            state.updated[delta.instrument_id] = True
-            clock.now = int(delta.ts_ns)  # market time of the newest delta
-            counts["deltas"] += 1
-            counts["events"] += delta.events
-            changed = True
-        if changed and time.monotonic() >= next_refresh:
-            next_refresh = max(next_refresh + interval_s, time.monotonic())
-            standby.topics.publish(SNAPSHOT, engine.refresh())
-            counts["refreshes"] += 1
-            changed = False
-    lt = standby.topics
-    counts.update(
-        {
-            "name": args.name,
-            "published": lt.published,
-            "suppressed": lt.suppressed,
-            "stale": lt.stale,
-            "took_over_at": lt.took_over_at,
-            "takeovers": standby.lease.takeovers,
-        }
-    )
-    print(json.dumps(counts), flush=True)
-    standby.close()
-    topics.close()
+def start(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
+    stage, _, replica = name.partition("-")
+    argv = [sys.executable, "-m", "riskstream", "run", "--stage", stage]
+    if replica:
+        argv += ["--replica", name]
+    out = (logs / f"{name}.log").open("wb")
+    return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-# ------------------------------------------------------------------------------ driver
+def _logged(logs: Path, name: str, text: str) -> bool:
+    path = logs / f"{name}.log"
+    return path.is_file() and text in path.read_text(errors="replace")
 
 
-def _child(role: str, args: argparse.Namespace, name: str = "") -> subprocess.Popen:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--role", role, "--url", args.url]
-    cmd += ["--name", name, "--seconds", str(args.seconds), "--ttl", str(args.ttl)]
-    cmd += ["--instruments", str(args.instruments), "--scenarios", str(args.scenarios)]
-    cmd += ["--seed", str(args.seed), "--delta-ms", str(args.delta_ms)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+def _wait(what: str, ready, procs: dict[str, subprocess.Popen], logs: Path, s: float) -> None:
+    deadline = time.monotonic() + s
+    while not ready():
+        for name, p in procs.items():
+            if p.poll() is not None:
+                tail = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} died while waiting for {what}:\n{tail}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.1)
 
 
-def _ready(proc: subprocess.Popen, what: str) -> None:
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        raise RuntimeError(f"{what} did not start (said {line!r})")
+def leader(url: str, stream: str, role: str) -> str | None:
+    from riskstream.bus.lease import Lease, NatsLeaseStore
+
+    store = NatsLeaseStore(url, bucket=f"{stream}_LEASES")
+    try:
+        return Lease(store, role).holder_of()
+    finally:
+        store.close()
 
 
 def drive(args: argparse.Namespace) -> dict[str, Any]:
-    from riskstream.bus.lease import Lease, NatsLeaseStore
+    from riskstream.risk.positions_view import digest
+    from riskstream.runtime.readers import DeltaReader
 
+    work = Path(tempfile.mkdtemp(prefix="rs-failover-"))
+    logs = work / "logs"
+    logs.mkdir()
+    env = stage_env(work / "data", args.url, args)
+    started = time.monotonic()
+    var = prepare(env, args.limit_fraction)
     bus = BusConfig(url=args.url)
     topics = open_topics(bus)
-    reader = topics.subscribe(SNAPSHOT, start_after=0)
-    started = time.monotonic()
-    primary = _child("risk", args, "primary")
-    _ready(primary, "the primary")
-    watcher = Lease(NatsLeaseStore(args.url, bucket=f"{bus.stream}_LEASES"), "risk")
-    while watcher.holder_of() != "primary":
-        time.sleep(0.05)
-    watcher.store.close()
-    standby = _child("risk", args, "standby")
-    _ready(standby, "the standby")
-    build_s = time.monotonic() - started
-    feed = _child("feed", args)
-    _ready(feed, "the feed")
+    subs = {
+        k: topics.subscribe(SUBJECTS[k], start_after=0)
+        for k in ("snapshot", "limits", "fills", "stats")
+    }
+    replica = DeltaReader(topics, args.instruments)  # md's market state, from every delta
+    replica.sub.close()
+    replica.sub = topics.subscribe(SUBJECTS["market"], start_after=0)
+    procs: dict[str, subprocess.Popen] = {}
+    stats: dict[str, Any] = {}
 
-    got: list[tuple[float, int, Any]] = []  # (receipt, seq, snapshot)
-    kill_at = time.monotonic() + args.kill_after
-    killed_at, seq_at_kill = None, None
-    end, end_at = None, 0.0
-    end_reader = topics.subscribe(END, start_after=0)
-    while True:
-        for seq, snap in reader.fetch(64, timeout_s=0.05):
-            got.append((time.monotonic(), seq, snap))
-        if killed_at is None and time.monotonic() >= kill_at:
-            primary.send_signal(signal.SIGKILL)
-            primary.wait()
-            killed_at = time.monotonic()
-            seq_at_kill = topics.last_seq(SNAPSHOT)
-        if end is None:
-            done = end_reader.fetch(1)
-            end = done[0][1] if done else None
-            end_at = time.monotonic()
-        elif got and got[-1][2].market_seq_digest == end["digest"]:
-            break  # the standby has published the final state
-        elif time.monotonic() - end_at > 300:
-            break  # the standby never caught up: final_state_matches says so
-    feed.wait(30)
-    standby.send_signal(signal.SIGTERM)
-    out, _ = standby.communicate(timeout=60)
-    counts = json.loads(out.strip().splitlines()[-1])
-    topics.close()
+    def read_stats() -> None:
+        for _, s in subs["stats"].fetch(1024, 0.0):
+            stats[s.stage] = s
 
-    seqs = [seq for _, seq, _ in got]
+    try:
+        for name in ("positions", "md", "risk-a", "limits-a"):
+            procs[name] = start(name, env, logs)
+        _wait(
+            "the primaries",
+            lambda: _logged(logs, "risk-a", "running as")
+            and _logged(logs, "limits-a", "running as")
+            and leader(args.url, bus.stream, "risk") == "risk-a"
+            and leader(args.url, bus.stream, "limits") == "limits-a",
+            procs, logs, 600,
+        )  # fmt: skip
+        for name in ("risk-b", "limits-b"):
+            procs[name] = start(name, env, logs)
+        _wait(
+            "the standbys",
+            lambda: all(_logged(logs, n, "running as") for n in ("risk-b", "limits-b")),
+            procs, logs, 600,
+        )  # fmt: skip
+        build_s = time.monotonic() - started
+        procs["feed"] = start("feed", env, logs)
+        feed_started = time.monotonic()
+
+        got: dict[str, list[tuple[float, int, Any]]] = {"snapshot": [], "limits": [], "fills": []}
+        kills: dict[str, dict[str, Any]] = {}
+        plan = {"risk": args.kill_after, "limits": args.limits_kill_after}
+        done_at = None
+        while True:
+            for k in got:
+                for seq, m in subs[k].fetch(256, 0.02):
+                    got[k].append((time.monotonic(), seq, m))
+            replica.read(0.0)
+            read_stats()
+            now = time.monotonic()
+            for role, after in plan.items():
+                if role not in kills and now - feed_started >= after:
+                    victim = leader(args.url, bus.stream, role)
+                    subject = "snapshot" if role == "risk" else "limits"
+                    last_before = got[subject][-1][0] if got[subject] else None
+                    procs[victim].send_signal(signal.SIGKILL)
+                    procs[victim].wait()
+                    kills[role] = {
+                        "victim": victim,
+                        "at": time.monotonic(),
+                        "seq": topics.last_seq(SUBJECTS[subject]),
+                        "last_before": last_before,
+                    }
+            feed = stats.get("feed")
+            if done_at is None and feed is not None and feed.figures.get("feed_done"):
+                done_at = now
+            md = stats.get("md")
+            md_done = (
+                done_at is not None
+                and md is not None
+                and md.figures["md_events"] >= feed.figures["feed_events"]
+            )
+            if md_done and got["snapshot"]:
+                final = digest(replica.state.seq)
+                if got["snapshot"][-1][2].market_seq_digest == final and replica.caught_up():
+                    break
+                if now - done_at > args.catch_up_timeout:
+                    break  # never caught up: final_state_matches says so
+        time.sleep(2 * 1.0)  # the last StageStats of md and the keeper
+        read_stats()
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(60)
+            if p.poll() is None:
+                p.kill()
+        read_stats()
+        topics.close()
+
+    def rto(role: str, subject: str) -> float | None:
+        kill = kills.get(role)
+        if kill is None:
+            return None
+        after = [t for t, seq, _ in got[subject] if seq > kill["seq"]]
+        start_s = kill["last_before"] or kill["at"]
+        return round(after[0] - start_s, 3) if after else None
+
+    snaps = got["snapshot"]
+    seqs = [seq for _, seq, _ in snaps]
     holes = (seqs[-1] - seqs[0] + 1 - len(seqs)) + (seqs[0] - 1) if seqs else 0
-    ts = [snap.ts_ns for _, _, snap in got]
-    # a snapshot reflects older input than its predecessor when its (as-of time, largest
-    # market sequence number read) is smaller; equal as-of times are legitimate (several
-    # deltas can carry the same newest event time, e.g. the opening snapshot's batches)
-    inputs = [(snap.ts_ns, snap.market_seq_max) for _, _, snap in got]
+    inputs = [(s.ts_ns, s.market_seq_max) for _, _, s in snaps]
     not_newer = sum(1 for a, b in itertools.pairwise(inputs) if b < a)
-    anomalies = [
-        {"seq": (s0, s1), "inputs": (i0, i1)}
-        for (_, s0, _), (_, s1, _), i0, i1 in zip(got, got[1:], inputs, inputs[1:], strict=False)
-        if s1 != s0 + 1 or i1 < i0
-    ]
-    lineages = [snap.lineage_id for _, _, snap in got]
-    after = [t for t, seq, _ in got if seq_at_kill is not None and seq > seq_at_kill]
-    receipts = np.array([t for t, _, _ in got])
+    lineages = [s.lineage_id for _, _, s in snaps]
+    orders = Counter(f.order_id for _, _, f in got["fills"])
+    md, feed, keeper = stats.get("md"), stats.get("feed"), stats.get("positions")
+    fed = int(feed.figures["feed_events"]) if feed else 0
+    held = int(md.figures.get("md_events", 0)) if md else 0
+    applied = int(keeper.figures.get("position_fills_applied", 0)) if keeper else 0
+    receipts = np.array([t for t, _, _ in snaps])
+    shutil.rmtree(work, ignore_errors=True)
     return {
         "benchmark": "failover",
-        "rto_s": round(after[0] - killed_at, 3) if after and killed_at else None,
+        "rto_s": rto("risk", "snapshot"),
         "lost_snapshots": int(holes + not_newer),
         "duplicated_snapshots": len(lineages) - len(set(lineages)),
-        "snapshot_holes": int(holes),
-        "snapshots_not_newer": int(not_newer),
-        "anomalies": anomalies[:5],
-        "lost_events": int(end["events"] - counts["events"]),
-        "duplicated_events": int(counts["delta_duplicates"]),
-        "final_state_matches": bool(got) and got[-1][2].market_seq_digest == end["digest"],
-        "snapshots": len(got),
-        "snapshots_before_kill": sum(1 for _, seq, _ in got if seq <= (seq_at_kill or 0)),
-        "snapshots_by_standby": counts["published"],
-        "standby_stale_dropped": counts["stale"],
+        "lost_events": max(fed - held, 0),
+        "duplicated_events": max(held - fed, 0),
+        "final_state_matches": bool(snaps)
+        and snaps[-1][2].market_seq_digest == digest(replica.state.seq),
+        "limits_rto_s": rto("limits", "limits"),
+        "lost_limit_states": int(
+            sum(1 for a, b in itertools.pairwise([s for _, s, _ in got["limits"]]) if b != a + 1)
+        ),
+        "duplicated_orders": sum(n - 1 for n in orders.values()) + max(applied - len(orders), 0),
+        "reduction_orders": len(orders),
+        "keeper_fills_applied": applied,
+        "keeper_refused_duplicates": int(keeper.figures.get("position_duplicates", 0))
+        if keeper
+        else None,
+        "killed": {role: k["victim"] for role, k in kills.items()},
+        "snapshots": len(snaps),
         "max_gap_s": round(float(np.diff(receipts).max()), 3) if receipts.size > 1 else None,
-        "max_asof_gap_s": round(float(np.diff(ts).max()) / 1e9, 3) if len(ts) > 1 else None,
-        "events": int(end["events"]),
-        "events_per_s": round(end["events"] / end["wall_s"]),
-        "feed_wall_s": round(end["wall_s"], 1),
-        "catch_up_s": round(max(got[-1][0] - end_at, 0.0), 2) if got else None,
-        "deltas": int(end["deltas"]),
+        "events": fed,
+        "events_per_s": round(fed / max(args.seconds, 1e-9)),
         "instruments": args.instruments,
         "scenarios": args.scenarios,
+        "firm_var_limit_fraction": args.limit_fraction,
+        "var_at_start": round(var, 2),
         "lease_ttl_s": args.ttl,
-        "kill_after_s": args.kill_after,
         "seconds": args.seconds,
         "build_s": round(build_s, 1),
         "bus": "nats",
@@ -329,22 +309,17 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--role", choices=["drive", "feed", "risk"], default="drive")
     parser.add_argument("--url", default=None)
-    parser.add_argument("--name", default="")
-    parser.add_argument("--seconds", type=float, default=30.0, help="simulated = wall seconds")
-    parser.add_argument("--kill-after", type=float, default=12.0)
+    parser.add_argument("--seconds", type=float, default=40.0, help="market = wall seconds fed")
+    parser.add_argument("--kill-after", type=float, default=15.0, help="risk primary (s)")
+    parser.add_argument("--limits-kill-after", type=float, default=25.0)
     parser.add_argument("--ttl", type=float, default=2.0, help="lease time to live (s)")
-    parser.add_argument("--instruments", type=int, default=10_000)
-    parser.add_argument("--scenarios", type=int, default=10_000)
-    parser.add_argument("--delta-ms", type=float, default=20.0)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--instruments", type=int, default=2_000)
+    parser.add_argument("--scenarios", type=int, default=2_000)
+    parser.add_argument("--limit-fraction", type=float, default=0.9)
+    parser.add_argument("--catch-up-timeout", type=float, default=120.0)
     args = parser.parse_args()
-    if args.role == "feed":
-        run_feed(args)
-    elif args.role == "risk":
-        run_risk(args)
-    elif args.url:
+    if args.url:
         print(json.dumps(drive(args)))
     else:
         with nats_server() as url:

@@ -2,8 +2,8 @@
 shapes, and what it costs on ordinary days, each against the same market with the policy off.
 
 Every run is *live*: the runtime's nodes on threads (feed paced by the wall clock at
-``--speedup``, md, risk with the limits stage, the position keeper) over the in-memory bus
-and topics, so md's books, every risk refresh and every limit check cost market time at
+``--speedup``, md, risk, limits, the position keeper) over the in-memory bus and topics,
+so md's books, every risk refresh and every limit check cost market time at
 the speed-up's ratio while the market goes on. The limits' reduction orders go into the
 simulator's own books (:meth:`riskstream.feeds.simulator.MarketSimulator.execute_order`):
 they take resting orders (TRADE events md sees), move the fair value by the permanent
@@ -135,9 +135,10 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
     from riskstream.risk.stage import RiskStage
     from riskstream.runtime.config import RuntimeConfig
     from riskstream.runtime.feed import FeedNode
+    from riskstream.runtime.limits import LimitsNode
     from riskstream.runtime.md import MdNode
     from riskstream.runtime.node import NodeHost
-    from riskstream.runtime.readers import KeeperNode
+    from riskstream.runtime.readers import DeltaReader, KeeperNode
     from riskstream.runtime.risk import MarketClock, RiskNode
     from riskstream.store.refdb import RefDB
 
@@ -163,16 +164,24 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
         reduction_target_utilisation=args.reduce_to,
         schedule_horizon_s=args.horizon_s,
     )
-    limits = build_limits_stage(
-        stage, None, config=policy, universe=setup.universe, market=state, topics=topics
+    risk = RiskNode(stage, clock, topics)
+    # the limits node checks every snapshot risk publishes, on its own market-state replica
+    # (as `riskstream up` runs it); its reduction orders go to the simulator's books
+    limits_node = LimitsNode(
+        topics,
+        DeltaReader(topics, n),
+        lambda holder, market: build_limits_stage(
+            holder, None, config=policy, universe=setup.universe, market=market, topics=topics
+        ),
     )
+    limits = limits_node.stage
     limits.controller.venue = GatewayVenue(sim, limits.controller.venue)
-    risk = RiskNode(stage, clock, topics, limits=limits)
     md = MdNode(n, MdConfig(), runtime, bus, topics, MemoryCheckpointStore())
     feed = FeedNode(sim.batches(), bus, speed=args.speedup, tick_ms=args.tick_ms)
-    nodes = {"feed": feed, "md": md, "risk": risk, "positions": keeper}
+    nodes = {"feed": feed, "md": md, "risk": risk, "limits": limits_node, "positions": keeper}
+    order = ("feed", "md", "risk", "limits", "positions")  # data-flow order
     hosts = {k: NodeHost(v, topics, 1.0) for k, v in nodes.items()}
-    for name in ("positions", "risk", "md", "feed"):
+    for name in reversed(order):  # downstream first
         hosts[name].start()
     # the window ends when the feed has published its last market minute (not after a wall
     # duration: a feed that falls behind the wall clock on a busy machine would cut it short)
@@ -184,7 +193,7 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
         if dead:
             raise RuntimeError(f"node {dead[0]} died: {hosts[dead[0]].error!r}")
     # stop in data-flow order, each after it has consumed what its upstream published
-    for name in ("feed", "md", "risk", "positions"):
+    for name in order:
         deadline = time.monotonic() + 10.0
         while name != "feed" and not nodes[name].idle() and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -231,6 +240,7 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
         "orders_at_venue": sim.orders_executed,
     }
     risk.close()
+    limits_node.close()
     scratch.cleanup()
     return out
 

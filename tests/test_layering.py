@@ -25,10 +25,10 @@ ALLOWED: dict[str, set[str]] = {
     "regime": {"core", "models"},
     "positions": {"core", "store"},
     "limits": {"core", "risk", "pricing", "models"},
-    "portfolio": {"core", "risk", "models", "pricing"},
+    "portfolio": {"core", "risk", "models", "pricing", "regime"},
     "stress": {"core", "risk", "pricing", "models"},
     "backtest": {"core", "risk", "models", "pricing"},
-    "regulatory": {"core", "risk", "store", "pricing", "models"},
+    "regulatory": {"core", "risk", "store", "pricing", "models", "backtest"},
     "surveillance": {"core", "store"},
 }
 

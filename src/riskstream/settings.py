@@ -14,6 +14,7 @@ from riskstream.feeds.fx.config import FxConfig
 from riskstream.limits.config import LimitsConfig
 from riskstream.md.config import MdConfig
 from riskstream.models.config import ModelsConfig
+from riskstream.portfolio.config import PortfolioConfig
 from riskstream.pricing.config import PricingConfig
 from riskstream.regime.config import RegimeConfig
 from riskstream.risk.config import RiskConfig
@@ -36,6 +37,7 @@ class Settings(ConfigModel):
     backtest: BacktestConfig = BacktestConfig()
     regime: RegimeConfig = RegimeConfig()
     limits: LimitsConfig = LimitsConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
     service: ServiceConfig = ServiceConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     fx: FxConfig = FxConfig()

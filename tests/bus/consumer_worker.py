@@ -4,7 +4,9 @@ order books (an md stage), checkpointing both together.
 Run as ``python -m tests.bus.consumer_worker URL CHECKPOINT EXPECTED --final FINAL``; stops
 when the ledger holds EXPECTED events (or after 30 s idle), then writes the md state to
 compare (:func:`tests.bus.books.comparable_state`) to FINAL (``.npz``). ``--sleep-ms``
-slows each message so the test can kill it mid-stream.
+slows each message so the test can kill it mid-stream; ``--background`` writes the
+checkpoints from a forked child while the loop goes on (a kill of the worker then lands
+between snapshot and save, and the child dies with it).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def main() -> None:
     parser.add_argument("--final", required=True)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--sleep-ms", type=float, default=0.0)
+    parser.add_argument("--background", action="store_true", help="checkpoint off the loop")
     args = parser.parse_args()
 
     state = LedgerAndBooks()
@@ -46,7 +49,13 @@ def main() -> None:
 
     bus = open_bus(BusConfig(url=args.url, partitions=args.partitions, ack_wait_s=5))
     consumer = CheckpointedConsumer(
-        bus, "ledger", state, apply, SlowAckStore(args.checkpoint), max_messages=8
+        bus,
+        "ledger",
+        state,
+        apply,
+        SlowAckStore(args.checkpoint),
+        max_messages=8,
+        background=args.background,
     )
     stats = consumer.run(until=lambda: state.ledger.count.sum() >= args.expected, idle_timeout_s=30)
     print(stats, flush=True)

@@ -106,7 +106,9 @@ def _publish(url: str, batches: list[np.ndarray]) -> None:
         bus.close()
 
 
-def _worker(url: str, checkpoint: Path, expected: int, final: Path) -> subprocess.Popen:
+def _worker(
+    url: str, checkpoint: Path, expected: int, final: Path, background: bool = False
+) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
     return subprocess.Popen(
         [
@@ -120,6 +122,7 @@ def _worker(url: str, checkpoint: Path, expected: int, final: Path) -> subproces
             str(final),
             "--sleep-ms",
             "10",
+            *(["--background"] if background else []),
         ],
         cwd=ROOT,
         env=env,
@@ -146,10 +149,14 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
 
 
 @pytest.mark.slow
-def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path) -> None:
+@pytest.mark.parametrize("background", [False, True], ids=["sync-save", "background-save"])
+def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path, background) -> None:
     """Kill the broker and the consumer (SIGKILL) mid-stream, restart both, re-publish what
     the publisher is unsure of; then kill the broker alone under a running consumer. The
-    final state equals an undisturbed run: no event lost, doubled or reordered.
+    final state equals an undisturbed run: no event lost, doubled or reordered. Both with
+    checkpoints saved on the consuming thread and written by a forked child in the
+    background (acknowledged once written; the kill then also lands between snapshot and
+    save).
 
     The stream is the market simulator's (L3 order flow and L1 quotes, 200 instruments),
     and the consumer builds real order books (an md stage) beside the Ledger, both in one
@@ -176,7 +183,7 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path) 
     store = FileCheckpointStore(tmp_path / "state.npz")
     final_md = tmp_path / "final_md.npz"
     _publish(nats_server.url, stream[:30])
-    worker = _worker(nats_server.url, store.path, total, final_md)
+    worker = _worker(nats_server.url, store.path, total, final_md, background)
     try:
         _wait_for(lambda: _applied(store) >= 5_000, 60, "the consumer to make progress")
         # crash 1: broker and consumer die together, mid-stream
@@ -188,7 +195,7 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path) 
         nats_server.start()
         # the publisher, unsure what was stored, sends batches 20..39 again and goes on
         _publish(nats_server.url, stream[20:40])
-        worker = _worker(nats_server.url, store.path, total, final_md)
+        worker = _worker(nats_server.url, store.path, total, final_md, background)
         _wait_for(lambda: _applied(store) >= applied_at_crash + 5_000, 60, "progress")
         # crash 2: the broker alone dies under a running consumer and comes back
         nats_server.stop(kill=True)

@@ -191,3 +191,31 @@ def test_a_fenced_publish_lands_only_on_the_expected_last_message(nats_server) -
     assert topics.publish("s", "a", "id-a", expected_last_seq=1) == 0  # a duplicate is no conflict
     assert topics.last_seq("s") == 2
     topics.close()
+
+
+def test_publish_nowait_stores_in_call_order_and_reports_a_failure(nats_server) -> None:
+    """md's deltas go out without a round trip each: many in flight at once (a large one,
+    chunked, among them), stored in the order sent; a broker that is gone is reported by a
+    later call, not lost silently."""
+    topics = NatsTopics(BusConfig(url=nats_server.url, max_payload_bytes=4096), timeout_s=1.0)
+    try:
+        reader = topics.subscribe("md.delta", start_after=0)
+        for k in range(1, 301):
+            rows = 400 if k == 150 else 2  # ~16 kB: chunked, with its neighbours in flight
+            topics.publish_nowait(
+                "md.delta", MarketStateDelta(k, k, np.arange(rows), {"mid": np.full(rows, k)})
+            )
+        topics.flush()
+        got = reader.fetch(1000, 5.0)
+        while len(got) < 300 and (more := reader.fetch(1000, 2.0)):
+            got.extend(more)
+        assert [seq for seq, _ in got] == list(range(1, 301))
+        assert [m.seq for _, m in got] == list(range(1, 301))
+        assert got[149][1].instrument_id.size == 400
+        nats_server.stop(kill=True)
+        with pytest.raises(ServiceUnavailableError, match="not confirmed"):
+            for k in range(301, 400):
+                topics.publish_nowait("md.delta", MarketStateDelta(k, k, np.arange(1), {}))
+            topics.flush()
+    finally:
+        topics.close()

@@ -4,6 +4,8 @@ reduction's child orders that land on their own position whatever rows changed."
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -46,6 +48,24 @@ def test_versions_are_rekeyed_and_pending_fills_clear_when_a_version_holds_them(
     assert ledger.quantity.tolist() == [9.0, 70.0, -50.0] and ledger.pending == 0
     assert not ledger.adopt(_version(2, [(0, 0, 1.0)]))  # an older version is ignored
     assert ledger.held(10).tolist() == [i in (3, 5, 7) for i in range(10)]
+
+
+def test_a_fill_stored_by_another_process_is_pending_until_a_version_applies_its_id() -> None:
+    # A hot-standby member computes the same orders as the leader but does not store them
+    # (no sequence number of its own): its ledger holds each as pending until a keeper
+    # version applies that order id — in a skipped (conflated) version or this one — and
+    # an order the keeper applied already changes nothing.
+    ledger = PositionLedger(np.array(["equity"] * 10))
+    ledger.adopt(_version(1, [(1, 5, 100.0), (2, 7, -50.0)]))
+    ledger.record(1, 5, -30.0, seq=None, order_id="o1")
+    ledger.record(2, 7, 20.0, seq=None, order_id="o2")
+    assert ledger.quantity.tolist() == [70.0, -30.0] and ledger.pending == 2
+    v3 = _version(3, [(1, 5, 70.0), (2, 7, -30.0)], fills_seq=10)
+    v3 = dataclasses.replace(v3, applied=("fill:o2",))
+    ledger.adopt(v3, applied=["fill:o1"])  # v2 (applying o1) was skipped
+    assert ledger.quantity.tolist() == [70.0, -30.0] and ledger.pending == 0
+    ledger.record(1, 5, -30.0, seq=None, order_id="o1")  # computed late: already held
+    assert ledger.quantity.tolist() == [70.0, -30.0] and ledger.pending == 0
 
 
 def _frame(ledger: PositionLedger, component_var: list[float], ts_ns: int) -> ExposureFrame:

@@ -38,7 +38,9 @@ def test_ids_and_order_come_from_the_message_identity() -> None:
     fill = Fill("L42.3.17", 3, 17, -5.0, 10.0, 1)
     assert content_id(fill) == "fill.L42.3.17" and order_key(fill) is None
     delta = MarketStateDelta(9, 1, np.arange(2), {})
-    assert content_id(delta) == "md.9" and order_key(delta) == (9,)
+    assert content_id(delta) == "md.0.9" and order_key(delta) == (0, 9)
+    restarted = MarketStateDelta(1, 1, np.arange(2), {}, epoch=5)  # md numbering from 1 again
+    assert content_id(restarted) == "md.5.1" and order_key(restarted) > order_key(delta)
     assert content_id(state(4, "a")) == content_id(state(4, "b")) == "limits.d4"
     assert content_id({"x": 1}) is None
 

@@ -222,3 +222,53 @@ def _heatmap_and_switches_show_the_limits_stage(page, live: Live) -> None:
         assert {s["scope_id"]: s["state"] for s in switches}.items() <= dict(shown).items()
     finally:
         live.paused.clear()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_regulatory_panel_in_chromium(app, config, keys, db, universe) -> None:
+    """The regulatory panel shows the newest recorded IMA capital and the run's data-quality
+    KPIs to a risk manager, and tells an analyst it needs that role."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from tests.service.test_regulatory_api import record_run
+
+    lineage_id = record_run(db, universe)
+    runner = ServiceRunner(app, config, host="127.0.0.1", port=free_port()).start()
+    problems: list[str] = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+                page.goto(runner.url + "/")
+                page.fill("#api-key", keys["risk_manager"])
+                page.click("button[type=submit]")
+                page.wait_for_selector("#reg-figures tr", timeout=5000)
+                cells = page.evaluate(
+                    "[...document.querySelectorAll('#reg-figures tr')]"
+                    ".map(r => [...r.cells].map(c => c.textContent))"
+                )
+                shown = dict(cells)
+                assert shown["capital"] == "1.2k" and shown["lineage"] == lineage_id
+                assert shown["m_c (backtesting zone)"].startswith("1.83 (amber")
+                page.wait_for_function(
+                    "document.getElementById('chart-dq').data?.[0]?.x.length === 3", timeout=3000
+                )
+                assert page.evaluate("document.getElementById('chart-dq').data[0].x") == [0.99] * 3
+                analyst = browser.new_page()
+                analyst.goto(runner.url + "/")
+                analyst.fill("#api-key", keys["analyst"])
+                analyst.click("button[type=submit]")
+                analyst.wait_for_function(
+                    "document.getElementById('reg-note').textContent.includes('risk_manager')",
+                    timeout=3000,
+                )
+            finally:
+                browser.close()
+    finally:
+        runner.stop()
+    assert problems == []

@@ -58,6 +58,36 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionLog:
+    """Where a partition's log stands, and which log it is.
+
+    Attributes
+    ----------
+    name : str
+        The log's name (``<stream>_<p>`` on NATS, ``memory:<stream>/<p>`` in memory).
+    incarnation : str
+        Which creation of that log this is: JetStream's stream creation time (a stream
+        deleted and created again under the same name gets a new one), the memory bus's
+        own random id. A checkpoint's positions mean something only in the incarnation
+        they were taken in.
+    first_seq : int
+        The oldest message still held (``last_seq + 1`` when empty or purged).
+    last_seq : int
+        The newest message (0 when nothing was ever published).
+    """
+
+    name: str
+    incarnation: str
+    first_seq: int
+    last_seq: int
+
+    @property
+    def identity(self) -> str:
+        """``name@incarnation``: what a checkpoint records for the partition."""
+        return f"{self.name}@{self.incarnation}"
+
+
+@dataclass(frozen=True, slots=True)
 class PublishResult:
     """What a :meth:`Bus.publish` call did."""
 
@@ -104,6 +134,9 @@ class Bus(Protocol):
 
     def last_seq(self, partition: int) -> int:
         """The sequence number of the partition's newest message (0 when empty)."""
+
+    def log(self, partition: int) -> PartitionLog:
+        """The partition's log: its identity and the range of sequences it holds."""
 
     def close(self) -> None:
         """Flush and disconnect."""

@@ -19,23 +19,62 @@ positions); a crash after the save but before the ack leads to redelivery, which
 ``s <= last[p]`` rule skips. Hence every message changes the state exactly once, whatever
 the moment of a consumer or broker crash. Publishers make the other half true by
 re-publishing with the same message ids (see :mod:`riskstream.bus.base`).
+
+With ``background=True`` a checkpoint is a snapshot taken on the consuming thread and
+written while the loop goes on applying (:meth:`FileCheckpointStore.begin_save
+<riskstream.bus.checkpoint.FileCheckpointStore.begin_save>`); the bus is acknowledged up
+to the snapshot's positions only once the file is in place, never further. A crash
+between snapshot and save therefore restarts from the previous checkpoint, as above. One
+save is in flight at a time: a checkpoint due while one is being written waits for the
+next call.
+
+Restart guards: a checkpoint's positions count messages of particular logs. On start the
+consumer compares the checkpoint with the bus (:meth:`Bus.log
+<riskstream.bus.base.Bus.log>`) and raises :class:`CheckpointMismatchError` — it does not
+consume — when
+
+* a partition's log is another one than the checkpoint's (the stream was deleted and
+  created again, or the consumer points at another server or stream name);
+* the bus has another partition count than when the checkpoint was taken (instruments
+  are spread ``instrument_id % partitions``: the positions would mean other events);
+* a position is beyond the log's last message (a fresh or truncated stream);
+* messages just after a position are gone (purged, or dropped by retention).
+
+Each of these would otherwise build a state that no run ever had (messages applied twice,
+or never). Refusing is the safe choice: the state cannot be rebuilt without the messages it
+came from, and only an operator knows whether the stream's start is the right place to
+rebuild from. The error names the checkpoint to delete to do that.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from riskstream.bus.base import Bus, Consumer
-from riskstream.bus.checkpoint import Checkpoint, Checkpointable, CheckpointStore
+from riskstream.bus.base import Bus, Consumer, PartitionLog
+from riskstream.bus.checkpoint import (
+    Checkpoint,
+    Checkpointable,
+    CheckpointSaveError,
+    CheckpointStore,
+    PendingSave,
+    begin_save,
+)
 from riskstream.core.errors import RiskstreamError, ServiceUnavailableError
+
+log = logging.getLogger(__name__)
 
 
 class MessagesLostError(RiskstreamError):
     """A message the checkpoint needs is gone from the bus (dropped by retention)."""
+
+
+class CheckpointMismatchError(RiskstreamError):
+    """The checkpoint does not belong to the bus's logs (see the module docstring)."""
 
 
 @dataclass
@@ -48,6 +87,9 @@ class ConsumerStats:
     gaps_recovered: int = 0
     checkpoints: int = 0
     transport_errors: int = 0
+    checkpoint_stall_s: float = 0.0  # consuming thread's time in the last checkpoint
+    checkpoint_stall_max_s: float = 0.0
+    checkpoint_save_s: float = 0.0  # the last save, start to completion seen (background)
 
 
 class CheckpointedConsumer:
@@ -73,6 +115,13 @@ class CheckpointedConsumer:
         Applied messages between checkpoints (acknowledgements wait for the checkpoint).
     max_messages : int
         Messages asked for per fetch.
+    background : bool
+        Write checkpoints off the consuming thread (see the module docstring).
+
+    Raises
+    ------
+    CheckpointMismatchError
+        The saved checkpoint does not belong to the bus's logs.
     """
 
     def __init__(
@@ -85,6 +134,7 @@ class CheckpointedConsumer:
         partitions: Sequence[int] | None = None,
         checkpoint_every: int = 1,
         max_messages: int = 64,
+        background: bool = False,
     ):
         self.bus = bus
         self.name = name
@@ -94,16 +144,62 @@ class CheckpointedConsumer:
         self.partitions = tuple(range(bus.partitions)) if partitions is None else tuple(partitions)
         self.checkpoint_every = checkpoint_every
         self.max_messages = max_messages
+        self.background = background
         self.stats = ConsumerStats()
+        logs = {p: bus.log(p) for p in self.partitions}
+        self.logs = {p: part_log.identity for p, part_log in logs.items()}
         saved = store.load()
         if saved is not None:
+            self._check_against_bus(saved, logs)
             state.restore(saved.state)
         saved_positions = saved.positions if saved is not None else {}
         self.positions = {p: int(saved_positions.get(p, 0)) for p in self.partitions}
+        self.saved_positions = dict(self.positions)  # what the store holds: acks stop here
         self._consumer: Consumer | None = None
         self._since_checkpoint = 0
         self._uncommitted = False
         self._gap_at: dict[int, int] = {}  # partition -> position of an unresolved gap
+        self._pending: PendingSave | None = None
+        self._pending_since = 0.0
+
+    def _check_against_bus(self, saved: Checkpoint, logs: dict[int, PartitionLog]) -> None:
+        """Refuse a checkpoint whose positions do not count messages of the bus's logs."""
+        remedy = (
+            f"; delete the checkpoint ({self.store}) to rebuild {self.name!r} from the "
+            "stream's first message, if the stream still holds every message since it began"
+        )
+        if saved.bus_partitions and saved.bus_partitions != self.bus.partitions:
+            raise CheckpointMismatchError(
+                f"consumer {self.name!r}: the checkpoint was taken with "
+                f"{saved.bus_partitions} partitions, the bus has {self.bus.partitions}{remedy}"
+            )
+        outside = sorted(p for p in saved.positions if not 0 <= p < self.bus.partitions)
+        if outside:
+            raise CheckpointMismatchError(
+                f"consumer {self.name!r}: the checkpoint has positions in partitions "
+                f"{outside}, the bus has partitions 0..{self.bus.partitions - 1}{remedy}"
+            )
+        for p, part_log in logs.items():
+            position = int(saved.positions.get(p, 0))
+            recorded = saved.logs.get(p)
+            if recorded and recorded != part_log.identity:
+                raise CheckpointMismatchError(
+                    f"consumer {self.name!r}, partition {p}: the checkpoint counts messages "
+                    f"of log {recorded}, the bus's is {part_log.identity} (the stream was "
+                    f"created again, or this is another server or stream){remedy}"
+                )
+            if position > part_log.last_seq:
+                raise CheckpointMismatchError(
+                    f"consumer {self.name!r}, partition {p}: the checkpoint has applied "
+                    f"messages through {position}, the log {part_log.name} ends at "
+                    f"{part_log.last_seq} (a fresh or another stream){remedy}"
+                )
+            if position + 1 < part_log.first_seq:
+                raise CheckpointMismatchError(
+                    f"consumer {self.name!r}, partition {p}: the checkpoint needs messages "
+                    f"from {position + 1}, the log {part_log.name} starts at {part_log.first_seq} "
+                    f"(purged, or dropped by retention){remedy}"
+                )
 
     @property
     def consumer(self) -> Consumer:
@@ -119,6 +215,8 @@ class CheckpointedConsumer:
         ServiceUnavailableError
             The bus failed; call :meth:`recover` (or use :meth:`run`, which does).
         """
+        if self._pending is not None:
+            self._collect()
         messages = self.consumer.fetch(self.max_messages, timeout_s)
         applied = 0
         behind: dict[int, int] = {}
@@ -156,15 +254,76 @@ class CheckpointedConsumer:
             self.consumer.seek(behind)
         return applied
 
-    def checkpoint(self) -> None:
-        """Save positions and state atomically, then acknowledge up to the positions."""
+    def checkpoint(self, wait: bool = False) -> None:
+        """Save positions and state atomically, then acknowledge up to the positions.
+
+        With ``background``, start a save instead (unless one is still being written) and
+        return; the acknowledgement follows when it completes (:meth:`poll` looks).
+        ``wait``: finish any save in flight, then save on this thread (on close).
+        """
+        started = time.perf_counter()
+        if self._pending is not None:
+            try:
+                self._collect(wait)
+            except CheckpointSaveError as exc:
+                if not wait:
+                    raise
+                log.warning("consumer %r: %s; saving on this thread instead", self.name, exc)
+            if self._pending is not None:
+                return  # still writing the previous one: this checkpoint waits its turn
         if self._since_checkpoint:
-            self.store.save(Checkpoint(dict(self.positions), self.state.state()))
-            self.stats.checkpoints += 1
+            positions = dict(self.positions)
+            if self.background and not wait:
+                self._pending = begin_save(
+                    self.store, positions, self.state, self.logs, self.bus.partitions
+                )
+                self._pending_since = started
+                self._since_checkpoint = 0
+                self._note_stall(time.perf_counter() - started)
+                self._collect()  # a store that saves at once is done already
+                return
+            self.store.save(
+                Checkpoint(positions, self.state.state(), self.logs, self.bus.partitions)
+            )
+            self._saved(positions)
             self._since_checkpoint = 0
+            self._note_stall(time.perf_counter() - started)
+        self._commit()
+
+    def _note_stall(self, seconds: float) -> None:
+        self.stats.checkpoint_stall_s = seconds
+        self.stats.checkpoint_stall_max_s = max(self.stats.checkpoint_stall_max_s, seconds)
+
+    def _saved(self, positions: dict[int, int]) -> None:
+        self.saved_positions = positions
+        self.stats.checkpoints += 1
+
+    def _collect(self, wait: bool = False) -> None:
+        """If the save in flight has completed, acknowledge what it holds (raises
+        :class:`~riskstream.bus.checkpoint.CheckpointSaveError` if it failed)."""
+        pending = self._pending
+        if pending is None:
+            return
+        try:
+            if wait:
+                pending.wait()
+            elif not pending.done():
+                return
+        except BaseException:
+            self._pending = None
+            self._since_checkpoint += 1  # what it held is still to be saved
+            raise
+        self._pending = None
+        self.stats.checkpoint_save_s = time.perf_counter() - self._pending_since
+        self._saved(pending.positions)
+        self._commit()
+
+    def _commit(self) -> None:
+        """Acknowledge every delivered message up to the saved positions (never further:
+        what is acknowledged must be in a checkpoint)."""
         if self._uncommitted:
-            self.consumer.commit(self.positions)
-            self._uncommitted = False
+            self.consumer.commit(self.saved_positions)
+            self._uncommitted = self.saved_positions != self.positions
 
     def recover(self) -> None:
         """After a bus failure: reposition every partition just after its applied position
@@ -208,9 +367,10 @@ class CheckpointedConsumer:
         return self.stats
 
     def close(self) -> None:
-        """Checkpoint what was applied and release the consumer."""
+        """Checkpoint what was applied (waiting for a save in flight) and release the
+        consumer."""
         try:
-            self.checkpoint()
+            self.checkpoint(wait=True)
         finally:
             if self._consumer is not None:
                 self._consumer.close()

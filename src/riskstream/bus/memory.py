@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
@@ -20,6 +21,7 @@ import numpy as np
 from riskstream.bus import codec
 from riskstream.bus.base import (
     Message,
+    PartitionLog,
     PublishResult,
     check_events,
     chunks,
@@ -62,6 +64,7 @@ class MemoryBus:
         self._seen: OrderedDict[str, float] = OrderedDict()  # msg id -> publish time
         self._committed: dict[str, dict[int, int]] = {}
         self._lock = threading.Condition()
+        self.incarnation = uuid.uuid4().hex  # a new bus is a new log, as a re-created stream
         self._rows = (
             codec.rows_per_message(self.config.max_payload_bytes)
             if self.config.max_payload_bytes
@@ -115,6 +118,16 @@ class MemoryBus:
     def last_seq(self, partition: int) -> int:
         with self._lock:
             return self._parts[partition].last_seq
+
+    def log(self, partition: int) -> PartitionLog:
+        with self._lock:
+            part = self._parts[partition]
+            return PartitionLog(
+                f"memory:{self.config.stream}/{partition}",
+                self.incarnation,
+                part.first_seq,
+                part.last_seq,
+            )
 
     def close(self) -> None:
         """Nothing to flush: messages live as long as this object."""

@@ -46,6 +46,7 @@ from nats.js.errors import NotFoundError
 from riskstream.bus import codec
 from riskstream.bus.base import (
     Message,
+    PartitionLog,
     PublishResult,
     check_events,
     chunks,
@@ -243,6 +244,14 @@ class NatsBus:
     def last_seq(self, partition: int) -> int:
         info = self._run(self._js.stream_info(self.stream_name(partition)), "stream info")
         return int(info.state.last_seq)
+
+    def log(self, partition: int) -> PartitionLog:
+        name = self.stream_name(partition)
+        info = self._run(self._js.stream_info(name), "stream info")
+        last = int(info.state.last_seq)
+        # an empty stream reports first_seq 0 before its first message, last + 1 after a purge
+        first = max(int(info.state.first_seq), 1) if info.state.messages else last + 1
+        return PartitionLog(name, str(info.created), first, last)
 
     def delete_streams(self) -> None:
         """Delete every partition's stream (tests and benchmarks start clean with it)."""

@@ -39,10 +39,12 @@ message needs (no names, no metadata bucket, one round trip per chunk on read).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
 import re
+from collections import deque
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -107,6 +109,8 @@ class NatsTopics:
         server_max = int(self._nc.max_payload)
         wanted = min(config.max_payload_bytes or server_max, server_max)
         self.max_body_bytes = wanted - HEADER_ROOM_BYTES
+        self._in_flight: deque[concurrent.futures.Future[int]] = deque()  # publish_nowait
+        self._send_order = asyncio.Lock()
 
     async def _reconnected(self) -> None:
         self.generation += 1
@@ -212,6 +216,64 @@ class NatsTopics:
             raise
         return 0 if ack.duplicate else int(ack.seq)
 
+    MAX_IN_FLIGHT = 256
+    """:meth:`publish_nowait` messages not yet confirmed before a further one waits."""
+
+    def publish_nowait(self, subject: str, message: Any, msg_id: str | None = None) -> None:
+        """Send ``message`` on ``subject`` without waiting for JetStream to store it.
+
+        For a stage whose loop must not stall on a round trip per message (md's deltas,
+        50 a second): messages leave in the order of the calls, so they are stored in that
+        order, and their confirmations are collected later — by the next call, or by
+        :meth:`flush`. Beyond :attr:`MAX_IN_FLIGHT` unconfirmed messages a call waits for
+        the oldest (a broker that falls behind slows the publisher, never grows memory).
+
+        Raises
+        ------
+        ServiceUnavailableError
+            An earlier message was not confirmed (it may or may not be stored).
+        """
+        self.nats_subject(subject)
+        self._collect(wait_for=len(self._in_flight) - self.MAX_IN_FLIGHT + 1)
+        payload = wire.encode(message)
+        self._in_flight.append(
+            asyncio.run_coroutine_threadsafe(
+                self._publish_in_order(subject, payload, msg_id), self._io.loop
+            )
+        )
+
+    def flush(self) -> None:
+        """Wait until every :meth:`publish_nowait` message is confirmed (raises
+        ServiceUnavailableError for one that was not)."""
+        self._collect(wait_for=len(self._in_flight))
+
+    def _collect(self, wait_for: int = 0) -> None:
+        """Take the confirmations that came, waiting for the oldest ``wait_for``."""
+        while self._in_flight and (wait_for > 0 or self._in_flight[0].done()):
+            future = self._in_flight.popleft()
+            wait_for -= 1
+            try:
+                future.result(self.timeout_s * 3)
+            except (*TRANSPORT_ERRORS, concurrent.futures.TimeoutError) as exc:
+                self._in_flight.clear()
+                raise ServiceUnavailableError(
+                    f"NATS at {self.config.url}: publish not confirmed: {exc!r}"
+                ) from exc
+
+    async def _publish_in_order(self, subject: str, payload: bytes, msg_id: str | None) -> int:
+        # the send is serialised (a lock is fair: first come, first sent); the wait for the
+        # confirmation is not, so many messages are in flight at once
+        async with self._send_order:
+            await self._ensure_subject(subject)
+            if len(payload) > self.max_body_bytes:
+                return await self._publish(subject, payload, msg_id)  # rare: chunks, in turn
+            headers = {MSG_ID: msg_id} if msg_id is not None else None
+            confirmed = await self._js.publish_async(
+                self.nats_subject(subject), payload, headers=headers
+            )
+        ack = await asyncio.wait_for(confirmed, self.timeout_s)
+        return 0 if ack.duplicate else int(ack.seq)
+
     async def _publish_chunks(self, subject: str, payload: bytes, msg_id: str | None) -> list[int]:
         await self._ensure(self.blob_stream, [f"{self.config.stream}.blobs.>"])
         view = memoryview(payload)
@@ -277,6 +339,8 @@ class NatsTopics:
         self._run(_delete(), "delete streams")
 
     def close(self) -> None:
+        with contextlib.suppress(ServiceUnavailableError):
+            self.flush()  # what was sent without waiting is stored before the connection goes
         self._io.close(self._nc)
 
 

@@ -48,6 +48,13 @@ class Topics(Protocol):
     def publish(self, subject: str, message: Any, msg_id: str | None = None) -> int:
         """Store ``message``; its sequence number, or 0 when ``msg_id`` was seen before."""
 
+    def publish_nowait(self, subject: str, message: Any, msg_id: str | None = None) -> None:
+        """Send ``message`` without waiting until it is stored (stored in call order; a
+        failure is raised by a later call or :meth:`flush`)."""
+
+    def flush(self) -> None:
+        """Wait until every :meth:`publish_nowait` message is stored."""
+
     def subscribe(self, subject: str, start_after: int | None = None) -> Subscription:
         """A reader of ``subject`` after sequence ``start_after`` (default: the end now)."""
 
@@ -101,6 +108,12 @@ class MemoryTopics:
             log.items.append((log.last, message))
             self._cond.notify_all()
             return log.last
+
+    def publish_nowait(self, subject: str, message: Any, msg_id: str | None = None) -> None:
+        self.publish(subject, message, msg_id)  # stored at once: nothing to wait for
+
+    def flush(self) -> None:
+        """Nothing in flight."""
 
     def subscribe(self, subject: str, start_after: int | None = None) -> MemorySubscription:
         with self._cond:

@@ -75,7 +75,7 @@ def set_limit(
         "--type",
         help="var | es | lvar | gross_notional | "
         "net_notional | position_size | delta | gamma | vega | "
-        "concentration | drawdown | liquidation_days.",
+        "concentration | drawdown | liquidation_days | stress_loss.",
     ),
     soft: float = typer.Option(..., "--soft", help="Warning threshold."),
     hard: float = typer.Option(..., "--hard", help="Breach threshold."),

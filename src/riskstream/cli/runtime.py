@@ -19,7 +19,7 @@ from rich.console import Console
 
 from riskstream.cli import app, settings
 from riskstream.core.errors import InputError
-from riskstream.runtime.wiring import STAGES
+from riskstream.runtime.wiring import REPLICATED, STAGES
 from riskstream.settings import Settings
 
 
@@ -55,6 +55,12 @@ def run_stage(
     port: int | None = typer.Option(
         None, "--port", min=0, max=65535, help="service: listen port (service.port)."
     ),
+    replica: str | None = typer.Option(
+        None,
+        "--replica",
+        help=f"Join the stage's hot-standby pair under this name ({', '.join(REPLICATED)}): "
+        "only the holder of the lease publishes.",
+    ),
 ) -> None:
     """Run one stage as a process until SIGTERM or Ctrl-C."""
     from riskstream.bus import open_bus
@@ -66,12 +72,22 @@ def run_stage(
     _require_nats(cfg)
     if stage not in STAGES:
         raise InputError("--stage", stage, f"one of {', '.join(STAGES)}")
+    if replica is not None and stage not in REPLICATED:
+        raise InputError("--replica", replica, f"only with --stage {' or '.join(REPLICATED)}")
     if port is not None:
         cfg = cfg.model_copy(update={"service": cfg.service.model_copy(update={"port": port})})
     console = Console(stderr=True)
     universe = ensure_universe(cfg)
     event_bus = open_bus(cfg.bus)
-    topics = open_topics(cfg)
+    bus_topics = topics = open_topics(cfg)
+    standby = None
+    if replica is not None:  # publish only while holding the stage's lease
+        from riskstream.runtime.standby import open_standby
+
+        standby = open_standby(
+            bus_topics, cfg.bus, stage, ttl_s=cfg.runtime.standby_ttl_s, holder=replica
+        )
+        topics = standby.topics
     wiring = Wiring(
         cfg,
         universe,
@@ -85,11 +101,14 @@ def run_stage(
     host = NodeHost(build_node(stage, wiring), topics, cfg.runtime.stats_interval_s)
     signal.signal(signal.SIGTERM, lambda *_: host.stop())
     signal.signal(signal.SIGINT, lambda *_: host.stop())
-    console.print(f"stage {stage} running on {cfg.bus.url} (pid {os.getpid()})")
+    who = "" if replica is None else f" as replica {replica}"
+    console.print(f"stage {stage} running{who} on {cfg.bus.url} (pid {os.getpid()})")
     try:
         host.run()
     finally:
-        topics.close()
+        if standby is not None:
+            standby.close()  # gives the lease up: the other member takes over at once
+        bus_topics.close()
         event_bus.close()
     console.print(f"stage {stage} stopped")
 
@@ -107,6 +126,11 @@ def up(
     ),
     duration: float | None = typer.Option(
         None, "--duration", min=0.1, help="Stop after this many seconds (default: Ctrl-C)."
+    ),
+    standby: bool = typer.Option(
+        False,
+        "--standby",
+        help=f"Run {' and '.join(REPLICATED)} as hot-standby pairs (two processes each).",
     ),
 ) -> None:
     """Run every stage as a local process over NATS; restart any that dies."""
@@ -137,9 +161,13 @@ def up(
                 argv += ["--speedup", str(speedup)]
             if scenario is not None:
                 argv += ["--scenario", scenario]
-        commands[stage] = argv
+        if standby and stage in REPLICATED:  # a pair: whichever starts first leads
+            commands[f"{stage}-a"] = [*argv, "--replica", f"{stage}-a"]
+            commands[f"{stage}-b"] = [*argv, "--replica", f"{stage}-b"]
+        else:
+            commands[stage] = argv
     # downstream first, so nobody misses the feed's first events
-    order = {name: commands[name] for name in reversed(STAGES)}
+    order = dict(reversed(commands.items()))
     log_dir = cfg.store.data_dir / "logs"
     supervisor = Supervisor(
         order,
@@ -150,7 +178,7 @@ def up(
     ).start()
     scheme = "https" if cfg.service.tls else "http"
     console.print(
-        f"[bold]Riskstream up[/bold] — {len(STAGES)} stages over {cfg.bus.url}\n"
+        f"[bold]Riskstream up[/bold] — {len(order)} stage processes over {cfg.bus.url}\n"
         f"Dashboard: {scheme}://{cfg.service.host}:{service_port}/   "
         f"Metrics: {scheme}://{cfg.service.host}:{service_port}/metrics\n"
         f"API keys and each stage's output: {log_dir}/<stage>.log (Ctrl-C stops)"

@@ -63,6 +63,15 @@ def serve(
         follow_cache=follow,
         fx_history=MarketHistory.from_config(cfg.store),
     )
+    api.state.settings = cfg  # the portfolio routes value the book as the CLI does
+    from riskstream.cli.stress import attach_stress
+
+    attach_stress(api, cfg)
+
+    from riskstream.cli.frtb import book_report
+    from riskstream.service import frtb
+
+    frtb.attach(api, lambda: book_report(cfg))  # FRTB SA capital routes, /api/v1/frtb
     scheme = "https" if cfg.service.tls else "http"
     console.print(
         f"Riskstream service on {scheme}://{host or cfg.service.host}:"

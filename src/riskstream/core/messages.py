@@ -63,7 +63,8 @@ class MarketStateDelta:
     Attributes
     ----------
     seq : int
-        md's delta number (1, 2, … with no holes): a reader detects a lost delta.
+        md's delta number (1, 2, … with no holes) within its ``epoch``: a reader detects a
+        lost delta, or one delivered twice.
     ts_ns : int
         Event time of the newest event folded in.
     instrument_id : ndarray of int64, shape (k,)
@@ -82,6 +83,10 @@ class MarketStateDelta:
         starts late, or lost a delta, converges without replaying the whole log).
     wall_ns : int
         Wall-clock time md published the delta (ns since the epoch).
+    epoch : int
+        md's incarnation: the wall-clock ns at which the md process that published the
+        delta started (a restarted md numbers its deltas from 1 again, under a larger
+        epoch; its first delta is a keyframe of the state it restored). 0: not stated.
     """
 
     seq: int
@@ -92,6 +97,7 @@ class MarketStateDelta:
     recv_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     full: bool = False
     wall_ns: int = 0
+    epoch: int = 0
 
     def __post_init__(self) -> None:
         _frozen_arrays(self, "instrument_id", "recv_ns")

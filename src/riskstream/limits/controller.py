@@ -123,7 +123,8 @@ def reduction_contribution(limit_type: LimitType, frame: ExposureFrame) -> np.nd
 
     Euler contributions for VaR/ES/L-VaR; ``|value|`` for gross notional and position
     size/concentration (the largest positions); the signed share of the net for net
-    notional and the Greeks. A drawdown is a stop-loss: it cuts the VaR of the positions
+    notional and the Greeks; for a stress loss, each position's loss in the worst scenario.
+    A drawdown is a stop-loss: it cuts the VaR of the positions
     that are losing (a realised loss cannot be traded away; the exposure still losing can).
     """
     mv = frame.market_value
@@ -142,6 +143,12 @@ def reduction_contribution(limit_type: LimitType, frame: ExposureFrame) -> np.nd
         return col * np.sign(col.sum())
     if limit_type is LimitType.LIQUIDATION_DAYS:
         return frame.liquidation_days
+    if limit_type is LimitType.STRESS_LOSS:
+        # each position's loss in the scenario that hurts the whole frame most
+        if frame.stress_pnl.shape[1] == 0:
+            return np.zeros(len(frame))
+        worst = int(np.argmin(frame.stress_pnl.sum(axis=0)))
+        return -frame.stress_pnl[:, worst]
     return np.abs(mv)
 
 
@@ -417,8 +424,10 @@ class LimitController:
         qty = fill.quantity  # may be partial on such a venue
         order_id = self.order_id(prog, k)
         seq = None if self.on_fill is None else self.on_fill(order_id, book, fill, prog.reason)
-        if seq != 0:  # 0: the bus knew this order already; its fill is the keeper's to hold
-            ledger.record(book, instrument, qty, seq)
+        # pending until the keeper holds it: by its sequence number when this process stored
+        # it; by its order id when not (0: the bus knew the id — the other member of a
+        # hot-standby pair sent it, or will: this one stands by)
+        ledger.record(book, instrument, qty, seq if seq and seq > 0 else None, order_id)
         self.stats.orders += 1
         self.stats.cost_usd += fill.cost
         self.stats.traded_notional_usd += abs(

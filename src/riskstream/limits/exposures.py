@@ -57,6 +57,9 @@ class ExposureFrame:
         Event time of the snapshot.
     book_id : ndarray of int64, optional
         Each position's book (default all 0): with ``instrument_id`` the position's key.
+    stress_pnl : ndarray of shape (n_positions, n_scenarios), optional
+        Each position's P&L in every stress scenario in force (base currency, negative a
+        loss; ``riskstream.stress``), for ``stress_loss`` limits; absent: no scenarios.
     """
 
     instrument_id: np.ndarray
@@ -74,9 +77,14 @@ class ExposureFrame:
     ts_ns: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     book_id: np.ndarray | None = None
+    stress_pnl: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.instrument_id)
+        stress = np.zeros((n, 0)) if self.stress_pnl is None else np.asarray(self.stress_pnl, float)
+        if stress.ndim != 2 or stress.shape[0] != n or not np.all(np.isfinite(stress)):
+            raise InputError("stress_pnl", stress.shape, f"finite P&L of shape ({n}, n_scenarios)")
+        object.__setattr__(self, "stress_pnl", stress)
         book = np.zeros(n, np.int64) if self.book_id is None else np.asarray(self.book_id)
         if book.shape != (n,):
             raise InputError("book_id", book.shape, f"an array of shape ({n},)")

@@ -3,7 +3,10 @@
 :class:`PositionLedger` is the limits stage's view of the position keeper's positions: the
 latest :class:`~riskstream.core.messages.PositionsChanged` version, plus the fills the stage
 has sent since that the version does not hold yet (a fill on the fills subject after the
-version's ``fills_seq``). Rows are keyed by ``(book_id, instrument_id)`` and re-keyed on
+version's ``fills_seq``, or — a fill whose sequence number this process does not know: one
+a hot-standby member computed while the other member published it, or one the bus already
+held — whose order id no version has applied yet; the versions' ``applied`` ids tell).
+Rows are keyed by ``(book_id, instrument_id)`` and re-keyed on
 every version, so a reduction order always names its own position, whatever rows were
 added or removed in between (a fill keyed by a row number would land on whichever book
 holds that row now). The ledger is the one place in ``limits`` that holds positions: the
@@ -15,7 +18,7 @@ controller reads and records through it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,7 +93,8 @@ class PositionLedger:
         self.asset_class = np.asarray(asset_class, dtype=str)
         self.version = -1
         self.fills_seq = 0
-        self._pending: list[tuple[int | None, int, int, float]] = []
+        self.applied_orders: set[str] = set()  # order ids the keeper's versions applied
+        self._pending: list[tuple[int | None, int, int, float, str | None]] = []
         self._set(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), books={})
 
     def _set(
@@ -123,7 +127,7 @@ class PositionLedger:
 
     def _recount(self) -> None:
         self.quantity = self.base.copy()
-        for _, b, i, q in self._pending:
+        for _, b, i, q, _ in self._pending:
             row = self._row.get((b, i))
             if row is not None:
                 self.quantity[row] += q
@@ -159,9 +163,14 @@ class PositionLedger:
         )
         return ledger
 
-    def adopt(self, message: PositionsChanged) -> bool:
+    def adopt(self, message: PositionsChanged, applied: Iterable[str] = ()) -> bool:
         """Take a newer keeper version (an older or equal one is ignored); the fills it
-        has consumed stop being pending. True when taken."""
+        has consumed stop being pending. ``applied``: the change ids (``fill:<order id>``)
+        of the versions skipped since the last one adopted (conflated), besides this one's.
+        True when taken."""
+        for change in (*applied, *message.applied):
+            if change.startswith("fill:"):
+                self.applied_orders.add(change[5:])
         if message.version <= self.version:
             return False
         books = message.books
@@ -175,7 +184,11 @@ class PositionLedger:
             }
         self.version = message.version
         self.fills_seq = message.fills_seq
-        self._pending = [p for p in self._pending if p[0] is None or p[0] > message.fills_seq]
+        self._pending = [
+            p
+            for p in self._pending
+            if (p[0] is None or p[0] > message.fills_seq) and p[4] not in self.applied_orders
+        ]
         self._set(message.book_id, message.instrument_id, message.quantity, books=lookup)
         return True
 
@@ -183,10 +196,21 @@ class PositionLedger:
         """The row of a position, or -1 when it is not held."""
         return self._row.get((int(book_id), int(instrument_id)), -1)
 
-    def record(self, book_id: int, instrument_id: int, quantity: float, seq: int | None) -> None:
-        """A fill sent: pending until a version holds it (``seq`` on the fills subject;
-        None: never published, pending until the rows are set again)."""
-        self._pending.append((seq, int(book_id), int(instrument_id), float(quantity)))
+    def record(
+        self,
+        book_id: int,
+        instrument_id: int,
+        quantity: float,
+        seq: int | None,
+        order_id: str | None = None,
+    ) -> None:
+        """A fill sent: pending until a version holds it (``seq`` on the fills subject, or
+        ``order_id`` among the versions' applied ids; ``seq`` None: not published by this
+        process, pending until a version applies ``order_id`` or the rows are set again).
+        A fill whose order id a version already applied changes nothing."""
+        if order_id is not None and order_id in self.applied_orders:
+            return
+        self._pending.append((seq, int(book_id), int(instrument_id), float(quantity), order_id))
         row = self.row(book_id, instrument_id)
         if row >= 0:
             self.quantity[row] += quantity

@@ -20,6 +20,9 @@ type measures over the positions of its scope (base currency unless stated):
 ``drawdown``          stop-loss: fall of the scope's mark-to-market P&L from its peak
 ``liquidation_days``  longest time to liquidate a position at the maximum participation
                       rate of its average daily volume (days)
+``stress_loss``       worst loss of the scope's positions over the stress scenarios in
+                      force (``riskstream.stress``; full revaluation): the largest of
+                      ``-sum of P&L`` across scenarios, 0 when every scenario gains
 ==================== ==============================================================
 
 Roles are ordered (viewer < analyst < risk_manager < admin, as in the service's API-key
@@ -63,6 +66,7 @@ class LimitType(StrEnum):
     CONCENTRATION = "concentration"
     DRAWDOWN = "drawdown"
     LIQUIDATION_DAYS = "liquidation_days"
+    STRESS_LOSS = "stress_loss"
 
 
 class Role(enum.IntEnum):

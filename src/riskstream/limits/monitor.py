@@ -123,6 +123,16 @@ class MonitorResult:
         ]
 
 
+def stress_loss(codes: np.ndarray, stress_pnl: np.ndarray, groups: int) -> np.ndarray:
+    """Each group's worst stress loss: :math:`\\max(0, \\max_s -\\sum_{i \\in g} P\\&L_{i,s})`,
+    from positions' P&L in every scenario (shape (n_positions, n_scenarios))."""
+    if stress_pnl.shape[1] == 0:
+        return np.zeros(groups)
+    totals = np.zeros((groups, stress_pnl.shape[1]))
+    np.add.at(totals, codes, stress_pnl)
+    return np.maximum(-totals.min(axis=1), 0.0)
+
+
 class LimitMonitor:
     """Check exposure frames against a set of limits.
 
@@ -218,6 +228,7 @@ class LimitMonitor:
             block[:, _TYPE_INDEX[LimitType.LIQUIDATION_DAYS]] = _group_max(
                 codes, frame.liquidation_days, g
             )
+            block[:, _TYPE_INDEX[LimitType.STRESS_LOSS]] = stress_loss(codes, frame.stress_pnl, g)
         return out
 
     def _drawdown(self, scope: Scope, pnl: np.ndarray) -> np.ndarray:

@@ -352,12 +352,15 @@ class LimitsStage:
     # ------------------------------------------------------------ positions and fills
 
     def _follow_positions(self) -> None:
-        """Take the keeper's newest version (conflated: only the latest matters)."""
+        """Take the keeper's newest version (conflated: only the latest's positions matter;
+        the fills every version applied are noted, so no sent order stays pending)."""
         if self._positions is None:
             return
-        latest = self._positions.latest()
-        if latest is not None:
-            self.ledger.adopt(latest[1])
+        versions = self._positions.fetch(1024)
+        while versions:
+            *skipped, (_, newest) = versions
+            self.ledger.adopt(newest, [c for _, m in skipped for c in m.applied])
+            versions = self._positions.fetch(1024)
 
     def _publish_fill(self, order_id: str, book_id: int, fill: VenueFill, reason: str) -> int:
         """Record a fill for the P&L and send it to the keeper; its sequence number on the

@@ -514,12 +514,14 @@ class MarketDataEngine:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Every state array (copies), keyed ``part.name``: a checkpoint of the engine."""
+    def state(self, copy: bool = True) -> dict[str, np.ndarray]:
+        """Every state array, keyed ``part.name``: a checkpoint of the engine. Copies, or
+        with ``copy=False`` the live arrays themselves (for a writer that holds a frozen
+        image of them, such as a forked checkpoint writer)."""
         out: dict[str, np.ndarray] = {}
         for part, arrays in self._parts().items():
             for name, arr in arrays.items():
-                out[f"{part}.{name}"] = np.array(arr, copy=True)
+                out[f"{part}.{name}"] = np.array(arr, copy=True) if copy else arr
         return out
 
     def restore(self, state: dict[str, np.ndarray]) -> None:

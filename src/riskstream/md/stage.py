@@ -65,6 +65,14 @@ class MdStage:
         out["stage.counts"] = np.array([self.batches, self.events], dtype=np.int64)
         return out
 
+    def state_views(self) -> dict[str, np.ndarray]:
+        """:meth:`state` without copying the arrays (see
+        :func:`riskstream.bus.checkpoint.state_views`): only for a process that holds a
+        copy-on-write image of them."""
+        out = self.engine.state(copy=False)
+        out["stage.counts"] = np.array([self.batches, self.events], dtype=np.int64)
+        return out
+
     def restore(self, state: Mapping[str, np.ndarray]) -> None:
         """Restore a :meth:`state` checkpoint bit for bit."""
         state = dict(state)

@@ -99,7 +99,7 @@ class ScenarioSet:
         digest = hashlib.blake2b(digest_size=8)
         price = np.asarray(kind) == PRICE
         for h in sorted(moves):
-            m = np.asarray(moves[h], dtype=np.float64)
+            m = np.array(moves[h], dtype=np.float64)  # a copy: the caller's moves stay
             if m.ndim != 2 or m.shape[1] != price.size:
                 raise InputError(
                     "scenarios", f"shape {m.shape}", f"(n_scenarios, {price.size} factors)"

@@ -6,8 +6,9 @@ reads its inputs from the bus (event batches) or from typed-message topics
 
 * ``feed``: the simulator (or a replay) on the wall clock → event batches (the bus);
 * ``md``: event partitions (durable, checkpointed) → ``MarketStateDelta``;
-* ``risk``: deltas, ``PositionsChanged``, ``RegimeChanged`` → ``RiskSnapshot`` (and, while
-  it hosts the limits stage, ``LimitState``);
+* ``risk``: deltas, ``PositionsChanged``, ``RegimeChanged`` → ``RiskSnapshot``;
+* ``limits``: snapshots, deltas, ``PositionsChanged`` → ``LimitState`` and reductions'
+  ``Fill`` (to ``positions``, the keeper, which publishes ``PositionsChanged``);
 * ``regime``: deltas → ``RegimeChanged``;
 * ``history``: event partitions and deltas → the Delta tables;
 * ``service``: snapshots, limit state, stage statistics, deltas → dashboard, API, metrics.

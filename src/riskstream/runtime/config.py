@@ -4,7 +4,7 @@ supervisor restarts them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,7 +23,15 @@ class RuntimeConfig(ConfigModel):
     acknowledges the bus this often. ``stats_interval_s``: every node reports its figures
     this often. ``restart_backoff_s`` / ``restart_backoff_max_s``: the supervisor waits this
     long before restarting a dead stage, doubling per quick death up to the maximum.
-    ``checkpoint_dir``: default ``<store.data_dir>/checkpoints``.
+    ``checkpoint_dir``: default ``<store.data_dir>/checkpoints``. ``checkpoint_mode``:
+    how md writes a checkpoint — off its loop, from a ``fork`` (a copy-on-write child
+    writes it; the loop pays the fork) or a ``copy`` (the loop copies the arrays, a thread
+    writes them), or ``inline`` (the loop copies and writes; the bus is acknowledged after
+    the write in every mode); see :mod:`riskstream.bus.checkpoint`. ``standby_ttl_s``: the lease
+    of a hot-standby pair (``run --replica``): a standby takes over this long (plus an
+    eighth) after the primary's last renewal. ``feed_seconds``: the feed publishes this many
+    seconds of market time and stops (a finite, replayable run: same seed, same events);
+    None runs until stopped.
 
     Costs behind the defaults: a publication is one confirmed JetStream round trip per
     partition, so a 10 ms tick keeps the feed near the rate of the ingest bench's batches
@@ -44,3 +52,6 @@ class RuntimeConfig(ConfigModel):
     restart_backoff_s: Annotated[float, Field(gt=0)] = 0.5
     restart_backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
     checkpoint_dir: Path | None = None
+    checkpoint_mode: Literal["fork", "copy", "inline"] = "fork"
+    standby_ttl_s: Annotated[float, Field(gt=0)] = 2.0
+    feed_seconds: Annotated[float, Field(gt=0)] | None = None

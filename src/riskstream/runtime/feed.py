@@ -177,6 +177,7 @@ class FeedNode:
             "feed_lag_max_ms": round(self.lag_max_ns / 1e6, 3),
             "feed_lag_sum_s": self.lag.sum_s,
             "feed_speed": self.speed,
+            "feed_done": self.exhausted and len(self._pending) == 0,  # a finite source ended
         }
 
     def histograms(self) -> dict[str, np.ndarray]:

@@ -9,6 +9,16 @@ a :class:`~riskstream.core.messages.MarketStateDelta` of the market-state rows t
 (all rows every ``keyframe_s``). A delta carries absolute values, not differences, so a
 delta re-published after a restart from the checkpoint is harmless to its readers.
 
+Checkpoints are written off the consuming thread (``CheckpointedConsumer(background=True)``;
+``runtime.checkpoint_mode``, by default a copy-on-write snapshot by ``fork``, written by the
+child; the bus is acknowledged when the file is in place), so md's loop stalls for the
+snapshot, not for the write.
+
+Restarts: md refuses a checkpoint that does not belong to the bus's streams
+(:class:`~riskstream.bus.consumer.CheckpointMismatchError`). Each md process numbers its
+deltas 1, 2, … under its own ``epoch`` (the wall-clock ns it started); readers follow the
+numbering with :class:`DeltaSequence`, which tells a restarted md from a duplicate or a gap.
+
 Latency: for every event, ``book_done_wall - ts_recv`` goes into the ``tick_to_book``
 histogram (receipt → book and feature update). The receipt times of the events folded into
 a delta travel with it (a uniform sample of ``recv_samples``) so the risk node can measure
@@ -81,8 +91,16 @@ class MdNode:
         self.topics = topics
         self.clock_ns = clock_ns
         self.consumer = CheckpointedConsumer(
-            bus, "md", self.stage, self._apply, store, checkpoint_every=1 << 62, max_messages=64
+            bus,
+            "md",
+            self.stage,
+            self._apply,
+            store,
+            checkpoint_every=1 << 62,
+            max_messages=64,
+            background=config.checkpoint_mode != "inline",
         )
+        self.epoch = clock_ns()  # this incarnation: a restarted md has a larger one
         self.book_latency = LatencyHistogram()
         self.deltas = 0
         self.delta_rows = 0
@@ -150,7 +168,9 @@ class MdNode:
             last = i == len(parts) - 1  # the receipts go with the last part: an event is
             self.deltas += 1  # reflected once every part of its delta is applied
             self.delta_rows += part.size
-            self.topics.publish(
+            # sent without waiting for the broker's confirmation (a round trip per message
+            # would stall the loop); stored in order, a failure raised at a later call
+            self.topics.publish_nowait(
                 SUBJECTS["market"],
                 MarketStateDelta(
                     seq=self.deltas,
@@ -161,6 +181,7 @@ class MdNode:
                     recv_ns=recv if last else np.zeros(0, np.int64),
                     full=full,
                     wall_ns=self.clock_ns(),
+                    epoch=self.epoch,
                 ),
             )
         return len(parts)
@@ -194,6 +215,11 @@ class MdNode:
                 "tick_to_book_p99_us": book["p99_us"],
                 "tick_to_book_sum_s": self.book_latency.sum_s,
                 "md_checkpoints": self.consumer.stats.checkpoints,
+                "md_checkpoint_stall_ms": round(self.consumer.stats.checkpoint_stall_s * 1e3, 3),
+                "md_checkpoint_stall_max_ms": round(
+                    self.consumer.stats.checkpoint_stall_max_s * 1e3, 3
+                ),
+                "md_checkpoint_save_ms": round(self.consumer.stats.checkpoint_save_s * 1e3, 1),
             }
         )
         return out
@@ -210,6 +236,7 @@ class MdNode:
     def close(self) -> None:
         self.publish_delta()
         self.publish_quarantine()
+        self.topics.flush()
         self.consumer.close()
 
 
@@ -230,6 +257,69 @@ def warm_up(md_config: MdConfig, batches: int = 4) -> None:
         stage.on_batch(events, int(events["ts_event"][-1]))
     stage.state()  # the checkpoint path too
     stage.close()
+
+
+class DeltaSequence:
+    """What a reader makes of each :class:`MarketStateDelta`: apply it or not.
+
+    Deltas are numbered 1, 2, … within md's ``epoch`` (one per md process):
+
+    * a larger epoch than the reader's: md restarted (from its checkpoint, which may be
+      older than what the reader holds). The reader resets to the new md: it skips that
+      md's deltas until its first keyframe (md sends one first) and takes its state from
+      there; the numbering starts again. Counted in ``restarts``.
+    * a smaller epoch: a delta of an md that was already replaced: skipped (``stale``).
+    * same epoch, ``seq <= last``: delivered twice: skipped (``duplicates``).
+    * same epoch, ``seq > last + 1``: deltas were lost; applied all the same (values are
+      absolute), the rows the lost ones changed heal with the next keyframe (``gaps``).
+
+    The first delta a reader sees is taken whatever it is (a reader that starts late
+    fills its state from the deltas and keyframes that follow). ``reset`` is True right
+    after :meth:`accept` took the keyframe that starts a restarted md's state: the reader's
+    market time goes back to that delta's (the restored state is as of then).
+    """
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+        self.seq = 0
+        self.restarts = 0
+        self.stale = 0
+        self.duplicates = 0
+        self.gaps = 0
+        self.awaiting_keyframe = False
+        self.reset = False
+
+    def accept(self, delta: MarketStateDelta) -> bool:
+        """True if the reader should apply ``delta``; False to skip it."""
+        self.reset = False
+        if self.epoch is None or delta.epoch > self.epoch:
+            if self.epoch is not None:
+                self.restarts += 1
+                self.awaiting_keyframe = True
+            self.epoch, self.seq = delta.epoch, 0
+        elif delta.epoch < self.epoch:
+            self.stale += 1
+            return False
+        if delta.seq <= self.seq:
+            self.duplicates += 1
+            return False
+        if self.seq and delta.seq != self.seq + 1:
+            self.gaps += 1
+        self.seq = delta.seq
+        if self.awaiting_keyframe:
+            if not delta.full:
+                return False
+            self.awaiting_keyframe = False
+            self.reset = True
+        return True
+
+    def summary(self, prefix: str) -> dict[str, int]:
+        return {
+            f"{prefix}_md_restarts": self.restarts,
+            f"{prefix}_delta_gaps": self.gaps,
+            f"{prefix}_delta_duplicates": self.duplicates,
+            f"{prefix}_delta_stale": self.stale,
+        }
 
 
 def apply_delta(state: Any, delta: MarketStateDelta) -> None:

@@ -16,29 +16,38 @@ from riskstream.bus.base import Bus
 from riskstream.bus.topics import Topics
 from riskstream.core.messages import SUBJECTS, MarketStateDelta
 from riskstream.core.state import MarketState
-from riskstream.runtime.md import apply_delta
+from riskstream.runtime.md import DeltaSequence, apply_delta
 from riskstream.runtime.risk import subscribe_latest
 
 
 class DeltaReader:
-    """A subscription to md's deltas feeding a private market state."""
+    """A subscription to md's deltas feeding a private market state (md's restarts, lost
+    and doubled deltas sorted out by :class:`~riskstream.runtime.md.DeltaSequence`)."""
 
     def __init__(self, topics: Topics, n_instruments: int):
         self.topics = topics
         self.state = MarketState(n_instruments)
         self.seq = topics.last_seq(SUBJECTS["market"])
         self.sub = topics.subscribe(SUBJECTS["market"], start_after=self.seq)
+        self.sequence = DeltaSequence()
         self.ts_ns = 0
         self.deltas = 0
 
     def read(self, timeout_s: float) -> list[MarketStateDelta]:
-        got = self.sub.fetch(4096, timeout_s)
-        for seq, delta in got:
-            apply_delta(self.state, delta)
-            self.ts_ns = max(self.ts_ns, delta.ts_ns)
+        """Apply the deltas that arrived (those :class:`DeltaSequence` accepts); the
+        applied ones."""
+        applied = []
+        for seq, delta in self.sub.fetch(4096, timeout_s):
             self.seq = seq
+            if not self.sequence.accept(delta):
+                continue
+            apply_delta(self.state, delta)
+            if self.sequence.reset:  # a restarted md: market time is its state's again
+                self.ts_ns = delta.ts_ns
+            self.ts_ns = max(self.ts_ns, delta.ts_ns)
             self.deltas += 1
-        return [d for _, d in got]
+            applied.append(delta)
+        return applied
 
     def caught_up(self) -> bool:
         return self.seq >= self.topics.last_seq(SUBJECTS["market"])

@@ -17,9 +17,7 @@ Latency: when a snapshot is published, every event whose receipt time came with 
 applied before the refresh gets ``published_wall - ts_recv`` counted in ``tick_to_risk``
 (receipt → the first snapshot that reflects it).
 
-Until the limits stage reads the snapshot's valuation instead of the engine (the position
-keeper's work), the node hosts it (``limits``): it checks each new snapshot on this thread
-and publishes :class:`LimitState`.
+The limits stage checks each snapshot in a node of its own (:mod:`riskstream.runtime.limits`).
 """
 
 from __future__ import annotations
@@ -31,11 +29,10 @@ from typing import Any
 import numpy as np
 
 from riskstream.bus.topics import Topics
-from riskstream.core.events import empty_events
-from riskstream.core.messages import SUBJECTS, LimitState, MarketStateDelta
+from riskstream.core.messages import SUBJECTS, MarketStateDelta
 from riskstream.risk.stage import RiskStage
 from riskstream.runtime.latency import LatencyHistogram, summary
-from riskstream.runtime.md import apply_delta
+from riskstream.runtime.md import DeltaSequence, apply_delta
 
 
 def subscribe_latest(topics: Topics, subject: str) -> Any:
@@ -69,8 +66,6 @@ class RiskNode:
     clock : MarketClock
         The engine's clock; set to the market time of the newest delta.
     topics : Topics
-    limits : LimitsStage, optional
-        Checked after each refresh (see the module docstring).
     regime_conditional : bool
         Pass RegimeChanged messages to the engine (``risk.regime_conditional``).
     clock_ns : callable
@@ -84,7 +79,6 @@ class RiskNode:
         stage: RiskStage,
         clock: MarketClock,
         topics: Topics,
-        limits: Any = None,
         regime_conditional: bool = False,
         clock_ns: Callable[[], int] = time.time_ns,
     ):
@@ -93,7 +87,6 @@ class RiskNode:
         self.state = stage.engine.market
         self.clock = clock
         self.topics = topics
-        self.limits = limits
         self.regime_conditional = regime_conditional
         self.clock_ns = clock_ns
         self.interval_ns = stage.interval_ns
@@ -104,24 +97,23 @@ class RiskNode:
         self.fx = subscribe_latest(topics, SUBJECTS["fx"])  # `riskstream fx poll --bus`
         self.tick_to_risk = LatencyHistogram()
         self.deltas = 0
-        self.delta_gaps = 0
+        self.delta_sequence = DeltaSequence()
         self.messages_sent = 0
         self.published = 0
         self.state_lag_ms: list[float] = []
-        self._last_delta_seq = 0
         self._ts_ns = 0
         self._newest_wall = 0
         self._pending: list[tuple[np.ndarray, float]] = []  # (receipts, events per receipt)
         self._changed = True  # refresh at the first chance
         self._next_refresh = 0
-        self._no_events = empty_events(0)
 
     def _apply(self, delta: MarketStateDelta) -> None:
-        if self._last_delta_seq and delta.seq != self._last_delta_seq + 1 and delta.seq != 1:
-            self.delta_gaps += 1  # md restarted or a delta was lost: the next keyframe heals
-        self._last_delta_seq = delta.seq
+        if not self.delta_sequence.accept(delta):
+            return  # a duplicate, a replaced md's, or a restarted md's before its keyframe
         apply_delta(self.state, delta)
         self.deltas += 1
+        if self.delta_sequence.reset:  # md restarted: its state, and market time, rule
+            self._ts_ns = delta.ts_ns
         self._ts_ns = max(self._ts_ns, delta.ts_ns)
         self._newest_wall = max(self._newest_wall, delta.wall_ns)
         if delta.recv_ns.size and delta.events:
@@ -150,8 +142,6 @@ class RiskNode:
         for seq, delta in got:
             self._apply(delta)
             self._market_seq = seq
-        if self.limits is not None and got:
-            self.limits.on_batch(self._no_events, self._ts_ns)  # circuit breakers, orders
         now = self.clock_ns()
         if now >= self._next_refresh:
             # positions and regime are read when a refresh is due (the engine applies them
@@ -177,12 +167,6 @@ class RiskNode:
         self.published += 1
         for recv, weight in pending:
             self.tick_to_risk.add(published - recv, weight)
-        if self.limits is not None:
-            self.limits.on_batch(self._no_events, self._ts_ns)
-            self.topics.publish(
-                SUBJECTS["limits"],
-                LimitState(snap.ts_ns, snap.lineage_id, self.limits.published()),
-            )
 
     def idle(self) -> bool:
         read_all = self._market_seq >= self.topics.last_seq(SUBJECTS["market"])
@@ -195,7 +179,7 @@ class RiskNode:
         out.update(
             {
                 "risk_deltas": self.deltas,
-                "risk_delta_gaps": self.delta_gaps,
+                **self.delta_sequence.summary("risk"),
                 "risk_messages_sent": self.messages_sent,
                 "tick_to_risk_p50_ms": risk["p50_ms"],
                 "tick_to_risk_p99_ms": risk["p99_ms"],
@@ -205,8 +189,6 @@ class RiskNode:
                 else None,
             }
         )
-        if self.limits is not None:
-            out.update(self.limits.summary())
         return out
 
     def histograms(self) -> dict[str, np.ndarray]:
@@ -216,13 +198,9 @@ class RiskNode:
         rows = self.stage.view()
         p99 = summary(self.tick_to_risk.counts, "ms")["p99_ms"]
         rows.append(("tick → risk p99", "-" if p99 is None else f"{p99:,.1f} ms"))
-        if self.limits is not None:
-            rows.extend(self.limits.view())
         return rows
 
     def close(self) -> None:
         for sub in (self.market, self.positions, self.regime, self.fx):
             sub.close()
-        if self.limits is not None:
-            self.limits.close()
         self.stage.close()

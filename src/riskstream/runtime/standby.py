@@ -19,8 +19,8 @@ The stage publishes through :class:`LeaderTopics`, which wraps the bus's topics:
 * On taking over, the new leader reads the last message stored on each subject it
   publishes and drops its own results that are older (:func:`order_key`: a snapshot's
   as-of time and largest market sequence read, a delta's sequence number, a positions
-  version). A stage whose numbering restarts (md after a crash) must continue from the
-  last stored message, or its new messages look old (and ``md.<seq>`` ids duplicate). A
+  version). A stage whose numbering restarts (md after a crash) states a new, larger
+  epoch in its messages (``md.<epoch>.<seq>``), or its new messages look old. A
   standby that lags a little behind never publishes a snapshot older than the one
   consumers already have.
 * What the standby computed while the primary was dead but its lease not yet expired is
@@ -56,16 +56,24 @@ from riskstream.bus.config import BusConfig
 from riskstream.bus.lease import Lease, LeaseKeeper, LeaseStore, MemoryLeaseStore
 from riskstream.bus.topics import Subscription, Topics
 from riskstream.core.errors import FencedError, ServiceUnavailableError
+from riskstream.core.messages import SUBJECTS
 
 log = logging.getLogger(__name__)
 
+SHARED_SUBJECTS = frozenset({SUBJECTS["stats"]})
+"""Subjects every stage writes (each node's StageStats): a pair's leader publishes there
+plainly — a fence on the subject's last sequence number would meet the other stages'
+writes at every turn — and a standby's messages are dropped, not kept for the takeover
+(they are reports of itself, superseded by the next)."""
+
 # identity and order of each message kind, by class name (the risk package's RiskSnapshot
 # included, without importing it): (prefix, identity attribute, ordering attributes)
-_IDENTITY: dict[str, tuple[str, str, tuple[str, ...]]] = {
+_IDENTITY: dict[str, tuple[str, str | tuple[str, ...], tuple[str, ...]]] = {
     # as-of time, then the largest market sequence number read: two refreshes can share an
     # as-of time (several deltas carry the same newest event time), never go back in both
     "RiskSnapshot": ("snapshot", "lineage_id", ("ts_ns", "market_seq_max")),
-    "MarketStateDelta": ("md", "seq", ("seq",)),
+    # md numbers its deltas from 1 again after a restart, under a larger epoch
+    "MarketStateDelta": ("md", ("epoch", "seq"), ("epoch", "seq")),
     "Fill": ("fill", "order_id", ()),
     "PositionChangeRequest": ("request", "request_id", ()),
     "PositionsChanged": ("positions", "version", ("version",)),
@@ -81,8 +89,9 @@ def content_id(message: Any) -> str | None:
     known = _IDENTITY.get(type(message).__name__)
     if known is None:
         return None
-    prefix, attribute, _ = known
-    return f"{prefix}.{getattr(message, attribute)}"
+    prefix, attributes, _ = known
+    names = (attributes,) if isinstance(attributes, str) else attributes
+    return ".".join([prefix, *(str(getattr(message, name)) for name in names)])
 
 
 def order_key(message: Any) -> tuple[int, ...] | None:
@@ -103,7 +112,10 @@ class LeaderTopics:
     ``backlog_s`` seconds. On taking over, those newer than what is stored are published
     first, in order (:meth:`on_leadership`): the results computed between the primary's
     death and the takeover are not lost, only late, and the ones the primary did publish
-    are recognised (older order key, or the same id).
+    are recognised (older order key, or the same id). ``backlog_max`` bounds it in count
+    too: large, because the limits stage can send thousands of reduction orders within
+    ``backlog_s`` (the bench's 2,000-instrument book: about 100 a second) and one dropped
+    from the backlog is an order nobody sends.
 
     Attributes
     ----------
@@ -124,7 +136,7 @@ class LeaderTopics:
         topics: Topics,
         lease: Lease,
         backlog_s: float | None = None,
-        backlog_max: int = 256,
+        backlog_max: int = 65_536,
         wait_s: float = 5.0,
     ):
         self.topics = topics
@@ -232,6 +244,8 @@ class LeaderTopics:
     def publish(self, subject: str, message: Any, msg_id: str | None = None) -> int:
         """Publish ``message`` if this process leads; its sequence number, or 0 when it was
         not stored (standing by, older than the newest stored, or a duplicate id)."""
+        if subject in SHARED_SUBJECTS:  # many writers: never fenced, a standby's not kept
+            return self.topics.publish(subject, message, msg_id) if self.is_leader else 0
         with self._lock:
             if not self.lease.is_leader:
                 self.suppressed += 1

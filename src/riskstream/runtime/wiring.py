@@ -21,9 +21,16 @@ from riskstream.bus.topics import Topics
 from riskstream.core.errors import InputError
 from riskstream.settings import Settings
 
-STAGES: tuple[str, ...] = ("feed", "md", "risk", "positions", "regime", "history", "service")
-"""Every node, in data-flow order. Limits run inside the risk node (see
-:mod:`riskstream.runtime.risk`)."""
+STAGES: tuple[str, ...] = (
+    "feed", "md", "risk", "limits", "positions", "regime", "history", "service",
+)  # fmt: skip
+"""Every node, in data-flow order."""
+
+REPLICATED: tuple[str, ...] = ("risk", "limits")
+"""The stages that may run as a hot-standby pair (``riskstream run --replica``): the
+publishing stages whose outputs are functions of their inputs (:mod:`riskstream.runtime.
+standby`). The others are restarted by the supervisor and resume from their checkpoint
+(md, history) or their persisted state (positions)."""
 
 
 @dataclass
@@ -70,7 +77,10 @@ class Wiring:
         if not self.durable:
             return MemoryCheckpointStore()
         folder = self.cfg.runtime.checkpoint_dir or Path(self.cfg.store.data_dir) / "checkpoints"
-        return FileCheckpointStore(Path(folder) / f"{self.cfg.bus.stream}-{name}.npz")
+        return FileCheckpointStore(
+            Path(folder) / f"{self.cfg.bus.stream}-{name}.npz",
+            snapshot="copy" if self.cfg.runtime.checkpoint_mode == "copy" else "fork",
+        )
 
 
 def build_node(name: str, w: Wiring) -> Any:
@@ -86,7 +96,7 @@ def _feed(w: Wiring) -> Any:
 
     simulator = w.simulator or MarketSimulator(w.universe, w.cfg.simulator, scenario=w.scenario)
     return FeedNode(
-        simulator.batches(),
+        simulator.batches(w.cfg.runtime.feed_seconds),
         w.bus,
         speed=w.speed,
         tick_ms=w.cfg.runtime.feed_tick_ms,
@@ -113,12 +123,9 @@ def _positions(w: Wiring) -> Any:
 
 def _risk(w: Wiring) -> Any:
     from riskstream.cli.engine import build_engine, load_history
-    from riskstream.cli.universe import open_refdb
     from riskstream.core.state import MarketState
-    from riskstream.limits.stage import build_limits_stage
     from riskstream.risk.stage import RiskStage
     from riskstream.runtime.risk import MarketClock, RiskNode
-    from riskstream.store.limits_repo import LimitRepository
 
     cfg = w.cfg
     state = MarketState(len(w.universe))  # the node's own replica, written by md's deltas
@@ -130,22 +137,32 @@ def _risk(w: Wiring) -> Any:
     )
     engine.clock = clock = MarketClock(engine.clock.now_ns())  # market time of the deltas
     engine.refresh()  # compiles the kernels before the node reports ready (not a snapshot)
-    stage = RiskStage(engine)
+    return RiskNode(
+        RiskStage(engine), clock, w.topics, regime_conditional=cfg.risk.regime_conditional
+    )
+
+
+def _limits(w: Wiring) -> Any:
+    from riskstream.cli.universe import open_refdb
+    from riskstream.limits.stage import build_limits_stage
+    from riskstream.runtime.limits import LeaderSwitchStore, LimitsNode
+    from riskstream.runtime.readers import DeltaReader
+    from riskstream.store.limits_repo import LimitRepository
+
     # Limits act on every snapshot: stored limits (API or `riskstream limits set`) overlay
     # the reference ones sized on the first full snapshot; kill switches persist in the
     # reference DB; reductions fill against a synthetic ladder around the node's quotes.
-    repo = LimitRepository(open_refdb(cfg))
-    limits = build_limits_stage(
-        stage, None, config=cfg.limits, switch_store=repo, limit_store=repo,
-        universe=w.universe, market=state, topics=w.topics,
-    )  # fmt: skip
-    return RiskNode(
-        stage,
-        clock,
-        w.topics,
-        limits=limits,
-        regime_conditional=cfg.risk.regime_conditional,
-    )
+    repo = LimitRepository(open_refdb(w.cfg))
+    lease = getattr(w.topics, "lease", None)  # a member of a hot-standby pair
+    switches = repo if lease is None else LeaderSwitchStore(repo, lease)
+
+    def stage(snapshots: Any, market: Any) -> Any:
+        return build_limits_stage(
+            snapshots, None, config=w.cfg.limits, switch_store=switches, limit_store=repo,
+            universe=w.universe, market=market, topics=w.topics,
+        )  # fmt: skip
+
+    return LimitsNode(w.topics, DeltaReader(w.topics, len(w.universe)), stage)
 
 
 def _regime(w: Wiring) -> Any:
@@ -216,6 +233,7 @@ _BUILDERS: dict[str, Callable[[Wiring], Any]] = {
     "md": _md,
     "positions": _positions,
     "risk": _risk,
+    "limits": _limits,
     "regime": _regime,
     "history": _history,
     "service": _service,

@@ -30,7 +30,7 @@ from riskstream.core.errors import InputError, RiskstreamError
 from riskstream.core.messages import SUBJECTS
 from riskstream.limits.model import PermissionDeniedError
 from riskstream.positions import PositionKeeper, PositionRequester
-from riskstream.service import api, fx, stream
+from riskstream.service import api, construction, fx, regulatory, stream, stress
 from riskstream.service.auth import KeyStore
 from riskstream.service.cache import RiskCache
 from riskstream.service.config import ServiceConfig
@@ -255,7 +255,11 @@ def create_app(
     app.include_router(api.router, prefix="/api/v1")
     if fx_history is not None:
         fx.attach(app, fx_history)
+    regulatory.attach(app)
     app.include_router(stream.router, prefix="/api/v1")
+    document_roles(construction.router)
+    app.include_router(construction.router, prefix="/api/v1")
+    stress.include(app)  # /api/v1/stress: configured by stress.attach (riskstream serve)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

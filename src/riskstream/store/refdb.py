@@ -30,6 +30,9 @@ Tables (one row per record of :mod:`riskstream.core.instruments`):
     the position keeper's counters (migration 0005): ``version`` of the positions (raised
     by every write of the ``positions`` table, in the same transaction) and the last
     sequence numbers it consumed on its subjects.
+``lineage_records``, ``lineage_snapshots``
+    BCBS 239 lineage of reported figures and the positions and reference data they were
+    computed from (migration 0006, :mod:`riskstream.regulatory.lineage`).
 ``position_journal``
     every request id and order id the keeper has applied, with the version that holds it
     and its answer (JSON): a retried request or a redelivered fill is applied once, across
@@ -176,6 +179,32 @@ POSITION_JOURNAL = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("ts_ns", sa.BigInteger, nullable=False),
     sa.Column("result", sa.Text, nullable=False),
+)
+# BCBS 239 lineage (migration 0006; :mod:`riskstream.regulatory.lineage` reads and writes)
+LINEAGE_RECORDS = sa.Table(
+    "lineage_records",
+    METADATA,
+    sa.Column("lineage_id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False, index=True),
+    sa.Column("created_ns", sa.BigInteger, nullable=False),
+    sa.Column("as_of", sa.String(10), nullable=False),
+    sa.Column("positions_version", sa.BigInteger, nullable=False),
+    sa.Column("positions_digest", sa.String(64), nullable=False),
+    sa.Column("reference_digest", sa.String(64), nullable=False),
+    sa.Column("market_versions", sa.Text, nullable=False),
+    sa.Column("bus_sequences", sa.Text, nullable=False),
+    sa.Column("config_hash", sa.String(64), nullable=False),
+    sa.Column("code_version", sa.String(128), nullable=False),
+    sa.Column("parameters", sa.Text, nullable=False),
+    sa.Column("figures", sa.Text, nullable=False),
+    sa.Column("data_quality", sa.Text, nullable=False),
+)
+LINEAGE_SNAPSHOTS = sa.Table(
+    "lineage_snapshots",
+    METADATA,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
 )
 VERSION_KEY = "version"
 """``position_state`` key of the positions version."""

@@ -8,7 +8,7 @@ const MAX_POINTS = 600;
 // The limits package's scopes and limit types, in its order (heatmap rows and columns).
 const SCOPES = ["firm", "desk", "strategy", "trader", "instrument", "asset_class"];
 const LIMIT_TYPES = ["var", "es", "lvar", "gross_notional", "net_notional", "position_size",
-  "delta", "gamma", "vega", "concentration", "drawdown", "liquidation_days"];
+  "delta", "gamma", "vega", "concentration", "drawdown", "liquidation_days", "stress_loss"];
 const MAX_HEAT_ROWS = 20;  // the most used scopes, when there are more
 const ROLES = ["viewer", "analyst", "risk_manager", "admin"];
 // A fresh layout object per call: Plotly writes into layouts (axis types, ranges), so
@@ -60,6 +60,9 @@ async function signIn(key) {
     $("login").hidden = true; $("dash").hidden = false; $("logout").hidden = false;
     initCharts();
     refreshLimits();
+    if (ROLES.indexOf(state.role) >= ROLES.indexOf("analyst")) refreshStress();
+    else $("stress-card").hidden = true;  // stress results need the analyst role
+    refreshCapital();
     connect();
   } catch (e) {
     sessionStorage.removeItem(KEY);
@@ -301,6 +304,44 @@ function drillInto(label) {
   state.drill.by = next; $("drill-by").value = next; refreshDrill();
 }
 
+// Stress panel: the latest stored stress results, polled every refresh_s (5 minutes by
+// default; the service recomputes a stale result), and run on demand.
+const STRESS_POLL_MS = 300000;
+async function refreshStress(force) {
+  clearTimeout(state.stressTimer);
+  let out = null;
+  try {
+    out = force ? await api("/api/v1/stress/run", {}) : await api("/api/v1/stress/latest");
+    if (!out.configured) { $("stress-note").textContent = "Stress testing is not configured."; return; }
+    renderStress(out);
+  } catch (e) {
+    $("stress-note").textContent = "Stress: " + e.message;
+  }
+  const every = out && out.refresh_s ? out.refresh_s * 1000 : STRESS_POLL_MS;
+  state.stressTimer = setTimeout(() => refreshStress(false), out && out.refreshing ? 5000 : every);
+}
+
+function renderStress(out) {
+  const r = out.result;
+  const body = $("stress-table").querySelector("tbody");
+  if (!r) { $("stress-note").textContent = out.refreshing ? "Running…" : "No results yet"; return; }
+  const lin = r.lineage || {};
+  $("stress-note").textContent = `market ${lin.market_as_of || "?"} · positions v${lin.positions_version ?? "?"}` +
+    ` · ${out.refreshing ? "refreshing…" : "updated " + Math.round(out.age_s || 0) + " s ago"}` +
+    ` · carry/theta ${r.carry_theta_included ? "in" : "not included"}`;
+  body.replaceChildren(...r.scenarios.map((s) => {
+    const tr = document.createElement("tr");
+    const worst = Object.entries(s.by_desk).sort((a, b) => a[1] - b[1])[0] || ["", 0];
+    for (const text of [s.name, s.kind, money(s.pnl), `${worst[0]} ${money(worst[1])}`]) {
+      const td = document.createElement("td"); td.textContent = text; tr.appendChild(td);
+    }
+    if (s.pnl < 0) tr.children[2].className = "loss";
+    return tr;
+  }));
+}
+
+$("stress-run").addEventListener("click", () => {
+  $("stress-note").textContent = "Running…"; refreshStress(true); });
 $("drill-by").addEventListener("change", (e) => { state.drill.by = e.target.value; refreshDrill(); });
 $("drill-reset").addEventListener("click", () => {
   state.drill = { by: "desk", filters: {} }; $("drill-by").value = "desk"; refreshDrill(); });
@@ -310,3 +351,29 @@ $("logout").addEventListener("click", () => {
 
 const saved = sessionStorage.getItem(KEY);
 if (saved) signIn(saved); else showLogin();
+
+// Regulatory capital (risk managers and up): the FRTB SA figures by desk, stacked by risk
+// class, with each desk's DRC and RRAO; the service computes the report on request and
+// keeps it a few minutes (/api/v1/frtb/sa/desks).
+const CAPITAL_PARTS = ["GIRR", "CSR_NONSEC", "EQ", "COMM", "FX"];
+async function refreshCapital() {
+  const card = $("capital-card");
+  if (!["risk_manager", "admin"].includes(state.role)) { card.hidden = true; return; }
+  card.hidden = false;
+  $("capital-note").textContent = "Computing the standardised approach…";
+  try {
+    const d = await api("/api/v1/frtb/sa/desks");
+    const desks = d.by_desk.map((r) => r.desk);
+    const bars = CAPITAL_PARTS.map((rc) => ({ type: "bar", name: rc, x: desks,
+      y: d.by_desk.map((r) => r.by_risk_class[rc] || 0) }));
+    bars.push({ type: "bar", name: "DRC", x: desks, y: d.by_desk.map((r) => r.drc) });
+    bars.push({ type: "bar", name: "RRAO", x: desks, y: d.by_desk.map((r) => r.rrao) });
+    Plotly.react("chart-capital", bars, layout({ barmode: "stack", margin: { l: 60, r: 10, t: 10, b: 80 } }), CONFIG);
+    const t = d.total;
+    $("capital-note").textContent = `Bank (${d.reporting_currency}, ${d.as_of}): SA capital ${money(t.capital)} = ` +
+      `SBM ${money(t.sbm)} (low ${money(t.low)}, medium ${money(t.medium)}, high ${money(t.high)}) + ` +
+      `DRC ${money(t.drc)} + RRAO ${money(t.rrao)}. Desks are stand-alone; the bank's figure recognises diversification.`;
+  } catch (e) {
+    $("capital-note").textContent = e.status === 404 ? "Regulatory capital is not configured on this service." : e.message;
+  }
+}

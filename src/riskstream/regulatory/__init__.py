@@ -1,0 +1,2 @@
+"""Regulatory capital and reporting: FRTB (the Basel MAR standard), BCBS 239 lineage,
+transaction and regulatory reports."""
