@@ -58,7 +58,9 @@ def simulate(
     seconds: float = typer.Option(60.0, "--seconds", min=0.001, help="Simulated seconds."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the universe and the market."),
     scenario: str | None = typer.Option(
-        None, "--scenario", help="Inject a named scenario (flash-crash)."
+        None,
+        "--scenario",
+        help="Inject a named scenario (flash-crash, may-2010, aug-2015, mar-2020, volatile-day).",
     ),
     events_per_s: float | None = typer.Option(
         None, "--events-per-s", help="Simulated event rate (default: the simulator setting)."

@@ -249,6 +249,7 @@ class MarketModel:
 
         # Bonds: the yield that reprices the reference price today.
         self.bonds = np.flatnonzero(asset == "bond")
+        self._bond_set = frozenset(self.bonds.tolist())
         bd = inst[self.bonds]
         self.bond_coupon = bd["coupon"].to_numpy()
         self.bond_freq = bd["coupon_frequency"].to_numpy().astype(np.float64)
@@ -259,11 +260,21 @@ class MarketModel:
         )  # fmt: skip
 
         self.linear = np.flatnonzero((asset == "equity") | (asset == "future"))
+        # Permanent price impact of outside orders (MarketSimulator.execute_order): a log
+        # offset per instrument on top of the factor model, kept for the rest of the run
+        self.impact_log = np.zeros(n)
         self.regime = config.regimes.initial
         self.regime_changes: list[tuple[int, int]] = [(self.start_ns, self.regime)]
         self.scenario_phases: list[tuple[str, str, int, int]] = []
         self._phase = -1
         self._scenario_offset = 0.0
+        self._dislocation_offset = 0.0
+        # the scenario's dislocated equities: the least traded share of them (by ADV)
+        share = 0.0 if scenario is None else scenario.dislocated_share
+        equities = np.flatnonzero(asset == "equity")
+        count = round(share * len(equities))
+        by_adv = equities[np.argsort(inst["adv"].to_numpy()[equities], kind="stable")]
+        self.dislocated_drivers = np.unique(self.driver_of[by_adv[:count]])
         self.fair = np.empty(n)
         self.spread_mult = self.depth_mult = self.activity_mult = 1.0
         self._bonds_due_ns = self.start_ns
@@ -337,6 +348,47 @@ class MarketModel:
         """Yield of every bond now (``self.bonds`` order), compounded at its frequency."""
         return self.bond_y0 + self.z[self.driver_of[self.bonds]]
 
+    def add_impact(self, instrument_id: int, log_move: float) -> None:
+        """Move one instrument's fair value by ``log_move`` for good (permanent price impact
+        of an outside order) and reprice now: the simulated participants quote around the new
+        value from their next arrival, and options follow their underlying."""
+        self.impact_log[instrument_id] += log_move
+        if instrument_id in self._bond_set:  # as last priced from its yield, moved now
+            self.fair[instrument_id] *= math.exp(log_move)
+        else:  # the same step's prices again, with the impact (bonds are not due)
+            self._reprice(self.t_ns)
+
+    def fair_without_impact(self) -> np.ndarray:
+        """The fair values now had no outside order traded (a copy): the impact enters
+        nothing but the prices — not the factors, regimes or implied volatilities, and no
+        random draw — so this is the same market without those orders, exactly."""
+        impact, fair, due = self.impact_log, self.fair.copy(), self._bonds_due_ns
+        try:
+            self.impact_log = np.zeros_like(impact)
+            self._bonds_due_ns = np.iinfo(np.int64).max  # bonds: as last priced, below
+            self._reprice(self.t_ns)
+            out = self.fair.copy()
+            out[self.bonds] = fair[self.bonds] * np.exp(-impact[self.bonds])
+            return out
+        finally:
+            self.impact_log, self._bonds_due_ns = impact, due
+            self.fair[:] = fair
+
+    def daily_vol(self) -> np.ndarray:
+        """Calm daily volatility of each instrument's driver (log moves; for options, their
+        underlying's), shape (N,)."""
+        driver = self.driver_of.copy()
+        driver[self.options] = self.driver_of[self.opt_under]
+        vols = self.factors.driver_vols()
+        annual = np.where(driver >= 0, vols[np.maximum(driver, 0)], np.nan)
+        if len(self.bonds):  # a bond's driver is its yield: x modified duration for price
+            years = np.maximum((self.bond_maturity_ns - self.t_ns) / YEAR_NS, 1e-4)
+            y = self.bond_yields()
+            p0 = bond_price_from_yield(y, self.bond_coupon, years, self.bond_freq)
+            p1 = bond_price_from_yield(y + 1e-4, self.bond_coupon, years, self.bond_freq)
+            annual[self.bonds] *= np.abs(p1 - p0) / p0 / 1e-4
+        return annual / math.sqrt(self.config.trading_days_per_year)
+
     def session_fraction(self, t_ns: int) -> float:
         """Fraction of the trading session elapsed at ``t_ns`` (the session repeats)."""
         open_s = self.config.session_open_utc
@@ -383,6 +435,9 @@ class MarketModel:
         if n_jumps:
             hit = rng.choice(self.equity_drivers, size=n_jumps)
             np.add.at(dz, hit, rng.normal(0.0, cfg.idio_jump_sd, n_jumps))
+        if state is not None and len(self.dislocated_drivers):
+            dz[self.dislocated_drivers] += state.dislocation_offset - self._dislocation_offset
+            self._dislocation_offset = state.dislocation_offset
         self.z += dz
 
         # Implied volatility: mean reversion to the regime's level, leverage, vol of vol.
@@ -433,11 +488,11 @@ class MarketModel:
     def _reprice(self, t_ns: int) -> None:
         z = self.z
         lin = self.linear
-        self.fair[lin] = self.ref[lin] * np.exp(z[self.driver_of[lin]])
+        self.fair[lin] = self.ref[lin] * np.exp(z[self.driver_of[lin]] + self.impact_log[lin])
         if len(self.fx):
             T = np.maximum((self.fx_expiry_ns - t_ns) / YEAR_NS, 0.0)
             self.fair[self.fx] = self.fx_spot0 * np.exp(
-                z[self.driver_of[self.fx]] + self.fx_carry * T
+                z[self.driver_of[self.fx]] + self.fx_carry * T + self.impact_log[self.fx]
             )
         if len(self.bonds) and t_ns >= self._bonds_due_ns:
             # Dealers refresh bond prices on a coarser grid than exchanges tick; repricing
@@ -447,8 +502,9 @@ class MarketModel:
                 self.bond_yields(), self.bond_coupon,
                 np.maximum((self.bond_maturity_ns - t_ns) / YEAR_NS, 1e-4), self.bond_freq,
             )  # fmt: skip
+            self.fair[self.bonds] *= np.exp(self.impact_log[self.bonds])
         if len(self.options):
-            self.fair[self.options] = self.option_prices()
+            self.fair[self.options] = self.option_prices() * np.exp(self.impact_log[self.options])
 
     def _set_liquidity(self, t_ns: int, state) -> None:
         rc = self.config.regimes

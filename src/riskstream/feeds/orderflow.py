@@ -444,3 +444,50 @@ def snapshot_uniforms(n_target: np.ndarray) -> int:
 def snapshot_size(n_target: np.ndarray) -> int:
     """Most events :func:`snapshot_events` may write for these per-instrument targets."""
     return int(np.sum(1 + 2 * np.maximum(n_target.astype(np.int64), 1)))
+
+
+@njit(cache=True)
+def market_order(out, ts, u, i, s, want_lots, limit_ticks, book, sim):  # fmt: skip
+    """An outside participant's marketable order (ours: the limits' reduction) against the
+    resting orders of side ``s`` of instrument ``i`` (``BID`` for a sell), at ``ts``.
+
+    It takes the best order first (price, then time priority), each taken order emitting a
+    ``TRADE`` of the resting order's side and id, exactly as the simulated participants'
+    own marketable orders do, so md's books see the depth go. It stops when ``want_lots``
+    are filled, when the side is empty, or at ``limit_ticks``: orders priced worse than it
+    (below it for a sell) are not taken — the order is a marketable limit order with a price
+    collar, the remainder is cancelled (a venue's price band, e.g. the limit-up/limit-down
+    band of US equities, does the same to a market order).
+
+    Returns
+    -------
+    n, filled_lots, notional_ticks_lots, last_ticks : int
+        Events written to ``out[0:n]``, lots filled, sum of ticks x lots filled, and the
+        price of the last order taken (0 when nothing was filled).
+    """
+    ob_id, ob_px, ob_lots, ob_prio, ob_n = book[0], book[1], book[2], book[3], book[4]
+    sign = 1 if s == BID else -1
+    n = 0
+    filled = np.int64(0)
+    notional = np.int64(0)
+    last = np.int64(0)
+    while filled < want_lots and ob_n[i, s] > 0:
+        k = _best(ob_px, ob_prio, ob_n, i, s)
+        px = ob_px[i, s, k]
+        if (s == BID and px < limit_ticks) or (s == ASK and px > limit_ticks):
+            break
+        lots = ob_lots[i, s, k]
+        take = want_lots - filled
+        if take > lots:
+            take = lots
+        n = _emit(out, n, ts, u[n], i, _TRADE, sign, px, take, ob_id[i, s, k], _SIM, sim)
+        filled += take
+        notional += take * px
+        last = px
+        if take == lots:
+            _remove(ob_id, ob_px, ob_lots, ob_prio, ob_n, i, s, k)
+        else:
+            ob_lots[i, s, k] = lots - take
+    if n > 0:
+        out[n - 1]["flags"] |= _LAST
+    return n, filled, notional, last

@@ -25,7 +25,10 @@ Stream invariants (tested in ``tests/feeds``):
 from __future__ import annotations
 
 import datetime as dt
+import math
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -41,6 +44,7 @@ from riskstream.feeds.orderflow import (
     RESERVE_UNIFORMS,
     SLOTS,
     generate_events,
+    market_order,
     snapshot_events,
     snapshot_size,
     snapshot_uniforms,
@@ -86,6 +90,39 @@ TRADE_SHARE = 0.13
 volume is about the instrument's ADV."""
 OTC_QUOTE_SHARE_OF_ADV = 1e-4
 """Size at the dealer's best quote as a share of ADV (EURUSD: about 15 million)."""
+
+PERMANENT_IMPACT = 0.314
+"""Permanent impact of an outside order, :math:`\\Delta \\ln P = \\gamma\\,\\sigma\\,X/V`
+(daily volatility :math:`\\sigma`, quantity :math:`X`, daily volume :math:`V`): the
+coefficient :math:`\\gamma = 0.314` estimated on US equity orders by Almgren, Thum,
+Hauptmann & Li, "Direct estimation of equity market impact", *Risk* 18 (2005), eq. (13), with
+their turnover factor :math:`(\\Theta/V)^{1/4}` taken as 1 (we have no share counts, which
+understates the impact of a large order in a stock that turns over slowly). The temporary part
+is not a formula here: the order walks the simulated book and pays what it takes."""
+
+ORDER_COLLAR = 0.05
+"""An outside marketable order takes no resting order priced more than this fraction of the
+mid away (the 5% limit-up/limit-down band of US Tier 1 stocks, SEC release 34-67091, 2012);
+the rest of it is cancelled."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What the simulated venue did with one outside order.
+
+    ``filled`` is signed like the order (units, 0 when nothing was taken), ``avg_price`` the
+    average executed price (NaN when nothing filled), ``mid_before`` and ``mid_after`` the
+    venue's touch mid before the order and the fair value it quotes around after it (the
+    permanent impact), ``ts_ns`` the market time the order reached the venue.
+    """
+
+    instrument_id: int
+    quantity: float
+    filled: float
+    avg_price: float
+    mid_before: float
+    mid_after: float
+    ts_ns: int
 
 
 def venue_ids(exchanges: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +249,7 @@ class MarketSimulator:
             latency[:, 0].astype(np.int64), latency[:, 1],
         )  # fmt: skip
         self._update_params()
+        self._daily_vol = np.nan_to_num(self.model.daily_vol(), nan=0.02)
 
         # The opening snapshot of every instrument, handed out first.
         snap_u = self._flow_rng.random(snapshot_uniforms(self._n_target) + 8)
@@ -225,6 +263,13 @@ class MarketSimulator:
         self._upos = len(self._uniforms)  # empty: drawn on first use
         self._out = empty_events(config.batch_events + MAX_EVENTS_PER_ARRIVAL)
         self._t_ns = self.start_ns
+        # outside orders (execute_order) may come from another thread than the one that
+        # reads the batches: both take this lock
+        self.lock = threading.RLock()
+        self._lot = lot
+        self._adv = adv
+        self._order_u = np.random.default_rng([config.seed, 0x0D]).random(2 * SLOTS + 2)
+        self.orders_executed = 0
         self._step_ns = int(config.step_ms * 1e6)
         self._next_step_ns = self.start_ns + self._step_ns
         self._now_ns = self.start_ns
@@ -303,8 +348,87 @@ class MarketSimulator:
         self._n_target[:] = np.clip(np.round(self._base_orders * thin), 2, SLOTS - 2)
         self._rate_per_ns = self._arrivals_per_s * m.activity_mult / NS_PER_S
 
+    def execute_order(self, instrument_id: int, quantity: float) -> Execution:
+        """Execute an outside marketable order of signed ``quantity`` units (a sell < 0)
+        now, at the simulator's current market time, against the simulated market.
+
+        Exchange-traded instruments: the order walks the instrument's L3 book from the best
+        order down (:func:`~riskstream.feeds.orderflow.market_order`), within the price
+        collar :data:`ORDER_COLLAR`; every order it takes is a ``TRADE`` event in the
+        stream, handed out before any later event, so md's books lose the depth. OTC
+        instruments: the dealer fills its quoted size at its quote and each further quoted
+        size one spread worse, within the same collar (dealer trades are not on the feed).
+        Then the fair value moves by the permanent impact (:data:`PERMANENT_IMPACT`); the
+        participants react from their next arrival: arbitrageurs take orders left stale
+        by the move, liquidity providers re-quote and refill the depth taken at the rate
+        their orders arrive (the book's resilience is their arrival rate, not a parameter).
+        """
+        if not math.isfinite(quantity) or quantity == 0:
+            raise InputError("quantity", quantity, "a non-zero finite order quantity")
+        i = int(instrument_id)
+        if not 0 <= i < len(self._tick):
+            raise InputError("instrument_id", i, f"an id in 0..{len(self._tick) - 1}")
+        with self.lock:
+            # a nanosecond after the last event generated: the stream stays in time order
+            ts = self._t_ns = self._t_ns + 1
+            lot, tick = self._lot[i], self._tick[i]
+            want = round(abs(quantity) / lot)
+            side = 0 if quantity < 0 else 1  # a sell takes the bids (side 0)
+            sign = -1.0 if quantity < 0 else 1.0
+            fair = float(self.model.fair[i])
+            if self._is_l3[i]:
+                bid, ask = self._touch(i)
+                mid = 0.5 * (bid + ask) if bid and ask else fair
+                limit = mid * (1.0 + sign * ORDER_COLLAR) / tick
+                limit_ticks = math.ceil(limit) if side == 0 else math.floor(limit)
+                out = empty_events(2 * SLOTS + 2)
+                count, lots, notional, _ = market_order(
+                    out, ts, self._order_u, i, side, want, limit_ticks, self._book, self._sim
+                )
+                if count:
+                    self._pending = np.concatenate([self._pending, out[:count]])
+                filled, avg = lots * lot, notional * tick / lots if lots else math.nan
+            else:
+                q_px, q_lots = self._quotes
+                bid, ask = q_px[i, 0] * tick, q_px[i, 1] * tick
+                mid = 0.5 * (bid + ask)
+                spread = max(ask - bid, tick)
+                touch = bid if side == 0 else ask
+                size = max(int(q_lots[i, side]), 1)
+                tranches = min(-(-want // size), int(ORDER_COLLAR * mid / spread) + 1)
+                lots = min(want, tranches * size)
+                full, rest = divmod(lots, size)
+                k = np.arange(full)
+                value = (size * (touch + sign * spread * k)).sum() + rest * (
+                    touch + sign * spread * full
+                )
+                filled, avg = lots * lot, value / lots if lots else math.nan
+            if filled:
+                sigma = float(self._daily_vol[i])
+                move = PERMANENT_IMPACT * sigma * filled / max(self._adv[i], lot)
+                self.model.add_impact(i, sign * move if math.isfinite(move) else 0.0)
+                self._update_params()
+            self.orders_executed += 1
+            return Execution(
+                i, float(quantity), sign * filled, float(avg), float(mid),
+                float(self.model.fair[i]), int(ts),
+            )  # fmt: skip
+
+    def _touch(self, i: int) -> tuple[float, float]:
+        """Best bid and ask of an exchange-traded instrument's simulated book now (0 where a
+        side is empty)."""
+        _, ob_px, _, _, ob_n, _, _ = self._book
+        tick = self._tick[i]
+        bid = ob_px[i, 0, : ob_n[i, 0]].max() * tick if ob_n[i, 0] else 0.0
+        ask = ob_px[i, 1, : ob_n[i, 1]].min() * tick if ob_n[i, 1] else 0.0
+        return float(bid), float(ask)
+
     def next_batch(self) -> np.ndarray:
         """The next ``config.batch_events`` events (EVENT_DTYPE), in ``ts_event`` order."""
+        with self.lock:
+            return self._next_batch()
+
+    def _next_batch(self) -> np.ndarray:
         size = self.config.batch_events
         if len(self._pending) >= size:
             batch, self._pending = self._pending[:size].copy(), self._pending[size:]
@@ -339,12 +463,15 @@ class MarketSimulator:
         while True:
             if end_ns is not None and self._now_ns >= end_ns:
                 return
-            batch = self.next_batch()
-            if end_ns is not None and batch["ts_event"][-1] >= end_ns:
-                keep = int(np.searchsorted(batch["ts_event"], end_ns, side="left"))
-                self._pending = np.concatenate([batch[keep:], self._pending])
-                self.events_emitted -= len(batch) - keep
-                self._now_ns = end_ns
+            with self.lock:
+                batch = self._next_batch()
+                cut = end_ns is not None and batch["ts_event"][-1] >= end_ns
+                if cut:
+                    keep = int(np.searchsorted(batch["ts_event"], end_ns, side="left"))
+                    self._pending = np.concatenate([batch[keep:], self._pending])
+                    self.events_emitted -= len(batch) - keep
+                    self._now_ns = end_ns
+            if cut:
                 if keep:
                     yield batch[:keep], end_ns
                 return

@@ -22,6 +22,10 @@ class LimitsConfig(ConfigModel):
     # a regime switch raising VaR again) does not breach it at once
     reduction_target_utilisation: Fraction = 0.5
     stop_loss_var_fraction: Fraction = 0.1  # a stop-loss takes 90% of the scope's VaR off
+    # the reference firm stop-loss (intraday drawdown) is hard at this multiple of the
+    # day's one-day 99% VaR (soft at 0.6 of it); docs/benchmarks.md (flash crash) measures
+    # what it saves in crashes and what it costs on ordinary days
+    stop_loss_var_multiple: Annotated[float, Field(gt=0)] = 0.5
     reduction_quotes: Annotated[int, Field(ge=1, le=100_000)] = 256  # books quoted per plan
     auto_reduce: bool = True  # a hard breach puts the scope in REDUCING and sends trades
     circuit_breakers: bool = True  # price-gap and stale-feed halts, checked every batch

@@ -95,6 +95,7 @@ class ActionStats:
     first_breach_ns: int | None = None
     blocked: int = 0  # child orders a kill switch refused
     gone: int = 0  # child orders for positions no longer held (changed by someone else)
+    unfilled: int = 0  # child orders the venue filled nothing of
 
 
 def liquidation_unit_cost(
@@ -417,6 +418,10 @@ class LimitController:
             # breach-to-action: snapshot received -> switch engaged -> this first order sent
             prog.timed = True
             self.stats.breach_to_action_ms.append((self.wall_clock() - self._started) * 1e3)
+        if fill.quantity == 0.0:  # a venue that takes real orders may fill nothing (collar)
+            self.stats.unfilled += 1
+            return 0
+        qty = fill.quantity  # may be partial on such a venue
         order_id = self.order_id(prog, k)
         seq = None if self.on_fill is None else self.on_fill(order_id, book, fill, prog.reason)
         # pending until the keeper holds it: by its sequence number when this process stored

@@ -213,3 +213,56 @@ class FallbackDepth:
             return book
         self.fallbacks += 1
         return self.fallback.levels(instrument_id)
+
+
+class OrderGateway(Protocol):
+    """A venue that takes real orders: ``execute_order(instrument_id, quantity)`` returns an
+    object with ``filled`` (signed units, 0 if nothing traded), ``avg_price``, ``mid_before``
+    and ``ts_ns`` (e.g. :meth:`riskstream.feeds.simulator.MarketSimulator.execute_order`)."""
+
+    def execute_order(self, instrument_id: int, quantity: float) -> Any: ...
+
+
+class GatewayVenue:
+    """Reduction orders sent to a venue that takes them for real (the simulator's books):
+    they consume its depth, move its prices, and its participants react; the market data
+    that comes back shows it. Fills may be partial (the venue's price collar): the fill
+    carries the quantity executed.
+
+    ``quote`` (the planner's cost estimate before trading) still walks the depth we see,
+    ``estimate`` (a :class:`SimulatedVenue` over md's books or a synthetic ladder).
+    """
+
+    def __init__(self, gateway: OrderGateway, estimate: SimulatedVenue):
+        self.gateway = gateway
+        self.estimate = estimate
+        self.depth = estimate.depth
+        self.fills: list[Fill] = []
+
+    @property
+    def value_per_price(self) -> np.ndarray:
+        return self.estimate.value_per_price
+
+    @value_per_price.setter
+    def value_per_price(self, value: np.ndarray) -> None:
+        self.estimate.value_per_price = np.asarray(value, dtype=np.float64)
+
+    def quote(self, instrument_id: int, quantity: float) -> float:
+        return self.estimate.quote(instrument_id, quantity)
+
+    def execute(self, instrument_id: int, quantity: float, ts_ns: int) -> Fill:
+        """Send a marketable order of signed ``quantity``; ``ts_ns`` is when we decided (the
+        fill is stamped with the venue's own time of execution)."""
+        if not np.isfinite(quantity) or quantity == 0:
+            raise InputError("quantity", quantity, "a non-zero finite order quantity")
+        i = int(instrument_id)
+        done = self.gateway.execute_order(i, float(quantity))
+        filled = float(done.filled)
+        mid = float(done.mid_before)
+        avg = float(done.avg_price) if filled else mid
+        against = (mid - avg) if quantity < 0 else (avg - mid)
+        cost = against * abs(filled) * self.value_per_price[i]
+        share = abs(filled / quantity)
+        fill = Fill(i, filled, avg, mid, float(cost), share, int(done.ts_ns))
+        self.fills.append(fill)
+        return fill

@@ -137,11 +137,14 @@ def market_context(
     )
 
 
-def reference_limits(frame: ExposureFrame, var: float, gross: float) -> list[LimitDefinition]:
+def reference_limits(
+    frame: ExposureFrame, var: float, gross: float, stop_loss_var: float = 0.5
+) -> list[LimitDefinition]:
     """A default limit set sized on the portfolio as it starts (for the demo and bench).
 
-    Firm VaR: hard at 1.5x today's VaR; firm intraday stop-loss (drawdown): soft at 0.3x and
-    hard at 0.5x today's one-day VaR (half a day's 99% loss in one session stops the book);
+    Firm VaR: hard at 1.5x today's VaR; firm intraday stop-loss (drawdown): hard at
+    ``stop_loss_var`` x today's one-day VaR (``limits.stop_loss_var_multiple``, default 0.5:
+    half a day's 99% loss in one session stops the book) and soft at 0.6 of that;
     each desk's gross notional: hard at 1.25x today's; any single position: hard at the
     larger of 5% of firm gross and 1.25x today's largest position, soft at the larger of
     4% of firm gross and 1.1x the largest (the desk limits' headroom).
@@ -158,7 +161,9 @@ def reference_limits(frame: ExposureFrame, var: float, gross: float) -> list[Lim
     size_hard = max(0.05 * gross, 1.25 * largest)
     limits = [
         LimitDefinition(Scope.FIRM, "firm", LimitType.VAR, 1.2 * var, 1.5 * var),
-        LimitDefinition(Scope.FIRM, "firm", LimitType.DRAWDOWN, 0.3 * var, 0.5 * var),
+        LimitDefinition(
+            Scope.FIRM, "firm", LimitType.DRAWDOWN, 0.6 * stop_loss_var * var, stop_loss_var * var
+        ),
         LimitDefinition(Scope.FIRM, "firm", LimitType.POSITION_SIZE, size_soft, size_hard),
     ]
     desks = frame.labels[Scope.DESK].astype(str)
@@ -498,7 +503,9 @@ class LimitsStage:
             if self.limits_from_first_snapshot and snap.headline.var > 0 and not snap.excluded:
                 self.limits_from_first_snapshot = False
                 gross = float(np.abs(frame.market_value).sum())
-                self._reference = reference_limits(frame, snap.headline.var, gross)
+                self._reference = reference_limits(
+                    frame, snap.headline.var, gross, cfg.stop_loss_var_multiple
+                )
                 self._install()
             self.controller.on_snapshot(frame, received)
             self.snapshots_checked += 1
