@@ -178,8 +178,13 @@ def build_definitions() -> dg.Definitions:
     )
     def reporting_models(context: AssetExecutionContext, dbt: DbtCliResource, reporting: Reporting):
         """dbt build (models, snapshots and every test) for the partition's business date."""
-        variables = dbt_vars(reporting.settings(), _day(context))
-        yield from dbt.cli(["build", "--vars", str(variables)], context=context).stream()
+        settings = reporting.settings()
+        variables = dbt_vars(settings, _day(context))
+        # dbt's artefacts and logs go under the pipeline's data folder, never into the
+        # project's source tree
+        args = ["build", "--vars", str(variables), "--log-path", str(settings.dbt_dir / "logs")]
+        target = settings.dbt_dir / "target" / context.run_id
+        yield from dbt.cli(args, context=context, target_path=target).stream()
 
     model_key = dg.AssetKey(["mifir_transactions"])
     swaps_key = dg.AssetKey(["cftc_swaps"])
