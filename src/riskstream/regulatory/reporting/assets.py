@@ -161,6 +161,8 @@ def _dbt_project() -> DbtProject:
                 str(profiles),
                 "--target-path",
                 str(settings.dbt_dir / "target"),
+                "--log-path",
+                str(settings.dbt_dir / "logs"),
                 "--quiet",
             ]
         )
