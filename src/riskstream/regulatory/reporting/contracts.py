@@ -20,6 +20,7 @@ import pandera.pandas as pa
 
 from riskstream.regulatory.reporting.currencies import ISO_4217
 from riskstream.regulatory.reporting.identifiers import cfi_valid, isin_valid, lei_valid, mic_valid
+from riskstream.regulatory.reporting.mifir import REQUIRED_COLUMNS
 from riskstream.regulatory.reporting.warehouse import Warehouse
 
 _COUNTRIES = frozenset(
@@ -112,22 +113,7 @@ SCHEMAS = {
 
 #: The MiFIR report's input contract: every required field present and non-empty.
 MIFIR_INPUT = pa.DataFrameSchema(
-    {
-        c: pa.Column(str, pa.Check.str_length(min_value=1), nullable=False)
-        for c in (
-            "trade_id",
-            "executing_entity_lei",
-            "buyer_lei",
-            "seller_lei",
-            "trade_time",
-            "isin",
-            "quantity",
-            "price",
-            "price_currency",
-            "venue_mic",
-            "trading_capacity",
-        )
-    }
+    {c: pa.Column(str, pa.Check.str_length(min_value=1), nullable=False) for c in REQUIRED_COLUMNS}
 )
 
 
