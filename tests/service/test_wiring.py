@@ -96,6 +96,7 @@ def test_start_service_serves_and_prints_how_to_sign_in(db, market: MovingMarket
         assert service.url in help_text and set(service.keys) == {
             "viewer",
             "analyst",
+            "compliance",
             "risk_manager",
             "admin",
         }
