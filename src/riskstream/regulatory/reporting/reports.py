@@ -48,12 +48,8 @@ class WrittenReport:
 
 
 def _rows(warehouse: Warehouse, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    names, rows = warehouse.columns(sql.replace("?", _literal(params[0])) if params else sql)
+    names, rows = warehouse.columns(sql, params)
     return [dict(zip(names, r, strict=True)) for r in rows]
-
-
-def _literal(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _write(path: Path, data: bytes) -> str:

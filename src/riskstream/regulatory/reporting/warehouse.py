@@ -83,11 +83,13 @@ class Warehouse:
                 cur.executemany(self._sql(sql), rows)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._conn.execute(self._sql(sql), params)
-        return [tuple(r) for r in cur.fetchall()]
+        return self.columns(sql, params)[1]
 
-    def columns(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        cur = self._conn.execute(self._sql(sql))
+    def columns(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The column names and rows of ``sql`` with ``params`` bound (``?`` placeholders)."""
+        cur = self._conn.execute(self._sql(sql), params)
         names = [d[0] for d in cur.description]
         return names, [tuple(r) for r in cur.fetchall()]
 
