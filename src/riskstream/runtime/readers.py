@@ -184,6 +184,10 @@ class ServiceNode:
         self.pushed = 0
         self.stage_stats: dict[str, Any] = {}
         self._limit_state: dict[str, Any] | None = None
+        self._limit_seq = 0
+        self._limit_unpushed = False  # a limit state newer than the last push
+        self._snapshot: Any = None  # the newest snapshot pushed
+        self._snapshot_seq = 0
         self._last_push = 0.0
         self.running: Any = None  # the RunningService this node started (stopped on close)
 
@@ -192,18 +196,29 @@ class ServiceNode:
         for _, stats in self.stats.fetch(256):
             self.stage_stats[stats.stage] = stats
             self.feed.metrics.observe_stage(stats)
-        for _, limit_state in self.limits.fetch(256):
+        for seq, limit_state in self.limits.fetch(256):
             self._limit_state = limit_state.state
+            self._limit_seq = seq
+            self._limit_unpushed = True
         now = time.monotonic()
         wait = self.min_interval_s - (now - self._last_push)
         got = self.snapshots.latest(timeout_s=min(max(wait, 0.0), 0.05) if wait > 0 else 0.02)
         if got is None:
-            return False
-        if now - self._last_push < self.min_interval_s:
+            # The limits node publishes each state after the snapshot it checked, so the
+            # newest state may come when no new snapshot follows (at a stop, or a stalled
+            # risk node): push it with the snapshot it belongs to.
+            due = now - self._last_push >= self.min_interval_s
+            if not (self._limit_unpushed and self._snapshot is not None and due):
+                return False
+            got = (None, self._snapshot)
+        elif now - self._last_push < self.min_interval_s:
             time.sleep(max(self.min_interval_s - (time.monotonic() - self._last_push), 0))
             newer = self.snapshots.latest(0.0)
             got = newer or got
-        _, snapshot = got
+        seq, snapshot = got
+        self._snapshot = snapshot
+        self._snapshot_seq = seq if seq is not None else self._snapshot_seq
+        self._limit_unpushed = False
         regime = self.stage_stats.get("regime")
         probabilities = None
         if regime is not None and regime.figures.get("regime_probabilities"):
@@ -240,7 +255,9 @@ class ServiceNode:
         return out
 
     def idle(self) -> bool:
-        return True
+        """Every published limit state is shown (pushed with a snapshot)."""
+        published = self.topics.last_seq(SUBJECTS["limits"])
+        return self._snapshot is None or (self._limit_seq >= published and not self._limit_unpushed)
 
     def summary(self) -> dict[str, Any]:
         return {
