@@ -4,10 +4,12 @@ Method (docs/benchmarks.md, "market abuse"): a 50-instrument generated universe 
 the simulator at 2,000 events/s with 300-second days and the default manipulative population
 (:class:`riskstream.feeds.manipulation.ManipulationConfig`); 3 days per seed. The detectors'
 thresholds are :class:`riskstream.surveillance.market_abuse.AbuseConfig`'s defaults, fixed
-before the held-out and unseen seeds were run (seed 5 was the development seed looked at).
+before the held-out and unseen seeds were run (seed 5 was the development seed looked at;
+seeds 101, 102 and 201 were held out in a first run, then consumed by the change to the
+marking-the-close detector and closer sizing it led to — see docs/benchmarks.md).
 
-* ``held_out``: seeds 101 and 102, the default manipulation shapes;
-* ``unseen``: seed 201 with shapes the thresholds were not set on (UNSEEN below): a smaller
+* ``held_out``: seeds 111 and 112, the default manipulation shapes;
+* ``unseen``: seed 211 with shapes the thresholds were not set on (UNSEEN below): a smaller
   spoof further from the touch, six layers, a slower cancel, wash trades between two
   accounts of one owner, a shorter closing window, a shorter and slower ignition burst.
 
@@ -37,7 +39,7 @@ SESSION_S = 300.0
 UNSEEN = {
     "spoof_size_mult": 5.0, "spoof_ticks_behind": 2, "cancel_delay_ms": 900.0,
     "layering_levels": 6, "layer_size_mult": 3.5, "wash_two_accounts": True,
-    "wash_trades": 3, "wash_gap_ms": 5000.0, "close_window_s": 30.0, "close_orders": 3,
+    "wash_trades": 3, "wash_gap_ms": 5000.0, "close_window_s": 30.0, "close_orders": 3, "close_volume_share": 0.4,
     "ignition_orders": 5, "ignition_gap_ms": 400.0, "ignition_reverse_ms": 6000.0,
 }  # fmt: skip
 
@@ -71,7 +73,7 @@ def main() -> None:
     args = ap.parse_args()
     days = 1 if args.quick else args.days
     run(5, 1, {})  # warm-up: compiles the kernels (not measured)
-    sets = {"held_out": [101] if args.quick else [101, 102], "unseen": [201]}
+    sets = {"held_out": [111] if args.quick else [111, 112], "unseen": [211]}
     out: dict = {"bench": "market_abuse", "days_per_seed": days, "session_s": SESSION_S}
     events = wall = 0.0
     for name, seeds in sets.items():

@@ -40,7 +40,7 @@ random exchange-traded instrument, on a random share ``active_day_share`` of day
 * *marking the close* (MAR Annex I A(b), ESMA indicator "orders at or near the close"):
   ``close_orders`` marketable orders of one direction spread over the last
   ``close_window_s`` of the day, together ``close_volume_share`` of the volume the
-  instrument's ordinary flow is expected to trade in the window (a dominant closing taker);
+  instrument traded in as long a time earlier in the day (a dominant closing taker);
 * *momentum ignition* (SEC Concept Release on Equity Market Structure, 2010, III.B.3):
   ``ignition_orders`` marketable orders of one direction ``ignition_gap_ms`` apart, then,
   ``ignition_reverse_ms`` after the burst, a marketable order of the other side of their
@@ -107,7 +107,7 @@ class ManipulationConfig(ConfigModel):
     wash_two_accounts: bool = False
     close_window_s: Annotated[float, Field(gt=0)] = 60.0
     close_orders: Annotated[int, Field(ge=1, le=50)] = 5
-    close_volume_share: Annotated[float, Field(gt=0)] = 0.3
+    close_volume_share: Annotated[float, Field(gt=0)] = 0.5
     ignition_orders: Annotated[int, Field(ge=2, le=50)] = 6
     ignition_gap_ms: Annotated[float, Field(gt=0)] = 150.0
     ignition_reverse_ms: Annotated[float, Field(gt=0)] = 3000.0
@@ -261,6 +261,9 @@ class Manipulators:
         if len(l3) == 0 and self.manipulators:
             raise ValueError("manipulators need exchange-traded (L3) instruments to act on")
         self._l3 = l3
+        self._traded = np.zeros(len(sim._is_l3))  # lots traded per instrument (observed)
+        self._traded_at_open = np.zeros(len(sim._is_l3))
+        self._day = 0
         self._plan()
 
     # ------------------------------------------------------------------ schedule
@@ -316,6 +319,18 @@ class Manipulators:
         if self._n:
             out[-1]["flags"] |= np.uint8(EventFlag.LAST_IN_GROUP)
         return out
+
+    def observe(self, events: np.ndarray) -> None:
+        """Count the lots traded per instrument in ``events`` (what a closer sizes on)."""
+        trades = events[events["kind"] == EventKind.TRADE]
+        if len(trades) == 0:
+            return
+        day = int((int(trades["ts_event"][-1]) - self.sim.start_ns) // self._session_ns)
+        if day != self._day:
+            self._day = day
+            self._traded_at_open[:] = self._traded
+        inst = trades["instrument_id"]
+        np.add.at(self._traded, inst, trades["size"] / self.sim._lot[inst])
 
     # ------------------------------------------------------------------ actions
     def _touch_ticks(self, i: int) -> tuple[int, int]:
@@ -446,12 +461,10 @@ class Manipulators:
         buy = s == BID
         end = self._day_start(day + 1)
         gap = int(c.close_window_s * 1e9) // c.close_orders
-        # expected ordinary volume in the window: arrivals x share of trades x mean lots
-        from riskstream.feeds.simulator import TRADE_SHARE
-
-        window_lots = (
-            self.sim.arrivals_per_s[i] * TRADE_SHARE * c.close_window_s * (self._trade_lots(i))
-        )
+        # the ordinary volume expected in the window: the instrument's traded lots per
+        # second so far today (observed), times the window
+        day_s = max((self._ts - self._day_start(day)) / 1e9, 1.0)
+        window_lots = (self._traded[i] - self._traded_at_open[i]) / day_s * c.close_window_s
         lots = max(round(c.close_volume_share * window_lots / c.close_orders), 1)
         yield gap // 2
         for k in range(c.close_orders):

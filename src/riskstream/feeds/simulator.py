@@ -468,11 +468,14 @@ class MarketSimulator:
                 if self._upos >= len(self._uniforms) - RESERVE_UNIFORMS:
                     self._flow_rng.random(out=self._uniforms)
                     self._upos = 0
+                n0 = n
                 n, self._t_ns, self._upos = generate_events(
                     out, n, size, self._t_ns, stop_ns, self._rate_per_ns,
                     self._uniforms, self._upos, self._cum_weight, self._is_l3, self._book,
                     self._quotes, self._params, self._sim,
                 )  # fmt: skip
+                if manip is not None:
+                    manip.observe(out[n0:n])
             batch = out[:size].copy()
             self._pending = out[size:n].copy()
         self._now_ns = max(self._now_ns, int(batch["ts_event"][-1]))

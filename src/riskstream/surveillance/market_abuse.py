@@ -32,9 +32,12 @@ The detectors, and the definitions they follow:
 * **Marking the close** — end-of-day price impact (MAR Annex I A(b) and ESMA's indicator
   "orders ... executed at or near a reference time"): over the last ``close_window_s`` of
   each day, a participant whose aggressive volume is at least ``close_share`` of the
-  instrument's volume in the window, at least ``close_direction`` one way, while the
+  instrument's volume (below), at least ``close_direction`` one way, while the
   closing price (the day's last trade) moved at least ``close_move_spreads`` spreads that
-  way from the last trade before the window.
+  way from the last trade before the window, with at least ``close_min_orders`` orders.
+  The share is the participant's *participation*:
+  its aggressive volume over the instrument's volume from its first order in the window to
+  the close.
 * **Momentum ignition** (SEC Concept Release on Equity Market Structure, 2010, III.B.3;
   ESMA's indicator of orders "to start or exacerbate a trend"): ``ignition_orders`` or more
   aggressive orders of one participant in one direction, each within ``ignition_gap_s`` of
@@ -99,6 +102,9 @@ class AbuseConfig(ConfigModel):
     close_share: Annotated[float, Field(gt=0, le=1)] = 0.2  # a dominant taker: a fifth
     close_direction: Annotated[float, Field(gt=0, le=1)] = 0.8  # |net| / gross: one way
     close_move_spreads: Annotated[float, Field(ge=0)] = 2.0  # beyond the bid-ask bounce
+    # marking is a series of orders holding the price (ESMA: "orders ... executed at or near
+    # a reference time"); one late trade is not a pattern
+    close_min_orders: Annotated[int, Field(ge=1)] = 3
     ignition_orders: Annotated[int, Field(ge=2)] = 4
     ignition_gap_s: Annotated[float, Field(gt=0)] = 1.0
     ignition_move_spreads: Annotated[float, Field(ge=0)] = 2.0
@@ -178,13 +184,8 @@ def _best(lv, lv_cnt, inst, s):
 def _close_day(cl, ncl, day, inst_last_px, pre_px, spread, p_owner, prm, al, a_i, a_ids,
                a_book, na, lv, lv_cnt, scratch):  # fmt: skip
     """Marking the close: test every (instrument, participant) of the closing window."""
-    share_min, dir_min, move_min = prm[0], prm[1], prm[2]
+    share_min, dir_min, move_min, min_orders = prm[0], prm[1], prm[2], int(prm[3])
     n_inst = inst_last_px.shape[0]
-    # total window volume per instrument
-    vol = scratch
-    vol[:] = 0.0
-    for k in range(ncl):
-        vol[int(cl[k, 0])] += abs(cl[k, 2])
     done = np.zeros(ncl, dtype=np.bool_)
     ids = np.zeros(MAX_EVIDENCE, dtype=np.uint64)
     for k in range(ncl):
@@ -194,6 +195,7 @@ def _close_day(cl, ncl, day, inst_last_px, pre_px, spread, p_owner, prm, al, a_i
         net = 0.0
         gross = 0.0
         n_ids = 0
+        n_orders = 0
         t0 = np.int64(cl[k, 3])
         t1 = t0
         for j in range(k, ncl):
@@ -201,15 +203,28 @@ def _close_day(cl, ncl, day, inst_last_px, pre_px, spread, p_owner, prm, al, a_i
                 done[j] = True
                 net += cl[j, 2]
                 gross += abs(cl[j, 2])
+                if j == k or np.int64(cl[j, 3]) != t1:
+                    n_orders += 1  # fills of one order share its time
                 t1 = np.int64(cl[j, 3])
                 if n_ids < MAX_EVIDENCE:
                     ids[n_ids] = np.uint64(cl[j, 4])
                     n_ids += 1
-        if inst >= n_inst or pre_px[inst] == 0 or vol[inst] <= 0.0 or spread[inst] <= 0.0:
+        # participation: its share of the instrument's volume from its first closing order on
+        # (a closer active only in the last seconds is not diluted by the window's length)
+        vol = 0.0
+        for j in range(ncl):
+            if int(cl[j, 0]) == inst and np.int64(cl[j, 3]) >= t0:
+                vol += abs(cl[j, 2])
+        if inst >= n_inst or pre_px[inst] == 0 or vol <= 0.0 or spread[inst] <= 0.0:
             continue
         direction = 1.0 if net > 0 else -1.0
         move = (inst_last_px[inst] - pre_px[inst]) * direction / spread[inst]
-        if gross / vol[inst] >= share_min and abs(net) / gross >= dir_min and move >= move_min:
+        if (
+            n_orders >= min_orders
+            and gross / vol >= share_min
+            and abs(net) / gross >= dir_min
+            and move >= move_min
+        ):
             na = _emit_alert(al, a_i, a_ids, a_book, na, _CLOSE, pid, p_owner[pid], inst, day,
                              t0, t1, move, ids, n_ids, lv, lv_cnt)  # fmt: skip
     return na
@@ -232,8 +247,8 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
         int(prm[6]), np.int64(prm[7]), np.int64(prm[8]), np.int64(prm[9]), np.int64(prm[10]),
         int(prm[11]), np.int64(prm[12]), prm[13], np.int64(prm[14]),
     )  # fmt: skip
-    close_prm = prm[15:18]
-    spoof_share = prm[18]
+    close_prm = prm[15:19]
+    spoof_share = prm[19]
     day = clock[0]
     na = clock[1]
     ncl = close_st[0]
@@ -584,7 +599,8 @@ class AbuseDetector:
             c.layering_levels, c.wash_min_trades, c.wash_window_s * 1e9, c.close_window_s * 1e9,
             round(c.session_s * 1e9), float(self._day0 or 0), c.ignition_orders,
             c.ignition_gap_s * 1e9, c.ignition_move_spreads, c.ignition_reverse_s * 1e9,
-            c.close_share, c.close_direction, c.close_move_spreads, c.spoof_share,
+            c.close_share, c.close_direction, c.close_move_spreads, c.close_min_orders,
+            c.spoof_share,
         ])  # fmt: skip
 
     def update(self, events: np.ndarray, audit: np.ndarray) -> np.ndarray:
