@@ -39,7 +39,8 @@ SESSION_S = 300.0
 UNSEEN = {
     "spoof_size_mult": 5.0, "spoof_ticks_behind": 2, "cancel_delay_ms": 900.0,
     "layering_levels": 6, "layer_size_mult": 3.5, "wash_two_accounts": True,
-    "wash_trades": 3, "wash_gap_ms": 5000.0, "close_window_s": 30.0, "close_orders": 3, "close_volume_share": 0.4,
+    "wash_trades": 3, "wash_gap_ms": 5000.0, "close_window_s": 30.0, "close_orders": 3,
+    "close_volume_share": 0.4,
     "ignition_orders": 5, "ignition_gap_ms": 400.0, "ignition_reverse_ms": 6000.0,
 }  # fmt: skip
 
