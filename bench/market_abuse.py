@@ -28,8 +28,7 @@ import time
 
 import numpy as np
 
-from riskstream.feeds.config import SimulatorConfig, UniverseConfig
-from riskstream.feeds.manipulation import ManipulationConfig
+from riskstream.feeds.config import ManipulationConfig, SimulatorConfig, UniverseConfig
 from riskstream.feeds.simulator import MarketSimulator
 from riskstream.feeds.universe import generate_universe
 from riskstream.surveillance.abuse_scoring import score_alerts

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from riskstream.core.audit import Typology
 from riskstream.core.events import EventKind
-from riskstream.feeds.config import SimulatorConfig
-from riskstream.feeds.manipulation import ManipulationConfig
+from riskstream.feeds.config import ManipulationConfig, SimulatorConfig
 from riskstream.feeds.simulator import MarketSimulator
 from riskstream.surveillance.abuse_scoring import score_alerts
 from riskstream.surveillance.market_abuse import AbuseConfig, AbuseDetector

@@ -57,11 +57,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 from numba import njit
-from pydantic import Field
 
 from riskstream.core.audit import (
     DAY_LABEL_DTYPE,
@@ -70,47 +69,12 @@ from riskstream.core.audit import (
     Typology,
     audit_from_events,
 )
-from riskstream.core.config import ConfigModel
 from riskstream.core.events import EventFlag, EventKind, empty_events
+from riskstream.feeds.config import ManipulationConfig
 from riskstream.feeds.orderflow import ASK, BID, SLOTS, _emit, _remove, market_order
 
 MAX_ACTION_EVENTS = 2 * SLOTS + 2 + 16
 """Most events one manipulator action writes (a walk of a whole side, or a few orders)."""
-
-
-class ManipulationConfig(ConfigModel):
-    """The simulated trading population: honest accounts and manipulators (see the module
-    docstring for what each shape parameter does)."""
-
-    seed: Annotated[int, Field(ge=0)] = 11
-    market_makers: Annotated[int, Field(ge=1, le=1000)] = 6
-    noise_traders: Annotated[int, Field(ge=1, le=10_000)] = 40
-    market_maker_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
-    arbitrageur_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
-    shared_owner_pairs: Annotated[int, Field(ge=0)] = 1
-    spoofers: Annotated[int, Field(ge=0, le=100)] = 2
-    layerers: Annotated[int, Field(ge=0, le=100)] = 2
-    wash_traders: Annotated[int, Field(ge=0, le=100)] = 2
-    closers: Annotated[int, Field(ge=0, le=100)] = 2
-    igniters: Annotated[int, Field(ge=0, le=100)] = 2
-    active_day_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
-    episodes_per_day: Annotated[int, Field(ge=1, le=100)] = 2
-    max_days: Annotated[int, Field(ge=1, le=10_000)] = 60
-    spoof_size_mult: Annotated[float, Field(gt=0)] = 8.0
-    spoof_ticks_behind: Annotated[int, Field(ge=0, le=10)] = 1
-    spoof_hold_ms: Annotated[float, Field(gt=0)] = 1500.0
-    cancel_delay_ms: Annotated[float, Field(ge=0)] = 200.0
-    layering_levels: Annotated[int, Field(ge=2, le=8)] = 4
-    layer_size_mult: Annotated[float, Field(gt=0)] = 4.0
-    wash_trades: Annotated[int, Field(ge=1, le=50)] = 4
-    wash_gap_ms: Annotated[float, Field(gt=0)] = 2000.0
-    wash_two_accounts: bool = False
-    close_window_s: Annotated[float, Field(gt=0)] = 60.0
-    close_orders: Annotated[int, Field(ge=1, le=50)] = 5
-    close_volume_share: Annotated[float, Field(gt=0)] = 0.5
-    ignition_orders: Annotated[int, Field(ge=2, le=50)] = 6
-    ignition_gap_ms: Annotated[float, Field(gt=0)] = 150.0
-    ignition_reverse_ms: Annotated[float, Field(gt=0)] = 3000.0
 
 
 # --------------------------------------------------------------------------- kernels

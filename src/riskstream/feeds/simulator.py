@@ -37,8 +37,8 @@ from riskstream.core.clock import NS_PER_S, Clock
 from riskstream.core.errors import InputError
 from riskstream.core.events import empty_events, to_fixed
 from riskstream.core.instruments import ASSET_CLASSES, Universe
-from riskstream.feeds.config import SimulatorConfig
-from riskstream.feeds.manipulation import MAX_ACTION_EVENTS, ManipulationConfig, Manipulators
+from riskstream.feeds.config import ManipulationConfig, SimulatorConfig
+from riskstream.feeds.manipulation import MAX_ACTION_EVENTS, Manipulators
 from riskstream.feeds.market_model import MarketModel
 from riskstream.feeds.orderflow import (
     MAX_EVENTS_PER_ARRIVAL,
@@ -153,7 +153,8 @@ class MarketSimulator:
         Name the trading accounts and add manipulative participants
         (:mod:`riskstream.feeds.manipulation`): :meth:`audit` then gives each batch's order
         audit trail and :meth:`order_labels` / :meth:`day_labels` the ground truth. Without
-        it (the default) the stream is exactly the one of a simulator built without it.
+        it (the default: ``config.manipulation``, None unless set) the stream is exactly the
+        one of a simulator built without it.
 
     Examples
     --------
@@ -282,6 +283,7 @@ class MarketSimulator:
         self._now_ns = self.start_ns
         self.events_emitted = 0
         self.manipulators: Manipulators | None = None
+        manipulation = manipulation or config.manipulation
         if manipulation is not None:
             self.manipulators = Manipulators(manipulation, self)
             self._out = empty_events(

@@ -53,19 +53,18 @@ the same instant is seen in one of them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
 import polars as pl
 from numba import njit, types
 from numba.typed import Dict
-from pydantic import Field
 
 from riskstream.core.audit import ORDER_AUDIT_DTYPE, TYPOLOGY_NAMES, Typology
-from riskstream.core.config import ConfigModel
 from riskstream.core.errors import InputError
 from riskstream.core.events import EVENT_DTYPE, PRICE_SCALE
 from riskstream.md import books as bk
+from riskstream.surveillance.config import AbuseConfig
 
 DEPTH = 5
 """Book levels per side kept as the evidence of an alert."""
@@ -75,41 +74,6 @@ MAX_EVIDENCE = 8
 
 CLOSE_CAPACITY = 1 << 16
 """Aggressive trades of one closing window kept for the marking-the-close test."""
-
-
-class AbuseConfig(ConfigModel):
-    """Thresholds of the market-abuse detectors, each fixed from the reasoning beside it."""
-
-    session_s: Annotated[float, Field(gt=0)] = 23_400.0  # a day: 6.5 h, as the simulator's
-    day0_ns: int = 0  # start of day 0 (0: the first event's time)
-    # an order in the top ~5% by size if sizes were exponential (P(X > 3 mean) = e^-3)
-    large_mult: Annotated[float, Field(gt=0)] = 3.0
-    mean_size_halflife: Annotated[int, Field(ge=1)] = 200  # orders, of the running mean
-    # CFTC spoofing cases (e.g. U.S. v. Coscia, 2015: orders cancelled within a second of the
-    # small fill; In re Panther Energy, 2013): the cancel follows the fill within seconds
-    exec_window_s: Annotated[float, Field(gt=0)] = 2.0
-    max_life_s: Annotated[float, Field(gt=0)] = 30.0  # a spoof is short-lived by purpose
-    group_s: Annotated[float, Field(gt=0)] = 1.0  # cancels of one episode come together
-    layering_levels: Annotated[int, Field(ge=2)] = 3  # "several" levels: three or more
-    # a spoofer's large cancels follow its own opposite fills as a rule (CFTC: a pattern of
-    # cancels); a busy market maker's only as often as its fills are frequent: at least half
-    # of the participant's large cancels of the day must qualify
-    spoof_share: Annotated[float, Field(ge=0, le=1)] = 0.5
-    # an accident happens once; three self-matches in a minute in one instrument is a pattern
-    wash_min_trades: Annotated[int, Field(ge=1)] = 3
-    wash_window_s: Annotated[float, Field(gt=0)] = 60.0
-    close_window_s: Annotated[float, Field(gt=0)] = 120.0  # the last two minutes
-    close_share: Annotated[float, Field(gt=0, le=1)] = 0.2  # a dominant taker: a fifth
-    close_direction: Annotated[float, Field(gt=0, le=1)] = 0.8  # |net| / gross: one way
-    close_move_spreads: Annotated[float, Field(ge=0)] = 2.0  # beyond the bid-ask bounce
-    # marking is a series of orders holding the price (ESMA: "orders ... executed at or near
-    # a reference time"); one late trade is not a pattern
-    close_min_orders: Annotated[int, Field(ge=1)] = 3
-    ignition_orders: Annotated[int, Field(ge=2)] = 4
-    ignition_gap_s: Annotated[float, Field(gt=0)] = 1.0
-    ignition_move_spreads: Annotated[float, Field(ge=0)] = 2.0
-    ignition_reverse_s: Annotated[float, Field(gt=0)] = 10.0
-    max_book_levels: Annotated[int, Field(ge=8)] = 64
 
 
 ALERT_DTYPE = np.dtype(
@@ -530,6 +494,8 @@ class AbuseDetector:
         self.clock = np.array([-1, 0], dtype=np.int64)  # current day, alerts written
         self._alerts = self._new_alert_buffers(1024)
         self.events = 0
+        self.days_seen = 0  # days the data reached (day 0 .. days_seen - 1)
+        self.participants_seen = 0  # largest participant or owner id seen, plus one
         self._day0 = c.day0_ns or None
         self._owner = np.full(64, -1, np.int32)
 
@@ -624,6 +590,7 @@ class AbuseDetector:
         top = int(max(audit["participant_id"].max(), audit["contra_participant_id"].max(),
                       audit["owner_id"].max(), audit["contra_owner_id"].max()))  # fmt: skip
         self._grow_participants(top + 1)
+        self.participants_seen = max(self.participants_seen, top + 1)
         if len(self._owner) < self._np:
             self._owner = np.concatenate([self._owner, np.full(self._np - len(self._owner), -1,
                                                                np.int32)])  # fmt: skip
@@ -647,6 +614,7 @@ class AbuseDetector:
               self.inst_st, self.part, self.wash_st, self.ig_st, self.acc_st, self.close_st,
               self.cl, self._params(), self._owner, al, a_i, a_ids, a_book, self.clock)  # fmt: skip
         self.events += len(events)
+        self.days_seen = int(self.clock[0]) + 1
         return self._collect(start)
 
     def _reserve_book(self, adds: int) -> None:
