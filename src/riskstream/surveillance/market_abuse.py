@@ -112,9 +112,10 @@ STAT_NAMES = (
 # --------------------------------------------------------------------------- the kernel
 @njit(cache=True)
 def _emit_alert(al, a_i, a_ids, a_book, na, typ, pid, owner, inst, day, t0, t1, value, ids,
-                n_ids, lv, lv_cnt):  # fmt: skip
+                n_ids, snap):  # fmt: skip
+    """Write one alert at row ``na`` (``snap``: the book evidence, (4, DEPTH))."""
     if na >= al.shape[0]:
-        return na + 1  # counted; the caller grows the buffer and rescans nothing (dropped)
+        return na + 1  # no room: counted, and reported as dropped by the caller
     al[na, 0] = typ
     al[na, 1] = pid
     al[na, 2] = owner
@@ -126,16 +127,26 @@ def _emit_alert(al, a_i, a_ids, a_book, na, typ, pid, owner, inst, day, t0, t1, 
     a_book[na, 4, 0] = value
     for k in range(MAX_EVIDENCE):
         a_ids[na, k] = ids[k] if k < n_ids else 0
+    for r in range(4):
+        for k in range(DEPTH):
+            a_book[na, r, k] = snap[r, k]
+    return na + 1
+
+
+@njit(cache=True)
+def _snap(lv, lv_cnt, inst, snap):
+    """The top DEPTH levels of both sides now: rows bid price, bid size, ask price, ask size
+    (price 0 and size NaN where the book has no level)."""
     for s in range(2):
         cnt = lv_cnt[inst, s]
         for k in range(DEPTH):
             if k < cnt:
-                a_book[na, 2 * s, k] = lv[inst, s, cnt - 1 - k].px
-                a_book[na, 2 * s + 1, k] = lv[inst, s, cnt - 1 - k].sz
+                snap[2 * s, k] = lv[inst, s, cnt - 1 - k].px
+                snap[2 * s + 1, k] = lv[inst, s, cnt - 1 - k].sz
             else:
-                a_book[na, 2 * s, k] = 0.0
-                a_book[na, 2 * s + 1, k] = np.nan
-    return na + 1
+                snap[2 * s, k] = 0.0
+                snap[2 * s + 1, k] = np.nan
+    return snap
 
 
 @njit(cache=True)
@@ -189,8 +200,9 @@ def _close_day(cl, ncl, day, inst_last_px, pre_px, spread, p_owner, prm, al, a_i
             and abs(net) / gross >= dir_min
             and move >= move_min
         ):
+            snap = _snap(lv, lv_cnt, inst, np.zeros((4, DEPTH)))
             na = _emit_alert(al, a_i, a_ids, a_book, na, _CLOSE, pid, p_owner[pid], inst, day,
-                             t0, t1, move, ids, n_ids, lv, lv_cnt)  # fmt: skip
+                             t0, t1, move, ids, n_ids, snap)  # fmt: skip
     return na
 
 
@@ -204,7 +216,7 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
     stats, exec_ts, exec_inst = part
     w_n, w_t0, w_inst, w_net, w_ids = wash_st
     ig_inst, ig_dir, ig_n, ig_t0, ig_last, ig_px0, ig_armed, ig_ids, ig_lastord = ig_st
-    ac_n, ac_t0, ac_last, ac_inst, ac_exec, ac_px, ac_ids, sp_day, sp_large, sp_qual = acc_st
+    ac_n, ac_t0, ac_last, ac_inst, ac_ok, ac_px, ac_ids, sp_day, sp_large, sp_qual, ac_book = acc_st
     (large_mult, alpha, exec_w, max_life, group, layer_lv, wash_min, wash_w, close_w,
      session, day0, ig_min, ig_gap, ig_move, ig_rev) = (
         prm[0], prm[1], np.int64(prm[2]), np.int64(prm[3]), np.int64(prm[4]), int(prm[5]),
@@ -218,6 +230,7 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
     ncl = close_st[0]
     scratch = np.zeros(mean_sz.shape[0])
     ids = np.zeros(MAX_EVIDENCE, dtype=np.uint64)
+    snap = np.zeros((4, DEPTH))
     for k in range(ev.shape[0]):
         e = ev[k]
         a = au[k]
@@ -298,20 +311,22 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
                     if (life <= max_life and exec_inst[pid, opp] == inst and te >= o_ts[j]
                             and ts - te <= exec_w):  # fmt: skip
                         if ac_n[pid] > 0 and (ts - ac_last[pid] > group or ac_inst[pid] != inst):
-                            na = _flush_acc(pid, acc_st, layer_lv, spoof_share, p_owner, day0,
-                                            session, al, a_i, a_ids, a_book, na, lv,
-                                            lv_cnt)  # fmt: skip
+                            na = _flush_acc(pid, acc_st, layer_lv, p_owner, day0,
+                                            session, al, a_i, a_ids, a_book, na)  # fmt: skip
                         sp_qual[pid] += 1
                         c = ac_n[pid]
                         if c == 0:
                             ac_t0[pid] = o_ts[j]
                             ac_inst[pid] = inst
-                            ac_exec[pid] = te
                         if c < MAX_EVIDENCE:
                             ac_ids[pid, c] = e.order_id
                             ac_px[pid, c] = o_px[j]
                         ac_n[pid] = c + 1
                         ac_last[pid] = ts
+                        # the share as of this cancel (so the verdict is the same whatever
+                        # the batches: it does not depend on when the group is flushed)
+                        ac_ok[pid] = 1 if sp_qual[pid] >= spoof_share * sp_large[pid] else 0
+                        _snap(lv, lv_cnt, inst, ac_book[pid])  # the book after this cancel
                 otab.pop(key)
                 free[nfree[0]] = j
                 nfree[0] += 1
@@ -363,13 +378,12 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
                     n_ids = min(c + 1, MAX_EVIDENCE)
                     for q in range(MAX_EVIDENCE):
                         ids[q] = w_ids[ow, q]
+                    _snap(lv, lv_cnt, inst, snap)
                     na = _emit_alert(al, a_i, a_ids, a_book, na, _WASH, pid, ow, inst, day,
-                                     w_t0[ow], ts, float(c + 1), ids, n_ids, lv,
-                                     lv_cnt)  # fmt: skip
+                                     w_t0[ow], ts, float(c + 1), ids, n_ids, snap)  # fmt: skip
                     if cp != pid:  # two accounts of one owner: both are alerted
                         na = _emit_alert(al, a_i, a_ids, a_book, na, _WASH, cp, ow, inst, day,
-                                         w_t0[ow], ts, float(c + 1), ids, n_ids, lv,
-                                         lv_cnt)  # fmt: skip
+                                         w_t0[ow], ts, float(c + 1), ids, n_ids, snap)  # fmt: skip
             # momentum ignition: a burst of aggressive orders one way, then the other way
             if ig_armed[cp] > 0:
                 if ts - ig_armed[cp] > ig_rev:
@@ -381,7 +395,8 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
                         ids[q] = ig_ids[cp, q]
                     mv = abs(ig_last[cp] - ig_px0[cp]) / max(spread[inst], 1.0)
                     na = _emit_alert(al, a_i, a_ids, a_book, na, _IGNITE, cp, p_owner[cp], inst,
-                                     day, ig_t0[cp], ts, mv, ids, n_ids, lv, lv_cnt)  # fmt: skip
+                                     day, ig_t0[cp], ts, mv, ids, n_ids,
+                                     _snap(lv, lv_cnt, inst, snap))  # fmt: skip
                     ig_armed[cp] = 0
                     ig_n[cp] = 0
                     continue
@@ -411,8 +426,8 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
     last_ts = ev[ev.shape[0] - 1].ts_event if ev.shape[0] else 0
     for p in range(ac_n.shape[0]):
         if ac_n[p] > 0 and last_ts - ac_last[p] > group:
-            na = _flush_acc(p, acc_st, layer_lv, spoof_share, p_owner, day0, session, al, a_i,
-                            a_ids, a_book, na, lv, lv_cnt)  # fmt: skip
+            na = _flush_acc(p, acc_st, layer_lv, p_owner, day0, session, al, a_i,
+                            a_ids, a_book, na)  # fmt: skip
     clock[0] = day
     clock[1] = na
     close_st[0] = ncl
@@ -420,11 +435,12 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
 
 
 @njit(cache=True)
-def _flush_acc(p, acc_st, layer_lv, share_min, p_owner, day0, session, al, a_i, a_ids,
-               a_book, na, lv, lv_cnt):  # fmt: skip
-    ac_n, ac_t0, ac_last, ac_inst, _ac_exec, ac_px, ac_ids, _sp_day, sp_large, sp_qual = acc_st
+def _flush_acc(p, acc_st, layer_lv, p_owner, day0, session, al, a_i, a_ids,
+               a_book, na):  # fmt: skip
+    ac_n, ac_t0, ac_last, ac_inst, ac_ok, ac_px, ac_ids = acc_st[:7]
+    ac_book = acc_st[10]
     c = ac_n[p]
-    if sp_qual[p] < share_min * sp_large[p]:
+    if ac_ok[p] == 0:
         ac_n[p] = 0  # its large cancels follow its fills no more often than by chance
         return na
     m = min(c, MAX_EVIDENCE)
@@ -442,7 +458,7 @@ def _flush_acc(p, acc_st, layer_lv, share_min, p_owner, day0, session, al, a_i, 
         ids[q] = ac_ids[p, q]
     day = (ac_t0[p] - day0) // session
     na = _emit_alert(al, a_i, a_ids, a_book, na, typ, p, p_owner[p], ac_inst[p], day,
-                     ac_t0[p], ac_last[p], float(levels), ids, m, lv, lv_cnt)  # fmt: skip
+                     ac_t0[p], ac_last[p], float(levels), ids, m, ac_book[p])  # fmt: skip
     ac_n[p] = 0
     return na
 
@@ -494,6 +510,7 @@ class AbuseDetector:
         self.clock = np.array([-1, 0], dtype=np.int64)  # current day, alerts written
         self._alerts = self._new_alert_buffers(1024)
         self.events = 0
+        self.alerts_dropped = 0  # alerts that found no room (see _count_dropped)
         self.days_seen = 0  # days the data reached (day 0 .. days_seen - 1)
         self.participants_seen = 0  # largest participant or owner id seen, plus one
         self._day0 = c.day0_ns or None
@@ -545,7 +562,8 @@ class AbuseDetector:
             self.ig_st = (z(dt=np.int32), z(dt=np.int32), z(dt=np.int32), z(), z(dt=np.float64),
                           z(dt=np.float64), z(), z(MAX_EVIDENCE, dt=np.uint64), z())  # fmt: skip
             self.acc_st = (z(dt=np.int32), z(), z(), z(dt=np.int32), z(), z(MAX_EVIDENCE),
-                           z(MAX_EVIDENCE, dt=np.uint64), z(), z(), z())  # fmt: skip
+                           z(MAX_EVIDENCE, dt=np.uint64), z(), z(), z(),
+                           z(4, DEPTH, dt=np.float64))  # fmt: skip
         self.part = (grow(self.part[0]), grow(self.part[1], -(2**62)), grow(self.part[2], -1))
         self.wash_st = tuple(grow(a) for a in self.wash_st)
         self.ig_st = tuple(grow(a) for a in self.ig_st)
@@ -603,19 +621,31 @@ class AbuseDetector:
             self._grow_orders(2 * self._cap + adds)
         self._reserve_book(adds)
         start = int(self.clock[1])
-        need = start + len(events) // 4 + 1024
+        self._reserve_alerts(start + len(events) // 4 + 1024)
+        al, a_i, a_ids, a_book = self._alerts
+        _scan(events, audit, tuple(self.books[:6]), self.otab, self.oslots, self.free, self.nfree,
+              self.inst_st, self.part, self.wash_st, self.ig_st, self.acc_st, self.close_st,
+              self.cl, self._params(), self._owner, al, a_i, a_ids, a_book, self.clock)  # fmt: skip
+        self._count_dropped()
+        self.events += len(events)
+        self.days_seen = int(self.clock[0]) + 1
+        return self._collect(start)
+
+    def _reserve_alerts(self, need: int) -> None:
+        start = int(self.clock[1])
         if self._alerts[0].shape[0] < need:
             grown = self._new_alert_buffers(2 * need)
             for new, old in zip(grown, self._alerts, strict=True):
                 new[:start] = old[:start]
             self._alerts = grown
-        al, a_i, a_ids, a_book = self._alerts
-        _scan(events, audit, tuple(self.books[:6]), self.otab, self.oslots, self.free, self.nfree,
-              self.inst_st, self.part, self.wash_st, self.ig_st, self.acc_st, self.close_st,
-              self.cl, self._params(), self._owner, al, a_i, a_ids, a_book, self.clock)  # fmt: skip
-        self.events += len(events)
-        self.days_seen = int(self.clock[0]) + 1
-        return self._collect(start)
+
+    def _count_dropped(self) -> None:
+        """Alerts beyond the buffer (more than a quarter of a batch's events, plus 1,024)
+        are not kept: counted in :attr:`alerts_dropped`, never silently."""
+        cap = self._alerts[0].shape[0]
+        if self.clock[1] > cap:
+            self.alerts_dropped += int(self.clock[1]) - cap
+            self.clock[1] = cap
 
     def _reserve_book(self, adds: int) -> None:
         b = self.books
@@ -631,6 +661,7 @@ class AbuseDetector:
         """End of the data: raise the cancel groups still open and test the last day's close
         (when the data reached the close window). The alerts raised."""
         start = int(self.clock[1])
+        self._reserve_alerts(start + 1024 + self._np)
         al, a_i, a_ids, a_book = self._alerts
         if self.clock[0] >= 0:
             end = np.zeros(1, EVENT_DTYPE)
@@ -642,11 +673,11 @@ class AbuseDetector:
             end["kind"] = 0
             aud = np.zeros(1, ORDER_AUDIT_DTYPE)
             aud["participant_id"] = -1
-            self._alerts = self._alerts  # the kernel writes at most a few per flush
             _scan(end, aud, tuple(self.books[:6]), self.otab, self.oslots, self.free,
                   self.nfree, self.inst_st, self.part, self.wash_st, self.ig_st, self.acc_st,
                   self.close_st, self.cl, self._params(), self._owner, al, a_i, a_ids, a_book,
                   self.clock)  # fmt: skip
+            self._count_dropped()
         return self._collect(start)
 
     def _collect(self, start: int) -> np.ndarray:
