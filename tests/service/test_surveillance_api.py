@@ -76,3 +76,28 @@ def test_abuse_alerts_route_is_compliance_only_with_evidence(app, client, keys) 
     for role in ("viewer", "analyst"):
         r = client.get("/api/v1/surveillance/abuse/alerts", headers=auth(keys, role))
         assert r.status_code == 403
+
+
+def test_alerts_published_on_the_bus_reach_the_route(app, client, keys) -> None:
+    """The service node forwards the surveillance stage's AbuseAlerts to the route."""
+    import numpy as np
+
+    from riskstream.bus.topics import MemoryTopics
+    from riskstream.core.audit import Typology
+    from riskstream.core.messages import SUBJECTS, AbuseAlerts
+    from riskstream.runtime.readers import ServiceNode
+    from riskstream.surveillance.market_abuse import ALERT_DTYPE
+
+    topics = MemoryTopics()
+    node = ServiceNode(app.state.ctx.feed, topics, 4, abuse_alerts_kept=2)
+    alerts = np.zeros(3, ALERT_DTYPE)
+    alerts["typology"] = Typology.MOMENTUM_IGNITION
+    alerts["participant_id"] = [1, 2, 3]
+    topics.publish(SUBJECTS["abuse"], AbuseAlerts(ts_ns=1, alerts=alerts))
+    node.step()
+    node.close()
+    rows = client.get("/api/v1/surveillance/abuse/alerts", headers=auth(keys, "compliance")).json()
+    # the newest two kept (abuse_alerts_kept), newest first
+    assert [(r["typology"], r["participant_id"]) for r in rows] == [
+        ("momentum_ignition", 3), ("momentum_ignition", 2)
+    ]  # fmt: skip

@@ -221,10 +221,8 @@ class Manipulators:
         self._counter = 0
         self._u = self.rng.random(4 * MAX_ACTION_EVENTS)
         self._session_ns = round(sim.config.session_s * 1e9)
-        l3 = np.flatnonzero(sim._is_l3)
-        if len(l3) == 0 and self.manipulators:
-            raise ValueError("manipulators need exchange-traded (L3) instruments to act on")
-        self._l3 = l3
+        # manipulators act on exchange-traded (L3) books: without any, nobody manipulates
+        self._l3 = np.flatnonzero(sim._is_l3)
         self._traded = np.zeros(len(sim._is_l3))  # lots traded per instrument (observed)
         self._traded_at_open = np.zeros(len(sim._is_l3))
         self._day = 0
@@ -239,7 +237,7 @@ class Manipulators:
         c = self.config
         session = self._session_ns
         close_ns = int(c.close_window_s * 1e9)
-        for pid, typology, second in self.manipulators:
+        for pid, typology, second in self.manipulators if len(self._l3) else ():
             for day in range(c.max_days):
                 if self.rng.random() >= c.active_day_share:
                     continue
