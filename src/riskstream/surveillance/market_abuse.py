@@ -46,8 +46,8 @@ The detectors, and the definitions they follow:
 
 A *day* is ``session_s`` of market time from ``day0_ns``. State is per participant (arrays
 that grow with the largest id seen) and per instrument; a participant's burst or its group of
-cancels is followed in one instrument at a time (a manipulator working two instruments at
-the same instant is seen in one of them).
+cancels, and an owner's self-matches, are followed in one instrument at a time (a manipulator
+working two instruments at the same instant is seen in one of them at best).
 """
 
 from __future__ import annotations
