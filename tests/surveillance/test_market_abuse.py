@@ -267,3 +267,20 @@ def test_alerts_do_not_depend_on_how_the_stream_is_batched(cuts):
         mine = events["order_id"][events["instrument_id"] == a["instrument_id"]]
         assert np.isin(ids, mine).all()
         assert a["ts_start"] <= a["ts_alert"]
+
+
+def test_wash_trades_interleaved_over_two_instruments_are_each_seen():
+    """An owner alternating its wash trades between two instruments does not reset its count
+    (the state is per owner and instrument)."""
+    tape = Tape().book().book()  # the second book goes to instrument 1 (ids are per instrument)
+    tape.rows = tape.rows[:20] + [(*r[:1], 1, *r[2:]) for r in tape.rows[20:]]
+    for k in range(3):
+        for inst in (0, 1):
+            oid = 700 + k
+            t = 1.0 + 2 * k + 0.5 * inst
+            tape.add(t, ADD, 1, 100.01, 3, oid, pid=5, inst=inst)
+            tape.add(t, TRADE, 1, 100.01, 3, oid, pid=5, cpid=5, inst=inst)
+    alerts = scan(tape)
+    assert sorted((int(a["typology"]), int(a["instrument_id"])) for a in alerts) == [
+        (Typology.WASH_TRADE, 0), (Typology.WASH_TRADE, 1)
+    ]  # fmt: skip

@@ -46,8 +46,9 @@ The detectors, and the definitions they follow:
 
 A *day* is ``session_s`` of market time from ``day0_ns``. State is per participant (arrays
 that grow with the largest id seen) and per instrument; a participant's burst or its group of
-cancels, and an owner's self-matches, are followed in one instrument at a time (a manipulator
-working two instruments at the same instant is seen in one of them at best).
+cancels are followed in one instrument at a time (a manipulator working two instruments at
+the same instant is seen in one of them at best); an owner's self-matches in up to
+:data:`WASH_SLOTS` instruments at once.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ DEPTH = 5
 
 MAX_EVIDENCE = 8
 """Order ids kept per alert (the first ones of the pattern)."""
+
+WASH_SLOTS = 4
+"""Instruments in which one beneficial owner's self-matches are counted at the same time."""
 
 CLOSE_CAPACITY = 1 << 16
 """Aggressive trades of one closing window kept for the marking-the-close test."""
@@ -360,30 +364,46 @@ def _scan(ev, au, books, otab, oslots, free, nfree, inst_st, part, wash_st, ig_s
                 cl[ncl, 3] = ts
                 cl[ncl, 4] = e.order_id
                 ncl += 1
-            # wash trades: the same beneficial owner on both sides
+            # wash trades: the same beneficial owner on both sides; an owner's self-matches
+            # are counted per instrument, in up to WASH_SLOTS instruments at once
             ow = a.owner_id
             if ow >= 0 and ow == a.contra_owner_id:
-                if w_n[ow] > 0 and (ts - w_t0[ow] > wash_w or w_inst[ow] != inst):
-                    w_n[ow] = 0
-                c = w_n[ow]
+                q = -1
+                for r in range(WASH_SLOTS):  # this instrument's slot, else a free or the oldest
+                    if w_n[ow, r] > 0 and w_inst[ow, r] == inst:
+                        q = r
+                        break
+                if q >= 0 and ts - w_t0[ow, q] > wash_w:
+                    w_n[ow, q] = 0  # the window passed: count again from this trade
+                if q < 0:
+                    q = 0
+                    for r in range(WASH_SLOTS):
+                        if w_n[ow, r] == 0:
+                            q = r
+                            break
+                        if w_t0[ow, r] < w_t0[ow, q]:
+                            q = r
+                    w_n[ow, q] = 0
+                c = w_n[ow, q]
                 if c == 0:
-                    w_t0[ow] = ts
-                    w_inst[ow] = inst
-                    w_net[ow] = 0.0
+                    w_t0[ow, q] = ts
+                    w_inst[ow, q] = inst
+                    w_net[ow, q] = 0.0
                 if c < MAX_EVIDENCE:
-                    w_ids[ow, c] = e.order_id
-                w_net[ow] += signed
-                w_n[ow] = c + 1
+                    w_ids[ow, q, c] = e.order_id
+                w_net[ow, q] += signed
+                w_n[ow, q] = c + 1
                 if c + 1 == wash_min:
                     n_ids = min(c + 1, MAX_EVIDENCE)
-                    for q in range(MAX_EVIDENCE):
-                        ids[q] = w_ids[ow, q]
+                    for r in range(MAX_EVIDENCE):
+                        ids[r] = w_ids[ow, q, r]
                     _snap(lv, lv_cnt, inst, snap)
+                    t0 = w_t0[ow, q]
                     na = _emit_alert(al, a_i, a_ids, a_book, na, _WASH, pid, ow, inst, day,
-                                     w_t0[ow], ts, float(c + 1), ids, n_ids, snap)  # fmt: skip
+                                     t0, ts, float(c + 1), ids, n_ids, snap)  # fmt: skip
                     if cp != pid:  # two accounts of one owner: both are alerted
                         na = _emit_alert(al, a_i, a_ids, a_book, na, _WASH, cp, ow, inst, day,
-                                         w_t0[ow], ts, float(c + 1), ids, n_ids, snap)  # fmt: skip
+                                         t0, ts, float(c + 1), ids, n_ids, snap)  # fmt: skip
             # momentum ignition: a burst of aggressive orders one way, then the other way
             if ig_armed[cp] > 0:
                 if ts - ig_armed[cp] > ig_rev:
@@ -553,11 +573,11 @@ class AbuseDetector:
         if old == 0:
             self.part = (z(N_STATS), z(2), z(2, dt=np.int32))
             self.wash_st = (
-                z(),
-                z(),
-                z(dt=np.int32),
-                z(dt=np.float64),
-                z(MAX_EVIDENCE, dt=np.uint64),
+                z(WASH_SLOTS),
+                z(WASH_SLOTS),
+                z(WASH_SLOTS, dt=np.int32),
+                z(WASH_SLOTS, dt=np.float64),
+                z(WASH_SLOTS, MAX_EVIDENCE, dt=np.uint64),
             )
             self.ig_st = (z(dt=np.int32), z(dt=np.int32), z(dt=np.int32), z(), z(dt=np.float64),
                           z(dt=np.float64), z(), z(MAX_EVIDENCE, dt=np.uint64), z())  # fmt: skip
