@@ -21,7 +21,7 @@ from tests.feeds.universes import small_universe
 
 def _sim(universe):
     config = SimulatorConfig(
-        seed=4, events_per_s=1500.0, session_s=60.0, manipulation=ManipulationConfig(max_days=2)
+        seed=4, events_per_s=800.0, session_s=60.0, manipulation=ManipulationConfig(max_days=2)
     )
     return MarketSimulator(universe, config)
 
