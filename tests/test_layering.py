@@ -29,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "stress": {"core", "risk", "pricing", "models"},
     "backtest": {"core", "risk", "models", "pricing"},
     "regulatory": {"core", "risk", "store", "pricing", "models", "backtest"},
-    "surveillance": {"core", "store"},
+    # surveillance reads the L3 book with md's kernels (the market-abuse detectors)
+    "surveillance": {"core", "store", "md"},
 }
 
 

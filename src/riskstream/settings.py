@@ -21,6 +21,7 @@ from riskstream.risk.config import RiskConfig
 from riskstream.runtime.config import RuntimeConfig
 from riskstream.service.config import ServiceConfig
 from riskstream.store.config import StoreConfig
+from riskstream.surveillance.config import SurveillanceConfig
 
 
 class Settings(ConfigModel):
@@ -41,3 +42,4 @@ class Settings(ConfigModel):
     service: ServiceConfig = ServiceConfig()
     runtime: RuntimeConfig = RuntimeConfig()
     fx: FxConfig = FxConfig()
+    surveillance: SurveillanceConfig = SurveillanceConfig()

@@ -94,6 +94,7 @@ def main() -> None:
 
 # Command groups register themselves on `app` when imported.
 from riskstream.cli import (  # noqa: E402, F401
+    abuse,
     backtest,
     book,
     construction,

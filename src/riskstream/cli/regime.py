@@ -199,6 +199,7 @@ def observed_bars(
     sim_cfg = cfg.simulator.model_copy(update={
         "seed": cfg.regime.seed, "events_per_s": events_per_s, "batch_events": 256,
         "regimes": sped_up_chain(cfg.simulator.regimes, regime_speed),
+        "manipulation": None,  # the market's regimes, not its manipulators
     })  # fmt: skip
     sim = MarketSimulator(sub, sim_cfg)
     state = MarketState(len(ids))

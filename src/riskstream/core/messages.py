@@ -16,6 +16,9 @@ Ownership
   :class:`PositionChangeResult` (request/reply over topics). Nobody else writes a position.
 * ``regime`` publishes :class:`RegimeChanged`; ``limits`` publishes :class:`LimitState`
   and the :class:`Fill` of its reduction orders.
+* The feed publishes the venue's :class:`OrderAudit` trail next to the anonymous events
+  (when its source names the accounts); the ``surveillance`` stage reads it and publishes
+  :class:`AbuseAlerts`.
 * The FX aggregator (:mod:`riskstream.feeds.fx`) publishes :class:`FxRates`, the FX marks
   the risk engine translates into its base currency with.
 
@@ -42,6 +45,8 @@ SUBJECTS: dict[str, str] = {
     "stats": "runtime.stats",  # StageStats
     "quarantine": "md.quarantine",  # Quarantined
     "fx": "fx.rates",  # FxRates
+    "order_audit": "surveillance.audit",  # OrderAudit
+    "abuse": "surveillance.abuse",  # AbuseAlerts
 }
 """The subject of each message kind (a NATS subject, or a queue of the in-memory bus)."""
 
@@ -311,3 +316,29 @@ class Quarantined:
 
     def __post_init__(self) -> None:
         _frozen_arrays(self, "events", "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAudit:
+    """The order audit trail of one published event batch: ``events`` (EVENT_DTYPE, shape
+    (n,)) and ``audit`` (:data:`riskstream.core.audit.ORDER_AUDIT_DTYPE`, aligned 1:1: who
+    owns each order, who took it). Member-level data: for surveillance only."""
+
+    events: np.ndarray
+    audit: np.ndarray
+
+    def __post_init__(self) -> None:
+        _frozen_arrays(self, "events", "audit")
+
+
+@dataclass(frozen=True, slots=True)
+class AbuseAlerts:
+    """Market-abuse alerts raised by the surveillance stage on one batch, with their
+    evidence (``alerts``: :data:`riskstream.surveillance.market_abuse.ALERT_DTYPE`, shape
+    (n,)); ``ts_ns`` is the market time of the batch's last event."""
+
+    ts_ns: int
+    alerts: np.ndarray
+
+    def __post_init__(self) -> None:
+        _frozen_arrays(self, "alerts")

@@ -375,6 +375,8 @@ def _register_messages() -> None:
         messages.FxRates,
         messages.StageStats,
         messages.Quarantined,
+        messages.OrderAudit,
+        messages.AbuseAlerts,
     ):
         register(cls)
 

@@ -142,6 +142,42 @@ class EventShareConfig(ConfigModel):
     bond: Annotated[float, Field(ge=0.0)] = 0.08
 
 
+class ManipulationConfig(ConfigModel):
+    """The simulated trading population: honest accounts and manipulators (see
+    :mod:`riskstream.feeds.manipulation` for what each shape parameter does). Off (None) by
+    default: the simulator then names no accounts and its stream is unchanged."""
+
+    seed: Annotated[int, Field(ge=0)] = 11
+    market_makers: Annotated[int, Field(ge=1, le=1000)] = 6
+    noise_traders: Annotated[int, Field(ge=1, le=10_000)] = 40
+    market_maker_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+    arbitrageur_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    shared_owner_pairs: Annotated[int, Field(ge=0)] = 1
+    spoofers: Annotated[int, Field(ge=0, le=100)] = 2
+    layerers: Annotated[int, Field(ge=0, le=100)] = 2
+    wash_traders: Annotated[int, Field(ge=0, le=100)] = 2
+    closers: Annotated[int, Field(ge=0, le=100)] = 2
+    igniters: Annotated[int, Field(ge=0, le=100)] = 2
+    active_day_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    episodes_per_day: Annotated[int, Field(ge=1, le=100)] = 2
+    max_days: Annotated[int, Field(ge=1, le=10_000)] = 60
+    spoof_size_mult: Annotated[float, Field(gt=0)] = 8.0
+    spoof_ticks_behind: Annotated[int, Field(ge=0, le=10)] = 1
+    spoof_hold_ms: Annotated[float, Field(gt=0)] = 1500.0
+    cancel_delay_ms: Annotated[float, Field(ge=0)] = 200.0
+    layering_levels: Annotated[int, Field(ge=2, le=8)] = 4
+    layer_size_mult: Annotated[float, Field(gt=0)] = 4.0
+    wash_trades: Annotated[int, Field(ge=1, le=50)] = 4
+    wash_gap_ms: Annotated[float, Field(gt=0)] = 2000.0
+    wash_two_accounts: bool = False
+    close_window_s: Annotated[float, Field(gt=0)] = 60.0
+    close_orders: Annotated[int, Field(ge=1, le=50)] = 5
+    close_volume_share: Annotated[float, Field(gt=0)] = 0.5
+    ignition_orders: Annotated[int, Field(ge=2, le=50)] = 6
+    ignition_gap_ms: Annotated[float, Field(gt=0)] = 150.0
+    ignition_reverse_ms: Annotated[float, Field(gt=0)] = 3000.0
+
+
 class SimulatorConfig(ConfigModel):
     """The market simulator: event rate, clock, market model and scenarios."""
 
@@ -156,6 +192,7 @@ class SimulatorConfig(ConfigModel):
     step_ms: Annotated[float, Field(gt=0, le=60_000)] = 100.0  # market-model time step
     min_update_s: Annotated[float, Field(gt=0)] = 60.0  # every instrument moves this often
     event_share: EventShareConfig = EventShareConfig()
+    manipulation: ManipulationConfig | None = None  # manipulative participants (surveillance)
     regimes: RegimeConfig = RegimeConfig()
     daily_history: DailyHistoryConfig = DailyHistoryConfig()
     flash_crash: FlashCrashConfig = FlashCrashConfig()

@@ -37,7 +37,8 @@ from riskstream.core.clock import NS_PER_S, Clock
 from riskstream.core.errors import InputError
 from riskstream.core.events import empty_events, to_fixed
 from riskstream.core.instruments import ASSET_CLASSES, Universe
-from riskstream.feeds.config import SimulatorConfig
+from riskstream.feeds.config import ManipulationConfig, SimulatorConfig
+from riskstream.feeds.manipulation import MAX_ACTION_EVENTS, Manipulators
 from riskstream.feeds.market_model import MarketModel
 from riskstream.feeds.orderflow import (
     MAX_EVENTS_PER_ARRIVAL,
@@ -148,6 +149,12 @@ class MarketSimulator:
     scenario : str, optional
         A named scenario to inject (:data:`riskstream.feeds.scenarios.SCENARIOS`), e.g.
         ``"flash-crash"``.
+    manipulation : ManipulationConfig, optional
+        Name the trading accounts and add manipulative participants
+        (:mod:`riskstream.feeds.manipulation`): :meth:`audit` then gives each batch's order
+        audit trail and :meth:`order_labels` / :meth:`day_labels` the ground truth. Without
+        it (the default: ``config.manipulation``, None unless set) the stream is exactly the
+        one of a simulator built without it.
 
     Examples
     --------
@@ -161,6 +168,7 @@ class MarketSimulator:
         universe: Universe,
         config: SimulatorConfig | None = None,
         scenario: str | None = None,
+        manipulation: ManipulationConfig | None = None,
     ):
         config = config or SimulatorConfig()
         self.config = config
@@ -274,6 +282,13 @@ class MarketSimulator:
         self._next_step_ns = self.start_ns + self._step_ns
         self._now_ns = self.start_ns
         self.events_emitted = 0
+        self.manipulators: Manipulators | None = None
+        manipulation = manipulation or config.manipulation
+        if manipulation is not None:
+            self.manipulators = Manipulators(manipulation, self)
+            self._out = empty_events(
+                config.batch_events + MAX_EVENTS_PER_ARRIVAL + MAX_ACTION_EVENTS
+            )
 
     # ------------------------------------------------------------------ state
 
@@ -387,6 +402,8 @@ class MarketSimulator:
                 )
                 if count:
                     self._pending = np.concatenate([self._pending, out[:count]])
+                    if self.manipulators is not None:
+                        self.manipulators.outside_trades(out[:count])
                 filled, avg = lots * lot, notional * tick / lots if lots else math.nan
             else:
                 q_px, q_lots = self._quotes
@@ -436,24 +453,59 @@ class MarketSimulator:
             out = self._out
             n = len(self._pending)
             out[:n] = self._pending
+            manip = self.manipulators
             while n < size:
                 if self._t_ns >= self._next_step_ns:
                     self.model.step(self._next_step_ns)
                     self._update_params()
                     self._next_step_ns += self._step_ns
+                stop_ns = self._next_step_ns
+                if manip is not None:
+                    if self._t_ns >= manip.due_ns:  # a manipulator acts now
+                        acted = manip.act(self._t_ns)
+                        out[n : n + len(acted)] = acted
+                        n += len(acted)
+                        continue
+                    stop_ns = min(stop_ns, manip.due_ns)
                 if self._upos >= len(self._uniforms) - RESERVE_UNIFORMS:
                     self._flow_rng.random(out=self._uniforms)
                     self._upos = 0
+                n0 = n
                 n, self._t_ns, self._upos = generate_events(
-                    out, n, size, self._t_ns, self._next_step_ns, self._rate_per_ns,
+                    out, n, size, self._t_ns, stop_ns, self._rate_per_ns,
                     self._uniforms, self._upos, self._cum_weight, self._is_l3, self._book,
                     self._quotes, self._params, self._sim,
                 )  # fmt: skip
+                if manip is not None:
+                    manip.observe(out[n0:n])
             batch = out[:size].copy()
             self._pending = out[size:n].copy()
         self._now_ns = max(self._now_ns, int(batch["ts_event"][-1]))
         self.events_emitted += len(batch)
         return batch
+
+    # ------------------------------------------------------------------ audit trail
+
+    def _require_manipulation(self) -> Manipulators:
+        if self.manipulators is None:
+            raise InputError(
+                "manipulation", None, "a ManipulationConfig (the simulator names no accounts)"
+            )
+        return self.manipulators
+
+    def audit(self, events: np.ndarray) -> np.ndarray:
+        """The order audit trail of ``events`` handed out by this simulator: one
+        :data:`~riskstream.core.audit.ORDER_AUDIT_DTYPE` record per event (who owns each
+        order, who took it). Needs ``manipulation``."""
+        return self._require_manipulation().audit(events)
+
+    def order_labels(self) -> np.ndarray:
+        """Ground truth per manipulative order so far (ORDER_LABEL_DTYPE)."""
+        return self._require_manipulation().order_labels()
+
+    def day_labels(self) -> np.ndarray:
+        """Ground truth per (participant, day, typology) up to now (DAY_LABEL_DTYPE)."""
+        return self._require_manipulation().day_labels(self._now_ns)
 
     def batches(self, seconds: float | None = None) -> Iterator[tuple[np.ndarray, int]]:
         """Batches and the simulated time after each, for ``seconds`` of simulated time from

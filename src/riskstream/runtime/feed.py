@@ -25,6 +25,7 @@ import numpy as np
 
 from riskstream.bus.base import Bus
 from riskstream.core.events import EVENT_DTYPE
+from riskstream.core.messages import SUBJECTS, OrderAudit
 from riskstream.runtime.latency import LatencyHistogram
 
 Source = Iterator[tuple[np.ndarray, int]]
@@ -49,6 +50,11 @@ class FeedNode:
     max_backlog : int
     clock_ns : callable
         The wall clock (ns since the epoch).
+    audit : callable, optional
+        The order audit trail of a batch the source handed out (e.g.
+        ``MarketSimulator.audit`` when the simulator names its accounts): published with
+        each batch on ``SUBJECTS["order_audit"]`` of ``topics`` for the surveillance stage.
+    topics : Topics, optional
     """
 
     name = "feed"
@@ -62,6 +68,8 @@ class FeedNode:
         backlog: Callable[[], int] | None = None,
         max_backlog: int = 64,
         clock_ns: Callable[[], int] = time.time_ns,
+        audit: Callable[[np.ndarray], np.ndarray] | None = None,
+        topics: Any = None,
     ):
         self.source = source
         self.bus = bus
@@ -70,6 +78,10 @@ class FeedNode:
         self.backlog = backlog
         self.max_backlog = max_backlog
         self.clock_ns = clock_ns
+        if audit is not None and topics is None:
+            raise ValueError("an audit trail needs the topics to publish it on")
+        self.audit = audit
+        self.topics = topics
         self.events = 0
         self.messages = 0
         self.market_ns = 0  # market time of the newest event published
@@ -152,6 +164,10 @@ class FeedNode:
 
     def _publish(self, out: np.ndarray) -> None:
         result = self.bus.publish(out)
+        if self.audit is not None:
+            self.topics.publish(
+                SUBJECTS["order_audit"], OrderAudit(events=out, audit=self.audit(out))
+            )
         self.events += len(out)
         self.messages += result.messages
         self.market_ns = max(self.market_ns, int(out["ts_event"][-1]))

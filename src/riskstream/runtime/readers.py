@@ -8,6 +8,7 @@ newest delta's event time.
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from riskstream.core.messages import SUBJECTS, MarketStateDelta
 from riskstream.core.state import MarketState
 from riskstream.runtime.md import DeltaSequence, apply_delta
 from riskstream.runtime.risk import subscribe_latest
+from riskstream.surveillance.market_abuse import alerts_frame
 
 
 class DeltaReader:
@@ -169,17 +171,28 @@ class ServiceNode:
     n_instruments : int
     min_interval_s : float
         The dashboard needs a few updates a second, not every snapshot.
+    abuse_alerts_kept : int
+        The newest market-abuse alerts (``SUBJECTS["abuse"]``) the service keeps.
     """
 
     name = "service"
 
-    def __init__(self, feed: Any, topics: Topics, n_instruments: int, min_interval_s: float = 0.2):
+    def __init__(
+        self,
+        feed: Any,
+        topics: Topics,
+        n_instruments: int,
+        min_interval_s: float = 0.2,
+        abuse_alerts_kept: int = 1000,
+    ):
         self.feed = feed
+        feed.abuse_alerts = deque(feed.abuse_alerts, maxlen=abuse_alerts_kept)
         self.topics = topics
         self.reader = DeltaReader(topics, n_instruments)
         self.snapshots = topics.subscribe(SUBJECTS["snapshot"])
         self.limits = subscribe_latest(topics, SUBJECTS["limits"])
         self.stats = topics.subscribe(SUBJECTS["stats"])
+        self.abuse = topics.subscribe(SUBJECTS["abuse"])
         self.min_interval_s = min_interval_s
         self.pushed = 0
         self.stage_stats: dict[str, Any] = {}
@@ -200,6 +213,8 @@ class ServiceNode:
             self._limit_state = limit_state.state
             self._limit_seq = seq
             self._limit_unpushed = True
+        for _, abuse in self.abuse.fetch(256):
+            self.feed.push_abuse(alerts_frame(abuse.alerts).to_dicts())
         now = time.monotonic()
         wait = self.min_interval_s - (now - self._last_push)
         got = self.snapshots.latest(timeout_s=min(max(wait, 0.0), 0.05) if wait > 0 else 0.02)
@@ -273,7 +288,7 @@ class ServiceNode:
         return [("snapshots to service", f"{self.pushed:,}")]
 
     def close(self) -> None:
-        for sub in (self.snapshots, self.limits, self.stats):
+        for sub in (self.snapshots, self.limits, self.stats, self.abuse):
             sub.close()
         self.reader.close()
         if self.running is not None:

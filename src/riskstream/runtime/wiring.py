@@ -22,7 +22,7 @@ from riskstream.core.errors import InputError
 from riskstream.settings import Settings
 
 STAGES: tuple[str, ...] = (
-    "feed", "md", "risk", "limits", "positions", "regime", "history", "service",
+    "feed", "md", "risk", "limits", "positions", "regime", "surveillance", "history", "service",
 )  # fmt: skip
 """Every node, in data-flow order."""
 
@@ -101,7 +101,16 @@ def _feed(w: Wiring) -> Any:
         speed=w.speed,
         tick_ms=w.cfg.runtime.feed_tick_ms,
         backlog=w.backlog,
+        # the venue's member-level audit trail, when the simulator names its accounts
+        audit=simulator.audit if getattr(simulator, "manipulators", None) else None,
+        topics=w.topics,
     )
+
+
+def _surveillance(w: Wiring) -> Any:
+    from riskstream.runtime.surveillance import SurveillanceNode
+
+    return SurveillanceNode(w.topics, len(w.universe), w.cfg.surveillance.abuse)
 
 
 def _md(w: Wiring) -> Any:
@@ -214,8 +223,9 @@ def _history(w: Wiring) -> Any:
 def _service(w: Wiring) -> Any:
     from riskstream.runtime.readers import ServiceNode
 
+    kept = w.cfg.surveillance.alerts_kept
     if w.service is not None:
-        return ServiceNode(w.service.feed, w.topics, len(w.universe))
+        return ServiceNode(w.service.feed, w.topics, len(w.universe), abuse_alerts_kept=kept)
     from riskstream.cli.universe import open_refdb
     from riskstream.service.launch import start_service
 
@@ -223,7 +233,7 @@ def _service(w: Wiring) -> Any:
         w.cfg.service, open_refdb(w.cfg), cache_url=w.cfg.store.cache_url, topics=w.topics
     )
     w.say(service.login_help())
-    node = ServiceNode(service.feed, w.topics, len(w.universe))
+    node = ServiceNode(service.feed, w.topics, len(w.universe), abuse_alerts_kept=kept)
     node.running = service  # started here: stopped with the node
     return node
 
@@ -235,6 +245,7 @@ _BUILDERS: dict[str, Callable[[Wiring], Any]] = {
     "risk": _risk,
     "limits": _limits,
     "regime": _regime,
+    "surveillance": _surveillance,
     "history": _history,
     "service": _service,
 }

@@ -92,6 +92,13 @@ class SnapshotFeed:
         self._lock = threading.Lock()
         self._last_published: int | None = None
         self._events_counted = 0
+        # market-abuse alerts of the surveillance stage, newest last (compliance only)
+        self.abuse_alerts: deque[dict[str, Any]] = deque(maxlen=1000)
+
+    def push_abuse(self, rows: list[dict[str, Any]]) -> None:
+        """Keep market-abuse alerts (rows of :func:`riskstream.surveillance.market_abuse.
+        alerts_frame`) for ``GET /surveillance/abuse/alerts``."""
+        self.abuse_alerts.extend(rows)
 
     def follow_positions(self, subscription: Any) -> None:
         """Follow the position keeper's :class:`~riskstream.core.messages.PositionsChanged`

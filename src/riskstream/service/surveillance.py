@@ -1,4 +1,5 @@
-"""Surveillance routes: the model inventory, its documentation review and workflow.
+"""Surveillance routes: the model inventory, its documentation review and workflow, and the
+live market-abuse alerts (``GET /surveillance/abuse/alerts``, fed by the surveillance stage).
 
 Readable by the ``compliance`` role and above (surveillance is need-to-know: AML findings
 must not reach people who could tip off a customer, 31 U.S.C. 5318(g)(2)); the workflow
@@ -8,11 +9,13 @@ itself checks who may validate (compliance, analyst and above) and approve or re
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
+from riskstream.core.audit import TYPOLOGY_NAMES
 from riskstream.service.deps import Compliance, Ctx
 from riskstream.surveillance.inventory import ModelInventory
 
@@ -52,6 +55,49 @@ class Transition(BaseModel):
 class Validation(BaseModel):
     evidence: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class AbuseAlertRow(BaseModel):
+    """One market-abuse alert with its evidence (:data:`riskstream.surveillance.
+    market_abuse.ALERT_DTYPE`): the orders (ids, space-separated), the times (ns) and the top
+    book levels at the alert (prices in the quote currency; None where the book had none)."""
+
+    typology: str
+    participant_id: int
+    owner_id: int
+    instrument_id: int
+    day: int
+    ts_start: int
+    ts_alert: int
+    value: float
+    n_orders: int
+    order_ids: str
+    bid_px: list[float | None]
+    bid_sz: list[float | None]
+    ask_px: list[float | None]
+    ask_sz: list[float | None]
+
+
+def _abuse_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if not k.rsplit("_", 1)[-1].isdigit()}
+    for name in ("bid_px", "bid_sz", "ask_px", "ask_sz"):
+        levels = [row[k] for k in sorted(row) if k.startswith(name + "_")]
+        out[name] = [None if v is None or math.isnan(v) else float(v) for v in levels]
+    return out
+
+
+@router.get("/surveillance/abuse/alerts", response_model=list[AbuseAlertRow])
+def abuse_alerts(
+    ctx: Ctx, _who: Compliance, limit: int = 100, typology: str | None = None
+) -> list[dict[str, Any]]:
+    """The newest market-abuse alerts of the live surveillance stage, newest first
+    (``typology``: spoofing, layering, wash_trade, marking_close, momentum_ignition)."""
+    if typology is not None and typology not in TYPOLOGY_NAMES.values():
+        raise HTTPException(
+            422, f"typology {typology!r}: expected one of {', '.join(TYPOLOGY_NAMES.values())}"
+        )
+    rows = [r for r in reversed(ctx.feed.abuse_alerts) if typology in (None, r["typology"])]
+    return [_abuse_row(r) for r in rows[: max(limit, 0)]]
 
 
 def _inventory(ctx: Any) -> ModelInventory:

@@ -401,4 +401,16 @@ async function refreshSurveillance() {
     li.textContent = `${f.model_id}: ${f.check} — ${f.detail}`;
     return li;
   }) : [Object.assign(document.createElement("li"), { className: "empty", textContent: "No findings" })]));
+  const alerts = await api("/api/v1/surveillance/abuse/alerts?limit=20");
+  const rows = $("abuse-alerts").querySelector("tbody");
+  const px = (v) => (v === null ? "—" : v.toPrecision(6));
+  rows.replaceChildren(...(alerts.length ? alerts.map((a) => {
+    const tr = document.createElement("tr");
+    const when = new Date(a.ts_alert / 1e6).toISOString().slice(11, 23);
+    const book = `${px(a.bid_px[0])} × ${a.bid_sz[0] ?? "—"} / ${px(a.ask_px[0])} × ${a.ask_sz[0] ?? "—"}`;
+    for (const v of [a.typology, a.participant_id, a.instrument_id, when, a.order_ids, book]) {
+      const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+    }
+    return tr;
+  }) : [Object.assign(document.createElement("tr"), { innerHTML: '<td colspan="6" class="empty">No alerts</td>' })]));
 }
