@@ -101,7 +101,12 @@ class NodeHost:
 
     def publish_stats(self) -> None:
         figures = self.node.summary()
-        figures.update(bus_outages=self.outages, bus_outage_s=round(self.outage_s, 3))
+        figures.update(
+            bus_outages=self.outages,
+            bus_outage_s=round(self.outage_s, 3),
+            # publishes retried in place (NatsTopics): an outage met only while publishing
+            bus_publish_retries=getattr(self.topics, "retries", 0),
+        )
         self.topics.publish(
             SUBJECTS["stats"],
             StageStats(
