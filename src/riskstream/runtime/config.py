@@ -62,5 +62,5 @@ class RuntimeConfig(ConfigModel):
     checkpoint_mode: Literal["fork", "copy", "inline"] = "fork"
     standby_ttl_s: Annotated[float, Field(gt=0)] = 2.0
     feed_seconds: Annotated[float, Field(gt=0)] | None = None
-    feed_checkpoint_s: Annotated[float, Field(gt=0)] = 2.0
+    feed_checkpoint_s: Annotated[float, Field(gt=0)] = 5.0
     reconnect_s: Annotated[float, Field(gt=0)] = 60.0

@@ -35,8 +35,12 @@ get other ids anyway. The feed therefore keeps its position durably:
   event (the simulator is deterministic: the same state gives the same events), per
   partition; it publishes from there. An event's identity is ``(source, instrument, seq)``.
 
-The regeneration is bounded by what was published in one checkpoint interval (2 s of
-events: a second at most at 500,000 events/s). A first start writes its checkpoint before
+The regeneration is bounded by what was published in one checkpoint interval (5 s: 2.5 M
+events at 500,000 events/s, about 2.5 s of the simulator's time on this machine). The loop
+pays a fork per checkpoint (10–25 ms measured for a 10,000-instrument feed at load 10,
+outliers to 0.5 s when the machine starves it; ``feed_checkpoint_stall_max_ms``): one late
+tick per interval, 1 in 500 of the 10 ms ticks at 5 s (at 2 s it would be 1 in 200, near
+the p99 the e2e bench reports). A first start writes its checkpoint before
 publishing anything, so a feed killed before its first periodic checkpoint resumes the
 same way. A checkpoint that belongs to another stream (the streams were re-created) or to
 another source (other simulator settings, universe or scenario) is refused
@@ -161,7 +165,7 @@ class FeedNode:
         max_backlog: int = 64,
         clock_ns: Callable[[], int] = time.time_ns,
         store: CheckpointStore | None = None,
-        checkpoint_s: float = 2.0,
+        checkpoint_s: float = 5.0,
         fingerprint: str = "",
     ):
         self.source = source
@@ -188,6 +192,7 @@ class FeedNode:
         self.checkpoint_ns = round(checkpoint_s * 1e9)
         self.fingerprint = fingerprint
         self.checkpoints = 0
+        self.checkpoint_stall_max_s = 0.0
         self.resume_skipped = 0  # events regenerated, not published, on resuming
         self.resume_s = 0.0
         self.resent = 0  # events of unconfirmed publications published again
@@ -292,10 +297,14 @@ class FeedNode:
                 return  # the previous one is still being written
             self._saving.wait()
             self._saving = None
+        started = time.perf_counter()
         positions = {p: self.bus.last_seq(p) for p in range(self.bus.partitions)}
         self._saving = begin_save(
             self.store, positions, _FeedState(self), self._logs, self.bus.partitions
         )
+        self.checkpoint_stall_max_s = max(
+            self.checkpoint_stall_max_s, time.perf_counter() - started
+        )  # the loop's share: the positions' round trips and the fork
         self.checkpoints += 1
         self._last_checkpoint = self.clock_ns()
         if wait:
@@ -433,6 +442,7 @@ class FeedNode:
             "feed_speed": self.speed,
             "feed_done": self.exhausted and len(self._pending) == 0,  # a finite source ended
             "feed_checkpoints": self.checkpoints,
+            "feed_checkpoint_stall_max_ms": round(self.checkpoint_stall_max_s * 1e3, 3),
             "feed_resume_skipped_events": self.resume_skipped,
             "feed_resume_s": round(self.resume_s, 3),
             "feed_resent_events": self.resent,
