@@ -70,13 +70,15 @@ def stage_env(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, s
     env.update(
         RISKSTREAM_STORE__DATA_DIR=str(data_dir),
         RISKSTREAM_UNIVERSE__INSTRUMENTS=str(args.instruments),
-        RISKSTREAM_SIMULATOR__EVENTS_PER_S=str(args.rate),
+        # the simulator's session average (bench/soak.py states the rate at its start)
+        RISKSTREAM_SIMULATOR__EVENTS_PER_S=str(getattr(args, "simulator_rate", None) or args.rate),
         RISKSTREAM_BUS__URL=url,
         RISKSTREAM_BUS__STREAM=STREAM,
         RISKSTREAM_RUNTIME__CHECKPOINT_MODE=args.checkpoint_mode,
         PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
                                                  os.environ.get("PYTHONPATH")])),
     )  # fmt: skip
+    env.update(getattr(args, "extra_env", None) or {})
     return env
 
 

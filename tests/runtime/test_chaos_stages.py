@@ -185,9 +185,10 @@ def test_killing_every_stage_and_the_broker_changes_no_final_figure(
     finally:
         feed.stop()
         sup.stop()
-    # the feed survived (a restarted feed would publish its events again), every kill
-    # happened, and the supervisor restarted the dead (the broker's restart kills the
-    # stages whose request was in flight: they resume like the ones killed on purpose)
+    # the feed survived the broker's restart in place, every kill happened, and the
+    # supervisor restarted the dead (the stages ride the broker's restart in place, but one
+    # restarted just before it may fail to make its first connection and be restarted
+    # again; tests/runtime/test_resilience.py holds the pids fixed through a restart)
     assert not feed.children["feed"].exits, feed.events
     assert set(events) >= {"md", "positions"} and len(events) == 4, events
     assert all(sup.children[n].restarts >= 1 for n in ("md", "positions")), sup.events

@@ -42,12 +42,13 @@ def open_bus(config: BusConfig | str | None = None) -> Bus:
     return MemoryBus(config)
 
 
-def open_topics(config: BusConfig | str | None = None) -> Topics:
+def open_topics(config: BusConfig | str | None = None, retry_s: float = 0.0) -> Topics:
     """The typed-message topics named by ``config.url`` (:mod:`riskstream.bus.topics`).
 
     ``memory://`` returns fresh in-process topics (keeping ``memory_retain_messages`` per
     subject); ``nats://host:port`` connects to NATS JetStream (one stream per subject,
-    created on first use; :mod:`riskstream.bus.nats_topics`).
+    created on first use; :mod:`riskstream.bus.nats_topics`), whose publishes are retried
+    in place for ``retry_s`` while the broker is away.
     """
     if config is None:
         config = BusConfig()
@@ -56,7 +57,7 @@ def open_topics(config: BusConfig | str | None = None) -> Topics:
     if config.url.startswith("nats://"):
         from riskstream.bus.nats_topics import NatsTopics  # nats-py is imported only when used
 
-        return NatsTopics(config)
+        return NatsTopics(config, retry_s=retry_s)
     return MemoryTopics(retention=config.memory_retain_messages)
 
 

@@ -138,6 +138,11 @@ class Bus(Protocol):
     def log(self, partition: int) -> PartitionLog:
         """The partition's log: its identity and the range of sequences it holds."""
 
+    def last_events(self, partition: int) -> np.ndarray | None:
+        """The events of the partition's newest message (None when it holds none): where
+        a publisher that restarts, or that lost the confirmation of a publish, finds what
+        it stored last (:mod:`riskstream.runtime.feed`)."""
+
     def close(self) -> None:
         """Flush and disconnect."""
 
@@ -178,6 +183,24 @@ def split_by_partition(events: np.ndarray, partitions: int) -> list[tuple[int, n
 def chunks(events: np.ndarray, rows: int) -> list[np.ndarray]:
     """Consecutive slices of at most ``rows`` events (views, no copy)."""
     return [events[i : i + rows] for i in range(0, len(events), rows)]
+
+
+def event_key(event: np.void | np.ndarray) -> tuple[int, int, int]:
+    """An event's identity: ``(source, instrument_id, seq)`` — ``seq`` counts per source and
+    instrument, so no two events of a feed share it."""
+    return int(event["source"]), int(event["instrument_id"]), int(event["seq"])
+
+
+def find_event(events: np.ndarray, key: tuple[int, int, int]) -> int | None:
+    """The index of the event with identity ``key`` (:func:`event_key`) in ``events``, or
+    None."""
+    source, instrument, seq = key
+    hit = np.flatnonzero(
+        (events["seq"] == seq)
+        & (events["instrument_id"] == instrument)
+        & (events["source"] == source)
+    )
+    return int(hit[-1]) if hit.size else None
 
 
 def message_id(partition: int, events: np.ndarray, payload: bytes | None = None) -> str:

@@ -129,6 +129,11 @@ class MemoryBus:
                 part.last_seq,
             )
 
+    def last_events(self, partition: int) -> np.ndarray | None:
+        with self._lock:
+            messages = self._parts[partition].messages
+            return messages[-1].events if messages else None
+
     def close(self) -> None:
         """Nothing to flush: messages live as long as this object."""
 

@@ -79,7 +79,12 @@ async def connect(
     reconnected_cb: Callable[[], Awaitable[None]] | None = None,
 ) -> nats.NATS:
     """A NATS connection that fails fast when nobody answers at first, and once connected
-    rides out broker restarts however long they take (reconnecting every 0.2 s)."""
+    rides out broker restarts however long they take (reconnecting every 0.2 s).
+
+    Nothing is buffered while it reconnects (``pending_size=0``): a publish then fails at
+    once, and the caller retries it under the same message id once the broker is back, in
+    its own order. A buffer flushed at the reconnection would instead store those messages
+    behind the caller's back, possibly after a retry of an earlier one (out of order)."""
     options: dict[str, Any] = {}
     if reconnected_cb is not None:
         options["reconnected_cb"] = reconnected_cb
@@ -89,6 +94,7 @@ async def connect(
         allow_reconnect=True,
         max_reconnect_attempts=3,  # a first connection fails fast: nobody is there
         reconnect_time_wait=0.2,
+        pending_size=0,
         error_cb=_log_error,
         disconnected_cb=_log_disconnect,
         **options,
@@ -252,6 +258,18 @@ class NatsBus:
         # an empty stream reports first_seq 0 before its first message, last + 1 after a purge
         first = max(int(info.state.first_seq), 1) if info.state.messages else last + 1
         return PartitionLog(name, str(info.created), first, last)
+
+    def last_events(self, partition: int) -> np.ndarray | None:
+        async def _last() -> Any:
+            try:
+                return await self._js.get_last_msg(
+                    self.stream_name(partition), self.subject(partition)
+                )
+            except NotFoundError:
+                return None
+
+        raw = self._run(_last(), "last message")
+        return None if raw is None else codec.decode(raw.data)
 
     def delete_streams(self) -> None:
         """Delete every partition's stream (tests and benchmarks start clean with it)."""

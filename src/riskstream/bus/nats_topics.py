@@ -14,6 +14,12 @@ holes, so a reader tells a duplicate from a gap by arithmetic (as on the event b
   once and answers ``duplicate`` (returned as sequence 0). A re-publish after a crash, or
   by a standby that took over, is therefore harmless when ids come from the message's
   identity (see :mod:`riskstream.runtime.standby`).
+* With ``retry_s`` (a stage process: ``runtime.reconnect_s``), a publish the broker did
+  not confirm is retried under the same message id until it is (a call without an id gets
+  one of its own, the same for every attempt), for up to ``retry_s``: the stage pauses
+  while the broker is away, and nothing it publishes is lost or stored twice. Messages
+  sent without waiting (:meth:`NatsTopics.publish_nowait`) are kept until confirmed and
+  the unconfirmed ones sent again, in their order.
 * :meth:`NatsTopics.subscribe` reads with an ephemeral pull consumer that starts at
   ``start_after + 1``; the reader keeps its own position, so after a broker restart or a
   reconnection it recreates the consumer just after the last message it returned: nothing
@@ -44,6 +50,8 @@ import contextlib
 import hashlib
 import logging
 import re
+import time
+import uuid
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -84,6 +92,9 @@ class NatsTopics:
         and ceiling: the server's ``max_payload``).
     timeout_s : float
         How long one publish or admin request may take before it counts as a failure.
+    retry_s : float
+        How long a publish is retried in place (under the same message id) before its
+        failure is raised; 0: at once (the caller retries).
 
     Raises
     ------
@@ -93,11 +104,16 @@ class NatsTopics:
         reader resumes after its position).
     """
 
-    def __init__(self, config: BusConfig, timeout_s: float = 10.0):
+    RETRY_WAIT_S = 0.1
+    """Wait between two attempts of a publish while the broker is away."""
+
+    def __init__(self, config: BusConfig, timeout_s: float = 10.0, retry_s: float = 0.0):
         if not config.url.startswith("nats://"):
             raise InputError("bus.url", config.url, "a nats:// URL")
         self.config = config
         self.timeout_s = timeout_s
+        self.retry_s = retry_s
+        self.retries = 0  # publish attempts repeated after a failure
         self.generation = 0  # rises on every reconnection: readers recreate their consumers
         self._streams: set[str] = set()
         self._io = LoopThread(f"nats-topics-{config.stream}")
@@ -109,7 +125,9 @@ class NatsTopics:
         server_max = int(self._nc.max_payload)
         wanted = min(config.max_payload_bytes or server_max, server_max)
         self.max_body_bytes = wanted - HEADER_ROOM_BYTES
-        self._in_flight: deque[concurrent.futures.Future[int]] = deque()  # publish_nowait
+        # publish_nowait: each message's confirmation, kept with what to send again
+        self._in_flight: deque[tuple[concurrent.futures.Future[int], str, bytes, str | None]]
+        self._in_flight = deque()
         self._send_order = asyncio.Lock()
 
     async def _reconnected(self) -> None:
@@ -188,12 +206,38 @@ class NatsTopics:
         """
         self.nats_subject(subject)
         payload = wire.encode(message)
-        return self._run(
-            self._publish(subject, payload, msg_id, expected_last_seq), f"publish {subject}"
-        )
+        if msg_id is None and self.retry_s > 0:
+            msg_id = f"once.{uuid.uuid4().hex}"  # every attempt of this call: one message
+        deadline: float | None = None
+        while True:
+            try:
+                return self._run(
+                    self._publish(
+                        subject, payload, msg_id, expected_last_seq, deadline is not None
+                    ),
+                    f"publish {subject}",
+                )
+            except ServiceUnavailableError as exc:
+                deadline = self._wait_to_retry(deadline, exc)
+
+    def _wait_to_retry(self, deadline: float | None, exc: ServiceUnavailableError) -> float:
+        """After a failed attempt: wait and return the deadline of the retries, or raise
+        ``exc`` once it has passed (at once without ``retry_s``)."""
+        now = time.monotonic()
+        deadline = now + self.retry_s if deadline is None else deadline
+        if now >= deadline:
+            raise exc
+        self.retries += 1
+        time.sleep(self.RETRY_WAIT_S)
+        return deadline
 
     async def _publish(
-        self, subject: str, payload: bytes, msg_id: str | None, expected: int | None = None
+        self,
+        subject: str,
+        payload: bytes,
+        msg_id: str | None,
+        expected: int | None = None,
+        retried: bool = False,
     ) -> int:
         await self._ensure_subject(subject)
         headers: dict[str, str] = {}
@@ -214,7 +258,10 @@ class NatsTopics:
             if expected is not None and exc.err_code == WRONG_LAST_SEQUENCE:
                 raise FencedError(subject, expected, str(exc.description or "")) from None
             raise
-        return 0 if ack.duplicate else int(ack.seq)
+        if ack.duplicate and not retried:
+            return 0
+        # a retry's duplicate is this call's own first attempt, stored: its sequence
+        return int(ack.seq)
 
     MAX_IN_FLIGHT = 256
     """:meth:`publish_nowait` messages not yet confirmed before a further one waits."""
@@ -236,11 +283,15 @@ class NatsTopics:
         self.nats_subject(subject)
         self._collect(wait_for=len(self._in_flight) - self.MAX_IN_FLIGHT + 1)
         payload = wire.encode(message)
-        self._in_flight.append(
-            asyncio.run_coroutine_threadsafe(
-                self._publish_in_order(subject, payload, msg_id), self._io.loop
-            )
+        if msg_id is None and self.retry_s > 0:
+            msg_id = f"once.{uuid.uuid4().hex}"  # a re-send is recognised
+        self._send_nowait(subject, payload, msg_id)
+
+    def _send_nowait(self, subject: str, payload: bytes, msg_id: str | None) -> None:
+        future = asyncio.run_coroutine_threadsafe(
+            self._publish_in_order(subject, payload, msg_id), self._io.loop
         )
+        self._in_flight.append((future, subject, payload, msg_id))
 
     def flush(self) -> None:
         """Wait until every :meth:`publish_nowait` message is confirmed (raises
@@ -249,16 +300,46 @@ class NatsTopics:
 
     def _collect(self, wait_for: int = 0) -> None:
         """Take the confirmations that came, waiting for the oldest ``wait_for``."""
-        while self._in_flight and (wait_for > 0 or self._in_flight[0].done()):
-            future = self._in_flight.popleft()
-            wait_for -= 1
+        while self._in_flight and (wait_for > 0 or self._in_flight[0][0].done()):
+            future = self._in_flight[0][0]
             try:
                 future.result(self.timeout_s * 3)
             except (*TRANSPORT_ERRORS, concurrent.futures.TimeoutError) as exc:
-                self._in_flight.clear()
-                raise ServiceUnavailableError(
-                    f"NATS at {self.config.url}: publish not confirmed: {exc!r}"
-                ) from exc
+                if self.retry_s <= 0:
+                    self._in_flight.clear()
+                    raise ServiceUnavailableError(
+                        f"NATS at {self.config.url}: publish not confirmed: {exc!r}"
+                    ) from exc
+                self._send_again()
+                return
+            self._in_flight.popleft()
+            wait_for -= 1
+
+    def _send_again(self) -> None:
+        """A message was not confirmed: wait for every one in flight, then send the
+        unconfirmed ones again, in order, under their ids, until all are confirmed (the
+        broker stored, per subject, a prefix of what was sent: the rest keeps its order),
+        for up to ``retry_s``."""
+        deadline: float | None = None
+        while self._in_flight:
+            failed = []
+            for future, subject, payload, msg_id in self._in_flight:
+                try:
+                    future.result(self.timeout_s * 3)
+                except (*TRANSPORT_ERRORS, concurrent.futures.TimeoutError):
+                    failed.append((subject, payload, msg_id))
+            self._in_flight.clear()
+            if not failed:
+                return
+            deadline = self._wait_to_retry(
+                deadline,
+                ServiceUnavailableError(
+                    f"NATS at {self.config.url}: {len(failed)} messages not confirmed"
+                ),
+            )
+            log.warning("sending %d unconfirmed messages again", len(failed))
+            for subject, payload, msg_id in failed:
+                self._send_nowait(subject, payload, msg_id)
 
     async def _publish_in_order(self, subject: str, payload: bytes, msg_id: str | None) -> int:
         # the send is serialised (a lock is fair: first come, first sent); the wait for the
@@ -410,12 +491,19 @@ class NatsSubscription:
                 await self._drop()
                 msgs = await self._fetch(max_messages, MIN_WAIT_S)
         out = []
-        for msg in msgs:
-            seq = int(msg.metadata.sequence.stream)
-            if seq <= self.position:
-                continue
-            out.append((seq, await self.topics._assemble(msg.headers, msg.data)))
-            self.position = seq
+        position = self.position
+        try:
+            for msg in msgs:
+                seq = int(msg.metadata.sequence.stream)
+                if seq <= position:
+                    continue
+                out.append((seq, await self.topics._assemble(msg.headers, msg.data)))
+                position = seq
+        except BaseException:
+            # the consumer delivered these already: read them again from the position
+            await self._drop()
+            raise
+        self.position = position
         if not out and not self.topics._nc.is_connected:
             raise ServiceUnavailableError(f"NATS at {self.topics.config.url}: not connected")
         return out

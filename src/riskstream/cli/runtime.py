@@ -37,10 +37,11 @@ def _require_nats(cfg: Settings) -> None:
 
 
 def open_topics(cfg: Settings) -> Any:
-    """The typed-message topics on the configured bus (JetStream for ``nats://``)."""
+    """The typed-message topics on the configured bus (JetStream for ``nats://``); a stage
+    retries its publishes in place while the broker is away (``runtime.reconnect_s``)."""
     from riskstream.bus import open_topics as open_bus_topics
 
-    return open_bus_topics(cfg.bus)
+    return open_bus_topics(cfg.bus, retry_s=cfg.runtime.reconnect_s)
 
 
 @app.command("run")
@@ -98,7 +99,12 @@ def run_stage(
         durable=True,
         say=lambda text: print(text, flush=True),
     )
-    host = NodeHost(build_node(stage, wiring), topics, cfg.runtime.stats_interval_s)
+    host = NodeHost(
+        build_node(stage, wiring),
+        topics,
+        cfg.runtime.stats_interval_s,
+        reconnect_s=cfg.runtime.reconnect_s,
+    )
     signal.signal(signal.SIGTERM, lambda *_: host.stop())
     signal.signal(signal.SIGINT, lambda *_: host.stop())
     who = "" if replica is None else f" as replica {replica}"

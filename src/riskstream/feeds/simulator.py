@@ -29,6 +29,7 @@ import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -292,6 +293,18 @@ class MarketSimulator:
 
     # ------------------------------------------------------------------ state
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the lock: a pickled simulator continues bit for bit where it was
+        (random generators, books, pending events, market model), which is how a feed
+        process checkpoints its position (:mod:`riskstream.runtime.feed`)."""
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     @property
     def now_ns(self) -> int:
         """Simulated time (ns since the epoch) at the end of the last batch."""
@@ -507,11 +520,16 @@ class MarketSimulator:
         """Ground truth per (participant, day, typology) up to now (DAY_LABEL_DTYPE)."""
         return self._require_manipulation().day_labels(self._now_ns)
 
-    def batches(self, seconds: float | None = None) -> Iterator[tuple[np.ndarray, int]]:
+    def batches(
+        self, seconds: float | None = None, until_ns: int | None = None
+    ) -> Iterator[tuple[np.ndarray, int]]:
         """Batches and the simulated time after each, for ``seconds`` of simulated time from
-        now (forever if None). The last batch is cut at the end time, so the events cover
-        exactly ``[now, now + seconds)``; what is cut is kept for the next batch."""
+        now (forever if None), or until simulated time ``until_ns``. The last batch is cut at
+        the end time, so the events cover exactly ``[now, now + seconds)``; what is cut is
+        kept for the next batch."""
         end_ns = None if seconds is None else self._now_ns + round(seconds * NS_PER_S)
+        if until_ns is not None:
+            end_ns = int(until_ns) if end_ns is None else min(end_ns, int(until_ns))
         while True:
             if end_ns is not None and self._now_ns >= end_ns:
                 return

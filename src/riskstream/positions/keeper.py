@@ -43,7 +43,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from riskstream.core.clock import Clock, SystemClock
-from riskstream.core.errors import RiskstreamError
+from riskstream.core.errors import RiskstreamError, ServiceUnavailableError
 from riskstream.core.messages import (
     SUBJECTS,
     Fill,
@@ -207,20 +207,25 @@ class PositionKeeper:
         Thread-safe (the API may drive an in-process keeper from its own threads)."""
         with self._lock:
             deadline = self.wall_clock() + timeout_s
-            while True:
-                fills = self._retry_fills + self._fills.fetch(self.max_batch, 0.0)
-                requests = self._retry_requests + self._requests.fetch(self.max_batch, 0.0)
-                left = deadline - self.wall_clock()
-                if fills or requests or left <= 0:
-                    break
-                # wait on requests (a user waits for the answer); fills are re-checked at
-                # least every 10 ms
-                got = self._requests.fetch(self.max_batch, min(left, 0.01))
-                if got:
-                    requests = got
-                    fills = self._fills.fetch(self.max_batch, 0.0)
-                    break
+            fills, requests = self._retry_fills, self._retry_requests
             self._retry_fills, self._retry_requests = [], []
+            try:
+                while True:
+                    fills = fills + self._fills.fetch(self.max_batch, 0.0)
+                    requests = requests + self._requests.fetch(self.max_batch, 0.0)
+                    left = deadline - self.wall_clock()
+                    if fills or requests or left <= 0:
+                        break
+                    # wait on requests (a user waits for the answer); fills are re-checked
+                    # at least every 10 ms
+                    requests = self._requests.fetch(self.max_batch, min(left, 0.01))
+                    if requests:
+                        fills = self._fills.fetch(self.max_batch, 0.0)
+                        break
+            except ServiceUnavailableError:
+                # the bus went away mid-read: what was read is handled at the next poll
+                self._retry_fills, self._retry_requests = fills, requests
+                raise
             if fills or requests:
                 try:
                     self._commit(fills, requests)

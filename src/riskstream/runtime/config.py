@@ -31,7 +31,14 @@ class RuntimeConfig(ConfigModel):
     of a hot-standby pair (``run --replica``): a standby takes over this long (plus an
     eighth) after the primary's last renewal. ``feed_seconds``: the feed publishes this many
     seconds of market time and stops (a finite, replayable run: same seed, same events);
-    None runs until stopped.
+    None runs until stopped. ``feed_checkpoint_s``: a feed process saves its position (its
+    simulator's state) this often; a restarted feed regenerates, without publishing, at most
+    this much wall time of events (:mod:`riskstream.runtime.feed`). ``reconnect_s``: a stage
+    process whose broker goes away keeps its state and retries in place (reads, and
+    publishes under the same message id) for this long before it gives up and exits (the
+    supervisor then restarts it: the last resort). Keep it under ``bus.dedup_window_s``
+    (120 s): a publish retried later than that after its first attempt was stored would no
+    longer be recognised as a duplicate.
 
     Costs behind the defaults: a publication is one confirmed JetStream round trip per
     partition, so a 10 ms tick keeps the feed near the rate of the ingest bench's batches
@@ -55,3 +62,5 @@ class RuntimeConfig(ConfigModel):
     checkpoint_mode: Literal["fork", "copy", "inline"] = "fork"
     standby_ttl_s: Annotated[float, Field(gt=0)] = 2.0
     feed_seconds: Annotated[float, Field(gt=0)] | None = None
+    feed_checkpoint_s: Annotated[float, Field(gt=0)] = 5.0
+    reconnect_s: Annotated[float, Field(gt=0)] = 60.0

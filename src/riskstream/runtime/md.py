@@ -143,6 +143,11 @@ class MdNode:
             self._last_checkpoint = now
         return applied > 0
 
+    def recover(self) -> None:
+        """After the bus failed (:class:`~riskstream.runtime.node.NodeHost` calls it before
+        stepping again): reposition the durable consumers just after what was applied."""
+        self.consumer.recover()
+
     def publish_delta(self, now: int | None = None) -> int:
         """Publish the changed rows (all rows when a keyframe is due); the deltas sent."""
         now = self.clock_ns() if now is None else now

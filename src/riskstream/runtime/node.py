@@ -6,6 +6,16 @@ messages), and publishes downstream. :class:`NodeHost` runs a node's :meth:`Node
 until asked to stop, on a thread of the demo's process or as the main loop of a
 ``riskstream run --stage`` process, and publishes its :class:`StageStats` every
 ``stats_interval_s`` of wall time.
+
+A broker that goes away (restarted, or the network between) costs a pause, not a process:
+the NATS connections reconnect by themselves (:func:`riskstream.bus.nats.connect`), readers
+resume after the last message they returned, publishes are retried under the same message
+id (:class:`~riskstream.bus.nats_topics.NatsTopics`); what reaches the host is a
+:class:`~riskstream.core.errors.ServiceUnavailableError` out of :meth:`Node.step`, after
+which it waits a little, calls the node's ``recover()`` if it has one (md and history
+reposition their durable consumers after what they applied; the feed settles a publication
+the bus did not confirm) and steps again — for ``reconnect_s`` of continuous failure, after
+which the error ends the process and the supervisor restarts it.
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from riskstream.bus.topics import Topics
+from riskstream.core.errors import ServiceUnavailableError
 from riskstream.core.messages import SUBJECTS, StageStats
 
 log = logging.getLogger("riskstream.runtime")
@@ -60,12 +71,27 @@ class NodeHost:
     topics : Topics
         Where :class:`StageStats` go (``SUBJECTS["stats"]``).
     stats_interval_s : float
+    reconnect_s : float
+        How long the bus may fail without a break before the host gives up (see the
+        module docstring).
     """
 
-    def __init__(self, node: Node, topics: Topics, stats_interval_s: float = 1.0):
+    RETRY_S = 0.1
+    """Wait between two attempts while the bus fails."""
+
+    def __init__(
+        self,
+        node: Node,
+        topics: Topics,
+        stats_interval_s: float = 1.0,
+        reconnect_s: float = 60.0,
+    ):
         self.node = node
         self.topics = topics
         self.stats_interval_s = stats_interval_s
+        self.reconnect_s = reconnect_s
+        self.outages = 0  # times the bus failed (each a run of failures)
+        self.outage_s = 0.0  # their total length
         self.started_ns = time.time_ns()
         self.error: BaseException | None = None
         self._stop = threading.Event()
@@ -74,12 +100,19 @@ class NodeHost:
         self.steps = 0
 
     def publish_stats(self) -> None:
+        figures = self.node.summary()
+        figures.update(
+            bus_outages=self.outages,
+            bus_outage_s=round(self.outage_s, 3),
+            # publishes retried in place (NatsTopics): an outage met only while publishing
+            bus_publish_retries=getattr(self.topics, "retries", 0),
+        )
         self.topics.publish(
             SUBJECTS["stats"],
             StageStats(
                 stage=self.node.name,
                 ts_ns=time.time_ns(),
-                figures=self.node.summary(),
+                figures=figures,
                 histograms={k: v.copy() for k, v in self.node.histograms().items()},
                 started_ns=self.started_ns,
             ),
@@ -87,14 +120,30 @@ class NodeHost:
 
     def run(self) -> None:
         """Step until :meth:`stop`; then close the node (its final stats are published)."""
+        failing_since: float | None = None
         try:
             while not self._stop.is_set():
-                self.node.step()
-                self.steps += 1
-                now = time.monotonic()
-                if now - self._last_stats >= self.stats_interval_s:
-                    self._last_stats = now
-                    self.publish_stats()
+                try:
+                    if failing_since is not None:
+                        recover = getattr(self.node, "recover", None)
+                        if recover is not None:
+                            recover()
+                    self.node.step()
+                    self.steps += 1
+                    now = time.monotonic()
+                    if now - self._last_stats >= self.stats_interval_s:
+                        self._last_stats = now
+                        self.publish_stats()
+                except ServiceUnavailableError as exc:
+                    failing_since = self._failing(failing_since, exc)
+                    continue
+                if failing_since is not None:
+                    self.outage_s += time.monotonic() - failing_since
+                    log.warning(
+                        "stage %s: the bus answers again after %.1f s",
+                        self.node.name, time.monotonic() - failing_since,
+                    )  # fmt: skip
+                    failing_since = None
         except BaseException as exc:  # a thread's death is reported, never silent
             self.error = exc
             log.error("stage %s died: %s\n%s", self.node.name, exc, traceback.format_exc())
@@ -105,6 +154,19 @@ class NodeHost:
             finally:
                 if self.error is None:
                     self.publish_stats()
+
+    def _failing(self, since: float | None, exc: ServiceUnavailableError) -> float:
+        """Note a failure of the bus; raise it once it has lasted ``reconnect_s``."""
+        now = time.monotonic()
+        if since is None:
+            self.outages += 1
+            log.warning("stage %s: the bus failed (%s); retrying in place", self.node.name, exc)
+            since = now
+        elif now - since > self.reconnect_s:
+            log.error("stage %s: the bus failed for %.0f s: giving up", self.node.name, now - since)
+            raise exc
+        self._stop.wait(self.RETRY_S)
+        return since
 
     def start(self) -> NodeHost:
         """Run on a daemon thread (the demo)."""

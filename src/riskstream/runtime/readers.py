@@ -135,6 +135,12 @@ class HistoryNode:
             self.consumer.commit({m.partition: m.seq for m in messages})
         return bool(messages)
 
+    def recover(self) -> None:
+        """After the bus failed: redeliver from just after what was appended (a batch
+        appended but not acknowledged is not appended twice)."""
+        if self.positions:
+            self.consumer.seek(self.positions)
+
     def idle(self) -> bool:
         return self._quarantine_seq >= self.topics.last_seq(SUBJECTS["quarantine"]) and all(
             self.positions.get(p, 0) >= self.bus.last_seq(p) for p in range(self.bus.partitions)

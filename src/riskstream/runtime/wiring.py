@@ -92,19 +92,35 @@ def build_node(name: str, w: Wiring) -> Any:
 
 def _feed(w: Wiring) -> Any:
     from riskstream.feeds.simulator import MarketSimulator
-    from riskstream.runtime.feed import FeedNode
+    from riskstream.runtime.feed import FeedNode, SimulatorSource
 
     simulator = w.simulator or MarketSimulator(w.universe, w.cfg.simulator, scenario=w.scenario)
-    return FeedNode(
-        simulator.batches(w.cfg.runtime.feed_seconds),
+    runtime = w.cfg.runtime
+    # a process resumes where it stopped (its checkpoint); the demo's feed starts afresh
+    fingerprint = (
+        f"simulator={w.cfg.simulator.model_dump_json()};instruments={len(w.universe)};"
+        f"as_of={getattr(w.universe, 'as_of', None)};scenario={w.scenario};"
+        f"seconds={runtime.feed_seconds}"
+    )
+
+    def audit(events: Any) -> Any:
+        # the venue's member-level audit trail, from the simulator the node runs now (a
+        # resumed feed runs the one restored from its checkpoint)
+        return node.source.simulator.audit(events)
+
+    node = FeedNode(
+        SimulatorSource(simulator, runtime.feed_seconds),
         w.bus,
         speed=w.speed,
-        tick_ms=w.cfg.runtime.feed_tick_ms,
+        tick_ms=runtime.feed_tick_ms,
         backlog=w.backlog,
-        # the venue's member-level audit trail, when the simulator names its accounts
-        audit=simulator.audit if getattr(simulator, "manipulators", None) else None,
+        audit=audit if getattr(simulator, "manipulators", None) else None,
         topics=w.topics,
+        store=w.checkpoint_store("feed") if w.durable else None,
+        checkpoint_s=runtime.feed_checkpoint_s,
+        fingerprint=fingerprint,
     )
+    return node
 
 
 def _surveillance(w: Wiring) -> Any:
