@@ -121,6 +121,13 @@ class _Setup:
                 ),
             }
         )
+        # md's kernels compiled (or loaded from numba's cache) before any clock starts, as
+        # the wiring does for `riskstream up`: the first run of a process must not compile
+        # them while its market runs
+        from riskstream.md.config import MdConfig
+        from riskstream.runtime.md import warm_up
+
+        warm_up(MdConfig())
         if model_path is None:  # a worker loads the file its parent fitted
             fit_demo_model(
                 self.settings, self.universe, MarketSimulator(self.universe, base.simulator),
