@@ -517,16 +517,17 @@ def ordinary_day_figures(days: list[dict], crash: list[dict], full: bool) -> dic
     """False triggers and cost per ordinary day.
 
     Whole sessions (``full``): counted directly, per session. Windows: a window's trigger
-    count times the windows in a day is no estimate of a day's for the stop-loss, a
-    drawdown rule — whether it fires depends on ``h / (sigma sqrt(T))``, not linearly on
-    ``T`` (:mod:`riskstream.limits.drawdown`). So for each window the day's probability
-    that the firm stop-loss fires is the Brownian drawdown law at the stop-loss in force
-    (``h``) and the held P&L's sd over a session from the window's realised variance; the
-    mean over the windows (stratified over the session) is the estimate. A second stop-loss
-    the same day needs the same fall on a book cut to a tenth of its VaR, so the first is
-    the count. Level limits (VaR, gross, position size) are breached at a moment, not over
-    a path: their programmes scale with the time watched. The cost of a day is the
-    expected triggers times the cost of one, measured on the ordinary windows that
+    count times the windows in a day is no estimate of a day's for the stop-loss, a drawdown
+    rule — whether it fires depends on ``h / (sigma sqrt(T))``, not linearly on ``T``
+    (:mod:`riskstream.limits.drawdown`). So for each window the day's probability that the
+    firm stop-loss fires is the Brownian drawdown law at the stop-loss in force (``h``) and
+    the held P&L's sd over a session from the window's realised variance; the mean over the
+    windows (stratified over the session) is the estimate of the days with a stop-loss — not
+    of breaches: the drawdown is measured from the day's peak, which a cut does not reset,
+    so a book that wobbles around the limit after a cut breaches again (counted in
+    ``--full``, not here). Level limits (VaR, gross, position size) are breached at a
+    moment, not over a path: their programmes scale with the time watched. The cost of a day
+    is the expected triggers times the cost of one, measured on the ordinary windows that
     triggered (the policy-on P&L against holding, to the window's end); if none did, the
     crash runs' median trading cost (spread and depth paid against the mid, in thinner
     books: an upper bound on a calm book's).
