@@ -12,7 +12,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "flash_crash.py"
 KEYS = {
     "live", "crash_runs", "calm_days", "loss_avoided_usd_median", "loss_avoided_usd_p10",
     "loss_avoided_usd_p90", "calm_cost_usd_mean", "false_triggers_per_day",
-    "breach_to_action_ms", "per_scenario",
+    "breach_to_action_ms", "per_scenario", "regime_lag_s", "wall_s",
 }  # fmt: skip
 
 
@@ -31,3 +31,9 @@ def test_quick_mode_runs_end_to_end(capsys) -> None:
     assert names == ["may-2010", "calm", "volatile"]
     # the policy-off counterfactual moved with the market: a real P&L, not zero
     assert all(row["held_pnl_usd_median"] != 0 for row in result["per_scenario"])
+    # the regime node ran in every run (two updates at least: a rate), and the ordinary
+    # days' stop-loss estimate is a probability from the drawdown law, not a count x 13
+    assert set(result["regime_lag_s"]) == {"may-2010"}
+    assert all(row["regime_switches_per_day"] is not None for row in result["per_scenario"])
+    assert result["ordinary_days_are"] == "4-min windows"
+    assert 0.0 <= result["stop_loss_day_probability_mean"] <= 1.0

@@ -196,3 +196,22 @@ def test_regime_switch_conditions_the_risk_engine() -> None:
         engine.refresh()
         seen.add(None if engine.regime_conditioning is None else engine.regime_conditioning.regime)
     assert "crisis" in seen or "volatile" in seen
+
+
+def test_stage_scales_a_return_spanning_several_bars_to_one_bar() -> None:
+    # Prices that arrive every 4 bars (md's deltas sparser than bar_s, as in a run sped up
+    # 240x) give returns with 4x a bar's variance; the stage hands the model the per-bar
+    # return of the same variance, r / sqrt(4) (square-root-of-time rule), so a calm market
+    # sampled sparsely does not read as volatile. Exact: one multiplication.
+    x, s = simulate_regime_returns(2000, n_assets=2, seed=8)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    seen: list[np.ndarray] = []
+    real_filter = model.filter
+    model.filter = lambda row: (seen.append(np.array(row)), real_filter(row))[1]
+    px = iter([np.array([100.0, 50.0]), np.array([104.0, 49.0]), np.array([102.0, 49.5])])
+    stage = RegimeStage(model, lambda: next(px), bar_s=0.25)
+    stage.on_batch(np.empty(0), 0)
+    stage.on_batch(np.empty(0), 1_000_000_000)  # 4 bars later
+    stage.on_batch(np.empty(0), 1_250_000_000)  # 1 bar later: unscaled
+    np.testing.assert_allclose(seen[0], np.log([104.0 / 100.0, 49.0 / 50.0]) / 2.0, rtol=1e-12)
+    np.testing.assert_allclose(seen[1], np.log([102.0 / 104.0, 49.5 / 49.0]), rtol=1e-12)

@@ -67,6 +67,7 @@ class RegimeStage:
         self._ts: list[int] = []
         self._regimes: list[int] = []
         self._last_px: np.ndarray | None = None
+        self._last_ns = 0
         self._next_ns: int | None = None
         model.reset()
 
@@ -79,10 +80,18 @@ class RegimeStage:
             self.skipped += 1
             return
         if self._last_px is None:
-            self._last_px, self._next_ns = px, now_ns + self.bar_ns
+            self._last_px, self._next_ns, self._last_ns = px, now_ns + self.bar_ns, now_ns
             return
+        # The model is fitted on returns over one bar. When prices arrive more sparsely
+        # than bars (md's deltas every 1.2 s of market time in a run sped up 240x, a slow
+        # feed), a return spans k = elapsed / bar bars and has k times a bar's variance;
+        # scaled by 1/sqrt(k) it is the per-bar return of the same Brownian variance (the
+        # square-root-of-time rule), instead of reading as a k-fold volatility burst.
+        elapsed = now_ns - self._last_ns
         returns = np.log(px / self._last_px)
-        self._last_px = px
+        if elapsed > 0:
+            returns *= np.sqrt(self.bar_ns / elapsed)
+        self._last_px, self._last_ns = px, now_ns
         self._next_ns = max(self._next_ns + self.bar_ns, now_ns)  # no backlog of bars
         self.probabilities = self.model.filter(returns)
         self.regime = int(self.model.regime)
