@@ -65,6 +65,7 @@ def run_stage(
     """Run one stage as a process until SIGTERM or Ctrl-C."""
     from riskstream.bus import open_bus
     from riskstream.cli.universe import ensure_universe
+    from riskstream.runtime.latency import settle_gc
     from riskstream.runtime.node import NodeHost
     from riskstream.runtime.wiring import Wiring, build_node
 
@@ -99,6 +100,7 @@ def run_stage(
         say=lambda text: print(text, flush=True),
     )
     host = NodeHost(build_node(stage, wiring), topics, cfg.runtime.stats_interval_s)
+    settle_gc()  # what the build made lives as long as the process: no collection walks it
     signal.signal(signal.SIGTERM, lambda *_: host.stop())
     signal.signal(signal.SIGINT, lambda *_: host.stop())
     who = "" if replica is None else f" as replica {replica}"
