@@ -224,6 +224,7 @@ def measure(t0: dict[str, Any], t1: dict[str, Any]) -> dict[str, Any]:
         "risk_refresh_p50_ms": r1.get("risk_refresh_p50_ms"),
         "risk_refresh_p99_ms": r1.get("risk_refresh_p99_ms"),
         "window_s": round(span_s, 3),
+        "md_grows": m1.figures.get("md_grows"),
         "md_loop": loop_window(m0.figures.get("md_loop"), m1.figures.get("md_loop"), md_span_s),
         "risk_loop": loop_window(
             t0["risk"].figures.get("risk_loop"), t1["risk"].figures.get("risk_loop"), span_s

@@ -119,6 +119,8 @@ class GcPauses:
         self.seconds = [0.0, 0.0, 0.0]
         self.max_s = 0.0
         self.total_ns = 0
+        self.frozen = 0  # objects settle_gc froze (gc.get_freeze_count walks them all: not
+        # for a once-a-second report)
         self._started = 0
         self._installed = False
 
@@ -144,7 +146,7 @@ class GcPauses:
             "collections": list(self.collections),
             "seconds": [round(s, 4) for s in self.seconds],
             "max_ms": round(self.max_s * 1e3, 3),
-            "frozen": gc.get_freeze_count(),
+            "frozen": self.frozen,
         }
 
 
@@ -169,6 +171,7 @@ def settle_gc() -> None:
     """
     gc.collect()
     gc.freeze()
+    GC_PAUSES.frozen = gc.get_freeze_count()
 
 
 class LoopProfile:
