@@ -316,3 +316,24 @@ def test_a_checkpoint_from_before_the_free_list_restores_and_continues_exactly()
         np.testing.assert_array_equal(
             getattr(resumed.features, name), getattr(straight.features, name)
         )
+
+
+def test_the_pool_grows_into_the_spare_made_ready_ahead_and_keeps_its_trades():
+    """Past three quarters full, the next pool (four times the size) is allocated and
+    written ahead of need; the growth then copies the used slots into it, indices
+    unchanged."""
+    from riskstream.md import features as ft
+
+    f = ft.new_feature_arrays(2, 48, 4, 16)
+    f.pool["ts"][:13] = np.arange(13)
+    f.pool["next"][:12] = np.arange(1, 13)
+    f.counters[ft.POOL_USED] = 13  # 13 of 16 slots live: past three quarters
+    spare = ft.SparePool()
+    spare.prepare(f, trades=1)
+    assert spare.array is not None and spare.array.shape[0] == 64
+    assert spare.touched == 16 * ft.POOL_DTYPE.itemsize  # the part the copy writes
+    ready = spare.array
+    grown = ft.grow_pool(f, extra=4, spare=spare)
+    assert grown.pool is ready and spare.array is None
+    np.testing.assert_array_equal(grown.pool[:13], f.pool[:13])
+    assert ft.pool_room(grown) >= 4

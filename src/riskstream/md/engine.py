@@ -264,6 +264,7 @@ class MarketDataEngine:
         # growing the order table and the VWAP pool between batches: wall time, and by
         # what grew, (times, longest in ms)
         self.grow_ns = 0
+        self._spare_pool = ft.SparePool()  # the VWAP pool's next array, made ready ahead
         self.grows: dict[str, tuple[int, float]] = {}
         self._market_arrays = MarketArrays(**self.market_state.arrays())  # written in place
         self._no_rec_px = np.zeros((0, 2, 1), dtype=np.int64)
@@ -334,8 +335,10 @@ class MarketDataEngine:
         f = self._features
         if trades > ft.pool_room(f):
             started = time.perf_counter_ns()
-            self._features = ft.grow_pool(f, trades)
+            self._features = ft.grow_pool(f, trades, self._spare_pool)
             self._grown("vwap_pool", time.perf_counter_ns() - started)
+        elif trades:
+            self._spare_pool.prepare(f, trades)
 
     def _grown(self, what: str, took_ns: int) -> None:
         self.grow_ns += took_ns
@@ -556,6 +559,7 @@ class MarketDataEngine:
         self.books = part("books", bk.BookArrays)
         self.seq = part("seq", sq.SeqArrays)
         features = part("features", ft.FeatureArrays)
+        self._spare_pool = ft.SparePool()
         self._features = features._replace(
             counters=ft.legacy_counters(features.counters, features.pool)
         )
