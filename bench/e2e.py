@@ -273,8 +273,10 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = stage_env(args, url, data_dir)
     env["RISKSTREAM_SIMULATOR__START"] = session_start(prepare(env), args.session_tau)
-    # a fresh bus: md's checkpoint of an earlier run would point past its (empty) partitions
-    shutil.rmtree(data_dir / "checkpoints", ignore_errors=True)
+    # a fresh bus: md's checkpoint of an earlier run would point past its (empty)
+    # partitions; a folder of this run's own, so that two benches sharing the data folder
+    # do not delete each other's checkpoints
+    env["RISKSTREAM_RUNTIME__CHECKPOINT_DIR"] = tempfile.mkdtemp(prefix="rs-e2e-ckpt-")
     log_dir = Path(tempfile.mkdtemp(prefix="rs-e2e-logs-"))
     stats = Stats(url)
     consumers = ["risk", "md"]
@@ -317,6 +319,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 marks.append({n: stats.latest(n) for n in ("feed", "md", "risk")})
     finally:
         stats.close()
+        shutil.rmtree(env["RISKSTREAM_RUNTIME__CHECKPOINT_DIR"], ignore_errors=True)
     out = measure(marks[0], marks[-1])
     out["marks"] = marks
     out["rss"] = rss
