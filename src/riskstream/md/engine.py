@@ -538,6 +538,10 @@ class MarketDataEngine:
         out: dict[str, np.ndarray] = {}
         for part, arrays in self._parts().items():
             for name, arr in arrays.items():
+                if part == "features" and name == "pool":
+                    # the slots ever used: the rest are zeros (and, after a growth, most of
+                    # the array), a restored pool grows again when trades need it
+                    arr = arr[: int(self._features.counters[ft.POOL_USED])]
                 out[f"{part}.{name}"] = np.array(arr, copy=True) if copy else arr
         return out
 

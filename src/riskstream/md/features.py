@@ -242,7 +242,7 @@ def grow_pool(f: FeatureArrays, extra: int, spare: SparePool | None = None) -> F
     """
     used = int(f.counters[POOL_USED])
     need = used - int(f.counters[FREE_N]) + extra  # live trades + extra
-    cap = f.pool.shape[0]
+    cap = max(f.pool.shape[0], 16)  # a restored pool holds its used slots only (or none)
     while cap < 2 * need:
         cap *= 2
     if cap == f.pool.shape[0]:
