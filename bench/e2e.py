@@ -226,6 +226,47 @@ def measure(t0: dict[str, Any], t1: dict[str, Any]) -> dict[str, Any]:
         "risk_refresh_p50_ms": r1.get("risk_refresh_p50_ms"),
         "risk_refresh_p99_ms": r1.get("risk_refresh_p99_ms"),
         "window_s": round(span_s, 3),
+        "md_grows": m1.figures.get("md_grows"),
+        "md_loop": loop_window(m0.figures.get("md_loop"), m1.figures.get("md_loop"), md_span_s),
+        "risk_loop": loop_window(
+            t0["risk"].figures.get("risk_loop"), t1["risk"].figures.get("risk_loop"), span_s
+        ),
+    }
+
+
+def loop_window(first: Any, last: Any, span_s: float) -> dict[str, Any] | None:
+    """A node's :class:`~riskstream.runtime.latency.LoopProfile` over the window: each
+    phase's wall and thread-CPU seconds per second of the window, the slow iterations by
+    phase, the garbage collector's collections and pauses, the last slow iterations."""
+    if not first or not last:
+        return None
+
+    def per_s(key: str) -> dict[str, float]:
+        return {
+            p: round((last[key][p] - first[key].get(p, 0.0)) / span_s, 4)
+            for p in last[key]
+            if last[key][p] - first[key].get(p, 0.0) > 0
+        }
+
+    slow = {
+        p: n - first["slow_by_phase"].get(p, 0)
+        for p, n in last["slow_by_phase"].items()
+        if n - first["slow_by_phase"].get(p, 0)
+    }
+    gc0, gc1 = first["gc"], last["gc"]
+    return {
+        "iterations": last["iterations"] - first["iterations"],
+        "slow": last["slow"] - first["slow"],
+        "slow_by_phase": slow,
+        "wall_per_s": per_s("wall_s"),
+        "cpu_per_s": per_s("cpu_s"),
+        "process_cpu_per_s": round((last["process_cpu_s"] - first["process_cpu_s"]) / span_s, 3),
+        "gc_collections": [
+            b - a for a, b in zip(gc0["collections"], gc1["collections"], strict=True)
+        ],
+        "gc_s": [round(b - a, 4) for a, b in zip(gc0["seconds"], gc1["seconds"], strict=True)],
+        "gc_max_ms_since_start": gc1["max_ms"],
+        "recent_slow": last["recent_slow"][-8:],
     }
 
 
@@ -234,8 +275,10 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     env = stage_env(args, url, data_dir)
     env["RISKSTREAM_SIMULATOR__START"] = session_start(prepare(env), args.session_tau)
-    # a fresh bus: md's checkpoint of an earlier run would point past its (empty) partitions
-    shutil.rmtree(data_dir / "checkpoints", ignore_errors=True)
+    # a fresh bus: md's checkpoint of an earlier run would point past its (empty)
+    # partitions; a folder of this run's own, so that two benches sharing the data folder
+    # do not delete each other's checkpoints
+    env["RISKSTREAM_RUNTIME__CHECKPOINT_DIR"] = tempfile.mkdtemp(prefix="rs-e2e-ckpt-")
     log_dir = Path(tempfile.mkdtemp(prefix="rs-e2e-logs-"))
     stats = Stats(url)
     consumers = ["risk", "md"]
@@ -278,6 +321,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 marks.append({n: stats.latest(n) for n in ("feed", "md", "risk")})
     finally:
         stats.close()
+        shutil.rmtree(env["RISKSTREAM_RUNTIME__CHECKPOINT_DIR"], ignore_errors=True)
     out = measure(marks[0], marks[-1])
     out["marks"] = marks
     out["rss"] = rss
@@ -345,6 +389,7 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+        "load_avg_5m": round(os.getloadavg()[1], 2),
     }
 
 

@@ -318,3 +318,33 @@ def test_close_saves_on_the_thread_when_the_background_writer_died(stream, tmp_p
     restored = Ledger(N_INSTRUMENTS)
     restored.restore(store.load().state)
     same_ledger(restored, reference(stream))
+
+
+def test_copy_snapshots_reuse_the_written_arrays_and_never_the_ones_being_written(
+    tmp_path,
+) -> None:
+    """``snapshot="copy"`` copies into the previous save's arrays once that save is
+    written (memory already faulted in), never into arrays a save still writes; each file
+    holds the state as it was when its save began."""
+
+    class State:
+        def __init__(self) -> None:
+            self.values = np.arange(10_000, dtype=np.float64)
+
+        def state(self) -> dict[str, np.ndarray]:
+            return {"values": self.values}
+
+        def restore(self, state) -> None:
+            self.values = np.array(state["values"])
+
+    store = FileCheckpointStore(tmp_path / "c.npz", fsync=False, snapshot="copy")
+    state = State()
+    first = store.begin_save({0: 1}, state)
+    state.values += 1  # after the snapshot: not in the first file
+    first.wait()
+    written = store._buffers["values"]
+    second = store.begin_save({0: 2}, state)
+    assert store._buffers == {}  # handed to the save in flight: no third save shares them
+    second.wait()
+    assert store._buffers["values"] is written  # the same memory, copied into again
+    np.testing.assert_array_equal(store.load().state["values"], np.arange(10_000) + 1.0)

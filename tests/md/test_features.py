@@ -208,3 +208,132 @@ def test_depth_imbalance():
     )
     assert r.reason.tolist() == [Reason.ACCEPTED] * 3
     assert eng.features.depth_imbalance[0] == (22 - 6) / 28
+
+
+def _running_sums(trades_by_inst, window_ns):
+    """The rolling-VWAP arithmetic as md has always done it, in plain Python: per
+    instrument a FIFO of (ts, price*size, size); ``pv``/``v`` add a trade when it arrives
+    and subtract the oldest ones, in order, once they leave (t - W, t]; both reset to
+    exactly 0 when the window empties. Independent of any pool layout."""
+    from collections import deque
+
+    state = {}
+    for inst, events in trades_by_inst.items():
+        fifo, pv, v = deque(), 0.0, 0.0
+        for ts, is_trade, px, size in events:
+            if is_trade:
+                fifo.append((ts, px * size, size))
+                pv += px * size
+                v += size
+            if fifo:
+                while fifo and fifo[0][0] <= ts - window_ns:
+                    _, p, s = fifo.popleft()
+                    pv -= p
+                    v -= s
+                if not fifo:
+                    pv = v = 0.0
+        state[inst] = (pv, v, pv / v if fifo else math.nan, len(fifo))
+    return state
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),  # instrument
+            st.integers(0, 20 * NS_PER_S),  # time step
+            st.integers(1, 5000),  # price in cents
+            st.integers(1, 1000),  # size
+            st.integers(0, 3),  # 0: a quote that only moves time; else a trade
+        ),
+        min_size=1,
+        max_size=300,
+    ),
+    st.integers(1, 60),
+)
+def test_vwap_pool_reuse_keeps_the_running_sums_bit_for_bit(steps, batch):
+    """The trade pool's free list (evicted slots reused, the pool grown by doubling only
+    when the windows' trades outgrow it) changes where trades are stored, never the sums:
+    ``vw_pv``, ``vw_v`` and ``vwap`` equal the same additions and subtractions done in
+    plain Python exactly (tolerance 0: the same floating-point operations in the same
+    order). The pool stays at most twice the largest number of trades the windows and one
+    batch held (rounded up to a power of two), and its free list holds exactly the
+    slots not in any window."""
+    window = 60 * NS_PER_S
+    eng = engine(n=4, vwap_capacity=16)  # a tiny pool: growth and reuse on every stream
+    rows, by_inst, t = [], {i: [] for i in range(4)}, T0
+    for inst, dt, cents, size, trade in steps:
+        t += dt
+        kind = TRADE if trade else QUOTE
+        rows.append(dict(kind=kind, side=1, price=cents / 100, size=size, inst=inst, ts=t))
+    events = make_events(rows)
+    most = 0
+    for a in range(0, len(events), batch):
+        chunk = events[a : a + batch]
+        assert eng.process(chunk).quarantined == 0
+        for e in chunk:
+            inst = int(e["instrument_id"])
+            px = int(e["price"]) / 1e9  # the kernel's decimal price (fixed point 1e-9)
+            by_inst[inst].append((int(e["ts_event"]), e["kind"] == TRADE, px, float(e["size"])))
+        want = _running_sums(by_inst, window)
+        f = eng.features
+        live = 0
+        for inst, (pv, v, vwap, n) in want.items():
+            assert f.vw_pv[inst] == pv and f.vw_v[inst] == v
+            assert (np.isnan(vwap) and np.isnan(f.vwap[inst])) or f.vwap[inst] == vwap
+            live += n
+        most = max(most, live + int(np.sum(chunk["kind"] == TRADE)))
+        counters = eng._features.counters
+        used, free = int(counters[0]), int(counters[3])
+        assert used - free == live  # every slot is in one window or on the free list
+        assert int(np.sum(eng._features.pool["dead"][:used])) == free
+        bound = 1 << max(4, int(np.ceil(np.log2(max(2 * most, 1)))))
+        assert eng._features.pool.shape[0] <= bound
+
+
+def test_a_checkpoint_from_before_the_free_list_restores_and_continues_exactly():
+    """A checkpoint written when the pool had two counters (slots used, updates) and
+    compacted instead of reusing slots: restored, its evicted slots form the free list and
+    the features go on exactly as in a run that was never checkpointed."""
+    s = NS_PER_S
+    rows = [
+        dict(kind=TRADE, side=1, price=10.0 + i % 7, size=1 + i % 3, inst=i % 2, ts=T0 + i * 7 * s)
+        for i in range(60)
+    ]
+    events = make_events(rows)
+    straight = engine(n=2, vwap_capacity=16)
+    straight.process(events)
+    first = engine(n=2, vwap_capacity=16)
+    first.process(events[:30])
+    saved = first.state()
+    saved["features.counters"] = saved["features.counters"][:2]  # the old layout
+    saved["features.pool"]["next"][saved["features.pool"]["dead"] == 1] = -1
+    resumed = engine(n=2, vwap_capacity=16)
+    resumed.restore(saved)
+    assert int(resumed._features.counters[3]) == int(np.sum(saved["features.pool"]["dead"]))
+    resumed.process(events[30:])
+    for name in ("vw_pv", "vw_v", "vwap", "volume", "last_px"):
+        np.testing.assert_array_equal(
+            getattr(resumed.features, name), getattr(straight.features, name)
+        )
+
+
+def test_the_pool_grows_into_the_spare_made_ready_ahead_and_keeps_its_trades():
+    """Past three quarters full, the next pool (four times the size) is allocated and
+    written ahead of need; the growth then copies the used slots into it, indices
+    unchanged."""
+    from riskstream.md import features as ft
+
+    f = ft.new_feature_arrays(2, 48, 4, 16)
+    f.pool["ts"][:13] = np.arange(13)
+    f.pool["next"][:12] = np.arange(1, 13)
+    f.counters[ft.POOL_USED] = 13  # 13 of 16 slots live: past three quarters
+    spare = ft.SparePool()
+    spare.prepare(f, trades=1)
+    assert spare.array is not None and spare.array.shape[0] == 64
+    assert spare.touched == 16 * ft.POOL_DTYPE.itemsize  # the part the copy writes
+    ready = spare.array
+    grown = ft.grow_pool(f, extra=4, spare=spare)
+    assert grown.pool is ready and spare.array is None
+    np.testing.assert_array_equal(grown.pool[:13], f.pool[:13])
+    assert ft.pool_room(grown) >= 4

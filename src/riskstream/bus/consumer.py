@@ -202,6 +202,11 @@ class CheckpointedConsumer:
                 )
 
     @property
+    def saving(self) -> bool:
+        """A background checkpoint is being written."""
+        return self._pending is not None
+
+    @property
     def consumer(self) -> Consumer:
         if self._consumer is None:
             self._consumer = self.bus.consumer(self.name, self.partitions, self.positions)

@@ -66,6 +66,7 @@ def run_stage(
     """Run one stage as a process until SIGTERM or Ctrl-C."""
     from riskstream.bus import open_bus
     from riskstream.cli.universe import ensure_universe
+    from riskstream.runtime.latency import settle_gc
     from riskstream.runtime.node import NodeHost
     from riskstream.runtime.wiring import Wiring, build_node
 
@@ -105,6 +106,7 @@ def run_stage(
         cfg.runtime.stats_interval_s,
         reconnect_s=cfg.runtime.reconnect_s,
     )
+    settle_gc()  # what the build made lives as long as the process: no collection walks it
     signal.signal(signal.SIGTERM, lambda *_: host.stop())
     signal.signal(signal.SIGINT, lambda *_: host.stop())
     who = "" if replica is None else f" as replica {replica}"

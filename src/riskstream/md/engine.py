@@ -18,6 +18,7 @@ recovery: restore the checkpoint, then re-apply the batches after it).
 
 from __future__ import annotations
 
+import time
 from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any
@@ -260,6 +261,11 @@ class MarketDataEngine:
         self._pending: list[Quarantine] = []
         self._pending_n = 0
         self.quarantine_overflow = 0  # quarantined records let go undrained (still counted)
+        # growing the order table and the VWAP pool between batches: wall time, and by
+        # what grew, (times, longest in ms)
+        self.grow_ns = 0
+        self._spare_pool = ft.SparePool()  # the VWAP pool's next array, made ready ahead
+        self.grows: dict[str, tuple[int, float]] = {}
         self._market_arrays = MarketArrays(**self.market_state.arrays())  # written in place
         self._no_rec_px = np.zeros((0, 2, 1), dtype=np.int64)
         self._no_rec_sz = np.zeros((0, 2, 1), dtype=np.float64)
@@ -322,11 +328,22 @@ class MarketDataEngine:
             need = int(b.counters[bk.LIVE]) + adds
             while need > bk.MAX_LOAD * cap / 2:
                 cap *= 2
+            started = time.perf_counter_ns()
             self.books = _rebuilt(b, cap)
+            self._grown("orders", time.perf_counter_ns() - started)
         trades = int(kinds[_TRADE])
         f = self._features
-        if f.counters[ft.POOL_USED] + trades > f.pool.shape[0]:
-            self._features = ft.compact_pool(f, trades)
+        if trades > ft.pool_room(f):
+            started = time.perf_counter_ns()
+            self._features = ft.grow_pool(f, trades, self._spare_pool)
+            self._grown("vwap_pool", time.perf_counter_ns() - started)
+        elif trades:
+            self._spare_pool.prepare(f, trades)
+
+    def _grown(self, what: str, took_ns: int) -> None:
+        self.grow_ns += took_ns
+        count, max_ms = self.grows.get(what, (0, 0.0))
+        self.grows[what] = (count + 1, max(max_ms, round(took_ns / 1e6, 3)))
 
     def drain_quarantine(self) -> Quarantine:
         """Hand over (and forget) the events quarantined since the last call."""
@@ -521,6 +538,10 @@ class MarketDataEngine:
         out: dict[str, np.ndarray] = {}
         for part, arrays in self._parts().items():
             for name, arr in arrays.items():
+                if part == "features" and name == "pool":
+                    # the slots ever used: the rest are zeros (and, after a growth, most of
+                    # the array), a restored pool grows again when trades need it
+                    arr = arr[: int(self._features.counters[ft.POOL_USED])]
                 out[f"{part}.{name}"] = np.array(arr, copy=True) if copy else arr
         return out
 
@@ -541,7 +562,11 @@ class MarketDataEngine:
             np.copyto(arr, src)
         self.books = part("books", bk.BookArrays)
         self.seq = part("seq", sq.SeqArrays)
-        self._features = part("features", ft.FeatureArrays)
+        features = part("features", ft.FeatureArrays)
+        self._spare_pool = ft.SparePool()
+        self._features = features._replace(
+            counters=ft.legacy_counters(features.counters, features.pool)
+        )
         self.quarantine_counts = np.array(state["engine.quarantine_counts"], copy=True)
         self.events_seen = np.array(state["engine.events_seen"], copy=True)
 

@@ -31,7 +31,10 @@ Per instrument, in dense arrays (:class:`FeatureState`):
   instrument's latest event time: :math:`\\sum p_i v_i / \\sum v_i` over the trades inside.
   Every trade of the window is kept (a per-instrument linked FIFO in one growable pool), so
   membership is exact; sums are maintained incrementally and reset to exactly 0 when the
-  window empties.
+  window empties. An evicted trade's slot goes onto a free list that the next trade of any
+  instrument reuses, so the pool only grows while the number of trades inside the windows
+  does, and never needs compacting (a compaction walks the whole pool in one batch: half a
+  second for a million slots, a stall every time the pool filled).
 
 Time-weighted EWMAs use the EMA operator for inhomogeneous time series with previous-point
 interpolation (Zumbach & Müller 2001, "Operators on inhomogeneous time series", Int. J.
@@ -52,7 +55,8 @@ from riskstream.md._jit import kernel, kernel_inline
 
 NO_BID = np.iinfo(np.int64).min  # price of an empty bid side for OFI (-inf)
 NO_ASK = np.iinfo(np.int64).max  # price of an empty ask side for OFI (+inf)
-POOL_USED, UPDATES = 0, 1  # counters[...]
+POOL_USED, UPDATES, FREE_HEAD, FREE_N = 0, 1, 2, 3  # counters[...]
+N_COUNTERS = 4
 _F_SNAPSHOT = int(EventFlag.SNAPSHOT)
 _TRADE, _CLEAR = int(EventKind.TRADE), int(EventKind.CLEAR)
 
@@ -119,7 +123,8 @@ POOL_DTYPE = np.dtype(
      ("dead", np.int64)],
     align=True,
 )  # fmt: skip
-"""A trade of a VWAP window: time, price x size, size, next trade of the same instrument."""
+"""A trade of a VWAP window: time, price x size, size, next trade of the same instrument
+(of a free slot: the next free slot), and whether the slot is free (``dead``)."""
 
 PROFILE_DTYPE = np.dtype([("mean", np.float64), ("var", np.float64), ("n", np.int64)], align=True)
 """One time-of-day bucket of an instrument's spread profile: EW mean, variance, count."""
@@ -131,7 +136,9 @@ FeatureArrays = namedtuple(
         "profile",  # PROFILE_DTYPE (n_instruments, n_buckets): spread by time of day
         "rv_ring",  # float64 (n_instruments, rv_window): squared grid returns
         "pool",  # POOL_DTYPE (capacity,): trades of every instrument's VWAP window
-        "counters",  # int64 (2,): pool slots used, feature updates
+        # int64 (N_COUNTERS,): pool slots ever used (the high-water mark), feature
+        # updates, the first free slot (-1: none) and the number of free slots
+        "counters",
     ],
 )
 
@@ -156,7 +163,7 @@ def new_feature_arrays(
         profile=np.zeros((n, n_buckets), dtype=PROFILE_DTYPE),
         rv_ring=np.zeros((n, rv_window)),
         pool=trades,
-        counters=np.zeros(2, dtype=np.int64),
+        counters=np.array([0, 0, -1, 0], dtype=np.int64),
     )
 
 
@@ -180,31 +187,86 @@ class FeatureState:
         return tuple(n for n in FEATURE_DTYPE.names if n != "spare")
 
 
-def compact_pool(f: FeatureArrays, extra: int) -> FeatureArrays:
-    """Drop evicted trades from the VWAP pool and make room for ``extra`` more.
+def pool_room(f: FeatureArrays) -> int:
+    """Trades the VWAP pool takes before it must grow: its free slots and those never used."""
+    return int(f.counters[FREE_N]) + f.pool.shape[0] - int(f.counters[POOL_USED])
 
-    Returns a new :class:`FeatureArrays` (pool replaced; everything else shared) whose
-    pool holds the live trades first, in their original order, links remapped.
+
+class SparePool:
+    """The VWAP pool's next array, made ready ahead of need a slice per batch.
+
+    Memory a process has never written costs a page fault on the first write to each
+    page: copying a million trades (40 MB) into a fresh array took ~95 ms in an md process,
+    into an array already written ~4 ms. So once the windows hold three quarters of the
+    pool's slots (at least a quarter of the pool's size in trades before it must grow),
+    the next array is allocated (four times the size: a growth from a full pool leaves it
+    at most half full; untouched, so free) and :meth:`prepare` writes a slice of it
+    per batch — 8 slots' worth per trade of the batch, at least 256 KB — so that the
+    growth (:func:`grow_pool`) finds the pages it copies into already there. In a steady
+    market the pool is at most half full after its last growth and no spare is made.
+    """
+
+    def __init__(self) -> None:
+        self.array: np.ndarray | None = None
+        self.touched = 0  # bytes of ``array`` written so far
+
+    def prepare(self, f: FeatureArrays, trades: int) -> None:
+        cap = f.pool.shape[0]
+        live = int(f.counters[POOL_USED]) - int(f.counters[FREE_N])
+        if self.array is None or self.array.shape[0] <= cap:
+            if 4 * live < 3 * cap:
+                return
+            self.array = np.zeros(4 * cap, dtype=POOL_DTYPE)
+            self.touched = 0
+        end = min(cap * POOL_DTYPE.itemsize, self.touched + max(1 << 18, 8 * 40 * trades))
+        if end > self.touched:
+            self.array.view(np.uint8)[self.touched : end] = 0
+            self.touched = end
+
+    def take(self, cap: int) -> np.ndarray | None:
+        """The spare array if it has at least ``cap`` slots (handed over: the spare is
+        empty after)."""
+        array, self.array = self.array, None
+        return array if array is not None and array.shape[0] >= cap else None
+
+
+def grow_pool(f: FeatureArrays, extra: int, spare: SparePool | None = None) -> FeatureArrays:
+    """Make room in the VWAP pool for ``extra`` more trades (between batches).
+
+    Returns a new :class:`FeatureArrays` (pool replaced; everything else shared) with at
+    least twice the slots the windows and ``extra`` need (doubling: amortised O(1) per
+    trade, and a pool that stops growing once the windows' trade count is steady). Slots
+    keep their indices, so no link changes: the used slots are copied as one block. The
+    slots never used are left zero (the kernel writes every field of a slot it takes), so
+    the operating system maps their pages only when trades first reach them.
     """
     used = int(f.counters[POOL_USED])
-    old = f.pool[:used]
-    keep = old["dead"] == 0
-    live = int(keep.sum())
-    cap = f.pool.shape[0]
-    while cap < 2 * (live + extra):  # at most half full after compaction: amortised O(1)
+    need = used - int(f.counters[FREE_N]) + extra  # live trades + extra
+    cap = max(f.pool.shape[0], 16)  # a restored pool holds its used slots only (or none)
+    while cap < 2 * need:
         cap *= 2
-    new_index = np.cumsum(keep) - 1
-    pool = np.zeros(cap, dtype=POOL_DTYPE)
-    pool["next"] = -1
-    pool[:live] = old[keep]
-    nxt = pool["next"][:live]
-    pool["next"][:live] = np.where(nxt >= 0, new_index[np.maximum(nxt, 0)], -1)
-    for name in ("vw_head", "vw_tail"):
-        arr = f.s[name]
-        has = arr >= 0
-        arr[has] = new_index[arr[has]]
-    f.counters[POOL_USED] = live
+    if cap == f.pool.shape[0]:
+        return f
+    pool = spare.take(cap) if spare is not None else None
+    if pool is None:
+        pool = np.zeros(cap, dtype=POOL_DTYPE)
+    # as bytes: numpy copies an aligned structured dtype field by field (~30x slower)
+    pool[:used].view(np.uint8)[:] = f.pool[:used].view(np.uint8)
     return f._replace(pool=pool)
+
+
+def legacy_counters(counters: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """The counters of a checkpoint written before the pool kept a free list (2 counters:
+    slots used, updates), with the free list rebuilt from the slots marked ``dead``."""
+    if counters.shape[0] == N_COUNTERS:
+        return counters
+    used = int(counters[POOL_USED])
+    free = np.flatnonzero(pool["dead"][:used] != 0)
+    if free.size:
+        pool["next"][free[:-1]] = free[1:]
+        pool["next"][free[-1]] = -1
+    head = int(free[0]) if free.size else -1
+    return np.array([used, counters[UPDATES], head, free.size], dtype=np.int64)
 
 
 @kernel_inline
@@ -254,14 +316,18 @@ def _roll_grid(rv_ring, st, p, inst, ts):
 
 
 @kernel
-def _vwap_evict(pool, st, p, ts):
+def _vwap_evict(pool, counters, st, p, ts):
     h = st.vw_head
     cutoff = ts - p.vwap_window_ns
     while h >= 0 and pool[h].ts <= cutoff:
         st.vw_pv -= pool[h].pv
         st.vw_v -= pool[h].v
-        pool[h].dead = 1
-        h = pool[h].next
+        nxt = pool[h].next
+        pool[h].dead = 1  # onto the free list
+        pool[h].next = counters[FREE_HEAD]
+        counters[FREE_HEAD] = h
+        counters[FREE_N] += 1
+        h = nxt
     st.vw_head = h
     if h < 0:
         st.vw_tail = -1
@@ -347,8 +413,13 @@ def update_features(
             lam *= _decay(ts - st.intensity_ts, p.intensity_tau_ns)
         st.intensity = lam + 1.0 / tau_s
         st.intensity_ts = ts
-        node = counters[POOL_USED]
-        counters[POOL_USED] = node + 1
+        node = counters[FREE_HEAD]
+        if node >= 0:  # a slot an evicted trade freed
+            counters[FREE_HEAD] = pool[node].next
+            counters[FREE_N] -= 1
+        else:
+            node = counters[POOL_USED]
+            counters[POOL_USED] = node + 1
         px = trade_px / PRICE_SCALE
         st.last_px = px
         st.volume += size
@@ -366,7 +437,7 @@ def update_features(
         st.vw_pv += px * size
         st.vw_v += size
     if st.vw_head >= 0:
-        _vwap_evict(pool, st, p, ts)
+        _vwap_evict(pool, counters, st, p, ts)
     st.last_ts = ts
     st.last_seq = seq
     counters[UPDATES] += 1

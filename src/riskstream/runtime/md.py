@@ -42,7 +42,7 @@ from riskstream.md.config import MdConfig
 from riskstream.md.reasons import reason_text
 from riskstream.md.stage import MdStage
 from riskstream.runtime.config import RuntimeConfig
-from riskstream.runtime.latency import LatencyHistogram, summary
+from riskstream.runtime.latency import LatencyHistogram, LoopProfile, summary
 
 DELTA_COLUMNS = ("bid", "ask", "bid_size", "ask_size", "mid", "last", "spread", "ts_ns", "seq",
                  "stale")  # fmt: skip
@@ -50,6 +50,14 @@ DELTA_COLUMNS = ("bid", "ask", "bid_size", "ask_size", "mid", "last", "spread", 
 limits (circuit breakers), regime and the service read. Depth, volume and microprice stay
 in md (and in md's checkpoint)."""
 
+
+MD_PHASES = ("fetch", "apply", "grow", "delta", "publish", "checkpoint")
+"""The phases of md's loop in its :class:`~riskstream.runtime.latency.LoopProfile`:
+``fetch`` (waiting for the bus, decoding, the consumer's bookkeeping), ``apply`` (books and
+features, the numba kernel, and the latency histogram), ``grow`` (growing the order table
+or the VWAP trade pool inside a batch), ``delta`` (building the market-state deltas),
+``publish`` (sending them and the quarantine), ``checkpoint`` (starting a checkpoint: the
+fork, or the copy); ``host``: the host's work between iterations (its statistics)."""
 
 FETCH_EVENTS = 65_536
 """Events md asks the bus for per round (in messages of the size it sees)."""
@@ -113,8 +121,11 @@ class MdNode:
         self._last_delta = 0
         self._last_keyframe = 0  # a restarted md sends a keyframe first
         self._last_checkpoint = clock_ns()
+        self.profile = LoopProfile(MD_PHASES)
 
     def _apply(self, events: np.ndarray) -> None:
+        self.profile.mark("fetch")  # the fetch, decoding, and the consumer's bookkeeping
+        grown = self.stage.engine.grow_ns
         now_ns = int(events["ts_event"].max())
         self.stage.on_batch(events, now_ns)
         done = self.clock_ns()
@@ -123,12 +134,18 @@ class MdNode:
         self._recv.append(recv)
         self._events_pending += len(events)
         self._ts_ns = max(self._ts_ns, now_ns)
+        self.profile.mark("apply")
+        self.profile.move("apply", "grow", self.stage.engine.grow_ns - grown)
 
     def step(self) -> bool:
+        profile = self.profile
+        profile.begin()
         # a fetch returns as soon as messages are there; with none it waits up to 50 ms (a
         # shorter pull can expire before a loaded server answers it)
         before = self.stage.events
+        writing = self.consumer.saving
         applied = self.consumer.poll(timeout_s=0.05)
+        profile.mark("fetch")
         if applied:
             # ask for about FETCH_EVENTS events a round: many small messages when the feed
             # publishes every few ms (one round trip each round), few large ones at max speed
@@ -138,9 +155,15 @@ class MdNode:
         if now - self._last_delta >= self._delta_ns:
             self.publish_delta(now)
             self.publish_quarantine()
+            profile.mark("publish")
         if now - self._last_checkpoint >= self._checkpoint_ns:
             self.consumer.checkpoint()
             self._last_checkpoint = now
+            profile.mark("checkpoint")
+        profile.end(
+            events=self.stage.events - before,
+            checkpoint_writing=writing or self.consumer.saving,
+        )
         return applied > 0
 
     def recover(self) -> None:
@@ -173,22 +196,22 @@ class MdNode:
             last = i == len(parts) - 1  # the receipts go with the last part: an event is
             self.deltas += 1  # reflected once every part of its delta is applied
             self.delta_rows += part.size
+            delta = MarketStateDelta(
+                seq=self.deltas,
+                ts_ns=self._ts_ns,
+                instrument_id=part.astype(np.int64),
+                columns={c: getattr(state, c)[part] for c in DELTA_COLUMNS},
+                events=events if last else 0,
+                recv_ns=recv if last else np.zeros(0, np.int64),
+                full=full,
+                wall_ns=self.clock_ns(),
+                epoch=self.epoch,
+            )
+            self.profile.mark("delta")
             # sent without waiting for the broker's confirmation (a round trip per message
             # would stall the loop); stored in order, a failure raised at a later call
-            self.topics.publish_nowait(
-                SUBJECTS["market"],
-                MarketStateDelta(
-                    seq=self.deltas,
-                    ts_ns=self._ts_ns,
-                    instrument_id=part.astype(np.int64),
-                    columns={c: getattr(state, c)[part] for c in DELTA_COLUMNS},
-                    events=events if last else 0,
-                    recv_ns=recv if last else np.zeros(0, np.int64),
-                    full=full,
-                    wall_ns=self.clock_ns(),
-                    epoch=self.epoch,
-                ),
-            )
+            self.topics.publish_nowait(SUBJECTS["market"], delta)
+            self.profile.mark("publish")
         return len(parts)
 
     def publish_quarantine(self) -> int:
@@ -225,6 +248,8 @@ class MdNode:
                     self.consumer.stats.checkpoint_stall_max_s * 1e3, 3
                 ),
                 "md_checkpoint_save_ms": round(self.consumer.stats.checkpoint_save_s * 1e3, 1),
+                "md_grows": dict(self.stage.engine.grows),
+                "md_loop": self.profile.summary(),
             }
         )
         return out

@@ -31,7 +31,7 @@ import numpy as np
 from riskstream.bus.topics import Topics
 from riskstream.core.messages import SUBJECTS, MarketStateDelta
 from riskstream.risk.stage import RiskStage
-from riskstream.runtime.latency import LatencyHistogram, summary
+from riskstream.runtime.latency import LatencyHistogram, LoopProfile, summary
 from riskstream.runtime.md import DeltaSequence, apply_delta
 
 
@@ -106,6 +106,9 @@ class RiskNode:
         self._pending: list[tuple[np.ndarray, float]] = []  # (receipts, events per receipt)
         self._changed = True  # refresh at the first chance
         self._next_refresh = 0
+        # wait: for deltas (and for the next refresh); apply: the deltas; refresh: the
+        # engine (with the messages drained before it); publish: the snapshot
+        self.profile = LoopProfile(("wait", "apply", "refresh", "publish"))
 
     def _apply(self, delta: MarketStateDelta) -> None:
         if not self.delta_sequence.accept(delta):
@@ -136,12 +139,15 @@ class RiskNode:
             self._changed = True
 
     def step(self) -> bool:
+        self.profile.begin()
         now = self.clock_ns()
         wait_s = max(self._next_refresh - now, 0) / 1e9
         got = self.market.fetch(4096, timeout_s=min(wait_s, 0.02))
+        self.profile.mark("wait")
         for seq, delta in got:
             self._apply(delta)
             self._market_seq = seq
+        self.profile.mark("apply")
         now = self.clock_ns()
         if now >= self._next_refresh:
             # positions and regime are read when a refresh is due (the engine applies them
@@ -151,6 +157,8 @@ class RiskNode:
                 self.refresh(now)
             else:
                 self._next_refresh = now + min(self.interval_ns, 20_000_000)
+            self.profile.mark("refresh")
+        self.profile.end(deltas=len(got))
         return bool(got)
 
     def refresh(self, now: int) -> None:
@@ -162,11 +170,13 @@ class RiskNode:
             if len(self.state_lag_ms) > 100_000:
                 del self.state_lag_ms[:50_000]
         snap = self.stage.refresh(self._ts_ns)
+        self.profile.mark("refresh")
         self.topics.publish(SUBJECTS["snapshot"], snap, msg_id=f"snapshot:{snap.lineage_id}")
         published = self.clock_ns()
         self.published += 1
         for recv, weight in pending:
             self.tick_to_risk.add(published - recv, weight)
+        self.profile.mark("publish")
 
     def idle(self) -> bool:
         read_all = self._market_seq >= self.topics.last_seq(SUBJECTS["market"])
@@ -187,6 +197,7 @@ class RiskNode:
                 "risk_state_lag_p99_ms": round(float(np.percentile(lag, 99)), 3)
                 if lag.size
                 else None,
+                "risk_loop": self.profile.summary(),
             }
         )
         return out
