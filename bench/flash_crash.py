@@ -398,7 +398,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.calm_days, args.volatile_days = 1, 1, 1
-        args.instruments, args.scenarios, args.window_min = 200, 250, 4.0
+        args.instruments, args.scenarios, args.window_min = 200, 250, 10.0
         args.shapes = "may-2010"
     if args.full:
         args.window_min = SESSION_S / 60.0
