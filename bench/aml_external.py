@@ -26,6 +26,14 @@ Measured, each through ``riskstream surveillance aml fit`` / ``score`` (the CLI'
 - **AMLSim, zero-shot**: the model fitted on our generator scores AMLSim unchanged — how
   far a model carries between two different simulated banks without refitting.
 
+Protocol, fixed before any result was looked at (issue 20, 2026-12-04): the withheld half
+is ``numpy.random.default_rng(--seed 0).random(n_accounts) >= 0.5``; the alert threshold is
+tuned by ``AmlModel.fit`` on out-of-fold scores of the labelled (training) half only, to the
+rule "highest recall at precision ≥ 0.6"; every choice of feature or setting is made with
+``--cv-training-half``, which never reads the withheld half's labels: it splits the training
+half into 4 stratified folds (seed 1), fits on three folds' labels exactly as the CLI does
+(the rest of the accounts unlabelled), scores the fourth, and pools the four folds' alerts.
+
 Prints one JSON object as its last line.
 """
 
@@ -97,11 +105,59 @@ def _at_alert(scored: pl.DataFrame) -> dict[str, float]:
     }
 
 
+def _split(labels: pl.DataFrame, seed: int) -> np.ndarray:
+    """True for the accounts whose labels the fit may see (the training half)."""
+    return np.random.default_rng(seed).random(labels.height) < 0.5
+
+
+def cv_training_half(folder: Path, seed: int, folds: int = 4) -> dict[str, float]:
+    """Pooled out-of-fold precision/recall/PR AUC within the training half only — the
+    development measure; the withheld half's labels are dropped before anything else."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from riskstream.surveillance.aml_data import load_transactions
+    from riskstream.surveillance.aml_features import build_features
+    from riskstream.surveillance.aml_model import AmlModel
+
+    work = Path(tempfile.mkdtemp(prefix="aml_cv_"))
+    tx_path, labels = amlsim_to_riskstream(folder, work)
+    train = labels.filter(pl.Series(_split(labels, seed)))
+    del labels  # the withheld half's labels are not used below
+    features = build_features(load_transactions(tx_path).frame)
+    row = {a: i for i, a in enumerate(features.accounts)}
+    train = train.filter(pl.col("account").is_in(list(row)))  # accounts with transactions
+    idx = np.array([row[a] for a in train["account"]])
+    y_train = train["is_suspicious"].to_numpy().astype(bool)
+    scores, alerts, truth = [], [], []
+    for fit_part, test_part in StratifiedKFold(folds, shuffle=True, random_state=1).split(
+        idx, y_train
+    ):
+        y = np.full(features.accounts.size, np.nan)
+        y[idx[fit_part]] = y_train[fit_part]
+        scored = AmlModel().fit(features, y).score(features)
+        scores.append(scored.score[idx[test_part]])
+        alerts.append(scored.alert[idx[test_part]])
+        truth.append(y_train[test_part])
+    s, a, t = (np.concatenate(x) for x in (scores, alerts, truth))
+    curves = evaluate(t, s, 0.5)
+    frame = pl.DataFrame({"is_suspicious": t, "alert": a})
+    return {"pr_auc": curves["pr_auc"], "roc_auc": curves["roc_auc"]} | _at_alert(frame)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--amlsim", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cv-training-half",
+        action="store_true",
+        help="Only the development measure on the training half (no withheld labels read).",
+    )
     args = parser.parse_args()
+    if args.cv_training_half:
+        r = cv_training_half(args.amlsim, args.seed)
+        print(json.dumps({"benchmark": "aml_external_cv_training_half", **r}, default=float))
+        return
     work = Path(tempfile.mkdtemp(prefix="aml_external_"))
     own_train = generate(GeneratorConfig(n_accounts=4000, seed=1)).write(work / "own_train")
     own_test_data = generate(GeneratorConfig(n_accounts=4000, seed=2))
@@ -151,8 +207,7 @@ def main() -> None:
     )
     results["amlsim_zero_shot"] = _measure(work / "zero_shot.csv", labels)
 
-    rng = np.random.default_rng(args.seed)
-    train_mask = rng.random(labels.height) < 0.5
+    train_mask = _split(labels, args.seed)
     labels.filter(pl.Series(train_mask)).write_csv(work / "amlsim_train_labels.csv")
     _cli(
         "surveillance",

@@ -47,9 +47,16 @@ def test_shap_explanations_are_additive_and_match_lightgbm_treeshap(
     rows = np.arange(5)
     explained = small_model.explain(small_features, rows, top=len(small_model.feature_names_))
     X = small_model.design(small_features)[0][rows]
-    # LightGBM's own TreeSHAP (pred_contrib) is the independent reference
-    ref = small_model.models_[CHAMPION].predict(X, pred_contrib=True)
-    margin = small_model.models_[CHAMPION].predict(X, raw_score=True)
+    # LightGBM's own TreeSHAP (pred_contrib) is the independent reference; the champion is
+    # the mean of its fold models, so the reference is the mean of theirs, and the
+    # contributions sum to the mean of their log-odds margins
+    members = small_model.models_[CHAMPION].models
+    assert len(members) == small_model.config.cv_folds
+    ref = np.mean([m.predict(X, pred_contrib=True) for m in members], axis=0)
+    margin = np.mean([m.predict(X, raw_score=True) for m in members], axis=0)
+    # the champion's score is the mean of the fold models' probabilities (CV bagging)
+    mean_p = np.mean([m.predict_proba(X)[:, 1] for m in members], axis=0)
+    assert np.allclose(small_model.models_[CHAMPION].predict_proba(X)[:, 1], mean_p)
     for k, row in enumerate(rows):
         mine = {
             e["feature"]: e["contribution"]

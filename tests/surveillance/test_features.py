@@ -97,3 +97,34 @@ def test_generator_is_deterministic_and_labels_every_typology() -> None:
     typologies = set(a.labels.filter(pl.col("is_suspicious"))["typology"])
     assert typologies == set(GeneratorConfig().typologies)
     assert (a.labels.filter(~pl.col("is_suspicious"))["typology"] == "").all()
+
+
+def test_repeated_pair_features_by_hand() -> None:
+    """Split transfers: P pays Q three times in 20 h, a fourth time two days later, and R
+    once; a card purchase repeated at a merchant counts for nothing (commerce).
+
+    Hand count: P's busiest 24 h to one counterparty hold 3 payments (00:00, 10:00, 20:00;
+    the 01-03 payment is 48 h after the first); Q receives those same 3 from P in 24 h.
+    P's payments: 5, of which 4 are on the repeated pair P→Q, so 4/5; Q's: 4, all on it;
+    R's single payment is on a pair used once: 0. M's two card receipts are left out.
+    """
+    rows = [
+        ("2026-01-01T00:00:00", "P", "Q", 500, "transfer"),
+        ("2026-01-01T10:00:00", "P", "Q", 500, "transfer"),
+        ("2026-01-01T20:00:00", "P", "Q", 500, "wire"),
+        ("2026-01-03T00:00:00", "P", "Q", 500, "transfer"),
+        ("2026-01-02T00:00:00", "P", "R", 300, "transfer"),
+        ("2026-01-02T09:00:00", "C", "M", 20, "card"),
+        ("2026-01-02T10:00:00", "C", "M", 20, "card"),
+    ]
+    f = build_features(_tx(rows))
+    row = {a: i for i, a in enumerate(f.accounts)}
+    col = f.column
+    assert col("max_pair_out_24h")[row["P"]] == 3
+    assert col("max_pair_in_24h")[row["Q"]] == 3
+    assert col("max_pair_in_24h")[row["R"]] == 1
+    assert col("repeat_pair_share")[row["P"]] == pytest.approx(4 / 5)
+    assert col("repeat_pair_share")[row["Q"]] == pytest.approx(1.0)
+    assert col("repeat_pair_share")[row["R"]] == 0.0
+    assert col("max_pair_out_24h")[row["C"]] == 0  # card purchases are not money movement
+    assert col("repeat_pair_share")[row["M"]] == 0.0

@@ -18,7 +18,9 @@
   tuned: the highest recall at precision ≥ ``target_precision`` (the operating point a
   compliance team signs off), or the best F1 when no threshold reaches it. Tuning on
   out-of-fold scores keeps the threshold honest: in-sample scores of a forest are nearly
-  perfect and would put it far too high.
+  perfect and would put it far too high. Scores of new accounts are the mean of the k
+  fold models (:class:`FoldMean`), the same models whose out-of-fold scores set the
+  threshold, so the threshold keeps its stated precision (a refit on all labels did not).
 
 ``score`` gives each account a score in [0, 1] and an alert flag at the threshold of its
 segment (or the global one); ``explain`` gives the top SHAP contributions (Lundberg & Lee,
@@ -43,7 +45,7 @@ import numpy as np
 from riskstream.core.errors import InputError
 from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig
 
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"
 FAMILIES = ("lightgbm", "random_forest", "decision_tree")
 CHAMPION = "lightgbm"
 
@@ -99,6 +101,25 @@ def threshold_at_precision(
         out=np.zeros_like(precision),
     )
     return float(thresholds[int(np.argmax(f1))]), "max_f1"
+
+
+class FoldMean:
+    """The mean predicted probability of the k fold models of the cross-validation.
+
+    The alert threshold is tuned on out-of-fold scores, each made by a model fitted on
+    (k-1)/k of the labels; scoring new accounts with the mean of those same k models (CV
+    bagging, Breiman, "Bagging Predictors", 1996) keeps the scores on the scale the
+    threshold was tuned on. A model refitted on all labels is more confident than its fold
+    models, and at the out-of-fold threshold it alerted more and less precisely than the
+    stated precision (bench/aml_external.py, docs/benchmarks.md).
+    """
+
+    def __init__(self, models: list[Any]):
+        self.models = models
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Shape (n_accounts, 2): the mean of the fold models' class probabilities."""
+        return np.mean([m.predict_proba(X) for m in self.models], axis=0)
 
 
 class AmlModel:
@@ -171,6 +192,7 @@ class AmlModel:
     def fit(self, features: AccountFeatures, labels: np.ndarray) -> AmlModel:
         """Fit on the accounts of ``features`` with ``labels`` (bool, same order; accounts
         without a label are marked by :data:`numpy.nan` in a float array and left out)."""
+        from sklearn.base import clone
         from sklearn.cluster import KMeans
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -215,12 +237,16 @@ class AmlModel:
         self.threshold_rule_: dict[str, str] = {}
         self.oof_scores_: dict[str, np.ndarray] = {}
         for name, estimator in self._estimators().items():
-            oof = cross_val_predict(estimator, X, y, cv=folds, method="predict_proba")[:, 1]
+            oof = np.zeros(y.size)
+            fold_models = []
+            for part, rest in folds.split(X, y):
+                fold_models.append(clone(estimator).fit(X[part], y[part]))
+                oof[rest] = fold_models[-1].predict_proba(X[rest])[:, 1]
             self.oof_scores_[name] = oof
             thr, rule = threshold_at_precision(y, oof, self.config.target_precision)
             self.thresholds_[name] = thr
             self.threshold_rule_[name] = rule
-            self.models_[name] = estimator.fit(X, y)
+            self.models_[name] = FoldMean(fold_models)
         self.oof_labels_ = y
         self.segment_thresholds_: dict[str, float] = {}
         self.metrics_ = {
@@ -256,16 +282,20 @@ class AmlModel:
     def explain(
         self, features: AccountFeatures, rows: np.ndarray, top: int = 5
     ) -> list[dict[str, Any]]:
-        """The ``top`` SHAP contributions (log-odds) of the champion for each of ``rows``."""
+        """The ``top`` SHAP contributions (log-odds) of the champion for each of ``rows``:
+        the mean over its fold models of their TreeSHAP values (they sum to the mean of the
+        fold models' log-odds less its expected value)."""
         import shap
 
         if len(rows) == 0:
             return []
         X = self.design(features)[0][rows]
-        explainer = shap.TreeExplainer(self.models_[CHAMPION])
-        contrib = np.asarray(explainer.shap_values(X))
-        if contrib.ndim == 3:  # some shap versions return one array per class
-            contrib = contrib[..., 1] if contrib.shape[-1] == 2 else contrib[1]
+        contrib = np.zeros_like(X, dtype=float)
+        for member in self.models_[CHAMPION].models:
+            c = np.asarray(shap.TreeExplainer(member).shap_values(X))
+            if c.ndim == 3:  # some shap versions return one array per class
+                c = c[..., 1] if c.shape[-1] == 2 else c[1]
+            contrib += c / len(self.models_[CHAMPION].models)
         out = []
         for k, row in enumerate(rows):
             order = np.argsort(-np.abs(contrib[k]))[:top]
