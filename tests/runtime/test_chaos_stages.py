@@ -69,8 +69,9 @@ def _leader(url: str, role: str) -> str | None:
         store.close()
 
 
-def _undisturbed(env: dict[str, str]) -> tuple[Any, Any, Any]:
-    """Settings, universe and md's final market state on the same events, in one pass."""
+def _undisturbed(env: dict[str, str], feed_s: float = FEED_S) -> tuple[Any, Any, Any]:
+    """Settings, universe and md after one pass, in this process, over the ``feed_s``
+    seconds of events the feed of a run with ``env`` publishes (the undisturbed reference)."""
     old = dict(os.environ)
     os.environ.update(env)
     try:
@@ -84,9 +85,9 @@ def _undisturbed(env: dict[str, str]) -> tuple[Any, Any, Any]:
         os.environ.clear()
         os.environ.update(old)
     md = MdStage(len(universe), cfg.md)
-    for batch, now_ns in MarketSimulator(universe, cfg.simulator).batches(FEED_S):
+    for batch, now_ns in MarketSimulator(universe, cfg.simulator).batches(feed_s):
         md.on_batch(batch, now_ns)
-    return cfg, universe, md.market_state
+    return cfg, universe, md
 
 
 def _reference_risk(cfg: Settings, universe: Any, state: Any, positions: Any, ts_ns: int) -> Any:
@@ -115,7 +116,8 @@ def test_killing_every_stage_and_the_broker_changes_no_final_figure(
         RISKSTREAM_LIMITS__AUTO_REDUCE="false",  # reductions' timing is the wall clock's
     )
     _prepare(env)
-    cfg, universe, reference = _undisturbed(env)
+    cfg, universe, md = _undisturbed(env)
+    reference = md.market_state
     logs = tmp_path / "logs"
     topics = NatsTopics(BusConfig(url=nats_server.url), timeout_s=1.0)
     subs = {k: topics.subscribe(SUBJECTS[k], start_after=0) for k in ("snapshot", "limits")}

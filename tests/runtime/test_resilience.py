@@ -17,7 +17,6 @@ well defined.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -30,39 +29,18 @@ import pytest
 
 from riskstream.bus import BusConfig, open_bus
 from riskstream.bus.nats_topics import NatsTopics
-from riskstream.core.config import load_config
 from riskstream.core.messages import SUBJECTS
 from riskstream.risk.positions_view import digest
 from riskstream.runtime.md import DELTA_COLUMNS
 from riskstream.runtime.readers import DeltaReader
-from riskstream.settings import Settings
 from tests.runtime.test_chaos import _restart_broker, _retry
+from tests.runtime.test_chaos_stages import _undisturbed
 from tests.runtime.test_processes import _env, _prepare
 
 pytestmark = pytest.mark.slow
 
 FEED_S = 5.0
 SEQUENCE = ("gaps", "duplicates", "out_of_order", "recoveries")
-
-
-def _undisturbed(env: dict[str, str]) -> tuple[Any, Any]:
-    """The universe, and md after one pass over the run's events in this process."""
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        from riskstream.cli.universe import ensure_universe
-        from riskstream.feeds.simulator import MarketSimulator
-        from riskstream.md.stage import MdStage
-
-        cfg = load_config(Settings, None)
-        universe = ensure_universe(cfg)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    md = MdStage(len(universe), cfg.md)
-    for batch, now_ns in MarketSimulator(universe, cfg.simulator).batches(FEED_S):
-        md.on_batch(batch, now_ns)
-    return universe, md
 
 
 def _stage(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
@@ -178,7 +156,7 @@ def _assert_once_and_equal(run: Run, url: str, reference: Any) -> None:
 
 def test_a_feed_killed_and_restarted_publishes_each_event_once(tmp_path: Path, nats_server) -> None:
     env = _settings(tmp_path, nats_server.url)
-    universe, reference = _undisturbed(env)
+    _, universe, reference = _undisturbed(env, FEED_S)
     run = Run(nats_server.url, env, tmp_path / "logs", len(universe))
     try:
         run.start("md")
@@ -201,7 +179,7 @@ def test_a_feed_killed_and_restarted_publishes_each_event_once(tmp_path: Path, n
 
 def test_a_broker_restart_costs_a_pause_not_a_process(tmp_path: Path, nats_server) -> None:
     env = _settings(tmp_path, nats_server.url)
-    universe, reference = _undisturbed(env)
+    _, universe, reference = _undisturbed(env, FEED_S)
     run = Run(nats_server.url, env, tmp_path / "logs", len(universe))
     stages = ("positions", "risk", "md")
     try:
