@@ -215,3 +215,22 @@ def test_stage_scales_a_return_spanning_several_bars_to_one_bar() -> None:
     stage.on_batch(np.empty(0), 1_250_000_000)  # 1 bar later: unscaled
     np.testing.assert_allclose(seen[0], np.log([104.0 / 100.0, 49.0 / 50.0]) / 2.0, rtol=1e-12)
     np.testing.assert_allclose(seen[1], np.log([102.0 / 104.0, 49.5 / 49.0]), rtol=1e-12)
+
+
+def test_warm_up_leaves_the_model_as_fresh() -> None:
+    # warm_up runs throw-away returns through the model to compile its kernels before the
+    # live clock starts; it must leave no trace: the same rows filtered after it give the
+    # same probabilities, bit for bit, as a copy of the model never warmed.
+    import copy
+
+    from riskstream.regime.stage import warm_up
+
+    x, s = simulate_regime_returns(2000, n_assets=3, seed=8)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum", "mosum"]).fit(x, s)
+    cold = copy.deepcopy(model)
+    xt, _ = simulate_regime_returns(200, n_assets=3, seed=9)
+    warm_up(model, 3, bars=64)
+    warmed = np.array([model.filter(r) for r in xt])
+    fresh = np.array([cold.filter(r) for r in xt])
+    np.testing.assert_array_equal(warmed, fresh)
+    assert model.regime == cold.regime

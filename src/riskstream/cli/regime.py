@@ -296,6 +296,7 @@ def demo_regime_stage(cfg: Settings, universe: Any, market_state: Any) -> Any | 
     mids in md's market state of the model's instruments (matched by symbol); a bar where
     one is still missing (NaN before the first quotes) is skipped and counted."""
     from riskstream.regime import RegimeStage, load_model
+    from riskstream.regime.stage import warm_up
 
     path = default_model_path(cfg)
     if not path.is_file():
@@ -308,6 +309,7 @@ def demo_regime_stage(cfg: Settings, universe: Any, market_state: Any) -> Any | 
         raise InputError("regime model assets", missing[:5], "symbols of the current universe",
                          str(path))  # fmt: skip
     ids = np.array([index[s] for s in header["assets"]], dtype=np.int64)
+    warm_up(model, len(ids))  # compiled before the clock starts, not on the first bar
     return RegimeStage(model, lambda: market_state.mid[ids], cfg.regime.bar_s)
 
 
