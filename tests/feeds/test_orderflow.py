@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 from riskstream.core.events import empty_events
 from riskstream.feeds.config import FlashCrashConfig, SimulatorConfig
 from riskstream.feeds.orderflow import (
+    ASK,
+    BID,
     MAX_EVENTS_PER_ARRIVAL,
     SLOTS,
+    _insert,
+    _remove,
     generate_events,
     snapshot_events,
     snapshot_size,
@@ -126,3 +130,35 @@ def test_stream_invariants_hold_for_any_market(universe, seed, events_per_s, ste
     replay.apply(events)
     assert replay.trades > 0
     assert len(replay.books) == len(universe)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    resting=st.lists(st.tuples(st.integers(1, 500), st.integers(1, 50)), max_size=SLOTS - 1),
+    px=st.integers(1, 500),
+    lots=st.integers(1, 50),
+)
+def test_insert_rests_at_the_back_and_remove_undoes_it(resting, px, lots):
+    # _insert (the one way an order comes to rest: honest arrivals and manipulators alike)
+    # appends at the back of the queue with the instrument's next order id and the next
+    # priority; removing that slot gives back the book as it was, array for array.
+    ob_id = np.zeros((1, 2, SLOTS), np.uint64)
+    ob_px = np.zeros((1, 2, SLOTS), np.int64)
+    ob_lots = np.zeros((1, 2, SLOTS), np.int64)
+    ob_prio = np.zeros((1, 2, SLOTS), np.int64)
+    ob_n = np.zeros((1, 2), np.int64)
+    next_oid = np.ones(1, np.uint64)
+    prio = np.zeros(1, np.int64)
+    for p, q in resting:
+        _insert(ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio, 0, BID, p, q)
+    before = [a.copy() for a in (ob_id, ob_px, ob_lots, ob_prio, ob_n)]
+    oid = _insert(ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio, 0, BID, px, lots)
+    k = len(resting)
+    assert oid == k + 1 == next_oid[0] - 1
+    assert (ob_n[0, BID], ob_px[0, BID, k], ob_lots[0, BID, k]) == (k + 1, px, lots)
+    assert ob_prio[0, BID, k] == prio[0] - 1 > (ob_prio[0, BID, :k].max() if k else -1)
+    _remove(ob_id, ob_px, ob_lots, ob_prio, ob_n, 0, BID, k)
+    assert ob_n[0, BID] == k and ob_n[0, ASK] == 0
+    for got, want in zip((ob_id, ob_px, ob_lots, ob_prio, ob_n), before, strict=True):
+        np.testing.assert_array_equal(got[..., :k] if got.ndim == 3 else got,
+                                      want[..., :k] if want.ndim == 3 else want)  # fmt: skip

@@ -71,7 +71,7 @@ from riskstream.core.audit import (
 )
 from riskstream.core.events import EventFlag, EventKind, empty_events
 from riskstream.feeds.config import ManipulationConfig
-from riskstream.feeds.orderflow import ASK, BID, SLOTS, _emit, _remove, market_order
+from riskstream.feeds.orderflow import ASK, BID, SLOTS, _emit, _insert, _remove, market_order
 
 MAX_ACTION_EVENTS = 2 * SLOTS + 2 + 16
 """Most events one manipulator action writes (a walk of a whole side, or a few orders)."""
@@ -121,17 +121,9 @@ def _honest_owners(inst, kind, oid, seq, seed, n_mm, n_noise, mm_share, arb_shar
 def _place(out, n, ts, u, i, s, ticks, lots, book, sim):
     """Rest a new order in the simulator's book and emit its ADD; (n, order id or 0)."""
     ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter = book
-    k = ob_n[i, s]
-    if k >= SLOTS or ticks < 1 or lots < 1:
+    if ob_n[i, s] >= SLOTS or ticks < 1 or lots < 1:
         return n, np.uint64(0)
-    oid = next_oid[i]
-    next_oid[i] += 1
-    ob_id[i, s, k] = oid
-    ob_px[i, s, k] = ticks
-    ob_lots[i, s, k] = lots
-    ob_prio[i, s, k] = prio_counter[0]
-    prio_counter[0] += 1
-    ob_n[i, s] = k + 1
+    oid = _insert(ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter, i, s, ticks, lots)
     sign = 1 if s == BID else -1
     n = _emit(out, n, ts, u, i, _ADD, sign, ticks, lots, oid, _SIM, sim)
     return n, oid

@@ -131,6 +131,23 @@ def _best(ob_px, ob_prio, ob_n, i, s):
 
 
 @njit(cache=True)
+def _insert(ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter, i, s, px, lots):
+    """Rest a new order of ``lots`` at ``px`` ticks on side ``s`` of instrument ``i``: the
+    next order id of the instrument, the back of the queue (time priority); the order id.
+    The caller checks there is a free slot (``ob_n[i, s] < SLOTS``)."""
+    k = ob_n[i, s]
+    oid = next_oid[i]
+    next_oid[i] += 1
+    ob_id[i, s, k] = oid
+    ob_px[i, s, k] = px
+    ob_lots[i, s, k] = lots
+    ob_prio[i, s, k] = prio_counter[0]
+    prio_counter[0] += 1
+    ob_n[i, s] = k + 1
+    return oid
+
+
+@njit(cache=True)
 def _remove(ob_id, ob_px, ob_lots, ob_prio, ob_n, i, s, k):
     """Remove slot ``k`` of side ``s``, keeping the remaining orders in ``order_id`` order."""
     last = ob_n[i, s] - 1
@@ -244,15 +261,7 @@ def _l3_arrival(out, n, ts, u, pos, i, book, params, sim):
             px = np.int64(1)
         lots = 1 + np.int64(_exp(u[pos]) * order_lots[i])
         pos += 1
-        k = count
-        oid = next_oid[i]
-        next_oid[i] += 1
-        ob_id[i, s, k] = oid
-        ob_px[i, s, k] = px
-        ob_lots[i, s, k] = lots
-        ob_prio[i, s, k] = prio_counter[0]
-        prio_counter[0] += 1
-        ob_n[i, s] = count + 1
+        oid = _insert(ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter, i, s, px, lots)
         n = _emit(out, n, ts, u[pos], i, _ADD, sign, px, lots, oid, _SIM, sim)
         pos += 1
     elif action == _CANCEL:
