@@ -10,6 +10,13 @@ labelled fraud. Extract it and pass the folder holding ``nodes.csv`` and
     tar xzf 20K_fanin200cycle200.tgz
     python bench/aml_external.py --amlsim 20K_fanin200cycle200/20K_fanin200cycle200
 
+The same ``sample/`` folder holds two more runs of the same simulated bank (the same
+20,000 accounts and mostly the same counterparty pairs, transfers resampled):
+``20K_fanin200.tgz`` (fan-in typologies only, 954 fraud accounts, most of them not fraud in
+the development sample) and ``20K_cycle200.tgz`` (cycles only, 945 fraud accounts, all of
+them fraud in the development sample too). No choice was made on them; they were scored
+once each with the model fixed on the development sample's CV (docs/benchmarks.md).
+
 Mapping onto the Riskstream schema (written to CSV and read back through the documented
 loaders): ``tx_id`` = row number; ``ts`` = 2026-01-01 + ``time`` days, 12:00 (AMLSim's
 step is a day); ``from_account``/``to_account`` = ``sourceNodeId``/``targetNodeId``;
