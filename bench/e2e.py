@@ -75,6 +75,7 @@ def stage_env(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, s
         RISKSTREAM_BUS__URL=url,
         RISKSTREAM_BUS__STREAM=STREAM,
         RISKSTREAM_RUNTIME__CHECKPOINT_MODE=args.checkpoint_mode,
+        RISKSTREAM_RUNTIME__MD_READ_AHEAD=str(getattr(args, "md_read_ahead", "on") == "on").lower(),
         PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
                                                  os.environ.get("PYTHONPATH")])),
     )  # fmt: skip
@@ -345,6 +346,7 @@ def main() -> None:
         "instruments": args.instruments,
         "rate_target_events_per_s": args.rate,
         "md_checkpoint_mode": args.checkpoint_mode,
+        "md_read_ahead": args.md_read_ahead,
         **result,
         "rss_mb": {k: round(v[-1][1], 1) for k, v in rss.items() if v},
         "target": "events_per_s >= 500000 and tick_to_risk_p99_ms < 200",
@@ -374,6 +376,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="fork",
         choices=("fork", "copy", "inline"),
         help="md's runtime.checkpoint_mode (default: the setting's default)",
+    )
+    parser.add_argument(
+        "--md-read-ahead",
+        default="on",
+        choices=("on", "off"),
+        help="md's runtime.md_read_ahead (default: the setting's default, on)",
     )
 
 

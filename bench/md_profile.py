@@ -45,6 +45,7 @@ PARTS = {  # (file suffix, function name) whose cumulative time makes each share
     "kernel": ("md/engine.py", "_process"),
     "md_process": ("md/engine.py", "process"),
     "fetch": ("bus/nats.py", "fetch"),
+    "fetch_read_ahead": ("bus/nats.py", "result"),  # waiting for the fetch sent ahead
     "publish_deltas": ("runtime/md.py", "publish_delta"),
     "latency_histogram": ("runtime/latency.py", "add"),
 }
@@ -67,14 +68,17 @@ def profile(url: str, args: argparse.Namespace) -> dict:
             published += len(batch)
         warm_up(MdConfig())
         store = FileCheckpointStore(Path(tempfile.mkdtemp(prefix="rs-md-profile-")) / "md.npz")
-        md = MdNode(len(universe), MdConfig(), RuntimeConfig(), bus, topics, store)
+        runtime = RuntimeConfig(md_read_ahead=args.read_ahead == "on")
+        md = MdNode(len(universe), MdConfig(), runtime, bus, topics, store)
         profiler = cProfile.Profile()
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), time.process_time()
         profiler.enable()
         while md.stage.events < published:
             md.step()
         profiler.disable()
         took = time.perf_counter() - started
+        process_cpu = time.process_time() - cpu0
+        loop = md.profile.summary()
         md.close()
     finally:
         topics.close()
@@ -94,7 +98,7 @@ def profile(url: str, args: argparse.Namespace) -> dict:
     shares = {
         "kernel": cumulative["kernel"],
         "around_kernel": cumulative["md_process"] - cumulative["kernel"],
-        "fetch": cumulative["fetch"],
+        "fetch": cumulative["fetch"] + cumulative["fetch_read_ahead"],
         "publish_deltas": cumulative["publish_deltas"],
         "latency_histogram": cumulative["latency_histogram"],
     }
@@ -103,7 +107,14 @@ def profile(url: str, args: argparse.Namespace) -> dict:
         "instruments": args.instruments,
         "events": published,
         "md_events_per_s_catching_up": round(published / took),
+        "md_read_ahead": args.read_ahead,
         "share_of_md_thread": {k: round(v / took, 3) for k, v in shares.items()},
+        # md's own loop profile (wall and thread-CPU seconds per second, by phase; the
+        # process's CPU includes the NATS client's thread)
+        "md_loop_wall_per_s": {k: round(v / took, 3) for k, v in loop["wall_s"].items()},
+        "md_loop_cpu_per_s": {k: round(v / took, 3) for k, v in loop["cpu_s"].items()},
+        "md_process_cpu_per_s": round(process_cpu / took, 3),
+        "md_process_cpu_us_per_event": round(process_cpu / published * 1e6, 3),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
@@ -114,6 +125,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--tick-events", type=int, default=5_000)
     parser.add_argument("--url", default=None, help="a running nats-server (default: start one)")
+    parser.add_argument(
+        "--read-ahead", default="on", choices=("on", "off"), help="runtime.md_read_ahead"
+    )
     args = parser.parse_args()
     if args.url:
         out = profile(args.url, args)

@@ -6,7 +6,9 @@ when the ledger holds EXPECTED events (or after 30 s idle), then writes the md s
 compare (:func:`tests.bus.books.comparable_state`) to FINAL (``.npz``). ``--sleep-ms``
 slows each message so the test can kill it mid-stream; ``--background`` writes the
 checkpoints from a forked child while the loop goes on (a kill of the worker then lands
-between snapshot and save, and the child dies with it).
+between snapshot and save, and the child dies with it); ``--read-ahead`` sends each fetch
+while the previous batch is applied (the kill and the broker's death then also find a batch
+read ahead and not applied).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--sleep-ms", type=float, default=0.0)
     parser.add_argument("--background", action="store_true", help="checkpoint off the loop")
+    parser.add_argument("--read-ahead", action="store_true", help="fetch while applying")
     args = parser.parse_args()
 
     state = LedgerAndBooks()
@@ -56,6 +59,7 @@ def main() -> None:
         SlowAckStore(args.checkpoint),
         max_messages=8,
         background=args.background,
+        read_ahead=args.read_ahead,
     )
     stats = consumer.run(until=lambda: state.ledger.count.sum() >= args.expected, idle_timeout_s=30)
     print(stats, flush=True)

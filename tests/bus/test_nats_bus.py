@@ -107,7 +107,12 @@ def _publish(url: str, batches: list[np.ndarray]) -> None:
 
 
 def _worker(
-    url: str, checkpoint: Path, expected: int, final: Path, background: bool = False
+    url: str,
+    checkpoint: Path,
+    expected: int,
+    final: Path,
+    background: bool = False,
+    read_ahead: bool = False,
 ) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
     return subprocess.Popen(
@@ -123,6 +128,7 @@ def _worker(
             "--sleep-ms",
             "10",
             *(["--background"] if background else []),
+            *(["--read-ahead"] if read_ahead else []),
         ],
         cwd=ROOT,
         env=env,
@@ -149,14 +155,21 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("background", [False, True], ids=["sync-save", "background-save"])
-def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path, background) -> None:
+@pytest.mark.parametrize(
+    ("background", "read_ahead"),
+    [(False, False), (True, False), (True, True)],
+    ids=["sync-save", "background-save", "background-save-read-ahead"],
+)
+def test_exactly_once_across_consumer_and_broker_crashes(
+    nats_server, tmp_path, background, read_ahead
+) -> None:
     """Kill the broker and the consumer (SIGKILL) mid-stream, restart both, re-publish what
     the publisher is unsure of; then kill the broker alone under a running consumer. The
     final state equals an undisturbed run: no event lost, doubled or reordered. Both with
     checkpoints saved on the consuming thread and written by a forked child in the
     background (acknowledged once written; the kill then also lands between snapshot and
-    save).
+    save), and with each fetch sent while the previous batch is applied (md's read-ahead:
+    the kills then also find a batch read ahead and not applied).
 
     The stream is the market simulator's (L3 order flow and L1 quotes, 200 instruments),
     and the consumer builds real order books (an md stage) beside the Ledger, both in one
@@ -183,7 +196,7 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path, 
     store = FileCheckpointStore(tmp_path / "state.npz")
     final_md = tmp_path / "final_md.npz"
     _publish(nats_server.url, stream[:30])
-    worker = _worker(nats_server.url, store.path, total, final_md, background)
+    worker = _worker(nats_server.url, store.path, total, final_md, background, read_ahead)
     try:
         _wait_for(lambda: _applied(store) >= 5_000, 60, "the consumer to make progress")
         # crash 1: broker and consumer die together, mid-stream
@@ -195,7 +208,7 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path, 
         nats_server.start()
         # the publisher, unsure what was stored, sends batches 20..39 again and goes on
         _publish(nats_server.url, stream[20:40])
-        worker = _worker(nats_server.url, store.path, total, final_md, background)
+        worker = _worker(nats_server.url, store.path, total, final_md, background, read_ahead)
         _wait_for(lambda: _applied(store) >= applied_at_crash + 5_000, 60, "progress")
         # crash 2: the broker alone dies under a running consumer and comes back
         nats_server.stop(kill=True)
@@ -239,6 +252,45 @@ def test_exactly_once_across_consumer_and_broker_crashes(nats_server, tmp_path, 
         assert sum(bus.last_seq(p) for p in range(4)) == messages
         assert final.positions == {p: bus.last_seq(p) for p in range(4)}
         assert restored.md.batches == messages
+    finally:
+        bus.close()
+
+
+def test_read_ahead_is_dropped_on_recover_over_nats(nats_server) -> None:
+    """A batch read ahead (fetched on the client's thread while the previous one was
+    applied) and not yet applied when the consumer recovers is dropped: after the seek the
+    broker delivers its messages again and each is applied once, in order. Kept, it would
+    be applied and its messages skipped as duplicates when delivered again."""
+    from riskstream.bus import CheckpointedConsumer, MemoryCheckpointStore
+
+    stream = event_stream(n_batches=12, batch=300, n_instruments=N_INSTRUMENTS, seed=9)
+    bus = open_bus(BusConfig(url=nats_server.url, partitions=2))
+    try:
+        for batch in stream:
+            bus.publish(batch)
+        ledger = Ledger(N_INSTRUMENTS)
+        consumer = CheckpointedConsumer(
+            bus, "ra", ledger, ledger.apply, MemoryCheckpointStore(), checkpoint_every=3,
+            max_messages=4, read_ahead=True,
+        )  # fmt: skip
+        assert consumer.poll(1.0) > 0 and consumer.reading_ahead
+        ahead = consumer._ahead.future.result(10)  # the read-ahead arrived: it holds messages
+        assert len(ahead) > 0
+        consumer.recover()  # as after a broker restart
+        assert not consumer.reading_ahead
+        last = {p: bus.last_seq(p) for p in range(2)}
+        deadline = time.monotonic() + 30
+        while consumer.positions != last and time.monotonic() < deadline:
+            consumer.poll(0.2)
+        assert consumer.positions == last
+        assert consumer.stats.duplicates_skipped == 0 and consumer.stats.gaps_recovered == 0
+        assert consumer.stats.applied_messages == sum(last.values())
+        expected = Ledger(N_INSTRUMENTS)
+        for batch in stream:
+            expected.apply(batch)
+        for name, array in expected.state().items():
+            np.testing.assert_array_equal(ledger.state()[name], array, err_msg=name)
+        consumer.close()
     finally:
         bus.close()
 

@@ -58,6 +58,27 @@ def _md_pipeline(n: int = 50, speed: float | None = 2.0):
     return universe, sim, bus, topics, md, feed
 
 
+def test_md_sends_a_delta_that_falls_due_inside_a_round_of_many_messages() -> None:
+    """md's deltas go every ``delta_interval_ms`` of wall time even when one fetch brings
+    many messages (at 500k events/s a round of 65k events takes ~0.1 s): a delta due
+    between two messages is sent then, not when the round ends."""
+    universe = generate_universe(UniverseConfig(instruments=50, seed=5))
+    sim = MarketSimulator(universe, SimulatorConfig(seed=5, batch_events=512))
+    bus = open_bus(BusConfig(partitions=1))
+    topics = MemoryTopics()
+    wall = iter(range(0, 1 << 62, 1_000_000))  # the wall clock: 1 ms passes per reading
+    cfg = RuntimeConfig(delta_interval_ms=5.0, keyframe_s=60.0)
+    md = MdNode(50, MdConfig(), cfg, bus, topics, MemoryCheckpointStore(), lambda: next(wall))
+    for _ in range(8):
+        bus.publish(sim.next_batch())
+    market = topics.subscribe(SUBJECTS["market"], start_after=0)
+    assert md.consumer.poll(0.01) == 8  # one round, 8 messages; md's step not involved
+    deltas = [delta for _, delta in market.fetch(100)]
+    assert len(deltas) >= 2  # >= 8 ms of wall time passed over the round
+    assert sum(d.events for d in deltas) + md._events_pending == md.stage.events == 8 * 512
+    md.consumer.close()
+
+
 def test_feed_is_paced_by_the_wall_clock_and_md_deltas_rebuild_its_state() -> None:
     universe, _sim, _bus, topics, md, feed = _md_pipeline()
     reader = DeltaReader(topics, len(universe))

@@ -96,6 +96,18 @@ class PublishResult:
     duplicates: int  # messages the bus recognised as already stored (not stored again)
 
 
+class PendingFetch(Protocol):
+    """A fetch sent ahead (a consumer's optional ``start_fetch(max_messages, timeout_s)``):
+    it travels while the caller works."""
+
+    def result(self) -> list[Message]:
+        """Wait for the fetch; its messages, delivered as :meth:`Consumer.fetch` would."""
+
+    def discard(self) -> None:
+        """Drop it unread (waits for it to end); the caller repositions the consumer
+        (:meth:`Consumer.seek`) before fetching again."""
+
+
 class Consumer(Protocol):
     """A durable consumer of some partitions (see the module docstring)."""
 

@@ -28,6 +28,17 @@ between snapshot and save therefore restarts from the previous checkpoint, as ab
 save is in flight at a time: a checkpoint due while one is being written waits for the
 next call.
 
+With ``read_ahead=True`` (and a bus whose consumer has ``start_fetch``: ``nats://``), the
+next fetch is sent before the current batch is applied, so its round trip through the
+broker and its decoding (on the bus client's thread) overlap the apply. Messages read ahead
+are handled like any fetched message: applied only when ``s == last[p] + 1``, checkpointed
+and acknowledged only once applied (an acknowledgement covers the saved positions, never
+what was merely fetched). Whenever the consumer is repositioned — a gap, or
+:meth:`CheckpointedConsumer.recover` after a bus failure — a batch read ahead and not yet
+applied is dropped first (waited for, never applied) and every partition is sought to just
+after its applied position: its messages come again from the broker, in order, and no
+fetch from before the seek can be applied after it.
+
 Restart guards: a checkpoint's positions count messages of particular logs. On start the
 consumer compares the checkpoint with the bus (:meth:`Bus.log
 <riskstream.bus.base.Bus.log>`) and raises :class:`CheckpointMismatchError` — it does not
@@ -55,7 +66,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riskstream.bus.base import Bus, Consumer, PartitionLog
+from riskstream.bus.base import Bus, Consumer, PartitionLog, PendingFetch
 from riskstream.bus.checkpoint import (
     Checkpoint,
     Checkpointable,
@@ -117,6 +128,9 @@ class CheckpointedConsumer:
         Messages asked for per fetch.
     background : bool
         Write checkpoints off the consuming thread (see the module docstring).
+    read_ahead : bool
+        Send the next fetch before applying the current batch (see the module docstring;
+        a bus consumer without ``start_fetch`` fetches in turn).
 
     Raises
     ------
@@ -135,6 +149,7 @@ class CheckpointedConsumer:
         checkpoint_every: int = 1,
         max_messages: int = 64,
         background: bool = False,
+        read_ahead: bool = False,
     ):
         self.bus = bus
         self.name = name
@@ -145,6 +160,7 @@ class CheckpointedConsumer:
         self.checkpoint_every = checkpoint_every
         self.max_messages = max_messages
         self.background = background
+        self.read_ahead = read_ahead
         self.stats = ConsumerStats()
         logs = {p: bus.log(p) for p in self.partitions}
         self.logs = {p: part_log.identity for p, part_log in logs.items()}
@@ -161,6 +177,7 @@ class CheckpointedConsumer:
         self._gap_at: dict[int, int] = {}  # partition -> position of an unresolved gap
         self._pending: PendingSave | None = None
         self._pending_since = 0.0
+        self._ahead: PendingFetch | None = None  # the fetch sent before the current apply
 
     def _check_against_bus(self, saved: Checkpoint, logs: dict[int, PartitionLog]) -> None:
         """Refuse a checkpoint whose positions do not count messages of the bus's logs."""
@@ -207,6 +224,11 @@ class CheckpointedConsumer:
         return self._pending is not None
 
     @property
+    def reading_ahead(self) -> bool:
+        """A fetch sent ahead is in flight or waiting to be applied."""
+        return self._ahead is not None
+
+    @property
     def consumer(self) -> Consumer:
         if self._consumer is None:
             self._consumer = self.bus.consumer(self.name, self.partitions, self.positions)
@@ -222,7 +244,17 @@ class CheckpointedConsumer:
         """
         if self._pending is not None:
             self._collect()
-        messages = self.consumer.fetch(self.max_messages, timeout_s)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            messages = ahead.result()
+        else:
+            messages = self.consumer.fetch(self.max_messages, timeout_s)
+        if messages and self.read_ahead:
+            # the next batch travels (and is decoded on the bus client's thread) while this
+            # one is applied; none is sent after an empty fetch (nothing is flowing)
+            start_fetch = getattr(self.consumer, "start_fetch", None)
+            if start_fetch is not None:
+                self._ahead = start_fetch(self.max_messages, timeout_s)
         applied = 0
         behind: dict[int, int] = {}
         for message in messages:
@@ -256,8 +288,22 @@ class CheckpointedConsumer:
             if self._since_checkpoint >= self.checkpoint_every:
                 self.checkpoint()
         if behind:
-            self.consumer.seek(behind)
+            if self._drop_read_ahead():
+                # the batch read ahead holds messages past the gap (a seek must not be
+                # followed by them) and of other partitions, which the broker counts as
+                # delivered: every partition starts again just after what was applied
+                self.consumer.seek(dict(self.positions))
+            else:
+                self.consumer.seek(behind)
         return applied
+
+    def _drop_read_ahead(self) -> bool:
+        """Drop the batch read ahead, if any (never applied); True if there was one."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return False
+        ahead.discard()
+        return True
 
     def checkpoint(self, wait: bool = False) -> None:
         """Save positions and state atomically, then acknowledge up to the positions.
@@ -332,7 +378,9 @@ class CheckpointedConsumer:
 
     def recover(self) -> None:
         """After a bus failure: reposition every partition just after its applied position
-        (the consumer recreated on the bus from the checkpointed positions)."""
+        (the consumer recreated on the bus from the checkpointed positions). A batch read
+        ahead and not yet applied is dropped first: it came from before the failure."""
+        self._drop_read_ahead()
         self.consumer.seek(self.positions)
 
     def run(
@@ -373,7 +421,9 @@ class CheckpointedConsumer:
 
     def close(self) -> None:
         """Checkpoint what was applied (waiting for a save in flight) and release the
-        consumer."""
+        consumer. A batch read ahead is dropped, unapplied and unacknowledged (the next
+        consumer of the group gets it again)."""
+        self._drop_read_ahead()
         try:
             self.checkpoint(wait=True)
         finally:

@@ -23,13 +23,16 @@ Sync over async
 ---------------
 nats-py is asyncio. :class:`NatsBus` runs one event loop in a daemon thread and exposes a
 synchronous API (the pipeline is synchronous): each call submits a coroutine to that loop
-and waits for its result. Encoding and decoding happen in the caller's thread. Transport
-failures surface as :class:`~riskstream.core.errors.ServiceUnavailableError`.
+and waits for its result. Encoding happens in the caller's thread, decoding on the loop's:
+a fetch sent ahead (:meth:`NatsConsumer.start_fetch`) is received and decoded there while
+the caller works (md applies the previous batch in a kernel that releases the GIL).
+Transport failures surface as :class:`~riskstream.core.errors.ServiceUnavailableError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -370,6 +373,27 @@ class NatsConsumer:
             if out or time.monotonic() >= deadline:
                 return out
 
+    async def _fetch_decoded(
+        self, max_messages: int, timeout_s: float
+    ) -> list[tuple[int, int, Any, Message]]:
+        # decoded here, on the client's thread: with a read-ahead that thread does it while
+        # the caller's thread applies the previous batch
+        out = []
+        for p, msg in await self._fetch(max_messages, timeout_s):
+            meta = msg.metadata
+            seq = int(meta.sequence.stream)
+            msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+            events = codec.decode(msg.data)
+            out.append((p, seq, msg, Message(p, seq, events, msg_id, int(meta.num_delivered))))
+        return out
+
+    def _deliver(self, fetched: list[tuple[int, int, Any, Message]]) -> list[Message]:
+        """Hand fetched messages out (on the caller's thread, which alone touches
+        ``_unacked``): from here on a commit may acknowledge them."""
+        for p, seq, msg, _ in fetched:
+            self._unacked[p].append((seq, msg))
+        return [message for *_, message in fetched]
+
     def fetch(self, max_messages: int = 64, timeout_s: float = 1.0) -> list[Message]:
         """Messages of this consumer's partitions, each partition in sequence order.
 
@@ -379,15 +403,15 @@ class NatsConsumer:
             The connection to NATS failed (the caller should :meth:`seek` to its
             checkpoint once NATS is back).
         """
-        raw = self.bus._run(self._fetch(max_messages, timeout_s), "fetch")
-        out = []
-        for p, msg in raw:
-            meta = msg.metadata
-            seq = int(meta.sequence.stream)
-            self._unacked[p].append((seq, msg))
-            msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
-            out.append(Message(p, seq, codec.decode(msg.data), msg_id, int(meta.num_delivered)))
-        return out
+        return self._deliver(self.bus._run(self._fetch_decoded(max_messages, timeout_s), "fetch"))
+
+    def start_fetch(self, max_messages: int = 64, timeout_s: float = 1.0) -> PendingFetch:
+        """Send a fetch now and return at once; :meth:`PendingFetch.result` gives what
+        :meth:`fetch` would have. The pull's round trip, the receipt and the decoding happen
+        on the client's thread meanwhile. At most one fetch may be in flight: the caller
+        collects or discards it before fetching, seeking or closing again."""
+        coro = self._fetch_decoded(max_messages, timeout_s)
+        return PendingFetch(self, asyncio.run_coroutine_threadsafe(coro, self.bus._io.loop))
 
     async def _commit(self, positions: Mapping[int, int]) -> None:
         for p, upto in positions.items():
@@ -415,3 +439,40 @@ class NatsConsumer:
 
         with contextlib.suppress(ServiceUnavailableError):
             self.bus._run(_close(), "close consumer")
+
+
+class PendingFetch:
+    """A fetch in flight (:meth:`NatsConsumer.start_fetch`)."""
+
+    def __init__(self, consumer: NatsConsumer, future: concurrent.futures.Future[Any]):
+        self.consumer = consumer
+        self.future = future
+
+    def result(self) -> list[Message]:
+        """The fetched messages (waits for the fetch), now delivered to the caller.
+
+        Raises
+        ------
+        ServiceUnavailableError
+            The connection to NATS failed (as :meth:`NatsConsumer.fetch`).
+        """
+        bus = self.consumer.bus
+        try:
+            fetched = self.future.result(bus.timeout_s * 3)
+        except (*TRANSPORT_ERRORS, concurrent.futures.CancelledError) as exc:
+            raise ServiceUnavailableError(f"NATS at {bus.config.url}: fetch: {exc!r}") from exc
+        return self.consumer._deliver(fetched)
+
+    def discard(self) -> None:
+        """Drop the fetch: its messages are never delivered (nor acknowledged). It is
+        waited for, not cancelled, so that no pull is left running on a subscription a
+        following :meth:`NatsConsumer.seek` replaces (a fetch ends by its own timeout); the
+        broker counts the dropped messages as delivered, so the caller repositions the
+        consumer (:meth:`NatsConsumer.seek`) before fetching again, or they come back only
+        after ``ack_wait``."""
+        try:
+            self.future.result(self.consumer.bus.timeout_s * 3)
+        except concurrent.futures.TimeoutError:
+            self.future.cancel()  # the loop is stuck: nothing better to do
+        except Exception:  # a failed fetch has nothing to drop
+            log.debug("discarded fetch had failed", exc_info=True)

@@ -1,5 +1,8 @@
 """Order books of every instrument at once: market-by-order (L3) and market-by-price (L2).
 
+The kernels here are compiled by :mod:`riskstream.md._jit`: nopython, no reference
+counting, and the GIL released while they run.
+
 State lives in preallocated numpy arrays, updated by numba kernels over whole event batches:
 
 * an **order table** — an open-addressing hash (linear probing, backward-shift deletion)

@@ -1,5 +1,8 @@
 """The market-data engine: validate → sequence → books → features → market state.
 
+The kernels here are compiled by :mod:`riskstream.md._jit`: nopython, no reference
+counting, and the GIL released while they run.
+
 One numba kernel walks each event batch once: structural checks (instrument, source), the
 sequence check (:mod:`riskstream.md.sequencer`), field validation, the book update
 (:mod:`riskstream.md.books`, which rejects what a book cannot take: unknown orders,

@@ -1,5 +1,8 @@
 """Microstructure features, updated event by event inside the batch kernel (numba).
 
+The kernels here are compiled by :mod:`riskstream.md._jit`: nopython, no reference
+counting, and the GIL released while they run.
+
 Per instrument, in dense arrays (:class:`FeatureState`):
 
 * **Spread**: quoted spread in basis points of the mid, ``s = 1e4 (a - b) / m``; its

@@ -1,5 +1,8 @@
 """Sequencing and validation of market events, per (source, instrument), in numba.
 
+The kernels here are compiled by :mod:`riskstream.md._jit`: nopython, no reference
+counting, and the GIL released while they run.
+
 Sequence numbers are contiguous per (``source``, ``instrument_id``), starting at 1 (see
 :mod:`riskstream.core.events`). For each pair the sequencer keeps the last sequence number
 applied and the last gap it saw. An instrument is fed by few sources (its venue, perhaps a

@@ -184,8 +184,9 @@ class LoopProfile:
     then :meth:`end`. An iteration longer than ``slow_ms`` of wall time is counted under
     its longest phase and kept (the last ``keep``) with its breakdown, its thread's CPU
     time, minor page faults (copy-on-write after a fork shows here), involuntary context
-    switches (the OS gave the core to another process: contention, not work) and the
-    garbage collector's pauses inside it.
+    switches (the OS gave the core to another process: contention, not work), voluntary
+    ones (``waited``: the thread blocked — on the bus, a lock, or taking the GIL back
+    from another of the process's threads) and the garbage collector's pauses inside it.
 
     Wall time far above CPU time in a phase that computes (not one that waits on a socket)
     is time the thread was runnable but not running: the machine was busy elsewhere.
@@ -265,6 +266,9 @@ class LoopProfile:
                 },
                 "minor_faults": ru.ru_minflt - self._ru0.ru_minflt,
                 "preempted": ru.ru_nivcsw - self._ru0.ru_nivcsw,
+                # voluntary switches: the thread blocked — on the bus, a lock, or the GIL
+                # (md's kernel releases it; taking it back may wait for another thread)
+                "waited": ru.ru_nvcsw - self._ru0.ru_nvcsw,
                 "gc_ms": round((self.gc.total_ns - self._gc0) / 1e6, 1),
                 **context,
             }

@@ -12,7 +12,9 @@ delta re-published after a restart from the checkpoint is harmless to its reader
 Checkpoints are written off the consuming thread (``CheckpointedConsumer(background=True)``;
 ``runtime.checkpoint_mode``, by default a copy-on-write snapshot by ``fork``, written by the
 child; the bus is acknowledged when the file is in place), so md's loop stalls for the
-snapshot, not for the write.
+snapshot, not for the write. The next fetch is sent before each batch is applied
+(``runtime.md_read_ahead``): the pull's round trip and the decoding happen on the bus
+client's thread while md's kernel, which releases the GIL, applies the current batch.
 
 Restarts: md refuses a checkpoint that does not belong to the bus's streams
 (:class:`~riskstream.bus.consumer.CheckpointMismatchError`). Each md process numbers its
@@ -53,7 +55,8 @@ in md (and in md's checkpoint)."""
 
 MD_PHASES = ("fetch", "apply", "grow", "delta", "publish", "checkpoint")
 """The phases of md's loop in its :class:`~riskstream.runtime.latency.LoopProfile`:
-``fetch`` (waiting for the bus, decoding, the consumer's bookkeeping), ``apply`` (books and
+``fetch`` (waiting for the bus — with the read-ahead, for the fetch sent during the last
+apply — decoding, the consumer's bookkeeping), ``apply`` (books and
 features, the numba kernel, and the latency histogram), ``grow`` (growing the order table
 or the VWAP trade pool inside a batch), ``delta`` (building the market-state deltas),
 ``publish`` (sending them and the quarantine), ``checkpoint`` (starting a checkpoint: the
@@ -107,6 +110,9 @@ class MdNode:
             checkpoint_every=1 << 62,
             max_messages=64,
             background=config.checkpoint_mode != "inline",
+            # the next batch is fetched while this one is applied (the kernel releases
+            # the GIL); the setting turns it off to compare, or should a bus misbehave
+            read_ahead=config.md_read_ahead,
         )
         self.epoch = clock_ns()  # this incarnation: a restarted md has a larger one
         self.book_latency = LatencyHistogram()
@@ -136,6 +142,10 @@ class MdNode:
         self._ts_ns = max(self._ts_ns, now_ns)
         self.profile.mark("apply")
         self.profile.move("apply", "grow", self.stage.engine.grow_ns - grown)
+        if done - self._last_delta >= self._delta_ns:
+            # due inside a round of many messages: sent now, not when the round ends (a
+            # round of 65k events takes ~0.1 s at 500k events/s, five delta intervals)
+            self.publish_delta(done)
 
     def step(self) -> bool:
         profile = self.profile
