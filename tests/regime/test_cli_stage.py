@@ -234,3 +234,21 @@ def test_warm_up_leaves_the_model_as_fresh() -> None:
     fresh = np.array([cold.filter(r) for r in xt])
     np.testing.assert_array_equal(warmed, fresh)
     assert model.regime == cold.regime
+
+
+def test_stage_never_takes_a_return_over_less_than_a_bar() -> None:
+    # After a late update (prices 4 bars apart), the next delta may come a millisecond of
+    # market time later (md sends a delta that falls due inside a long round at once). A
+    # return over 1 ms scaled to a bar by sqrt(250) would read a one-tick move as a burst;
+    # the stage waits a bar after each update instead.
+    x, s = simulate_regime_returns(2000, n_assets=2, seed=8)
+    model = RegimeEnsemble.from_config(RegimeConfig(), ["hmm", "cusum"]).fit(x, s)
+    px = iter([np.array([100.0, 50.0]), np.array([100.1, 50.0]), np.array([100.2, 50.0]),
+               np.array([100.3, 50.0])])  # fmt: skip
+    stage = RegimeStage(model, lambda: next(px), bar_s=0.25)
+    stage.on_batch(np.empty(0), 0)
+    stage.on_batch(np.empty(0), 1_000_000_000)  # late: 4 bars
+    stage.on_batch(np.empty(0), 1_001_000_000)  # 1 ms later: no update
+    assert stage.updates == 1
+    stage.on_batch(np.empty(0), 1_250_000_000)  # a bar after the update
+    assert stage.updates == 2

@@ -104,7 +104,10 @@ class RegimeStage:
         if elapsed > 0:
             returns *= np.sqrt(self.bar_ns / elapsed)
         self._last_px, self._last_ns = px, now_ns
-        self._next_ns = max(self._next_ns + self.bar_ns, now_ns)  # no backlog of bars
+        # the next bar one bar after this update: no backlog of bars after a late update, and
+        # never a return over less than a bar — scaled by sqrt(bar / elapsed), a tick's move
+        # over a millisecond (two deltas of one md round) would read as a 16-fold burst
+        self._next_ns = max(self._next_ns, now_ns) + self.bar_ns
         self.probabilities = self.model.filter(returns)
         self.regime = int(self.model.regime)
         self.updates += 1
