@@ -426,15 +426,9 @@ def snapshot_events(out, t_ns, u, is_l3, book, quotes, params, sim):
                         px = np.int64(1)
                     lots = 1 + np.int64(_exp(u[pos + 1]) * order_lots[i])
                     pos += 2
-                    k = ob_n[i, s]
-                    oid = next_oid[i]
-                    next_oid[i] += 1
-                    ob_id[i, s, k] = oid
-                    ob_px[i, s, k] = px
-                    ob_lots[i, s, k] = lots
-                    ob_prio[i, s, k] = prio_counter[0]
-                    prio_counter[0] += 1
-                    ob_n[i, s] = k + 1
+                    oid = _insert(
+                        ob_id, ob_px, ob_lots, ob_prio, ob_n, next_oid, prio_counter, i, s, px, lots
+                    )
                     sign = 1 if s == BID else -1
                     n = _emit(out, n, t_ns, u[pos], i, _ADD, sign, px, lots, oid, _SIM_SNAP, sim)
                     pos += 1
