@@ -75,7 +75,7 @@ def stage_env(args: argparse.Namespace, url: str, data_dir: Path) -> dict[str, s
         RISKSTREAM_BUS__URL=url,
         RISKSTREAM_BUS__STREAM=STREAM,
         RISKSTREAM_RUNTIME__CHECKPOINT_MODE=args.checkpoint_mode,
-        RISKSTREAM_RUNTIME__MD_READ_AHEAD=str(getattr(args, "md_read_ahead", "on") == "on").lower(),
+        RISKSTREAM_RUNTIME__MD_READ_AHEAD=str(args.md_read_ahead == "on").lower(),
         PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parents[1] / "src"),
                                                  os.environ.get("PYTHONPATH")])),
     )  # fmt: skip

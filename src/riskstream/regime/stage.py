@@ -99,15 +99,14 @@ class RegimeStage:
         # feed), a return spans k = elapsed / bar bars and has k times a bar's variance;
         # scaled by 1/sqrt(k) it is the per-bar return of the same Brownian variance (the
         # square-root-of-time rule), instead of reading as a k-fold volatility burst.
+        # elapsed >= one bar: the next update is due a whole bar after this one
         elapsed = now_ns - self._last_ns
-        returns = np.log(px / self._last_px)
-        if elapsed > 0:
-            returns *= np.sqrt(self.bar_ns / elapsed)
+        returns = np.log(px / self._last_px) * np.sqrt(self.bar_ns / elapsed)
         self._last_px, self._last_ns = px, now_ns
         # the next bar one bar after this update: no backlog of bars after a late update, and
         # never a return over less than a bar — scaled by sqrt(bar / elapsed), a tick's move
         # over a millisecond (two deltas of one md round) would read as a 16-fold burst
-        self._next_ns = max(self._next_ns, now_ns) + self.bar_ns
+        self._next_ns = now_ns + self.bar_ns
         self.probabilities = self.model.filter(returns)
         self.regime = int(self.model.regime)
         self.updates += 1
