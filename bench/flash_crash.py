@@ -419,6 +419,23 @@ def window_starts(count: int, minutes: float, seed: int, full: bool) -> list[dt.
     return [(dt.datetime.min + dt.timedelta(seconds=open_s + int(x))).time() for x in offsets]
 
 
+WARM_UP_JOB = ("warm-up", "warm-up", 0, "mar-2020", OPEN_UTC, 3.0)
+"""A throw-away run each process makes before its first measured one: the gap-down's first
+three minutes (a stop-loss breach 30-40 s after the gap, reduction orders into the books,
+fills to the keeper), so every code path of a run is compiled — or loaded from numba's
+on-disk cache — before a measured market runs. On a cold cache (a fresh checkout) each
+process's first run otherwise compiled md's kernel for read-only batches, risk's
+incremental kernels, the limit monitor's and the simulator's order matching inside its
+window: ~10 s of wall time, 40 market minutes at 240x, and the first may-2010 run of each
+worker did not act in time (found on a fresh machine, 2026-12-05). A deployment pays that
+compilation once per code version; a measured crash must not."""
+
+
+def warm_up(setup: _Setup, args: argparse.Namespace) -> None:
+    """Run :data:`WARM_UP_JOB` and discard it."""
+    _one(setup, WARM_UP_JOB, args)
+
+
 def _one(setup: _Setup, job: tuple, args: argparse.Namespace) -> dict[str, Any]:
     kind, name, seed, scenario, start, minutes = job
     run = live_run(setup, seed, scenario, start, minutes, args)
@@ -450,6 +467,7 @@ def run_jobs(setup: _Setup, jobs: list[tuple], args: argparse.Namespace, say) ->
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i][5])
     rows: dict[int, dict] = {}
     if args.workers <= 1 or len(jobs) <= 1:
+        warm_up(setup, args)
         for i in order:
             rows[i] = _one(setup, jobs[i], args)
             say(_line(rows[i]))
@@ -507,6 +525,7 @@ def worker_main() -> None:
     config = json.loads(sys.stdin.readline())
     args = argparse.Namespace(**config)
     setup = _Setup(args, model_path=Path(config["model_path"]))
+    warm_up(setup, args)
     for line in sys.stdin:
         kind, name, seed, scenario, start, minutes = json.loads(line)
         job = (kind, name, seed, scenario, dt.time.fromisoformat(start), minutes)

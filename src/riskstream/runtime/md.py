@@ -284,7 +284,10 @@ def warm_up(md_config: MdConfig, batches: int = 4) -> None:
     """Compile md's kernels before the node consumes (a node that compiles on its first
     live batches starts seconds behind the wall clock): a few simulated batches of a small
     generated universe through a throw-away :class:`MdStage` (the compiled code is shared
-    by the process)."""
+    by the process). Batches go through as the bus hands them over, too: a decoded message
+    is a read-only view of its payload, and numba compiles a read-only array as another
+    type (on a cold cache, seconds on the first live message)."""
+    from riskstream.bus import codec
     from riskstream.feeds.config import SimulatorConfig, UniverseConfig
     from riskstream.feeds.simulator import MarketSimulator
     from riskstream.feeds.universe import generate_universe
@@ -292,8 +295,10 @@ def warm_up(md_config: MdConfig, batches: int = 4) -> None:
     universe = generate_universe(UniverseConfig(instruments=50))
     simulator = MarketSimulator(universe, SimulatorConfig(batch_events=2048))
     stage = MdStage(len(universe), md_config.model_copy(update={"order_capacity": 1 << 12}))
-    for _ in range(batches):
+    for i in range(batches):
         events = simulator.next_batch()
+        if i % 2:  # as decoded from the bus: read-only
+            events = codec.decode(codec.encode(events))
         stage.on_batch(events, int(events["ts_event"][-1]))
     stage.state()  # the checkpoint path too
     stage.close()
