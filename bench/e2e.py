@@ -27,7 +27,10 @@ less those at its start (after ``--warmup`` seconds), so start-up and compilatio
 * ``events_per_s``: events the feed published in the window / its length;
   ``md_events_per_s``: events md applied in the window / its length (md keeps up when the
   two agree); ``feed_lag_p99_ms``: how late the feed itself published (the simulator not
-  keeping up with the wall clock shows here).
+  keeping up with the wall clock shows here);
+* ``cpu_cores``: the CPU each process used over the window (user + system seconds per
+  second of wall: 1.0 is a whole core) — feed, md, risk, the nats-server — and the whole
+  machine's busy CPUs, so the figures say where the two cores went.
 
 Percentiles are read from log buckets (20 per decade): within ±6%.
 
@@ -187,6 +190,44 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of a process and of its children it has reaped (md's
+    forked checkpoint writers), from ``/proc/<pid>/stat``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every CPU; ``/proc/stat``: all but idle
+    and I/O wait)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid(url: str) -> int | None:
+    """The pid of the nats-server listening on ``url``'s port (the bench's own, or a running
+    one), found by its command line."""
+    port = url.rsplit(":", 1)[-1]
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"nats-server") and port.encode() in argv:
+            return int(cmdline.parent.name)
+    return None
+
+
+def cpu_now(pids: dict[str, int | None]) -> dict[str, float | None]:
+    """CPU seconds so far of each named process and of the machine."""
+    out: dict[str, float | None] = {n: None if p is None else cpu_s(p) for n, p in pids.items()}
+    out["machine"] = machine_busy_s()
+    return out
+
+
 def window(first: Any, last: Any, key: str) -> np.ndarray:
     """A histogram's counts between two reports of the same stage run."""
     if first.started_ns != last.started_ns:
@@ -301,6 +342,10 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                         raise TimeoutError("md and risk did not start working")
                     stats.poll(0.5)
                 rss: dict[str, list[tuple[float, float]]] = {n: [] for n in procs}
+                # the CPU each process used over the window, in cores: where two cores go
+                pids = {name: proc.pid for name, proc in procs.items()}
+                pids["nats-server"] = server_pid(url)
+                cpu: list[tuple[float, dict[str, float | None]]] = []
                 started = time.monotonic()
                 marks: list[dict[str, Any]] = []
                 next_mark = started + args.warmup
@@ -313,6 +358,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                     now = time.monotonic()
                     if now >= next_mark:
                         marks.append({n: stats.latest(n) for n in ("feed", "md", "risk")})
+                        cpu.append((now, cpu_now(pids)))
                         for name, proc in procs.items():
                             mb = rss_mb(proc.pid)
                             if mb is not None:
@@ -320,10 +366,17 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                         next_mark += args.mark_every or args.seconds
                 stats.poll(1.0)
                 marks.append({n: stats.latest(n) for n in ("feed", "md", "risk")})
+                cpu.append((time.monotonic(), cpu_now(pids)))
     finally:
         stats.close()
         shutil.rmtree(env["RISKSTREAM_RUNTIME__CHECKPOINT_DIR"], ignore_errors=True)
     out = measure(marks[0], marks[-1])
+    (t_first, first), (t_last, last) = cpu[0], cpu[-1]
+    out["cpu_cores"] = {
+        name: None if first[name] is None or last[name] is None
+        else round((last[name] - first[name]) / (t_last - t_first), 3)
+        for name in first
+    }  # fmt: skip
     out["marks"] = marks
     out["rss"] = rss
     out["logs"] = str(log_dir)

@@ -316,6 +316,10 @@ def live_run(setup: _Setup, seed: int, scenario: str | None, start: dt.time, min
         "limits_acting": sorted({a["limit_id"] for a in limits.controller.actions}),
         "orders": stats.orders,
         "unfilled_orders": stats.unfilled,
+        # child orders a halted scope refused: a circuit breaker (price gap, stale feed)
+        # halts the firm or an instrument, and halted means no orders, reductions included
+        "blocked_orders": stats.blocked,
+        "breaker_trips": dict(limits.breaker.trips) if limits.breaker is not None else {},
         "cost_usd": stats.cost_usd,
         "traded_usd": stats.traded_notional_usd,
         "breach_to_action_ms": list(stats.breach_to_action_ms),
@@ -448,7 +452,8 @@ def _line(run: dict[str, Any]) -> str:
     return (
         f"{run['name']:>12} seed {run['seed']:>4} {run['start_utc']}: avoided "
         f"{run['avoided']:>14,.0f}  held {run['held_pnl']:>14,.0f}  triggers {run['triggers']}"
-        f"  orders {run['orders']}  regime lag {run['regime_lag_s']}  wall {run['wall_s']} s"
+        f"  orders {run['orders']} (blocked {run['blocked_orders']}, breaker trips "
+        f"{run['breaker_trips']})  regime lag {run['regime_lag_s']}  wall {run['wall_s']} s"
         f"  feed lag p99 {run['feed_lag_p99_ms']} ms"
     )
 
@@ -678,6 +683,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "reduction_cost_usd_median": _q([r["cost_usd"] for r in sel], 50),
                 "traded_usd_median": _q([r["traded_usd"] for r in sel], 50),
                 "unfilled_orders": sum(r["unfilled_orders"] for r in sel),
+                "blocked_orders": sum(r["blocked_orders"] for r in sel),
+                "stale_feed_trips": sum(r["breaker_trips"].get("stale_feed", 0) for r in sel),
+                "price_gap_trips": sum(r["breaker_trips"].get("price_gap", 0) for r in sel),
                 "limits_acting": sorted({x for r in sel for x in r["limits_acting"]}),
                 **regime_figures(sel),
             }

@@ -396,3 +396,45 @@ def test_a_gap_that_persists_after_seek_is_an_error(stream) -> None:
     with pytest.raises(MessagesLostError, match="retention"):
         for _ in range(3):
             consumer.poll(0.01)
+
+
+def test_a_rounds_messages_merge_by_event_time_keeping_each_partitions_order() -> None:
+    """Property: the consumer's merge of a fetch (:func:`in_event_time_order`) is a
+    permutation that keeps every partition's messages in their order (exactly-once needs
+    nothing more) and, where each partition's messages come in time order, puts the round
+    in time order across partitions."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from riskstream.bus.base import Message
+    from riskstream.bus.consumer import in_event_time_order
+
+    def message(partition: int, seq: int, ts: int, n: int) -> Message:
+        events = empty_events(n)
+        events["ts_event"] = ts + np.arange(n)
+        return Message(partition, seq, events, f"{partition}:{seq}")
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        st.lists(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 3)), max_size=12),
+                 max_size=5),
+        st.booleans(),
+    )  # fmt: skip
+    def check(partitions: list[list[tuple[int, int]]], sorted_in_time: bool) -> None:
+        fetched = []
+        for p, stamps in enumerate(partitions):
+            if sorted_in_time:
+                stamps = sorted(stamps)
+            fetched += [message(p, s + 1, ts, n) for s, (ts, n) in enumerate(stamps)]
+        merged = in_event_time_order(fetched)
+        assert sorted(m.msg_id for m in merged) == sorted(m.msg_id for m in fetched)
+        for p in range(len(partitions)):
+            assert [m.seq for m in merged if m.partition == p] == list(
+                range(1, len(partitions[p]) + 1)
+            )
+        if sorted_in_time:
+            firsts = [int(m.events["ts_event"][0]) for m in merged if len(m.events)]
+            nonempty = all(n > 0 for stamps in partitions for _, n in stamps)
+            assert not nonempty or firsts == sorted(firsts)
+
+    check()

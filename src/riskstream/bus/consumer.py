@@ -59,14 +59,15 @@ rebuild from. The error names the checkpoint to delete to do that.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from riskstream.bus.base import Bus, Consumer, PartitionLog, PendingFetch
+from riskstream.bus.base import Bus, Consumer, Message, PartitionLog, PendingFetch
 from riskstream.bus.checkpoint import (
     Checkpoint,
     Checkpointable,
@@ -86,6 +87,35 @@ class MessagesLostError(RiskstreamError):
 
 class CheckpointMismatchError(RiskstreamError):
     """The checkpoint does not belong to the bus's logs (see the module docstring)."""
+
+
+def in_event_time_order(messages: Iterable[Message]) -> list[Message]:
+    """A fetch's messages merged across partitions by their first event's time, each
+    partition's in its own order.
+
+    A fetch hands over each partition's messages in a block, partition after partition;
+    applied so, the state would show one partition minutes of market time ahead of the
+    others whenever a round spans much market time (a replay at speed, a catch-up after a
+    restart or an outage: 65k events of a 500 events/s market are two minutes). Whoever
+    reads the state between two messages of the round — md sends a delta as soon as one
+    is due — would then see the instruments of the partitions not yet applied as not
+    updated for that long (the limits' stale-feed breaker halted the firm so). Merged by
+    event time, every partition's state advances together, within one message's span, as
+    a single market would. Exactly-once is unaffected: it is per partition, and each
+    partition keeps its order (the merge never reorders one input).
+    """
+    messages = list(messages)
+    by_partition: dict[int, list[Message]] = {}
+    for message in messages:
+        by_partition.setdefault(message.partition, []).append(message)
+    if len(by_partition) <= 1:
+        return messages
+
+    def first_ts(message: Message) -> int:
+        events = message.events
+        return int(events["ts_event"][0]) if len(events) else -(1 << 63)
+
+    return list(heapq.merge(*by_partition.values(), key=first_ts))
 
 
 @dataclass
@@ -257,7 +287,7 @@ class CheckpointedConsumer:
                 self._ahead = start_fetch(self.max_messages, timeout_s)
         applied = 0
         behind: dict[int, int] = {}
-        for message in messages:
+        for message in in_event_time_order(messages):
             p = message.partition
             if p in behind:
                 continue
