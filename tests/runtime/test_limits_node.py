@@ -217,3 +217,64 @@ def test_stage_statistics_go_out_plainly_from_the_leader_only() -> None:
     assert a.publish(SUBJECTS["stats"], stats) == 2
     assert b.publish(SUBJECTS["stats"], stats) == 0
     assert b.suppressed == 0 and not b._backlog  # a report of itself: not kept for later
+
+
+def test_breakers_check_the_replica_caught_up_with_the_snapshot(
+    universe: Universe, snapshot: Any
+) -> None:
+    """A snapshot can arrive before the node has read the deltas risk computed it from (the
+    node's thread behind risk's): checked at the snapshot's market time against the older
+    replica, every held instrument looked un-updated for the gap, and the stale-feed
+    breaker (30 s) halted the firm — at the flash bench's 240x, 125 ms of wall. The node
+    now reads the deltas up to the snapshot's time first."""
+    import numpy as np
+
+    from riskstream.core.messages import MarketStateDelta
+    from riskstream.runtime.md import DELTA_COLUMNS
+
+    topics = MemoryTopics()
+    var = snapshot.headline.var
+    limit = LimitDefinition("firm", "firm", "var", 10 * var, 20 * var)  # never breached
+    config = LimitsConfig(circuit_breakers=True)  # stale feed: 30 s, half of the held
+
+    def stage(holder: Any, market: Any) -> Any:
+        return build_limits_stage(
+            holder, None, [limit], config, universe=universe, market=market, topics=topics
+        )
+
+    node = LimitsNode(topics, DeltaReader(topics, len(universe)), stage)
+    n = len(universe)
+    mid = np.asarray(universe.instruments["ref_price"], dtype=np.float64)
+
+    def delta(seq: int, ts_ns: int) -> MarketStateDelta:
+        values = {"bid": mid * 0.999, "ask": mid * 1.001, "bid_size": np.ones(n),
+                  "ask_size": np.ones(n), "mid": mid, "last": mid, "spread": mid * 0.002,
+                  "ts_ns": np.full(n, ts_ns), "seq": np.full(n, seq),
+                  "stale": np.zeros(n, dtype=bool)}  # fmt: skip
+        columns = {c: np.asarray(values[c]).astype(node.reader.state.__dict__[c].dtype)
+                   for c in DELTA_COLUMNS}  # fmt: skip
+        return MarketStateDelta(seq, ts_ns, np.arange(n, dtype=np.int64), columns, 1,
+                                np.zeros(0, np.int64), seq == 1, 0, 1)  # fmt: skip
+
+    t0 = 1_000 * NS
+    topics.publish(SUBJECTS["market"], delta(1, t0))
+    topics.publish(SUBJECTS["snapshot"], dataclasses.replace(snapshot, ts_ns=t0))
+    node.step()
+    # a minute of market time later: md's delta and risk's snapshot of it are both out, but
+    # the node's first read of the step comes before the delta (its thread was behind)
+    topics.publish(SUBJECTS["market"], delta(2, t0 + 60 * NS))
+    topics.publish(
+        SUBJECTS["snapshot"],
+        dataclasses.replace(snapshot, ts_ns=t0 + 60 * NS, lineage_id="later"),
+    )
+    real_read, calls = node.reader.read, []
+
+    def behind(timeout_s: float) -> list:
+        calls.append(timeout_s)
+        return [] if len(calls) == 1 else real_read(timeout_s)
+
+    node.reader.read = behind  # type: ignore[method-assign]
+    node.step()
+    breaker = node.stage.breaker
+    assert node.stage.snapshots_checked == 2
+    assert breaker.trips["stale_feed"] == 0 and breaker.stale_share_now == 0.0

@@ -130,6 +130,13 @@ class LimitsNode:
             self.stage.on_batch(self._no_events, self.reader.ts_ns)
         snaps = self.snapshots.fetch(64, timeout_s=0.0 if got else 0.02)
         for seq, snap in snaps:
+            # the replica first reads the deltas the snapshot was computed from (risk read
+            # them from the same subject, so they are there): the breakers check it at the
+            # snapshot's market time, and instruments whose deltas it had not read yet would
+            # look stale by the gap — at a replay's 240x, 125 ms of wall behind risk is the
+            # stale-feed rule's 30 s, and the firm was halted on it
+            while self.reader.ts_ns < snap.ts_ns and self.reader.read(0.0):
+                pass
             self._snapshot_seq = seq
             self.holder.last = snap
             self.stage.on_batch(self._no_events, int(snap.ts_ns))
