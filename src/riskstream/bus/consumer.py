@@ -11,6 +11,10 @@ with sequence ``s`` while ``last[p]`` is the last applied sequence:
   right after the seek, the message no longer exists (retention dropped it) and
   :class:`MessagesLostError` is raised rather than skipping it.
 
+A fetch's messages are taken in event-time order across partitions, each partition's in
+its own order (:func:`in_event_time_order`), so the state advances in every partition
+together even when one round spans minutes of market time.
+
 Every ``checkpoint_every`` applied messages (and when the loop stops), the state and
 ``last`` are saved together atomically, *then* the messages are acknowledged. A crash
 before the save loses only work that will be redone from the previous checkpoint (the
