@@ -201,10 +201,11 @@ def cpu_s(pid: int) -> float | None:
 
 
 def machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (every CPU; ``/proc/stat``: all but idle
-    and I/O wait)."""
+    """CPU seconds the whole machine has been busy (every CPU; ``/proc/stat``: user, nice,
+    system, irq and softirq — not idle, I/O wait, time stolen by the hypervisor, or the
+    guest fields, which user already counts)."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    return sum(ticks[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
 
 
 def server_pid(url: str) -> int | None:
