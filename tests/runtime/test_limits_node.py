@@ -230,7 +230,6 @@ def test_breakers_check_the_replica_caught_up_with_the_snapshot(
     import numpy as np
 
     from riskstream.core.messages import MarketStateDelta
-    from riskstream.runtime.md import DELTA_COLUMNS
 
     topics = MemoryTopics()
     var = snapshot.headline.var
@@ -247,14 +246,10 @@ def test_breakers_check_the_replica_caught_up_with_the_snapshot(
     mid = np.asarray(universe.instruments["ref_price"], dtype=np.float64)
 
     def delta(seq: int, ts_ns: int) -> MarketStateDelta:
-        values = {"bid": mid * 0.999, "ask": mid * 1.001, "bid_size": np.ones(n),
-                  "ask_size": np.ones(n), "mid": mid, "last": mid, "spread": mid * 0.002,
-                  "ts_ns": np.full(n, ts_ns), "seq": np.full(n, seq),
-                  "stale": np.zeros(n, dtype=bool)}  # fmt: skip
-        columns = {c: np.asarray(values[c]).astype(node.reader.state.__dict__[c].dtype)
-                   for c in DELTA_COLUMNS}  # fmt: skip
-        return MarketStateDelta(seq, ts_ns, np.arange(n, dtype=np.int64), columns, 1,
-                                np.zeros(0, np.int64), seq == 1, 0, 1)  # fmt: skip
+        """Every instrument quoted at its reference price, updated at ``ts_ns``."""
+        columns = {"mid": mid, "bid": mid * 0.999, "ask": mid * 1.001,
+                   "ts_ns": np.full(n, ts_ns, dtype=np.int64)}  # fmt: skip
+        return MarketStateDelta(seq, ts_ns, np.arange(n), columns, events=1, full=seq == 1)
 
     t0 = 1_000 * NS
     topics.publish(SUBJECTS["market"], delta(1, t0))

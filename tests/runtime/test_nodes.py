@@ -195,7 +195,7 @@ def test_md_sends_what_it_quarantines_downstream() -> None:
 
 
 def test_md_advances_every_partition_together_inside_a_round() -> None:
-    """A round that spans minutes of market time (a catch-up: here 40 messages of ~10 s each
+    """A round that spans minutes of market time (a catch-up: here 40 messages of ~5 s each
     over 4 partitions) is applied in event-time order across partitions, so a delta md
     sends inside it never shows one partition minutes ahead of the others. Applied
     partition after partition, the instruments of the partitions not yet applied looked
