@@ -454,7 +454,8 @@ def _line(run: dict[str, Any]) -> str:
         f"{run['avoided']:>14,.0f}  held {run['held_pnl']:>14,.0f}  triggers {run['triggers']}"
         f"  orders {run['orders']} (blocked {run['blocked_orders']}, breaker trips "
         f"{run['breaker_trips']})  regime lag {run['regime_lag_s']}  wall {run['wall_s']} s"
-        f"  feed lag p99 {run['feed_lag_p99_ms']} ms"
+        f"  feed lag p99 {run['feed_lag_p99_ms']} ms  regime {run['regime_updates']} updates,"
+        f" {run['regime_switches']} switches over {run['regime_market_s']} market s"
     )
 
 
@@ -632,6 +633,18 @@ def regime_figures(sel: list[dict]) -> dict[str, Any]:
         )
         if market_s
         else None,
+        # updates per market minute: the node updates once per md delta, at most once a
+        # bar; deltas come every tick_ms of wall, so the slower the market runs against the
+        # wall (a lagging feed) the more updates — and chances to switch — per market minute
+        "regime_updates_per_market_min": round(
+            sum(r["regime_updates"] for r in sel) / market_s * 60.0, 1
+        )
+        if market_s
+        else None,
+        "regime_switches_per_update": round(
+            sum(r["regime_switches"] for r in sel) / max(sum(r["regime_updates"] for r in sel), 1),
+            4,
+        ),
         "regime_stressed_share": round(
             float(np.mean([r["regime_stressed_share"] or 0.0 for r in sel])), 3
         ),
