@@ -633,9 +633,9 @@ def regime_figures(sel: list[dict]) -> dict[str, Any]:
         )
         if market_s
         else None,
-        # updates per market minute: the node updates once per md delta, at most once a
-        # bar; deltas come every tick_ms of wall, so the slower the market runs against the
-        # wall (a lagging feed) the more updates — and chances to switch — per market minute
+        # the node's cadence: it updates at most once a bar, once per pass of its loop (in
+        # this bench ~8-10 times a market minute, its loop sharing one interpreter with the
+        # other nodes), so switches a day depend on the cadence; per update they do not
         "regime_updates_per_market_min": round(
             sum(r["regime_updates"] for r in sel) / market_s * 60.0, 1
         )
