@@ -635,7 +635,7 @@ def regime_figures(sel: list[dict]) -> dict[str, Any]:
         else None,
         # the node's cadence: it updates at most once a bar, once per pass of its loop (in
         # this bench ~8-10 times a market minute, its loop sharing one interpreter with the
-        # other nodes), so switches a day depend on the cadence; per update they do not
+        # other nodes), so switches a day depend on the cadence: compare runs per update too
         "regime_updates_per_market_min": round(
             sum(r["regime_updates"] for r in sel) / market_s * 60.0, 1
         )
