@@ -17,12 +17,21 @@ the development sample) and ``20K_cycle200.tgz`` (cycles only, 945 fraud account
 them fraud in the development sample too). No choice was made on them; they were scored
 once each with the model fixed on the development sample's CV (docs/benchmarks.md).
 
+Fresh banks: the current simulator (IBM/AMLSim HEAD, Java + Python) run with its published
+parameter set ``paramFiles/10K`` and another ``random_seed`` is a new bank of the same
+design (12,043 accounts, ~200,000 transfers, 100 fan-in, fan-out and cycle typologies); pass
+its output folder ``outputs/<simulation_name>`` (docs/benchmarks.md has the recipe).
+
 Mapping onto the Riskstream schema (written to CSV and read back through the documented
-loaders): ``tx_id`` = row number; ``ts`` = 2026-01-01 + ``time`` days, 12:00 (AMLSim's
-step is a day); ``from_account``/``to_account`` = ``sourceNodeId``/``targetNodeId``;
-``amount`` = ``value``; ``currency`` = USD; ``channel`` = transfer (AMLSim has one kind);
-labels: ``account`` = ``nodeid``, ``is_suspicious`` = ``isFraud``. No account reference
-data (segment and jurisdiction features are 0).
+loaders): ``tx_id`` = row number; ``currency`` = USD; ``channel`` = transfer (AMLSim's
+transfers are of one kind). 2019 samples: ``ts`` = 2026-01-01 + ``time`` days, 12:00
+(AMLSim's step is a day); ``from_account``/``to_account`` = ``sourceNodeId``/
+``targetNodeId``; ``amount`` = ``value``; labels: ``account`` = ``nodeid``,
+``is_suspicious`` = ``isFraud``. Current simulator: ``transactions.csv`` ``orig_acct``,
+``bene_acct``, ``base_amt``, ``tran_timestamp``; labels from ``accounts.csv``
+``acct_id`` and ``prior_sar_count`` (the generator's IS_SAR flag). No account reference
+data (segment and jurisdiction features are 0). ``--threshold-rule`` picks the alert
+threshold rule of both fits (``aml fit --threshold-rule``).
 
 Measured, each through ``riskstream surveillance aml fit`` / ``score`` (the CLI's code):
 
@@ -61,25 +70,49 @@ from riskstream.surveillance.aml_model import evaluate
 
 
 def amlsim_to_riskstream(folder: Path, out: Path) -> tuple[Path, pl.DataFrame]:
-    tx = pl.read_csv(folder / "transactions.csv")
-    nodes = pl.read_csv(folder / "nodes.csv")
+    """Map an AMLSim folder onto the Riskstream schema; both of AMLSim's layouts are read:
+    the 2019 samples (``nodes.csv`` + ``transactions.csv``) and the output folder of the
+    current simulator (``outputs/<simulation>/`` written by its ``convert_logs.py``)."""
+    if (folder / "nodes.csv").is_file():
+        tx = pl.read_csv(folder / "transactions.csv").select(
+            (pl.datetime(2026, 1, 1) + pl.duration(days=pl.col("time"), hours=12))
+            .dt.strftime("%Y-%m-%dT%H:%M:%S")
+            .alias("ts"),
+            pl.col("sourceNodeId").cast(pl.String).alias("from_account"),
+            pl.col("targetNodeId").cast(pl.String).alias("to_account"),
+            pl.col("value").alias("amount"),
+        )
+        labels = pl.read_csv(folder / "nodes.csv").select(
+            pl.col("nodeid").cast(pl.String).alias("account"),
+            pl.col("isFraud").cast(pl.Int8).alias("is_suspicious"),
+        )
+    else:
+        # current AMLSim: one row per transfer (orig_acct → bene_acct, base_amt, an ISO
+        # timestamp a day per step); the SAR flag of each account is its accounts.csv
+        # column prior_sar_count ("true"/"false", the generator's IS_SAR)
+        tx = pl.read_csv(folder / "transactions.csv", infer_schema_length=0).select(
+            pl.col("tran_timestamp").str.strip_suffix("Z").alias("ts"),
+            pl.col("orig_acct").alias("from_account"),
+            pl.col("bene_acct").alias("to_account"),
+            pl.col("base_amt").cast(pl.Float64).alias("amount"),
+        )
+        labels = pl.read_csv(folder / "accounts.csv", infer_schema_length=0).select(
+            pl.col("acct_id").alias("account"),
+            (pl.col("prior_sar_count").str.to_lowercase() == "true")
+            .cast(pl.Int8)
+            .alias("is_suspicious"),
+        )
     frame = tx.with_row_index("tx_id").select(
         pl.col("tx_id").cast(pl.String),
-        (pl.datetime(2026, 1, 1) + pl.duration(days=pl.col("time"), hours=12))
-        .dt.strftime("%Y-%m-%dT%H:%M:%S")
-        .alias("ts"),
-        pl.col("sourceNodeId").cast(pl.String).alias("from_account"),
-        pl.col("targetNodeId").cast(pl.String).alias("to_account"),
-        pl.col("value").alias("amount"),
+        "ts",
+        "from_account",
+        "to_account",
+        "amount",
         pl.lit("USD").alias("currency"),
         pl.lit("transfer").alias("channel"),
     )
     path = out / "amlsim_transactions.csv"
     frame.write_csv(path)
-    labels = nodes.select(
-        pl.col("nodeid").cast(pl.String).alias("account"),
-        pl.col("isFraud").cast(pl.Int8).alias("is_suspicious"),
-    )
     return path, labels
 
 
@@ -117,14 +150,16 @@ def _split(labels: pl.DataFrame, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(labels.height) < 0.5
 
 
-def cv_training_half(folder: Path, seed: int, folds: int = 4) -> dict[str, float]:
+def cv_training_half(
+    folder: Path, seed: int, threshold_rule: str, folds: int = 4
+) -> dict[str, float]:
     """Pooled out-of-fold precision/recall/PR AUC within the training half only — the
     development measure; the withheld half's labels are dropped before anything else."""
     from sklearn.model_selection import StratifiedKFold
 
     from riskstream.surveillance.aml_data import load_transactions
     from riskstream.surveillance.aml_features import build_features
-    from riskstream.surveillance.aml_model import AmlModel
+    from riskstream.surveillance.aml_model import AmlModel, ModelConfig
 
     work = Path(tempfile.mkdtemp(prefix="aml_cv_"))
     tx_path, labels = amlsim_to_riskstream(folder, work)
@@ -141,7 +176,8 @@ def cv_training_half(folder: Path, seed: int, folds: int = 4) -> dict[str, float
     ):
         y = np.full(features.accounts.size, np.nan)
         y[idx[fit_part]] = y_train[fit_part]
-        scored = AmlModel().fit(features, y).score(features)
+        model = AmlModel(ModelConfig(threshold_rule=threshold_rule))
+        scored = model.fit(features, y).score(features)
         scores.append(scored.score[idx[test_part]])
         alerts.append(scored.alert[idx[test_part]])
         truth.append(y_train[test_part])
@@ -156,13 +192,19 @@ def main() -> None:
     parser.add_argument("--amlsim", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--threshold-rule",
+        default="recall_at_precision",
+        choices=("recall_at_precision", "both_floors"),
+        help="The alert-threshold rule of both fits (aml fit --threshold-rule).",
+    )
+    parser.add_argument(
         "--cv-training-half",
         action="store_true",
         help="Only the development measure on the training half (no withheld labels read).",
     )
     args = parser.parse_args()
     if args.cv_training_half:
-        r = cv_training_half(args.amlsim, args.seed)
+        r = cv_training_half(args.amlsim, args.seed, args.threshold_rule)
         print(json.dumps({"benchmark": "aml_external_cv_training_half", **r}, default=float))
         return
     work = Path(tempfile.mkdtemp(prefix="aml_external_"))
@@ -183,6 +225,8 @@ def main() -> None:
         str(own_train["accounts"]),
         "--model",
         str(work / "own_model"),
+        "--threshold-rule",
+        args.threshold_rule,
     )
     _cli(
         "surveillance",
@@ -226,6 +270,8 @@ def main() -> None:
         str(work / "amlsim_train_labels.csv"),
         "--model",
         str(work / "amlsim_model"),
+        "--threshold-rule",
+        args.threshold_rule,
     )
     _cli(
         "surveillance",
@@ -250,7 +296,12 @@ def main() -> None:
     done = {k: r["recall"] >= 0.8 and r["precision"] >= 0.6 for k, r in results.items()}
     print(
         json.dumps(
-            {"benchmark": "aml_external", "results": results, "recall_0.8_at_precision_0.6": done},
+            {
+                "benchmark": "aml_external",
+                "threshold_rule": args.threshold_rule,
+                "results": results,
+                "recall_0.8_at_precision_0.6": done,
+            },
             default=float,
         )
     )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from riskstream.core.errors import InputError
 from riskstream.surveillance.aml_features import build_features
 from riskstream.surveillance.aml_generator import GeneratorConfig, generate
-from riskstream.surveillance.aml_model import CHAMPION, FAMILIES, AmlModel, threshold_at_precision
-from tests.surveillance.conftest import labels_for
+from riskstream.surveillance.aml_model import (
+    CHAMPION,
+    FAMILIES,
+    AmlModel,
+    threshold_at_precision,
+    threshold_for_targets,
+)
+from tests.surveillance.conftest import SMALL_MODEL, labels_for
 
 
 def test_threshold_at_precision_is_the_highest_recall_meeting_the_target() -> None:
@@ -20,6 +29,47 @@ def test_threshold_at_precision_is_the_highest_recall_meeting_the_target() -> No
     thr, rule = threshold_at_precision(y, s, 0.6)
     # by hand: at 0.4 precision 4/7 < 0.6; at 0.6 precision 3/4 = 0.75, recall 3/4
     assert (thr, rule) == (0.6, "recall@precision")
+
+
+def test_threshold_for_targets_maximises_the_weaker_floors_z_by_hand() -> None:
+    # 10 accounts, 4 suspicious; targets precision 0.5, recall 0.5. Worked by hand
+    # (Berger 1982 intersection-union: maximise min(z_P, z_R)), se_R = sqrt(.25/4) = 0.25:
+    #   thr 0.9: 1 alert,  P 1,   R .25: z_P = .5/sqrt(.25/1) = 1.0,  z_R = -1.0 -> -1.0
+    #   thr 0.8: 2 alerts, P 1,   R .5:  z_P = .5/sqrt(.25/2) = 1.41, z_R = 0    -> 0
+    #   thr 0.6: 4 alerts, P .75, R .75: z_P = .25/sqrt(.25/4) = 1.0, z_R = 1.0  -> 1.0 (best)
+    #   thr 0.4: 7 alerts, P 4/7, R 1:   z_P = .0714/.189 = 0.378,    z_R = 2.0  -> 0.378
+    y = np.array([1, 1, 0, 1, 0, 0, 1, 0, 0, 0], bool)
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.3, 0.2, 0.1])
+    assert threshold_for_targets(y, s, 0.5, 0.5) == (0.6, "both_targets")
+    # out of reach (precision 0.95 and recall 0.95): the nearest miss, in the same units
+    thr, rule = threshold_for_targets(y, s, 0.95, 0.95)
+    assert rule == "nearest_targets" and thr in s
+    with pytest.raises(InputError, match="target_recall"):
+        threshold_for_targets(y, s, 0.6, 1.0)
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(0, 1)), min_size=2, max_size=60),
+    st.floats(0.05, 0.95),
+    st.floats(0.05, 0.95),
+)
+def test_threshold_for_targets_meets_both_floors_whenever_a_threshold_does(
+    rows: list[tuple[bool, float]], p_star: float, r_star: float
+) -> None:
+    y = np.array([r[0] for r in rows])
+    s = np.array([r[1] for r in rows])
+    if not y.any():
+        return
+    cuts = [(y[s >= t].mean(), y[s >= t].sum() / y.sum()) for t in np.unique(s)]
+    # a floor met exactly is decided by rounding: leave those cases out
+    assume(all(abs(p - p_star) > 1e-9 and abs(r - r_star) > 1e-9 for p, r in cuts))
+    thr, rule = threshold_for_targets(y, s, p_star, r_star)
+    alert = s >= thr
+    precision, recall = y[alert].mean(), y[alert].sum() / y.sum()
+    feasible = any(p >= p_star and r >= r_star for p, r in cuts)
+    assert (rule == "both_targets") == feasible
+    if feasible:
+        assert precision >= p_star and recall >= r_star
 
 
 def test_fit_scores_every_account_and_generalises_to_another_seed(
@@ -73,3 +123,18 @@ def test_too_few_positive_labels_are_refused(small_features) -> None:
     y[:2] = 1
     with pytest.raises(InputError, match="is_suspicious"):
         AmlModel().fit(small_features, y)
+
+
+def test_both_floors_rule_sets_each_threshold_from_its_out_of_fold_scores(
+    small_features, small_data
+) -> None:
+    config = replace(SMALL_MODEL, threshold_rule="both_floors")
+    fitted = AmlModel(config).fit(small_features, labels_for(small_features, small_data))
+    for name in FAMILIES:
+        expected = threshold_for_targets(fitted.oof_labels_, fitted.oof_scores_[name], 0.6, 0.8)
+        assert (fitted.thresholds_[name], fitted.threshold_rule_[name]) == expected
+    assert fitted.card()["threshold_rule_setting"] == "both_floors"
+    with pytest.raises(InputError, match="threshold_rule"):
+        AmlModel(replace(SMALL_MODEL, threshold_rule="max_recall")).fit(
+            small_features, labels_for(small_features, small_data)
+        )

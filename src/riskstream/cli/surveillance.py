@@ -103,14 +103,20 @@ def fit_command(
     model: Path = typer.Option(..., "--model", help="Folder to write the fitted model to."),
     accounts: Path | None = ACCOUNTS_OPT,
     quarantine: Path | None = QUARANTINE_OPT,
+    threshold_rule: str = typer.Option(
+        "recall_at_precision",
+        "--threshold-rule",
+        help="recall_at_precision: highest recall at precision >= 0.6; both_floors: the "
+        "strongest evidence of precision >= 0.6 and recall >= 0.8 (intersection-union test).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Fit peer groups, decision tree, random forest and LightGBM; tune their thresholds."""
-    from riskstream.surveillance.aml_model import AmlModel
+    from riskstream.surveillance.aml_model import AmlModel, ModelConfig
 
     features, info = _load(transactions, accounts, quarantine)
     y, label_info = _labels(features, labels)
-    fitted = AmlModel().fit(features, y)
+    fitted = AmlModel(ModelConfig(threshold_rule=threshold_rule)).fit(features, y)
     fitted.save(model)
     payload = {**info, "labels": label_info, "model": str(model), **fitted.card()}
     payload.pop("features")

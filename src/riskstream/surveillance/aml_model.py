@@ -15,10 +15,13 @@
   suspicion is evidence. The first stage's scores of labelled accounts are out-of-fold, so
   an account's own label never leaks into its neighbours' features;
 - for each, **out-of-fold** scores (stratified k-fold), on which its alert threshold is
-  tuned: the highest recall at precision ≥ ``target_precision`` (the operating point a
-  compliance team signs off), or the best F1 when no threshold reaches it. Tuning on
-  out-of-fold scores keeps the threshold honest: in-sample scores of a forest are nearly
-  perfect and would put it far too high. Scores of new accounts are the mean of the k
+  tuned by ``threshold_rule``: ``"recall_at_precision"`` (default) — the highest recall at
+  precision ≥ ``target_precision`` (the operating point a compliance team signs off), or
+  the best F1 when no threshold reaches it; ``"both_floors"`` — the threshold at which
+  the evidence that precision ≥ ``target_precision`` *and* recall ≥ ``target_recall`` is
+  strongest (:func:`threshold_for_targets`). Tuning on out-of-fold scores keeps the
+  threshold honest: in-sample scores of a forest are nearly perfect and would put it far
+  too high. Scores of new accounts are the mean of the k
   fold models (:class:`FoldMean`), the same models whose out-of-fold scores set the
   threshold, so the threshold keeps its stated precision (a refit on all labels did not).
 
@@ -38,14 +41,14 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from riskstream.core.errors import InputError
 from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig
 
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.5.0"
 FAMILIES = ("lightgbm", "random_forest", "decision_tree")
 CHAMPION = "lightgbm"
 
@@ -56,6 +59,8 @@ class ModelConfig:
 
     n_peer_groups: int = 6
     target_precision: float = 0.6
+    target_recall: float = 0.8
+    threshold_rule: Literal["recall_at_precision", "both_floors"] = "recall_at_precision"
     cv_folds: int = 4
     seed: int = 11
     lgbm_n_estimators: int = 200
@@ -101,6 +106,51 @@ def threshold_at_precision(
         out=np.zeros_like(precision),
     )
     return float(thresholds[int(np.argmax(f1))]), "max_f1"
+
+
+def threshold_for_targets(
+    y: np.ndarray, score: np.ndarray, target_precision: float, target_recall: float
+) -> tuple[float, str]:
+    """The alert threshold at which the evidence that precision ≥ ``target_precision``
+    *and* recall ≥ ``target_recall`` is strongest.
+
+    Each floor is a one-sided test of a proportion: z_P = (P − P*) / √(P*(1−P*)/alerts)
+    and z_R = (R − R*) / √(R*(1−R*)/positives). The pair holds only if both do, and the
+    intersection–union test of the two (Berger, "Multiparameter hypothesis testing and
+    acceptance sampling", Technometrics 24(4), 1982) is as strong as the weaker one, so
+    the threshold maximises min(z_P, z_R). Where the scores leave room for both floors it
+    lands inside that room, with a margin on each side in proportion to its sampling noise
+    — unlike "highest recall at precision ≥ P*", which puts the operating point on the
+    precision floor by construction, so that new data falls below it about half the time.
+    Where no threshold meets both it is the one that misses them least, in the same units.
+    Rule: ``"both_targets"`` if min(z_P, z_R) ≥ 0 at the chosen threshold, else
+    ``"nearest_targets"``. Equal margins: the fewest alerts. Measured against the default
+    rule on fresh AMLSim banks and our generator in docs/benchmarks.md
+    (``bench/aml_external.py --threshold-rule both_floors``).
+    """
+    for name, value in (("target_precision", target_precision), ("target_recall", target_recall)):
+        if not 0.0 < value < 1.0:
+            raise InputError(name, value, "a number strictly between 0 and 1")
+    y = np.asarray(y, dtype=bool)
+    score = np.asarray(score, dtype=float)
+    order = np.argsort(-score, kind="stable")
+    ranked = score[order]
+    # each distinct score is a candidate threshold: alert on every account scoring ≥ it
+    last = np.r_[np.flatnonzero(np.diff(ranked)), ranked.size - 1]
+    thresholds = ranked[last]
+    alerts = last + 1.0
+    true_alerts = np.cumsum(y[order])[last]
+    positives = max(int(y.sum()), 1)
+    precision, recall = true_alerts / alerts, true_alerts / positives
+    z_precision = (precision - target_precision) / np.sqrt(
+        target_precision * (1.0 - target_precision) / alerts
+    )
+    z_recall = (recall - target_recall) / np.sqrt(target_recall * (1.0 - target_recall) / positives)
+    margin = np.minimum(z_precision, z_recall)
+    best = np.flatnonzero(margin == margin.max())
+    chosen = int(best[np.argmax(thresholds[best])])
+    rule = "both_targets" if margin[chosen] >= 0 else "nearest_targets"
+    return float(thresholds[chosen]), rule
 
 
 class FoldMean:
@@ -196,6 +246,10 @@ class AmlModel:
         from sklearn.cluster import KMeans
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+        if self.config.threshold_rule not in ("recall_at_precision", "both_floors"):
+            raise InputError(
+                "threshold_rule", self.config.threshold_rule, "recall_at_precision or both_floors"
+            )
         y_all = np.asarray(labels, dtype=float)
         if y_all.shape != (features.values.shape[0],):
             raise InputError(
@@ -243,7 +297,12 @@ class AmlModel:
                 fold_models.append(clone(estimator).fit(X[part], y[part]))
                 oof[rest] = fold_models[-1].predict_proba(X[rest])[:, 1]
             self.oof_scores_[name] = oof
-            thr, rule = threshold_at_precision(y, oof, self.config.target_precision)
+            if self.config.threshold_rule == "both_floors":
+                thr, rule = threshold_for_targets(
+                    y, oof, self.config.target_precision, self.config.target_recall
+                )
+            else:
+                thr, rule = threshold_at_precision(y, oof, self.config.target_precision)
             self.thresholds_[name] = thr
             self.threshold_rule_[name] = rule
             self.models_[name] = FoldMean(fold_models)
@@ -323,6 +382,8 @@ class AmlModel:
             "threshold_rule": self.threshold_rule_,
             "segment_thresholds": self.segment_thresholds_,
             "target_precision": self.config.target_precision,
+            "target_recall": self.config.target_recall,
+            "threshold_rule_setting": self.config.threshold_rule,
             "n_train_accounts": self.n_train_,
             "n_train_suspicious": int(self.oof_labels_.sum()),
             "oof_metrics": self.metrics_,
