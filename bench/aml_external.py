@@ -66,7 +66,7 @@ from typer.testing import CliRunner
 
 from riskstream.cli import app
 from riskstream.surveillance.aml_generator import GeneratorConfig, generate
-from riskstream.surveillance.aml_model import evaluate
+from riskstream.surveillance.aml_model import THRESHOLD_RULES, evaluate
 
 
 def amlsim_to_riskstream(folder: Path, out: Path) -> tuple[Path, pl.DataFrame]:
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument(
         "--threshold-rule",
         default="recall_at_precision",
-        choices=("recall_at_precision", "both_floors"),
+        choices=THRESHOLD_RULES,
         help="The alert-threshold rule of both fits (aml fit --threshold-rule).",
     )
     parser.add_argument(

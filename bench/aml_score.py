@@ -27,7 +27,7 @@ import polars as pl
 from riskstream.surveillance.aml_data import load_accounts, load_transactions
 from riskstream.surveillance.aml_features import build_features
 from riskstream.surveillance.aml_generator import GeneratorConfig, generate
-from riskstream.surveillance.aml_model import AmlModel, ModelConfig, evaluate
+from riskstream.surveillance.aml_model import THRESHOLD_RULES, AmlModel, ModelConfig, evaluate
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument(
         "--threshold-rule",
         default="recall_at_precision",
-        choices=("recall_at_precision", "both_floors"),
+        choices=THRESHOLD_RULES,
         help="The alert-threshold rule of the fit (aml fit --threshold-rule).",
     )
     args = parser.parse_args()

@@ -41,7 +41,7 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -51,6 +51,8 @@ from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig
 MODEL_VERSION = "1.5.0"
 FAMILIES = ("lightgbm", "random_forest", "decision_tree")
 CHAMPION = "lightgbm"
+ThresholdRule = Literal["recall_at_precision", "both_floors"]
+THRESHOLD_RULES: tuple[str, ...] = get_args(ThresholdRule)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class ModelConfig:
     n_peer_groups: int = 6
     target_precision: float = 0.6
     target_recall: float = 0.8
-    threshold_rule: Literal["recall_at_precision", "both_floors"] = "recall_at_precision"
+    threshold_rule: ThresholdRule = "recall_at_precision"
     cv_folds: int = 4
     seed: int = 11
     lgbm_n_estimators: int = 200
@@ -246,9 +248,9 @@ class AmlModel:
         from sklearn.cluster import KMeans
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-        if self.config.threshold_rule not in ("recall_at_precision", "both_floors"):
+        if self.config.threshold_rule not in THRESHOLD_RULES:
             raise InputError(
-                "threshold_rule", self.config.threshold_rule, "recall_at_precision or both_floors"
+                "threshold_rule", self.config.threshold_rule, " or ".join(THRESHOLD_RULES)
             )
         y_all = np.asarray(labels, dtype=float)
         if y_all.shape != (features.values.shape[0],):
