@@ -135,6 +135,4 @@ def test_both_floors_rule_sets_each_threshold_from_its_out_of_fold_scores(
         assert (fitted.thresholds_[name], fitted.threshold_rule_[name]) == expected
     assert fitted.card()["threshold_rule_setting"] == "both_floors"
     with pytest.raises(InputError, match="threshold_rule"):
-        AmlModel(replace(SMALL_MODEL, threshold_rule="max_recall")).fit(
-            small_features, labels_for(small_features, small_data)
-        )
+        replace(SMALL_MODEL, threshold_rule="max_recall")

@@ -114,9 +114,10 @@ def fit_command(
     """Fit peer groups, decision tree, random forest and LightGBM; tune their thresholds."""
     from riskstream.surveillance.aml_model import AmlModel, ModelConfig
 
+    config = ModelConfig(threshold_rule=threshold_rule)  # checked before the data is read
     features, info = _load(transactions, accounts, quarantine)
     y, label_info = _labels(features, labels)
-    fitted = AmlModel(ModelConfig(threshold_rule=threshold_rule)).fit(features, y)
+    fitted = AmlModel(config).fit(features, y)
     fitted.save(model)
     payload = {**info, "labels": label_info, "model": str(model), **fitted.card()}
     payload.pop("features")

@@ -72,6 +72,10 @@ class ModelConfig:
     forest_trees: int = 100
     tree_depth: int = 5
 
+    def __post_init__(self) -> None:
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise InputError("threshold_rule", self.threshold_rule, " or ".join(THRESHOLD_RULES))
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -248,10 +252,6 @@ class AmlModel:
         from sklearn.cluster import KMeans
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-        if self.config.threshold_rule not in THRESHOLD_RULES:
-            raise InputError(
-                "threshold_rule", self.config.threshold_rule, " or ".join(THRESHOLD_RULES)
-            )
         y_all = np.asarray(labels, dtype=float)
         if y_all.shape != (features.values.shape[0],):
             raise InputError(
