@@ -210,7 +210,9 @@ def build_features(
 
     not_card = channel != CHANNELS.index("card")
     feats.update(_pair_features(src, dst, t, n, not_card))
-    graph_feats, network = _graph_features(src, dst, n, not_card, feats["flow_through"])
+    graph_feats, network = _graph_features(
+        src, dst, t, n, not_card, feats["flow_through"], cfg.burst_window_h * HOUR_S
+    )
     feats.update(graph_feats)
     segment = np.full(n, "unknown", dtype=object)
     feats.update(_jurisdiction_features(index, accounts, src, dst, rel, cfg, segment))
@@ -280,7 +282,13 @@ def _adjacency(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, sp
 
 
 def _graph_features(
-    src: np.ndarray, dst: np.ndarray, n: int, not_card: np.ndarray, flow_through: np.ndarray
+    src: np.ndarray,
+    dst: np.ndarray,
+    t: np.ndarray,
+    n: int,
+    not_card: np.ndarray,
+    flow_through: np.ndarray,
+    burst_window_s: float,
 ) -> tuple[dict[str, np.ndarray], sp.csr_matrix]:
     """Features of the account network.
 
@@ -302,6 +310,9 @@ def _graph_features(
     b_out = np.asarray(B.sum(axis=1)).ravel()
     b_in = np.asarray(B.sum(axis=0)).ravel()
     reciprocal = np.asarray(B.multiply(B.T).sum(axis=1)).ravel()
+    moved = (src >= 0) & (dst >= 0) & not_card
+    burst_in = _window_max(dst[moved], t[moved], burst_window_s, n)
+    burst_out = _window_max(src[moved], t[moved], burst_window_s, n)
     small = (b_in + b_out) <= HUB_DEGREE
     keep = sp.diags(small.astype(float))
     Bs = B @ keep  # walks may pass only through non-hub accounts
@@ -319,6 +330,8 @@ def _graph_features(
         "log_sender_out_degree": np.log1p(_share(B.T @ b_out, b_in)),
         "log_max_receiver_in_degree": np.log1p(_row_max(B, b_in)),
         "log_max_sender_out_degree": np.log1p(_row_max(B.T.tocsr(), b_out)),
+        "log_max_receiver_burst_in": np.log1p(_row_max(B, burst_in)),
+        "log_max_sender_burst_out": np.log1p(_row_max(B.T.tocsr(), burst_out)),
         "receiver_flow_through": _share(B @ flow_through, b_out),
         "sender_flow_through": _share(B.T @ flow_through, b_in),
     }, B
