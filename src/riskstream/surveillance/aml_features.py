@@ -30,7 +30,11 @@ reporting threshold T that the regulation itself fixes. Families:
   amounts;
 - **jurisdiction and KYC** (only with account data): the share of flow with counterparties
   in high-risk countries, the account's own country and rating; without account data these
-  are 0 (no evidence), never guessed.
+  are 0 (no evidence), never guessed;
+- **peer percentiles** (``peer_pct_*``): every feature above again, as the account's
+  percentile among the accounts of its segment in the same data (all accounts without
+  reference data). They depend on the data set as a whole, as PageRank does: score a bank's
+  transactions of a period together, not a handful of accounts.
 """
 
 from __future__ import annotations
@@ -218,6 +222,8 @@ def build_features(
     feats.update(_jurisdiction_features(index, accounts, src, dst, rel, cfg, segment))
     names = tuple(feats)
     values = np.column_stack([feats[k] for k in names]).astype(np.float64)
+    names += tuple(f"peer_pct_{k}" for k in names)
+    values = np.column_stack([values, _peer_percentiles(values, segment)])
     return AccountFeatures(
         ids.to_numpy().astype(object), names, values, segment.astype(str), network
     )
@@ -385,6 +391,25 @@ def _jurisdiction_features(
         "own_country_high_risk": risky.astype(float),
         "risk_rating": rating,
     }
+
+
+def _peer_percentiles(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Each feature as the account's percentile among the accounts of its segment in the
+    same data (mid-rank of ties, in (0, 1]).
+
+    Peer-group analysis compares an account with accounts like it *at the same bank*
+    (FFIEC BSA/AML Examination Manual, "Suspicious Activity Reporting", peer-group
+    comparisons): a business that receives more wires than most businesses here is unusual,
+    whatever the level of wires at the bank the model was fitted on. The percentiles keep
+    the ranking within the segment and drop the bank's level, so a model fitted at one bank
+    does not mistake another bank's business population for suspicious in a block."""
+    from scipy.stats import rankdata
+
+    out = np.empty_like(values)
+    for group in np.unique(segment):
+        rows = segment == group
+        out[rows] = rankdata(values[rows], axis=0) / rows.sum()
+    return out
 
 
 def feature_names(features: AccountFeatures, drop: Sequence[str] = ()) -> list[str]:
