@@ -30,7 +30,11 @@ reporting threshold T that the regulation itself fixes. Families:
   amounts;
 - **jurisdiction and KYC** (only with account data): the share of flow with counterparties
   in high-risk countries, the account's own country and rating; without account data these
-  are 0 (no evidence), never guessed.
+  are 0 (no evidence), never guessed;
+- **peer percentiles** (``peer_pct_*``): every feature above again, as the account's
+  percentile among the accounts of its segment in the same data (all accounts without
+  reference data). They depend on the data set as a whole, as PageRank does: score a bank's
+  transactions of a period together, not a handful of accounts.
 """
 
 from __future__ import annotations
@@ -210,12 +214,16 @@ def build_features(
 
     not_card = channel != CHANNELS.index("card")
     feats.update(_pair_features(src, dst, t, n, not_card))
-    graph_feats, network = _graph_features(src, dst, n, not_card, feats["flow_through"])
+    graph_feats, network = _graph_features(
+        src, dst, t, n, not_card, feats["flow_through"], cfg.burst_window_h * HOUR_S
+    )
     feats.update(graph_feats)
     segment = np.full(n, "unknown", dtype=object)
     feats.update(_jurisdiction_features(index, accounts, src, dst, rel, cfg, segment))
     names = tuple(feats)
     values = np.column_stack([feats[k] for k in names]).astype(np.float64)
+    names += tuple(f"peer_pct_{k}" for k in names)
+    values = np.column_stack([values, _peer_percentiles(values, segment)])
     return AccountFeatures(
         ids.to_numpy().astype(object), names, values, segment.astype(str), network
     )
@@ -280,7 +288,13 @@ def _adjacency(src: np.ndarray, dst: np.ndarray, n: int) -> tuple[np.ndarray, sp
 
 
 def _graph_features(
-    src: np.ndarray, dst: np.ndarray, n: int, not_card: np.ndarray, flow_through: np.ndarray
+    src: np.ndarray,
+    dst: np.ndarray,
+    t: np.ndarray,
+    n: int,
+    not_card: np.ndarray,
+    flow_through: np.ndarray,
+    burst_window_s: float,
 ) -> tuple[dict[str, np.ndarray], sp.csr_matrix]:
     """Features of the account network.
 
@@ -302,6 +316,9 @@ def _graph_features(
     b_out = np.asarray(B.sum(axis=1)).ravel()
     b_in = np.asarray(B.sum(axis=0)).ravel()
     reciprocal = np.asarray(B.multiply(B.T).sum(axis=1)).ravel()
+    moved = (src >= 0) & (dst >= 0) & not_card
+    burst_in = _window_max(dst[moved], t[moved], burst_window_s, n)
+    burst_out = _window_max(src[moved], t[moved], burst_window_s, n)
     small = (b_in + b_out) <= HUB_DEGREE
     keep = sp.diags(small.astype(float))
     Bs = B @ keep  # walks may pass only through non-hub accounts
@@ -319,6 +336,8 @@ def _graph_features(
         "log_sender_out_degree": np.log1p(_share(B.T @ b_out, b_in)),
         "log_max_receiver_in_degree": np.log1p(_row_max(B, b_in)),
         "log_max_sender_out_degree": np.log1p(_row_max(B.T.tocsr(), b_out)),
+        "log_max_receiver_burst_in": np.log1p(_row_max(B, burst_in)),
+        "log_max_sender_burst_out": np.log1p(_row_max(B.T.tocsr(), burst_out)),
         "receiver_flow_through": _share(B @ flow_through, b_out),
         "sender_flow_through": _share(B.T @ flow_through, b_in),
     }, B
@@ -372,6 +391,25 @@ def _jurisdiction_features(
         "own_country_high_risk": risky.astype(float),
         "risk_rating": rating,
     }
+
+
+def _peer_percentiles(values: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Each feature as the account's percentile among the accounts of its segment in the
+    same data (mid-rank of ties, in (0, 1]).
+
+    Peer-group analysis compares an account with accounts like it *at the same bank*
+    (FFIEC BSA/AML Examination Manual, "Suspicious Activity Reporting", peer-group
+    comparisons): a business that receives more wires than most businesses here is unusual,
+    whatever the level of wires at the bank the model was fitted on. The percentiles keep
+    the ranking within the segment and drop the bank's level, so a model fitted at one bank
+    does not mistake another bank's business population for suspicious in a block."""
+    from scipy.stats import rankdata
+
+    out = np.empty_like(values)
+    for group in np.unique(segment):
+        rows = segment == group
+        out[rows] = rankdata(values[rows], axis=0) / rows.sum()
+    return out
 
 
 def feature_names(features: AccountFeatures, drop: Sequence[str] = ()) -> list[str]:
