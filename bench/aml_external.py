@@ -45,7 +45,8 @@ Measured, each through ``riskstream surveillance aml fit`` / ``score`` (the CLI'
 Protocol, fixed before any result was looked at (issue 20, 2026-12-04): the withheld half
 is ``numpy.random.default_rng(--seed 0).random(n_accounts) >= 0.5``; the alert threshold is
 tuned by ``AmlModel.fit`` on out-of-fold scores of the labelled (training) half only, to the
-rule "highest recall at precision ≥ 0.6"; every choice of feature or setting is made with
+fit's threshold rule (``both_floors`` since model 2.0.0; "highest recall at precision ≥ 0.6"
+before); every choice of feature or setting is made with
 ``--cv-training-half``, which never reads the withheld half's labels: it splits the training
 half into 4 stratified folds (seed 1), fits on three folds' labels exactly as the CLI does
 (the rest of the accounts unlabelled), scores the fourth, and pools the four folds' alerts.
@@ -193,7 +194,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--threshold-rule",
-        default="recall_at_precision",
+        default="both_floors",
         choices=THRESHOLD_RULES,
         help="The alert-threshold rule of both fits (aml fit --threshold-rule).",
     )

@@ -34,7 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--threshold-rule",
-        default="recall_at_precision",
+        default="both_floors",
         choices=THRESHOLD_RULES,
         help="The alert-threshold rule of the fit (aml fit --threshold-rule).",
     )

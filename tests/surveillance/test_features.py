@@ -128,3 +128,73 @@ def test_repeated_pair_features_by_hand() -> None:
     assert col("repeat_pair_share")[row["R"]] == 0.0
     assert col("max_pair_out_24h")[row["C"]] == 0  # card purchases are not money movement
     assert col("repeat_pair_share")[row["M"]] == 0.0
+
+
+def test_neighbour_burst_features_by_hand() -> None:
+    """Fan-in seen from a mule: M1..M3 pay collector K within 72 h, and K also gets one
+    payment a week later. Hand count: K's busiest 72 h of money received hold 3 payments,
+    so each mule's largest receiver burst is 3; a card purchase at K (commerce) does not
+    count, and neither does P's payment to Q, who receives once. Fan-out seen from a
+    recipient: S pays R1, R2 within a day and R3 five days later: S's busiest 72 h of
+    money sent hold 2, so R1..R3 each have a sender burst of 2. K's senders: each mule sent
+    once, P twice within an hour (to K and to Q), so K's largest sender burst is 2, and
+    Q's is 2 too."""
+    rows = [
+        ("2026-01-01T09:00:00", "M1", "K", 900, "transfer"),
+        ("2026-01-02T09:00:00", "M2", "K", 800, "transfer"),
+        ("2026-01-03T08:00:00", "M3", "K", 950, "wire"),
+        ("2026-01-02T12:00:00", "C", "K", 40, "card"),
+        ("2026-01-10T09:00:00", "P", "K", 100, "transfer"),
+        ("2026-01-10T10:00:00", "P", "Q", 100, "transfer"),
+        ("2026-01-05T09:00:00", "S", "R1", 500, "transfer"),
+        ("2026-01-05T15:00:00", "S", "R2", 500, "transfer"),
+        ("2026-01-10T09:00:00", "S", "R3", 500, "transfer"),
+    ]
+    f = build_features(_tx(rows))
+    row = {a: i for i, a in enumerate(f.accounts)}
+    receiver_burst = np.expm1(f.column("log_max_receiver_burst_in"))
+    sender_burst = np.expm1(f.column("log_max_sender_burst_out"))
+    for mule in ("M1", "M2", "M3", "P"):
+        assert receiver_burst[row[mule]] == pytest.approx(3.0)
+    assert receiver_burst[row["C"]] == 0.0  # card purchases are not money movement
+    assert receiver_burst[row["K"]] == 0.0  # K pays no one
+    for recipient in ("R1", "R2", "R3"):
+        assert sender_burst[row[recipient]] == pytest.approx(2.0)
+    assert sender_burst[row["K"]] == pytest.approx(2.0)
+    assert sender_burst[row["Q"]] == pytest.approx(2.0)
+    assert sender_burst[row["M1"]] == 0.0  # no one pays M1
+
+
+def test_peer_percentiles_rank_each_feature_within_its_segment() -> None:
+    """Every feature comes again as the account's mid-rank percentile among its segment's
+    accounts in the same data; the level of a segment drops out, so a bank whose business
+    accounts all trade twice as much gets the same business percentiles."""
+    data = generate(GeneratorConfig(n_accounts=700, days=40, seed=3))
+    f = build_features(data.transactions, data.accounts)
+    base = [n for n in f.names if not n.startswith("peer_pct_")]
+    assert [n for n in f.names if n.startswith("peer_pct_")] == [f"peer_pct_{n}" for n in base]
+    for name in ("log_n_in", "pagerank", "share_out_wire"):
+        raw, pct = f.column(name), f.column(f"peer_pct_{name}")
+        for segment in np.unique(f.segment):
+            rows = f.segment == segment
+            # the mid-rank of each value, by hand: (# below + (# equal + 1) / 2) / n
+            below = (raw[rows][None, :] < raw[rows][:, None]).sum(axis=1)
+            equal = (raw[rows][None, :] == raw[rows][:, None]).sum(axis=1)
+            assert np.allclose(pct[rows], (below + (equal + 1) / 2) / rows.sum())
+    busier = data.transactions.with_columns(
+        pl.when(
+            pl.col("from_account").is_in(
+                list(data.accounts.filter(pl.col("segment") == "business")["account"])
+            )
+        )
+        .then(pl.col("amount") * 2)
+        .otherwise(pl.col("amount"))
+    )
+    g = build_features(busier, data.accounts)
+    business = f.segment == "business"
+    assert not np.allclose(
+        f.column("log_volume_out")[business], g.column("log_volume_out")[business]
+    )
+    assert np.allclose(
+        f.column("peer_pct_log_volume_out")[business], g.column("peer_pct_log_volume_out")[business]
+    )

@@ -104,10 +104,11 @@ def fit_command(
     accounts: Path | None = ACCOUNTS_OPT,
     quarantine: Path | None = QUARANTINE_OPT,
     threshold_rule: str = typer.Option(
-        "recall_at_precision",
+        "both_floors",
         "--threshold-rule",
-        help="recall_at_precision: highest recall at precision >= 0.6; both_floors: the "
-        "strongest evidence of precision >= 0.6 and recall >= 0.8 (intersection-union test).",
+        help="both_floors (default): the strongest evidence of precision >= 0.6 and recall "
+        ">= 0.8 (intersection-union test); recall_at_precision: highest recall at precision "
+        ">= 0.6.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:

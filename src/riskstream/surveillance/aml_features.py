@@ -17,6 +17,12 @@ reporting threshold T that the regulation itself fixes. Families:
   receivers, PageRank (Page et al. 1999, scaled by the number of accounts), reciprocity,
   closed walks of length 3 and 4 through the account (cycles), the degrees of the
   neighbours (a mule sends to a collector with many senders: fan-in seen from the mule);
+  the *neighbour bursts*: the busiest 72 h of money received by any of the account's
+  receivers and sent by any of its senders — a mule pays a collector that takes in many
+  payments within days, a fan-out recipient is paid by an account paying out many (FATF,
+  "Money Laundering Through Money Remittance", 2016: funnel accounts and mule networks).
+  Counts per account, so their chance level does not shift with the bank's size (the
+  closed-walk counts' does: chance closure falls as 1/n);
 - **repeated pairs** (money-movement payments, cards left out): the most payments from the
   account to one counterparty, and to it from one counterparty, in any 24 h, and the share
   of its payments on a counterparty pair used more than once — a transfer split into
