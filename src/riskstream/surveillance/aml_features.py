@@ -19,8 +19,9 @@ reporting threshold T that the regulation itself fixes. Families:
   neighbours (a mule sends to a collector with many senders: fan-in seen from the mule);
   the *neighbour bursts*: the busiest 72 h of money received by any of the account's
   receivers and sent by any of its senders — a mule pays a collector that takes in many
-  payments within days, a fan-out recipient is paid by an account paying out many (FATF,
-  "Money Laundering Through Money Remittance", 2016: funnel accounts and mule networks).
+  payments within days, a fan-out recipient is paid by an account paying out many (the
+  "funnel account" of FinCEN advisory FIN-2014-A005: many payers into one account, moved
+  on quickly).
   Counts per account, so their chance level does not shift with the bank's size (the
   closed-walk counts' does: chance closure falls as 1/n);
 - **repeated pairs** (money-movement payments, cards left out): the most payments from the
