@@ -3,6 +3,11 @@ twin; alerts de-duplicated; bad definitions refused."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -162,3 +167,40 @@ def test_bad_definitions_are_refused_naming_the_field(kwargs: dict, field: str) 
 def test_bad_exposures_are_refused() -> None:
     with pytest.raises(InputError, match="market_value"):
         frame([1.0, float("inf")], quantity=[1.0, 1.0])
+
+
+MONITOR_PROBE = """
+import json, sys
+from riskstream.limits.model import LimitDefinition, LimitType, Scope
+from riskstream.limits.monitor import LimitMonitor
+from tests.kernels import compiled_signatures, compiled_since
+from tests.limits.helpers import frame
+
+if sys.argv[1] == "off":
+    LimitMonitor._warm_up = staticmethod(lambda: None)
+limits = [
+    LimitDefinition(Scope.FIRM, "firm", LimitType.GROSS_NOTIONAL, 80.0, 100.0),
+    LimitDefinition(Scope.DESK, "A", LimitType.LIQUIDATION_DAYS, 4.0, 5.0),
+]
+monitor = LimitMonitor(limits)
+before = compiled_signatures()
+monitor.check(frame([50.0, 60.0], desk=["A", "B"], liquidation_days=[1.0, 7.0]))
+print(json.dumps(compiled_since(before)))
+"""
+
+
+@pytest.mark.parametrize(("warm_up", "compiles"), [("on", False), ("off", True)])
+def test_the_first_check_compiles_nothing_after_the_warm_up(warm_up: str, compiles: bool) -> None:
+    """A monitor that compiled its kernels on its first snapshot stalled the limits node's
+    first check after a deploy (found on a cold cache by the flash bench); in a fresh
+    process, so no other test's compilation counts. Without the warm-up the probe sees the
+    kernels compile."""
+    done = subprocess.run(
+        [sys.executable, "-c", MONITOR_PROBE, warm_up],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+        cwd=Path(__file__).parents[2],
+    )
+    assert bool(json.loads(done.stdout.strip().splitlines()[-1])) is compiles

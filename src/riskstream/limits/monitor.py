@@ -159,6 +159,14 @@ class LimitMonitor:
         self._peaks: dict[tuple[Scope, str], float] = {}
         self._bound_labels: int | None = None
         self.set_limits(limits)
+        self._warm_up()
+
+    @staticmethod
+    def _warm_up() -> None:
+        """Compile the kernels now, not on the first snapshot (seconds on a cold cache)."""
+        codes, values = np.zeros(1, np.int64), np.zeros(1)
+        _group_max(codes, values, 1)
+        hysteresis_step(values, values, np.zeros(1, np.int8), 0.0, np.zeros(1, np.int8))
 
     def set_limits(self, limits: Sequence[LimitDefinition]) -> None:
         """Replace the monitored limits; states of limits kept by id carry over."""

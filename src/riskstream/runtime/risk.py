@@ -56,6 +56,38 @@ class MarketClock:
         self._now = int(ts_ns)
 
 
+def warm_up(risk_config: Any, refreshes: int = 3) -> None:
+    """Compile the risk engine's kernels before the node consumes, as md's warm-up does for
+    md: a throw-away engine over a small generated universe, with this node's settings,
+    refreshed ``refreshes`` times while simulated batches move its market. The first
+    refresh runs the full path, the later ones the incremental sweeps and grid scaling;
+    a node that compiles them live stalls its second refresh (0.5 s on a cold cache,
+    measured) — and the compiled code is shared by the process."""
+    from riskstream.cli.engine import build_engine, simulated_history
+    from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+    from riskstream.feeds.simulator import MarketSimulator
+    from riskstream.feeds.universe import generate_universe
+    from riskstream.md.config import MdConfig
+    from riskstream.md.stage import MdStage
+
+    universe = generate_universe(UniverseConfig(instruments=50))
+    simulator = MarketSimulator(universe, SimulatorConfig(batch_events=2048))
+    md = MdStage(len(universe), MdConfig().model_copy(update={"order_capacity": 1 << 12}))
+    # the shortest history the settings accept: the kernels' types do not depend on it
+    config = risk_config.model_copy(update={"window_days": 30})
+    history = simulated_history(universe, 30 + max(config.horizons_days) + 5, seed=1)
+    engine = build_engine(universe, config, history=history, market=md.market_state)
+    try:
+        for _ in range(refreshes):
+            for _ in range(2):
+                events = simulator.next_batch()
+                md.on_batch(events, int(events["ts_event"][-1]))
+            engine.refresh()
+    finally:
+        engine.close()
+        md.close()
+
+
 class RiskNode:
     """:class:`~riskstream.runtime.node.Node` running the risk engine on the wall clock.
 

@@ -150,18 +150,19 @@ def _risk(w: Wiring) -> Any:
     from riskstream.cli.engine import build_engine, load_history
     from riskstream.core.state import MarketState
     from riskstream.risk.stage import RiskStage
-    from riskstream.runtime.risk import MarketClock, RiskNode
+    from riskstream.runtime.risk import MarketClock, RiskNode, warm_up
 
     cfg = w.cfg
     state = MarketState(len(w.universe))  # the node's own replica, written by md's deltas
     # Live: a regime switch and SPAN are computed on the engine's background worker and
     # swapped in atomically, so no refresh waits for them (risk.background_recompute)
     live = cfg.risk.model_copy(update={"background_recompute": True})
+    warm_up(live)
     engine = build_engine(
         w.universe, live, history=load_history(cfg), market=state, models=cfg.models
     )
     engine.clock = clock = MarketClock(engine.clock.now_ns())  # market time of the deltas
-    engine.refresh()  # compiles the kernels before the node reports ready (not a snapshot)
+    engine.refresh()  # the book's first full refresh before the node reports ready (not a snapshot)
     return RiskNode(
         RiskStage(engine), clock, w.topics, regime_conditional=cfg.risk.regime_conditional
     )
