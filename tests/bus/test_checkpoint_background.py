@@ -343,8 +343,14 @@ def test_copy_snapshots_reuse_the_written_arrays_and_never_the_ones_being_writte
     state.values += 1  # after the snapshot: not in the first file
     first.wait()
     written = store._buffers["values"]
+    # hold the second save in flight while it is checked (a 80 KB write can finish before
+    # the next line runs, and did once under load)
+    in_flight = threading.Event()
+    write = store.save
+    store.save = lambda checkpoint: (in_flight.wait(10.0), write(checkpoint))[1]
     second = store.begin_save({0: 2}, state)
     assert store._buffers == {}  # handed to the save in flight: no third save shares them
+    in_flight.set()
     second.wait()
     assert store._buffers["values"] is written  # the same memory, copied into again
     np.testing.assert_array_equal(store.load().state["values"], np.arange(10_000) + 1.0)

@@ -241,10 +241,11 @@ def test_killing_every_stage_and_the_broker_changes_no_final_figure(
         last.valuation.unit_value[linear], ref.valuation.unit_value[linear], rtol=1e-12
     )
     # Options are read off grids; with the vol-rebuild thresholds at 0 (above) every grid is
-    # priced at the vols the reference's is, and the spot axis is absolute (a spot move only
-    # shifts where a scenario starts), so the figures agree to rounding (1e-12 seen). At the
-    # default thresholds they differed by up to 2.5e-4 of VaR: the vols of the last rebuild
-    # are the wall clock's path, disturbed or not.
-    assert last.headline.var == pytest.approx(ref.headline.var, rel=1e-9)
-    assert last.headline.es == pytest.approx(ref.headline.es, rel=1e-9)
+    # priced at the vols the reference's is. What is left is where the grid's spot nodes lie:
+    # a grid is rebuilt at the spot of the refresh that rebuilt it, and a scenario read at
+    # another spot carries the cubic's interpolation error (1e-12 of VaR in quiet runs, where
+    # the last refresh rebuilt; 2.8e-7 once under load). At the default thresholds the two
+    # differed by up to 2.5e-4: the vols of the last rebuild are the wall clock's path.
+    assert last.headline.var == pytest.approx(ref.headline.var, rel=1e-5)
+    assert last.headline.es == pytest.approx(ref.headline.es, rel=1e-5)
     topics.close()
