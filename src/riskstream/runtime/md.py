@@ -280,6 +280,19 @@ class MdNode:
         self.consumer.close()
 
 
+def practice_market(md_config: MdConfig) -> tuple[Any, Any, MdStage]:
+    """A small generated universe (50 instruments), its simulator and a throw-away md stage
+    over it: what the nodes' warm-ups run their compiled code on."""
+    from riskstream.feeds.config import SimulatorConfig, UniverseConfig
+    from riskstream.feeds.simulator import MarketSimulator
+    from riskstream.feeds.universe import generate_universe
+
+    universe = generate_universe(UniverseConfig(instruments=50))
+    simulator = MarketSimulator(universe, SimulatorConfig(batch_events=2048))
+    stage = MdStage(len(universe), md_config.model_copy(update={"order_capacity": 1 << 12}))
+    return universe, simulator, stage
+
+
 def warm_up(md_config: MdConfig, batches: int = 4) -> None:
     """Compile md's kernels before the node consumes (a node that compiles on its first
     live batches starts seconds behind the wall clock): a few simulated batches of a small
@@ -288,13 +301,8 @@ def warm_up(md_config: MdConfig, batches: int = 4) -> None:
     is a read-only view of its payload, and numba compiles a read-only array as another
     type (on a cold cache, seconds on the first live message)."""
     from riskstream.bus import codec
-    from riskstream.feeds.config import SimulatorConfig, UniverseConfig
-    from riskstream.feeds.simulator import MarketSimulator
-    from riskstream.feeds.universe import generate_universe
 
-    universe = generate_universe(UniverseConfig(instruments=50))
-    simulator = MarketSimulator(universe, SimulatorConfig(batch_events=2048))
-    stage = MdStage(len(universe), md_config.model_copy(update={"order_capacity": 1 << 12}))
+    _, simulator, stage = practice_market(md_config)
     for i in range(batches):
         events = simulator.next_batch()
         if i % 2:  # as decoded from the bus: read-only

@@ -64,15 +64,10 @@ def warm_up(risk_config: Any, refreshes: int = 3) -> None:
     a node that compiles them live stalls its second refresh (0.5 s on a cold cache,
     measured) — and the compiled code is shared by the process."""
     from riskstream.cli.engine import build_engine, simulated_history
-    from riskstream.feeds.config import SimulatorConfig, UniverseConfig
-    from riskstream.feeds.simulator import MarketSimulator
-    from riskstream.feeds.universe import generate_universe
     from riskstream.md.config import MdConfig
-    from riskstream.md.stage import MdStage
+    from riskstream.runtime.md import practice_market
 
-    universe = generate_universe(UniverseConfig(instruments=50))
-    simulator = MarketSimulator(universe, SimulatorConfig(batch_events=2048))
-    md = MdStage(len(universe), MdConfig().model_copy(update={"order_capacity": 1 << 12}))
+    universe, simulator, md = practice_market(MdConfig())
     # the shortest history the settings accept: the kernels' types do not depend on it
     config = risk_config.model_copy(update={"window_days": 30})
     history = simulated_history(universe, 30 + max(config.horizons_days) + 5, seed=1)

@@ -21,9 +21,8 @@ reporting threshold T that the regulation itself fixes. Families:
   receivers and sent by any of its senders — a mule pays a collector that takes in many
   payments within days, a fan-out recipient is paid by an account paying out many (the
   "funnel account" of FinCEN advisory FIN-2014-A005: many payers into one account, moved
-  on quickly).
-  Counts per account, so their chance level does not shift with the bank's size (the
-  closed-walk counts' does: chance closure falls as 1/n);
+  on quickly); counts per account, so their chance level does not shift with the bank's
+  size (the closed-walk counts' does: chance closure falls as 1/n);
 - **repeated pairs** (money-movement payments, cards left out): the most payments from the
   account to one counterparty, and to it from one counterparty, in any 24 h, and the share
   of its payments on a counterparty pair used more than once — a transfer split into
