@@ -3,11 +3,6 @@ twin; alerts de-duplicated; bad definitions refused."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -18,6 +13,7 @@ from riskstream.limits.config import LimitsConfig
 from riskstream.limits.exposures import allocate_to_positions, liquidation_days
 from riskstream.limits.model import LimitDefinition, LimitType, Scope
 from riskstream.limits.monitor import BREACH, OK, WARNING, LimitMonitor, hysteresis_step
+from tests.kernels import compiled_in_fresh_process
 
 from .helpers import frame
 
@@ -195,12 +191,4 @@ def test_the_first_check_compiles_nothing_after_the_warm_up(warm_up: str, compil
     first check after a deploy (found on a cold cache by the flash bench); in a fresh
     process, so no other test's compilation counts. Without the warm-up the probe sees the
     kernels compile."""
-    done = subprocess.run(
-        [sys.executable, "-c", MONITOR_PROBE, warm_up],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        cwd=Path(__file__).parents[2],
-    )
-    assert bool(json.loads(done.stdout.strip().splitlines()[-1])) is compiles
+    assert bool(compiled_in_fresh_process(MONITOR_PROBE, warm_up)) is compiles

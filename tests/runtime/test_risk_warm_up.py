@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from tests.kernels import compiled_in_fresh_process
 
 PROBE = """
 import json, sys
@@ -41,23 +38,11 @@ print(json.dumps(compiled_since(before)))
 """
 
 
-def _compiled_after_warm_up(refreshes: int) -> dict[str, int]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(refreshes)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-        cwd=Path(__file__).parents[2],  # the repository root: tests.kernels imports
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def test_warm_up_compiles_the_full_and_the_incremental_refresh() -> None:
     """In a fresh process (so no other test's compilation counts): after the warm-up, a
     different book's engine refreshes four times, market moving between, and no numba
     kernel of riskstream gains a compiled signature. With a single warm-up refresh the
     incremental kernels (first called on the second refresh) compile live — the stall the
     warm-up removes (0.5 s on a cold cache), and the proof that this probe sees it."""
-    assert _compiled_after_warm_up(3) == {}
-    assert _compiled_after_warm_up(1) != {}
+    assert compiled_in_fresh_process(PROBE, "3") == {}
+    assert compiled_in_fresh_process(PROBE, "1") != {}

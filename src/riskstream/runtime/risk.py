@@ -70,7 +70,8 @@ def warm_up(risk_config: Any, refreshes: int = 3) -> None:
     universe, simulator, md = practice_market(MdConfig())
     # the shortest history the settings accept: the kernels' types do not depend on it
     config = risk_config.model_copy(update={"window_days": 30})
-    history = simulated_history(universe, 30 + max(config.horizons_days) + 5, seed=1)
+    days = config.window_days + max(config.horizons_days) + 5  # a few days to spare
+    history = simulated_history(universe, days, seed=1)
     engine = build_engine(universe, config, history=history, market=md.market_state)
     try:
         for _ in range(refreshes):
