@@ -128,7 +128,7 @@ def test_too_few_positive_labels_are_refused(small_features) -> None:
 def test_each_threshold_rule_sets_each_threshold_from_its_out_of_fold_scores(
     small_model, small_features, small_data
 ) -> None:
-    # the default rule is both_floors (model 2.0.0): the fifth and sixth rounds of
+    # the default rule is both_floors (since model 2.0.0): the fifth and sixth rounds of
     # docs/benchmarks.md adopted it with the peer-percentile features
     assert small_model.config.threshold_rule == "both_floors"
     for name in FAMILIES:
@@ -145,3 +145,29 @@ def test_each_threshold_rule_sets_each_threshold_from_its_out_of_fold_scores(
     assert fitted.card()["threshold_rule_setting"] == "recall_at_precision"
     with pytest.raises(InputError, match="threshold_rule"):
         replace(SMALL_MODEL, threshold_rule="max_recall")
+
+
+def test_neighbour_scores_by_hand_closed_triangles_and_no_self_payment() -> None:
+    import scipy.sparse as sp
+
+    # 0 → 1 → 2 → 0 is a closed triangle; 3 → 0 hangs off it; 4 pays itself and 5
+    src, dst = [0, 1, 2, 3, 4, 4], [1, 2, 0, 0, 4, 5]
+    network = sp.csr_matrix((np.ones(6), (src, dst)), shape=(6, 6))
+    first = np.array([0.1, 0.9, 0.2, 0.99, 0.95, 0.3])
+    got = AmlModel._neighbour_scores(network, first)
+    mean = [(0.9 + 0.2 + 0.99) / 3, (0.1 + 0.2) / 2, (0.1 + 0.9) / 2, 0.1, 0.3, 0.95]
+    top = [0.99, 0.2, 0.9, 0.1, 0.3, 0.95]  # 4's own 0.95 is not a counterparty's
+    # only 0–1, 0–2 and 1–2 share a further counterparty; 0–3 and 4–5 do not
+    closed_top = [0.9, 0.2, 0.9, 0.0, 0.0, 0.0]
+    assert np.allclose(got, np.column_stack([mean, top, closed_top]))
+
+
+def test_a_model_of_another_design_is_refused_with_a_refit_hint(
+    small_model, small_features
+) -> None:
+    import copy
+
+    old = copy.copy(small_model)
+    old.feature_names_ = small_model.feature_names_[:-1]  # model 2.0.0's three columns
+    with pytest.raises(InputError, match="refit"):
+        old.score(small_features)

@@ -12,8 +12,15 @@
   first LightGBM stage scores every account; the mean and largest first-stage score of its
   counterparties in the money-movement network join the features of the final models —
   launderers trade with each other (rings, mules and their collector), so a neighbour's
-  suspicion is evidence. The first stage's scores of labelled accounts are out-of-fold, so
-  an account's own label never leaks into its neighbours' features;
+  suspicion is evidence. A third such feature looks only at the counterparties the account
+  *shares a further counterparty with* (the closed triangles of the network): members of
+  one laundering group are recruited around the same accounts and pay each other, so a
+  suspicious counterparty inside the account's own closed neighbourhood is stronger
+  evidence than one met at random (Colladon & Remondi, "Using social network analysis to
+  prevent money laundering", Expert Systems with Applications 67, 2017: embeddedness and
+  clustering of the accounts around a suspect). The first stage's scores of labelled
+  accounts are out-of-fold, so an account's own label never leaks into its neighbours'
+  features;
 - for each, **out-of-fold** scores (stratified k-fold), on which its alert threshold is
   tuned by ``threshold_rule``: ``"both_floors"`` (default) — the threshold at which the
   evidence that precision ≥ ``target_precision`` *and* recall ≥ ``target_recall`` is
@@ -47,13 +54,20 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from riskstream.core.errors import InputError
-from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig
+from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig, _row_max
 
-MODEL_VERSION = "2.0.0"
+MODEL_VERSION = "2.1.0"
 FAMILIES = ("lightgbm", "random_forest", "decision_tree")
 CHAMPION = "lightgbm"
 ThresholdRule = Literal["recall_at_precision", "both_floors"]
 THRESHOLD_RULES: tuple[str, ...] = get_args(ThresholdRule)
+# the columns the design adds after the account features, in order
+DESIGN_EXTRAS = (
+    "peer_distance",
+    "neighbour_score_mean",
+    "neighbour_score_max",
+    "closed_neighbour_score_max",
+)
 
 
 @dataclass(frozen=True)
@@ -228,17 +242,19 @@ class AmlModel:
 
     @staticmethod
     def _neighbour_scores(network: Any, first: np.ndarray) -> np.ndarray:
-        """Mean and max first-stage score over each account's counterparties (in or out)."""
-
+        """Per account, over its counterparties (in or out): the mean and the largest
+        first-stage score, and the largest among the counterparties it shares a further
+        counterparty with (edges i–j of the undirected network closed by some i–k–j)."""
         if network is None:
-            return np.zeros((first.size, 2))
+            return np.zeros((first.size, 3))
         both = ((network + network.T) > 0).astype(float).tocsr()
+        both.setdiag(0)  # a payment to oneself is no counterparty
+        both.eliminate_zeros()
         deg = np.asarray(both.sum(axis=1)).ravel()
         mean = np.divide(both @ first, deg, out=np.zeros_like(first), where=deg > 0)
-        rows = np.repeat(np.arange(both.shape[0]), np.diff(both.indptr))
-        top = np.zeros_like(first)
-        np.maximum.at(top, rows, first[both.indices])
-        return np.column_stack([mean, top])
+        closed = both.multiply(both @ both).tocsr()  # edge i–j times its common neighbours
+        closed.eliminate_zeros()
+        return np.column_stack([mean, _row_max(both, first), _row_max(closed, first)])
 
     def design(self, features: AccountFeatures) -> tuple[np.ndarray, np.ndarray]:
         """The final models' inputs: features, peer distance, neighbour scores."""
@@ -269,12 +285,7 @@ class AmlModel:
                 "ordinary accounts among those in the transactions",
             )
         values = features.values
-        self.feature_names_ = [
-            *features.names,
-            "peer_distance",
-            "neighbour_score_mean",
-            "neighbour_score_max",
-        ]
+        self.feature_names_ = [*features.names, *DESIGN_EXTRAS]
         self.scale_mean_ = values.mean(axis=0)
         self.scale_std_ = np.where(values.std(axis=0) > 0, values.std(axis=0), 1.0)
         self.kmeans_ = KMeans(
@@ -321,7 +332,14 @@ class AmlModel:
 
     # ----------------------------------------------------------------- scoring
     def _check(self, features: AccountFeatures) -> None:
-        expected = self.feature_names_[:-3]
+        extras = len(DESIGN_EXTRAS)
+        if tuple(self.feature_names_[-extras:]) != DESIGN_EXTRAS:
+            raise InputError(
+                "--model",
+                f"a model with design columns {self.feature_names_[-extras:]}",
+                f"a model fitted by AML model {MODEL_VERSION} (refit it with 'aml fit')",
+            )
+        expected = self.feature_names_[:-extras]
         if list(features.names) != expected:
             raise InputError("features", list(features.names), f"the fitted features {expected}")
 
