@@ -171,3 +171,32 @@ def test_a_model_of_another_design_is_refused_with_a_refit_hint(
     old.feature_names_ = small_model.feature_names_[:-1]  # model 2.0.0's three columns
     with pytest.raises(InputError, match="refit"):
         old.score(small_features)
+
+
+def test_the_first_stage_is_stacked_out_of_fold_and_kept_only_for_the_same_observation(
+    small_model, small_features, small_data
+) -> None:
+    from dataclasses import replace as with_values
+
+    from sklearn.model_selection import StratifiedKFold
+
+    # Stacked generalisation (Wolpert 1992): a labelled account's first-stage score is the
+    # fold model's that did not see it; scoring the same data gives it that score again
+    y = labels_for(small_features, small_data)
+    known = ~np.isnan(y)
+    X0, _ = small_model._with_peer(small_features.values)
+    config = small_model.config
+    folds = StratifiedKFold(config.cv_folds, shuffle=True, random_state=config.seed)
+    members = small_model.first_stage_.models
+    expected = np.empty(int(known.sum()))
+    for member, (_, rest) in zip(members, folds.split(X0[known], y[known]), strict=True):
+        expected[rest] = member.predict_proba(X0[known][rest])[:, 1]
+    first = small_model.first_stage(small_features, X0)
+    assert np.allclose(first[known], expected)
+    fold_mean = np.mean([m.predict_proba(X0)[:, 1] for m in members], axis=0)
+    assert np.allclose(first[~known], fold_mean[~known])
+    # the same accounts with other features (another period) are new observations
+    other = with_values(small_features, values=small_features.values * 1.01)
+    X1, _ = small_model._with_peer(other.values)
+    fold_mean = np.mean([m.predict_proba(X1)[:, 1] for m in members], axis=0)
+    assert np.allclose(small_model.first_stage(other, X1), fold_mean)

@@ -18,9 +18,16 @@
   suspicious counterparty inside the account's own closed neighbourhood is stronger
   evidence than one met at random (Colladon & Remondi, "Using social network analysis to
   prevent money laundering", Expert Systems with Applications 67, 2017: embeddedness and
-  clustering of the accounts around a suspect). The first stage's scores of labelled
-  accounts are out-of-fold, so an account's own label never leaks into its neighbours'
-  features;
+  clustering of the accounts around a suspect). The first stage is stacked
+  (Wolpert, "Stacked Generalization", Neural Networks 5, 1992): an account labelled at fit
+  has its *out-of-fold* first-stage score, so its own label never leaks into its
+  neighbours' features, and it keeps that score when the same bank is scored (stored with
+  the model, keyed by account); every other account has the mean of the first stage's fold
+  models. So the neighbour features of the accounts scored are built as they were when the
+  threshold was tuned — a first stage refitted on all labels scored its own training
+  accounts in-sample, sharper than at fit, and the unlabelled accounts around them then
+  scored higher than out-of-fold, under the stated precision (docs/benchmarks.md, seventh
+  round);
 - for each, **out-of-fold** scores (stratified k-fold), on which its alert threshold is
   tuned by ``threshold_rule``: ``"both_floors"`` (default) — the threshold at which the
   evidence that precision ≥ ``target_precision`` *and* recall ≥ ``target_recall`` is
@@ -256,18 +263,43 @@ class AmlModel:
         closed.eliminate_zeros()
         return np.column_stack([mean, _row_max(both, first), _row_max(closed, first)])
 
+    def first_stage(self, features: AccountFeatures, X: np.ndarray) -> np.ndarray:
+        """First-stage scores: an account labelled at fit, seen again with the very
+        features it had then (the same bank and period scored), keeps its out-of-fold
+        score; every other account — new, or the same account in other data — gets the
+        mean of the first stage's fold models."""
+        first = self.first_stage_.predict_proba(X)[:, 1]
+        for i, account in enumerate(features.accounts):
+            stored = self.stage1_out_of_fold_.get(account)
+            if stored is not None and stored[0] == _row_digest(X[i]):
+                first[i] = stored[1]
+        return first
+
     def design(self, features: AccountFeatures) -> tuple[np.ndarray, np.ndarray]:
         """The final models' inputs: features, peer distance, neighbour scores."""
         X, group = self._with_peer(features.values)
-        first = self.first_stage_.predict_proba(X)[:, 1]
+        first = self.first_stage(features, X)
         return np.column_stack([X, self._neighbour_scores(features.network, first)]), group
+
+    @staticmethod
+    def _fold_fit(
+        estimator: Any, X: np.ndarray, y: np.ndarray, folds: Any
+    ) -> tuple[FoldMean, np.ndarray]:
+        """The k fold models of ``estimator`` and its out-of-fold scores on ``X``."""
+        from sklearn.base import clone
+
+        oof = np.zeros(y.size)
+        fold_models = []
+        for part, rest in folds.split(X, y):
+            fold_models.append(clone(estimator).fit(X[part], y[part]))
+            oof[rest] = fold_models[-1].predict_proba(X[rest])[:, 1]
+        return FoldMean(fold_models), oof
 
     def fit(self, features: AccountFeatures, labels: np.ndarray) -> AmlModel:
         """Fit on the accounts of ``features`` with ``labels`` (bool, same order; accounts
         without a label are marked by :data:`numpy.nan` in a float array and left out)."""
-        from sklearn.base import clone
         from sklearn.cluster import KMeans
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from sklearn.model_selection import StratifiedKFold
 
         y_all = np.asarray(labels, dtype=float)
         if y_all.shape != (features.values.shape[0],):
@@ -293,23 +325,22 @@ class AmlModel:
         ).fit((values - self.scale_mean_) / self.scale_std_)
         X0, _ = self._with_peer(values)
         folds = StratifiedKFold(self.config.cv_folds, shuffle=True, random_state=self.config.seed)
-        first = self._estimators()[CHAMPION]
-        self.first_stage_ = first.fit(X0[known], y)
-        stage1 = self.first_stage_.predict_proba(X0)[:, 1]
-        stage1[known] = cross_val_predict(
-            self._estimators()[CHAMPION], X0[known], y, cv=folds, method="predict_proba"
-        )[:, 1]
-        X = np.column_stack([X0, self._neighbour_scores(features.network, stage1)])[known]
+        self.first_stage_, stage1_oof = self._fold_fit(
+            self._estimators()[CHAMPION], X0[known], y, folds
+        )
+        self.stage1_out_of_fold_ = {
+            account: (_row_digest(row), float(score))
+            for account, row, score in zip(
+                features.accounts[known], X0[known], stage1_oof, strict=True
+            )
+        }
+        X = self.design(features)[0][known]
         self.models_: dict[str, Any] = {}
         self.thresholds_: dict[str, float] = {}
         self.threshold_rule_: dict[str, str] = {}
         self.oof_scores_: dict[str, np.ndarray] = {}
         for name, estimator in self._estimators().items():
-            oof = np.zeros(y.size)
-            fold_models = []
-            for part, rest in folds.split(X, y):
-                fold_models.append(clone(estimator).fit(X[part], y[part]))
-                oof[rest] = fold_models[-1].predict_proba(X[rest])[:, 1]
+            self.models_[name], oof = self._fold_fit(estimator, X, y, folds)
             self.oof_scores_[name] = oof
             if self.config.threshold_rule == "both_floors":
                 thr, rule = threshold_for_targets(
@@ -319,7 +350,6 @@ class AmlModel:
                 thr, rule = threshold_at_precision(y, oof, self.config.target_precision)
             self.thresholds_[name] = thr
             self.threshold_rule_[name] = rule
-            self.models_[name] = FoldMean(fold_models)
         self.oof_labels_ = y
         self.segment_thresholds_: dict[str, float] = {}
         self.metrics_ = {
@@ -432,6 +462,15 @@ class AmlModel:
         if not isinstance(model, cls):
             raise InputError("--model", str(folder), "an AML model folder")
         return model
+
+
+def _row_digest(row: np.ndarray) -> bytes:
+    """A 16-byte fingerprint of one account's feature row (float64 bytes)."""
+    import hashlib
+
+    return hashlib.blake2b(
+        np.ascontiguousarray(row, dtype=np.float64).tobytes(), digest_size=16
+    ).digest()
 
 
 def _metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
