@@ -51,6 +51,11 @@ before); every choice of feature or setting is made with
 half into 4 stratified folds (seed 1), fits on three folds' labels exactly as the CLI does
 (the rest of the accounts unlabelled), scores the fourth, and pools the four folds' alerts.
 
+Several banks and more of our held-out sets in one run (a round's test, docs/benchmarks.md)::
+
+    python bench/aml_external.py --amlsim BANK1 BANK2 ... --own 4000:2 4000:25 13000:25 \
+        --no-zero-shot
+
 Prints one JSON object as its last line.
 """
 
@@ -188,10 +193,57 @@ def cv_training_half(
     return {"pr_auc": curves["pr_auc"], "roc_auc": curves["roc_auc"]} | _at_alert(frame)
 
 
+def _fit(transactions: Path, labels: Path, model: Path, rule: str, accounts: Path | None) -> None:
+    extra = ["--accounts", str(accounts)] if accounts else []
+    _cli(
+        "surveillance",
+        "aml",
+        "fit",
+        "--transactions",
+        str(transactions),
+        "--labels",
+        str(labels),
+        *extra,
+        "--model",
+        str(model),
+        "--threshold-rule",
+        rule,
+    )
+
+
+def _score(model: Path, transactions: Path, out: Path, accounts: Path | None = None) -> Path:
+    extra = ["--accounts", str(accounts)] if accounts else []
+    _cli(
+        "surveillance",
+        "aml",
+        "score",
+        "--model",
+        str(model),
+        "--transactions",
+        str(transactions),
+        *extra,
+        "--out",
+        str(out),
+    )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--amlsim", type=Path, required=True)
+    parser.add_argument(
+        "--amlsim", type=Path, nargs="+", required=True, help="One or more AMLSim folders."
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--own",
+        nargs="*",
+        default=["4000:2"],
+        metavar="ACCOUNTS:SEED",
+        help="Our generator's held-out sets scored by the model fitted on seed 1 at 4,000.",
+    )
+    parser.add_argument(
+        "--no-zero-shot", action="store_true", help="Skip scoring AMLSim with our model."
+    )
     parser.add_argument(
         "--threshold-rule",
         default="both_floors",
@@ -205,88 +257,51 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.cv_training_half:
-        r = cv_training_half(args.amlsim, args.seed, args.threshold_rule)
-        print(json.dumps({"benchmark": "aml_external_cv_training_half", **r}, default=float))
+        for folder in args.amlsim:
+            r = cv_training_half(folder, args.seed, args.threshold_rule)
+            print(json.dumps({"benchmark": "aml_external_cv_training_half", **r}, default=float))
         return
     work = Path(tempfile.mkdtemp(prefix="aml_external_"))
-    own_train = generate(GeneratorConfig(n_accounts=4000, seed=1)).write(work / "own_train")
-    own_test_data = generate(GeneratorConfig(n_accounts=4000, seed=2))
-    own_test = own_test_data.write(work / "own_test")
     results: dict[str, dict] = {}
+    several = len(args.amlsim) > 1
 
-    _cli(
-        "surveillance",
-        "aml",
-        "fit",
-        "--transactions",
-        str(own_train["transactions"]),
-        "--labels",
-        str(own_train["labels"]),
-        "--accounts",
-        str(own_train["accounts"]),
-        "--model",
-        str(work / "own_model"),
-        "--threshold-rule",
+    own_model = work / "own_model"
+    own_train = generate(GeneratorConfig(n_accounts=4000, seed=1)).write(work / "own_train")
+    _fit(
+        own_train["transactions"],
+        own_train["labels"],
+        own_model,
         args.threshold_rule,
+        own_train["accounts"],
     )
-    _cli(
-        "surveillance",
-        "aml",
-        "score",
-        "--model",
-        str(work / "own_model"),
-        "--transactions",
-        str(own_test["transactions"]),
-        "--accounts",
-        str(own_test["accounts"]),
-        "--out",
-        str(work / "own_scores.csv"),
-    )
-    own_labels = own_test_data.labels.select("account", pl.col("is_suspicious").cast(pl.Int8))
-    results["own_heldout"] = _measure(work / "own_scores.csv", own_labels)
+    for spec in args.own:
+        n_accounts, seed = (int(x) for x in spec.split(":"))
+        data = generate(GeneratorConfig(n_accounts=n_accounts, seed=seed))
+        files = data.write(work / f"own_{n_accounts}_{seed}")
+        scores = _score(
+            own_model,
+            files["transactions"],
+            work / f"own_{n_accounts}_{seed}.csv",
+            files["accounts"],
+        )
+        own_labels = data.labels.select("account", pl.col("is_suspicious").cast(pl.Int8))
+        key = "own_heldout" if spec == "4000:2" else f"own_heldout_{n_accounts}_s{seed}"
+        results[key] = _measure(scores, own_labels)
 
-    tx_path, labels = amlsim_to_riskstream(args.amlsim, work)
-    _cli(
-        "surveillance",
-        "aml",
-        "score",
-        "--model",
-        str(work / "own_model"),
-        "--transactions",
-        str(tx_path),
-        "--out",
-        str(work / "zero_shot.csv"),
-    )
-    results["amlsim_zero_shot"] = _measure(work / "zero_shot.csv", labels)
-
-    train_mask = _split(labels, args.seed)
-    labels.filter(pl.Series(train_mask)).write_csv(work / "amlsim_train_labels.csv")
-    _cli(
-        "surveillance",
-        "aml",
-        "fit",
-        "--transactions",
-        str(tx_path),
-        "--labels",
-        str(work / "amlsim_train_labels.csv"),
-        "--model",
-        str(work / "amlsim_model"),
-        "--threshold-rule",
-        args.threshold_rule,
-    )
-    _cli(
-        "surveillance",
-        "aml",
-        "score",
-        "--model",
-        str(work / "amlsim_model"),
-        "--transactions",
-        str(tx_path),
-        "--out",
-        str(work / "amlsim_scores.csv"),
-    )
-    withheld = labels.filter(pl.Series(~train_mask))
-    results["amlsim_fitted_heldout_half"] = _measure(work / "amlsim_scores.csv", withheld)
+    for folder in args.amlsim:
+        tag = f"[{folder.name}]" if several else ""
+        bank = work / f"amlsim_{folder.name}"
+        bank.mkdir()
+        tx_path, labels = amlsim_to_riskstream(folder, bank)
+        if not args.no_zero_shot:
+            scores = _score(own_model, tx_path, bank / "zero_shot.csv")
+            results[f"amlsim_zero_shot{tag}"] = _measure(scores, labels)
+        train_mask = _split(labels, args.seed)
+        labels.filter(pl.Series(train_mask)).write_csv(bank / "amlsim_train_labels.csv")
+        _fit(tx_path, bank / "amlsim_train_labels.csv", bank / "model", args.threshold_rule, None)
+        scores = _score(bank / "model", tx_path, bank / "amlsim_scores.csv")
+        withheld = labels.filter(pl.Series(~train_mask))
+        results[f"amlsim_fitted_heldout_half{tag}"] = _measure(scores, withheld)
 
     for name, r in results.items():
         print(
