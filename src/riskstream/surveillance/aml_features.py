@@ -340,16 +340,16 @@ def _graph_features(
         "log_cycles_4": np.log1p(walks4),
         "log_receiver_in_degree": np.log1p(_share(B @ b_in, b_out)),
         "log_sender_out_degree": np.log1p(_share(B.T @ b_out, b_in)),
-        "log_max_receiver_in_degree": np.log1p(_row_max(B, b_in)),
-        "log_max_sender_out_degree": np.log1p(_row_max(B.T.tocsr(), b_out)),
-        "log_max_receiver_burst_in": np.log1p(_row_max(B, burst_in)),
-        "log_max_sender_burst_out": np.log1p(_row_max(B.T.tocsr(), burst_out)),
+        "log_max_receiver_in_degree": np.log1p(row_max(B, b_in)),
+        "log_max_sender_out_degree": np.log1p(row_max(B.T.tocsr(), b_out)),
+        "log_max_receiver_burst_in": np.log1p(row_max(B, burst_in)),
+        "log_max_sender_burst_out": np.log1p(row_max(B.T.tocsr(), burst_out)),
         "receiver_flow_through": _share(B @ flow_through, b_out),
         "sender_flow_through": _share(B.T @ flow_through, b_in),
     }, B
 
 
-def _row_max(A: sp.csr_matrix, node_value: np.ndarray) -> np.ndarray:
+def row_max(A: sp.csr_matrix, node_value: np.ndarray) -> np.ndarray:
     """Per row of the 0/1 matrix ``A``, the largest ``node_value`` among its columns."""
     A = A.tocsr()
     out = np.zeros(A.shape[0])

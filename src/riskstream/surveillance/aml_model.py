@@ -22,12 +22,12 @@
   (Wolpert, "Stacked Generalization", Neural Networks 5, 1992): an account labelled at fit
   has its *out-of-fold* first-stage score, so its own label never leaks into its
   neighbours' features, and it keeps that score when the same bank is scored (stored with
-  the model, keyed by account); every other account has the mean of the first stage's fold
-  models. So the neighbour features of the accounts scored are built as they were when the
-  threshold was tuned — a first stage refitted on all labels scored its own training
-  accounts in-sample, sharper than at fit, and the unlabelled accounts around them then
-  scored higher than out-of-fold, under the stated precision (docs/benchmarks.md, seventh
-  round);
+  the model, keyed by account and a fingerprint of its feature row); every other account
+  has the mean of the first stage's fold models. So the neighbour features of the accounts
+  scored are built as they were when the threshold was tuned — a first stage refitted on
+  all labels scored its own training accounts in-sample, sharper than at fit, and the
+  unlabelled accounts around them then scored higher than out-of-fold, under the stated
+  precision (docs/benchmarks.md, seventh round);
 - for each, **out-of-fold** scores (stratified k-fold), on which its alert threshold is
   tuned by ``threshold_rule``: ``"both_floors"`` (default) — the threshold at which the
   evidence that precision ≥ ``target_precision`` *and* recall ≥ ``target_recall`` is
@@ -61,7 +61,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from riskstream.core.errors import InputError
-from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig, _row_max
+from riskstream.surveillance.aml_features import AccountFeatures, FeatureConfig, row_max
 
 MODEL_VERSION = "2.1.0"
 FAMILIES = ("lightgbm", "random_forest", "decision_tree")
@@ -261,7 +261,7 @@ class AmlModel:
         mean = np.divide(both @ first, deg, out=np.zeros_like(first), where=deg > 0)
         closed = both.multiply(both @ both).tocsr()  # edge i–j times its common neighbours
         closed.eliminate_zeros()
-        return np.column_stack([mean, _row_max(both, first), _row_max(closed, first)])
+        return np.column_stack([mean, row_max(both, first), row_max(closed, first)])
 
     def first_stage(self, features: AccountFeatures, X: np.ndarray) -> np.ndarray:
         """First-stage scores: an account labelled at fit, seen again with the very
