@@ -24,6 +24,7 @@ from riskstream.cli.regime import default_model_path, ensure_demo_model
 from riskstream.cli.universe import ensure_universe, open_refdb
 from riskstream.core.errors import InputError
 from riskstream.runtime.local import LocalRuntime
+from riskstream.runtime.node import limit_native_threads
 from riskstream.runtime.wiring import STAGES, Wiring
 from riskstream.service.launch import start_service
 
@@ -99,6 +100,7 @@ def demo(
     stages = [s for s in STAGES if s != "regime" or default_model_path(cfg).is_file()]
     if service is None:
         stages.remove("service")
+    native_threads = limit_native_threads(cfg.risk.threads)  # the stages share the cores
     runtime = LocalRuntime(
         Wiring(
             cfg,
@@ -138,6 +140,7 @@ def demo(
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
         runtime.stop()
+        native_threads.restore_original_limits()
         bus.close()
         if service is not None:
             service.stop()

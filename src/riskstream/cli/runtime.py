@@ -67,7 +67,7 @@ def run_stage(
     from riskstream.bus import open_bus
     from riskstream.cli.universe import ensure_universe
     from riskstream.runtime.latency import settle_gc
-    from riskstream.runtime.node import NodeHost
+    from riskstream.runtime.node import NodeHost, limit_native_threads
     from riskstream.runtime.wiring import Wiring, build_node
 
     cfg = _with_bus(settings(ctx), bus)
@@ -79,6 +79,7 @@ def run_stage(
     if port is not None:
         cfg = cfg.model_copy(update={"service": cfg.service.model_copy(update={"port": port})})
     console = Console(stderr=True)
+    limit_native_threads(cfg.risk.threads if stage == "risk" else 1)
     universe = ensure_universe(cfg)
     event_bus = open_bus(cfg.bus)
     bus_topics = topics = open_topics(cfg)

@@ -28,12 +28,30 @@ import traceback
 from typing import Any, Protocol
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from riskstream.bus.topics import Topics
 from riskstream.core.errors import ServiceUnavailableError
 from riskstream.core.messages import SUBJECTS, StageStats
 
 log = logging.getLogger("riskstream.runtime")
+
+
+def limit_native_threads(threads: int = 1) -> threadpool_limits:
+    """Cap the numeric libraries' own thread pools (OpenBLAS, OpenMP) in a process that
+    hosts stages, for the rest of its life; returns the limiter (``restore_original_limits``
+    undoes it).
+
+    The stages share the machine's cores, as processes (``riskstream up``) or as threads
+    (``riskstream demo``), and a stage's own parallelism is chosen explicitly
+    (``risk.threads`` for the engine's numba kernels). Left alone, numpy's OpenBLAS starts
+    a worker per core at the first long vector call (a dot product of more than 10,000
+    elements: md's latency histogram weighs a fetch of ~80,000 events) and the workers
+    spin-wait between calls. In an md process at 500,000 events/s on 2 cores one such
+    worker burnt 0.25–0.6 of a core, started again after every checkpoint's fork (OpenBLAS
+    stops its pool around a fork): ``bench/e2e.py``, docs/benchmarks.md.
+    """
+    return threadpool_limits(limits=threads)
 
 
 class Node(Protocol):
