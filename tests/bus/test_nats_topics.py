@@ -182,6 +182,33 @@ def test_a_reader_whose_consumer_the_server_dropped_recreates_it(nats_server) ->
     topics.close()
 
 
+def test_a_poll_of_a_quiet_subject_sends_no_pull(nats_server, monkeypatch) -> None:
+    """A fetch that does not wait (a node polling positions, regime and FX before every
+    refresh) asks the stream's last sequence first: with nothing after the position it
+    returns at once, without a pull, which the server would hold open for MIN_WAIT_S; with
+    something there it reads it, the consumer lost or not."""
+    topics = _topics(nats_server.url)
+    reader = topics.subscribe("s", start_after=0)
+    pulls = []
+    pull = reader._fetch
+
+    async def counted(max_messages: int, timeout_s: float) -> Any:
+        pulls.append(timeout_s)
+        return await pull(max_messages, timeout_s)
+
+    monkeypatch.setattr(reader, "_fetch", counted)
+    assert reader.fetch(10) == []
+    assert pulls == []
+    topics.publish("s", 1)
+    assert reader.fetch(10) == [(1, 1)]
+    assert reader.fetch(10) == []
+    topics._run(topics._js.delete_consumer(reader._stream, reader._sub._consumer), "delete")
+    topics.publish("s", 2)
+    assert reader.fetch(10) == [(2, 2)]
+    assert len(pulls) >= 2
+    topics.close()
+
+
 def test_a_fenced_publish_lands_only_on_the_expected_last_message(nats_server) -> None:
     topics = _topics(nats_server.url)
     assert topics.publish("s", "a", "id-a") == 1
