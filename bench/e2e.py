@@ -427,7 +427,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mark-every", type=float, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--checkpoint-mode",
-        default="fork",
+        default="copy",
         choices=("fork", "copy", "inline"),
         help="md's runtime.checkpoint_mode (default: the setting's default)",
     )

@@ -7,10 +7,11 @@ default 10,000; ``MdConfig()`` defaults), then checkpoints it ``--rounds`` times
 
 * ``sync``: ``MdStage.state()`` (copies) and ``FileCheckpointStore.save`` on the consuming
   thread — what md did before (the bus is acknowledged after it);
-* ``copy``: ``FileCheckpointStore(snapshot="copy").begin_save``: the arrays copied on the
-  thread, written by a thread;
-* ``fork``: ``FileCheckpointStore(snapshot="fork").begin_save`` (md's default): a forked
-  child writes its copy-on-write image.
+* ``copy``: ``FileCheckpointStore(snapshot="copy").begin_save`` (md's default): the
+  arrays copied on the thread (as bytes, into the buffers of the previous save), written
+  by a thread;
+* ``fork``: ``FileCheckpointStore(snapshot="fork").begin_save``: a forked child writes its
+  copy-on-write image.
 
 For each: ``stall_ms`` (the consuming thread's time in the checkpoint call: what delays
 every event arriving meanwhile), ``save_s`` (until the file is in place, i.e. until md may

@@ -354,3 +354,43 @@ def test_copy_snapshots_reuse_the_written_arrays_and_never_the_ones_being_writte
     second.wait()
     assert store._buffers["values"] is written  # the same memory, copied into again
     np.testing.assert_array_equal(store.load().state["values"], np.arange(10_000) + 1.0)
+
+
+def test_copy_snapshots_copy_into_reserved_buffers_and_grow_them_with_room(tmp_path) -> None:
+    """``reserve`` takes the copy buffers before the loop needs them (a consumer saving in
+    the background calls it on construction); an array that keeps its row shape fits in
+    the first rows of its buffer, one that outgrows it gets a quarter more; structured
+    records are copied as bytes and come back from the file equal, field by field."""
+    record = np.dtype([("oid", "<u8"), ("px", "<i8"), ("sz", "<f8"), ("side", "i1")], align=True)
+
+    class State:
+        def __init__(self) -> None:
+            self.orders = np.zeros(64, dtype=record)
+            self.orders["oid"] = np.arange(64)
+            self.orders["sz"] = 0.5
+            self.used = 40  # a pool written up to its high-water mark
+
+        def state(self) -> dict[str, np.ndarray]:
+            return {"orders": self.orders, "pool": self.orders["px"][: self.used].copy()}
+
+        def restore(self, state) -> None:
+            raise AssertionError("not restored here")
+
+    store = FileCheckpointStore(tmp_path / "c.npz", fsync=False, snapshot="copy")
+    state = State()
+    CheckpointedConsumer(MemoryBus(BusConfig()), "c", state, lambda _: None, store,
+                         background=True)  # fmt: skip
+    reserved = dict(store._buffers)
+    assert set(reserved) == {"orders", "pool"}
+    state.orders["px"] = np.arange(64) * 7
+    state.used = 30  # fewer rows: the first 30 of the reserved buffer
+    store.begin_save({0: 1}, state).wait()
+    assert store._buffers["pool"] is reserved["pool"]
+    assert store._buffers["orders"] is reserved["orders"]
+    saved = store.load().state
+    np.testing.assert_array_equal(saved["orders"], state.orders)
+    np.testing.assert_array_equal(saved["pool"], np.arange(30) * 7)
+    state.used = 60  # outgrows its buffer: a new one, with room for a quarter more
+    store.begin_save({0: 2}, state).wait()
+    assert store._buffers["pool"].shape == (75,)
+    np.testing.assert_array_equal(store.load().state["pool"], np.arange(60) * 7)

@@ -19,14 +19,22 @@ Saving off the caller's thread
 it while the caller goes on applying messages (the caller acknowledges the bus only once
 :meth:`PendingSave.done` says the file is in place):
 
-* ``snapshot="fork"`` (the default on POSIX): ``os.fork()`` — the child process holds a
-  copy-on-write image of the whole state as it was at the fork (the kernel copies a page
-  only when the parent next writes it) and writes it from there, as Redis's ``BGSAVE``
-  does; the caller's thread pays the fork (page tables: milliseconds) and, while the
-  child runs, a page fault on the first write of each page.
-* ``snapshot="copy"``: the arrays are copied on the caller's thread (a memory copy of the
-  whole state, into the previous save's arrays once it is written), and a thread writes
-  them.
+* ``snapshot="copy"`` (the default): the arrays are copied on the caller's thread, as
+  bytes (one memory copy per array, into buffers taken before the loop started —
+  :meth:`FileCheckpointStore.reserve` — or by the previous save once it is written), and
+  a thread writes them (the CRC and the file writes release the GIL). md's 152 MB of state:
+  a stall of 17 ms on a quiet machine, 50–90 ms inside the loaded ``bench/e2e.py`` run,
+  once per checkpoint.
+* ``snapshot="fork"``: ``os.fork()`` — the child process holds a copy-on-write image of
+  the whole state as it was at the fork (the kernel copies a page only when the parent
+  next writes it) and writes it from there, as Redis's ``BGSAVE`` does; the caller's
+  thread pays the fork (page tables: milliseconds) and, while the child runs, a page fault
+  and a 4 KB copy on the first write of each page. md writes most of its ~37,000 state
+  pages within a save (1–2 s on a loaded 2-core machine, where the child waits for a
+  core too): 0.3–0.5 s of md's CPU spread over the save, against the copy's one short
+  stall. In ``bench/e2e.py`` (3 runs each, docs/benchmarks.md) tick → risk p99 was 476–676
+  ms with ``fork`` and 279–338 ms with ``copy``. It costs no second copy of the state in
+  memory (``copy`` keeps its buffers, as large as the state, between saves).
 
 ``bench/md_checkpoint.py`` measures both against the synchronous save.
 """
@@ -78,6 +86,18 @@ def state_views(state: Checkpointable) -> dict[str, np.ndarray]:
     ``state()``."""
     views = getattr(state, "state_views", None)
     return views() if views is not None else state.state()
+
+
+def copy_bytes(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` for arrays of one dtype and shape, as one memory copy where both
+    are contiguous. numpy copies a structured array field by field: md's order table (64-byte
+    records of 13 fields, 67 MB) took 45 ms that way against 6 ms as bytes, and the whole
+    checkpoint's copy ~95 ms against ~15 ms. The bytes copied are the same (alignment padding
+    included)."""
+    if dst.flags.c_contiguous and src.flags.c_contiguous and dst.dtype == src.dtype:
+        np.copyto(dst.reshape(-1).view(np.uint8), src.reshape(-1).view(np.uint8))
+    else:
+        np.copyto(dst, src)
 
 
 @dataclass
@@ -151,18 +171,23 @@ class SavedAlready:
 class _ThreadSave:
     """A checkpoint (its arrays already copied) written by a daemon thread."""
 
-    def __init__(self, store: FileCheckpointStore, checkpoint: Checkpoint):
+    def __init__(
+        self, store: FileCheckpointStore, checkpoint: Checkpoint, buffers: dict[str, np.ndarray]
+    ):
         self.positions = checkpoint.positions
         self._error: BaseException | None = None
         self._thread = threading.Thread(
-            target=self._run, args=(store, checkpoint), name="checkpoint-save", daemon=True
-        )
+            target=self._run, args=(store, checkpoint, buffers), name="checkpoint-save",
+            daemon=True,
+        )  # fmt: skip
         self._thread.start()
 
-    def _run(self, store: FileCheckpointStore, checkpoint: Checkpoint) -> None:
+    def _run(
+        self, store: FileCheckpointStore, checkpoint: Checkpoint, buffers: dict[str, np.ndarray]
+    ) -> None:
         try:
             store.save(checkpoint)
-            store._buffers = dict(checkpoint.state)  # written: the next copy reuses them
+            store._buffers = buffers  # written: the next copy reuses them
         except BaseException as exc:  # reported to the consuming thread by done()
             self._error = exc
 
@@ -291,7 +316,7 @@ class FileCheckpointStore:
         process crashes). Default True.
     snapshot : {"fork", "copy"}
         How :meth:`begin_save` takes the snapshot it writes in the background (see the
-        module docstring); default ``"fork"``, always ``"copy"`` where there is no
+        module docstring); default ``"copy"``, always ``"copy"`` where there is no
         ``os.fork``.
     """
 
@@ -307,7 +332,7 @@ class FileCheckpointStore:
         if snapshot not in (None, "fork", "copy"):
             raise InputError("snapshot", snapshot, "'fork' or 'copy'")
         if snapshot is None or not hasattr(os, "fork"):  # no fork (Windows): copy
-            snapshot = "fork" if hasattr(os, "fork") else "copy"
+            snapshot = "copy"
         self.snapshot = snapshot
         self.saves = 0
         self.last_save_s = 0.0  # how long the last save took (serialise, write, fsync)
@@ -342,19 +367,38 @@ class FileCheckpointStore:
         if self.snapshot == "fork":
             self.saves += 1  # the child's own count is lost with it
             return _ForkSave(self, positions, state, logs, bus_partitions)
-        # state() may hand out views (the Checkpointable contract): copy what is written,
-        # into the previous save's arrays where they fit — memory written before, so the
-        # copy is a memory copy, not a page fault per 4 KB of fresh memory (~10 µs each in a
-        # VM: as much as the copy itself)
+        arrays, bases = self._copy(state)
+        return _ThreadSave(self, Checkpoint(positions, arrays, logs, bus_partitions), bases)
+
+    def reserve(self, state: Checkpointable) -> None:
+        """``"copy"``: take the copy buffers now (a consumer calls it before consuming), so
+        that its first checkpoint copies into memory already written, not page by page
+        into fresh memory in the middle of its loop (370 ms for md's 152 MB here, against
+        18 ms for the copy itself)."""
+        if self.snapshot == "copy":
+            self._buffers = self._copy(state)[1]
+
+    def _copy(self, state: Checkpointable) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The state's arrays copied into this store's buffers (allocated where missing or
+        too small): the copies, and the buffers they lie in.
+
+        ``state_views()`` hands out views (the Checkpointable contract): what is written is
+        copied, into the previous save's buffers where it fits (the first ``n`` rows of a
+        buffer hold an array of ``n`` rows, as md's VWAP pool up to its high-water mark: a
+        buffer that must grow takes a quarter more), so that the copy is a memory copy,
+        not a page fault per 4 KB of fresh memory (~10 µs each in a VM)."""
         buffers, self._buffers = self._buffers, {}
-        arrays = {}
+        arrays, bases = {}, {}
         for name, a in state_views(state).items():
             buf = buffers.get(name)
-            if buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
-                buf = np.empty_like(a)
-            np.copyto(buf, a)
-            arrays[name] = buf
-        return _ThreadSave(self, Checkpoint(positions, arrays, logs, bus_partitions))
+            if a.ndim == 0 or buf is None or buf.dtype != a.dtype or buf.shape[1:] != a.shape[1:]:
+                buf = np.empty_like(a, order="C")
+            elif buf.shape[0] < a.shape[0]:
+                buf = np.empty((a.shape[0] + a.shape[0] // 4, *a.shape[1:]), dtype=a.dtype)
+            copy = buf if a.ndim == 0 else buf[: a.shape[0]]
+            copy_bytes(copy, a)
+            arrays[name], bases[name] = copy, buf
+        return arrays, bases
 
     def save(self, checkpoint: Checkpoint) -> None:
         started = time.perf_counter()

@@ -202,6 +202,9 @@ class CheckpointedConsumer:
         if saved is not None:
             self._check_against_bus(saved, logs)
             state.restore(saved.state)
+        reserve = getattr(store, "reserve", None)
+        if background and reserve is not None:
+            reserve(state)  # the background save's buffers, before the loop needs them
         saved_positions = saved.positions if saved is not None else {}
         self.positions = {p: int(saved_positions.get(p, 0)) for p in self.partitions}
         self.saved_positions = dict(self.positions)  # what the store holds: acks stop here

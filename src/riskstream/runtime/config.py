@@ -24,15 +24,18 @@ class RuntimeConfig(ConfigModel):
     this often. ``restart_backoff_s`` / ``restart_backoff_max_s``: the supervisor waits this
     long before restarting a dead stage, doubling per quick death up to the maximum.
     ``checkpoint_dir``: default ``<store.data_dir>/checkpoints``. ``checkpoint_mode``:
-    how md writes a checkpoint — off its loop, from a ``fork`` (a copy-on-write child
-    writes it; the loop pays the fork) or a ``copy`` (the loop copies the arrays, a thread
-    writes them), or ``inline`` (the loop copies and writes; the bus is acknowledged after
-    the write in every mode); see :mod:`riskstream.bus.checkpoint`. ``md_read_ahead``: md
-    sends its next fetch before applying the current batch, so the pull's round trip
-    through the broker and the decoding (the bus client's thread) overlap md's kernel,
-    which releases the GIL (:class:`~riskstream.bus.consumer.CheckpointedConsumer`; the
-    checkpoint and acknowledgements still cover only what was applied; off: fetch and
-    apply take turns, as before). ``standby_ttl_s``: the lease
+    how md (and every stage process that checkpoints) writes a checkpoint — off its loop,
+    from a ``copy`` (the loop copies the arrays as bytes into buffers kept between saves, a
+    thread writes them: one short stall) or a ``fork`` (a copy-on-write child writes it;
+    the loop pays the fork and a page fault per page it writes while the child runs, which
+    cost md more in ``bench/e2e.py``), or ``inline`` (the loop copies and writes; the bus
+    is acknowledged after the write in every mode); see :mod:`riskstream.bus.checkpoint`.
+    ``md_read_ahead``: md sends its next fetch before applying the current batch, so the
+    pull's round trip through the broker and the decoding (the bus client's thread)
+    overlap md's kernel, which releases the GIL
+    (:class:`~riskstream.bus.consumer.CheckpointedConsumer`; the checkpoint and
+    acknowledgements still cover only what was applied; off: fetch and apply take turns,
+    as before). ``standby_ttl_s``: the lease
     of a hot-standby pair (``run --replica``): a standby takes over this long (plus an
     eighth) after the primary's last renewal. ``feed_seconds``: the feed publishes this many
     seconds of market time and stops (a finite, replayable run: same seed, same events);
@@ -64,7 +67,7 @@ class RuntimeConfig(ConfigModel):
     restart_backoff_s: Annotated[float, Field(gt=0)] = 0.5
     restart_backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
     checkpoint_dir: Path | None = None
-    checkpoint_mode: Literal["fork", "copy", "inline"] = "fork"
+    checkpoint_mode: Literal["fork", "copy", "inline"] = "copy"
     md_read_ahead: bool = True
     standby_ttl_s: Annotated[float, Field(gt=0)] = 2.0
     feed_seconds: Annotated[float, Field(gt=0)] | None = None

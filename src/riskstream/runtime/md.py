@@ -10,9 +10,9 @@ a :class:`~riskstream.core.messages.MarketStateDelta` of the market-state rows t
 delta re-published after a restart from the checkpoint is harmless to its readers.
 
 Checkpoints are written off the consuming thread (``CheckpointedConsumer(background=True)``;
-``runtime.checkpoint_mode``, by default a copy-on-write snapshot by ``fork``, written by the
-child; the bus is acknowledged when the file is in place), so md's loop stalls for the
-snapshot, not for the write. The next fetch is sent before each batch is applied
+``runtime.checkpoint_mode``, by default a ``copy`` of the arrays that a thread writes; the
+bus is acknowledged when the file is in place), so md's loop stalls for the snapshot, not
+for the write. The next fetch is sent before each batch is applied
 (``runtime.md_read_ahead``): the pull's round trip and the decoding happen on the bus
 client's thread while md's kernel, which releases the GIL, applies the current batch.
 
