@@ -340,6 +340,38 @@ def test_bond_key_rate_loadings_match_repricing():
         assert eng.unit_dv01[b] == pytest.approx(dv01, rel=1e-6)
 
 
+def test_a_bond_is_solved_again_only_when_its_price_moved(monkeypatch):
+    """md re-sends a book whose sizes moved and price did not: its bond's yield and DV01
+    are kept, not solved again, and a moved bond's come out equal, bit for bit, to those
+    of an engine that solves every bond at the new prices."""
+    import riskstream.risk.marks as marks
+
+    market = market_from_ref(make_universe())
+    eng = make_engine(market=market)
+    eng.refresh()
+    bonds = np.flatnonzero(eng.asset_class == 4)
+    moved, touched = bonds[0], bonds[1:]
+    solved: list[int] = []
+    solve = marks.bond_yield_from_price
+
+    def counted(price, *args, **kw):
+        solved.extend(np.atleast_1d(price).tolist())
+        return solve(price, *args, **kw)
+
+    monkeypatch.setattr(marks, "bond_yield_from_price", counted)
+    market.mid[moved] *= 1.001
+    market.last[moved] = market.mid[moved]
+    market.bid_size[touched] = 5.0  # a size moved, the price did not
+    market.updated[bonds] = True
+    eng.refresh()
+    assert solved == [market.mid[moved]]
+    fresh = make_engine(market=market)
+    fresh.refresh()
+    assert eng.bond_yield[bonds].tolist() == fresh.bond_yield[bonds].tolist()
+    assert eng.unit_dv01[bonds].tolist() == fresh.unit_dv01[bonds].tolist()
+    assert eng.lin_s[bonds].tolist() == fresh.lin_s[bonds].tolist()
+
+
 def test_results_do_not_depend_on_the_thread_count():
     import numba
 

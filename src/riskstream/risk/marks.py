@@ -79,6 +79,10 @@ class LiveMarks:
         self.unit_vega = np.zeros(n)  # per 1.00 of vol
         self.unit_dv01 = np.zeros(n)  # per basis point
         self.bond_yield = np.full(n, np.nan)
+        # what each bond's yield was solved from (price, years to maturity) and its DV01 per
+        # 100 face per unit of yield then: a bond derived again at both is not solved again
+        self._solved_from = np.full((n, 2), np.nan)
+        self._bond_dv01 = np.zeros(n)
         self.unit_sigma = np.zeros(n)  # daily price vol per unit
         # rates aggregated from public APIs (FxRates): they stand in for the universe's
         # reference rate of a currency no live quote reaches
@@ -181,6 +185,27 @@ class LiveMarks:
 
     # ------------------------------------------------------------------ derivation
 
+    def _solve_yields(self, bonds: np.ndarray, years: np.ndarray) -> None:
+        """Yield to maturity and DV01 of ``bonds`` at their prices now and ``years`` to
+        maturity, solved (Newton, :func:`~riskstream.pricing.bond_yield_from_price`) only
+        where either changed since the last solve: md re-sends a book whose sizes moved and
+        price did not (about half the bonds a refresh re-derives at 500,000 events/s), and
+        time to maturity moves once a day. Each bond's Newton iterates depend on its own
+        inputs only, so the figures are the same bit for bit as solving all of them."""
+        ref = self.ref
+        price = self.price[bonds]
+        again = ~(self._solved_from[bonds] == np.stack([price, years], axis=1)).all(axis=1)
+        if not again.any():
+            return
+        b, p, t = bonds[again], price[again], years[again]
+        y = bond_yield_from_price(p, ref.coupon[b], t, ref.freq[b])
+        solved = np.isfinite(y)
+        self.bond_yield[b] = y
+        # -dP/dy per 100 face per unit of yield (DV01 is per basis point), 0 where unsolved
+        y = np.where(solved, y, ref.coupon[b])
+        self._bond_dv01[b] = bond_risk(y, ref.coupon[b], t, ref.freq[b]).dv01 * 1e4 * solved
+        self._solved_from[b, 0], self._solved_from[b, 1] = p, t
+
     def derive(
         self,
         ids: np.ndarray,
@@ -239,14 +264,10 @@ class LiveMarks:
             reason[matured[reason[matured] == VALUED]] = _R["matured bond"]
             if ok.any():
                 b = bi[ok]
-                p = self.price[b]
-                y = bond_yield_from_price(p, ref.coupon[b], mat[ok], ref.freq[b])
-                solved = np.isfinite(y)
+                self._solve_yields(b, mat[ok])
+                solved = np.isfinite(self.bond_yield[b])
                 reason[bond[ok][~solved]] = _R["bond yield not solvable from its price"]
-                y = np.where(solved, y, ref.coupon[b])
-                self.bond_yield[b] = np.where(solved, y, np.nan)
-                # -dP/dy per 100 face per unit of yield (DV01 is per basis point)
-                d = bond_risk(y, ref.coupon[b], mat[ok], ref.freq[b]).dv01 * 1e4 * solved
+                d = self._bond_dv01[b]
                 sens = -d * ref.multiplier[b] * self.fx[b]
                 factors, weights = key_rate_weights(mat[ok], ref.ccy_code[b], self._rate_table)
                 rows = bond[ok]
