@@ -205,7 +205,7 @@ def build_grids(
     us = us.astype(np.int64)
     parts, opt_parts, vols = [], [], []
     for k in us:
-        opts = np.flatnonzero(ref.opt_owner == k)
+        opts = ref.options_of[k]
         g, v = _price_grid(ref, config, view, int(k), opts, float(inputs.spot[k]), inputs)
         parts.append(g)
         opt_parts.append(opts)
@@ -324,7 +324,7 @@ class OptionGrids:
             spot = price[u] if 0 <= u < ref.n else np.nan
             if not np.isfinite(spot) or spot <= 0:
                 continue
-            mine = ref.opt_owner == k
+            mine = ref.options_of[k]
             newly_valid = (reason[ref.opt_ids[mine]] == VALUED) & ~self.opt_built_ok[mine]
             built_at = self.u_spot_build[k]
             x_now = np.log(spot / built_at) if np.isfinite(built_at) else 0
@@ -410,7 +410,8 @@ class OptionGrids:
             return
         q_opt = self.positions.qty[ref.opt_ids] * (self.marks.reason[ref.opt_ids] == VALUED)
         for k in us:
-            opts = np.flatnonzero((ref.opt_owner == k) & (q_opt != 0))
+            opts = ref.options_of[k]
+            opts = opts[q_opt[opts] != 0]
             self.u_grid[k] = np.tensordot(q_opt[opts], self.opt_grid[opts], axes=1)
         opts = np.flatnonzero(np.isin(ref.opt_owner, us))
         axes = (view.x_lo, view.dx, view.v_lo, view.dv, self.u_x_now)

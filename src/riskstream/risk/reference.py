@@ -89,6 +89,15 @@ class InstrumentTable:
         und_inst = self.underlying[self.opt_ids]
         self.und_ids, owner = np.unique(und_inst, return_inverse=True)
         self.opt_owner = owner.astype(np.int64)
+        # each underlying's options (ascending option slots): found once, not by a scan of
+        # every option per moved underlying in each refresh
+        by_owner = np.argsort(self.opt_owner, kind="stable")
+        bounds = np.searchsorted(self.opt_owner[by_owner], np.arange(self.und_ids.size + 1))
+        self.options_of: tuple[np.ndarray, ...] = tuple(
+            by_owner[bounds[k] : bounds[k + 1]] for k in range(self.und_ids.size)
+        )
+        for opts in self.options_of:
+            opts.flags.writeable = False
         self.on_future = np.array(
             [u >= 0 and self.asset_class[u] == FUTURE for u in und_inst], dtype=bool
         )
@@ -97,7 +106,7 @@ class InstrumentTable:
             [space.spot_factor[u] if 0 <= u < n else -1 for u in self.und_ids], dtype=np.int64
         )
         self.u_vol_col = np.array(
-            [space.vol_factor[self.opt_ids[np.argmax(self.opt_owner == k)]] for k in range(n_u)],
+            [space.vol_factor[self.opt_ids[self.options_of[k][0]]] for k in range(n_u)],
             dtype=np.int64,
         )
         und_ok = (und_inst >= 0) & (und_inst < n)
