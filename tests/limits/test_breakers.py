@@ -134,6 +134,21 @@ def test_stale_feed_warm_up_rule() -> None:
     assert cb.stale_share_now == pytest.approx(2 / 3)
 
 
+def test_the_warm_up_starts_at_the_first_market_time() -> None:
+    """Checks before the market has a time (md's keyframes before its first event carry 0)
+    neither trip nor start the warm-up: at the first real quotes, the held instruments
+    not quoted yet are not stale."""
+    board = KillSwitchBoard(MemorySwitchStore())
+    cb = CircuitBreaker(0.15, stale_s=30, stale_share=0.5)
+    held = np.array([True, True, True, False])
+    never = np.zeros(4, dtype=np.int64)
+    assert cb.check(board, np.full(4, np.nan), never, held, 0) == []
+    ts = np.array([T0, 0, 0, 0])  # the feed starts: one held instrument quoted so far
+    assert cb.check(board, np.array([10.0, np.nan, np.nan, np.nan]), ts, held, T0) == []
+    assert cb.stale_share_now == 0.0
+    assert board.state(GLOBAL) is TradingState.ACTIVE
+
+
 def test_md_stale_flags_count_and_their_prices_are_not_used() -> None:
     board = KillSwitchBoard(MemorySwitchStore())
     cb = CircuitBreaker(0.15, 30, 0.5)

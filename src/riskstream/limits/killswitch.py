@@ -358,6 +358,12 @@ class CircuitBreaker:
         n = mid.shape[0]
         h = np.flatnonzero(np.asarray(held, dtype=bool))  # everything below is over held only
         if self._armed_ns is None:
+            if now_ns <= 0:
+                # no market time yet (md's keyframes before its first event carry 0): armed
+                # here, the warm-up would be over at the first real quote, and every held
+                # instrument not quoted by then would count stale — the firm was halted
+                # at every fresh start of `riskstream up` that way
+                return []
             self._armed_ns = int(now_ns)
         if self._ref_mid is None:
             self._ref_mid, self._ref_bid, self._ref_ask = (np.full(n, np.nan) for _ in range(3))
