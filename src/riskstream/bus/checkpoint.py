@@ -23,18 +23,19 @@ it while the caller goes on applying messages (the caller acknowledges the bus o
   bytes (one memory copy per array, into buffers taken before the loop started —
   :meth:`FileCheckpointStore.reserve` — or by the previous save once it is written), and
   a thread writes them (the CRC and the file writes release the GIL). md's 152 MB of state:
-  a stall of 17 ms on a quiet machine, 50–90 ms inside the loaded ``bench/e2e.py`` run,
-  once per checkpoint.
+  a stall of 17 ms on a quiet machine, 30–200 ms inside the loaded ``bench/e2e.py`` run,
+  once per checkpoint; md applies at 89% of its rate while the thread writes.
 * ``snapshot="fork"``: ``os.fork()`` — the child process holds a copy-on-write image of
   the whole state as it was at the fork (the kernel copies a page only when the parent
   next writes it) and writes it from there, as Redis's ``BGSAVE`` does; the caller's
   thread pays the fork (page tables: milliseconds) and, while the child runs, a page fault
   and a 4 KB copy on the first write of each page. md writes most of its ~37,000 state
   pages within a save (1–2 s on a loaded 2-core machine, where the child waits for a
-  core too): 0.3–0.5 s of md's CPU spread over the save, against the copy's one short
-  stall. In ``bench/e2e.py`` (3 runs each, docs/benchmarks.md) tick → risk p99 was 476–676
-  ms with ``fork`` and 279–338 ms with ``copy``. It costs no second copy of the state in
-  memory (``copy`` keeps its buffers, as large as the state, between saves).
+  core too) and applies at a quarter of its rate meanwhile (``bench/md_checkpoint.py``),
+  against the copy's one short stall. In ``bench/e2e.py`` (3 runs each,
+  docs/benchmarks.md) tick → risk p99 was 476–676 ms with ``fork`` and 279–338 ms with
+  ``copy``. It costs no second copy of the state in memory (``copy`` keeps its buffers, as
+  large as the state, between saves).
 
 ``bench/md_checkpoint.py`` measures both against the synchronous save.
 """
