@@ -394,3 +394,29 @@ def test_copy_snapshots_copy_into_reserved_buffers_and_grow_them_with_room(tmp_p
     store.begin_save({0: 2}, state).wait()
     assert store._buffers["pool"].shape == (75,)
     np.testing.assert_array_equal(store.load().state["pool"], np.arange(60) * 7)
+
+
+@pytest.mark.parametrize("snapshot", ["copy", "fork"])
+def test_the_background_writer_runs_at_a_lower_priority(tmp_path, snapshot) -> None:
+    """The writer (a thread or a forked child) takes nice ``WRITER_NICE`` for itself; the
+    consuming thread keeps its own priority. The nice value is read inside the save and
+    written into the checkpoint (the forked child has no other way to report it)."""
+    from riskstream.bus.checkpoint import WRITER_NICE
+
+    class State:
+        def state(self) -> dict[str, np.ndarray]:
+            return {"nice": np.zeros(1, dtype=np.int64)}
+
+        def restore(self, state) -> None:
+            raise AssertionError("not restored here")
+
+    class Store(FileCheckpointStore):
+        def save(self, checkpoint: Checkpoint) -> None:  # the writer's nice, as it writes
+            nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            super().save(Checkpoint(checkpoint.positions, {"nice": np.array([nice])}))
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    store = Store(tmp_path / "c.npz", fsync=False, snapshot=snapshot)
+    store.begin_save({0: 1}, State()).wait()
+    assert int(store.load().state["nice"][0]) == max(before, WRITER_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

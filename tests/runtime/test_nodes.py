@@ -179,6 +179,58 @@ def test_risk_node_conflates_deltas_and_measures_tick_to_risk() -> None:
     assert node.summary()["tick_to_risk_p99_ms"] is not None
 
 
+def test_a_due_refresh_starts_on_mds_next_delta() -> None:
+    """A refresh falling due waits (at most ``delta_wait_ns``) for md's next delta, so it
+    reflects what md applied up to the due time, not up to md's previous send (one delta
+    interval earlier); with no delta coming it starts once the wait is over."""
+    universe = make_universe()
+    state = market_from_ref(universe)
+    engine = make_engine(universe, n_scenarios=200, market=state)
+    topics = MemoryTopics()
+    clock = MarketClock(engine.clock.now_ns())
+    engine.clock = clock
+    ms = 1_000_000
+    wall = [0]
+    node = RiskNode(RiskStage(engine), clock, topics, clock_ns=lambda: wall[0],
+                    delta_wait_ns=25 * ms)  # fmt: skip
+    interval = node.interval_ns
+    mid = state.mid.copy()
+    sent = [0]
+
+    def md_sends(at_ms: int, events: int = 10) -> None:
+        sent[0] += 1
+        recv = np.full(4, at_ms * ms - ms, dtype=np.int64)
+        topics.publish(SUBJECTS["market"], MarketStateDelta(
+            sent[0], 1_719_581_400_000_000_000 + sent[0], np.arange(1),
+            {"mid": mid[:1] * (1 + 1e-4 * sent[0])}, events=events, recv_ns=recv,
+            wall_ns=at_ms * ms))  # fmt: skip
+
+    def step_at(at_ms: int) -> int:
+        wall[0] = at_ms * ms
+        node.step()
+        return node.stage.snapshots
+
+    md_sends(0)
+    assert step_at(0) == 1  # the first refresh: due at once, on a delta just taken
+    due_ms = interval // ms
+    md_sends(due_ms - 5)  # md's last send before the due time
+    assert step_at(due_ms - 5) == 1  # not due yet
+    assert step_at(due_ms + 1) == 1  # due, but the newest delta predates it: waits
+    md_sends(due_ms + 15)  # md's next send
+    assert step_at(due_ms + 16) == 2  # taken: the refresh starts on it
+    assert node.tick_to_risk.total == pytest.approx(30)  # all three sends reflected
+    # no delta after the due time: the refresh starts when the wait is over
+    md_sends(2 * due_ms - 5)
+    assert step_at(2 * due_ms - 5) == 2
+    assert step_at(2 * due_ms + 24) == 2
+    assert step_at(2 * due_ms + 25) == 3
+    # a node without a wait refreshes as soon as a refresh is due (the earlier behaviour)
+    node.delta_wait_ns = 0
+    md_sends(3 * due_ms - 5)
+    assert step_at(3 * due_ms - 5) == 3
+    assert step_at(3 * due_ms) == 4
+
+
 def test_md_sends_what_it_quarantines_downstream() -> None:
     # a bad tick is kept with its reason for the history node, never dropped
     _universe, sim, bus, topics, md, _feed = _md_pipeline()

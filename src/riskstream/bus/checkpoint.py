@@ -37,6 +37,11 @@ it while the caller goes on applying messages (the caller acknowledges the bus o
   ``copy``. It costs no second copy of the state in memory (``copy`` keeps its buffers, as
   large as the state, between saves).
 
+Either way the writer runs at a lower CPU priority (``WRITER_NICE``): its work (the CRC,
+the kernel's copies into the page cache) can wait, the consumer's loop cannot, and on a
+machine whose cores are all busy the scheduler otherwise shares a core evenly between
+them for the second or so a save takes.
+
 ``bench/md_checkpoint.py`` measures both against the synchronous save.
 """
 
@@ -64,6 +69,19 @@ _POSITIONS = "__positions__"
 _LOGS = "__logs__"  # the identity of each partition's log, in the order of __positions__
 _LAYOUT = "__layout__"  # [the bus's partition count]
 _RESERVED = (_POSITIONS, _LOGS, _LAYOUT)
+
+WRITER_NICE = 10
+"""The nice value a background checkpoint writer takes (the consumer's loop runs at 0).
+Linux's scheduler weighs a nice-10 thread at about a tenth of a nice-0 one on a shared
+core (weights 110 and 1024): the writer gets what the loop leaves, and no more than it
+takes when the core is free."""
+
+
+def lower_priority() -> None:
+    """Give the calling thread (on Linux a thread has its own nice value; elsewhere the
+    process) the priority :data:`WRITER_NICE`. Raising a nice value needs no privilege."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICE)
 
 
 class CheckpointSaveError(RiskstreamError):
@@ -187,6 +205,7 @@ class _ThreadSave:
         self, store: FileCheckpointStore, checkpoint: Checkpoint, buffers: dict[str, np.ndarray]
     ) -> None:
         try:
+            lower_priority()
             store.save(checkpoint)
             store._buffers = buffers  # written: the next copy reuses them
         except BaseException as exc:  # reported to the consuming thread by done()
@@ -232,6 +251,7 @@ class _ForkSave:
                 for signum in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers
                     signal.signal(signum, signal.SIG_DFL)
                 _die_with_parent(parent)
+                lower_priority()
                 store.save(Checkpoint(positions, state_views(state), logs, bus_partitions))
                 status = 0
             except BaseException as exc:

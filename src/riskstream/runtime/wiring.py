@@ -164,7 +164,11 @@ def _risk(w: Wiring) -> Any:
     engine.clock = clock = MarketClock(engine.clock.now_ns())  # market time of the deltas
     engine.refresh()  # the book's first full refresh before the node reports ready (not a snapshot)
     return RiskNode(
-        RiskStage(engine), clock, w.topics, regime_conditional=cfg.risk.regime_conditional
+        RiskStage(engine),
+        clock,
+        w.topics,
+        regime_conditional=cfg.risk.regime_conditional,
+        delta_wait_ns=round(1.25 * cfg.runtime.delta_interval_ms * 1e6),
     )
 
 
