@@ -359,19 +359,21 @@ def test_copy_snapshots_reuse_the_written_arrays_and_never_the_ones_being_writte
 def test_copy_snapshots_copy_into_reserved_buffers_and_grow_them_with_room(tmp_path) -> None:
     """``reserve`` takes the copy buffers before the loop needs them (a consumer saving in
     the background calls it on construction); an array that keeps its row shape fits in
-    the first rows of its buffer, one that outgrows it gets a quarter more; structured
+    the first rows of its buffer; one that outgrows it gets a quarter more, and once the
+    save is written the writer gives an array that grew a buffer with room for two more
+    such growths, so the loop's next copies go into memory already there; structured
     records are copied as bytes and come back from the file equal, field by field."""
     record = np.dtype([("oid", "<u8"), ("px", "<i8"), ("sz", "<f8"), ("side", "i1")], align=True)
 
     class State:
         def __init__(self) -> None:
-            self.orders = np.zeros(64, dtype=record)
-            self.orders["oid"] = np.arange(64)
+            self.orders = np.zeros(200, dtype=record)
+            self.orders["oid"] = np.arange(200)
             self.orders["sz"] = 0.5
             self.used = 40  # a pool written up to its high-water mark
 
         def state(self) -> dict[str, np.ndarray]:
-            return {"orders": self.orders, "pool": self.orders["px"][: self.used].copy()}
+            return {"orders": self.orders[:64], "pool": self.orders["px"][: self.used].copy()}
 
         def restore(self, state) -> None:
             raise AssertionError("not restored here")
@@ -382,18 +384,30 @@ def test_copy_snapshots_copy_into_reserved_buffers_and_grow_them_with_room(tmp_p
                          background=True)  # fmt: skip
     reserved = dict(store._buffers)
     assert set(reserved) == {"orders", "pool"}
-    state.orders["px"] = np.arange(64) * 7
+    state.orders["px"] = np.arange(200) * 7
     state.used = 30  # fewer rows: the first 30 of the reserved buffer
     store.begin_save({0: 1}, state).wait()
     assert store._buffers["pool"] is reserved["pool"]
     assert store._buffers["orders"] is reserved["orders"]
     saved = store.load().state
-    np.testing.assert_array_equal(saved["orders"], state.orders)
+    np.testing.assert_array_equal(saved["orders"], state.orders[:64])
     np.testing.assert_array_equal(saved["pool"], np.arange(30) * 7)
-    state.used = 60  # outgrows its buffer: a new one, with room for a quarter more
+    state.used = 60  # outgrows its buffer: the copy takes a new one, a quarter more
     store.begin_save({0: 2}, state).wait()
-    assert store._buffers["pool"].shape == (75,)
     np.testing.assert_array_equal(store.load().state["pool"], np.arange(60) * 7)
+    # it grew by 30 rows: the writer made room for 60 + 2 x 30, the orders kept theirs
+    assert store._buffers["pool"].shape == (120,)
+    assert store._buffers["orders"] is reserved["orders"]
+    written = []  # what each save writes: copied into which buffer
+    write = store.save
+    store.save = lambda checkpoint: (written.append(checkpoint.state["pool"]), write(checkpoint))[1]
+    for used in (90, 120, 120):  # growing on, then steady
+        before = store._buffers["pool"]
+        state.used = used
+        store.begin_save({0: used}, state).wait()
+        assert np.shares_memory(written[-1], before)  # the loop's copy: no new memory
+        np.testing.assert_array_equal(store.load().state["pool"], np.arange(used) * 7)
+    assert store._buffers["pool"] is before  # steady: the buffer stays
 
 
 @pytest.mark.parametrize("snapshot", ["copy", "fork"])

@@ -191,23 +191,31 @@ class _ThreadSave:
     """A checkpoint (its arrays already copied) written by a daemon thread."""
 
     def __init__(
-        self, store: FileCheckpointStore, checkpoint: Checkpoint, buffers: dict[str, np.ndarray]
+        self,
+        store: FileCheckpointStore,
+        checkpoint: Checkpoint,
+        buffers: dict[str, np.ndarray],
+        room: dict[str, int],
     ):
         self.positions = checkpoint.positions
         self._error: BaseException | None = None
         self._thread = threading.Thread(
-            target=self._run, args=(store, checkpoint, buffers), name="checkpoint-save",
+            target=self._run, args=(store, checkpoint, buffers, room), name="checkpoint-save",
             daemon=True,
         )  # fmt: skip
         self._thread.start()
 
     def _run(
-        self, store: FileCheckpointStore, checkpoint: Checkpoint, buffers: dict[str, np.ndarray]
+        self,
+        store: FileCheckpointStore,
+        checkpoint: Checkpoint,
+        buffers: dict[str, np.ndarray],
+        room: dict[str, int],
     ) -> None:
         try:
             lower_priority()
             store.save(checkpoint)
-            store._buffers = buffers  # written: the next copy reuses them
+            store._buffers = _with_room(buffers, room)  # written: the next copy reuses them
         except BaseException as exc:  # reported to the consuming thread by done()
             self._error = exc
 
@@ -358,6 +366,7 @@ class FileCheckpointStore:
         self.saves = 0
         self.last_save_s = 0.0  # how long the last save took (serialise, write, fsync)
         self._buffers: dict[str, np.ndarray] = {}  # "copy": the last written save's arrays
+        self._rows: dict[str, int] = {}  # "copy": each array's rows at the last copy
 
     def __str__(self) -> str:
         return str(self.path)
@@ -388,8 +397,8 @@ class FileCheckpointStore:
         if self.snapshot == "fork":
             self.saves += 1  # the child's own count is lost with it
             return _ForkSave(self, positions, state, logs, bus_partitions)
-        arrays, bases = self._copy(state)
-        return _ThreadSave(self, Checkpoint(positions, arrays, logs, bus_partitions), bases)
+        arrays, bases, room = self._copy(state)
+        return _ThreadSave(self, Checkpoint(positions, arrays, logs, bus_partitions), bases, room)
 
     def reserve(self, state: Checkpointable) -> None:
         """``"copy"``: take the copy buffers now (a consumer calls it before consuming), so
@@ -398,10 +407,15 @@ class FileCheckpointStore:
         18 ms for the copy itself)."""
         if self.snapshot == "copy":
             self._buffers = self._copy(state)[1]
+            self._rows.clear()  # a reservation is no growth
 
-    def _copy(self, state: Checkpointable) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _copy(
+        self, state: Checkpointable
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, int]]:
         """The state's arrays copied into this store's buffers (allocated where missing or
-        too small): the copies, and the buffers they lie in.
+        too small): the copies, the buffers they lie in, and the rows each array that grew
+        since the previous copy may need by the next but one (its rows now and twice that
+        growth: the writer makes the room, :func:`_with_room`).
 
         ``state_views()`` hands out views (the Checkpointable contract): what is written is
         copied, into the previous save's buffers where it fits (the first ``n`` rows of a
@@ -409,7 +423,7 @@ class FileCheckpointStore:
         buffer that must grow takes a quarter more), so that the copy is a memory copy,
         not a page fault per 4 KB of fresh memory (~10 µs each in a VM)."""
         buffers, self._buffers = self._buffers, {}
-        arrays, bases = {}, {}
+        arrays, bases, room = {}, {}, {}
         for name, a in state_views(state).items():
             buf = buffers.get(name)
             if a.ndim == 0 or buf is None or buf.dtype != a.dtype or buf.shape[1:] != a.shape[1:]:
@@ -419,7 +433,12 @@ class FileCheckpointStore:
             copy = buf if a.ndim == 0 else buf[: a.shape[0]]
             copy_bytes(copy, a)
             arrays[name], bases[name] = copy, buf
-        return arrays, bases
+            if a.ndim:
+                grew = a.shape[0] - self._rows.get(name, a.shape[0])
+                self._rows[name] = a.shape[0]
+                if grew > 0:
+                    room[name] = a.shape[0] + 2 * grew
+        return arrays, bases, room
 
     def save(self, checkpoint: Checkpoint) -> None:
         started = time.perf_counter()
@@ -453,6 +472,29 @@ class FileCheckpointStore:
                 os.close(dir_fd)
         self.saves += 1
         self.last_save_s = time.perf_counter() - started
+
+
+_PAGE = 4096
+
+
+def _with_room(buffers: dict[str, np.ndarray], room: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """``buffers``, each one short of the rows ``room`` names replaced by one that has them,
+    its pages written once here (on the writer's thread, at low priority).
+
+    An array that grows between saves (md's VWAP pool while its window fills: ~30 MB per
+    15 s at 500,000 events/s) outgrew its buffer at every save, and the loop's copy then
+    faulted in fresh memory — 40-120 ms of md's loop under load (the kernel zeroes each
+    page it hands out). Made here, the buffer is in memory before the loop's next copy;
+    an array that stops growing keeps the buffer it has."""
+    out = dict(buffers)
+    for name, rows in room.items():
+        buf = out.get(name)
+        if buf is None or buf.ndim == 0 or buf.shape[0] >= rows:
+            continue
+        bigger = np.empty((rows, *buf.shape[1:]), dtype=buf.dtype)
+        bigger.reshape(-1).view(np.uint8)[::_PAGE] = 0  # fault every page in now
+        out[name] = bigger
+    return out
 
 
 def _write_npz(file: object, arrays: Mapping[str, np.ndarray]) -> None:
