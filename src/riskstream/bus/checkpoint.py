@@ -22,9 +22,12 @@ it while the caller goes on applying messages (the caller acknowledges the bus o
 * ``snapshot="copy"`` (the default): the arrays are copied on the caller's thread, as
   bytes (one memory copy per array, into buffers taken before the loop started —
   :meth:`FileCheckpointStore.reserve` — or by the previous save once it is written), and
-  a thread writes them (the CRC and the file writes release the GIL). md's 152 MB of state:
-  a stall of 17 ms on a quiet machine, 30–200 ms inside the loaded ``bench/e2e.py`` run,
-  once per checkpoint; md applies at 89% of its rate while the thread writes.
+  a thread writes them (the CRC and the file writes release the GIL). Once the file is
+  written the thread also makes room for an array that grew (:func:`_with_room`), so the
+  loop's next copy finds its memory there. md's state (152 MB, and its VWAP pool besides
+  while the window fills): a stall of 17 ms on a quiet machine, 15–55 ms inside the loaded
+  ``bench/e2e.py`` run (36–200 ms before the room was made off the loop), once per
+  checkpoint; md applies at 89% of its rate while the thread writes.
 * ``snapshot="fork"``: ``os.fork()`` — the child process holds a copy-on-write image of
   the whole state as it was at the fork (the kernel copies a page only when the parent
   next writes it) and writes it from there, as Redis's ``BGSAVE`` does; the caller's
