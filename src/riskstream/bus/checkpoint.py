@@ -490,9 +490,9 @@ def _with_room(buffers: dict[str, np.ndarray], room: Mapping[str, int]) -> dict[
     page it hands out). Made here, the buffer is in memory before the loop's next copy;
     an array that stops growing keeps the buffer it has."""
     out = dict(buffers)
-    for name, rows in room.items():
-        buf = out.get(name)
-        if buf is None or buf.ndim == 0 or buf.shape[0] >= rows:
+    for name, rows in room.items():  # arrays of one or more dimensions, each in `buffers`
+        buf = out[name]
+        if buf.shape[0] >= rows:
             continue
         bigger = np.empty((rows, *buf.shape[1:]), dtype=buf.dtype)
         bigger.reshape(-1).view(np.uint8)[::_PAGE] = 0  # fault every page in now
